@@ -1,0 +1,113 @@
+"""What the bot says, in Russian (the default) or English, and the rating keyboard.
+
+Builders return data (text, keyboard dicts); sending is the transport's job.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+Language = Literal["ru", "en"]
+
+RATE_COMMAND = "rate"
+SCORES = (1, 2, 3, 4, 5)
+
+_TEXTS: dict[str, dict[Language, str]] = {
+    "invitation": {
+        "ru": "[b]Заявка №{number} закрыта[/b][br]{title}{engineer}[br]"
+        "Оцените, пожалуйста, как мы справились: 1 — плохо, 5 — отлично. "
+        "Нажмите кнопку или ответьте цифрой.",
+        "en": "[b]Ticket #{number} is closed[/b][br]{title}{engineer}[br]"
+        "How did we do? 1 = poor, 5 = excellent. Press a button or reply with a number.",
+    },
+    "engineer": {"ru": "[br]Исполнитель: {name}", "en": "[br]Engineer: {name}"},
+    "thanks": {
+        "ru": "Спасибо! Ваша оценка заявки №{number}: {score} из 5.",
+        "en": "Thank you! Your rating for ticket #{number}: {score} out of 5.",
+    },
+    "expired": {
+        "ru": "Время для оценки заявки №{number} истекло.",
+        "en": "The time for rating ticket #{number} has passed.",
+    },
+    "cancelled": {
+        "ru": "Заявка №{number} снова открыта, оценивать её пока не нужно.",
+        "en": "Ticket #{number} was reopened, so it needs no rating for now.",
+    },
+    "not_yours": {
+        "ru": "Эту заявку может оценить только её автор. Спасибо за участие!",
+        "en": "Only the person who asked for this ticket can rate it. Thank you all the same!",
+    },
+    "survey_gone": {
+        "ru": "Эта оценка уже не требуется.",
+        "en": "This rating is no longer needed.",
+    },
+    "how_to_rate": {
+        "ru": "Чтобы оценить заявку, нажмите кнопку от 1 до 5 под сообщением о ней "
+        "или ответьте одной цифрой от 1 до 5 (1 — плохо, 5 — отлично).",
+        "en": "To rate your ticket, press a button from 1 to 5 under its message "
+        "or reply with a single number from 1 to 5 (1 = poor, 5 = excellent).",
+    },
+    "nothing_to_rate": {
+        "ru": "Сейчас нет заявок, которые ждут вашей оценки. Спасибо!",
+        "en": "No tickets are waiting for your rating right now. Thank you!",
+    },
+    "welcome": {
+        "ru": "Здравствуйте! Я бот оценки заявок. Когда ваша заявка в службе поддержки "
+        "закрыта, я пришлю сообщение с кнопками от 1 до 5: одно нажатие, и оценка "
+        "попадёт в заявку.",
+        "en": "Hello! I am the ticket rating bot. When your support ticket is closed I will "
+        "send you a message with buttons from 1 to 5: one click and the rating goes "
+        "to the ticket.",
+    },
+}
+
+
+def text(key: str, language: Language, **values: object) -> str:
+    """The message `key` in `language`, with `values` filled in."""
+    return _TEXTS[key][language].format(**values)
+
+
+def plain(value: str, limit: int = 200) -> str:
+    """User-supplied text made safe for a message: no BB codes, bounded length."""
+    cleaned = " ".join(value.replace("[", "(").replace("]", ")").split())
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def invitation(number: int, title: str | None, engineer: str | None, language: Language) -> str:
+    """The invitation to rate a closed ticket."""
+    return text(
+        "invitation",
+        language,
+        number=number,
+        title=f"«{plain(title)}»" if title else "",
+        engineer=text("engineer", language, name=plain(engineer, 100)) if engineer else "",
+    )
+
+
+def command_params(survey_token: str, score: int) -> str:
+    """The COMMAND_PARAMS of one rating button: the survey's token and the score."""
+    return f"{survey_token}:{score}"
+
+
+def parse_command_params(params: str) -> tuple[str, int] | None:
+    """The (survey token, score) a rating button carries, or None when malformed."""
+    token, _, score = params.strip().rpartition(":")
+    if not token or not score.isdigit() or int(score) not in SCORES:
+        return None
+    return token, int(score)
+
+
+def rating_keyboard(survey_token: str) -> dict[str, Any]:
+    """Five buttons 1 to 5 on one line, each running the hidden `rate` command."""
+    return {
+        "BUTTONS": [
+            {
+                "TEXT": str(score),
+                "COMMAND": RATE_COMMAND,
+                "COMMAND_PARAMS": command_params(survey_token, score),
+                "DISPLAY": "LINE",
+                "BLOCK": "Y",
+            }
+            for score in SCORES
+        ]
+    }

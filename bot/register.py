@@ -1,0 +1,176 @@
+"""Register the rating bot in the portal, or update it: `python -m bot.register [--unregister]`.
+
+Running it again changes nothing and duplicates nothing: an existing bot with our CODE is
+updated in place, and Bitrix24 answers `imbot.command.register` for a command the bot already
+has with the existing command's id (Bitrix\\Im\\Command::register looks it up first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from bot.client import BitrixClient
+from bot.errors import DeliveryError, TransientError
+from bot.messages import RATE_COMMAND
+from bot.settings import BotSettings, SettingsError, load_settings
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "api/v1/bitrix/events"
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The outcome of a registration run."""
+
+    bot_id: int
+    command_id: int
+    created: bool
+
+
+def handler_url(settings: BotSettings) -> str:
+    """Where Bitrix24 posts the bot's events: our public address plus the events token."""
+    if not settings.public_url:
+        raise SettingsError("invalid settings:\n  PUBLIC_URL: is required to register the bot")
+    token = settings.bitrix_events_token.get_secret_value()
+    return f"{settings.public_url}{EVENTS_PATH}?token={token}"
+
+
+def _properties(settings: BotSettings) -> dict[str, str]:
+    return {
+        "NAME": settings.bot_name,
+        "COLOR": settings.bot_color,
+        "WORK_POSITION": settings.bot_work_position,
+    }
+
+
+async def register(client: BitrixClient, settings: BotSettings) -> Registration:
+    """Create the bot (or update the existing one) and its hidden `rate` command."""
+    url = handler_url(settings)
+    bot_id = await client.bot_id_by_code(settings.bitrix_bot_code)
+    created = bot_id is None
+    if bot_id is None:
+        bot_id = int(
+            await client.call(
+                "imbot.register",
+                {
+                    "CODE": settings.bitrix_bot_code,
+                    "TYPE": "B",
+                    "CLIENT_ID": client.client_id,
+                    "EVENT_HANDLER": url,
+                    "PROPERTIES": _properties(settings),
+                },
+            )
+        )
+    else:
+        await client.call(
+            "imbot.update",
+            {
+                "BOT_ID": bot_id,
+                "CLIENT_ID": client.client_id,
+                "FIELDS": {"EVENT_HANDLER": url, "PROPERTIES": _properties(settings)},
+            },
+        )
+    command_id = int(
+        await client.call(
+            "imbot.command.register",
+            {
+                "BOT_ID": bot_id,
+                "CLIENT_ID": client.client_id,
+                "COMMAND": RATE_COMMAND,
+                "HIDDEN": "Y",
+                "COMMON": "N",
+                "EVENT_COMMAND_ADD": url,
+                "LANG": [
+                    {"LANGUAGE_ID": "ru", "TITLE": "Оценить заявку"},
+                    {"LANGUAGE_ID": "en", "TITLE": "Rate the ticket"},
+                ],
+            },
+        )
+    )
+    return Registration(bot_id=bot_id, command_id=command_id, created=created)
+
+
+async def unregister(client: BitrixClient, settings: BotSettings) -> int | None:
+    """Remove the bot (with its chats and commands); the removed bot's id, if there was one."""
+    bot_id = settings.bitrix_bot_id or await client.bot_id_by_code(settings.bitrix_bot_code)
+    if bot_id is None:
+        return None
+    await client.call("imbot.unregister", {"BOT_ID": bot_id, "CLIENT_ID": client.client_id})
+    return bot_id
+
+
+async def _with_retries(action: Any) -> Any:
+    # Bitrix24 answers 503 when the portal is busy: a short retry beats asking the admin to.
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(TransientError),
+        wait=wait_random_exponential(multiplier=1, max=10),
+        stop=stop_after_attempt(5),
+        reraise=True,
+    ):
+        with attempt:
+            return await action()
+    return None
+
+
+async def run(settings: BotSettings, *, remove: bool, http: httpx.AsyncClient) -> str:
+    """Register or remove the bot and say what happened, for the administrator."""
+    client = BitrixClient(
+        http, settings.bitrix_webhook_url, settings.bitrix_client_id.get_secret_value()
+    )
+    if remove:
+        removed = await _with_retries(lambda: unregister(client, settings))
+        if removed is None:
+            return (
+                f"No bot with code {settings.bitrix_bot_code!r} in the portal: nothing to remove."
+            )
+        return f"Bot {removed} removed. Delete BITRIX_BOT_ID from .env."
+    done: Registration = await _with_retries(lambda: register(client, settings))
+    verb = "registered" if done.created else "already registered, updated"
+    return (
+        f"Bot {verb}: BOT_ID={done.bot_id}, command '{RATE_COMMAND}' id {done.command_id}.\n"
+        f"Events go to {settings.public_url}{EVENTS_PATH}?token=***\n"
+        f"Put this in .env:\n  BITRIX_BOT_ID={done.bot_id}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog="python -m bot.register", description=__doc__)
+    parser.add_argument("--unregister", action="store_true", help="remove the bot instead")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    try:
+        settings = load_settings(BotSettings)
+        handler_url(settings)
+    except SettingsError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+
+    async def go() -> str:
+        async with httpx.AsyncClient(timeout=30) as http:
+            return await run(settings, remove=args.unregister, http=http)
+
+    try:
+        sys.stdout.write(asyncio.run(go()) + "\n")
+    except DeliveryError as exc:
+        sys.stderr.write(f"Bitrix24 refused: {exc}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Settings the bot needs (Bitrix24 side), read from the environment and `.env`.
+
+Nothing is read at import: `load_settings()` builds the object at start-up and reports every
+missing or invalid setting by name at once.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER = re.compile(r"change-?me|\.example(?:[:/]|$)|your-", re.IGNORECASE)
+
+
+def check_base_url(value: str, name: str) -> str:
+    """Accept an http(s) URL with a host; normalise it to end with '/'."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{name} must be an http(s) URL with a host name")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{name} must not have a query or fragment")
+    url = value.strip()
+    return url if url.endswith("/") else url + "/"
+
+
+class BotSettings(BaseSettings):
+    """Bitrix24 portal, bot identity and the public address events come to."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    bitrix_webhook_url: str = Field(description="https://portal/rest/<user>/<code>/")
+    bitrix_client_id: SecretStr = Field(min_length=8)
+    bitrix_bot_code: str = Field(default="okdesk_rating", pattern=r"^[A-Za-z0-9_]{1,50}$")
+    bitrix_bot_id: int | None = Field(default=None, gt=0)
+    bitrix_events_token: SecretStr = Field(min_length=16)
+    bitrix_application_token: SecretStr | None = None
+    bot_name: str = "Оценка заявок"
+    bot_color: str = "AQUA"
+    bot_work_position: str = "Бот оценки заявок Okdesk"
+    public_url: str | None = None
+    language: Literal["ru", "en"] = "ru"
+
+    @field_validator("bitrix_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str) -> str:
+        url = check_base_url(value, "BITRIX_WEBHOOK_URL")
+        if "/rest/" not in urlsplit(url).path:
+            raise ValueError("BITRIX_WEBHOOK_URL must look like https://portal/rest/<user>/<code>/")
+        return url
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        return None if not value else check_base_url(value, "PUBLIC_URL")
+
+    @field_validator("bitrix_bot_id", "bitrix_application_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def portal_domain(self) -> str:
+        """The portal's host name, as Bitrix24 puts it in `auth[domain]`."""
+        return (urlsplit(self.bitrix_webhook_url).hostname or "").lower()
+
+    @property
+    def expected_application_token(self) -> str:
+        """What `auth[application_token]` must be: for a webhook bot, its CLIENT_ID."""
+        token = self.bitrix_application_token or self.bitrix_client_id
+        return token.get_secret_value()
+
+    def plain_http_urls(self) -> list[str]:
+        """Names of base URLs that use plain http (allowed for local fakes, with a warning)."""
+        urls = {"BITRIX_WEBHOOK_URL": self.bitrix_webhook_url, "PUBLIC_URL": self.public_url}
+        return [name for name, url in urls.items() if url and url.startswith("http://")]
+
+    def placeholders(self) -> list[str]:
+        """Names of settings still holding the example values of example.env."""
+        values = {
+            "BITRIX_WEBHOOK_URL": self.bitrix_webhook_url,
+            "BITRIX_CLIENT_ID": self.bitrix_client_id.get_secret_value(),
+            "BITRIX_EVENTS_TOKEN": self.bitrix_events_token.get_secret_value(),
+            "PUBLIC_URL": self.public_url or "",
+        }
+        return [name for name, value in values.items() if PLACEHOLDER.search(value)]
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for the log filter that hides them."""
+        values = [self.bitrix_client_id, self.bitrix_events_token, self.bitrix_application_token]
+        secret = [v.get_secret_value() for v in values if v is not None]
+        webhook_code = urlsplit(self.bitrix_webhook_url).path.rstrip("/").rsplit("/", 1)[-1]
+        return [s for s in [*secret, webhook_code] if len(s) >= 4]
+
+
+class SettingsError(Exception):
+    """Settings are missing or invalid; the message names each one."""
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S], **overrides: Any) -> S:
+    """Build settings from the environment and `.env`, or fail naming every bad setting."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            if error["type"] == "missing":
+                message = "is required but not set"
+            lines.append(f"  {name}: {message}")
+        raise SettingsError("invalid settings:\n" + "\n".join(lines)) from None

@@ -1,0 +1,47 @@
+"""Start the service: `python -m bridge` (migrations, web app and worker in one process)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import uvicorn
+
+from bot.settings import SettingsError, load_settings
+from bridge.app import create_app
+from bridge.logs import setup_logging
+from bridge.settings import Settings
+
+log = logging.getLogger("bridge")
+
+
+def main() -> int:
+    """Load settings (stopping with a clear message when they are wrong) and serve."""
+    try:
+        settings = load_settings(Settings)
+    except SettingsError as exc:
+        sys.stderr.write(f"{exc}\nSee example.env for what each setting means.\n")
+        return 2
+    setup_logging(settings)
+    placeholders = settings.placeholders()
+    if placeholders:
+        log.warning(
+            "settings.placeholders %s still hold example values: nothing will reach Okdesk "
+            "or Bitrix24 until they are set",
+            ", ".join(placeholders),
+        )
+    for name in settings.plain_http_urls():
+        log.warning("settings.plain_http %s uses plain http: use https outside tests", name)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        proxy_headers=True,
+        server_header=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

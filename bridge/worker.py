@@ -1,0 +1,308 @@
+"""The worker: claims due jobs, runs them, retries what failed for a while, applies timeouts.
+
+It runs inside the service (started by the app's lifespan) or alone:
+`python -m bridge.worker` runs until SIGTERM, `python -m bridge.worker --once` drains what is
+due and exits (for cron). Several workers on one PostgreSQL never run the same job at once:
+jobs are leased (`FOR UPDATE SKIP LOCKED`), and a lease that runs out frees the job for others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from functools import partial
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from bot.client import BitrixClient
+from bot.errors import RejectedError, TransientError
+from bot.settings import SettingsError, load_settings
+from bot.transport import ImbotTransport
+from bridge import jobs, service
+from bridge.logs import setup_logging
+from bridge.okdesk import OkdeskClient
+from bridge.ratelimit import SharedRequestBudget
+from bridge.settings import Settings
+from bridge.workflow import Trigger, backoff_seconds, sources, target
+from storage import queries
+from storage.db import create_db_engine, transaction
+from storage.migrate import upgrade
+from storage.tables import Job, Survey, utcnow
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY = timedelta(seconds=5)
+PURGE_EVERY = timedelta(hours=1)
+SHUTDOWN_GRACE = 10.0
+
+
+@asynccontextmanager
+async def open_vendors(
+    settings: Settings, engine: Engine, transport: httpx.AsyncBaseTransport | None = None
+) -> AsyncIterator[jobs.Vendors]:
+    """Clients for Okdesk and Bitrix24 around one long-lived HTTP client."""
+    timeout = settings.http_timeout.total_seconds()
+    async with httpx.AsyncClient(
+        timeout=timeout, follow_redirects=False, transport=transport
+    ) as http:
+        budget = SharedRequestBudget(
+            engine,
+            f"bitrix:{settings.portal_domain}",
+            settings.bitrix_burst,
+            settings.bitrix_requests_per_second,
+        )
+        bitrix = BitrixClient(
+            http,
+            settings.bitrix_webhook_url,
+            settings.bitrix_client_id.get_secret_value(),
+            budget,
+        )
+        yield jobs.Vendors(
+            okdesk=OkdeskClient(
+                http, settings.okdesk_url, settings.okdesk_api_token.get_secret_value()
+            ),
+            bitrix=bitrix,
+            chat=ImbotTransport(bitrix, settings.bitrix_bot_code, settings.bitrix_bot_id),
+        )
+
+
+class Worker:
+    """Runs queued jobs with bounded concurrency; wakes at once when new work is stored."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        vendors: jobs.Vendors,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._vendors = vendors
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._last_heartbeat: datetime | None = None
+        self._last_purge: datetime | None = None
+
+    def wake(self) -> None:
+        """New work was stored: look for it now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set, then finish or hand back what is in flight."""
+        log.info("worker.started concurrency=%s", self._settings.worker_concurrency)
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                await self.tick()
+                await self._sleep(stop)
+        finally:
+            await self.shutdown()
+
+    async def _sleep(self, stop: asyncio.Event) -> None:
+        waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
+        await asyncio.wait(
+            waiters,
+            timeout=self._settings.worker_poll_interval.total_seconds(),
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        for waiter in waiters:
+            waiter.cancel()
+
+    async def tick(self) -> int:
+        """Housekeeping, then start as many due jobs as there are free slots."""
+        now = self._clock()
+        await asyncio.to_thread(self._housekeeping, now)
+        free = self._settings.worker_concurrency - len(self._running)
+        if free <= 0:
+            return 0
+        claimed = await asyncio.to_thread(self._claim, now, free)
+        for job in claimed:
+            lease = job.lease_token
+            assert lease is not None
+            task = asyncio.create_task(self._execute(job))
+            self._running[lease] = task
+            task.add_done_callback(partial(self._done, lease))
+        return len(claimed)
+
+    def _done(self, lease: str, _task: asyncio.Task[None]) -> None:
+        self._running.pop(lease, None)
+        self._wake.set()
+
+    async def drain(self) -> None:
+        """Run until nothing is due and nothing is in flight (for `--once`)."""
+        while True:
+            started = await self.tick()
+            if self._running:
+                await asyncio.wait(
+                    list(self._running.values()), return_when=asyncio.FIRST_COMPLETED
+                )
+            elif started == 0:
+                return
+
+    async def shutdown(self) -> None:
+        """Let running jobs finish for a moment, then hand the rest back to the queue."""
+        if self._running:
+            await asyncio.wait(list(self._running.values()), timeout=SHUTDOWN_GRACE)
+        leases = list(self._running)
+        for task in list(self._running.values()):
+            task.cancel()
+        if leases:
+            released = await asyncio.to_thread(self._release, leases)
+            log.info("worker.released jobs=%s", released)
+        log.info("worker.stopped")
+
+    # --- database steps (run in a thread) -------------------------------------------------
+
+    def _housekeeping(self, now: datetime) -> None:
+        while service.apply_timeouts(self._engine, self._settings, now) >= 500:
+            pass
+        if self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY:
+            with transaction(self._engine) as session:
+                queries.set_status(session, "worker_heartbeat", now.isoformat(), now)
+            self._last_heartbeat = now
+        if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
+            cutoff = now - self._settings.personal_data_retention
+            with transaction(self._engine) as session:
+                purged = queries.purge_personal_data(session, cutoff)
+            if purged:
+                log.info("surveys.purged count=%s", purged)
+            self._last_purge = now
+
+    def _claim(self, now: datetime, limit: int) -> list[Job]:
+        with transaction(self._engine) as session:
+            return queries.claim_jobs(session, now, self._settings.job_lease, limit)
+
+    def _load_survey(self, job: Job) -> Survey | None:
+        if job.survey_id is None:
+            return None
+        with transaction(self._engine) as session:
+            return queries.get_survey(session, job.survey_id)
+
+    def _finish(self, job: Job, effect: jobs.Effect) -> None:
+        assert job.id is not None and job.lease_token is not None
+        now = self._clock()
+        with transaction(self._engine) as session:
+            if queries.finish_job(session, job.id, job.lease_token, now):
+                effect(session, now)
+                return
+        log.warning("job.lease_lost job_id=%s kind=%s", job.id, job.kind)
+
+    def _retry(self, job: Job, error: TransientError) -> None:
+        assert job.id is not None and job.lease_token is not None
+        now = self._clock()
+        delay = backoff_seconds(
+            job.attempts,
+            self._settings.retry_base.total_seconds(),
+            self._settings.retry_cap.total_seconds(),
+            error.retry_after,
+        )
+        run_at = now + timedelta(seconds=delay)
+        if run_at - job.created_at > self._settings.retry_give_up_after:
+            self._fail(job, f"gave up after {job.attempts} tries: {error}")
+            return
+        with transaction(self._engine) as session:
+            queries.retry_job(session, job.id, job.lease_token, run_at, str(error))
+        log.info(
+            "job.retry job_id=%s kind=%s attempt=%s in=%.1fs error=%s",
+            job.id,
+            job.kind,
+            job.attempts,
+            delay,
+            error,
+        )
+
+    def _fail(self, job: Job, error: str) -> None:
+        assert job.id is not None and job.lease_token is not None
+        now = self._clock()
+        with transaction(self._engine) as session:
+            if not queries.fail_job(session, job.id, job.lease_token, now, error):
+                return
+            if job.survey_id is not None and jobs.gives_up_survey(job.kind):
+                queries.move_survey(
+                    session,
+                    job.survey_id,
+                    from_states=sources(Trigger.GAVE_UP),
+                    values={
+                        "state": target(Trigger.GAVE_UP),
+                        "reason": error,
+                        "deadline_at": None,
+                        "finished_at": now,
+                        "updated_at": now,
+                    },
+                )
+        log.error(
+            "job.failed job_id=%s kind=%s survey_id=%s error=%s",
+            job.id,
+            job.kind,
+            job.survey_id,
+            error,
+        )
+
+    def _release(self, leases: list[str]) -> int:
+        with transaction(self._engine) as session:
+            return queries.release_jobs(session, leases, self._clock())
+
+    # --- one job --------------------------------------------------------------------------
+
+    async def _execute(self, job: Job) -> None:
+        try:
+            survey = await asyncio.to_thread(self._load_survey, job)
+            effect = await jobs.run(job, survey, self._vendors, self._settings)
+        except TransientError as exc:
+            await asyncio.to_thread(self._retry, job, exc)
+        except RejectedError as exc:
+            await asyncio.to_thread(self._fail, job, str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # A bug, or a vendor answer we could not read: keep the job and retry it later.
+            log.exception("job.crashed job_id=%s kind=%s", job.id, job.kind)
+            await asyncio.to_thread(self._retry, job, TransientError(type(exc).__name__))
+        else:
+            await asyncio.to_thread(self._finish, job, effect)
+
+
+async def _main(settings: Settings, once: bool) -> None:
+    engine = create_db_engine(settings.database_url)
+    await asyncio.to_thread(upgrade, settings.database_url)
+    try:
+        async with open_vendors(settings, engine) as vendors:
+            worker = Worker(engine, settings, vendors)
+            if once:
+                await worker.drain()
+                return
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
+            await worker.run(stop)
+    finally:
+        engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: `python -m bridge.worker [--once]`."""
+    parser = argparse.ArgumentParser(prog="python -m bridge.worker", description=__doc__)
+    parser.add_argument("--once", action="store_true", help="drain what is due, then exit")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(Settings)
+    except SettingsError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    setup_logging(settings)
+    asyncio.run(_main(settings, args.once))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""The service's tables: surveys, the queue of outgoing work, and small bookkeeping rows.
+
+Table models are never used as vendor payload schemas: Okdesk and Bitrix24 payloads have their
+own pydantic models in `bridge.okdesk` and `bot.events`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Index, String, Text, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlmodel import Column, Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime, also on SQLite, which stores datetimes without a zone."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _when(*, index: bool = False, nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), index=index, nullable=nullable))
+
+
+class SurveyState(StrEnum):
+    """Where a survey stands; see the state diagram in `bridge.workflow`."""
+
+    INVITING = "inviting"
+    AWAITING = "awaiting"
+    UNDELIVERABLE = "undeliverable"
+    RATED = "rated"
+    DEFAULTED = "defaulted"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class JobKind(StrEnum):
+    """What a queued job does."""
+
+    INVITE = "invite"
+    SEND_RATING = "send_rating"
+    CLOSE_INVITATION = "close_invitation"
+    REPLY = "reply"
+
+
+class JobState(StrEnum):
+    """A job is pending (queued or leased), done, or failed for good."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Survey(SQLModel, table=True):
+    """One request to rate one closure of one Okdesk ticket."""
+
+    __tablename__ = "survey"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=32, unique=True)
+    issue_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    # Equal to issue_id while this is the ticket's current survey, NULL once the ticket is
+    # reopened: the unique index makes "one survey per closure" hold across replicas.
+    current_issue_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True, unique=True)
+    )
+    state: SurveyState = Field(sa_column=Column(String(16), nullable=False))
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    language: str = Field(max_length=2)
+    issue_title: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    engineer: str | None = Field(default=None, max_length=300)
+    contact_id: int | None = None
+    bitrix_user_id: int | None = Field(default=None, index=True)
+    message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    score: int | None = None
+    automatic: bool = False
+    rated_by: int | None = None
+    reply_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    okdesk_rate: str | None = Field(default=None, max_length=16)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # Set only while the survey waits for an answer, so the timeout sweep reads due rows only.
+    deadline_at: datetime | None = _when(index=True)
+    answered_at: datetime | None = _when()
+    rating_sent_at: datetime | None = _when()
+    finished_at: datetime | None = _when(index=True)
+    personal_data_purged: bool = False
+
+
+class Job(SQLModel, table=True):
+    """A unit of outgoing work (a call to Okdesk or Bitrix24), claimed by one worker at a time.
+
+    A pending job is free when `available_at` has passed: for a queued job that is its next try,
+    for a leased one the end of its lease, so one index serves both claiming and rescue.
+    """
+
+    __tablename__ = "job"
+    __table_args__ = (Index("ix_job_due", "state", "available_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: JobKind = Field(sa_column=Column(String(24), nullable=False))
+    survey_id: int | None = Field(default=None, foreign_key="survey.id", index=True)
+    payload: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    state: JobState = Field(default=JobState.PENDING, sa_column=Column(String(8), nullable=False))
+    available_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    lease_token: str | None = Field(default=None, max_length=32)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    finished_at: datetime | None = _when()
+
+
+class RequestBudget(SQLModel, table=True):
+    """A leaky bucket of outgoing requests shared by every replica (Bitrix24 counts per portal)."""
+
+    __tablename__ = "request_budget"
+
+    name: str = Field(primary_key=True, max_length=200)
+    tokens: float
+    refilled_at: float
+
+
+class SeenEvent(SQLModel, table=True):
+    """An inbound event already handled, so that a replay changes nothing."""
+
+    __tablename__ = "seen_event"
+
+    key: str = Field(primary_key=True, max_length=200)
+    seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class ServiceStatus(SQLModel, table=True):
+    """Small named facts about the running service (worker heartbeat, bot deleted, watermarks)."""
+
+    __tablename__ = "service_status"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

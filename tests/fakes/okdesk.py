@@ -1,0 +1,225 @@
+"""In-memory fake of the Okdesk REST API: contacts, issues, rates and the issue list."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from tests.fakes._common import control_routes, int_keys, str_keys
+
+FailEntry = int | tuple[int, dict[str, str]]
+Handler = Callable[[Request], Awaitable[Response]]
+
+RATE_VALUES = ("bad", "normal", "good")
+MAX_PAGE_SIZE = 50
+_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+class _ValidationError(Exception):
+    """A request parameter failed validation (answered as 422)."""
+
+    def __init__(self, errors: dict[str, Any]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def _errors(body: Any, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    """Answer an Okdesk-style `{"errors": ...}` body."""
+    return JSONResponse({"errors": body}, status, headers=headers)
+
+
+def _not_found() -> JSONResponse:
+    """Answer Okdesk's 404."""
+    return _errors("Не найдено", 404)
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    """Parse the request body as a JSON object ({} when empty or not an object)."""
+    raw = await request.body()
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _rate_value(body: dict[str, Any]) -> str:
+    """Pick the rate from a flat, wrapped or doubled body, or raise _ValidationError."""
+    found = [body["rate"]] if "rate" in body else []
+    wrapped = body.get("issue")
+    if isinstance(wrapped, dict) and "rate" in wrapped:
+        found.append(wrapped["rate"])
+    if not found:
+        raise _ValidationError({"rate": ["отсутствует"]})
+    if any(value not in RATE_VALUES for value in found) or len(set(found)) > 1:
+        raise _ValidationError({"rate": ["имеет непредусмотренное значение"]})
+    return str(found[0])
+
+
+def _page(query: QueryParams) -> tuple[int, int]:
+    """Read `page[size]` and `page[number]`, or raise _ValidationError."""
+    size_raw = query.get("page[size]", str(MAX_PAGE_SIZE))
+    number_raw = query.get("page[number]", "1")
+    if not size_raw.isdigit() or not 1 <= int(size_raw) <= MAX_PAGE_SIZE:
+        too_big = f"должно быть меньше или равно {MAX_PAGE_SIZE}"
+        raise _ValidationError({"page": {"size": [too_big]}})
+    if not number_raw.isdigit() or int(number_raw) < 1:
+        raise _ValidationError({"page": {"number": ["должно быть больше 0"]}})
+    return int(size_raw), int(number_raw)
+
+
+def _wall_clock(value: str) -> datetime:
+    """Read an ISO timestamp as its local wall-clock time (tz label dropped, marked UTC)."""
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _since(query: QueryParams) -> datetime | None:
+    """Read `completed_since` (DD-MM-YYYY[ HH:MM], account time), or raise _ValidationError."""
+    raw = query.get("completed_since")
+    if not raw:
+        return None
+    for fmt in ("%d-%m-%Y %H:%M", "%d-%m-%Y"):
+        try:
+            return datetime.strptime(raw, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    raise _ValidationError({"completed_since": ["Неверный формат даты"]})
+
+
+def _matches(issue: dict[str, Any], statuses: set[str], since: datetime | None) -> bool:
+    """Tell whether an issue passes the list filters."""
+    if statuses and (issue.get("status") or {}).get("code") not in statuses:
+        return False
+    if since is None:
+        return True
+    completed = issue.get("completed_at")
+    return bool(completed) and _wall_clock(str(completed)) >= since
+
+
+class FakeOkdesk:
+    """Okdesk REST fake speaking the real wire format, with inspectable state."""
+
+    def __init__(self, api_token: str = "okdesk-test-token", latency: float = 0.0) -> None:
+        """Create an empty fake; seed `contacts` and `issues` before use."""
+        self.api_token = api_token
+        self.latency = latency
+        self.contacts: dict[int, dict[str, Any]] = {}
+        self.issues: dict[int, dict[str, Any]] = {}
+        self.rate_posts: list[tuple[int, dict[str, Any]]] = []
+        self.requests: list[tuple[str, str]] = []
+        self.fail_next: dict[str, list[FailEntry]] = {}
+        self._rate_ids = itertools.count(1)
+        self.app = Starlette(routes=self._routes())
+
+    def fail(self, route: str, *statuses: FailEntry) -> None:
+        """Make the next requests on `route` (contact/issue/rate/list) fail with these statuses."""
+        self.fail_next.setdefault(route, []).extend(statuses)
+
+    def _routes(self) -> list[BaseRoute]:
+        """Build the API routes, the control API and a JSON 404 catch-all."""
+        api = [
+            ("/api/v1/contacts/", "contact", self._contact, "GET"),
+            ("/api/v1/contacts", "contact", self._contact, "GET"),
+            ("/api/v1/issues/list", "list", self._list, "GET"),
+            ("/api/v1/issues/{issue_id:int}", "issue", self._issue, "GET"),
+            ("/api/v1/issues/{issue_id:int}/rates", "rate", self._rate, "POST"),
+        ]
+        routes: list[BaseRoute] = [*control_routes(self)]
+        routes += [Route(path, self._wrap(name, fn), methods=[m]) for path, name, fn, m in api]
+        missing = self._wrap("other", self._missing)
+        routes.append(Route("/{path:path}", missing, methods=_ALL_METHODS))
+        return routes
+
+    def _wrap(self, route: str, handler: Handler) -> Handler:
+        """Add request logging, latency, token check and queued failures to a handler."""
+
+        async def endpoint(request: Request) -> Response:
+            """Serve one API request."""
+            self.requests.append((request.method, request.url.path))
+            if self.latency > 0:
+                await asyncio.sleep(self.latency)
+            if request.query_params.get("api_token") != self.api_token:
+                return _errors("Вы не авторизованы", 401)
+            queued = self.fail_next.get(route)
+            if queued:
+                return self._failure(queued.pop(0))
+            return await handler(request)
+
+        return endpoint
+
+    @staticmethod
+    def _failure(entry: FailEntry) -> JSONResponse:
+        """Answer a queued fake failure."""
+        status, headers = entry if isinstance(entry, tuple) else (entry, {})
+        return _errors("fake failure", status, headers)
+
+    async def _missing(self, request: Request) -> Response:
+        """Answer 404 for any unknown path."""
+        return _not_found()
+
+    async def _contact(self, request: Request) -> Response:
+        """GET /api/v1/contacts/?id=N: one contact object."""
+        raw = request.query_params.get("id", "")
+        contact = self.contacts.get(int(raw)) if raw.isdigit() else None
+        return _not_found() if contact is None else JSONResponse(contact)
+
+    async def _issue(self, request: Request) -> Response:
+        """GET /api/v1/issues/{id}: one issue object."""
+        issue = self.issues.get(request.path_params["issue_id"])
+        return _not_found() if issue is None else JSONResponse(issue)
+
+    async def _rate(self, request: Request) -> Response:
+        """POST /api/v1/issues/{id}/rates: set the issue's rate."""
+        issue_id: int = request.path_params["issue_id"]
+        body = await _json_body(request)
+        issue = self.issues.get(issue_id)
+        if issue is None:
+            return _not_found()
+        try:
+            value = _rate_value(body)
+        except _ValidationError as invalid:
+            return _errors(invalid.errors, 422)
+        issue["rate"] = {"id": next(self._rate_ids), "value": value}
+        self.rate_posts.append((issue_id, body))
+        return JSONResponse({"id": issue_id, "rate": issue["rate"]})
+
+    async def _list(self, request: Request) -> Response:
+        """GET /api/v1/issues/list: filtered, id-ordered, paginated issue objects."""
+        query = request.query_params
+        try:
+            size, number = _page(query)
+            since = _since(query)
+        except _ValidationError as invalid:
+            return _errors(invalid.errors, 422)
+        statuses = set(query.getlist("status_codes[]") + query.getlist("status_codes"))
+        found = [self.issues[key] for key in sorted(self.issues)]
+        found = [issue for issue in found if _matches(issue, statuses, since)]
+        return JSONResponse(found[(number - 1) * size : number * size])
+
+    def control_state(self) -> dict[str, Any]:
+        """Return the public state as JSON-ready data."""
+        return {
+            "contacts": str_keys(self.contacts),
+            "issues": str_keys(self.issues),
+            "rate_posts": [[issue_id, body] for issue_id, body in self.rate_posts],
+            "requests": len(self.requests),
+        }
+
+    def control_seed(self, data: dict[str, Any]) -> None:
+        """Merge `{"contacts": {...}, "issues": {...}}` (str-keyed or lists) into the state."""
+        self.contacts.update(int_keys(data.get("contacts", {})))
+        self.issues.update(int_keys(data.get("issues", {})))
+
+    def control_fail(self, name: str, entries: list[Any]) -> None:
+        """Queue failures given as JSON: `429` or `[429, {"Retry-After": "3"}]`."""
+        self.fail(name, *(tuple(e) if isinstance(e, list) else int(e) for e in entries))

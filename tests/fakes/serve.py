@@ -1,0 +1,101 @@
+"""Serve both fakes over HTTP on 127.0.0.1.
+
+Usage: python -m tests.fakes.serve --okdesk-port P1 --bitrix-port P2 [--latency 0.3] [--rate-limit]
+Port 0 picks a free port. Once both listen, one JSON line with their base URLs goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+from collections.abc import Iterator, Sequence
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from tests.fakes.bitrix import FakeBitrix
+from tests.fakes.okdesk import FakeOkdesk
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to `run`, so two can share a loop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Install no signal handlers."""
+        yield
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(description="Serve the fake Okdesk and Bitrix24 APIs.")
+    parser.add_argument("--okdesk-port", type=int, required=True)
+    parser.add_argument("--bitrix-port", type=int, required=True)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
+    parser.add_argument("--rate-limit", action="store_true", help="Bitrix leaky bucket 50 + 2/s")
+    parser.add_argument("--burst", type=int, default=50, help="Bitrix bucket size")
+    parser.add_argument("--drain-per-second", type=float, default=2.0, help="Bitrix drain rate")
+    parser.add_argument("--api-token", default="okdesk-test-token")
+    parser.add_argument("--webhook-path", default="/rest/1/hooktoken/")
+    return parser.parse_args(argv)
+
+
+def _server(app: ASGIApp, port: int) -> _Server:
+    """Build a quiet uvicorn server for one app."""
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off"
+    )
+    return _Server(config)
+
+
+def _port(server: _Server) -> int:
+    """Return the port a started server actually listens on."""
+    return int(server.servers[0].sockets[0].getsockname()[1])
+
+
+async def _announce(servers: list[_Server], tasks: list[asyncio.Task[None]], hook: str) -> None:
+    """Wait until both servers listen, then print their URLs as one JSON line."""
+    while not all(s.started for s in servers):
+        if any(t.done() for t in tasks):
+            return
+        await asyncio.sleep(0.02)
+    okdesk, bitrix = (f"http://127.0.0.1:{_port(s)}" for s in servers)
+    ready = {"okdesk": okdesk, "bitrix": bitrix, "bitrix_webhook": bitrix + hook}
+    print(json.dumps(ready), flush=True)
+
+
+async def run(args: argparse.Namespace) -> None:
+    """Run both fakes until SIGINT/SIGTERM."""
+    okdesk = FakeOkdesk(api_token=args.api_token, latency=args.latency)
+    bitrix = FakeBitrix(
+        args.webhook_path,
+        latency=args.latency,
+        rate_limit=args.rate_limit,
+        burst=args.burst,
+        drain_per_second=args.drain_per_second,
+    )
+    servers = [_server(okdesk.app, args.okdesk_port), _server(bitrix.app, args.bitrix_port)]
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, _stop, servers)
+    tasks = [asyncio.create_task(s.serve()) for s in servers]
+    await _announce(servers, tasks, bitrix.webhook_path)
+    await asyncio.gather(*tasks)
+
+
+def _stop(servers: list[_Server]) -> None:
+    """Ask every server to shut down."""
+    for server in servers:
+        server.should_exit = True
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point."""
+    asyncio.run(run(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()
