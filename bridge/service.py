@@ -53,7 +53,8 @@ def record_status_change(
         )
         if decision is ClosureDecision.OPEN:
             return _open(session, settings, change, now)
-        if current is not None and current.id is not None:
+        if decision in (ClosureDecision.CANCEL, ClosureDecision.RELEASE):
+            assert current is not None and current.id is not None
             if decision is ClosureDecision.CANCEL:
                 _end(session, current.id, Trigger.REOPENED, now)
             queries.release_current(session, current.id, now)

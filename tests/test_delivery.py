@@ -1,0 +1,211 @@
+"""Finding the person, surviving Bitrix24 failures and restarts, cancelling on reopen."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+
+from bot.client import BitrixClient
+from bot.register import register, unregister
+from storage.tables import JobState, SurveyState
+from tests.conftest import (
+    BITRIX_BASE,
+    CLIENT_ID,
+    WEBHOOK_PATH,
+    Vendors,
+    closed_webhook,
+    eventually,
+    fixture_json,
+    jobs,
+    make_settings,
+    running_app,
+    surveys,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+def _state(engine: Engine) -> SurveyState | None:
+    found = surveys(engine)
+    return SurveyState(found[-1].state) if found else None
+
+
+async def _close_and_wait(
+    app_settings: object, vendors: Vendors, engine: Engine, state: SurveyState
+) -> None:
+    async with running_app(app_settings, vendors) as app:  # type: ignore[arg-type]
+        assert (await app.webhook(closed_webhook())).status_code == 200
+        await eventually(lambda: _state(engine) == state)
+
+
+async def test_ticket_without_contact_is_undeliverable(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    payload = fixture_json("okdesk/webhook_issue_closed_no_contact.json")
+    async with running_app(make_settings(database_url), vendors) as app:
+        await app.webhook(payload)
+        await eventually(lambda: _state(engine) == SurveyState.UNDELIVERABLE)
+    assert surveys(engine)[0].reason == "the ticket has no contact"
+    assert vendors.calls("imbot.message.add") == []
+
+
+async def test_contact_without_email_is_undeliverable(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    vendors.okdesk.contacts[11771]["email"] = None
+    await _close_and_wait(make_settings(database_url), vendors, engine, SurveyState.UNDELIVERABLE)
+    assert "no e-mail" in (surveys(engine)[0].reason or "")
+
+
+async def test_no_bitrix_user_is_undeliverable(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    vendors.bitrix.users = []
+    await _close_and_wait(make_settings(database_url), vendors, engine, SurveyState.UNDELIVERABLE)
+    assert "no active Bitrix24 user" in (surveys(engine)[0].reason or "")
+    assert vendors.calls("imbot.message.add") == []
+
+
+async def test_two_bitrix_users_with_the_email_is_undeliverable(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    twin = dict(vendors.bitrix.users[0], ID="31", EMAIL="I.Petrov@Romashka.example")
+    vendors.bitrix.users.append(twin)
+    await _close_and_wait(make_settings(database_url), vendors, engine, SurveyState.UNDELIVERABLE)
+    assert "several Bitrix24 users" in (surveys(engine)[0].reason or "")
+    assert vendors.calls("imbot.message.add") == []
+
+
+async def test_user_lookup_checks_the_email_itself(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    # Bitrix24 drops filters a token may not use: then user.get answers everyone.
+    vendors.bitrix.users.append(dict(vendors.bitrix.users[0], ID="99", EMAIL="x@other.example"))
+    await _close_and_wait(make_settings(database_url), vendors, engine, SurveyState.AWAITING)
+    (sent,) = vendors.calls("imbot.message.add")
+    assert sent["DIALOG_ID"] == "27"
+    lookup = vendors.calls("user.get")[0]
+    assert lookup["FILTER"] == {"EMAIL": "i.petrov@romashka.example", "ACTIVE": True}
+
+
+async def test_bitrix_busy_three_times_then_delivered_once(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    vendors.bitrix.fail("imbot.message.add", 503, 503, 503)
+    await _close_and_wait(make_settings(database_url), vendors, engine, SurveyState.AWAITING)
+    assert len(vendors.calls("imbot.message.add")) == 4
+    assert len(vendors.bitrix.messages) == 1
+    (invite,) = [j for j in jobs(engine) if j.kind == "invite"]
+    assert invite.state == JobState.DONE and invite.attempts == 4
+
+
+async def test_okdesk_down_then_back_is_retried(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    vendors.okdesk.fail("contact", 500, (429, {"Retry-After": "0"}), 502)
+    await _close_and_wait(make_settings(database_url), vendors, engine, SurveyState.AWAITING)
+    assert len(vendors.bitrix.messages) == 1
+
+
+async def test_refused_invitation_fails_the_survey_with_a_reason(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    vendors.bitrix.fail("imbot.message.add", "ACCESS_DENIED")
+    await _close_and_wait(make_settings(database_url), vendors, engine, SurveyState.FAILED)
+    survey = surveys(engine)[0]
+    assert "imbot.message.add" in (survey.reason or "")
+    assert "ACCESS_DENIED" in (survey.reason or "")
+    assert len(vendors.calls("imbot.message.add")) == 1
+
+
+async def test_give_up_after_the_limit_marks_the_survey_failed(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    vendors.bitrix.fail("imbot.message.add", *([503] * 1000))
+    settings = make_settings(database_url, retry_give_up_after="0.5s")
+    await _close_and_wait(settings, vendors, engine, SurveyState.FAILED)
+    assert "gave up after" in (surveys(engine)[0].reason or "")
+
+
+async def test_stopped_after_intake_still_delivers_once(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    stopped = make_settings(database_url, worker_enabled=False)
+    async with running_app(stopped, vendors) as app:
+        assert (await app.webhook(closed_webhook())).json()["result"] == "accepted"
+    assert vendors.calls("imbot.message.add") == []
+    async with running_app(make_settings(database_url), vendors):
+        await eventually(lambda: _state(engine) == SurveyState.AWAITING)
+        await asyncio.sleep(0.2)
+    async with running_app(make_settings(database_url), vendors):
+        await asyncio.sleep(0.3)
+    assert len(vendors.calls("imbot.message.add")) == 1
+
+
+async def test_reopened_before_invitation_is_cancelled_without_message(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    settings = make_settings(database_url, worker_enabled=False)
+    async with running_app(settings, vendors) as app:
+        await app.webhook(closed_webhook())
+        reopened = await app.webhook(fixture_json("okdesk/webhook_issue_reopened.json"))
+    assert reopened.json()["result"] == "cancelled"
+    async with running_app(make_settings(database_url), vendors):
+        await asyncio.sleep(0.3)
+    assert _state(engine) == SurveyState.CANCELLED
+    assert vendors.bitrix.calls == []
+
+
+async def test_reopened_after_invitation_removes_the_buttons(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    async with running_app(make_settings(database_url), vendors) as app:
+        await app.webhook(closed_webhook())
+        await eventually(lambda: _state(engine) == SurveyState.AWAITING)
+        await app.webhook(fixture_json("okdesk/webhook_issue_reopened.json"))
+        await eventually(lambda: len(vendors.calls("imbot.message.update")) == 1)
+    (update,) = vendors.calls("imbot.message.update")
+    assert update["KEYBOARD"] == "N"
+    assert "снова открыта" in update["MESSAGE"]
+    assert _state(engine) == SurveyState.CANCELLED
+
+
+async def test_closed_again_after_reopen_opens_a_new_survey(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    async with running_app(make_settings(database_url), vendors) as app:
+        await app.webhook(closed_webhook())
+        await eventually(lambda: _state(engine) == SurveyState.AWAITING)
+        await app.webhook(fixture_json("okdesk/webhook_issue_reopened.json"))
+        again = await app.webhook(closed_webhook())
+        await eventually(lambda: len(vendors.calls("imbot.message.add")) == 2)
+        await eventually(lambda: _state(engine) == SurveyState.AWAITING)
+    assert again.json()["result"] == "accepted"
+    states = [s.state for s in surveys(engine)]
+    assert states == [SurveyState.CANCELLED, SurveyState.AWAITING]
+
+
+async def test_registration_twice_makes_one_bot_and_one_command(database_url: str) -> None:
+    from tests.conftest import seeded_vendors
+
+    fakes = seeded_vendors()
+    settings = make_settings(database_url)
+    async with httpx.AsyncClient(transport=fakes.transport) as http:
+        client = BitrixClient(http, BITRIX_BASE + WEBHOOK_PATH, CLIENT_ID)
+        first = await register(client, settings)
+        second = await register(client, settings)
+        assert first.created and not second.created
+        assert first.bot_id == second.bot_id and first.command_id == second.command_id
+        assert len(fakes.bitrix.bots) == 1 and len(fakes.bitrix.commands) == 1
+        bot = fakes.bitrix.bots[first.bot_id]
+        assert bot["CODE"] == "okdesk_rating" and bot["TYPE"] == "B"
+        assert bot["EVENT_HANDLER"].startswith(
+            "https://rating.acme.example/api/v1/bitrix/events?token="
+        )
+        (command,) = fakes.bitrix.commands.values()
+        assert command["COMMAND"] == "rate" and command["HIDDEN"] == "Y"
+        assert await unregister(client, settings) == first.bot_id
+        assert fakes.bitrix.bots == {}
