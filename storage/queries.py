@@ -317,8 +317,10 @@ def first_sighting(session: Session, key: str, now: datetime) -> bool:
         _insert(session, SeenEvent)
         .values(key=key, seen_at=now)
         .on_conflict_do_nothing(index_elements=["key"])
+        .returning(SeenEvent.key)
     )
-    return _rowcount(session.execute(statement)) == 1
+    # RETURNING rather than rowcount: psycopg reports -1 for INSERT .. ON CONFLICT here.
+    return session.execute(statement).first() is not None
 
 
 def set_status(session: Session, key: str, value: str, now: datetime) -> None:

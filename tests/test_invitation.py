@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -224,7 +225,7 @@ async def test_oversized_webhook_is_refused(
     async with running_app(make_settings(database_url), vendors) as app:
         response = await app.webhook(payload)
 
-        async def chunks():  # type: ignore[no-untyped-def]
+        async def chunks() -> AsyncIterator[bytes]:
             for _ in range(20):
                 yield b"x" * 8192
 

@@ -1,0 +1,325 @@
+"""The second half: a click or a typed reply rates the ticket in Okdesk; silence gets the
+default after the timeout; forged or foreign events change nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from storage.tables import Survey, SurveyState
+from tests.conftest import (
+    ISSUE_ID,
+    Running,
+    Vendors,
+    click_body,
+    closed_webhook,
+    eventually,
+    fixture_bytes,
+    make_settings,
+    reply_body,
+    running_app,
+    surveys,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+def _survey(engine: Engine) -> Survey:
+    return surveys(engine)[-1]
+
+
+async def _invite(app: Running, engine: Engine) -> Survey:
+    await app.webhook(closed_webhook())
+    await eventually(lambda: _survey(engine).state == SurveyState.AWAITING)
+    return _survey(engine)
+
+
+def _rated_in_okdesk(vendors: Vendors) -> list[str]:
+    return [body["rate"] for issue, body in vendors.okdesk.rate_posts if issue == ISSUE_ID]
+
+
+async def _finished(engine: Engine) -> bool:
+    return _survey(engine).rating_sent_at is not None
+
+
+@pytest.mark.parametrize(
+    ("score", "rate"), [(1, "bad"), (2, "bad"), (3, "normal"), (4, "good"), (5, "good")]
+)
+async def test_click_rates_the_ticket_once_and_thanks(
+    database_url: str, engine: Engine, vendors: Vendors, score: int, rate: str
+) -> None:
+    async with running_app(make_settings(database_url), vendors) as app:
+        survey = await _invite(app, engine)
+        response = await app.event(click_body(f"{survey.token}:{score}"))
+        assert response.status_code == 200
+        await eventually(lambda: _finished(engine))
+        await eventually(lambda: len(vendors.calls("imbot.message.update")) == 1)
+    assert _rated_in_okdesk(vendors) == [rate]
+    ((_, body),) = vendors.okdesk.rate_posts
+    assert body == {"rate": rate, "issue": {"rate": rate}}
+    assert vendors.okdesk.issues[ISSUE_ID]["rate"]["value"] == rate
+    (update,) = vendors.calls("imbot.message.update")
+    assert update["MESSAGE_ID"] == survey.message_id and update["KEYBOARD"] == "N"
+    assert update["MESSAGE"] == f"Спасибо! Ваша оценка заявки №{ISSUE_ID}: {score} из 5."
+    done = _survey(engine)
+    assert (done.state, done.score, done.automatic, done.rated_by) == ("rated", score, False, 27)
+    assert done.okdesk_rate == rate
+
+
+async def test_double_click_and_replay_rate_once(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    async with running_app(make_settings(database_url), vendors) as app:
+        survey = await _invite(app, engine)
+        clicks = [app.event(click_body(f"{survey.token}:4")) for _ in range(5)]
+        clicks.append(app.event(click_body(f"{survey.token}:1")))
+        assert {r.status_code for r in await asyncio.gather(*clicks)} == {200}
+        await eventually(lambda: _finished(engine))
+        await app.event(click_body(f"{survey.token}:2"))
+        await asyncio.sleep(0.3)
+    assert len(vendors.okdesk.rate_posts) == 1
+    assert _survey(engine).score in (4, 1)
+
+
+async def test_another_users_click_gets_a_polite_reply_and_changes_nothing(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    async with running_app(make_settings(database_url), vendors) as app:
+        survey = await _invite(app, engine)
+        await app.event(click_body(f"{survey.token}:1", user_id=45))
+        await eventually(lambda: len(vendors.calls("imbot.message.add")) == 2)
+        await asyncio.sleep(0.2)
+    reply = vendors.calls("imbot.message.add")[1]
+    assert reply["DIALOG_ID"] == "45" and "только её автор" in reply["MESSAGE"]
+    assert "KEYBOARD" not in reply
+    assert _survey(engine).state == SurveyState.AWAITING
+    assert vendors.okdesk.rate_posts == []
+
+
+async def test_unknown_survey_token_is_answered_and_ignored(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    async with running_app(make_settings(database_url), vendors) as app:
+        await _invite(app, engine)
+        await app.event(click_body("s7Kq2m:4"))
+        await eventually(lambda: len(vendors.calls("imbot.message.add")) == 2)
+    assert _survey(engine).state == SurveyState.AWAITING
+
+
+@pytest.mark.parametrize(
+    ("text", "score"), [("5", 5), ("4 - быстро и вежливо", 4), ("отлично", 5), ("★★★", 3)]
+)
+async def test_typed_reply_rates_the_latest_survey(
+    database_url: str, engine: Engine, vendors: Vendors, text: str, score: int
+) -> None:
+    async with running_app(make_settings(database_url), vendors) as app:
+        await _invite(app, engine)
+        assert (await app.event(reply_body(text))).status_code == 200
+        await eventually(lambda: _finished(engine))
+    done = _survey(engine)
+    assert (done.state, done.score, done.reply_text) == ("rated", score, text)
+    assert len(vendors.okdesk.rate_posts) == 1
+
+
+async def test_fixture_reply_is_parsed_as_given(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    async with running_app(make_settings(database_url), vendors) as app:
+        await _invite(app, engine)
+        await app.event(fixture_bytes("bitrix24/ONIMBOTMESSAGEADD_text_reply.form"))
+        await eventually(lambda: _finished(engine))
+    assert _survey(engine).score == 4
+
+
+async def test_replayed_message_rates_nothing_new(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    async with running_app(make_settings(database_url), vendors) as app:
+        await _invite(app, engine)
+        await app.event(reply_body("5", message_id=9001))
+        await eventually(lambda: _finished(engine))
+        await app.webhook(fixture_reopen())
+        await app.webhook(closed_webhook())
+        await eventually(lambda: len(surveys(engine)) == 2)
+        await eventually(lambda: _survey(engine).state == SurveyState.AWAITING)
+        await app.event(reply_body("5", message_id=9001))
+        await asyncio.sleep(0.3)
+    assert _survey(engine).state == SurveyState.AWAITING
+
+
+def fixture_reopen() -> dict[str, Any]:
+    from tests.conftest import fixture_json
+
+    payload: dict[str, Any] = fixture_json("okdesk/webhook_issue_reopened.json")
+    return payload
+
+
+async def test_text_that_is_not_a_rating_gets_instructions(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    async with running_app(make_settings(database_url), vendors) as app:
+        await _invite(app, engine)
+        await app.event(reply_body("а когда придёт мастер?"))
+        await eventually(lambda: len(vendors.calls("imbot.message.add")) == 2)
+    assert "нажмите кнопку от 1 до 5" in vendors.calls("imbot.message.add")[1]["MESSAGE"]
+    assert _survey(engine).state == SurveyState.AWAITING
+
+
+async def test_reply_without_pending_survey_says_so(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    async with running_app(make_settings(database_url), vendors) as app:
+        await app.event(reply_body("5"))
+        await eventually(lambda: len(vendors.calls("imbot.message.add")) == 1)
+    (sent,) = vendors.calls("imbot.message.add")
+    assert sent["DIALOG_ID"] == "27" and "нет заявок" in sent["MESSAGE"]
+
+
+async def test_bot_messages_and_group_chats_are_ignored(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    async with running_app(make_settings(database_url), vendors) as app:
+        await _invite(app, engine)
+        from_bot = reply_body("5", message_id=1, **{"data[USER][IS_BOT]": "Y"})
+        group = reply_body(
+            "5",
+            message_id=2,
+            **{"data[PARAMS][CHAT_TYPE]": "C", "data[PARAMS][DIALOG_ID]": "chat1157"},
+        )
+        assert (await app.event(from_bot)).status_code == 200
+        assert (await app.event(group)).status_code == 200
+        await asyncio.sleep(0.3)
+    assert len(vendors.calls("imbot.message.add")) == 1
+    assert _survey(engine).state == SurveyState.AWAITING
+
+
+async def test_private_join_gets_a_welcome(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    async with running_app(make_settings(database_url), vendors) as app:
+        await app.event(fixture_bytes("bitrix24/ONIMBOTJOINCHAT_private.form"))
+        await eventually(lambda: len(vendors.calls("imbot.message.add")) == 1)
+    (sent,) = vendors.calls("imbot.message.add")
+    assert sent["DIALOG_ID"] == "27" and "бот оценки заявок" in sent["MESSAGE"]
+
+
+async def test_bot_deleted_shows_in_health(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    async with running_app(make_settings(database_url), vendors) as app:
+        assert (await app.client.get("/healthz")).json()["bot"] == "ok"
+        await app.event(fixture_bytes("bitrix24/ONIMBOTDELETE.form"))
+        health = (await app.client.get("/healthz")).json()
+    assert health["status"] == "degraded" and health["bot"].startswith("deleted")
+    assert health["database"] == "ok"
+
+
+async def test_uneditable_invitation_gets_a_new_message(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    async with running_app(make_settings(database_url), vendors) as app:
+        survey = await _invite(app, engine)
+        assert survey.message_id is not None
+        vendors.bitrix.uneditable.add(survey.message_id)
+        await app.event(click_body(f"{survey.token}:5"))
+        await eventually(lambda: len(vendors.calls("imbot.message.add")) == 2)
+    assert "Спасибо" in vendors.calls("imbot.message.add")[1]["MESSAGE"]
+
+
+async def test_silence_gets_the_default_rating_marked_automatic(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    async with running_app(make_settings(database_url, rating_timeout="1s"), vendors) as app:
+        await _invite(app, engine)
+        await eventually(lambda: _finished(engine), within=10)
+        await eventually(lambda: len(vendors.calls("imbot.message.update")) == 1)
+    done = _survey(engine)
+    assert (done.state, done.score, done.automatic) == ("defaulted", 5, True)
+    assert _rated_in_okdesk(vendors) == ["good"]
+    assert "истекло" in vendors.calls("imbot.message.update")[0]["MESSAGE"]
+    assert vendors.calls("imbot.message.update")[0]["KEYBOARD"] == "N"
+
+
+async def test_default_never_overrides_a_rating_given_in_okdesk(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    vendors.okdesk.issues[ISSUE_ID]["rate"] = {"id": 1, "value": "normal"}
+    async with running_app(make_settings(database_url, rating_timeout="1s"), vendors) as app:
+        await _invite(app, engine)
+        await eventually(lambda: _finished(engine))
+    assert vendors.okdesk.rate_posts == []
+    assert _survey(engine).okdesk_rate == "normal"
+
+
+async def test_undeliverable_survey_gets_the_default_unless_disabled(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    vendors.bitrix.users = []
+    settings = make_settings(database_url, rating_timeout="1s")
+    async with running_app(settings, vendors) as app:
+        await app.webhook(closed_webhook())
+        await eventually(lambda: _finished(engine))
+    assert _survey(engine).state == SurveyState.DEFAULTED
+    assert _rated_in_okdesk(vendors) == ["good"]
+
+
+async def test_undeliverable_default_can_be_disabled(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    vendors.bitrix.users = []
+    settings = make_settings(
+        database_url, rating_timeout="1s", default_rating_when_undeliverable=False
+    )
+    async with running_app(settings, vendors) as app:
+        await app.webhook(closed_webhook())
+        await eventually(lambda: _survey(engine).state == SurveyState.UNDELIVERABLE)
+        await asyncio.sleep(1.5)
+    assert _survey(engine).state == SurveyState.UNDELIVERABLE
+    assert vendors.okdesk.rate_posts == []
+
+
+async def test_default_rating_off_leaves_the_survey_waiting(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    settings = make_settings(database_url, rating_timeout="1s", default_rating="off")
+    async with running_app(settings, vendors) as app:
+        await _invite(app, engine)
+        await asyncio.sleep(1.5)
+    assert _survey(engine).state == SurveyState.AWAITING
+    assert _survey(engine).deadline_at is None
+
+
+async def test_deadline_survives_a_restart(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    settings = make_settings(database_url, rating_timeout="1s")
+    async with running_app(settings, vendors) as app:
+        await _invite(app, engine)
+    await asyncio.sleep(1.2)
+    async with running_app(settings, vendors):
+        await eventually(lambda: _finished(engine), within=3)
+    assert _survey(engine).state == SurveyState.DEFAULTED
+
+
+async def test_rating_map_is_a_setting(database_url: str, engine: Engine, vendors: Vendors) -> None:
+    settings = make_settings(database_url, rating_map="1:bad,2:bad,3:bad,4:normal,5:good")
+    async with running_app(settings, vendors) as app:
+        survey = await _invite(app, engine)
+        await app.event(click_body(f"{survey.token}:4"))
+        await eventually(lambda: _finished(engine))
+    assert _rated_in_okdesk(vendors) == ["normal"]
+
+
+async def test_okdesk_refusing_the_rating_fails_the_survey_with_reason(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    vendors.okdesk.fail("rate", 422)
+    async with running_app(make_settings(database_url), vendors) as app:
+        survey = await _invite(app, engine)
+        await app.event(click_body(f"{survey.token}:4"))
+        await eventually(lambda: _survey(engine).state == SurveyState.FAILED)
+    done = _survey(engine)
+    assert done.score == 4 and "Okdesk rating: HTTP 422" in (done.reason or "")
