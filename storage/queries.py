@@ -154,6 +154,17 @@ def purge_personal_data(session: Session, finished_before: datetime) -> int:
     return _rowcount(result)
 
 
+def failed_surveys(session: Session, limit: int) -> Sequence[Survey]:
+    """The most recently failed surveys."""
+    statement = (
+        select(Survey)
+        .where(Survey.state == SurveyState.FAILED)
+        .order_by(col(Survey.updated_at).desc())
+        .limit(limit)
+    )
+    return session.exec(statement).all()
+
+
 def count_surveys_by_state(session: Session) -> dict[str, int]:
     """How many surveys are in each state."""
     rows = session.execute(

@@ -209,3 +209,20 @@ async def test_registration_twice_makes_one_bot_and_one_command(database_url: st
         assert command["COMMAND"] == "rate" and command["HIDDEN"] == "Y"
         assert await unregister(client, settings) == first.bot_id
         assert fakes.bitrix.bots == {}
+
+
+async def test_administrator_retries_failed_surveys(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    from bridge.admin import retry_failed, status
+    from storage.tables import utcnow
+
+    vendors.bitrix.fail("imbot.message.add", "ACCESS_DENIED")
+    settings = make_settings(database_url)
+    await _close_and_wait(settings, vendors, engine, SurveyState.FAILED)
+    assert "ACCESS_DENIED" in status(engine)
+    assert retry_failed(engine, settings, utcnow()) == 1
+    async with running_app(settings, vendors):
+        await eventually(lambda: _state(engine) == SurveyState.AWAITING)
+    assert len(vendors.bitrix.messages) == 1
+    assert surveys(engine)[0].deadline_at is not None

@@ -1,0 +1,221 @@
+"""Real processes for end-to-end, chaos and benchmark runs: the fakes and the service.
+
+Everything listens on 127.0.0.1 only; every process is stopped by the context managers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import (
+    CLIENT_ID,
+    EVENTS_TOKEN,
+    OKDESK_TOKEN,
+    WEBHOOK_PATH,
+    WEBHOOK_TOKEN,
+    fixture_json,
+    rest_issue,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(check: Callable[[], object], within: float = 15.0) -> None:
+    """Wait until `check()` is true (for code outside an event loop)."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within}s")
+        time.sleep(0.05)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _env(extra: dict[str, str]) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.isupper() or k in ("PATH", "HOME")}
+    return {**keep, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **extra}
+
+
+@dataclass
+class Fakes:
+    """The fake Okdesk and Bitrix24 running in their own process."""
+
+    okdesk: str
+    bitrix: str
+    bitrix_webhook: str
+    process: subprocess.Popen[str]
+
+    def state(self, which: str) -> dict[str, Any]:
+        """The public state of one fake (`okdesk` or `bitrix`)."""
+        base = self.okdesk if which == "okdesk" else self.bitrix
+        return dict(httpx.get(f"{base}/_fake/state", timeout=10).json())
+
+    def seed(self, which: str, body: dict[str, Any]) -> None:
+        """Add data to one fake."""
+        base = self.okdesk if which == "okdesk" else self.bitrix
+        httpx.post(f"{base}/_fake/seed", json=body, timeout=10).raise_for_status()
+
+    def fail(self, which: str, route_or_method: str, entries: list[Any]) -> None:
+        """Make the next calls of a route or method fail."""
+        base = self.okdesk if which == "okdesk" else self.bitrix
+        body = {"route_or_method": route_or_method, "entries": entries}
+        httpx.post(f"{base}/_fake/fail", json=body, timeout=10).raise_for_status()
+
+    def seed_tickets(self, issue_ids: list[int]) -> None:
+        """Tickets with the fixture contact, and the fixture Bitrix24 user."""
+        self.seed(
+            "okdesk",
+            {
+                "contacts": {"11771": fixture_json("okdesk/contact_11771.json")},
+                "issues": {str(i): rest_issue(i) for i in issue_ids},
+            },
+        )
+        self.seed("bitrix", {"users": fixture_json("bitrix24/user_get_by_email.json")["result"]})
+
+
+@contextmanager
+def fakes_process(*args: str) -> Iterator[Fakes]:
+    """Start `python -m tests.fakes.serve` and wait for its URLs."""
+    command = [
+        sys.executable,
+        "-m",
+        "tests.fakes.serve",
+        "--okdesk-port",
+        "0",
+        "--bitrix-port",
+        "0",
+        "--api-token",
+        OKDESK_TOKEN,
+        "--webhook-path",
+        WEBHOOK_PATH,
+        *args,
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=_env({}), stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        urls = json.loads(process.stdout.readline())
+        yield Fakes(urls["okdesk"], urls["bitrix"], urls["bitrix_webhook"], process)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def service_env(fakes: Fakes, database_url: str, port: int, **extra: str) -> dict[str, str]:
+    """The environment a real deployment would set, pointed at the fakes."""
+    return {
+        "DATABASE_URL": database_url,
+        "OKDESK_URL": fakes.okdesk,
+        "OKDESK_API_TOKEN": OKDESK_TOKEN,
+        "OKDESK_WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+        "BITRIX_WEBHOOK_URL": fakes.bitrix_webhook,
+        "BITRIX_CLIENT_ID": CLIENT_ID,
+        "BITRIX_EVENTS_TOKEN": EVENTS_TOKEN,
+        "PUBLIC_URL": f"http://127.0.0.1:{port}/",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "RETRY_BASE": "0.05s",
+        "RETRY_CAP": "0.5s",
+        "WORKER_POLL_INTERVAL": "0.1s",
+        **extra,
+    }
+
+
+@dataclass
+class Service:
+    """One running service process (web app and worker, or a worker alone)."""
+
+    env: dict[str, str]
+    log_path: Path
+    module: str = "bridge"
+    args: tuple[str, ...] = ()
+    process: subprocess.Popen[bytes] | None = None
+    log_file: Any = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        """The service's base URL."""
+        return f"http://127.0.0.1:{self.env['PORT']}"
+
+    def start(self, wait: bool = True) -> None:
+        """Start the process (and wait until it answers its health check)."""
+        self.log_file = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", self.module, *self.args],
+            cwd=self.log_path.parent,
+            env=_env(self.env),
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+        )
+        if wait and self.module == "bridge":
+            self.wait_healthy()
+
+    def wait_healthy(self, within: float = 20.0) -> None:
+        """Wait until /healthz answers 200."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"service exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("service did not become healthy")
+
+    def send(self, signum: int) -> None:
+        """Send a signal to the process."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signum)
+
+    def stop(self, signum: int = signal.SIGTERM, within: float = 20.0) -> int | None:
+        """Stop the process with `signum` and wait for it."""
+        if self.process is None:
+            return None
+        self.send(signum)
+        try:
+            code = self.process.wait(within)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        if self.log_file is not None:
+            self.log_file.close()
+        self.process = None
+        return code
+
+
+def register_bot(env: dict[str, str], cwd: Path) -> str:
+    """Run `python -m bot.register` as an administrator would; its output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.register"],
+        cwd=cwd,
+        env=_env(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
