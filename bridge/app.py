@@ -27,6 +27,7 @@ from bot.events import BotDeleted, BotJoined, ChatReply, EventFormatError, Ratin
 from bot.messages import RATE_COMMAND, parse_command_params
 from bot.replies import parse_rating
 from bridge import service
+from bridge.logs import install_redaction
 from bridge.okdesk import OkdeskWebhook
 from bridge.settings import Settings
 from bridge.worker import Worker, open_vendors
@@ -64,6 +65,7 @@ def create_app(
     clock: Callable[[], datetime] = utcnow,
 ) -> FastAPI:
     """The FastAPI app; its lifespan applies migrations and runs the worker."""
+    install_redaction(settings.secrets())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

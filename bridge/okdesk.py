@@ -104,6 +104,7 @@ class ClosedIssue:
     title: str | None
     contact_id: int | None
     engineer: str | None
+    rated: bool
 
 
 class OkdeskClient:
@@ -214,6 +215,7 @@ def _closed(item: dict[str, Any]) -> ClosedIssue:
         if isinstance(contact, dict) and contact.get("id")
         else None,
         engineer=assignee.get("name") if isinstance(assignee, dict) else None,
+        rated=bool(item.get("rate")),
     )
 
 

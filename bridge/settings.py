@@ -36,6 +36,13 @@ def parse_duration(value: object) -> object:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+def parse_optional_duration(value: object) -> object:
+    """Like a duration, with `off` (or empty) meaning "never"."""
+    if isinstance(value, str) and value.strip().lower() in ("off", "none", "no", "false", ""):
+        return None
+    return parse_duration(value)
+
+
 def parse_rating_map(value: object) -> object:
     """`1:bad,2:bad,3:normal,4:good,5:good` → {1: "bad", ...}."""
     if not isinstance(value, str):
@@ -101,6 +108,20 @@ class Settings(BotSettings):
     bitrix_requests_per_second: float = Field(default=2.0, gt=0)
 
     personal_data_retention: Duration = timedelta(days=30)
+    shutdown_grace: Duration = timedelta(seconds=10)
+
+    reconcile_interval: Annotated[timedelta | None, BeforeValidator(parse_optional_duration)] = (
+        timedelta(minutes=10)
+    )
+    reconcile_lookback: Duration = timedelta(days=1)
+
+    # For fault-injection tests only: the worker kills itself (exit 137) at this point.
+    fault_at: Literal["after_claim", "after_vendor_call"] | None = None
+
+    @field_validator("fault_at", mode="before")
+    @classmethod
+    def _no_fault(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("okdesk_url")
     @classmethod
@@ -114,10 +135,12 @@ class Settings(BotSettings):
             raise ValueError("must give an Okdesk rate for each score 1 to 5")
         return value
 
-    @field_validator("rating_timeout", "job_lease", "worker_poll_interval", "http_timeout")
+    @field_validator(
+        "rating_timeout", "job_lease", "worker_poll_interval", "http_timeout", "reconcile_interval"
+    )
     @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
             raise ValueError("must be longer than zero")
         return value
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -22,13 +23,14 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from bot.client import BitrixClient
-from bot.errors import RejectedError, TransientError
+from bot.errors import DeliveryError, RejectedError, TransientError
 from bot.settings import SettingsError, load_settings
 from bot.transport import ImbotTransport
 from bridge import jobs, service
 from bridge.logs import setup_logging
 from bridge.okdesk import OkdeskClient
 from bridge.ratelimit import SharedRequestBudget
+from bridge.reconcile import reconcile
 from bridge.settings import Settings
 from bridge.workflow import Trigger, backoff_seconds, sources, target
 from storage import queries
@@ -40,7 +42,6 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = timedelta(seconds=5)
 PURGE_EVERY = timedelta(hours=1)
-SHUTDOWN_GRACE = 10.0
 
 
 @asynccontextmanager
@@ -91,6 +92,7 @@ class Worker:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._last_heartbeat: datetime | None = None
         self._last_purge: datetime | None = None
+        self._reconciling: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         """New work was stored: look for it now rather than at the next poll."""
@@ -121,6 +123,8 @@ class Worker:
         """Housekeeping, then start as many due jobs as there are free slots."""
         now = self._clock()
         await asyncio.to_thread(self._housekeeping, now)
+        if self._reconciling is None or self._reconciling.done():
+            self._reconciling = asyncio.create_task(self._reconcile(now))
         free = self._settings.worker_concurrency - len(self._running)
         if free <= 0:
             return 0
@@ -148,10 +152,21 @@ class Worker:
             elif started == 0:
                 return
 
+    async def _reconcile(self, now: datetime) -> None:
+        try:
+            await reconcile(self._engine, self._settings, self._vendors.okdesk, now)
+        except DeliveryError as exc:
+            log.warning("reconcile.failed error=%s", exc)
+        except Exception:
+            log.exception("reconcile.crashed")
+
     async def shutdown(self) -> None:
         """Let running jobs finish for a moment, then hand the rest back to the queue."""
+        if self._reconciling is not None:
+            self._reconciling.cancel()
         if self._running:
-            await asyncio.wait(list(self._running.values()), timeout=SHUTDOWN_GRACE)
+            grace = self._settings.shutdown_grace.total_seconds()
+            await asyncio.wait(list(self._running.values()), timeout=grace)
         leases = list(self._running)
         for task in list(self._running.values()):
             task.cancel()
@@ -179,7 +194,15 @@ class Worker:
 
     def _claim(self, now: datetime, limit: int) -> list[Job]:
         with transaction(self._engine) as session:
-            return queries.claim_jobs(session, now, self._settings.job_lease, limit)
+            claimed = queries.claim_jobs(session, now, self._settings.job_lease, limit)
+        if claimed:
+            self._fault("after_claim")
+        return claimed
+
+    def _fault(self, point: str) -> None:
+        if self._settings.fault_at == point:
+            log.warning("worker.fault_injected point=%s", point)
+            os._exit(137)
 
     def _load_survey(self, job: Job) -> Survey | None:
         if job.survey_id is None:
@@ -189,6 +212,7 @@ class Worker:
 
     def _finish(self, job: Job, effect: jobs.Effect) -> None:
         assert job.id is not None and job.lease_token is not None
+        self._fault("after_vendor_call")
         now = self._clock()
         with transaction(self._engine) as session:
             if queries.finish_job(session, job.id, job.lease_token, now):

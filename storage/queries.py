@@ -343,9 +343,9 @@ def set_status(session: Session, key: str, value: str, now: datetime) -> None:
     session.execute(statement)
 
 
-def get_status(session: Session, key: str) -> ServiceStatus | None:
-    """A named fact about the service, if recorded."""
-    return session.get(ServiceStatus, key)
+def get_status(session: Session, key: str, *, for_update: bool = False) -> ServiceStatus | None:
+    """A named fact about the service, if recorded (locked for this transaction if asked)."""
+    return session.get(ServiceStatus, key, with_for_update=for_update or None)
 
 
 def take_request(session: Session, name: str, now: float, burst: int, per_second: float) -> float:

@@ -141,6 +141,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "retry_base": "0.01s",
         "retry_cap": "0.05s",
         "worker_poll_interval": "0.05s",
+        "reconcile_interval": "off",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
