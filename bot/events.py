@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 
 MAX_FIELDS = 200
 MAX_DEPTH = 6
-_KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
+_KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)\Z")
 _PART = re.compile(r"\[([^\[\]]*)\]")
 
 Tree = dict[str, Any]

@@ -92,7 +92,7 @@ def command_params(survey_token: str, score: int) -> str:
 def parse_command_params(params: str) -> tuple[str, int] | None:
     """The (survey token, score) a rating button carries, or None when malformed."""
     token, _, score = params.strip().rpartition(":")
-    if not token or not score.isdigit() or int(score) not in SCORES:
+    if not token or score not in {str(s) for s in SCORES}:
         return None
     return token, int(score)
 

@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.client import BitrixClient
-from bot.errors import RejectedError
+from bot.errors import DeliveryError, RejectedError
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,12 @@ class ChatTransport(Protocol):
 
     async def edit(self, message_id: int, message: ChatMessage) -> None:
         """Replace a message's text; a message without keyboard loses its buttons."""
+        ...
+
+    async def send_many(
+        self, messages: Mapping[str, tuple[str, ChatMessage]]
+    ) -> dict[str, int | DeliveryError]:
+        """Post several messages (key → dialog, message) in as few requests as possible."""
         ...
 
 
@@ -54,6 +61,27 @@ class ImbotTransport:
 
     async def send(self, dialog_id: str, message: ChatMessage) -> int:
         """Post `message` to a dialog and return its message id."""
+        result = await self._client.call("imbot.message.add", await self._add(dialog_id, message))
+        return int(result)
+
+    async def send_many(
+        self, messages: Mapping[str, tuple[str, ChatMessage]]
+    ) -> dict[str, int | DeliveryError]:
+        """Post several messages, in `batch` requests when there is more than one."""
+        if len(messages) == 1:
+            ((key, (dialog_id, message)),) = messages.items()
+            return {key: await self.send(dialog_id, message)}
+        calls = {
+            key: ("imbot.message.add", await self._add(dialog_id, message))
+            for key, (dialog_id, message) in messages.items()
+        }
+        answers = await self._client.batch(calls)
+        return {
+            key: answer if isinstance(answer, DeliveryError) else _message_id(answer)
+            for key, answer in answers.items()
+        }
+
+    async def _add(self, dialog_id: str, message: ChatMessage) -> dict[str, Any]:
         params: dict[str, Any] = {
             "BOT_ID": await self.bot_id(),
             "CLIENT_ID": self._client.client_id,
@@ -62,8 +90,7 @@ class ImbotTransport:
         }
         if message.keyboard is not None:
             params["KEYBOARD"] = message.keyboard
-        result = await self._client.call("imbot.message.add", params)
-        return int(result)
+        return params
 
     async def edit(self, message_id: int, message: ChatMessage) -> None:
         """Replace a message's text; a message without keyboard loses its buttons."""
@@ -78,3 +105,10 @@ class ImbotTransport:
                 "KEYBOARD": message.keyboard if message.keyboard is not None else "N",
             },
         )
+
+
+def _message_id(answer: Any) -> int | DeliveryError:
+    try:
+        return int(answer)
+    except (TypeError, ValueError):
+        return RejectedError("Bitrix24 imbot.message.add: no message id in the answer")

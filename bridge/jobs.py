@@ -7,17 +7,18 @@ same transaction that marks the job done, under the job's lease. A worker that l
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session
 
 from bot import messages
-from bot.client import BitrixClient
-from bot.errors import MessageNotEditableError, RejectedError
+from bot.client import BitrixClient, BitrixUser
+from bot.errors import DeliveryError, MessageNotEditableError, RejectedError
 from bot.transport import ChatMessage, ChatTransport
 from bridge.okdesk import OkdeskClient
 from bridge.service import language_of
@@ -54,7 +55,10 @@ async def run(job: Job, survey: Survey | None, vendors: Vendors, settings: Setti
         log.warning("job.orphaned job_id=%s kind=%s", job.id, job.kind)
         return _nothing
     if job.kind == JobKind.INVITE:
-        return await invite(survey, vendors)
+        (outcome,) = await invite_many([survey], vendors)
+        if isinstance(outcome, DeliveryError):
+            raise outcome
+        return outcome
     if job.kind == JobKind.SEND_RATING:
         return await send_rating(survey, vendors, settings)
     if job.kind == JobKind.CLOSE_INVITATION:
@@ -63,23 +67,99 @@ async def run(job: Job, survey: Survey | None, vendors: Vendors, settings: Setti
     raise RejectedError(f"unknown job kind {job.kind!r}")
 
 
-async def invite(survey: Survey, vendors: Vendors) -> Effect:
-    """Find the ticket's requester in Bitrix24 and send them the rating buttons."""
-    assert survey.id is not None
-    survey_id = survey.id
-    if survey.state != SurveyState.INVITING:
-        return _nothing
-    user_id = survey.bitrix_user_id
-    if user_id is None:
-        found = await _find_user(survey, vendors)
-        if isinstance(found, str):
-            return _undeliverable(survey_id, found)
-        user_id = found
+Outcome = Effect | DeliveryError
+CONTACT_LOOKUPS_AT_ONCE = 10
+
+
+async def invite_many(surveys: Sequence[Survey | None], vendors: Vendors) -> list[Outcome]:
+    """Invite the requesters of many closed tickets at once (one outcome per survey).
+
+    Bitrix24 allows 2 requests a second, so the user lookups and the messages go out as
+    `batch` requests of up to 50 calls each; Okdesk's contact lookups go one by one.
+    """
+    outcomes: list[Outcome] = [_nothing] * len(surveys)
+    waiting = {
+        i: s for i, s in enumerate(surveys) if s is not None and s.state == SurveyState.INVITING
+    }
+    user_ids: dict[int, int] = {}
+    emails: dict[str, str] = {}
+    found = await _contact_emails(list(waiting.values()), vendors)
+    for (i, survey), email in zip(waiting.items(), found, strict=True):
+        if survey.bitrix_user_id is not None:
+            user_ids[i] = survey.bitrix_user_id
+        elif isinstance(email, DeliveryError):
+            outcomes[i] = email
+        elif isinstance(email, NoEmail):
+            outcomes[i] = _undeliverable(survey, email.reason)
+        else:
+            emails[str(i)] = email
+    for key, users in (await vendors.bitrix.find_users_by_emails(emails)).items():
+        i = int(key)
+        if isinstance(users, DeliveryError):
+            outcomes[i] = users
+        elif len(users) == 1:
+            user_ids[i] = users[0].id
+        else:
+            outcomes[i] = _undeliverable(waiting[i], _nobody(users))
+    invitations = {str(i): (str(uid), _invitation(waiting[i])) for i, uid in user_ids.items()}
+    for key, sent in (await vendors.chat.send_many(invitations)).items():
+        i = int(key)
+        outcomes[i] = (
+            sent if isinstance(sent, DeliveryError) else _invited(waiting[i], user_ids[i], sent)
+        )
+    return outcomes
+
+
+@dataclass(frozen=True)
+class NoEmail:
+    """Why a survey's requester cannot be looked up by e-mail."""
+
+    reason: str
+
+
+async def _contact_emails(
+    surveys: list[Survey], vendors: Vendors
+) -> list[str | NoEmail | DeliveryError]:
+    """Each survey's contact e-mail, or why there is none, or the lookup's error.
+
+    E-mails live only in memory until the Bitrix24 user is found: never stored or logged.
+    """
+    limit = asyncio.Semaphore(CONTACT_LOOKUPS_AT_ONCE)
+
+    async def one(survey: Survey) -> str | NoEmail | DeliveryError:
+        if survey.bitrix_user_id is not None:
+            return NoEmail("already found")
+        if survey.contact_id is None:
+            return NoEmail("the ticket has no contact")
+        async with limit:
+            try:
+                email = await vendors.okdesk.contact_email(survey.contact_id)
+            except DeliveryError as exc:
+                return exc
+        return (
+            email if email is not None else NoEmail("the contact has no e-mail address in Okdesk")
+        )
+
+    return list(await asyncio.gather(*(one(s) for s in surveys)))
+
+
+def _nobody(users: list[BitrixUser]) -> str:
+    if not users:
+        return "no active Bitrix24 user has the contact's e-mail address"
+    ids = ", ".join(str(u.id) for u in users)
+    return f"several Bitrix24 users have the contact's e-mail address (ids {ids})"
+
+
+def _invitation(survey: Survey) -> ChatMessage:
     text = messages.invitation(
         survey.issue_id, survey.issue_title, survey.engineer, language_of(survey)
     )
-    keyboard = messages.rating_keyboard(survey.token)
-    message_id = await vendors.chat.send(str(user_id), ChatMessage(text, keyboard))
+    return ChatMessage(text, messages.rating_keyboard(survey.token))
+
+
+def _invited(survey: Survey, user_id: int, message_id: int) -> Effect:
+    assert survey.id is not None
+    survey_id = survey.id
     log.info("survey.invited survey_id=%s issue_id=%s", survey_id, survey.issue_id)
 
     def record(session: Session, now: datetime) -> None:
@@ -97,26 +177,9 @@ async def invite(survey: Survey, vendors: Vendors) -> Effect:
     return record
 
 
-async def _find_user(survey: Survey, vendors: Vendors) -> int | str:
-    """The Bitrix24 user id of the ticket's contact, or why there is none.
-
-    The e-mail lives only in this function's frame: it is never stored or logged.
-    """
-    if survey.contact_id is None:
-        return "the ticket has no contact"
-    email = await vendors.okdesk.contact_email(survey.contact_id)
-    if email is None:
-        return "the contact has no e-mail address in Okdesk"
-    users = await vendors.bitrix.find_users_by_email(email)
-    if not users:
-        return "no active Bitrix24 user has the contact's e-mail address"
-    if len(users) > 1:
-        ids = ", ".join(str(u.id) for u in users)
-        return f"several Bitrix24 users have the contact's e-mail address (ids {ids})"
-    return users[0].id
-
-
-def _undeliverable(survey_id: int, reason: str) -> Effect:
+def _undeliverable(survey: Survey, reason: str) -> Effect:
+    assert survey.id is not None
+    survey_id = survey.id
     log.info("survey.undeliverable survey_id=%s reason=%s", survey_id, reason)
 
     def record(session: Session, now: datetime) -> None:

@@ -7,6 +7,7 @@ travels as a query parameter (okdesk.md §1), so no URL ever goes into a message
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -14,6 +15,8 @@ import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from bot.errors import RejectedError, TransientError, retry_after_seconds
+
+_URL = re.compile(r"\S*(?:https?://|api_token=)\S*")
 
 
 def _int_id(value: object) -> object:
@@ -137,9 +140,10 @@ class OkdeskClient:
             raise TransientError(f"Okdesk {what}: HTTP {status}", retry_after)
         return response
 
-    @staticmethod
-    def _rejected(what: str, response: httpx.Response) -> RejectedError:
-        detail = response.text[:200].replace(chr(10), " ") if response.text else ""
+    def _rejected(self, what: str, response: httpx.Response) -> RejectedError:
+        # Okdesk might echo the request URL, whose query carries the API token.
+        detail = _URL.sub("<url>", response.text.replace(self._token, "***"))
+        detail = " ".join(detail.split())[:200]
         return RejectedError(f"Okdesk {what}: HTTP {response.status_code} {detail}".rstrip())
 
     async def contact_email(self, contact_id: int) -> str | None:
@@ -202,18 +206,20 @@ class OkdeskClient:
         if not response.is_success:
             raise self._rejected("ticket list", response)
         items = _json(response)
-        return [_closed(item) for item in items or [] if isinstance(item, dict)]
+        return [
+            _closed(item)
+            for item in items or []
+            if isinstance(item, dict) and _optional_id(item.get("id")) is not None
+        ]
 
 
 def _closed(item: dict[str, Any]) -> ClosedIssue:
     contact = item.get("contact") or (item.get("client") or {}).get("contact") or {}
     assignee = item.get("assignee") or {}
     return ClosedIssue(
-        id=int(str(item["id"])),
+        id=int(str(item["id"]).strip()),
         title=item.get("title"),
-        contact_id=int(str(contact["id"]))
-        if isinstance(contact, dict) and contact.get("id")
-        else None,
+        contact_id=_optional_id(contact.get("id") if isinstance(contact, dict) else None),
         engineer=assignee.get("name") if isinstance(assignee, dict) else None,
         rated=bool(item.get("rate")),
     )
@@ -221,7 +227,8 @@ def _closed(item: dict[str, Any]) -> ClosedIssue:
 
 def _optional_id(value: object) -> int | None:
     text = str(value).strip() if isinstance(value, int | str) else ""
-    return int(text) if text.isdecimal() else None
+    # Ids are positive; 0 is how some payloads say "none".
+    return int(text) or None if text.isdecimal() else None
 
 
 def _json(response: httpx.Response) -> Any:

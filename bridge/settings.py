@@ -136,7 +136,13 @@ class Settings(BotSettings):
         return value
 
     @field_validator(
-        "rating_timeout", "job_lease", "worker_poll_interval", "http_timeout", "reconcile_interval"
+        "rating_timeout",
+        "job_lease",
+        "worker_poll_interval",
+        "http_timeout",
+        "reconcile_interval",
+        "retry_base",
+        "retry_cap",
     )
     @classmethod
     def _positive(cls, value: timedelta | None) -> timedelta | None:

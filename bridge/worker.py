@@ -14,16 +14,17 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 import httpx
 from sqlalchemy.engine import Engine
 
-from bot.client import BitrixClient
-from bot.errors import DeliveryError, RejectedError, TransientError
+from bot.client import BATCH_LIMIT, BitrixClient
+from bot.errors import DeliveryError, TransientError
 from bot.settings import SettingsError, load_settings
 from bot.transport import ImbotTransport
 from bridge import jobs, service
@@ -36,7 +37,7 @@ from bridge.workflow import Trigger, backoff_seconds, sources, target
 from storage import queries
 from storage.db import create_db_engine, transaction
 from storage.migrate import upgrade
-from storage.tables import Job, Survey, utcnow
+from storage.tables import Job, JobKind, Survey, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,8 @@ class Worker:
         self._vendors = vendors
         self._clock = clock
         self._wake = asyncio.Event()
-        self._running: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._leases: dict[str, asyncio.Task[None]] = {}
         self._last_heartbeat: datetime | None = None
         self._last_purge: datetime | None = None
         self._reconciling: asyncio.Task[None] | None = None
@@ -120,35 +122,45 @@ class Worker:
             waiter.cancel()
 
     async def tick(self) -> int:
-        """Housekeeping, then start as many due jobs as there are free slots."""
+        """Housekeeping, then start due jobs in the free slots (invitations as one batch)."""
         now = self._clock()
         await asyncio.to_thread(self._housekeeping, now)
         if self._reconciling is None or self._reconciling.done():
             self._reconciling = asyncio.create_task(self._reconcile(now))
-        free = self._settings.worker_concurrency - len(self._running)
-        if free <= 0:
-            return 0
-        claimed = await asyncio.to_thread(self._claim, now, free)
-        for job in claimed:
-            lease = job.lease_token
-            assert lease is not None
-            task = asyncio.create_task(self._execute(job))
-            self._running[lease] = task
-            task.add_done_callback(partial(self._done, lease))
-        return len(claimed)
+        started = 0
+        if len(self._tasks) < self._settings.worker_concurrency:
+            invites = await asyncio.to_thread(self._claim, now, BATCH_LIMIT, JobKind.INVITE, None)
+            if invites:
+                self._start(self._execute_invites(invites), invites)
+                started += len(invites)
+        free = self._settings.worker_concurrency - len(self._tasks)
+        if free > 0:
+            others = await asyncio.to_thread(self._claim, now, free, None, JobKind.INVITE)
+            for job in others:
+                self._start(self._execute(job), [job])
+            started += len(others)
+        return started
 
-    def _done(self, lease: str, _task: asyncio.Task[None]) -> None:
-        self._running.pop(lease, None)
+    def _start(self, work: Coroutine[Any, Any, None], claimed: list[Job]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        leases = [job.lease_token for job in claimed if job.lease_token is not None]
+        for lease in leases:
+            self._leases[lease] = task
+        task.add_done_callback(partial(self._done, leases))
+
+    def _done(self, leases: list[str], task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        for lease in leases:
+            self._leases.pop(lease, None)
         self._wake.set()
 
     async def drain(self) -> None:
         """Run until nothing is due and nothing is in flight (for `--once`)."""
         while True:
             started = await self.tick()
-            if self._running:
-                await asyncio.wait(
-                    list(self._running.values()), return_when=asyncio.FIRST_COMPLETED
-                )
+            if self._tasks:
+                await asyncio.wait(list(self._tasks), return_when=asyncio.FIRST_COMPLETED)
             elif started == 0:
                 return
 
@@ -164,11 +176,11 @@ class Worker:
         """Let running jobs finish for a moment, then hand the rest back to the queue."""
         if self._reconciling is not None:
             self._reconciling.cancel()
-        if self._running:
+        if self._tasks:
             grace = self._settings.shutdown_grace.total_seconds()
-            await asyncio.wait(list(self._running.values()), timeout=grace)
-        leases = list(self._running)
-        for task in list(self._running.values()):
+            await asyncio.wait(list(self._tasks), timeout=grace)
+        leases = list(self._leases)
+        for task in list(self._tasks):
             task.cancel()
         if leases:
             released = await asyncio.to_thread(self._release, leases)
@@ -192,9 +204,13 @@ class Worker:
                 log.info("surveys.purged count=%s", purged)
             self._last_purge = now
 
-    def _claim(self, now: datetime, limit: int) -> list[Job]:
+    def _claim(
+        self, now: datetime, limit: int, kind: JobKind | None, other_than: JobKind | None
+    ) -> list[Job]:
         with transaction(self._engine) as session:
-            claimed = queries.claim_jobs(session, now, self._settings.job_lease, limit)
+            claimed = queries.claim_jobs(
+                session, now, self._settings.job_lease, limit, kind=kind, other_than=other_than
+            )
         if claimed:
             self._fault("after_claim")
         return claimed
@@ -280,19 +296,47 @@ class Worker:
     async def _execute(self, job: Job) -> None:
         try:
             survey = await asyncio.to_thread(self._load_survey, job)
-            effect = await jobs.run(job, survey, self._vendors, self._settings)
-        except TransientError as exc:
-            await asyncio.to_thread(self._retry, job, exc)
-        except RejectedError as exc:
-            await asyncio.to_thread(self._fail, job, str(exc))
+            outcome: jobs.Outcome = await jobs.run(job, survey, self._vendors, self._settings)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            # A bug, or a vendor answer we could not read: keep the job and retry it later.
-            log.exception("job.crashed job_id=%s kind=%s", job.id, job.kind)
-            await asyncio.to_thread(self._retry, job, TransientError(type(exc).__name__))
-        else:
-            await asyncio.to_thread(self._finish, job, effect)
+            outcome = _as_delivery_error(exc, [job])
+        await asyncio.to_thread(self._settle, [(job, outcome)])
+
+    async def _execute_invites(self, claimed: list[Job]) -> None:
+        try:
+            surveys = await asyncio.to_thread(self._load_surveys, claimed)
+            outcomes = await jobs.invite_many(surveys, self._vendors)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            outcomes = [_as_delivery_error(exc, claimed)] * len(claimed)
+        await asyncio.to_thread(self._settle, list(zip(claimed, outcomes, strict=True)))
+
+    def _load_surveys(self, claimed: list[Job]) -> list[Survey | None]:
+        return [self._load_survey(job) for job in claimed]
+
+    def _settle(self, results: list[tuple[Job, jobs.Outcome]]) -> None:
+        for job, outcome in results:
+            if isinstance(outcome, TransientError):
+                self._retry(job, outcome)
+            elif isinstance(outcome, DeliveryError):
+                self._fail(job, str(outcome))
+            else:
+                self._finish(job, outcome)
+
+
+def _as_delivery_error(exc: Exception, claimed: list[Job]) -> DeliveryError:
+    if isinstance(exc, DeliveryError):
+        return exc
+    # A bug, or a vendor answer we could not read: keep the jobs and retry them later.
+    log.error(
+        "job.crashed job_ids=%s error=%s",
+        [job.id for job in claimed],
+        type(exc).__name__,
+        exc_info=exc,
+    )
+    return TransientError(f"unexpected {type(exc).__name__}")
 
 
 async def _main(settings: Settings, once: bool) -> None:

@@ -89,6 +89,8 @@ def decide_status_change(
     new_status: str | None, trigger_statuses: list[str], current: Survey | None
 ) -> ClosureDecision:
     """A closure opens a survey unless one is current; leaving the closed status ends it."""
+    if new_status is None:
+        return ClosureDecision.IGNORE
     if new_status in trigger_statuses:
         return ClosureDecision.OPEN if current is None else ClosureDecision.DUPLICATE
     if current is None:
@@ -145,7 +147,8 @@ def backoff_seconds(
     rng: random.Random | None = None,
 ) -> float:
     """Full-jitter exponential backoff, never sooner than the vendor's Retry-After."""
-    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    # The exponent is bounded so that thousands of tries cannot overflow a float.
+    ceiling = min(cap, base * 2 ** min(max(0, attempt - 1), 60))
     wait = (rng or random).uniform(0, ceiling)
     if retry_after is not None:
         wait = max(wait, min(retry_after, cap))

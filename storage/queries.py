@@ -196,7 +196,15 @@ def enqueue(
     )
 
 
-def claim_jobs(session: Session, now: datetime, lease: timedelta, limit: int) -> list[Job]:
+def claim_jobs(
+    session: Session,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    *,
+    kind: JobKind | None = None,
+    other_than: JobKind | None = None,
+) -> list[Job]:
     """Lease up to `limit` due jobs (queued ones, or leased ones whose lease expired).
 
     PostgreSQL skips rows another replica has locked; SQLite serialises writers with
@@ -208,6 +216,10 @@ def claim_jobs(session: Session, now: datetime, lease: timedelta, limit: int) ->
         .order_by(col(Job.available_at), col(Job.id))
         .limit(limit)
     )
+    if kind is not None:
+        statement = statement.where(col(Job.kind) == kind)
+    if other_than is not None:
+        statement = statement.where(col(Job.kind) != other_than)
     if session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update(skip_locked=True)
     jobs: list[Job] = list(session.exec(statement).all())
