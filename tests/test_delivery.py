@@ -226,3 +226,50 @@ async def test_administrator_retries_failed_surveys(
         await eventually(lambda: _state(engine) == SurveyState.AWAITING)
     assert len(vendors.bitrix.messages) == 1
     assert surveys(engine)[0].deadline_at is not None
+
+
+async def test_many_closures_are_invited_in_batches(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    from tests.conftest import rest_issue
+
+    ids = list(range(9000, 9060))
+    for issue_id in ids:
+        vendors.okdesk.issues[issue_id] = rest_issue(issue_id)
+    intake = make_settings(database_url, worker_enabled=False)
+    async with running_app(intake, vendors) as app:
+        for issue_id in ids:
+            assert (await app.webhook(closed_webhook(issue_id))).status_code == 200
+    async with running_app(make_settings(database_url), vendors):
+        await eventually(lambda: len(vendors.bitrix.messages) == len(ids))
+        await eventually(lambda: all(s.state == SurveyState.AWAITING for s in surveys(engine)))
+    requests = [name for name, _ in vendors.bitrix.calls if name == "batch"]
+    assert 2 <= len(requests) <= 6
+    for message in vendors.bitrix.messages.values():
+        buttons = message["KEYBOARD"]["BUTTONS"]
+        assert [b["TEXT"] for b in buttons] == ["1", "2", "3", "4", "5"]
+        assert buttons[3]["COMMAND"] == "rate" and buttons[3]["COMMAND_PARAMS"].endswith(":4")
+        assert message["DIALOG_ID"] == "27" and message["CLIENT_ID"] == CLIENT_ID
+    tokens = {s.token for s in surveys(engine)}
+    params = {
+        m["KEYBOARD"]["BUTTONS"][0]["COMMAND_PARAMS"][:-2] for m in vendors.bitrix.messages.values()
+    }
+    assert params == tokens
+
+
+async def test_one_failed_call_in_a_batch_retries_only_that_invitation(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    from tests.conftest import rest_issue
+
+    ids = [9100, 9101, 9102]
+    for issue_id in ids:
+        vendors.okdesk.issues[issue_id] = rest_issue(issue_id)
+    vendors.okdesk.fail("contact", 503)
+    intake = make_settings(database_url, worker_enabled=False)
+    async with running_app(intake, vendors) as app:
+        for issue_id in ids:
+            await app.webhook(closed_webhook(issue_id))
+    async with running_app(make_settings(database_url), vendors):
+        await eventually(lambda: all(s.state == SurveyState.AWAITING for s in surveys(engine)))
+    assert len(vendors.bitrix.messages) == 3
