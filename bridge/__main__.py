@@ -26,8 +26,8 @@ def main() -> int:
     placeholders = settings.placeholders()
     if placeholders:
         log.warning(
-            "settings.placeholders %s still hold example values: nothing will reach Okdesk "
-            "or Bitrix24 until they are set",
+            "settings.placeholders %s still hold example values: the worker stays off and "
+            "nothing is sent to Okdesk or Bitrix24 until they are set",
             ", ".join(placeholders),
         )
     for name in settings.plain_http_urls():

@@ -368,6 +368,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"{exc}\n")
         return 2
     setup_logging(settings)
+    if settings.placeholders():
+        sys.stderr.write(
+            f"{', '.join(settings.placeholders())} still hold example values: set them first\n"
+        )
+        return 2
     asyncio.run(_main(settings, args.once))
     return 0
 
