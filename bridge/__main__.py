@@ -7,21 +7,16 @@ import sys
 
 import uvicorn
 
-from bot.settings import SettingsError, load_settings
 from bridge.app import create_app
 from bridge.logs import setup_logging
-from bridge.settings import Settings
+from bridge.settings import settings_or_exit
 
 log = logging.getLogger("bridge")
 
 
 def main() -> int:
     """Load settings (stopping with a clear message when they are wrong) and serve."""
-    try:
-        settings = load_settings(Settings)
-    except SettingsError as exc:
-        sys.stderr.write(f"{exc}\nSee example.env for what each setting means.\n")
-        return 2
+    settings = settings_or_exit()
     setup_logging(settings)
     placeholders = settings.placeholders()
     if placeholders:

@@ -8,8 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from bot.settings import SettingsError, load_settings
-from bridge.settings import Settings
+from bridge.settings import Settings, settings_or_exit
 from storage import queries
 from storage.db import create_db_engine, transaction
 from storage.migrate import upgrade
@@ -59,11 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bridge.admin", description=__doc__)
     parser.add_argument("command", choices=["status", "retry-failed"])
     args = parser.parse_args(argv)
-    try:
-        settings = load_settings(Settings)
-    except SettingsError as exc:
-        sys.stderr.write(f"{exc}\n")
-        return 2
+    settings = settings_or_exit()
     upgrade(settings.database_url)
     engine = create_db_engine(settings.database_url, pool_size=1)
     try:

@@ -7,13 +7,14 @@ Every setting is documented in example.env. Durations accept seconds or a unit:
 from __future__ import annotations
 
 import re
+import sys
 from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
-from bot.settings import PLACEHOLDER, BotSettings, check_base_url
+from bot.settings import PLACEHOLDER, BotSettings, SettingsError, check_base_url, load_settings
 
 OkdeskRate = Literal["bad", "normal", "good"]
 
@@ -169,3 +170,12 @@ class Settings(BotSettings):
         """Every secret value, for the log filter that hides them."""
         values = (self.okdesk_api_token, self.okdesk_webhook_token)
         return [*super().secrets(), *(v.get_secret_value() for v in values)]
+
+
+def settings_or_exit() -> Settings:
+    """The service's settings, or exit 2 with a message naming every bad setting."""
+    try:
+        return load_settings(Settings)
+    except SettingsError as exc:
+        sys.stderr.write(f"{exc}\nSee example.env for what each setting means.\n")
+        raise SystemExit(2) from None

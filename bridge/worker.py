@@ -25,14 +25,13 @@ from sqlalchemy.engine import Engine
 
 from bot.client import BATCH_LIMIT, BitrixClient
 from bot.errors import DeliveryError, TransientError
-from bot.settings import SettingsError, load_settings
 from bot.transport import ImbotTransport
 from bridge import jobs, service
 from bridge.logs import setup_logging
 from bridge.okdesk import OkdeskClient
 from bridge.ratelimit import SharedRequestBudget
 from bridge.reconcile import reconcile
-from bridge.settings import Settings
+from bridge.settings import Settings, settings_or_exit
 from bridge.workflow import Trigger, backoff_seconds, sources, target
 from storage import queries
 from storage.db import create_db_engine, transaction
@@ -362,11 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bridge.worker", description=__doc__)
     parser.add_argument("--once", action="store_true", help="drain what is due, then exit")
     args = parser.parse_args(argv)
-    try:
-        settings = load_settings(Settings)
-    except SettingsError as exc:
-        sys.stderr.write(f"{exc}\n")
-        return 2
+    settings = settings_or_exit()
     setup_logging(settings)
     if settings.placeholders():
         sys.stderr.write(
