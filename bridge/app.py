@@ -369,16 +369,20 @@ def _handle_reply(state: App, reply: ChatReply, now: datetime) -> None:
 async def healthz(state: State) -> JSONResponse:
     """Whether the database answers, when the worker last ran, whether the bot still exists."""
     try:
-        await asyncio.to_thread(ping, state.engine)
-        with transaction(state.engine) as session:
-            heartbeat = queries.get_status(session, "worker_heartbeat")
-            deleted = queries.get_status(session, "bot_deleted")
+        body = await asyncio.to_thread(_health, state.engine)
     except SQLAlchemyError:
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-    body = {
+    return JSONResponse(body)
+
+
+def _health(engine: Engine) -> dict[str, str | None]:
+    ping(engine)
+    with transaction(engine) as session:
+        heartbeat = queries.get_status(session, "worker_heartbeat")
+        deleted = queries.get_status(session, "bot_deleted")
+    return {
         "status": "degraded" if deleted else "ok",
         "database": "ok",
         "worker_last_run": heartbeat.value if heartbeat else None,
         "bot": f"deleted at {deleted.value}: run python -m bot.register" if deleted else "ok",
     }
-    return JSONResponse(body)
