@@ -41,6 +41,11 @@ from storage.tables import Job, JobKind, Survey, utcnow
 log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = timedelta(seconds=5)
+CHAT_LANE = "bitrix24"
+LANES: dict[str, list[JobKind]] = {
+    "okdesk": [JobKind.SEND_RATING],
+    CHAT_LANE: [JobKind.CLOSE_INVITATION, JobKind.REPLY],
+}
 PURGE_EVERY = timedelta(hours=1)
 
 
@@ -89,7 +94,7 @@ class Worker:
         self._vendors = vendors
         self._clock = clock
         self._wake = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[asyncio.Task[None], str] = {}
         self._leases: dict[str, asyncio.Task[None]] = {}
         self._last_heartbeat: datetime | None = None
         self._last_purge: datetime | None = None
@@ -121,35 +126,43 @@ class Worker:
             waiter.cancel()
 
     async def tick(self) -> int:
-        """Housekeeping, then start due jobs in the free slots (invitations as one batch)."""
+        """Housekeeping, then start due jobs in each lane's free slots.
+
+        Okdesk and Bitrix24 jobs have separate lanes, so ratings never wait behind chat
+        messages that wait for Bitrix24's request budget; invitations go as one batch.
+        """
         now = self._clock()
         await asyncio.to_thread(self._housekeeping, now)
         if self._reconciling is None or self._reconciling.done():
             self._reconciling = asyncio.create_task(self._reconcile(now))
         started = 0
-        if len(self._tasks) < self._settings.worker_concurrency:
-            invites = await asyncio.to_thread(self._claim, now, BATCH_LIMIT, JobKind.INVITE, None)
+        if self._free(CHAT_LANE):
+            invites = await asyncio.to_thread(self._claim, now, BATCH_LIMIT, [JobKind.INVITE])
             if invites:
-                self._start(self._execute_invites(invites), invites)
+                self._start(CHAT_LANE, self._execute_invites(invites), invites)
                 started += len(invites)
-        free = self._settings.worker_concurrency - len(self._tasks)
-        if free > 0:
-            others = await asyncio.to_thread(self._claim, now, free, None, JobKind.INVITE)
-            for job in others:
-                self._start(self._execute(job), [job])
-            started += len(others)
+        for lane, kinds in LANES.items():
+            if free := self._free(lane):
+                claimed = await asyncio.to_thread(self._claim, now, free, kinds)
+                for job in claimed:
+                    self._start(lane, self._execute(job), [job])
+                started += len(claimed)
         return started
 
-    def _start(self, work: Coroutine[Any, Any, None], claimed: list[Job]) -> None:
+    def _free(self, lane: str) -> int:
+        busy = sum(1 for name in self._tasks.values() if name == lane)
+        return max(0, self._settings.worker_concurrency - busy)
+
+    def _start(self, lane: str, work: Coroutine[Any, Any, None], claimed: list[Job]) -> None:
         task = asyncio.create_task(work)
-        self._tasks.add(task)
+        self._tasks[task] = lane
         leases = [job.lease_token for job in claimed if job.lease_token is not None]
         for lease in leases:
             self._leases[lease] = task
         task.add_done_callback(partial(self._done, leases))
 
     def _done(self, leases: list[str], task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
+        self._tasks.pop(task, None)
         for lease in leases:
             self._leases.pop(lease, None)
         self._wake.set()
@@ -203,13 +216,9 @@ class Worker:
                 log.info("surveys.purged count=%s", purged)
             self._last_purge = now
 
-    def _claim(
-        self, now: datetime, limit: int, kind: JobKind | None, other_than: JobKind | None
-    ) -> list[Job]:
+    def _claim(self, now: datetime, limit: int, kinds: list[JobKind]) -> list[Job]:
         with transaction(self._engine) as session:
-            claimed = queries.claim_jobs(
-                session, now, self._settings.job_lease, limit, kind=kind, other_than=other_than
-            )
+            claimed = queries.claim_jobs(session, now, self._settings.job_lease, limit, kinds=kinds)
         if claimed:
             self._fault("after_claim")
         return claimed

@@ -202,8 +202,7 @@ def claim_jobs(
     lease: timedelta,
     limit: int,
     *,
-    kind: JobKind | None = None,
-    other_than: JobKind | None = None,
+    kinds: Sequence[JobKind],
 ) -> list[Job]:
     """Lease up to `limit` due jobs (queued ones, or leased ones whose lease expired).
 
@@ -216,10 +215,7 @@ def claim_jobs(
         .order_by(col(Job.available_at), col(Job.id))
         .limit(limit)
     )
-    if kind is not None:
-        statement = statement.where(col(Job.kind) == kind)
-    if other_than is not None:
-        statement = statement.where(col(Job.kind) != other_than)
+    statement = statement.where(col(Job.kind).in_(list(kinds)))
     if session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update(skip_locked=True)
     jobs: list[Job] = list(session.exec(statement).all())
