@@ -276,6 +276,7 @@ class FakeBitrix:
         self.messages: dict[int, dict[str, Any]] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.rejected_for_limit = 0
+        self.http_requests = 0
         self.fail_next: dict[str, list[FailEntry]] = {}
         self.uneditable: set[int] = set()
         self._bucket = 0.0
@@ -310,6 +311,7 @@ class FakeBitrix:
     async def _endpoint(self, request: Request) -> Response:
         """Serve one REST call: auth, latency, rate limit, then the method."""
         start = time.time()
+        self.http_requests += 1
         if self.latency > 0:
             await asyncio.sleep(self.latency)
         path = request.url.path
@@ -626,6 +628,7 @@ class FakeBitrix:
             "calls": len(self.calls),
             "calls_by_method": dict(Counter(method for method, _ in self.calls)),
             "rejected_for_limit": self.rejected_for_limit,
+            "http_requests": self.http_requests,
             "uneditable": sorted(self.uneditable),
         }
 
