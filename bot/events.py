@@ -209,7 +209,8 @@ def _as_group(value: Any, key: str = "data[COMMAND][...]") -> Tree:
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+    # PostgreSQL refuses NUL in text, and no field of a Bitrix24 event needs one.
+    return value.replace("\x00", "") if isinstance(value, str) else ""
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -5,11 +5,14 @@ Builders return data (text, keyboard dicts); sending is the transport's job.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 Language = Literal["ru", "en"]
 
 RATE_COMMAND = "rate"
+# Survey tokens are URL-safe base64 (storage.queries.new_survey_token).
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SCORES = (1, 2, 3, 4, 5)
 
 _TEXTS: dict[str, dict[Language, str]] = {
@@ -92,7 +95,7 @@ def command_params(survey_token: str, score: int) -> str:
 def parse_command_params(params: str) -> tuple[str, int] | None:
     """The (survey token, score) a rating button carries, or None when malformed."""
     token, _, score = params.strip().rpartition(":")
-    if not token or score not in {str(s) for s in SCORES}:
+    if not _TOKEN.fullmatch(token) or score not in {str(s) for s in SCORES}:
         return None
     return token, int(score)
 

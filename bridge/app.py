@@ -28,7 +28,7 @@ from bot.messages import RATE_COMMAND, parse_command_params
 from bot.replies import parse_rating
 from bridge import service
 from bridge.logs import install_redaction
-from bridge.okdesk import OkdeskWebhook
+from bridge.okdesk import OkdeskWebhook, clean_text
 from bridge.settings import Settings
 from bridge.worker import Worker, open_vendors
 from storage import queries
@@ -217,7 +217,7 @@ async def _read_body(request: Request) -> bytes:
     """The body, refused with 413 as soon as it passes the limit (chunked bodies too)."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.strip().isdigit():
+        if not (declared.strip().isascii() and declared.strip().isdigit()):
             raise HTTPException(400, "the Content-Length header is not a number")
         if int(declared) > MAX_BODY:
             raise HTTPException(413, f"the body is larger than {MAX_BODY} bytes")
@@ -251,8 +251,8 @@ async def okdesk_webhook(request: Request, state: State) -> dict[str, str]:
         issue_id=webhook.issue.id,
         new_status=webhook.new_status,
         contact_id=webhook.contact_id,
-        title=webhook.issue.title,
-        engineer=webhook.engineer,
+        title=clean_text(webhook.issue.title, 1000),
+        engineer=clean_text(webhook.engineer, 300),
     )
     decision = await asyncio.to_thread(
         service.record_status_change, state.engine, state.settings, change, state.clock()
@@ -270,8 +270,9 @@ async def okdesk_webhook(request: Request, state: State) -> dict[str, str]:
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HTTPException(400, f"the body is not valid JSON: {exc}") from None
+    except ValueError as exc:
+        # JSONDecodeError, UnicodeDecodeError, and numbers past Python's digit limit.
+        raise HTTPException(400, f"the body is not valid JSON: {str(exc)[:200]}") from None
     except RecursionError:
         raise HTTPException(400, "the body is nested too deeply") from None
     if not isinstance(payload, dict):
@@ -360,7 +361,7 @@ def _handle_reply(state: App, reply: ChatReply, now: datetime) -> None:
         user_id=reply.user_id,
         dialog_id=reply.dialog_id,
         score=parse_rating(reply.text),
-        reply_text=reply.text,
+        reply_text=clean_text(reply.text, 1000),
     )
     outcome = service.record_answer(state.engine, state.settings, answer, now)
     log.info("bitrix.reply user_id=%s result=%s", reply.user_id, outcome)

@@ -146,8 +146,7 @@ async def _contact_emails(
 def _nobody(users: list[BitrixUser]) -> str:
     if not users:
         return "no active Bitrix24 user has the contact's e-mail address"
-    ids = ", ".join(str(u.id) for u in users)
-    return f"several Bitrix24 users have the contact's e-mail address (ids {ids})"
+    return f"{len(users)} Bitrix24 users have the contact's e-mail address"
 
 
 def _invitation(survey: Survey) -> ChatMessage:

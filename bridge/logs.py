@@ -12,6 +12,7 @@ import re
 import sys
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from bridge.settings import Settings
 
@@ -24,7 +25,9 @@ class Redactor:
     """Replaces known secret values, token query parameters and e-mail addresses."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        # A secret may also appear URL-encoded (Bitrix24 appends CLIENT_ID to our URL).
+        forms = {form for s in secrets if s for form in (s, quote(s, safe=""), quote_plus(s))}
+        self._secrets = sorted(forms, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:

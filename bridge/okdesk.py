@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from bot.errors import RejectedError, TransientError, retry_after_seconds
 
@@ -28,7 +28,16 @@ def _int_id(value: object) -> object:
     return value
 
 
-Id = Annotated[int, BeforeValidator(_int_id)]
+# Ids are stored as BIGINT: anything outside 1..2**63-1 is not an Okdesk id.
+Id = Annotated[int, BeforeValidator(_int_id), Field(gt=0, lt=2**63)]
+
+
+def clean_text(value: str | None, limit: int) -> str | None:
+    """Text fit for storage: no NUL (PostgreSQL refuses it), no lone surrogates, bounded."""
+    if value is None:
+        return None
+    cleaned = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    return cleaned[:limit]
 
 
 class _Model(BaseModel):

@@ -128,10 +128,18 @@ def due_for_timeout(session: Session, now: datetime, limit: int) -> Sequence[Sur
 
 def purge_personal_data(session: Session, finished_before: datetime) -> int:
     """Forget names, texts and chat ids of surveys finished before the cut-off."""
+    # Undeliverable surveys that get no default rating never "finish": they count from
+    # their last change.
+    stale_undeliverable = (
+        col(Survey.finished_at).is_(None)
+        & col(Survey.deadline_at).is_(None)
+        & (col(Survey.state) == SurveyState.UNDELIVERABLE)
+        & (col(Survey.updated_at) < finished_before)
+    )
     result = session.execute(
         update(Survey)
         .where(
-            col(Survey.finished_at) < finished_before,
+            (col(Survey.finished_at) < finished_before) | stale_undeliverable,
             col(Survey.personal_data_purged).is_(False),
         )
         .values(
@@ -144,12 +152,16 @@ def purge_personal_data(session: Session, finished_before: datetime) -> int:
             personal_data_purged=True,
         )
     )
-    done_jobs = (
-        select_columns(col(Job.id))
-        .join(Survey, col(Job.survey_id) == col(Survey.id))
-        .where(col(Survey.personal_data_purged).is_(True), col(Job.state) != JobState.PENDING)
+    # Finished jobs keep no payload (a reply's payload names its chat) past the cut-off.
+    session.execute(
+        update(Job)
+        .where(
+            col(Job.state) != JobState.PENDING,
+            col(Job.finished_at) < finished_before,
+            col(Job.payload) != "{}",
+        )
+        .values(payload="{}")
     )
-    session.execute(update(Job).where(col(Job.id).in_(done_jobs)).values(payload="{}"))
     session.execute(delete(SeenEvent).where(col(SeenEvent.seen_at) < finished_before))
     return _rowcount(result)
 

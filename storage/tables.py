@@ -91,12 +91,14 @@ class Survey(SQLModel, table=True):
     language: str = Field(max_length=2)
     issue_title: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     engineer: str | None = Field(default=None, max_length=300)
-    contact_id: int | None = None
-    bitrix_user_id: int | None = Field(default=None, index=True)
+    contact_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    bitrix_user_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True, index=True)
+    )
     message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     score: int | None = None
     automatic: bool = False
-    rated_by: int | None = None
+    rated_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     reply_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     okdesk_rate: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

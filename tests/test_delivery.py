@@ -75,7 +75,7 @@ async def test_two_bitrix_users_with_the_email_is_undeliverable(
     twin = dict(vendors.bitrix.users[0], ID="31", EMAIL="I.Petrov@Romashka.example")
     vendors.bitrix.users.append(twin)
     await _close_and_wait(make_settings(database_url), vendors, engine, SurveyState.UNDELIVERABLE)
-    assert "several Bitrix24 users" in (surveys(engine)[0].reason or "")
+    assert "2 Bitrix24 users" in (surveys(engine)[0].reason or "")
     assert vendors.calls("imbot.message.add") == []
 
 

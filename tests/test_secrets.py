@@ -1,0 +1,499 @@
+"""Secrets stay secret (P14) and personal data is kept no longer than needed (P15).
+
+The whole loop runs as processes with sentinel secrets and a sentinel e-mail address; afterwards
+neither the service's log (uvicorn's access log included) nor the registration command's output
+nor any stored text holds one of them. Retention is tested against the purge itself with a
+controlled clock, and through the worker with a retention of one second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import httpx
+import pytest
+from sqlalchemy import String, inspect, text
+from sqlalchemy.engine import Engine
+
+from bridge.app import create_app
+from bridge.settings import Settings
+from storage.db import create_db_engine, transaction
+from storage.queries import purge_personal_data
+from storage.tables import JobState, Survey, SurveyState
+from tests.conftest import (
+    ISSUE_ID,
+    USER_ID,
+    Running,
+    Vendors,
+    click_body,
+    closed_webhook,
+    eventually,
+    fixture_json,
+    jobs,
+    make_settings,
+    reply_body,
+    rest_issue,
+    running_app,
+    surveys,
+)
+from tests.processes import Fakes, Service, _env, fakes_process, free_port, service_env
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+# --- P14: sentinel secrets through the whole loop, as processes -------------------------------
+
+SENTINEL_EMAIL = "sentinel.person.7f3a@romashka.example"
+SENTINEL_API_TOKEN = "sntl-okdesk-api-4be1c07d"
+SENTINEL_WEBHOOK_TOKEN = "sntl-okdesk-hook-9a3f60e2d8"
+SENTINEL_EVENTS_TOKEN = "sntl-bitrix-events-c51d7a3e"
+SENTINEL_CLIENT_ID = "sntl-client-2e8b4f19"
+SENTINEL_HOOK_CODE = "sntlhookcode5d0e7a"
+SENTINELS = {
+    "OKDESK_API_TOKEN": SENTINEL_API_TOKEN,
+    "OKDESK_WEBHOOK_TOKEN": SENTINEL_WEBHOOK_TOKEN,
+    "BITRIX_EVENTS_TOKEN": SENTINEL_EVENTS_TOKEN,
+    "BITRIX_CLIENT_ID": SENTINEL_CLIENT_ID,
+    "the Bitrix24 webhook code": SENTINEL_HOOK_CODE,
+    "the contact's e-mail": SENTINEL_EMAIL,
+}
+
+
+def _forms(value: str) -> set[str]:
+    """A secret as it may appear: as is, URL-encoded, form-encoded, in either case."""
+    forms = {value, quote(value, safe=""), quote_plus(value), quote(value)}
+    return forms | {form.lower() for form in forms}
+
+
+def _leaks(text_: str) -> dict[str, list[str]]:
+    lowered = text_.lower()
+    found = {
+        name: sorted(form for form in _forms(value) if form.lower() in lowered)
+        for name, value in SENTINELS.items()
+    }
+    return {name: forms for name, forms in found.items() if forms}
+
+
+def _seed(fakes: Fakes, issue_ids: list[int]) -> None:
+    contact = fixture_json("okdesk/contact_11771.json")
+    contact["email"] = SENTINEL_EMAIL
+    issues = {str(i): rest_issue(i) for i in issue_ids}
+    fakes.seed("okdesk", {"contacts": {"11771": contact}, "issues": issues})
+    user = dict(fixture_json("bitrix24/user_get_by_email.json")["result"][0])
+    user["EMAIL"] = SENTINEL_EMAIL
+    fakes.seed("bitrix", {"users": [user]})
+
+
+def _register(env: dict[str, str], cwd: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.register"],
+        cwd=cwd,
+        env=_env(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "BITRIX_BOT_ID=" in done.stdout
+    return done.stdout + done.stderr
+
+
+class Portal:
+    """Plays Okdesk and Bitrix24 towards the service, keeping every answer."""
+
+    def __init__(self, service: Service, fakes: Fakes) -> None:
+        self.service = service
+        self.fakes = fakes
+        self.answers: list[httpx.Response] = []
+        self.domain = httpx.URL(fakes.bitrix).host
+
+    def _keep(self, response: httpx.Response) -> httpx.Response:
+        self.answers.append(response)
+        return response
+
+    def webhook(self, payload: Any, *, in_header: bool = False, token: str = "") -> int:
+        token = token or SENTINEL_WEBHOOK_TOKEN
+        response = httpx.post(
+            self.service.url + "/api/v1/okdesk/webhook",
+            params={} if in_header else {"token": token},
+            headers={"X-Webhook-Token": token} if in_header else {},
+            json=payload,
+        )
+        return self._keep(response).status_code
+
+    def event(self, body: bytes, *, token: str = SENTINEL_EVENTS_TOKEN) -> int:
+        """POST an event as Bitrix24 does: our portal, CLIENT_ID appended to the handler URL."""
+        body = body.replace(b"acme.bitrix24.ru", self.domain.encode())
+        body = body.replace(b"rating-bot-acme", SENTINEL_CLIENT_ID.encode())
+        response = httpx.post(
+            self.service.url + "/api/v1/bitrix/events",
+            params={"token": token, "CLIENT_ID": SENTINEL_CLIENT_ID},
+            content=body,
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        return self._keep(response).status_code
+
+    def raw(self, path: str, body: bytes, content_type: str, token: str) -> int:
+        """POST any body."""
+        response = httpx.post(
+            self.service.url + path,
+            params={"token": token},
+            content=body,
+            headers={"content-type": content_type},
+        )
+        return self._keep(response).status_code
+
+    def invitation(self, issue_id: int) -> dict[str, Any] | None:
+        """The invitation sent for a ticket, while it still has its buttons."""
+        for message in self.fakes.state("bitrix")["messages"].values():
+            if f"№{issue_id}" in message["MESSAGE"] and message.get("KEYBOARD"):
+                return dict(message)
+        return None
+
+    def rates(self) -> list[tuple[int, str]]:
+        """The ratings Okdesk received."""
+        posts = self.fakes.state("okdesk")["rate_posts"]
+        return sorted((int(issue), str(body["rate"])) for issue, body in posts)
+
+
+def _text_cells(engine: Engine) -> Iterator[tuple[str, str, str]]:
+    """(table, column, value) for every text value stored in any table."""
+    with engine.connect() as connection:
+        inspector = inspect(connection)
+        for table in inspector.get_table_names():
+            columns = [
+                c["name"] for c in inspector.get_columns(table) if isinstance(c["type"], String)
+            ]
+            if not columns:
+                continue
+            names = ", ".join(f'"{c}"' for c in columns)
+            for row in connection.execute(text(f'SELECT {names} FROM "{table}"')):
+                for column, value in zip(columns, row, strict=True):
+                    if isinstance(value, str):
+                        yield table, column, value
+
+
+def test_no_secret_or_e_mail_reaches_logs_output_or_storage(
+    database_url: str, tmp_path: Path
+) -> None:
+    with fakes_process(
+        "--api-token", SENTINEL_API_TOKEN, "--webhook-path", f"/rest/1/{SENTINEL_HOOK_CODE}/"
+    ) as fakes:
+        _seed(fakes, [101, 102])
+        env = service_env(
+            fakes,
+            database_url,
+            free_port(),
+            OKDESK_API_TOKEN=SENTINEL_API_TOKEN,
+            OKDESK_WEBHOOK_TOKEN=SENTINEL_WEBHOOK_TOKEN,
+            BITRIX_EVENTS_TOKEN=SENTINEL_EVENTS_TOKEN,
+            BITRIX_CLIENT_ID=SENTINEL_CLIENT_ID,
+            LOG_LEVEL="DEBUG",
+        )
+        assert SENTINEL_HOOK_CODE in env["BITRIX_WEBHOOK_URL"]
+        registration = _register(env, tmp_path)
+        service = Service(env, tmp_path / "service.log")
+        service.start()
+        portal = Portal(service, fakes)
+        try:
+            # A click.
+            assert portal.webhook(closed_webhook(101)) == 200
+            wait_for(lambda: portal.invitation(101) is not None)
+            invitation = portal.invitation(101)
+            assert invitation is not None
+            token = str(invitation["KEYBOARD"]["BUTTONS"][0]["COMMAND_PARAMS"]).split(":")[0]
+            assert portal.event(click_body(f"{token}:4")) == 200
+            wait_for(lambda: portal.rates() == [(101, "good")])
+
+            # A typed reply, the webhook's secret in its header this time.
+            assert portal.webhook(closed_webhook(102), in_header=True) == 200
+            wait_for(lambda: portal.invitation(102) is not None)
+            assert portal.event(reply_body("5 - спасибо", message_id=9001)) == 200
+            wait_for(lambda: portal.rates() == [(101, "good"), (102, "good")])
+
+            # Forged and malformed requests, carrying the secrets and the e-mail address.
+            forged = click_body(f"{token}:1") + f"&email={SENTINEL_EMAIL}".encode()
+            assert portal.event(forged, token="forged-" + SENTINEL_EVENTS_TOKEN) == 403
+            wrong_app = click_body(f"{token}:1").replace(b"rating-bot-acme", b"forged-app")
+            assert portal.event(wrong_app) == 403
+            assert portal.webhook(closed_webhook(103), token=SENTINEL_WEBHOOK_TOKEN + "x") == 401
+            malformed = (
+                f"event=ONIMBOTMESSAGEADD&auth[application_token]={SENTINEL_CLIENT_ID}"
+                f"&data[PARAMS]]x[={SENTINEL_EMAIL}&data[PARAMS][MESSAGE]={SENTINEL_EMAIL}"
+            ).encode()
+            assert portal.event(malformed) == 400
+            not_json = f'{{"contact": "{SENTINEL_EMAIL}", {SENTINEL_API_TOKEN}'.encode()
+            webhook_path = "/api/v1/okdesk/webhook"
+            assert (
+                portal.raw(webhook_path, not_json, "application/json", SENTINEL_WEBHOOK_TOKEN)
+                == 400
+            )
+            bad_issue = closed_webhook(104)
+            bad_issue["issue"]["id"] = SENTINEL_EMAIL
+            assert portal.webhook(bad_issue) == 400
+            assert httpx.get(service.url + "/healthz").status_code == 200
+            wait_for(lambda: _all_jobs_done(database_url))
+        finally:
+            service.stop()
+
+    log = service.log_path.read_text(encoding="utf-8", errors="replace")
+    # The log is the real thing: debug lines and uvicorn's access log with masked tokens.
+    assert " DEBUG " in log
+    assert "POST /api/v1/bitrix/events?token=***&CLIENT_ID=*** " in log
+    assert "POST /api/v1/okdesk/webhook?token=*** " in log
+    assert "survey.rating_sent" in log
+    assert _leaks(log) == {}, _leaks(log)
+    assert _leaks(registration) == {}, registration
+    answers = "\n".join(r.text for r in portal.answers)
+    assert _leaks(answers) == {}, answers
+
+    engine = create_db_engine(database_url, pool_size=1)
+    try:
+        cells = list(_text_cells(engine))
+    finally:
+        engine.dispose()
+    assert {table for table, _, _ in cells} >= {"survey", "job", "seen_event", "service_status"}
+    leaked = [(t, c, v) for t, c, v in cells if _leaks(v) or EMAIL.search(v)]
+    assert leaked == []
+
+
+def test_a_client_id_with_url_reserved_characters_stays_out_of_the_access_log(
+    tmp_path: Path,
+) -> None:
+    client_id = "Zm9v+YmFy/c2VudGluZWwtY2lk="  # as `openssl rand -base64` makes them
+    port = free_port()
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'rating.db'}",
+        "OKDESK_URL": f"http://127.0.0.1:{free_port()}/",
+        "OKDESK_API_TOKEN": SENTINEL_API_TOKEN,
+        "OKDESK_WEBHOOK_TOKEN": SENTINEL_WEBHOOK_TOKEN,
+        "BITRIX_WEBHOOK_URL": f"http://127.0.0.1:{free_port()}/rest/1/{SENTINEL_HOOK_CODE}/",
+        "BITRIX_CLIENT_ID": client_id,
+        "BITRIX_EVENTS_TOKEN": SENTINEL_EVENTS_TOKEN,
+        "PUBLIC_URL": f"http://127.0.0.1:{port}/",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WORKER_ENABLED": "false",
+        "LOG_LEVEL": "DEBUG",
+    }
+    service = Service(env, tmp_path / "service.log")
+    service.start()
+    try:
+        body = (
+            click_body("s7Kq2m:4")
+            .replace(b"acme.bitrix24.ru", b"127.0.0.1")
+            .replace(b"rating-bot-acme", quote_plus(client_id).encode())
+        )
+        response = httpx.post(
+            service.url + "/api/v1/bitrix/events",
+            params={"token": SENTINEL_EVENTS_TOKEN, "CLIENT_ID": client_id},
+            content=body,
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert response.status_code == 200  # the event is authentic: the id is the right one
+    finally:
+        service.stop()
+    log = service.log_path.read_text(encoding="utf-8", errors="replace")
+    assert "POST /api/v1/bitrix/events?token=***" in log
+    leaked = sorted(form for form in _forms(client_id) if form.lower() in log.lower())
+    assert leaked == [], [line for line in log.splitlines() if "CLIENT_ID" in line]
+
+
+def wait_for(check: Any, within: float = 15.0) -> None:
+    """Wait until `check()` is true."""
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def _all_jobs_done(database_url: str) -> bool:
+    engine = create_db_engine(database_url, pool_size=1)
+    try:
+        return all(job.state == JobState.DONE for job in jobs(engine))
+    finally:
+        engine.dispose()
+
+
+# --- P15: personal data retention -------------------------------------------------------------
+
+
+class Clock:
+    """A clock that stands still until moved."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@asynccontextmanager
+async def running_at(settings: Settings, fakes: Vendors, clock: Clock) -> AsyncIterator[Running]:
+    """`running_app` with the app's (and worker's) clock under the test's control."""
+    app = create_app(settings, transport=fakes.transport, clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://rating.test") as client:
+            yield Running(client, settings)
+
+
+PERSONAL = ("issue_title", "engineer", "reply_text", "contact_id", "bitrix_user_id", "rated_by")
+KEPT = ("issue_id", "state", "score", "okdesk_rate", "automatic", "token")
+
+
+def _by_issue(engine: Engine) -> dict[int, Survey]:
+    return {survey.issue_id: survey for survey in surveys(engine)}
+
+
+def _states(engine: Engine) -> list[SurveyState]:
+    return [survey.state for survey in surveys(engine)]
+
+
+def _settled(engine: Engine) -> bool:
+    return all(job.state == JobState.DONE for job in jobs(engine))
+
+
+def _purge(engine: Engine, finished_before: datetime) -> int:
+    with transaction(engine) as session:
+        return purge_personal_data(session, finished_before=finished_before)
+
+
+def _emails_stored(engine: Engine) -> list[tuple[str, str, str]]:
+    return [(t, c, v) for t, c, v in _text_cells(engine) if EMAIL.search(v)]
+
+
+async def _three_surveys_two_rated(app: Running, engine: Engine, vendors: Vendors) -> None:
+    """Tickets A, B, C invite user 27; A is rated by a click, C by a typed reply."""
+    for issue_id in (ISSUE_ID, ISSUE_ID + 1, ISSUE_ID + 2):
+        vendors.okdesk.issues[issue_id] = rest_issue(issue_id)
+        assert (await app.webhook(closed_webhook(issue_id))).status_code == 200
+    await eventually(lambda: _states(engine) == [SurveyState.AWAITING] * 3)
+    first = _by_issue(engine)[ISSUE_ID]
+    assert (await app.event(click_body(f"{first.token}:2"))).status_code == 200
+    # A typed reply rates the user's newest waiting survey: C.
+    reply = reply_body("5, спасибо большое", message_id=777)
+    assert (await app.event(reply)).status_code == 200
+    await eventually(lambda: _settled(engine) and len(vendors.okdesk.rate_posts) == 2)
+
+
+@pytest.mark.anyio
+async def test_purge_forgets_who_and_what_of_finished_surveys_only(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    clock = Clock(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
+    async with running_at(make_settings(database_url), vendors, clock) as app:
+        await _three_surveys_two_rated(app, engine, vendors)
+    before = _by_issue(engine)
+    rated, waiting = [before[ISSUE_ID], before[ISSUE_ID + 2]], before[ISSUE_ID + 1]
+    assert [s.score for s in rated] == [2, 5]
+    assert rated[1].reply_text == "5, спасибо большое"
+    assert all(s.finished_at == clock.now for s in rated)
+    assert all(s.issue_title and s.engineer and s.bitrix_user_id == USER_ID for s in rated)
+
+    # Not yet: the cut-off lies before they finished.
+    assert _purge(engine, clock.now - timedelta(seconds=1)) == 0
+    assert _by_issue(engine) == before
+
+    # Thirty-one days later.
+    assert _purge(engine, clock.now + timedelta(days=31)) == 2
+    after = _by_issue(engine)
+    for survey in rated:
+        purged = after[survey.issue_id]
+        assert {name: getattr(purged, name) for name in PERSONAL} == dict.fromkeys(PERSONAL)
+        assert purged.personal_data_purged
+        assert {n: getattr(purged, n) for n in KEPT} == {n: getattr(survey, n) for n in KEPT}
+        assert purged.state == SurveyState.RATED and purged.okdesk_rate in ("bad", "good")
+    assert after[waiting.issue_id] == waiting
+    assert not after[waiting.issue_id].personal_data_purged
+    assert after[waiting.issue_id].issue_title == "Касса не печатает чек"
+    finished_ids = {s.id for s in rated}
+    assert {j.payload for j in jobs(engine) if j.survey_id in finished_ids} == {"{}"}
+    assert _emails_stored(engine) == []
+    # Purging again changes nothing.
+    assert _purge(engine, clock.now + timedelta(days=62)) == 0
+
+
+@pytest.mark.anyio
+async def test_purge_empties_payloads_of_sent_replies(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    clock = Clock(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
+    async with running_at(make_settings(database_url), vendors, clock) as app:
+        await app.webhook(closed_webhook())
+        await eventually(lambda: _states(engine) == [SurveyState.AWAITING])
+        # Not a rating: the bot answers how to rate (a REPLY job to the user's dialog).
+        assert (await app.event(reply_body("а что это?", message_id=501))).status_code == 200
+        (survey,) = surveys(engine)
+        assert (await app.event(click_body(f"{survey.token}:4"))).status_code == 200
+        await eventually(lambda: _settled(engine) and len(vendors.okdesk.rate_posts) == 1)
+    replies = [j for j in jobs(engine) if j.kind == "reply"]
+    assert replies and all(f'"{USER_ID}"' in j.payload for j in replies)
+    assert _purge(engine, clock.now + timedelta(days=31)) == 1
+    assert [j.payload for j in jobs(engine) if j.kind == "reply"] == ["{}"] * len(replies)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("then_default", [True, False], ids=["then-defaulted", "never-defaulted"])
+async def test_purge_forgets_surveys_that_could_not_be_delivered(
+    database_url: str,
+    engine: Engine,
+    vendors: Vendors,
+    then_default: bool,
+) -> None:
+    # Two Bitrix24 users share the contact's e-mail: nobody is invited.
+    vendors.bitrix.users.append({**vendors.bitrix.users[0], "ID": "45", "NAME": "Иван (2)"})
+    clock = Clock(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
+    settings = make_settings(
+        database_url, rating_timeout="1h", default_rating_when_undeliverable=then_default
+    )
+    async with running_at(settings, vendors, clock) as app:
+        await app.webhook(closed_webhook())
+        await eventually(lambda: _states(engine) == [SurveyState.UNDELIVERABLE])
+        # The reason says what went wrong without naming the Bitrix24 users.
+        assert "2 Bitrix24 users" in (surveys(engine)[0].reason or "")
+        clock.now += timedelta(hours=2)  # past the timeout
+        await eventually(lambda: surveys(engine)[0].deadline_at is None and _settled(engine))
+        await eventually(lambda: len(vendors.okdesk.rate_posts) == int(then_default))
+    (survey,) = surveys(engine)
+    assert survey.state == (SurveyState.DEFAULTED if then_default else SurveyState.UNDELIVERABLE)
+    assert _purge(engine, clock.now + timedelta(days=31)) == 1
+    (survey,) = surveys(engine)
+    assert {name: getattr(survey, name) for name in PERSONAL} == dict.fromkeys(PERSONAL)
+    assert not re.search(r"\b(27|45)\b", survey.reason or ""), survey.reason
+
+
+@pytest.mark.anyio
+async def test_the_worker_purges_after_the_retention(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    settings = make_settings(database_url, personal_data_retention="1s")
+    async with running_app(settings, vendors) as app:
+        await app.webhook(closed_webhook())
+        await eventually(lambda: _states(engine) == [SurveyState.AWAITING])
+        (survey,) = surveys(engine)
+        assert (await app.event(click_body(f"{survey.token}:3"))).status_code == 200
+        await eventually(lambda: _settled(engine) and surveys(engine)[0].finished_at is not None)
+    (finished,) = surveys(engine)
+    assert finished.engineer and finished.bitrix_user_id == USER_ID
+    assert not finished.personal_data_purged
+    # The worker purges on its first tick and then hourly: start it again past the retention.
+    assert finished.finished_at is not None
+    wait = (finished.finished_at + timedelta(seconds=1.2) - datetime.now(UTC)).total_seconds()
+    await asyncio.sleep(max(wait, 0))
+    async with running_app(settings, vendors):
+        await eventually(lambda: surveys(engine)[0].personal_data_purged)
+    (purged,) = surveys(engine)
+    assert {name: getattr(purged, name) for name in PERSONAL} == dict.fromkeys(PERSONAL)
+    assert (purged.state, purged.score, purged.issue_id) == (SurveyState.RATED, 3, ISSUE_ID)
+    assert _emails_stored(engine) == []
