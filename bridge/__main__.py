@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 import uvicorn
@@ -27,6 +28,8 @@ def main() -> int:
         )
     for name in settings.plain_http_urls():
         log.warning("settings.plain_http %s uses plain http: use https outside tests", name)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; a finished stop is a success.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -58,11 +58,13 @@ async def open_vendors(
     async with httpx.AsyncClient(
         timeout=timeout, follow_redirects=False, transport=transport
     ) as http:
+        # A request is counted when it leaves, but reaches the portal a little later: keep
+        # a 10% margin below the portal's limit so that jitter on the way never exceeds it.
         budget = SharedRequestBudget(
             engine,
             f"bitrix:{settings.portal_domain}",
-            settings.bitrix_burst,
-            settings.bitrix_requests_per_second,
+            max(1, int(settings.bitrix_burst * 0.9)),
+            settings.bitrix_requests_per_second * 0.9,
         )
         bitrix = BitrixClient(
             http,
@@ -98,6 +100,7 @@ class Worker:
         self._leases: dict[str, asyncio.Task[None]] = {}
         self._last_heartbeat: datetime | None = None
         self._last_purge: datetime | None = None
+        self._last_extension: datetime | None = None
         self._reconciling: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -133,6 +136,7 @@ class Worker:
         """
         now = self._clock()
         await asyncio.to_thread(self._housekeeping, now)
+        await asyncio.to_thread(self._extend_leases, now)
         if self._reconciling is None or self._reconciling.done():
             self._reconciling = asyncio.create_task(self._reconcile(now))
         started = 0
@@ -172,7 +176,11 @@ class Worker:
         while True:
             started = await self.tick()
             if self._tasks:
-                await asyncio.wait(list(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    list(self._tasks),
+                    timeout=self._settings.worker_poll_interval.total_seconds(),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
             elif started == 0:
                 return
 
@@ -215,6 +223,17 @@ class Worker:
             if purged:
                 log.info("surveys.purged count=%s", purged)
             self._last_purge = now
+
+    def _extend_leases(self, now: datetime) -> None:
+        # A live worker keeps its leases: only a dead or frozen one lets them run out.
+        lease = self._settings.job_lease
+        if not self._leases or (
+            self._last_extension is not None and now - self._last_extension < lease / 3
+        ):
+            return
+        with transaction(self._engine) as session:
+            queries.extend_leases(session, list(self._leases), now + lease)
+        self._last_extension = now
 
     def _claim(self, now: datetime, limit: int, kinds: list[JobKind]) -> list[Job]:
         with transaction(self._engine) as session:

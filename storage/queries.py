@@ -292,6 +292,19 @@ def fail_job(session: Session, job_id: int, lease_token: str, now: datetime, err
     return _rowcount(result) == 1
 
 
+def extend_leases(session: Session, lease_tokens: Iterable[str], until: datetime) -> int:
+    """Keep jobs this worker is still running from being taken over; how many were kept."""
+    tokens = list(lease_tokens)
+    if not tokens:
+        return 0
+    result = session.execute(
+        update(Job)
+        .where(col(Job.lease_token).in_(tokens), col(Job.state) == JobState.PENDING)
+        .values(available_at=until)
+    )
+    return _rowcount(result)
+
+
 def release_jobs(session: Session, lease_tokens: Iterable[str], now: datetime) -> int:
     """Hand leased jobs back at once (a graceful stop), without counting the try."""
     tokens = list(lease_tokens)
