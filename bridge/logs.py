@@ -56,11 +56,6 @@ def install_redaction(secrets: Iterable[str]) -> None:
     logging.setLogRecordFactory(_RedactedRecord)
 
 
-def redact(text: str) -> str:
-    """Mask secrets in a text that is about to leave the process."""
-    return _redact(text)
-
-
 def setup_logging(settings: Settings, **_: Any) -> None:
     """Log to stderr at the configured level, with secrets masked."""
     install_redaction(settings.secrets())

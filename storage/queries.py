@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, delete, func, or_, update
+from sqlalchemy import ColumnElement, CursorResult, delete, func, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
@@ -339,13 +339,6 @@ def revive_job(session: Session, job_id: int, now: datetime) -> None:
     )
 
 
-def next_job_time(session: Session) -> datetime | None:
-    """When the earliest pending job becomes due."""
-    statement = select_columns(func.min(Job.available_at)).where(col(Job.state) == JobState.PENDING)
-    value = session.execute(statement).scalar()
-    return value if isinstance(value, datetime) else None
-
-
 def count_jobs_by_state(session: Session) -> dict[str, int]:
     """How many jobs are in each state."""
     rows = session.execute(select_columns(col(Job.state), func.count()).group_by(Job.state)).all()
@@ -407,15 +400,3 @@ def pending_work(session: Session) -> bool:
     """Whether any job is still pending."""
     statement = select_columns(col(Job.id)).where(col(Job.state) == JobState.PENDING).limit(1)
     return session.execute(statement).first() is not None
-
-
-def surveys_waiting(session: Session) -> Sequence[Survey]:
-    """Surveys not yet in a final state (for reports and tests)."""
-    statement = select(Survey).where(
-        or_(
-            col(Survey.state).in_([SurveyState.INVITING, SurveyState.AWAITING]),
-            (col(Survey.state).in_([SurveyState.RATED, SurveyState.DEFAULTED]))
-            & col(Survey.rating_sent_at).is_(None),
-        )
-    )
-    return session.exec(statement).all()
