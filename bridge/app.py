@@ -27,6 +27,7 @@ from bot.events import BotDeleted, BotJoined, ChatReply, EventFormatError, Ratin
 from bot.messages import RATE_COMMAND, parse_command_params
 from bot.replies import parse_rating
 from bridge import service
+from bridge.jobs import BOT_DELETED
 from bridge.logs import install_redaction
 from bridge.okdesk import OkdeskWebhook, clean_text
 from bridge.settings import Settings
@@ -332,7 +333,7 @@ def _handle_events(state: App, events: tuple[object, ...]) -> None:
         elif isinstance(event, BotDeleted):
             log.warning("bitrix.bot_deleted bot_id=%s: run python -m bot.register", event.bot_id)
             with transaction(state.engine) as session:
-                queries.set_status(session, "bot_deleted", now.isoformat(), now)
+                queries.set_status(session, BOT_DELETED, now.isoformat(), now)
 
 
 def _handle_click(state: App, click: RatingClick, now: datetime) -> None:
@@ -380,7 +381,7 @@ def _health(engine: Engine) -> dict[str, str | None]:
     ping(engine)
     with transaction(engine) as session:
         heartbeat = queries.get_status(session, "worker_heartbeat")
-        deleted = queries.get_status(session, "bot_deleted")
+        deleted = queries.get_status(session, BOT_DELETED)
     return {
         "status": "degraded" if deleted else "ok",
         "database": "ok",

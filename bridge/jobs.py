@@ -30,6 +30,7 @@ from storage.tables import Job, JobKind, Survey, SurveyState
 log = logging.getLogger(__name__)
 
 Effect = Callable[[Session, datetime], None]
+BOT_DELETED = "bot_deleted"
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,8 @@ def _invited(survey: Survey, user_id: int, message_id: int) -> Effect:
     log.info("survey.invited survey_id=%s issue_id=%s", survey_id, survey.issue_id)
 
     def record(session: Session, now: datetime) -> None:
+        # The bot could post, so it exists again (after ONIMBOTDELETE and a new registration).
+        queries.clear_status(session, BOT_DELETED)
         values = {"message_id": message_id, "bitrix_user_id": user_id, "updated_at": now}
         if not queries.move_survey(
             session,

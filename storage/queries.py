@@ -369,6 +369,11 @@ def set_status(session: Session, key: str, value: str, now: datetime) -> None:
     session.execute(statement)
 
 
+def clear_status(session: Session, key: str) -> None:
+    """Forget a named fact about the service."""
+    session.execute(delete(ServiceStatus).where(col(ServiceStatus.key) == key))
+
+
 def get_status(session: Session, key: str, *, for_update: bool = False) -> ServiceStatus | None:
     """A named fact about the service, if recorded (locked for this transaction if asked)."""
     return session.get(ServiceStatus, key, with_for_update=for_update or None)

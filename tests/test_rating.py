@@ -215,6 +215,10 @@ async def test_bot_deleted_shows_in_health(
         health = (await app.client.get("/healthz")).json()
     assert health["status"] == "degraded" and health["bot"].startswith("deleted")
     assert health["database"] == "ok"
+    # Registered again: the next invitation goes out, and the health answer is clear again.
+    async with running_app(make_settings(database_url), vendors) as app:
+        await _invite(app, engine)
+        assert (await app.client.get("/healthz")).json()["bot"] == "ok"
 
 
 async def test_uneditable_invitation_gets_a_new_message(
