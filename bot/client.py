@@ -205,6 +205,9 @@ def _result(method: str, response: httpx.Response, base_url: str) -> Any:
         raise TransientError(where, retry_after_seconds(response.headers.get("Retry-After")))
     if error == "CANT_EDIT_MESSAGE":
         raise MessageNotEditableError(where)
+    if response.is_success and not error:
+        # A success without a readable result: a proxy or an overloaded portal; try later.
+        raise TransientError(f"Bitrix24 {method}: HTTP {response.status_code} without a result")
     if response.is_redirect:
         # Redirects are not followed: the webhook URL is configuration, never a response.
         raise RejectedError(f"{where} (redirect not followed)")

@@ -10,6 +10,9 @@ Messages never contain URLs or tokens: a Bitrix24 webhook URL carries its secret
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
 
 class DeliveryError(Exception):
     """A vendor call did not do what we asked."""
@@ -31,12 +34,19 @@ class MessageNotEditableError(RejectedError):
     """Bitrix24 will not edit this message any more (CANT_EDIT_MESSAGE)."""
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds from a Retry-After header given in seconds (dates are rare and ignored)."""
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header: a number of seconds or an HTTP-date (RFC 9110)."""
     if value is None:
         return None
     try:
         seconds = float(value.strip())
+        return seconds if seconds >= 0 else None
     except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
+        try:
+            when = parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(0.0, seconds) if seconds == seconds else None

@@ -244,4 +244,5 @@ def _json(response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise RejectedError(f"Okdesk answered HTTP {response.status_code} without JSON") from None
+        # A proxy's page or a truncated answer: nothing says the request itself was wrong.
+        raise TransientError(f"Okdesk answered HTTP {response.status_code} without JSON") from None

@@ -273,11 +273,12 @@ class Worker:
             error.retry_after,
         )
         run_at = now + timedelta(seconds=delay)
-        if run_at - job.created_at > self._settings.retry_give_up_after:
+        failing_since = job.failing_since or now
+        if run_at - failing_since > self._settings.retry_give_up_after:
             self._fail(job, f"gave up after {job.attempts} tries: {error}")
             return
         with transaction(self._engine) as session:
-            queries.retry_job(session, job.id, job.lease_token, run_at, str(error))
+            queries.retry_job(session, job.id, job.lease_token, run_at, str(error), now)
         log.info(
             "job.retry job_id=%s kind=%s attempt=%s in=%.1fs error=%s",
             job.id,

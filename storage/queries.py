@@ -252,28 +252,31 @@ def finish_job(session: Session, job_id: int, lease_token: str, now: datetime) -
     """Mark a leased job done; False when the lease was lost (another worker took over)."""
     result = session.execute(
         update(Job)
-        .where(
-            col(Job.id) == job_id,
-            col(Job.lease_token) == lease_token,
-            col(Job.state) == JobState.PENDING,
+        .where(*_leased(job_id, lease_token))
+        .values(
+            state=JobState.DONE,
+            lease_token=None,
+            finished_at=now,
+            last_error=None,
+            failing_since=None,
         )
-        .values(state=JobState.DONE, lease_token=None, finished_at=now, last_error=None)
     )
     return _rowcount(result) == 1
 
 
 def retry_job(
-    session: Session, job_id: int, lease_token: str, run_at: datetime, error: str
+    session: Session, job_id: int, lease_token: str, run_at: datetime, error: str, now: datetime
 ) -> bool:
     """Give a leased job back to the queue, to run again at `run_at`."""
     result = session.execute(
         update(Job)
-        .where(
-            col(Job.id) == job_id,
-            col(Job.lease_token) == lease_token,
-            col(Job.state) == JobState.PENDING,
+        .where(*_leased(job_id, lease_token))
+        .values(
+            available_at=run_at,
+            lease_token=None,
+            last_error=error,
+            failing_since=func.coalesce(Job.failing_since, now),
         )
-        .values(available_at=run_at, lease_token=None, last_error=error)
     )
     return _rowcount(result) == 1
 
@@ -282,11 +285,7 @@ def fail_job(session: Session, job_id: int, lease_token: str, now: datetime, err
     """Stop retrying a leased job."""
     result = session.execute(
         update(Job)
-        .where(
-            col(Job.id) == job_id,
-            col(Job.lease_token) == lease_token,
-            col(Job.state) == JobState.PENDING,
-        )
+        .where(*_leased(job_id, lease_token))
         .values(state=JobState.FAILED, lease_token=None, finished_at=now, last_error=error)
     )
     return _rowcount(result) == 1
@@ -332,6 +331,7 @@ def revive_job(session: Session, job_id: int, now: datetime) -> None:
             state=JobState.PENDING,
             available_at=now,
             created_at=now,
+            failing_since=None,
             attempts=0,
             finished_at=None,
             lease_token=None,

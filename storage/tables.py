@@ -130,6 +130,8 @@ class Job(SQLModel, table=True):
     lease_token: str | None = Field(default=None, max_length=32)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # When the current run of failures began: the give-up time counts from here.
+    failing_since: datetime | None = _when()
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     finished_at: datetime | None = _when()
 

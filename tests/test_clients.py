@@ -182,7 +182,8 @@ async def test_bot_id_is_found_by_code_in_array_or_object(
             ),
             7.0,
         ),
-        (httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}), None),
+        # An HTTP-date already past means "now".
+        (httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}), 0.0),
         (httpx.Response(200, json={"error": "QUERY_LIMIT_EXCEEDED"}), None),
         (httpx.Response(200, json={"error": "OVERLOAD_LIMIT", "error_description": "x"}), None),
     ],
@@ -243,9 +244,6 @@ async def test_network_failure_is_a_transient_error_without_the_url(
             RejectedError,
         ),
         (httpx.Response(200, json={"error": "CANT_EDIT_MESSAGE"}), MessageNotEditableError),
-        (httpx.Response(200, json={"time": {}}), RejectedError),
-        (httpx.Response(200, text="<html>login</html>"), RejectedError),
-        (httpx.Response(200, json=["result"]), RejectedError),
         (httpx.Response(404, text="Not Found"), RejectedError),
     ],
 )
@@ -263,6 +261,23 @@ async def test_refused_request_is_rejected_not_transient(
     assert type(caught.value) is expected
     assert not isinstance(caught.value, TransientError)
     assert_no_secret_or_url(str(caught.value))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(200, json={"time": {}}),
+        httpx.Response(200, text="<html>login</html>"),
+        httpx.Response(200, json=["result"]),
+    ],
+)
+async def test_success_without_a_result_is_transient(
+    router: respx.MockRouter, bitrix: BitrixClient, response: httpx.Response
+) -> None:
+    router.post(f"{WEBHOOK}imbot.message.update").mock(return_value=response)
+    with pytest.raises(TransientError, match="without a result"):
+        await bitrix.call("imbot.message.update", {"MESSAGE_ID": 1})
 
 
 async def test_rejected_message_keeps_the_vendor_error_code(
@@ -482,14 +497,15 @@ async def test_missing_contact_is_none(
     assert await okdesk.contact_email(11771) is None
 
 
-async def test_contact_lookup_answered_with_html_is_rejected(
+async def test_contact_lookup_answered_with_html_is_transient(
     router: respx.MockRouter, okdesk: OkdeskClient
 ) -> None:
+    # A proxy's page says nothing about our request: try again later.
     router.get(f"{OKDESK}/api/v1/contacts/").mock(
         return_value=httpx.Response(200, text="<html>Войдите в систему</html>")
     )
 
-    with pytest.raises(RejectedError, match="without JSON"):
+    with pytest.raises(TransientError, match="without JSON"):
         await okdesk.contact_email(11771)
 
 
