@@ -11,6 +11,7 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
@@ -146,6 +147,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Database work runs in threads: the default pool (cores + 4) would queue requests.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=32, thread_name_prefix="db")
+        )
         engine = create_db_engine(settings.database_url)
         await asyncio.to_thread(upgrade, settings.database_url)
         state = App(settings, engine, clock)

@@ -7,10 +7,12 @@ SQLite runs in WAL mode with a busy timeout, and every transaction starts with
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Engine, make_url
@@ -29,7 +31,7 @@ def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
     """An engine for `url`, with SQLite tuned for several threads and processes on one file."""
     parsed = normalize_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=10)
+        return create_engine(parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=20)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
@@ -62,10 +64,28 @@ def _begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+_writers: WeakKeyDictionary[Engine, threading.RLock] = WeakKeyDictionary()
+
+
+def _writer_lock(engine: Engine) -> AbstractContextManager[object]:
+    # Every SQLite transaction takes the write lock (BEGIN IMMEDIATE). Threads of one process
+    # queue on a Python lock instead, and are woken the moment it frees; SQLite's own busy
+    # handler would poll with sleeps of up to 100 ms. Other processes still meet busy_timeout.
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    if engine not in _writers:
+        _writers[engine] = threading.RLock()
+    return _writers[engine]
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """A session inside one transaction: committed on success, rolled back on error."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+    with (
+        _writer_lock(engine),
+        Session(engine, expire_on_commit=False) as session,
+        session.begin(),
+    ):
         yield session
 
 
