@@ -682,7 +682,9 @@ def bench_rate_limited(postgres_url: str | None, tmp: Path, n: int, report: Repo
         fakes.seed_tickets(issue_ids)
         service = start_service(fakes, database_url, tmp, "limit")
         try:
-            _, watched = asyncio.run(_limited(service, fakes, webhook_bodies(issue_ids)))
+            _, watched = asyncio.run(
+                _acknowledge_and_invite(service, fakes, webhook_bodies(issue_ids))
+            )
             state = fakes.state("bitrix")
         finally:
             service.stop()
@@ -707,15 +709,6 @@ def bench_rate_limited(postgres_url: str | None, tmp: Path, n: int, report: Repo
     report.add(f"{n} at once: QUERY_LIMIT_EXCEEDED", str(state.get("rejected_for_limit")))
     if watched.invited < n:
         report.problems.append(f"only {watched.invited} of {n} invited under the rate limit")
-
-
-async def _limited(service: Service, fakes: Fakes, bodies: list[bytes]) -> tuple[Fired, Watched]:
-    started = asyncio.Event()
-    watcher = asyncio.create_task(
-        watch_invitations(fakes, service_pid(service), len(bodies), started)
-    )
-    fired = await fire_webhooks(service, bodies, CONCURRENCY, started)
-    return fired, await watcher
 
 
 # --- main ----------------------------------------------------------------------------------

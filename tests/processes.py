@@ -207,7 +207,7 @@ class Service:
 
 
 def register_bot(env: dict[str, str], cwd: Path) -> str:
-    """Run `python -m bot.register` as an administrator would; its output."""
+    """Run `python -m bot.register` as an administrator would; all it printed."""
     done = subprocess.run(
         [sys.executable, "-m", "bot.register"],
         cwd=cwd,
@@ -218,4 +218,4 @@ def register_bot(env: dict[str, str], cwd: Path) -> str:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    return done.stdout + done.stderr

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -46,7 +44,7 @@ from tests.conftest import (
     running_app,
     surveys,
 )
-from tests.processes import Fakes, Service, _env, fakes_process, free_port, service_env
+from tests.processes import Fakes, Service, fakes_process, free_port, register_bot, service_env
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
@@ -91,21 +89,6 @@ def _seed(fakes: Fakes, issue_ids: list[int]) -> None:
     user = dict(fixture_json("bitrix24/user_get_by_email.json")["result"][0])
     user["EMAIL"] = SENTINEL_EMAIL
     fakes.seed("bitrix", {"users": [user]})
-
-
-def _register(env: dict[str, str], cwd: Path) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.register"],
-        cwd=cwd,
-        env=_env(env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "BITRIX_BOT_ID=" in done.stdout
-    return done.stdout + done.stderr
 
 
 class Portal:
@@ -201,7 +184,8 @@ def test_no_secret_or_e_mail_reaches_logs_output_or_storage(
             LOG_LEVEL="DEBUG",
         )
         assert SENTINEL_HOOK_CODE in env["BITRIX_WEBHOOK_URL"]
-        registration = _register(env, tmp_path)
+        registration = register_bot(env, tmp_path)
+        assert "BITRIX_BOT_ID=" in registration
         service = Service(env, tmp_path / "service.log")
         service.start()
         portal = Portal(service, fakes)
