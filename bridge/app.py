@@ -358,16 +358,12 @@ def _handle_reply(state: App, reply: ChatReply, now: datetime) -> None:
     # Bots' messages and group chats are not answers to a survey.
     if reply.from_bot or reply.chat_type != "P" or not reply.dialog_id:
         return
-    if reply.message_id is not None:
-        with transaction(state.engine) as session:
-            first = queries.first_sighting(session, f"bitrix:message:{reply.message_id}", now)
-        if not first:
-            return
     answer = service.Answer(
         user_id=reply.user_id,
         dialog_id=reply.dialog_id,
         score=parse_rating(reply.text),
         reply_text=clean_text(reply.text, 1000),
+        replay_key=None if reply.message_id is None else f"bitrix:message:{reply.message_id}",
     )
     outcome = service.record_answer(state.engine, state.settings, answer, now)
     log.info("bitrix.reply user_id=%s result=%s", reply.user_id, outcome)

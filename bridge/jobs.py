@@ -47,7 +47,7 @@ def _nothing(_session: Session, _now: datetime) -> None:
 
 
 async def run(job: Job, survey: Survey | None, vendors: Vendors, settings: Settings) -> Effect:
-    """Do the job's vendor calls and say what to record."""
+    """Do the job's vendor calls and say what to record (invitations: `invite_many`)."""
     if job.kind == JobKind.REPLY:
         payload = json.loads(job.payload)
         await vendors.chat.send(str(payload["dialog_id"]), ChatMessage(str(payload["text"])))
@@ -55,11 +55,6 @@ async def run(job: Job, survey: Survey | None, vendors: Vendors, settings: Setti
     if survey is None:
         log.warning("job.orphaned job_id=%s kind=%s", job.id, job.kind)
         return _nothing
-    if job.kind == JobKind.INVITE:
-        (outcome,) = await invite_many([survey], vendors)
-        if isinstance(outcome, DeliveryError):
-            raise outcome
-        return outcome
     if job.kind == JobKind.SEND_RATING:
         return await send_rating(survey, vendors, settings)
     if job.kind == JobKind.CLOSE_INVITATION:

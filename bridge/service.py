@@ -114,6 +114,7 @@ class AnswerOutcome(StrEnum):
     ALREADY_DONE = "already_done"
     NO_SURVEY = "no_survey"
     NOT_A_RATING = "not_a_rating"
+    REPLAYED = "replayed"
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,8 @@ class Answer:
     score: int | None
     survey_token: str | None = None
     reply_text: str | None = None
+    # Set for a typed reply: the key under which a replay of the same message is recognised.
+    replay_key: str | None = None
 
 
 def record_answer(
@@ -135,6 +138,10 @@ def record_answer(
 ) -> AnswerOutcome:
     """Rate the survey if the answer may; otherwise queue a short reply saying why not."""
     with transaction(engine) as session:
+        if answer.replay_key is not None and not queries.first_sighting(
+            session, answer.replay_key, now
+        ):
+            return AnswerOutcome.REPLAYED
         if answer.survey_token is not None:
             survey = queries.survey_by_token(session, answer.survey_token)
         else:
@@ -180,7 +187,12 @@ def queue_reply(engine: Engine, dialog_id: str, text: str, now: datetime) -> Non
         reply(session, dialog_id, text, now)
 
 
-def apply_timeouts(engine: Engine, settings: Settings, now: datetime, batch: int = 500) -> int:
+TIMEOUT_BATCH = 500
+
+
+def apply_timeouts(
+    engine: Engine, settings: Settings, now: datetime, batch: int = TIMEOUT_BATCH
+) -> int:
     """Give the default rating to surveys whose time ran out; returns how many were due."""
     with transaction(engine) as session:
         due = queries.due_for_timeout(session, now, batch)

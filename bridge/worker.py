@@ -139,19 +139,14 @@ class Worker:
         await asyncio.to_thread(self._extend_leases, now)
         if self._reconciling is None or self._reconciling.done():
             self._reconciling = asyncio.create_task(self._reconcile(now))
-        started = 0
-        if self._free(CHAT_LANE):
-            invites = await asyncio.to_thread(self._claim, now, BATCH_LIMIT, [JobKind.INVITE])
-            if invites:
-                self._start(CHAT_LANE, self._execute_invites(invites), invites)
-                started += len(invites)
-        for lane, kinds in LANES.items():
-            if free := self._free(lane):
-                claimed = await asyncio.to_thread(self._claim, now, free, kinds)
-                for job in claimed:
-                    self._start(lane, self._execute(job), [job])
-                started += len(claimed)
-        return started
+        room = {lane: self._free(lane) for lane in LANES}
+        invites, claimed = await asyncio.to_thread(self._claim, now, room)
+        if invites:
+            self._start(CHAT_LANE, self._execute_invites(invites), invites)
+        for lane, lane_jobs in claimed.items():
+            for job in lane_jobs:
+                self._start(lane, self._execute(job), [job])
+        return len(invites) + sum(len(lane_jobs) for lane_jobs in claimed.values())
 
     def _free(self, lane: str) -> int:
         busy = sum(1 for name in self._tasks.values() if name == lane)
@@ -210,7 +205,7 @@ class Worker:
     # --- database steps (run in a thread) -------------------------------------------------
 
     def _housekeeping(self, now: datetime) -> None:
-        while service.apply_timeouts(self._engine, self._settings, now) >= 500:
+        while service.apply_timeouts(self._engine, self._settings, now) >= service.TIMEOUT_BATCH:
             pass
         if self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY:
             with transaction(self._engine) as session:
@@ -235,12 +230,25 @@ class Worker:
             queries.extend_leases(session, list(self._leases), now + lease)
         self._last_extension = now
 
-    def _claim(self, now: datetime, limit: int, kinds: list[JobKind]) -> list[Job]:
+    def _claim(self, now: datetime, room: dict[str, int]) -> tuple[list[Job], dict[str, list[Job]]]:
+        """In one transaction: a batch of invitations (one chat slot), then each lane's jobs."""
+        lease = self._settings.job_lease
         with transaction(self._engine) as session:
-            claimed = queries.claim_jobs(session, now, self._settings.job_lease, limit, kinds=kinds)
-        if claimed:
+            invites = []
+            if room[CHAT_LANE] > 0:
+                invites = queries.claim_jobs(
+                    session, now, lease, BATCH_LIMIT, kinds=[JobKind.INVITE]
+                )
+            if invites:
+                room = {**room, CHAT_LANE: room[CHAT_LANE] - 1}
+            claimed = {
+                lane: queries.claim_jobs(session, now, lease, free, kinds=LANES[lane])
+                for lane, free in room.items()
+                if free > 0
+            }
+        if invites or any(claimed.values()):
             self._fault("after_claim")
-        return claimed
+        return invites, claimed
 
     def _fault(self, point: str) -> None:
         if self._settings.fault_at == point:
