@@ -4,19 +4,22 @@ their real wire formats, and the app running with its lifespan (and so its worke
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
+import psycopg
 import pytest
-from sqlalchemy import text
+from psycopg import sql
+from sqlalchemy import make_url, text
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -63,6 +66,7 @@ def fixture_bytes(name: str) -> bytes:
 
 _TABLES = ("job", "survey", "request_budget", "seen_event", "service_status")
 _postgres_checked: list[bool] = []
+_databases = itertools.count(1)
 
 
 def _postgres_available() -> bool:
@@ -79,10 +83,48 @@ def _postgres_available() -> bool:
     return _postgres_checked[0]
 
 
-def _reset_postgres() -> None:
-    engine = create_db_engine(POSTGRES_URL, pool_size=1)
+def require_postgres() -> None:
+    """Skip (or, with REQUIRE_POSTGRES, fail) when the PostgreSQL test server is unreachable."""
+    if not _postgres_available():
+        if os.environ.get("REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required but unreachable at {POSTGRES_URL}")
+        pytest.skip("PostgreSQL is not reachable (set TEST_POSTGRES_URL)")
+
+
+@contextmanager
+def private_postgres(prefix: str = "test") -> Iterator[str]:
+    """A migrated PostgreSQL database of this run's own on the test server, dropped afterwards.
+
+    Two runs of the suite on one machine (or a developer's run beside CI) never touch each
+    other's tables: each makes and drops databases named after its process.
+    """
+    require_postgres()
+    server = make_url(POSTGRES_URL)
+    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    database = f"{prefix}_{os.getpid()}_{next(_databases)}"
+    name = sql.Identifier(database)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(name))
     try:
-        upgrade(POSTGRES_URL)
+        url = server.set(database=database).render_as_string(hide_password=False)
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+
+
+@pytest.fixture(scope="session")
+def run_postgres_url() -> Iterator[str]:
+    """This run's own PostgreSQL database, emptied before each test that uses it."""
+    with private_postgres() as url:
+        yield url
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_db_engine(url, pool_size=1)
+    try:
         with engine.begin() as connection:
             connection.execute(text(f"TRUNCATE {', '.join(_TABLES)} RESTART IDENTITY CASCADE"))
     finally:
@@ -91,17 +133,15 @@ def _reset_postgres() -> None:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A migrated, empty database: a fresh SQLite file, or the PostgreSQL test database."""
+    """A migrated, empty database: a fresh SQLite file, or this run's PostgreSQL database."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'rating.db'}"
         upgrade(url)
         return url
-    if not _postgres_available():
-        if os.environ.get("REQUIRE_POSTGRES"):
-            pytest.fail(f"PostgreSQL is required but unreachable at {POSTGRES_URL}")
-        pytest.skip("PostgreSQL is not reachable (set TEST_POSTGRES_URL)")
-    _reset_postgres()
-    return POSTGRES_URL
+    require_postgres()
+    url: str = request.getfixturevalue("run_postgres_url")
+    _reset_postgres(url)
+    return url
 
 
 @pytest.fixture

@@ -16,8 +16,6 @@ SIGTERM after a graceful stop.
 from __future__ import annotations
 
 import asyncio
-import itertools
-import os
 import random
 import re
 import signal
@@ -30,10 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
-from psycopg import sql
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from bot.client import BitrixClient
 from bot.register import register
@@ -46,14 +42,13 @@ from tests.conftest import (
     CLIENT_ID,
     CONTACT_ID,
     EVENTS_TOKEN,
-    POSTGRES_URL,
     USER_ID,
     WEBHOOK_TOKEN,
-    _postgres_available,
     click_body,
     closed_webhook,
     jobs,
     make_settings,
+    private_postgres,
     surveys,
 )
 from tests.processes import Fakes, Service, fakes_process, free_port, service_env, wait_for
@@ -68,40 +63,10 @@ _NUMBER = re.compile(r"№(\d+)")
 # --- databases -----------------------------------------------------------------------------
 
 
-_databases = itertools.count(1)
-
-
-@contextmanager
-def private_postgres() -> Iterator[str]:
-    """A migrated PostgreSQL database of the test's own, dropped afterwards.
-
-    Other test runs may share the test server and truncate its `test` database at any
-    moment; these tests run for long, so they keep to a database nobody else touches.
-    """
-    if not _postgres_available():
-        if os.environ.get("REQUIRE_POSTGRES"):
-            pytest.fail(f"PostgreSQL is required but unreachable at {POSTGRES_URL}")
-        pytest.skip("PostgreSQL is not reachable (set TEST_POSTGRES_URL)")
-    server = make_url(POSTGRES_URL)
-    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
-    database = f"chaos_{os.getpid()}_{next(_databases)}"
-    name = sql.Identifier(database)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(name))
-    try:
-        url = server.set(database=database).render_as_string(hide_password=False)
-        upgrade(url)
-        yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-
-
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A private PostgreSQL database, for the tests of several replicas."""
-    with private_postgres() as url:
+    with private_postgres("chaos") as url:
         yield url
 
 
@@ -121,7 +86,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         upgrade(url)
         yield url
         return
-    with private_postgres() as url:
+    with private_postgres("chaos") as url:
         yield url
 
 
