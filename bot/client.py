@@ -3,35 +3,44 @@
 One `BitrixClient` per process, around the app's long-lived `httpx.AsyncClient`. Every call
 first takes a request from the shared `RequestBudget`, so that all replicas together stay within
 the portal's limit (burst 50, 2 requests a second; reference bitrix24.md §7).
+
+Bitrix24 answers with PHP arrays run through `json_encode`: a map keyed 0..n-1 arrives as a JSON
+list and an empty one as `[]`. So `batch` names its sub-calls `c0`, `c1`, ... (never numeric,
+whatever the caller's keys) and still reads every per-call map in both shapes.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
+import math
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
 from bot.errors import (
     DeliveryError,
     MessageNotEditableError,
+    PortalBlockedError,
     RejectedError,
     TransientError,
     retry_after_seconds,
 )
 
-log = logging.getLogger(__name__)
-
 BATCH_LIMIT = 50
+# Wait on OPERATION_TIME_LIMIT when no answer told when the method's time budget resets.
+OPERATION_LIMIT_BACKOFF = 60.0
 
 # HTTP statuses and Bitrix24 error codes that mean "not now" rather than "wrong request".
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+PORTAL_BLOCKED = "OVERLOAD_LIMIT"
+OPERATION_LIMIT = "OPERATION_TIME_LIMIT"
 TRANSIENT_ERRORS = frozenset(
-    {"QUERY_LIMIT_EXCEEDED", "OVERLOAD_LIMIT", "OPERATION_TIME_LIMIT", "INTERNAL_SERVER_ERROR"}
+    {"QUERY_LIMIT_EXCEEDED", "INTERNAL_SERVER_ERROR", PORTAL_BLOCKED, OPERATION_LIMIT}
 )
+USER_FIELDS = ("ID", "EMAIL", "ACTIVE", "USER_TYPE")
 
 
 class RequestBudget(Protocol):
@@ -56,8 +65,45 @@ class BitrixUser:
     active: bool
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A method's `result`, with the paging fields a list answer has (`total`, `next`)."""
+
+    result: Any
+    total: int | None = None
+    next: int | None = None
+
+
+@dataclass(frozen=True)
+class BatchParts:
+    """The five per-call maps of a `batch` answer, each read from a JSON list or object."""
+
+    result: dict[str, Any]
+    error: dict[str, Any]
+    total: dict[str, Any]
+    next: dict[str, Any]
+    time: dict[str, Any]
+
+    @classmethod
+    def read(cls, answer: Any) -> BatchParts:
+        """Read `result`, `result_error`, `result_total`, `result_next` and `result_time`."""
+        body = answer if isinstance(answer, dict) else {}
+        names = ("result", "result_error", "result_total", "result_next", "result_time")
+        return cls(*(php_map(body.get(name)) for name in names))
+
+
+# Answers that say "this is not a token we accept" (bitrix24.md §5, §7).
+_NOT_A_TOKEN = frozenset(
+    {"expired_token", "invalid_token", "NO_AUTH_FOUND", "INVALID_CREDENTIALS", "WRONG_AUTH_TYPE"}
+)
+
+
 class BitrixClient:
-    """Calls Bitrix24 REST methods and turns failures into `bot.errors`."""
+    """Calls Bitrix24 REST methods and turns failures into `bot.errors`.
+
+    It remembers `time.operating_reset_at` of every successful answer, per method, to say how
+    long an OPERATION_TIME_LIMIT lasts.
+    """
 
     def __init__(
         self,
@@ -65,58 +111,178 @@ class BitrixClient:
         webhook_url: str,
         client_id: str,
         budget: RequestBudget | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._http = http
         self._base = webhook_url if webhook_url.endswith("/") else webhook_url + "/"
         self.client_id = client_id
         self._budget = budget or Unlimited()
+        self._clock = clock
+        self._resets: dict[str, float] = {}
+        self._last_reset: float | None = None
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
-        """Call `method` with a JSON body and return its `result`."""
+        """Call `method` with a JSON body and return its `result` (imbot.* get CLIENT_ID)."""
+        return (await self._answer(method, params)).result
+
+    async def _answer(self, method: str, params: dict[str, Any]) -> Answer:
         await self._budget.acquire()
+        body = self._with_client_id(method, params)
         try:
-            response = await self._http.post(self._base + method, json=params)
+            response = await self._http.post(self._base + method, json=body)
         except httpx.TimeoutException as exc:
             raise TransientError(f"Bitrix24 {method}: timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
             raise TransientError(f"Bitrix24 {method}: unreachable ({type(exc).__name__})") from None
-        return _result(method, response, self._base)
+        answer = _json(response)
+        readable = isinstance(answer, dict) and "result" in answer and not answer.get("error")
+        if not (response.is_success and readable):
+            raise self._failure(method, response, answer)
+        self._remember(method, answer.get("time"))
+        return Answer(answer["result"], _count(answer.get("total")), _count(answer.get("next")))
+
+    def _with_client_id(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A webhook bot is known by its CLIENT_ID: every imbot.* call must carry it."""
+        if method.lower().startswith("imbot.") and "CLIENT_ID" not in params:
+            return {**params, "CLIENT_ID": self.client_id}
+        return params
+
+    def _remember(self, method: str, timing: Any) -> None:
+        reset = _number(timing.get("operating_reset_at")) if isinstance(timing, dict) else None
+        if reset is not None:
+            self._resets[method] = reset
+            self._last_reset = reset
+
+    def _operating_wait(self, method: str, header: float | None) -> float:
+        """Seconds until the method's time budget resets (bitrix24.md §7)."""
+        reset = self._resets.get(method, self._last_reset)
+        now = self._clock()
+        if reset is not None and reset > now:
+            return reset - now
+        return header if header is not None else OPERATION_LIMIT_BACKOFF
+
+    def _transient(
+        self, method: str, where: str, code: str, header: float | None
+    ) -> TransientError:
+        if code == PORTAL_BLOCKED:
+            return PortalBlockedError(
+                f"{where}: Bitrix24 blocked the portal's REST API by hand; "
+                "its administrator must ask Bitrix24 support to lift it",
+                code=code,
+            )
+        if code == OPERATION_LIMIT:
+            return TransientError(where, self._operating_wait(method, header), code=code)
+        return TransientError(where, header, code=code)
+
+    def _failure(self, method: str, response: httpx.Response, body: Any) -> DeliveryError:
+        error = str(body.get("error") or "") if isinstance(body, dict) else ""
+        where = f"Bitrix24 {method}: HTTP {response.status_code} {error}".rstrip()
+        if response.status_code in TRANSIENT_STATUSES or error in TRANSIENT_ERRORS:
+            header = retry_after_seconds(response.headers.get("Retry-After"))
+            return self._transient(method, where, error, header)
+        if error == "CANT_EDIT_MESSAGE":
+            return MessageNotEditableError(where, code=error)
+        if response.is_success and not error:
+            # A success without a readable result: a proxy or an overloaded portal; try later.
+            return TransientError(
+                f"Bitrix24 {method}: HTTP {response.status_code} without a result"
+            )
+        if response.is_redirect:
+            # Redirects are not followed: the webhook URL is configuration, never a response.
+            return RejectedError(f"{where} (redirect not followed)", code=error)
+        description = str(body.get("error_description") or "") if isinstance(body, dict) else ""
+        return RejectedError(f"{where} {self._scrub(description)}".rstrip(), code=error)
+
+    def _scrub(self, description: str) -> str:
+        """The webhook's path is its secret: never let an echo of it into a stored reason."""
+        secret = self._base.rstrip("/").rsplit("/", 1)[-1]
+        return description.replace(self._base, "***").replace(secret, "***")[:200]
 
     async def batch(
         self, calls: Mapping[str, tuple[str, dict[str, Any]]]
     ) -> dict[str, Any | DeliveryError]:
         """Run many calls in `batch` requests of up to 50 (each counts once for the limit).
 
+        The caller's keys may be anything, "0" and "1" too: they never reach Bitrix24.
         A failure of the whole request raises; a failed sub-call is returned as its error.
         """
-        outcomes: dict[str, Any | DeliveryError] = {}
+        answers = await self._batch_answers(calls)
+        return {
+            key: answer.result if isinstance(answer, Answer) else answer
+            for key, answer in answers.items()
+        }
+
+    async def _batch_answers(
+        self, calls: Mapping[str, tuple[str, dict[str, Any]]]
+    ) -> dict[str, Answer | DeliveryError]:
+        outcomes: dict[str, Answer | DeliveryError] = {}
         keys = list(calls)
         for start in range(0, len(keys), BATCH_LIMIT):
-            chunk = keys[start : start + BATCH_LIMIT]
-            commands = {key: f"{calls[key][0]}?{php_query(calls[key][1])}" for key in chunk}
-            answer = await self.call("batch", {"halt": 0, "cmd": commands})
-            results = answer.get("result") if isinstance(answer, dict) else None
-            errors = answer.get("result_error") if isinstance(answer, dict) else None
-            results = results if isinstance(results, dict) else {}
-            errors = errors if isinstance(errors, dict) else {}
-            for key in chunk:
-                method = calls[key][0]
-                if key in results:
-                    outcomes[key] = results[key]
-                elif isinstance(errors.get(key), dict):
-                    outcomes[key] = _sub_error(method, errors[key])
-                else:
-                    outcomes[key] = TransientError(f"Bitrix24 {method}: no answer in batch")
+            # Sub-calls are named c0, c1, ...: never numeric, so PHP keeps them as keys.
+            chunk = {f"c{i}": key for i, key in enumerate(keys[start : start + BATCH_LIMIT])}
+            commands = {safe: self._command(*calls[key]) for safe, key in chunk.items()}
+            parts = BatchParts.read(await self.call("batch", {"halt": 0, "cmd": commands}))
+            for safe, key in chunk.items():
+                outcomes[key] = self._sub_outcome(calls[key][0], parts, safe)
         return outcomes
 
+    def _command(self, method: str, params: dict[str, Any]) -> str:
+        return f"{method}?{php_query(self._with_client_id(method, params))}"
+
+    def _sub_outcome(self, method: str, parts: BatchParts, key: str) -> Answer | DeliveryError:
+        if key in parts.result:
+            self._remember(method, parts.time.get(key))
+            return Answer(
+                parts.result[key], _count(parts.total.get(key)), _count(parts.next.get(key))
+            )
+        error = parts.error.get(key)
+        if not isinstance(error, dict):
+            return TransientError(f"Bitrix24 {method}: no answer in batch")
+        code = str(error.get("error") or "")
+        where = f"Bitrix24 {method}: {code}"
+        if code in TRANSIENT_ERRORS:
+            return self._transient(method, where, code, None)
+        if code == "CANT_EDIT_MESSAGE":
+            return MessageNotEditableError(where, code=code)
+        description = self._scrub(str(error.get("error_description") or ""))
+        return RejectedError(f"{where} {description}".rstrip(), code=code)
+
+    async def token_owner(self, access_token: str) -> int | None:
+        """Whose OAuth access token this is, asked of our own portal (`profile`, which needs
+        no scope); None when the portal does not accept the token (expired or invented).
+
+        The portal is the configured one, never a URL from an event.
+        """
+        await self._budget.acquire()
+        parts = urlsplit(self._base)
+        url = f"{parts.scheme}://{parts.netloc}/rest/profile.json"
+        try:
+            response = await self._http.post(url, json={"auth": access_token})
+        except httpx.TimeoutException as exc:
+            raise TransientError(f"Bitrix24 profile: timed out ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise TransientError(f"Bitrix24 profile: unreachable ({type(exc).__name__})") from None
+        answer = _json(response)
+        error = str(answer.get("error") or "") if isinstance(answer, dict) else ""
+        if response.status_code == 401 or error in _NOT_A_TOKEN:
+            return None
+        result = answer.get("result") if isinstance(answer, dict) else None
+        if not response.is_success or not isinstance(result, dict):
+            raise self._failure("profile", response, answer)
+        owner = str(result.get("ID", ""))
+        return int(owner) if owner.isdecimal() else None
+
     async def find_users_by_email(self, email: str) -> list[BitrixUser]:
-        """Active users whose e-mail is `email`, ignoring case.
+        """Active users whose e-mail is `email`, ignoring case; extranet users included.
 
         Bitrix24 silently drops filter keys the webhook's scope may not use (bitrix24.md §6),
         so the e-mail is checked again here rather than trusted from the filter.
         """
-        result = await self.call("user.get", _user_filter(email, active=True))
-        return _matching(result, email)
+        found = _users(await self._answer("user.get", _user_query(email)), email)
+        if isinstance(found, DeliveryError):
+            raise found
+        return found
 
     async def find_users_by_emails(
         self, emails: Mapping[str, str]
@@ -125,13 +291,11 @@ class BitrixClient:
         if len(emails) == 1:
             ((key, email),) = emails.items()
             return {key: await self.find_users_by_email(email)}
-        # In a batch the sub-call is a query string, where PHP reads "Y" as the flag's value.
-        calls = {
-            key: ("user.get", _user_filter(email, active="Y")) for key, email in emails.items()
-        }
-        answers = await self.batch(calls)
+        answers = await self._batch_answers(
+            {key: ("user.get", _user_query(email)) for key, email in emails.items()}
+        )
         return {
-            key: answer if isinstance(answer, DeliveryError) else _matching(answer, emails[key])
+            key: answer if isinstance(answer, DeliveryError) else _users(answer, emails[key])
             for key, answer in answers.items()
         }
 
@@ -139,27 +303,50 @@ class BitrixClient:
         """The id of the portal's bot with this CODE, if it exists."""
         bots = await self.call("imbot.bot.list", {})
         # PHP serialises an empty array as [] and a filled one as an object keyed by id.
-        for bot in (bots.values() if isinstance(bots, dict) else bots) or []:
+        for bot in php_map(bots).values():
             if isinstance(bot, dict) and str(bot.get("CODE")) == code:
                 return int(bot["ID"])
         return None
 
 
-def _user_filter(email: str, active: object) -> dict[str, Any]:
+def _user_query(email: str) -> dict[str, Any]:
+    # ADMIN_MODE shows extranet users outside the webhook owner's groups (if the owner is an
+    # administrator). USERAPI reads it as PHP truthiness: JSON true, or "Y" in a batch query.
     return {
-        "FILTER": {"EMAIL": email, "ACTIVE": active},
-        "select": ["ID", "EMAIL", "ACTIVE", "USER_TYPE"],
+        "FILTER": {"EMAIL": email, "ACTIVE": True},
+        "ADMIN_MODE": True,
+        "select": list(USER_FIELDS),
     }
 
 
-def _matching(result: Any, email: str) -> list[BitrixUser]:
+def _users(answer: Answer, email: str) -> list[BitrixUser] | DeliveryError:
+    """The active users of a `user.get` answer whose e-mail is `email`, ignoring case."""
+    if answer.next is not None:
+        # One e-mail matching more than a page of users: the EMAIL filter was dropped.
+        return RejectedError(
+            f"Bitrix24 user.get: {answer.total or 'many'} users for one e-mail; the webhook "
+            "cannot filter by e-mail (give it the user_basic scope)"
+        )
     wanted = email.strip().casefold()
-    users = [_user(item) for item in result or [] if isinstance(item, dict)]
+    users = [_user(item) for item in php_map(answer.result).values() if isinstance(item, dict)]
     return [u for u in users if u.active and u.email.strip().casefold() == wanted]
 
 
+def php_map(value: Any) -> dict[str, Any]:
+    """A PHP array as JSON gives it: a list (keys 0..n-1) or an object, keyed by string."""
+    if isinstance(value, list):
+        return {str(index): item for index, item in enumerate(value)}
+    if isinstance(value, dict):
+        return {str(key): item for key, item in value.items()}
+    return {}
+
+
 def php_query(params: Mapping[str, Any], prefix: str = "") -> str:
-    """Params as a PHP-style query string (`KEYBOARD[BUTTONS][0][TEXT]=1`), for `batch`."""
+    """Params as a PHP-style query string (`KEYBOARD[BUTTONS][0][TEXT]=1`), for `batch`.
+
+    True is sent as "Y", which Y/N fields and PHP truthiness (ADMIN_MODE) both read as yes;
+    False is "N", which PHP truthiness reads as yes too, so leave such a flag out instead.
+    """
     parts: list[str] = []
     for key, value in params.items():
         name = f"{prefix}[{key}]" if prefix else str(key)
@@ -173,16 +360,6 @@ def php_query(params: Mapping[str, Any], prefix: str = "") -> str:
     return "&".join(p for p in parts if p)
 
 
-def _sub_error(method: str, error: dict[str, Any]) -> DeliveryError:
-    code = str(error.get("error", ""))
-    where = f"Bitrix24 {method}: {code}"
-    if code in TRANSIENT_ERRORS:
-        return TransientError(where)
-    if code == "CANT_EDIT_MESSAGE":
-        return MessageNotEditableError(where)
-    return RejectedError(f"{where} {str(error.get('error_description', ''))[:200]}".rstrip())
-
-
 def _user(item: dict[str, Any]) -> BitrixUser:
     active = item.get("ACTIVE")
     return BitrixUser(
@@ -192,27 +369,28 @@ def _user(item: dict[str, Any]) -> BitrixUser:
     )
 
 
-def _result(method: str, response: httpx.Response, base_url: str) -> Any:
+def _json(response: httpx.Response) -> Any:
     try:
-        body = response.json()
+        return response.json()
     except ValueError:
-        body = None
-    error = str(body.get("error") or "") if isinstance(body, dict) else ""
-    if response.is_success and not error and isinstance(body, dict) and "result" in body:
-        return body["result"]
-    where = f"Bitrix24 {method}: HTTP {response.status_code} {error}".rstrip()
-    if response.status_code in TRANSIENT_STATUSES or error in TRANSIENT_ERRORS:
-        raise TransientError(where, retry_after_seconds(response.headers.get("Retry-After")))
-    if error == "CANT_EDIT_MESSAGE":
-        raise MessageNotEditableError(where)
-    if response.is_success and not error:
-        # A success without a readable result: a proxy or an overloaded portal; try later.
-        raise TransientError(f"Bitrix24 {method}: HTTP {response.status_code} without a result")
-    if response.is_redirect:
-        # Redirects are not followed: the webhook URL is configuration, never a response.
-        raise RejectedError(f"{where} (redirect not followed)")
-    description = str(body.get("error_description") or "") if isinstance(body, dict) else ""
-    # The webhook's path is its secret: never let an echo of it into a stored reason.
-    secret = base_url.rstrip("/").rsplit("/", 1)[-1]
-    description = description.replace(base_url, "***").replace(secret, "***")[:200]
-    raise RejectedError(f"{where} {description}".rstrip())
+        return None
+
+
+def _count(value: Any) -> int | None:
+    """A paging number (`total`, `next`) given as an int or a digit string."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    return int(value) if isinstance(value, str) and value.isdecimal() else None
+
+
+def _number(value: Any) -> float | None:
+    """A Unix time given as a number or a numeric string."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None

@@ -1,10 +1,14 @@
 """What can go wrong when we call a vendor (Bitrix24 here, Okdesk in `bridge.okdesk`).
 
     DeliveryError                  the call did not do what we asked
-    ├── TransientError             try again later (timeouts, 429, 5xx, QUERY_LIMIT_EXCEEDED)
+    ├── TransientError             try again later (timeouts, 429, 5xx, QUERY_LIMIT_EXCEEDED,
+    │   │                          OPERATION_TIME_LIMIT with `retry_after` from the portal)
+    │   └── PortalBlockedError     Bitrix24 blocked the portal by hand (OVERLOAD_LIMIT): stop
+    │                              sending and probe now and then; waiting out a backoff is no use
     └── RejectedError              the request itself is wrong; retrying will not help
         └── MessageNotEditableError     Bitrix24 refuses to edit an old or foreign message
 
+Each error carries the vendor's error `code` when the vendor named one ("" otherwise).
 Messages never contain URLs or tokens: a Bitrix24 webhook URL carries its secret in its path.
 """
 
@@ -17,13 +21,25 @@ from email.utils import parsedate_to_datetime
 class DeliveryError(Exception):
     """A vendor call did not do what we asked."""
 
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+
 
 class TransientError(DeliveryError):
     """A failure that may pass: the call is retried later, never dropped."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, retry_after: float | None = None, *, code: str = "") -> None:
+        super().__init__(message, code=code)
         self.retry_after = retry_after
+
+
+class PortalBlockedError(TransientError):
+    """Bitrix24 blocked the portal's REST API by hand (OVERLOAD_LIMIT, HTTP 503).
+
+    Not throttling: it lifts only when Bitrix24 lifts it, so the caller stops sending, alerts
+    the administrator and probes with one request now and then.
+    """
 
 
 class RejectedError(DeliveryError):

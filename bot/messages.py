@@ -50,6 +50,10 @@ _TEXTS: dict[str, dict[Language, str]] = {
         "en": "To rate your ticket, press a button from 1 to 5 under its message "
         "or reply with a single number from 1 to 5 (1 = poor, 5 = excellent).",
     },
+    "confirm_score": {
+        "ru": "Оценить заявку №{number} на {score}? Нажмите кнопку с оценкой.",
+        "en": "Rate ticket #{number} {score} out of 5? Press the button with your rating.",
+    },
     "nothing_to_rate": {
         "ru": "Сейчас нет заявок, которые ждут вашей оценки. Спасибо!",
         "en": "No tickets are waiting for your rating right now. Thank you!",

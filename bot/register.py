@@ -2,7 +2,8 @@
 
 Running it again changes nothing and duplicates nothing: an existing bot with our CODE is
 updated in place, and Bitrix24 answers `imbot.command.register` for a command the bot already
-has with the existing command's id (Bitrix\\Im\\Command::register looks it up first).
+has with the existing command's id (Bitrix\\Im\\Command::register looks it up first), whose
+flags are then set with `imbot.command.update`.
 """
 
 from __future__ import annotations
@@ -57,6 +58,15 @@ def _properties(settings: BotSettings) -> dict[str, str]:
     }
 
 
+# The `rate` command answers keyboard clicks only; extranet users (clients invited into the
+# portal) raise no ONIMCOMMANDADD for a command without EXTRANET_SUPPORT=Y (bitrix24.md §7).
+COMMAND_FLAGS = {"HIDDEN": "Y", "EXTRANET_SUPPORT": "Y"}
+COMMAND_LANG = [
+    {"LANGUAGE_ID": "ru", "TITLE": "Оценить заявку"},
+    {"LANGUAGE_ID": "en", "TITLE": "Rate the ticket"},
+]
+
+
 async def register(client: BitrixClient, settings: BotSettings) -> Registration:
     """Create the bot (or update the existing one) and its hidden `rate` command."""
     url = handler_url(settings)
@@ -84,6 +94,17 @@ async def register(client: BitrixClient, settings: BotSettings) -> Registration:
                 "FIELDS": {"EVENT_HANDLER": url, "PROPERTIES": _properties(settings)},
             },
         )
+    command_id = await _register_command(client, bot_id, url, new_bot=created)
+    return Registration(bot_id=bot_id, command_id=command_id, created=created)
+
+
+async def _register_command(client: BitrixClient, bot_id: int, url: str, *, new_bot: bool) -> int:
+    """Register the `rate` command; on an existing bot, also set its flags.
+
+    For a command the bot already has, `imbot.command.register` returns the old id and keeps
+    the old flags (an older release registered it without EXTRANET_SUPPORT), so they are set
+    again with `imbot.command.update`.
+    """
     command_id = int(
         await client.call(
             "imbot.command.register",
@@ -91,17 +112,23 @@ async def register(client: BitrixClient, settings: BotSettings) -> Registration:
                 "BOT_ID": bot_id,
                 "CLIENT_ID": client.client_id,
                 "COMMAND": RATE_COMMAND,
-                "HIDDEN": "Y",
+                **COMMAND_FLAGS,
                 "COMMON": "N",
                 "EVENT_COMMAND_ADD": url,
-                "LANG": [
-                    {"LANGUAGE_ID": "ru", "TITLE": "Оценить заявку"},
-                    {"LANGUAGE_ID": "en", "TITLE": "Rate the ticket"},
-                ],
+                "LANG": COMMAND_LANG,
             },
         )
     )
-    return Registration(bot_id=bot_id, command_id=command_id, created=created)
+    if not new_bot:
+        await client.call(
+            "imbot.command.update",
+            {
+                "COMMAND_ID": command_id,
+                "CLIENT_ID": client.client_id,
+                "FIELDS": {**COMMAND_FLAGS, "LANG": COMMAND_LANG},
+            },
+        )
+    return command_id
 
 
 async def unregister(client: BitrixClient, settings: BotSettings) -> int | None:

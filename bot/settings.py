@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The example values in example.env all say "change-me" or "your-".
 PLACEHOLDER = re.compile(r"change-?me|your-", re.IGNORECASE)
+# Bitrix24 appends CLIENT_ID to the handler URL unencoded and routes events by parsing it back
+# (bitrix24.md §7): `+ & # %` or a space there, or in our events token, and no event arrives.
+URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def check_base_url(value: str, name: str) -> str:
@@ -54,6 +57,16 @@ class BotSettings(BaseSettings):
         if "/rest/" not in urlsplit(url).path:
             raise ValueError("BITRIX_WEBHOOK_URL must look like https://portal/rest/<user>/<code>/")
         return url
+
+    @field_validator("bitrix_client_id", "bitrix_events_token")
+    @classmethod
+    def _url_safe(cls, value: SecretStr) -> SecretStr:
+        if not URL_SAFE.fullmatch(value.get_secret_value()):
+            raise ValueError(
+                "may hold only the letters A-Z and a-z, the digits 0-9, '-' and '_' "
+                "(Bitrix24 puts it into the handler URL unencoded)"
+            )
+        return value
 
     @field_validator("public_url")
     @classmethod

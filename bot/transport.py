@@ -6,12 +6,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.client import BitrixClient
-from bot.errors import DeliveryError, RejectedError
+from bot.errors import DeliveryError, RejectedError, TransientError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,40 +42,115 @@ class ChatTransport(Protocol):
         """Post several messages (key → dialog, message) in as few requests as possible."""
         ...
 
+    def known_bot_id(self) -> int | None:
+        """The bot's id when known without asking Bitrix24 (configured, or found already)."""
+        ...
+
+    @property
+    def bot_code(self) -> str:
+        """The bot's CODE in the portal."""
+        ...
+
 
 class ImbotTransport:
-    """`ChatTransport` over `imbot.message.add` / `imbot.message.update` (v1)."""
+    """`ChatTransport` over `imbot.message.add` / `imbot.message.update` (v1).
+
+    The bot's id is configured or found by its CODE. When Bitrix24 says the id is gone (the
+    bot was deleted and registered anew), the id is looked up again; while no bot has the
+    code, sending raises `TransientError`, so invitations wait instead of failing.
+    """
 
     def __init__(self, client: BitrixClient, bot_code: str, bot_id: int | None = None) -> None:
         self._client = client
         self._bot_code = bot_code
         self._bot_id = bot_id
 
+    def known_bot_id(self) -> int | None:
+        """The bot's id when known without asking Bitrix24 (configured, or found already)."""
+        return self._bot_id
+
+    @property
+    def bot_code(self) -> str:
+        """The bot's CODE in the portal."""
+        return self._bot_code
+
     async def bot_id(self) -> int:
-        """The bot's id: configured, or found once by its CODE."""
+        """The bot's id: configured, or found by its CODE."""
         if self._bot_id is None:
             found = await self._client.bot_id_by_code(self._bot_code)
             if found is None:
-                raise RejectedError(
+                raise TransientError(
                     f"no Bitrix24 bot with code {self._bot_code!r}: run python -m bot.register"
                 )
             self._bot_id = found
         return self._bot_id
 
+    async def _found_again(self, gone: int) -> bool:
+        """After BOT_ID_ERROR: look the bot up by CODE; True when it has a new id."""
+        self._bot_id = None
+        try:
+            found = await self.bot_id()
+        except TransientError:
+            return False
+        if found == gone:
+            return False
+        log.warning("bitrix.bot_found_again old_id=%s new_id=%s", gone, found)
+        return True
+
     async def send(self, dialog_id: str, message: ChatMessage) -> int:
         """Post `message` to a dialog and return its message id."""
-        result = await self._client.call("imbot.message.add", await self._add(dialog_id, message))
+        result = await self._call(
+            "imbot.message.add", lambda bot: self._add(bot, dialog_id, message)
+        )
         return int(result)
+
+    async def edit(self, message_id: int, message: ChatMessage) -> None:
+        """Replace a message's text; a message without keyboard loses its buttons."""
+        await self._call("imbot.message.update", lambda bot: self._update(bot, message_id, message))
+
+    async def _call(self, method: str, params: Callable[[int], dict[str, Any]]) -> Any:
+        bot = await self.bot_id()
+        try:
+            return await self._client.call(method, params(bot))
+        except RejectedError as exc:
+            if not bot_gone(exc):
+                raise
+            if not await self._found_again(bot):
+                raise _waiting(self._bot_code) from None
+            return await self._client.call(method, params(await self.bot_id()))
 
     async def send_many(
         self, messages: Mapping[str, tuple[str, ChatMessage]]
     ) -> dict[str, int | DeliveryError]:
         """Post several messages, in `batch` requests when there is more than one."""
+        if not messages:
+            return {}
         if len(messages) == 1:
             ((key, (dialog_id, message)),) = messages.items()
-            return {key: await self.send(dialog_id, message)}
+            try:
+                return {key: await self.send(dialog_id, message)}
+            except DeliveryError as exc:
+                return {key: exc}
+        bot = await self.bot_id()
+        answers = await self._add_many(bot, messages)
+        gone = [
+            key
+            for key, answer in answers.items()
+            if isinstance(answer, RejectedError) and bot_gone(answer)
+        ]
+        if gone:
+            if await self._found_again(bot):
+                again = {key: messages[key] for key in gone}
+                answers.update(await self._add_many(await self.bot_id(), again))
+            else:
+                answers.update(dict.fromkeys(gone, _waiting(self._bot_code)))
+        return answers
+
+    async def _add_many(
+        self, bot: int, messages: Mapping[str, tuple[str, ChatMessage]]
+    ) -> dict[str, int | DeliveryError]:
         calls = {
-            key: ("imbot.message.add", await self._add(dialog_id, message))
+            key: ("imbot.message.add", self._add(bot, dialog_id, message))
             for key, (dialog_id, message) in messages.items()
         }
         answers = await self._client.batch(calls)
@@ -81,9 +159,9 @@ class ImbotTransport:
             for key, answer in answers.items()
         }
 
-    async def _add(self, dialog_id: str, message: ChatMessage) -> dict[str, Any]:
+    def _add(self, bot: int, dialog_id: str, message: ChatMessage) -> dict[str, Any]:
         params: dict[str, Any] = {
-            "BOT_ID": await self.bot_id(),
+            "BOT_ID": bot,
             "CLIENT_ID": self._client.client_id,
             "DIALOG_ID": dialog_id,
             "MESSAGE": message.text,
@@ -92,19 +170,26 @@ class ImbotTransport:
             params["KEYBOARD"] = message.keyboard
         return params
 
-    async def edit(self, message_id: int, message: ChatMessage) -> None:
-        """Replace a message's text; a message without keyboard loses its buttons."""
-        await self._client.call(
-            "imbot.message.update",
-            {
-                "BOT_ID": await self.bot_id(),
-                "CLIENT_ID": self._client.client_id,
-                "MESSAGE_ID": message_id,
-                "MESSAGE": message.text,
-                # "N" removes the keyboard (bitrix24.md §3).
-                "KEYBOARD": message.keyboard if message.keyboard is not None else "N",
-            },
-        )
+    def _update(self, bot: int, message_id: int, message: ChatMessage) -> dict[str, Any]:
+        return {
+            "BOT_ID": bot,
+            "CLIENT_ID": self._client.client_id,
+            "MESSAGE_ID": message_id,
+            "MESSAGE": message.text,
+            # "N" removes the keyboard (bitrix24.md §3).
+            "KEYBOARD": message.keyboard if message.keyboard is not None else "N",
+        }
+
+
+def bot_gone(error: DeliveryError) -> bool:
+    """Whether Bitrix24 says the bot id we used does not exist (BOT_ID_ERROR)."""
+    return isinstance(error, RejectedError) and error.code == "BOT_ID_ERROR"
+
+
+def _waiting(code: str) -> TransientError:
+    return TransientError(
+        f"the Bitrix24 bot {code!r} is gone: run python -m bot.register; invitations wait"
+    )
 
 
 def _message_id(answer: Any) -> int | DeliveryError:

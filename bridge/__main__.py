@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import signal
 import sys
 
-import uvicorn
-
 from bridge.app import create_app
 from bridge.logs import setup_logging
+from bridge.server import limits_of, serve
 from bridge.settings import settings_or_exit
+from storage.migrate import upgrade_or_exit
 
 log = logging.getLogger("bridge")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Load settings (stopping with a clear message when they are wrong) and serve."""
+    argparse.ArgumentParser(
+        prog="python -m bridge",
+        description="Serve the Okdesk webhook and the Bitrix24 bot's events, and run the "
+        "worker. Every setting comes from the environment or .env (see example.env).",
+        epilog="Other commands: python -m bot.register, python -m bridge.worker [--once], "
+        "python -m bridge.admin, python -m storage.migrate.",
+    ).parse_args(argv)
     settings = settings_or_exit()
     setup_logging(settings)
+    # The database first: an unreachable one stops the start with one line, not a traceback.
+    upgrade_or_exit(settings.database_url)
     placeholders = settings.placeholders()
     if placeholders:
         log.warning(
@@ -30,15 +40,7 @@ def main() -> int:
         log.warning("settings.plain_http %s uses plain http: use https outside tests", name)
     # uvicorn re-raises SIGTERM after its graceful shutdown; a finished stop is a success.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        proxy_headers=True,
-        server_header=False,
-    )
-    return 0
+    return serve(create_app(settings), settings, limits_of(settings))
 
 
 if __name__ == "__main__":

@@ -9,10 +9,11 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from bridge.settings import Settings, settings_or_exit
+from bridge.workflow import state_after_retry
 from storage import queries
 from storage.db import create_db_engine, transaction
-from storage.migrate import upgrade
-from storage.tables import JobKind, SurveyState, utcnow
+from storage.migrate import upgrade_or_exit
+from storage.tables import Job, JobKind, Survey, SurveyState, utcnow
 
 
 def status(engine: Engine) -> str:
@@ -28,29 +29,45 @@ def status(engine: Engine) -> str:
     return "\n".join(lines)
 
 
-def retry_failed(engine: Engine, settings: Settings, now: datetime) -> int:
-    """Queue every failed job again with a fresh retry budget; returns how many."""
+def retry_failed(engine: Engine, settings: Settings, now: datetime) -> tuple[int, list[str]]:
+    """Queue every failed job again with a fresh retry budget.
+
+    Returns how many were queued, and a line for each that cannot be retried because the
+    personal-data purge erased what it needs.
+    """
+    refused: list[str] = []
+    queued = 0
     with transaction(engine) as session:
-        failed = queries.failed_jobs(session)
-        for job in failed:
+        for job in queries.failed_jobs(session):
             assert job.id is not None
+            survey = None if job.survey_id is None else queries.get_survey(session, job.survey_id)
+            why_not = _cannot_retry(job, survey)
+            if why_not:
+                refused.append(f"job {job.id}: {why_not}")
+                continue
             queries.revive_job(session, job.id, now)
-            if job.survey_id is None:
+            queued += 1
+            if survey is None or survey.id is None or survey.state != SurveyState.FAILED:
                 continue
-            survey = queries.get_survey(session, job.survey_id)
-            if survey is None or survey.state != SurveyState.FAILED:
-                continue
-            values: dict[str, object] = {"reason": None, "finished_at": None, "updated_at": now}
-            if job.kind == JobKind.INVITE:
-                values["state"] = SurveyState.INVITING
-                if settings.default_rating is not None:
-                    values["deadline_at"] = now + settings.rating_timeout
-            else:
-                values["state"] = SurveyState.DEFAULTED if survey.automatic else SurveyState.RATED
-            queries.move_survey(
-                session, job.survey_id, from_states=[SurveyState.FAILED], values=values
-            )
-        return len(failed)
+            invitation = job.kind == JobKind.INVITE
+            values: dict[str, object] = {
+                "state": state_after_retry(survey, invitation),
+                "reason": None,
+                "finished_at": None,
+                "updated_at": now,
+            }
+            if invitation and settings.default_rating is not None:
+                values["deadline_at"] = now + settings.rating_timeout
+            queries.move_survey(session, survey.id, from_states=[SurveyState.FAILED], values=values)
+    return queued, refused
+
+
+def _cannot_retry(job: Job, survey: Survey | None) -> str | None:
+    if survey is not None and survey.personal_data_purged:
+        return f"ticket {survey.issue_id}: its personal data was purged, so it cannot be retried"
+    if job.kind == JobKind.REPLY and job.payload.strip() in ("", "{}"):
+        return "the reply's chat and text were purged, so it cannot be sent"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,13 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["status", "retry-failed"])
     args = parser.parse_args(argv)
     settings = settings_or_exit()
-    upgrade(settings.database_url)
+    upgrade_or_exit(settings.database_url)
     engine = create_db_engine(settings.database_url, pool_size=1)
     try:
         if args.command == "status":
             sys.stdout.write(status(engine) + "\n")
         else:
-            count = retry_failed(engine, settings, utcnow())
+            count, refused = retry_failed(engine, settings, utcnow())
+            for line in refused:
+                sys.stdout.write(f"not retried: {line}\n")
             sys.stdout.write(f"{count} failed job(s) queued again\n")
     finally:
         engine.dispose()

@@ -1,4 +1,4 @@
-"""The web app: the Okdesk webhook, the Bitrix24 events endpoint and the health check.
+"""The web app: the Okdesk webhook, the Bitrix24 events endpoint, health and readiness.
 
 Routes are thin: check the secret, read a bounded body, parse it, store the outcome and queued
 work in one transaction, answer. No route calls Okdesk or Bitrix24; the worker does.
@@ -7,14 +7,12 @@ work in one transaction, answer. No route calls Okdesk or Bitrix24; the worker d
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -24,101 +22,48 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import messages
-from bot.events import BotDeleted, BotJoined, ChatReply, EventFormatError, RatingClick, parse_event
+from bot.events import (
+    BotDeleted,
+    BotJoined,
+    ChatReply,
+    Event,
+    EventAuth,
+    EventFormatError,
+    RatingClick,
+    addressed_to,
+    parse_event,
+)
 from bot.messages import RATE_COMMAND, parse_command_params
-from bot.replies import parse_rating
-from bridge import service
+from bot.replies import ReplyKind, read_reply
+from bot.transport import ChatTransport
+from bridge import health, service
+from bridge.intake import (
+    BITRIX_MAX_BODY,
+    BITRIX_OPENAPI,
+    FORM_TYPES,
+    JSON_TYPES,
+    OKDESK_MAX_BODY,
+    OKDESK_OPENAPI,
+    SenderLimit,
+    describe,
+    json_object,
+    read_body,
+    require_type,
+    same_secret,
+)
 from bridge.jobs import BOT_DELETED
 from bridge.logs import install_redaction
 from bridge.okdesk import OkdeskWebhook, clean_text
+from bridge.server import install_limits, limits_of
 from bridge.settings import Settings
 from bridge.worker import Worker, open_vendors
 from storage import queries
-from storage.db import create_db_engine, ping, transaction
+from storage.db import create_db_engine, transaction
 from storage.migrate import upgrade
 from storage.tables import utcnow
 
 log = logging.getLogger(__name__)
-
-MAX_BODY = 64 * 1024
-JSON_TYPES = ("application/json",)
-FORM_TYPES = ("application/x-www-form-urlencoded",)
-
-
-# The routes read their bodies themselves (bounded, in the vendors' own encodings), so their
-# shapes are described here for the API's readers and for schema-driven tests.
-_STRING = {"type": "string"}
-_TOKEN = {"name": "token", "in": "query", "required": False, "schema": _STRING}
-OKDESK_OPENAPI: dict[str, Any] = {
-    "parameters": [
-        _TOKEN,
-        {
-            "name": "X-Webhook-Token",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string"},
-        },
-    ],
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["event"],
-                    "properties": {
-                        "event": {
-                            "type": "object",
-                            "properties": {
-                                "event_type": {"type": "string"},
-                                "new_status": {
-                                    "type": "object",
-                                    "properties": {"code": {"type": "string"}},
-                                },
-                            },
-                        },
-                        "issue": {
-                            "type": "object",
-                            "properties": {
-                                "id": {"type": ["integer", "string"]},
-                                "title": {"type": ["string", "null"]},
-                                "client": {"type": ["object", "null"]},
-                            },
-                        },
-                    },
-                }
-            }
-        },
-    },
-}
-BITRIX_OPENAPI: dict[str, Any] = {
-    "parameters": [_TOKEN],
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        name: {"type": "string"}
-                        for name in (
-                            "event",
-                            "auth[application_token]",
-                            "auth[domain]",
-                            "data[PARAMS][MESSAGE]",
-                            "data[PARAMS][DIALOG_ID]",
-                            "data[PARAMS][CHAT_TYPE]",
-                            "data[USER][ID]",
-                            "data[USER][IS_BOT]",
-                            "data[COMMAND][103][COMMAND]",
-                            "data[COMMAND][103][COMMAND_PARAMS]",
-                        )
-                    },
-                }
-            }
-        },
-    },
-}
+MEMBER_KEY = "bitrix_member_id"
 
 
 class App:
@@ -129,6 +74,32 @@ class App:
         self.engine = engine
         self.clock = clock
         self.worker: Worker | None = None
+        self.chat: ChatTransport | None = None
+        self.senders = SenderLimit(settings.webhook_surveys_per_minute)
+        self.member_id = settings.bitrix_member_id
+
+    def ours(self, event: Event) -> bool:
+        """Whether an event is for our bot (by id once known, else by code)."""
+        known = self.chat.known_bot_id() if self.chat is not None else None
+        return addressed_to(
+            event, known or self.settings.bitrix_bot_id, self.settings.bitrix_bot_code
+        )
+
+    def our_portal(self, member_id: str) -> bool:
+        """Whether an event's `auth[member_id]` is our portal installation's.
+
+        Configured, or else the first authentic event's, kept in the database: the handler URL
+        and the application token alone (both visible in that URL) do not make an event ours.
+        """
+        if not member_id:
+            return False
+        if self.member_id is None:
+            with transaction(self.engine) as session:
+                self.member_id = queries.first_status(
+                    session, MEMBER_KEY, member_id[:64], self.clock()
+                )
+            log.info("bitrix.member_id_pinned")
+        return same_secret(member_id, self.member_id)
 
     def wake_worker(self) -> None:
         """Tell the in-process worker that new work is stored."""
@@ -158,6 +129,7 @@ def create_app(
         stop = asyncio.Event()
         try:
             async with open_vendors(settings, engine, transport=transport) as vendors:
+                state.chat = vendors.chat
                 task = None
                 if settings.worker_enabled and not settings.placeholders():
                     state.worker = Worker(engine, settings, vendors, clock)
@@ -175,6 +147,10 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # The schema describes the intake routes for schema-driven tests; public only if asked.
+        openapi_url="/openapi.json" if settings.openapi_enabled else None,
+        # A redirect would repeat the secret ?token= in its Location and echo the Host header.
+        redirect_slashes=False,
     )
     app.add_api_route(
         "/api/v1/okdesk/webhook", okdesk_webhook, methods=["POST"], openapi_extra=OKDESK_OPENAPI
@@ -189,8 +165,10 @@ def create_app(
     app.add_api_route(
         "/api/v1/bitrix/events", bitrix_events, methods=["POST"], openapi_extra=BITRIX_OPENAPI
     )
-    app.add_api_route("/healthz", healthz, methods=["GET"])
+    app.add_api_route("/healthz", healthz, methods=["GET", "HEAD"])
+    app.add_api_route("/readyz", readyz, methods=["GET", "HEAD"])
     app.add_exception_handler(SQLAlchemyError, _storage_unavailable)
+    install_limits(app, limits_of(settings))
     return app
 
 
@@ -208,41 +186,14 @@ async def _storage_unavailable(_request: Request, exc: Exception) -> JSONRespons
     return JSONResponse({"detail": "storage is unavailable, try again later"}, status_code=503)
 
 
-def _same_secret(given: str | None, expected: str) -> bool:
-    # compare_digest on str refuses non-ASCII with TypeError; compare bytes instead.
-    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
-
-
-def _require_type(request: Request, allowed: tuple[str, ...]) -> None:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in allowed:
-        raise HTTPException(415, f"the body must be {' or '.join(allowed)}")
-
-
-async def _read_body(request: Request) -> bytes:
-    """The body, refused with 413 as soon as it passes the limit (chunked bodies too)."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not (declared.strip().isascii() and declared.strip().isdigit()):
-            raise HTTPException(400, "the Content-Length header is not a number")
-        if int(declared) > MAX_BODY:
-            raise HTTPException(413, f"the body is larger than {MAX_BODY} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise HTTPException(413, f"the body is larger than {MAX_BODY} bytes")
-    return bytes(body)
-
-
 async def okdesk_webhook(request: Request, state: State) -> dict[str, str]:
     """Okdesk tells us a ticket changed; a closure starts a survey."""
+    _refuse_while_placeholder(state.settings, "OKDESK_WEBHOOK_TOKEN")
     given = request.query_params.get("token") or request.headers.get("x-webhook-token")
-    if not _same_secret(given, state.settings.okdesk_webhook_token.get_secret_value()):
+    if not same_secret(given, state.settings.okdesk_webhook_token.get_secret_value()):
         raise HTTPException(401, "missing or wrong webhook token")
-    _require_type(request, JSON_TYPES)
-    body = await _read_body(request)
-    payload = _json_object(body)
+    require_type(request, JSON_TYPES)
+    payload = json_object(await read_body(request, OKDESK_MAX_BODY))
     event = payload.get("event")
     event_type = event.get("event_type") if isinstance(event, dict) else None
     if not isinstance(event_type, str):
@@ -252,7 +203,7 @@ async def okdesk_webhook(request: Request, state: State) -> dict[str, str]:
     try:
         webhook = OkdeskWebhook.model_validate(payload)
     except ValidationError as exc:
-        raise HTTPException(400, _describe(exc)) from None
+        raise HTTPException(400, describe(exc)) from None
     change = service.StatusChange(
         issue_id=webhook.issue.id,
         new_status=webhook.new_status,
@@ -260,6 +211,15 @@ async def okdesk_webhook(request: Request, state: State) -> dict[str, str]:
         title=clean_text(webhook.issue.title, 1000),
         engineer=clean_text(webhook.engineer, 300),
     )
+    if change.new_status in state.settings.okdesk_trigger_statuses and not state.senders.allow(
+        request.client.host if request.client else "unknown"
+    ):
+        log.warning("okdesk.webhook_throttled issue_id=%s", change.issue_id)
+        raise HTTPException(
+            429,
+            "too many closures from this sender: reconciliation will pick up genuine ones",
+            headers={"Retry-After": "60"},
+        )
     decision = await asyncio.to_thread(
         service.record_status_change, state.engine, state.settings, change, state.clock()
     )
@@ -273,41 +233,21 @@ async def okdesk_webhook(request: Request, state: State) -> dict[str, str]:
     return {"result": decision.value}
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        # JSONDecodeError, UnicodeDecodeError, and numbers past Python's digit limit.
-        raise HTTPException(400, f"the body is not valid JSON: {str(exc)[:200]}") from None
-    except RecursionError:
-        raise HTTPException(400, "the body is nested too deeply") from None
-    if not isinstance(payload, dict):
-        raise HTTPException(400, "the body must be a JSON object")
-    return payload
-
-
-def _describe(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors()[:5]:
-        where = ".".join(str(part) for part in error["loc"]) or "body"
-        problems.append(f"{where}: {error['msg']}")
-    return "; ".join(problems)
-
-
 async def bitrix_events(request: Request, state: State) -> dict[str, str]:
     """Bitrix24 tells the bot something happened: a click, a reply, a join, a removal."""
     settings = state.settings
-    if not _same_secret(
+    _refuse_while_placeholder(settings, "BITRIX_EVENTS_TOKEN")
+    if not same_secret(
         request.query_params.get("token"), settings.bitrix_events_token.get_secret_value()
     ):
         raise HTTPException(403, "missing or wrong events token")
-    _require_type(request, FORM_TYPES)
-    body = await _read_body(request)
+    require_type(request, FORM_TYPES)
+    body = await read_body(request, BITRIX_MAX_BODY)
     try:
         parsed = parse_event(body)
     except EventFormatError as exc:
         raise HTTPException(400, str(exc)) from None
-    if not _same_secret(parsed.auth.application_token, settings.expected_application_token):
+    if not same_secret(parsed.auth.application_token, settings.expected_application_token):
         # The URL token matched, so this is likely our portal with a mismatched setting.
         log.warning(
             "bitrix.event_refused reason=application_token event=%s: check "
@@ -318,23 +258,28 @@ async def bitrix_events(request: Request, state: State) -> dict[str, str]:
     if parsed.auth.domain.lower().split(":")[0] != settings.portal_domain:
         log.warning("bitrix.event_refused reason=domain event=%s", parsed.name)
         raise HTTPException(403, "the event comes from another portal")
-    await asyncio.to_thread(_handle_events, state, parsed.events)
+    if not await asyncio.to_thread(state.our_portal, parsed.auth.member_id):
+        log.warning("bitrix.event_refused reason=member_id event=%s", parsed.name)
+        raise HTTPException(403, "the event comes from another portal installation")
+    await asyncio.to_thread(_handle_events, state, parsed.events, parsed.auth)
     state.wake_worker()
     return {"result": "ok"}
 
 
-def _handle_events(state: App, events: tuple[object, ...]) -> None:
+def _handle_events(state: App, events: tuple[Event, ...], auth: EventAuth) -> None:
     now = state.clock()
     settings = state.settings
     for event in events:
+        if not state.ours(event):
+            log.warning("bitrix.event_ignored reason=another_bot event=%s", type(event).__name__)
+            continue
         if isinstance(event, RatingClick):
             _handle_click(state, event, now)
         elif isinstance(event, ChatReply):
-            _handle_reply(state, event, now)
+            _handle_reply(state, event, auth.access_token, now)
         elif isinstance(event, BotJoined) and event.chat_type == "P" and event.dialog_id:
-            service.queue_reply(
-                state.engine, event.dialog_id, messages.text("welcome", settings.language), now
-            )
+            text = messages.text("welcome", settings.language)
+            service.queue_reply(state.engine, settings, event.dialog_id, text, now)
         elif isinstance(event, BotDeleted):
             log.warning("bitrix.bot_deleted bot_id=%s: run python -m bot.register", event.bot_id)
             with transaction(state.engine) as session:
@@ -354,38 +299,35 @@ def _handle_click(state: App, click: RatingClick, now: datetime) -> None:
     log.info("bitrix.click user_id=%s score=%s result=%s", click.user_id, score, outcome)
 
 
-def _handle_reply(state: App, reply: ChatReply, now: datetime) -> None:
+def _handle_reply(state: App, reply: ChatReply, access_token: str, now: datetime) -> None:
     # Bots' messages and group chats are not answers to a survey.
     if reply.from_bot or reply.chat_type != "P" or not reply.dialog_id:
         return
+    reading = read_reply(reply.text)
     answer = service.Answer(
         user_id=reply.user_id,
         dialog_id=reply.dialog_id,
-        score=parse_rating(reply.text),
+        score=reading.score if reading.kind is not ReplyKind.OTHER else None,
         reply_text=clean_text(reply.text, 1000),
         replay_key=None if reply.message_id is None else f"bitrix:message:{reply.message_id}",
+        doubtful=reading.kind is ReplyKind.DOUBTFUL,
+        access_token=access_token or None,
     )
     outcome = service.record_answer(state.engine, state.settings, answer, now)
     log.info("bitrix.reply user_id=%s result=%s", reply.user_id, outcome)
 
 
+def _refuse_while_placeholder(settings: Settings, name: str) -> None:
+    # The example token is public: while it is set, the endpoint accepts nothing at all.
+    if name in settings.placeholders():
+        raise HTTPException(503, f"{name} still holds the example value: set it and restart")
+
+
 async def healthz(state: State) -> JSONResponse:
-    """Whether the database answers, when the worker last ran, whether the bot still exists."""
-    try:
-        body = await asyncio.to_thread(_health, state.engine)
-    except SQLAlchemyError:
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-    return JSONResponse(body)
+    """Liveness: the process answers and the database is reachable."""
+    return await health.liveness(state.engine)
 
 
-def _health(engine: Engine) -> dict[str, str | None]:
-    ping(engine)
-    with transaction(engine) as session:
-        heartbeat = queries.get_status(session, "worker_heartbeat")
-        deleted = queries.get_status(session, BOT_DELETED)
-    return {
-        "status": "degraded" if deleted else "ok",
-        "database": "ok",
-        "worker_last_run": heartbeat.value if heartbeat else None,
-        "bot": f"deleted at {deleted.value}: run python -m bot.register" if deleted else "ok",
-    }
+async def readyz(state: State) -> JSONResponse:
+    """Readiness: the service is doing its job (worker, bot, portal, settings), with reasons."""
+    return await health.readiness(state.engine, state.settings, state.worker)

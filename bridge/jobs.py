@@ -10,27 +10,30 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlmodel import Session
 
 from bot import messages
 from bot.client import BitrixClient, BitrixUser
-from bot.errors import DeliveryError, MessageNotEditableError, RejectedError
+from bot.errors import DeliveryError, MessageNotEditableError, RejectedError, TransientError
 from bot.transport import ChatMessage, ChatTransport
 from bridge.okdesk import OkdeskClient
-from bridge.service import language_of
+from bridge.service import Answer, ask_back, language_of, record_verified_answer
 from bridge.settings import Settings
 from bridge.workflow import Trigger, decide_rating_write, sources, target
 from storage import queries
 from storage.tables import Job, JobKind, Survey, SurveyState
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Effect = Callable[[Session, datetime], None]
 BOT_DELETED = "bot_deleted"
+PORTAL_BLOCKED = "portal_blocked"
 
 
 @dataclass(frozen=True)
@@ -47,11 +50,19 @@ def _nothing(_session: Session, _now: datetime) -> None:
 
 
 async def run(job: Job, survey: Survey | None, vendors: Vendors, settings: Settings) -> Effect:
-    """Do the job's vendor calls and say what to record (invitations: `invite_many`)."""
+    """Do the job's vendor calls and say what to record (invitations: `find_recipients`)."""
     if job.kind == JobKind.REPLY:
         payload = json.loads(job.payload)
-        await vendors.chat.send(str(payload["dialog_id"]), ChatMessage(str(payload["text"])))
+        if not isinstance(payload, dict) or "dialog_id" not in payload or "text" not in payload:
+            raise RejectedError("the reply's chat and text were purged: nothing to send")
+        keyboard = payload.get("keyboard")
+        message = ChatMessage(
+            str(payload["text"]), keyboard if isinstance(keyboard, dict) else None
+        )
+        await vendors.chat.send(str(payload["dialog_id"]), message)
         return _nothing
+    if job.kind == JobKind.VERIFY_REPLY:
+        return await verify_reply(job, vendors, settings)
     if survey is None:
         log.warning("job.orphaned job_id=%s kind=%s", job.id, job.kind)
         return _nothing
@@ -63,80 +74,179 @@ async def run(job: Job, survey: Survey | None, vendors: Vendors, settings: Setti
     raise RejectedError(f"unknown job kind {job.kind!r}")
 
 
+async def verify_reply(job: Job, vendors: Vendors, settings: Settings) -> Effect:
+    """Rate with a typed score once our portal says the event's token is its sender's.
+
+    The token is asked about through the configured portal, never a URL from the event. A
+    token the portal does not accept (expired, or invented) leaves the person a button to
+    press; a token of someone else is a forgery, and changes nothing.
+    """
+    payload = json.loads(job.payload)
+    if not isinstance(payload, dict) or not payload.get("access_token"):
+        raise RejectedError("the reply's token was erased: nothing to verify")
+    answer = Answer(
+        user_id=int(payload["user_id"]),
+        dialog_id=str(payload["dialog_id"]),
+        score=int(payload["score"]),
+        reply_text=payload.get("reply_text"),
+    )
+    survey_id = int(payload["survey_id"])
+    owner = await vendors.bitrix.token_owner(str(payload["access_token"]))
+    if owner == answer.user_id:
+
+        def rate(session: Session, now: datetime) -> None:
+            record_verified_answer(session, settings, answer, survey_id, now)
+
+        return rate
+    if owner is None:
+
+        def confirm(session: Session, now: datetime) -> None:
+            ask_back(session, settings, answer, survey_id, now)
+
+        return confirm
+    log.warning(
+        "bitrix.reply_forged survey_id=%s claimed_user=%s token_user=%s",
+        survey_id,
+        answer.user_id,
+        owner,
+    )
+    return _nothing
+
+
 Outcome = Effect | DeliveryError
 CONTACT_LOOKUPS_AT_ONCE = 10
 
 
-async def invite_many(surveys: Sequence[Survey | None], vendors: Vendors) -> list[Outcome]:
-    """Invite the requesters of many closed tickets at once (one outcome per survey).
+@dataclass
+class Invitations:
+    """A batch of invitations between finding the people and sending them the message."""
 
-    Bitrix24 allows 2 requests a second, so the user lookups and the messages go out as
-    `batch` requests of up to 50 calls each; Okdesk's contact lookups go one by one.
+    surveys: dict[int, Survey]
+    outcomes: list[Outcome]
+    # Survey id → the Bitrix24 user who will be asked (recorded before sending).
+    recipients: dict[int, int] = field(default_factory=dict)
+    titles: dict[int, str | None] = field(default_factory=dict)
+
+
+async def find_recipients(
+    surveys: Sequence[Survey | None], vendors: Vendors, settings: Settings
+) -> Invitations:
+    """Read each ticket as Okdesk shows it now, then find who to ask (one outcome per survey).
+
+    A ticket that is no longer done, or not in Okdesk at all, is asked nothing: the webhook
+    said it closed, Okdesk decides. Bitrix24 allows 2 requests a second, so the user lookups
+    go out as `batch` requests of up to 50 calls; Okdesk's reads go a few at a time.
     """
-    outcomes: list[Outcome] = [_nothing] * len(surveys)
-    waiting = {
-        i: s for i, s in enumerate(surveys) if s is not None and s.state == SurveyState.INVITING
-    }
-    user_ids: dict[int, int] = {}
+    batch = Invitations(
+        surveys={
+            i: s for i, s in enumerate(surveys) if s is not None and s.state == SurveyState.INVITING
+        },
+        outcomes=[_nothing] * len(surveys),
+    )
     emails: dict[str, str] = {}
-    found = await _contact_emails(list(waiting.values()), vendors)
-    for (i, survey), email in zip(waiting.items(), found, strict=True):
-        if survey.bitrix_user_id is not None:
-            user_ids[i] = survey.bitrix_user_id
-        elif isinstance(email, DeliveryError):
-            outcomes[i] = email
-        elif isinstance(email, NoEmail):
-            outcomes[i] = _undeliverable(survey, email.reason)
-        else:
-            emails[str(i)] = email
-    for key, users in (await vendors.bitrix.find_users_by_emails(emails)).items():
+    looked_up = await _bounded([_requester(s, vendors, settings) for s in batch.surveys.values()])
+    for (i, survey), found in zip(list(batch.surveys.items()), looked_up, strict=True):
+        assert survey.id is not None
+        if isinstance(found, Requester):
+            batch.titles[i] = found.title
+            if survey.bitrix_user_id is not None:
+                batch.recipients[survey.id] = survey.bitrix_user_id
+            else:
+                emails[str(i)] = found.email
+            continue
+        batch.outcomes[i] = found
+        del batch.surveys[i]
+    await _find_users(batch, emails, vendors)
+    return batch
+
+
+async def _find_users(batch: Invitations, emails: dict[str, str], vendors: Vendors) -> None:
+    try:
+        answers = await vendors.bitrix.find_users_by_emails(emails)
+    except DeliveryError as exc:
+        # One request carried them all: its failure is each one's.
+        answers = dict.fromkeys(emails, exc)
+    for key, users in answers.items():
         i = int(key)
+        survey = batch.surveys[i]
+        assert survey.id is not None
         if isinstance(users, DeliveryError):
-            outcomes[i] = users
+            batch.outcomes[i] = users
         elif len(users) == 1:
-            user_ids[i] = users[0].id
+            batch.recipients[survey.id] = users[0].id
+            continue
         else:
-            outcomes[i] = _undeliverable(waiting[i], _nobody(users))
-    invitations = {str(i): (str(uid), _invitation(waiting[i])) for i, uid in user_ids.items()}
-    for key, sent in (await vendors.chat.send_many(invitations)).items():
+            batch.outcomes[i] = _undeliverable(survey, _nobody(users))
+        del batch.surveys[i]
+
+
+async def send_invitations(batch: Invitations, vendors: Vendors) -> list[Outcome]:
+    """Post the invitations of a batch whose recipients are recorded."""
+    invitations = {}
+    for i, survey in batch.surveys.items():
+        assert survey.id is not None
+        user_id = batch.recipients[survey.id]
+        invitations[str(i)] = (str(user_id), _invitation(survey, batch.titles.get(i)))
+    try:
+        answers = await vendors.chat.send_many(invitations)
+    except DeliveryError as exc:
+        answers = dict.fromkeys(invitations, exc)
+    for key, sent in answers.items():
         i = int(key)
-        outcomes[i] = (
-            sent if isinstance(sent, DeliveryError) else _invited(waiting[i], user_ids[i], sent)
+        survey = batch.surveys[i]
+        assert survey.id is not None
+        batch.outcomes[i] = (
+            sent
+            if isinstance(sent, DeliveryError)
+            else _invited(survey, batch.recipients[survey.id], sent, batch.titles.get(i))
         )
-    return outcomes
+    return batch.outcomes
 
 
 @dataclass(frozen=True)
-class NoEmail:
-    """Why a survey's requester cannot be looked up by e-mail."""
+class Requester:
+    """Who asked for a ticket, as Okdesk shows it now."""
 
-    reason: str
+    email: str
+    title: str | None
 
 
-async def _contact_emails(
-    surveys: list[Survey], vendors: Vendors
-) -> list[str | NoEmail | DeliveryError]:
-    """Each survey's contact e-mail, or why there is none, or the lookup's error.
+async def _requester(survey: Survey, vendors: Vendors, settings: Settings) -> Requester | Outcome:
+    """The ticket's requester and title, or why nobody will be asked.
 
     E-mails live only in memory until the Bitrix24 user is found: never stored or logged.
     """
+    try:
+        ticket = await vendors.okdesk.ticket(survey.issue_id)
+        if ticket is None:
+            return _not_surveyed(survey, "the ticket is not in Okdesk")
+        if ticket.status not in settings.done_statuses:
+            return _not_surveyed(survey, f"the ticket is {ticket.status!r} in Okdesk, not done")
+        if survey.bitrix_user_id is not None:
+            return Requester("", ticket.title)
+        contact_id = ticket.contact_id or survey.contact_id
+        if contact_id is None:
+            return _undeliverable(survey, "the ticket has no contact")
+        email = await vendors.okdesk.contact_email(contact_id)
+    except DeliveryError as exc:
+        return exc
+    except Exception as exc:
+        # Odd vendor data fails this invitation only, never its neighbours in the batch.
+        log.error("invite.lookup_crashed survey_id=%s error=%s", survey.id, type(exc).__name__)
+        return TransientError(f"unexpected {type(exc).__name__} reading the ticket")
+    if email is None:
+        return _undeliverable(survey, "the contact has no e-mail address in Okdesk")
+    return Requester(email, ticket.title)
+
+
+async def _bounded(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
     limit = asyncio.Semaphore(CONTACT_LOOKUPS_AT_ONCE)
 
-    async def one(survey: Survey) -> str | NoEmail | DeliveryError:
-        if survey.bitrix_user_id is not None:
-            return NoEmail("already found")
-        if survey.contact_id is None:
-            return NoEmail("the ticket has no contact")
+    async def one(call: Coroutine[Any, Any, T]) -> T:
         async with limit:
-            try:
-                email = await vendors.okdesk.contact_email(survey.contact_id)
-            except DeliveryError as exc:
-                return exc
-        return (
-            email if email is not None else NoEmail("the contact has no e-mail address in Okdesk")
-        )
+            return await call
 
-    return list(await asyncio.gather(*(one(s) for s in surveys)))
+    return list(await asyncio.gather(*(one(c) for c in calls)))
 
 
 def _nobody(users: list[BitrixUser]) -> str:
@@ -145,14 +255,14 @@ def _nobody(users: list[BitrixUser]) -> str:
     return f"{len(users)} Bitrix24 users have the contact's e-mail address"
 
 
-def _invitation(survey: Survey) -> ChatMessage:
+def _invitation(survey: Survey, title: str | None) -> ChatMessage:
     text = messages.invitation(
-        survey.issue_id, survey.issue_title, survey.engineer, language_of(survey)
+        survey.issue_id, title or survey.issue_title, survey.engineer, language_of(survey)
     )
     return ChatMessage(text, messages.rating_keyboard(survey.token))
 
 
-def _invited(survey: Survey, user_id: int, message_id: int) -> Effect:
+def _invited(survey: Survey, user_id: int, message_id: int, title: str | None) -> Effect:
     assert survey.id is not None
     survey_id = survey.id
     log.info("survey.invited survey_id=%s issue_id=%s", survey_id, survey.issue_id)
@@ -160,7 +270,13 @@ def _invited(survey: Survey, user_id: int, message_id: int) -> Effect:
     def record(session: Session, now: datetime) -> None:
         # The bot could post, so it exists again (after ONIMBOTDELETE and a new registration).
         queries.clear_status(session, BOT_DELETED)
-        values = {"message_id": message_id, "bitrix_user_id": user_id, "updated_at": now}
+        values: dict[str, object] = {
+            "message_id": message_id,
+            "bitrix_user_id": user_id,
+            "updated_at": now,
+        }
+        if title:
+            values["issue_title"] = title
         if not queries.move_survey(
             session,
             survey_id,
@@ -170,6 +286,30 @@ def _invited(survey: Survey, user_id: int, message_id: int) -> Effect:
             # Reopened or timed out while we were sending: take the buttons away again.
             queries.update_survey(session, survey_id, values)
             queries.enqueue(session, JobKind.CLOSE_INVITATION, now, survey_id=survey_id)
+
+    return record
+
+
+def _not_surveyed(survey: Survey, reason: str) -> Effect:
+    """Okdesk shows the ticket is not (or no longer) done: end the survey, ask nobody."""
+    assert survey.id is not None
+    survey_id = survey.id
+    log.info("survey.not_surveyed survey_id=%s reason=%s", survey_id, reason)
+
+    def record(session: Session, now: datetime) -> None:
+        if queries.move_survey(
+            session,
+            survey_id,
+            from_states=[SurveyState.INVITING],
+            values={
+                "state": target(Trigger.REOPENED),
+                "reason": reason,
+                "deadline_at": None,
+                "finished_at": now,
+                "updated_at": now,
+            },
+        ):
+            queries.release_current(session, survey_id, now)
 
     return record
 
@@ -196,6 +336,9 @@ async def send_rating(survey: Survey, vendors: Vendors, settings: Settings) -> E
     survey_id = survey.id
     if survey.rating_sent_at is not None:
         return _nothing
+    if survey.current_issue_id != survey.issue_id:
+        # Reopened since: a later closure's survey rates the ticket, never this older one.
+        return _not_written(survey_id, "the ticket was reopened after this rating: not sent")
     wanted = settings.rating_map[survey.score]
     shown = await vendors.okdesk.issue_rate(survey.issue_id)
     write = decide_rating_write(wanted, shown, survey.automatic)
@@ -222,6 +365,17 @@ async def send_rating(survey: Survey, vendors: Vendors, settings: Settings) -> E
     return record
 
 
+def _not_written(survey_id: int, note: str) -> Effect:
+    log.info("survey.rating_not_sent survey_id=%s reason=%s", survey_id, note)
+
+    def record(session: Session, now: datetime) -> None:
+        queries.update_survey(
+            session, survey_id, {"finished_at": now, "updated_at": now, "reason": note}
+        )
+
+    return record
+
+
 async def close_invitation(survey: Survey, vendors: Vendors) -> None:
     """Replace the invitation's buttons with the outcome (thanks, time passed, reopened)."""
     if survey.message_id is None or survey.bitrix_user_id is None:
@@ -240,8 +394,3 @@ async def close_invitation(survey: Survey, vendors: Vendors) -> None:
     except MessageNotEditableError:
         # Old messages cannot be edited (a portal setting, 3 days by default): say it anew.
         await vendors.chat.send(str(survey.bitrix_user_id), ChatMessage(text))
-
-
-def gives_up_survey(kind: JobKind) -> bool:
-    """Whether a job's final failure means its survey failed (a lost reply does not)."""
-    return kind in (JobKind.INVITE, JobKind.SEND_RATING)

@@ -3,12 +3,18 @@
 `OkdeskClient` turns failures into `bot.errors`: timeouts, connection errors, 429 and 5xx are
 `TransientError` (retried later from the queue); other 4xx are `RejectedError`. The API token
 travels as a query parameter (okdesk.md §1), so no URL ever goes into a message or a log.
+
+Vendor data is read the same way on every path: `clean_text` makes storable text, `optional_id`
+reads an id, `read_emails` an e-mail field, `read_time` a timestamp and `read_ticket` an issue.
+None of them raises: what is unusable becomes None, so odd data fails one item at most.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
@@ -16,7 +22,25 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from bot.errors import RejectedError, TransientError, retry_after_seconds
 
+log = logging.getLogger(__name__)
+
 _URL = re.compile(r"\S*(?:https?://|api_token=)\S*")
+_EMAIL_SEPARATORS = re.compile(r"[\s,;<>()\"']+")
+
+# Bounds of what we keep from Okdesk (the survey table's engineer column holds 300).
+TITLE_LIMIT = 1000
+NAME_LIMIT = 300
+CODE_LIMIT = 100
+EMAIL_FIELD_LIMIT = 10_000
+EMAIL_LIMIT = 254
+_MAX_ID = 2**63  # ids are stored as BIGINT
+
+# List filters take a date, `DD-MM-YYYY`; a time after it may be ignored (okdesk.md §11.5).
+LIST_DATE = "%d-%m-%Y"
+# Okdesk reads those dates in the account's time zone, which we do not know: ask from 14 hours
+# earlier (the widest UTC offset) and a day more, and keep what completed since ourselves.
+ZONE_MARGIN = timedelta(hours=14)
+LIST_OVERLAP = timedelta(days=1)
 
 
 def _int_id(value: object) -> object:
@@ -29,15 +53,63 @@ def _int_id(value: object) -> object:
 
 
 # Ids are stored as BIGINT: anything outside 1..2**63-1 is not an Okdesk id.
-Id = Annotated[int, BeforeValidator(_int_id), Field(gt=0, lt=2**63)]
+Id = Annotated[int, BeforeValidator(_int_id), Field(gt=0, lt=_MAX_ID)]
 
 
-def clean_text(value: str | None, limit: int) -> str | None:
-    """Text fit for storage: no NUL (PostgreSQL refuses it), no lone surrogates, bounded."""
-    if value is None:
+def clean_text(value: object, limit: int) -> str | None:
+    """Vendor text fit for storage: no NUL (PostgreSQL refuses it), no lone surrogates, at
+    most `limit` characters. A number becomes its digits; anything else not text is None."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
         return None
-    cleaned = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    text = value if isinstance(value, str) else str(value)
+    cleaned = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
     return cleaned[:limit]
+
+
+def optional_id(value: object) -> int | None:
+    """An Okdesk id given as a number or a numeric string; None when absent or unusable.
+
+    Ids are positive and fit a BIGINT; 0 is how some payloads say "none".
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        usable = text.isascii() and text.isdigit() and len(text) <= len(str(_MAX_ID))
+        value = int(text) if usable else None
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 < value < _MAX_ID else None
+
+
+def read_emails(value: object) -> list[str]:
+    """The addresses in an e-mail field: one address, several in one string, or a list.
+
+    Entries that are not text, and words that are not an address, are left out.
+    """
+    entries = value if isinstance(value, list) else [value]
+    texts = [clean_text(entry, EMAIL_FIELD_LIMIT) for entry in entries if isinstance(entry, str)]
+    words = [word for text in texts if text for word in _EMAIL_SEPARATORS.split(text)]
+    return [word for word in words if _is_address(word)]
+
+
+def _is_address(word: str) -> bool:
+    local, _, domain = word.partition("@")
+    return bool(local and domain) and "@" not in domain and len(word) <= EMAIL_LIMIT
+
+
+def read_time(value: object) -> datetime | None:
+    """An Okdesk timestamp (`2024-08-24T17:26:19.298+07:00`); None unless it names its zone."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def list_date(since: datetime) -> str:
+    """The `completed_since` date that lists every ticket completed at or after `since`."""
+    return (since.astimezone(UTC) - ZONE_MARGIN - LIST_OVERLAP).strftime(LIST_DATE)
 
 
 class _Model(BaseModel):
@@ -109,14 +181,77 @@ class OkdeskWebhook(_Model):
 
 
 @dataclass(frozen=True)
-class ClosedIssue:
-    """A ticket found closed through the API (for reconciliation)."""
+class Ticket:
+    """A ticket as Okdesk's REST API shows it (okdesk.md §5), its text fit for storage."""
 
     id: int
-    title: str | None
+    status: str | None
     contact_id: int | None
+    title: str | None
     engineer: str | None
-    rated: bool
+    rate: str | None
+    completed_at: datetime | None
+
+
+def read_ticket(item: object, issue_id: int | None = None) -> Ticket | None:
+    """Read an issue object; None when it is no object or has no usable id (nor was one asked).
+
+    A field of an odd shape (a string where an object belongs, say) reads as unknown.
+    """
+    if not isinstance(item, dict):
+        return None
+    ticket_id = issue_id or optional_id(item.get("id"))
+    if ticket_id is None:
+        return None
+    return Ticket(
+        id=ticket_id,
+        status=_code(item.get("status"), "code"),
+        contact_id=_contact_id(item),
+        title=clean_text(item.get("title"), TITLE_LIMIT),
+        engineer=_name(item.get("assignee")),
+        # REST answers an object {id, value}; webhooks a plain string (okdesk.md §5, §6).
+        rate=_code(item.get("rate"), "value"),
+        completed_at=read_time(item.get("completed_at")),
+    )
+
+
+def _code(value: object, key: str) -> str | None:
+    """A code given as an object (`{"code": "closed"}`, `{"value": "good"}`) or bare."""
+    if isinstance(value, dict):
+        value = value.get(key)
+    text = clean_text(value, CODE_LIMIT) if isinstance(value, str) else None
+    return (text.strip() or None) if text else None
+
+
+def _contact_id(item: dict[str, Any]) -> int | None:
+    """The requester: REST's top-level `contact`, or the webhook's `client.contact` (§5)."""
+    client = item.get("client")
+    nested = client.get("contact") if isinstance(client, dict) else None
+    for contact in (item.get("contact"), nested):
+        found = optional_id(contact.get("id")) if isinstance(contact, dict) else None
+        if found is not None:
+            return found
+    return None
+
+
+def _name(person: object) -> str | None:
+    """A person's name: REST's `{id, name}`, or the webhook's `{employee: {first_name...}}`."""
+    if isinstance(person, dict) and isinstance(person.get("employee"), dict):
+        person = person["employee"]
+    if not isinstance(person, dict):
+        return None
+    parts = (person.get(key) for key in ("first_name", "patronymic", "last_name"))
+    joined = " ".join(part.strip() for part in parts if isinstance(part, str) and part.strip())
+    name = clean_text(joined or person.get("name"), NAME_LIMIT)
+    return (name.strip() or None) if name else None
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    """One page of the ticket list: the usable tickets, and how many items Okdesk listed."""
+
+    tickets: list[Ticket]
+    listed: int
 
 
 class OkdeskClient:
@@ -168,24 +303,24 @@ class OkdeskClient:
         # A lookup by id answers one object; anything else means "no such contact" (okdesk.md §4).
         if not isinstance(contact, dict):
             return None
-        candidates = [contact.get("email"), *(contact.get("additional_emails") or [])]
-        candidates.append(contact.get("cc_email"))
-        for email in candidates:
-            if isinstance(email, str) and "@" in email:
-                return email.strip()
-        return None
+        fields = ("email", "additional_emails", "cc_email")
+        found = [address for field in fields for address in read_emails(contact.get(field))]
+        return found[0] if found else None
 
-    async def issue_rate(self, issue_id: int) -> str | None:
-        """The rating the ticket shows now (`rate.value`), or None when unrated."""
+    async def ticket(self, issue_id: int) -> Ticket | None:
+        """The ticket as Okdesk shows it now; None when it is gone (404, or an empty answer)."""
         response = await self._request("ticket read", "GET", f"issues/{issue_id}")
+        if response.status_code == 404:
+            return None
         if not response.is_success:
             raise self._rejected("ticket read", response)
         issue = _json(response)
-        rate = issue.get("rate") if isinstance(issue, dict) else None
-        # REST answers an object {id, value}; webhooks a plain string (okdesk.md §5, §6).
-        if isinstance(rate, dict):
-            rate = rate.get("value")
-        return rate if isinstance(rate, str) and rate else None
+        return read_ticket(issue, issue_id) if isinstance(issue, dict) and issue else None
+
+    async def issue_rate(self, issue_id: int) -> str | None:
+        """The rating the ticket shows now (`rate.value`), or None when unrated or gone."""
+        ticket = await self.ticket(issue_id)
+        return ticket.rate if ticket is not None else None
 
     async def rate_issue(self, issue_id: int, rate: str) -> None:
         """Post the ticket's rating (bad / normal / good)."""
@@ -201,13 +336,18 @@ class OkdeskClient:
         if not response.is_success:
             raise self._rejected("rating", response)
 
-    async def closed_issues(
-        self, statuses: list[str], completed_since: str, page: int, page_size: int = 50
-    ) -> list[ClosedIssue]:
-        """One page of tickets in `statuses` completed since `DD-MM-YYYY HH:MM`."""
+    async def completed_tickets(
+        self, statuses: list[str], since: datetime, page: int, page_size: int = 50
+    ) -> TicketPage:
+        """One page of the tickets in `statuses` that completed since `since`, and older ones.
+
+        Okdesk filters by a date in the account's zone (okdesk.md §11.5), so we ask from a day
+        and a half earlier and the caller keeps what is new. An item that is no ticket is
+        logged with its reason and left out (`listed` still counts it, for paging).
+        """
         params: dict[str, Any] = {
             "status_codes[]": statuses,
-            "completed_since": completed_since,
+            "completed_since": list_date(since),
             "page[size]": page_size,
             "page[number]": page,
         }
@@ -215,29 +355,25 @@ class OkdeskClient:
         if not response.is_success:
             raise self._rejected("ticket list", response)
         items = _json(response)
-        return [
-            _closed(item)
-            for item in items or []
-            if isinstance(item, dict) and _optional_id(item.get("id")) is not None
-        ]
+        if not isinstance(items, list):
+            # Not the documented array: nothing says which tickets closed, so try again later.
+            raise TransientError(f"Okdesk ticket list: answered a {type(items).__name__}")
+        return TicketPage(_usable_tickets(items, page), len(items))
 
 
-def _closed(item: dict[str, Any]) -> ClosedIssue:
-    contact = item.get("contact") or (item.get("client") or {}).get("contact") or {}
-    assignee = item.get("assignee") or {}
-    return ClosedIssue(
-        id=int(str(item["id"]).strip()),
-        title=item.get("title"),
-        contact_id=_optional_id(contact.get("id") if isinstance(contact, dict) else None),
-        engineer=assignee.get("name") if isinstance(assignee, dict) else None,
-        rated=bool(item.get("rate")),
-    )
-
-
-def _optional_id(value: object) -> int | None:
-    text = str(value).strip() if isinstance(value, int | str) else ""
-    # Ids are positive; 0 is how some payloads say "none".
-    return int(text) or None if text.isdecimal() else None
+def _usable_tickets(items: list[Any], page: int) -> list[Ticket]:
+    """The listed items that are tickets; the others are logged with their reason."""
+    tickets = []
+    for position, item in enumerate(items, start=1):
+        ticket = read_ticket(item)
+        if ticket is None:
+            reason = "no usable id" if isinstance(item, dict) else "not an object"
+            log.warning(
+                "okdesk.list_item_skipped page=%s item=%s reason=%s", page, position, reason
+            )
+        else:
+            tickets.append(ticket)
+    return tickets
 
 
 def _json(response: httpx.Response) -> Any:

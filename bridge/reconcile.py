@@ -4,18 +4,24 @@ Okdesk does not resend a webhook we did not answer (okdesk.md §2), so while eve
 down, closures are lost. Every RECONCILE_INTERVAL one worker lists the tickets closed since
 its watermark through the API and opens the surveys that are missing; the unique index on the
 ticket's current survey makes an overlap (or two replicas at once) harmless.
+
+Okdesk lists by date only, so the list holds older closures too: we keep those completed
+since the watermark (and within RECONCILE_MAX_AGE), and read each ticket again before opening
+its survey, acting on what Okdesk shows then rather than on the list.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from bot.errors import RejectedError
 from bridge import service
-from bridge.okdesk import OkdeskClient
+from bridge.okdesk import OkdeskClient, Ticket
 from bridge.settings import Settings
 from bridge.workflow import ClosureDecision
 from storage import queries
@@ -25,9 +31,17 @@ log = logging.getLogger(__name__)
 
 WATERMARK = "reconcile_watermark"
 PAGE_SIZE = 50
-# Okdesk reads `completed_since` in the account's time zone, which we do not know: ask from
-# 14 hours earlier (the widest UTC offset), and let the duplicate check drop what we had.
-ZONE_MARGIN = timedelta(hours=14)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One reconciliation run: where it looks, and for closures since when."""
+
+    engine: Engine
+    settings: Settings
+    okdesk: OkdeskClient
+    since: datetime
+    now: datetime
 
 
 def _claim_run(engine: Engine, settings: Settings, now: datetime) -> datetime | None:
@@ -47,41 +61,97 @@ def _claim_run(engine: Engine, settings: Settings, now: datetime) -> datetime | 
         return since
 
 
+def _move_watermark(engine: Engine, now: datetime) -> None:
+    """The next run lists the closures since this one started."""
+    with transaction(engine) as session:
+        queries.set_status(session, WATERMARK, now.isoformat(), now)
+
+
+def _has_survey(engine: Engine, issue_id: int) -> bool:
+    """Whether the ticket's latest closure already has its survey."""
+    with transaction(engine) as session:
+        return queries.current_survey(session, issue_id) is not None
+
+
 async def reconcile(
     engine: Engine, settings: Settings, okdesk: OkdeskClient, now: datetime
 ) -> int | None:
     """One reconciliation run if one is due: the number of surveys opened, or None."""
     if settings.reconcile_interval is None:
         return None
-    since = await asyncio.to_thread(_claim_run, engine, settings, now)
-    if since is None:
+    watermark = await asyncio.to_thread(_claim_run, engine, settings, now)
+    if watermark is None:
         return None
-    completed_since = (since - ZONE_MARGIN).strftime("%d-%m-%Y %H:%M")
+    # RECONCILE_MAX_AGE (bridge.settings); read with a default until every tree has it.
+    max_age: timedelta = settings.reconcile_max_age
+    since = max(watermark, now - max_age)
+    run = _Run(engine, settings, okdesk, since, now)
     opened = 0
     page = 1
     while True:
-        issues = await okdesk.closed_issues(
-            settings.okdesk_trigger_statuses, completed_since, page, PAGE_SIZE
+        listed = await okdesk.completed_tickets(
+            settings.okdesk_trigger_statuses, since, page, PAGE_SIZE
         )
-        for issue in issues:
-            if issue.rated:
-                continue
-            change = service.StatusChange(
-                issue.id,
-                settings.okdesk_trigger_statuses[0],
-                issue.contact_id,
-                issue.title,
-                issue.engineer,
-            )
-            decision = await asyncio.to_thread(
-                service.record_status_change, engine, settings, change, now
-            )
-            opened += decision is ClosureDecision.OPEN
-        if len(issues) < PAGE_SIZE:
+        for ticket in listed.tickets:
+            opened += await _reconcile_ticket(run, ticket)
+        if listed.listed < PAGE_SIZE:
             break
         page += 1
-    with transaction(engine) as session:
-        queries.set_status(session, WATERMARK, now.isoformat(), now)
+    await asyncio.to_thread(_move_watermark, engine, now)
     if opened:
         log.info("reconcile.opened surveys=%s", opened)
     return opened
+
+
+def _completed_before(ticket: Ticket, since: datetime) -> bool:
+    """Whether the ticket completed before `since` (an unknown time is kept)."""
+    return ticket.completed_at is not None and ticket.completed_at < since
+
+
+async def _reconcile_ticket(run: _Run, listed: Ticket) -> bool:
+    """Open the survey of one listed ticket if Okdesk, read again, still shows it closed."""
+    if listed.rate is not None or _completed_before(listed, run.since):
+        return False
+    if await asyncio.to_thread(_has_survey, run.engine, listed.id):
+        return False
+    ticket = await _still_closed(run, listed.id)
+    if ticket is None:
+        return False
+    change = service.StatusChange(
+        ticket.id,
+        ticket.status,
+        ticket.contact_id or listed.contact_id,
+        ticket.title or listed.title,
+        ticket.engineer or listed.engineer,
+    )
+    decision = await asyncio.to_thread(
+        service.record_status_change, run.engine, run.settings, change, run.now
+    )
+    return decision is ClosureDecision.OPEN
+
+
+async def _still_closed(run: _Run, issue_id: int) -> Ticket | None:
+    """The ticket as Okdesk shows it now, when it still wants a survey (else why not is logged)."""
+    try:
+        ticket = await run.okdesk.ticket(issue_id)
+    except RejectedError as exc:
+        log.warning("reconcile.unreadable issue_id=%s error=%s", issue_id, exc)
+        return None
+    reason = _why_not(run, ticket)
+    if reason is not None:
+        log.info("reconcile.skipped issue_id=%s reason=%s", issue_id, reason)
+        return None
+    return ticket
+
+
+def _why_not(run: _Run, ticket: Ticket | None) -> str | None:
+    """Why the ticket, as Okdesk shows it now, gets no survey; None when it gets one."""
+    if ticket is None:
+        return "the ticket is not in Okdesk"
+    if ticket.status not in run.settings.okdesk_trigger_statuses:
+        return f"the ticket is {ticket.status!r} now, no trigger status (reopened since listed)"
+    if ticket.rate is not None:
+        return "the ticket is rated"
+    if _completed_before(ticket, run.since):
+        return "the ticket completed before the watermark or RECONCILE_MAX_AGE"
+    return None

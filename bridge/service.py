@@ -6,6 +6,7 @@ Okdesk or Bitrix24 is queued as jobs in the same transaction (an outbox), for th
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -30,6 +31,8 @@ from storage import queries
 from storage.db import transaction
 from storage.tables import JobKind, Survey, SurveyState
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class StatusChange:
@@ -49,7 +52,7 @@ def record_status_change(
     with transaction(engine) as session:
         current = queries.current_survey(session, change.issue_id)
         decision = decide_status_change(
-            change.new_status, settings.okdesk_trigger_statuses, current
+            change.new_status, settings.okdesk_trigger_statuses, current, settings.done_statuses
         )
         if decision is ClosureDecision.OPEN:
             return _open(session, settings, change, now)
@@ -114,6 +117,8 @@ class AnswerOutcome(StrEnum):
     ALREADY_DONE = "already_done"
     NO_SURVEY = "no_survey"
     NOT_A_RATING = "not_a_rating"
+    ASKED_BACK = "asked_back"
+    VERIFYING = "verifying"
     REPLAYED = "replayed"
 
 
@@ -121,7 +126,10 @@ class AnswerOutcome(StrEnum):
 class Answer:
     """A Bitrix24 user's answer: a button (with the survey's token) or a typed reply.
 
-    A typed reply that is not a rating has no score.
+    A typed reply that is not a rating has no score; one that may be a rating but is not
+    clearly one is `doubtful`, and the bot asks back with buttons instead of guessing. A clear
+    typed score counts once the event's `access_token` is shown (through our own portal) to
+    belong to the person it names: whoever holds only the handler URL cannot rate for others.
     """
 
     user_id: int
@@ -131,6 +139,8 @@ class Answer:
     reply_text: str | None = None
     # Set for a typed reply: the key under which a replay of the same message is recognised.
     replay_key: str | None = None
+    doubtful: bool = False
+    access_token: str | None = None
 
 
 def record_answer(
@@ -142,49 +152,153 @@ def record_answer(
             session, answer.replay_key, now
         ):
             return AnswerOutcome.REPLAYED
-        if answer.survey_token is not None:
-            survey = queries.survey_by_token(session, answer.survey_token)
-        else:
-            survey = queries.latest_awaiting_survey(session, answer.user_id)
-        if survey is None or survey.id is None:
-            key = "survey_gone" if answer.survey_token else "nothing_to_rate"
-            reply(session, answer.dialog_id, messages.text(key, settings.language), now)
-            return AnswerOutcome.NO_SURVEY
-        if answer.score is None:
-            reply(session, answer.dialog_id, messages.text("how_to_rate", settings.language), now)
-            return AnswerOutcome.NOT_A_RATING
-        decision = decide_answer(survey, answer.user_id)
-        if decision is AnswerDecision.NOT_YOURS:
-            reply(session, answer.dialog_id, messages.text("not_yours", settings.language), now)
-            return AnswerOutcome.NOT_YOURS
-        if decision is AnswerDecision.NOT_WAITING:
-            return AnswerOutcome.ALREADY_DONE
-        rated = _end(
-            session,
-            survey.id,
-            Trigger.ANSWERED,
-            now,
-            score=answer.score,
-            rated_by=answer.user_id,
-            reply_text=(answer.reply_text or None) and answer.reply_text[:1000],
-            answered_at=now,
-            finished_at=None,
-        )
-        if not rated:
-            return AnswerOutcome.ALREADY_DONE
-        queries.enqueue(session, JobKind.SEND_RATING, now, survey_id=survey.id)
+        survey = _answered_survey(session, answer)
+        outcome = _answer_outcome(survey, answer)
+        if outcome is AnswerOutcome.RATED:
+            assert survey is not None
+            outcome = _rate(session, survey, answer, now)
+        elif outcome is AnswerOutcome.VERIFYING:
+            assert survey is not None and answer.access_token is not None
+            _verify(session, survey, answer, now)
+        _respond(session, settings, answer, survey, outcome, now)
+        return outcome
+
+
+def _answered_survey(session: Session, answer: Answer) -> Survey | None:
+    if answer.survey_token is not None:
+        return queries.survey_by_token(session, answer.survey_token)
+    return queries.latest_awaiting_survey(session, answer.user_id)
+
+
+def _answer_outcome(survey: Survey | None, answer: Answer) -> AnswerOutcome:
+    """What an answer does to the survey it names (or the person's latest one)."""
+    if survey is None:
+        return AnswerOutcome.NO_SURVEY
+    if answer.score is None:
+        return AnswerOutcome.NOT_A_RATING
+    decision = decide_answer(survey, answer.user_id)
+    if decision is AnswerDecision.NOT_YOURS:
+        return AnswerOutcome.NOT_YOURS
+    if decision is AnswerDecision.NOT_WAITING:
+        return AnswerOutcome.ALREADY_DONE
+    if answer.survey_token is not None:
         return AnswerOutcome.RATED
+    if answer.doubtful or not answer.access_token:
+        return AnswerOutcome.ASKED_BACK
+    return AnswerOutcome.VERIFYING
 
 
-def reply(session: Session, dialog_id: str, text: str, now: datetime) -> None:
-    """Queue a short bot message to a dialog."""
-    queries.enqueue(session, JobKind.REPLY, now, payload={"dialog_id": dialog_id, "text": text})
+def _verify(session: Session, survey: Survey, answer: Answer, now: datetime) -> None:
+    """Queue the check that the typed score's sender is who the event says (the worker asks
+    our portal whose access token it is; the token is erased when the check is done)."""
+    payload = {
+        "survey_id": survey.id,
+        "user_id": answer.user_id,
+        "dialog_id": answer.dialog_id,
+        "score": answer.score,
+        "reply_text": answer.reply_text,
+        "access_token": answer.access_token,
+    }
+    queries.enqueue(session, JobKind.VERIFY_REPLY, now, survey_id=survey.id, payload=payload)
 
 
-def queue_reply(engine: Engine, dialog_id: str, text: str, now: datetime) -> None:
+def record_verified_answer(
+    session: Session, settings: Settings, answer: Answer, survey_id: int, now: datetime
+) -> AnswerOutcome:
+    """Rate a survey with a typed score whose sender was verified (in the caller's session)."""
+    survey = queries.get_survey(session, survey_id)
+    if survey is None or decide_answer(survey, answer.user_id) is not AnswerDecision.ACCEPT:
+        return AnswerOutcome.ALREADY_DONE
+    return _rate(session, survey, answer, now)
+
+
+def ask_back(
+    session: Session, settings: Settings, answer: Answer, survey_id: int, now: datetime
+) -> None:
+    """Ask the person to confirm a typed score with a button (it could not be verified)."""
+    survey = queries.get_survey(session, survey_id)
+    if survey is not None and decide_answer(survey, answer.user_id) is AnswerDecision.ACCEPT:
+        _respond(session, settings, answer, survey, AnswerOutcome.ASKED_BACK, now)
+
+
+def _rate(session: Session, survey: Survey, answer: Answer, now: datetime) -> AnswerOutcome:
+    assert survey.id is not None
+    rated = _end(
+        session,
+        survey.id,
+        Trigger.ANSWERED,
+        now,
+        score=answer.score,
+        rated_by=answer.user_id,
+        reply_text=(answer.reply_text or None) and answer.reply_text[:1000],
+        answered_at=now,
+        finished_at=None,
+    )
+    if not rated:
+        return AnswerOutcome.ALREADY_DONE
+    queries.enqueue(session, JobKind.SEND_RATING, now, survey_id=survey.id)
+    return AnswerOutcome.RATED
+
+
+def _respond(
+    session: Session,
+    settings: Settings,
+    answer: Answer,
+    survey: Survey | None,
+    outcome: AnswerOutcome,
+    now: datetime,
+) -> None:
+    """The short reply an outcome deserves, at most once where repeating it would nag."""
+    language = settings.language if survey is None else language_of(survey)
+    if outcome is AnswerOutcome.ASKED_BACK:
+        assert survey is not None and answer.score is not None
+        text = messages.text("confirm_score", language, number=survey.issue_id, score=answer.score)
+        keyboard = messages.rating_keyboard(survey.token)
+        reply(session, settings, answer.dialog_id, text, now, keyboard=keyboard)
+        return
+    key = {
+        AnswerOutcome.NO_SURVEY: "survey_gone" if answer.survey_token else "nothing_to_rate",
+        AnswerOutcome.NOT_A_RATING: "how_to_rate",
+        AnswerOutcome.NOT_YOURS: "not_yours",
+    }.get(outcome)
+    if key is None:
+        return
+    # Typed chatter gets one hint per survey (or one a day when nothing waits), never a storm.
+    if answer.survey_token is None:
+        about = f"survey:{survey.id}" if survey is not None else f"day:{now.date()}"
+        if not queries.first_sighting(session, f"hint:{answer.dialog_id}:{about}", now):
+            return
+    reply(session, settings, answer.dialog_id, messages.text(key, language), now)
+
+
+def reply(
+    session: Session,
+    settings: Settings,
+    dialog_id: str,
+    text: str,
+    now: datetime,
+    *,
+    keyboard: dict[str, object] | None = None,
+) -> bool:
+    """Queue a short bot message to a dialog, unless that dialog had its share this minute."""
+    minute = now.replace(second=0, microsecond=0).isoformat()
+    slots = (f"reply:{dialog_id}:{minute}:{n}" for n in range(settings.replies_per_minute))
+    if not any(queries.first_sighting(session, slot, now) for slot in slots):
+        log.info("reply.throttled dialog_id=%s", dialog_id[:40])
+        return False
+    payload: dict[str, object] = {"dialog_id": dialog_id, "text": text}
+    if keyboard is not None:
+        payload["keyboard"] = keyboard
+    queries.enqueue(session, JobKind.REPLY, now, payload=payload)
+    return True
+
+
+def queue_reply(
+    engine: Engine, settings: Settings, dialog_id: str, text: str, now: datetime
+) -> None:
     """Queue a short bot message, in a transaction of its own."""
     with transaction(engine) as session:
-        reply(session, dialog_id, text, now)
+        reply(session, settings, dialog_id, text, now)
 
 
 TIMEOUT_BATCH = 500

@@ -82,6 +82,17 @@ class Settings(BotSettings):
     okdesk_trigger_statuses: Annotated[list[str], NoDecode, BeforeValidator(parse_statuses)] = (
         Field(default=["closed"], min_length=1)
     )
+    # Statuses in which a ticket counts as done: a move between them is not a reopening.
+    # Empty means the trigger statuses plus `completed` and `closed`.
+    okdesk_done_statuses: Annotated[list[str], NoDecode, BeforeValidator(parse_statuses)] = Field(
+        default=[]
+    )
+    # The portal installation events must come from (`auth[member_id]`). Empty: the first
+    # authentic event's is kept and every later event must match it.
+    bitrix_member_id: str | None = None
+    # Surveys one sender may open per minute through the webhook; past it the webhook answers
+    # 429 and reconciliation (which reads the real ticket list) picks the closures up later.
+    webhook_surveys_per_minute: int = Field(default=120, ge=1)
 
     rating_timeout: Duration = timedelta(hours=24)
     default_rating: Annotated[int | None, BeforeValidator(parse_default_rating)] = Field(
@@ -95,6 +106,14 @@ class Settings(BotSettings):
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Slow or greedy clients: a request head and a body must each arrive within their timeout,
+    # and at most HTTP_MAX_CONNECTIONS connections are served at once (503 past it).
+    http_head_timeout: Duration = timedelta(seconds=10)
+    http_body_timeout: Duration = timedelta(seconds=10)
+    http_max_connections: int = Field(default=100, ge=2)
+    http_backlog: int = Field(default=256, ge=1)
+    # Serve the intake routes' OpenAPI schema at /openapi.json (off: it maps the service).
+    openapi_enabled: bool = False
 
     worker_enabled: bool = True
     worker_concurrency: int = Field(default=8, ge=1, le=64)
@@ -115,9 +134,20 @@ class Settings(BotSettings):
         timedelta(minutes=10)
     )
     reconcile_lookback: Duration = timedelta(days=1)
+    # Closures older than this are never surveyed by reconciliation.
+    reconcile_max_age: Duration = timedelta(days=3)
+    # While Bitrix24 blocks the portal (OVERLOAD_LIMIT), how often one request probes it.
+    bitrix_block_probe_interval: Duration = timedelta(minutes=10)
+    # Short bot replies (hints, "not yours", ...) to one person, at most per minute.
+    replies_per_minute: int = Field(default=5, ge=1)
 
     # For fault-injection tests only: the worker kills itself (exit 137) at this point.
     fault_at: Literal["after_claim", "after_vendor_call"] | None = None
+
+    @field_validator("bitrix_member_id", mode="before")
+    @classmethod
+    def _member_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("fault_at", mode="before")
     @classmethod
@@ -144,12 +174,22 @@ class Settings(BotSettings):
         "reconcile_interval",
         "retry_base",
         "retry_cap",
+        "bitrix_block_probe_interval",
+        "http_head_timeout",
+        "http_body_timeout",
     )
     @classmethod
     def _positive(cls, value: timedelta | None) -> timedelta | None:
         if value is not None and value <= timedelta(0):
             raise ValueError("must be longer than zero")
         return value
+
+    @property
+    def done_statuses(self) -> frozenset[str]:
+        """Statuses in which a ticket is done (moves between them are not reopenings)."""
+        if self.okdesk_done_statuses:
+            return frozenset(self.okdesk_done_statuses)
+        return frozenset({*self.okdesk_trigger_statuses, "completed", "closed"})
 
     def plain_http_urls(self) -> list[str]:
         """Names of base URLs that use plain http (allowed for local fakes, with a warning)."""

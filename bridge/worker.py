@@ -14,6 +14,8 @@ import logging
 import os
 import signal
 import sys
+import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -22,6 +24,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from bot.client import BATCH_LIMIT, BitrixClient
 from bot.errors import DeliveryError, TransientError
@@ -32,19 +35,22 @@ from bridge.okdesk import OkdeskClient
 from bridge.ratelimit import SharedRequestBudget
 from bridge.reconcile import reconcile
 from bridge.settings import Settings, settings_or_exit
-from bridge.workflow import Trigger, backoff_seconds, sources, target
+from bridge.settle import Settler
 from storage import queries
 from storage.db import create_db_engine, transaction
-from storage.migrate import upgrade
+from storage.migrate import upgrade_or_exit
 from storage.tables import Job, JobKind, Survey, utcnow
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = timedelta(seconds=5)
+# After a failed pass the worker waits 0.5 s, doubling up to 30 s, then tries again.
+PASS_BACKOFF_BASE = 0.5
+PASS_BACKOFF_CAP = 30.0
 CHAT_LANE = "bitrix24"
 LANES: dict[str, list[JobKind]] = {
     "okdesk": [JobKind.SEND_RATING],
-    CHAT_LANE: [JobKind.CLOSE_INVITATION, JobKind.REPLY],
+    CHAT_LANE: [JobKind.CLOSE_INVITATION, JobKind.REPLY, JobKind.VERIFY_REPLY],
 }
 PURGE_EVERY = timedelta(hours=1)
 
@@ -102,29 +108,57 @@ class Worker:
         self._last_purge: datetime | None = None
         self._last_extension: datetime | None = None
         self._reconciling: asyncio.Task[None] | None = None
+        self._last_pass = time.monotonic()
+        self.last_error: str | None = None
+        self._settler = Settler(engine, settings, clock, self._fault)
+        self.done = self._settler.done
+        self._draining = False
 
     def wake(self) -> None:
         """New work was stored: look for it now rather than at the next poll."""
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Work until `stop` is set, then finish or hand back what is in flight."""
+        """Work until `stop` is set, then finish or hand back what is in flight.
+
+        No single error ends it: a failed pass (the database restarting, a lock held past
+        the busy timeout, a pool timeout) is logged, and the next one follows after a backoff.
+        """
         log.info("worker.started concurrency=%s", self._settings.worker_concurrency)
+        failures = 0
         try:
             while not stop.is_set():
                 self._wake.clear()
-                await self.tick()
-                await self._sleep(stop)
+                try:
+                    await self.tick()
+                except Exception as exc:
+                    failures += 1
+                    delay = min(PASS_BACKOFF_CAP, PASS_BACKOFF_BASE * 2 ** min(failures - 1, 10))
+                    self.last_error = _briefly(exc)
+                    log.error(
+                        "worker.pass_failed error=%s failures=%s next_in=%.1fs",
+                        type(exc).__name__,
+                        failures,
+                        delay,
+                    )
+                    await self._sleep(stop, delay, wake=False)
+                    continue
+                failures = 0
+                self.last_error = None
+                self._last_pass = time.monotonic()
+                await self._sleep(stop, self._settings.worker_poll_interval.total_seconds())
         finally:
             await self.shutdown()
 
-    async def _sleep(self, stop: asyncio.Event) -> None:
-        waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
-        await asyncio.wait(
-            waiters,
-            timeout=self._settings.worker_poll_interval.total_seconds(),
-            return_when=asyncio.FIRST_COMPLETED,
-        )
+    def seconds_since_pass(self) -> float | None:
+        """Seconds since the last complete pass (or since start, before the first)."""
+        return time.monotonic() - self._last_pass
+
+    async def _sleep(self, stop: asyncio.Event, seconds: float, *, wake: bool = True) -> None:
+        waiters = [asyncio.create_task(stop.wait())]
+        if wake:
+            waiters.append(asyncio.create_task(self._wake.wait()))
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waiters:
             waiter.cancel()
 
@@ -137,7 +171,7 @@ class Worker:
         now = self._clock()
         await asyncio.to_thread(self._housekeeping, now)
         await asyncio.to_thread(self._extend_leases, now)
-        if self._reconciling is None or self._reconciling.done():
+        if self._reconciling is None or (self._reconciling.done() and not self._draining):
             self._reconciling = asyncio.create_task(self._reconcile(now))
         room = {lane: self._free(lane) for lane in LANES}
         invites, claimed = await asyncio.to_thread(self._claim, now, room)
@@ -166,22 +200,28 @@ class Worker:
             self._leases.pop(lease, None)
         self._wake.set()
 
-    async def drain(self) -> None:
-        """Run until nothing is due and nothing is in flight (for `--once`)."""
+    async def drain(self) -> Counter[str]:
+        """Run until nothing is due, nothing is in flight and one reconciliation has run
+        (for `--once`); returns what was done."""
+        self._draining = True
         while True:
             started = await self.tick()
-            if self._tasks:
+            waiting = list(self._tasks)
+            if self._reconciling is not None and not self._reconciling.done():
+                waiting.append(self._reconciling)
+            if waiting:
                 await asyncio.wait(
-                    list(self._tasks),
+                    waiting,
                     timeout=self._settings.worker_poll_interval.total_seconds(),
                     return_when=asyncio.FIRST_COMPLETED,
                 )
             elif started == 0:
-                return
+                return self.done
 
     async def _reconcile(self, now: datetime) -> None:
         try:
-            await reconcile(self._engine, self._settings, self._vendors.okdesk, now)
+            opened = await reconcile(self._engine, self._settings, self._vendors.okdesk, now)
+            self.done["surveys opened by reconciliation"] += opened or 0
         except DeliveryError as exc:
             log.warning("reconcile.failed error=%s", exc)
         except Exception:
@@ -198,15 +238,22 @@ class Worker:
         for task in list(self._tasks):
             task.cancel()
         if leases:
-            released = await asyncio.to_thread(self._release, leases)
-            log.info("worker.released jobs=%s", released)
+            try:
+                released = await asyncio.to_thread(self._release, leases)
+                log.info("worker.released jobs=%s", released)
+            except Exception as exc:
+                # Their leases run out by themselves, and another worker takes them over.
+                log.error("worker.release_failed jobs=%s error=%s", len(leases), type(exc).__name__)
         log.info("worker.stopped")
 
     # --- database steps (run in a thread) -------------------------------------------------
 
     def _housekeeping(self, now: datetime) -> None:
-        while service.apply_timeouts(self._engine, self._settings, now) >= service.TIMEOUT_BATCH:
-            pass
+        while True:
+            due = service.apply_timeouts(self._engine, self._settings, now)
+            self.done["timeouts applied"] += due
+            if due < service.TIMEOUT_BATCH:
+                break
         if self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY:
             with transaction(self._engine) as session:
                 queries.set_status(session, "worker_heartbeat", now.isoformat(), now)
@@ -235,6 +282,11 @@ class Worker:
         lease = self._settings.job_lease
         with transaction(self._engine) as session:
             invites = []
+            blocked = queries.get_status(session, jobs.PORTAL_BLOCKED)
+            if blocked is not None:
+                # Bitrix24 blocks the portal: nothing goes out but one probe when it is due.
+                due = now >= datetime.fromisoformat(blocked.value)
+                room = {**room, CHAT_LANE: min(room[CHAT_LANE], 1 if due else 0)}
             if room[CHAT_LANE] > 0:
                 invites = queries.claim_jobs(
                     session, now, lease, BATCH_LIMIT, kinds=[JobKind.INVITE]
@@ -261,68 +313,6 @@ class Worker:
         with transaction(self._engine) as session:
             return queries.get_survey(session, job.survey_id)
 
-    def _finish(self, job: Job, effect: jobs.Effect) -> None:
-        assert job.id is not None and job.lease_token is not None
-        self._fault("after_vendor_call")
-        now = self._clock()
-        with transaction(self._engine) as session:
-            if queries.finish_job(session, job.id, job.lease_token, now):
-                effect(session, now)
-                return
-        log.warning("job.lease_lost job_id=%s kind=%s", job.id, job.kind)
-
-    def _retry(self, job: Job, error: TransientError) -> None:
-        assert job.id is not None and job.lease_token is not None
-        now = self._clock()
-        delay = backoff_seconds(
-            job.attempts,
-            self._settings.retry_base.total_seconds(),
-            self._settings.retry_cap.total_seconds(),
-            error.retry_after,
-        )
-        run_at = now + timedelta(seconds=delay)
-        failing_since = job.failing_since or now
-        if run_at - failing_since > self._settings.retry_give_up_after:
-            self._fail(job, f"gave up after {job.attempts} tries: {error}")
-            return
-        with transaction(self._engine) as session:
-            queries.retry_job(session, job.id, job.lease_token, run_at, str(error), now)
-        log.info(
-            "job.retry job_id=%s kind=%s attempt=%s in=%.1fs error=%s",
-            job.id,
-            job.kind,
-            job.attempts,
-            delay,
-            error,
-        )
-
-    def _fail(self, job: Job, error: str) -> None:
-        assert job.id is not None and job.lease_token is not None
-        now = self._clock()
-        with transaction(self._engine) as session:
-            if not queries.fail_job(session, job.id, job.lease_token, now, error):
-                return
-            if job.survey_id is not None and jobs.gives_up_survey(job.kind):
-                queries.move_survey(
-                    session,
-                    job.survey_id,
-                    from_states=sources(Trigger.GAVE_UP),
-                    values={
-                        "state": target(Trigger.GAVE_UP),
-                        "reason": error,
-                        "deadline_at": None,
-                        "finished_at": now,
-                        "updated_at": now,
-                    },
-                )
-        log.error(
-            "job.failed job_id=%s kind=%s survey_id=%s error=%s",
-            job.id,
-            job.kind,
-            job.survey_id,
-            error,
-        )
-
     def _release(self, leases: list[str]) -> int:
         with transaction(self._engine) as session:
             return queries.release_jobs(session, leases, self._clock())
@@ -337,29 +327,45 @@ class Worker:
             raise
         except Exception as exc:
             outcome = _as_delivery_error(exc, [job])
-        await asyncio.to_thread(self._settle, [(job, outcome)])
+        await self._record([(job, outcome)])
 
     async def _execute_invites(self, claimed: list[Job]) -> None:
         try:
             surveys = await asyncio.to_thread(self._load_surveys, claimed)
-            outcomes = await jobs.invite_many(surveys, self._vendors)
+            invitations = await jobs.find_recipients(surveys, self._vendors, self._settings)
+            # Known before sending: a click that beats the record of the invitation is theirs.
+            await asyncio.to_thread(self._remember_recipients, invitations.recipients)
+            outcomes = await jobs.send_invitations(invitations, self._vendors)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             outcomes = [_as_delivery_error(exc, claimed)] * len(claimed)
-        await asyncio.to_thread(self._settle, list(zip(claimed, outcomes, strict=True)))
+        await self._record(list(zip(claimed, outcomes, strict=True)))
+
+    def _remember_recipients(self, recipients: dict[int, int]) -> None:
+        if recipients:
+            with transaction(self._engine) as session:
+                queries.set_recipients(session, recipients)
 
     def _load_surveys(self, claimed: list[Job]) -> list[Survey | None]:
         return [self._load_survey(job) for job in claimed]
 
-    def _settle(self, results: list[tuple[Job, jobs.Outcome]]) -> None:
-        for job, outcome in results:
-            if isinstance(outcome, TransientError):
-                self._retry(job, outcome)
-            elif isinstance(outcome, DeliveryError):
-                self._fail(job, str(outcome))
-            else:
-                self._finish(job, outcome)
+    async def _record(self, results: list[tuple[Job, jobs.Outcome]]) -> None:
+        """Record outcomes; what the database refuses is recorded again, never redone."""
+        delay = PASS_BACKOFF_BASE
+        while results:
+            results = await asyncio.to_thread(self._settler.settle, results)
+            if results:
+                await asyncio.sleep(delay)
+                delay = min(PASS_BACKOFF_CAP, delay * 2)
+
+
+def _briefly(exc: Exception) -> str:
+    """The error's kind and first line, without SQL or its parameters (which may hold names)."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        first = (str(exc.orig).strip().splitlines() or [""])[0][:160]
+        return f"{type(exc).__name__} ({type(exc.orig).__name__}: {first})"
+    return type(exc).__name__
 
 
 def _as_delivery_error(exc: Exception, claimed: list[Job]) -> DeliveryError:
@@ -377,12 +383,12 @@ def _as_delivery_error(exc: Exception, claimed: list[Job]) -> DeliveryError:
 
 async def _main(settings: Settings, once: bool) -> None:
     engine = create_db_engine(settings.database_url)
-    await asyncio.to_thread(upgrade, settings.database_url)
     try:
         async with open_vendors(settings, engine) as vendors:
             worker = Worker(engine, settings, vendors)
             if once:
-                await worker.drain()
+                done = await worker.drain()
+                sys.stdout.write(summary(done) + "\n")
                 return
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
@@ -391,6 +397,12 @@ async def _main(settings: Settings, once: bool) -> None:
             await worker.run(stop)
     finally:
         engine.dispose()
+
+
+def summary(done: Counter[str]) -> str:
+    """One line saying what a drain did, for cron logs."""
+    parts = [f"{what} {count}" for what, count in sorted(done.items()) if count]
+    return "worker: " + (", ".join(parts) if parts else "nothing was due")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -405,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{', '.join(settings.placeholders())} still hold example values: set them first\n"
         )
         return 2
+    upgrade_or_exit(settings.database_url)
     asyncio.run(_main(settings, args.once))
     return 0
 

@@ -5,6 +5,7 @@ stateDiagram-v2
     [*] --> inviting: ticket closed (Okdesk webhook)
     inviting --> awaiting: invitation sent
     inviting --> undeliverable: no contact, e-mail or Bitrix24 user, or several users
+    inviting --> rated: the survey's user answers while the invitation is being recorded
     awaiting --> rated: the survey's user clicks or replies 1-5
     inviting --> defaulted: timeout
     awaiting --> defaulted: timeout
@@ -12,7 +13,7 @@ stateDiagram-v2
     inviting --> cancelled: ticket reopened
     awaiting --> cancelled: ticket reopened
     undeliverable --> cancelled: ticket reopened
-    inviting --> failed: Bitrix24 or Okdesk refused, or kept failing past the give-up time
+    inviting --> failed: the invitation was refused, or kept failing past the give-up time
     rated --> failed: Okdesk refused the rating, or kept failing
     defaulted --> failed: Okdesk refused the rating, or kept failing
     failed --> inviting: administrator retries
@@ -42,12 +43,14 @@ class Trigger(StrEnum):
     ANSWERED = "answered"
     TIMED_OUT = "timed_out"
     REOPENED = "reopened"
-    GAVE_UP = "gave_up"
+    INVITATION_FAILED = "invitation_failed"
+    RATING_FAILED = "rating_failed"
 
 
 TRANSITIONS: dict[tuple[SurveyState, Trigger], SurveyState] = {
     (S.INVITING, Trigger.INVITED): S.AWAITING,
     (S.INVITING, Trigger.NOT_DELIVERABLE): S.UNDELIVERABLE,
+    (S.INVITING, Trigger.ANSWERED): S.RATED,
     (S.AWAITING, Trigger.ANSWERED): S.RATED,
     (S.INVITING, Trigger.TIMED_OUT): S.DEFAULTED,
     (S.AWAITING, Trigger.TIMED_OUT): S.DEFAULTED,
@@ -55,9 +58,9 @@ TRANSITIONS: dict[tuple[SurveyState, Trigger], SurveyState] = {
     (S.INVITING, Trigger.REOPENED): S.CANCELLED,
     (S.AWAITING, Trigger.REOPENED): S.CANCELLED,
     (S.UNDELIVERABLE, Trigger.REOPENED): S.CANCELLED,
-    (S.INVITING, Trigger.GAVE_UP): S.FAILED,
-    (S.RATED, Trigger.GAVE_UP): S.FAILED,
-    (S.DEFAULTED, Trigger.GAVE_UP): S.FAILED,
+    (S.INVITING, Trigger.INVITATION_FAILED): S.FAILED,
+    (S.RATED, Trigger.RATING_FAILED): S.FAILED,
+    (S.DEFAULTED, Trigger.RATING_FAILED): S.FAILED,
 }
 
 WAITING = frozenset({S.INVITING, S.AWAITING, S.UNDELIVERABLE})
@@ -86,14 +89,21 @@ class ClosureDecision(StrEnum):
 
 
 def decide_status_change(
-    new_status: str | None, trigger_statuses: list[str], current: Survey | None
+    new_status: str | None,
+    trigger_statuses: list[str],
+    current: Survey | None,
+    done_statuses: frozenset[str] = frozenset(),
 ) -> ClosureDecision:
-    """A closure opens a survey unless one is current; leaving the closed status ends it."""
+    """A closure opens a survey unless one is current; a move back to work ends it.
+
+    A move between done statuses (Okdesk closes a `completed` ticket by itself later) is
+    not a reopening.
+    """
     if new_status is None:
         return ClosureDecision.IGNORE
     if new_status in trigger_statuses:
         return ClosureDecision.OPEN if current is None else ClosureDecision.DUPLICATE
-    if current is None:
+    if current is None or new_status in done_statuses:
         return ClosureDecision.IGNORE
     return ClosureDecision.CANCEL if current.state in WAITING else ClosureDecision.RELEASE
 
@@ -107,12 +117,23 @@ class AnswerDecision(StrEnum):
 
 
 def decide_answer(survey: Survey, user_id: int) -> AnswerDecision:
-    """Only the survey's own user may rate it, and only while it waits for an answer."""
+    """Only the survey's own user may rate it, and only while it waits for an answer.
+
+    The user is recorded before the invitation is sent, so a click that arrives before the
+    invitation itself is recorded is already the survey's own.
+    """
     if survey.bitrix_user_id != user_id:
         return AnswerDecision.NOT_YOURS
     if survey.state not in sources(Trigger.ANSWERED):
         return AnswerDecision.NOT_WAITING
     return AnswerDecision.ACCEPT
+
+
+def state_after_retry(survey: Survey, retried_invitation: bool) -> SurveyState:
+    """Where an administrator's retry puts a failed survey (the `failed -->` edges above)."""
+    if retried_invitation:
+        return S.INVITING
+    return S.DEFAULTED if survey.automatic else S.RATED
 
 
 def default_applies(survey: Survey, default_rating: int | None, when_undeliverable: bool) -> bool:

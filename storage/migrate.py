@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import os
+import sys
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.exc import OperationalError
+
+from storage.db import normalize_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+DEFAULT_DATABASE_URL = "sqlite:///./data/rating.db"
 
 
 def alembic_config(database_url: str) -> Config:
@@ -26,19 +30,48 @@ def upgrade(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "head")
 
 
-def main() -> None:
-    """Apply migrations to DATABASE_URL (or --database-url)."""
-    parser = argparse.ArgumentParser(description="Apply database migrations.")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL", "sqlite:///./data/rating.db"),
-        help="defaults to DATABASE_URL, else the embedded SQLite file",
+def upgrade_or_exit(database_url: str) -> None:
+    """`upgrade`, or exit 1 with one clear line when the database cannot be reached."""
+    try:
+        upgrade(database_url)
+    except OperationalError as exc:
+        sys.stderr.write(
+            f"cannot reach the database {describe(database_url)}: {_first_line(exc)}\n"
+            "Check DATABASE_URL and that the database server is running.\n"
+        )
+        raise SystemExit(1) from None
+
+
+class _StorageSettings(BaseSettings):
+    """DATABASE_URL from the environment or `.env`, as the service reads it."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    database_url: str = DEFAULT_DATABASE_URL
+
+
+def describe(database_url: str) -> str:
+    """The database URL without its password, fit to print."""
+    return normalize_url(database_url).render_as_string(hide_password=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Apply migrations to DATABASE_URL (from the environment, `.env`, or --database-url)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m storage.migrate",
+        description="Apply database migrations to DATABASE_URL (read like the service does).",
     )
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
-    upgrade(args.database_url)
-    logging.getLogger(__name__).info("migrations applied")
+    parser.add_argument("--database-url", help="overrides DATABASE_URL and .env")
+    args = parser.parse_args(argv)
+    url = args.database_url or _StorageSettings().database_url
+    upgrade_or_exit(url)
+    sys.stdout.write(f"migrations applied to {describe(url)}\n")
+    return 0
+
+
+def _first_line(exc: OperationalError) -> str:
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    return (text.strip().splitlines() or ["unreachable"])[0][:300]
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

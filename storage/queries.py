@@ -115,6 +115,16 @@ def update_survey(session: Session, survey_id: int, values: dict[str, Any]) -> N
     session.execute(update(Survey).where(col(Survey.id) == survey_id).values(**values))
 
 
+def set_recipients(session: Session, recipients: dict[int, int]) -> None:
+    """Record who each survey is about to be sent to (survey id → Bitrix24 user id)."""
+    for survey_id, user_id in recipients.items():
+        session.execute(
+            update(Survey)
+            .where(col(Survey.id) == survey_id, col(Survey.bitrix_user_id).is_(None))
+            .values(bitrix_user_id=user_id)
+        )
+
+
 def due_for_timeout(session: Session, now: datetime, limit: int) -> Sequence[Survey]:
     """Surveys whose deadline passed (an index range scan: only due rows are read)."""
     statement = (
@@ -126,44 +136,51 @@ def due_for_timeout(session: Session, now: datetime, limit: int) -> Sequence[Sur
     return session.exec(statement).all()
 
 
+_PURGED = {
+    "issue_title": None,
+    "engineer": None,
+    "reply_text": None,
+    "contact_id": None,
+    "bitrix_user_id": None,
+    "rated_by": None,
+    "personal_data_purged": True,
+}
+
+
 def purge_personal_data(session: Session, finished_before: datetime) -> int:
-    """Forget names, texts and chat ids of surveys finished before the cut-off."""
-    # Undeliverable surveys that get no default rating never "finish": they count from
-    # their last change.
-    stale_undeliverable = (
-        col(Survey.finished_at).is_(None)
-        & col(Survey.deadline_at).is_(None)
-        & (col(Survey.state) == SurveyState.UNDELIVERABLE)
-        & (col(Survey.updated_at) < finished_before)
-    )
-    result = session.execute(
+    """Forget names, texts and chat ids of surveys done for good before the cut-off.
+
+    A failed survey is not done for good (an administrator may retry it), so it keeps what a
+    retry needs. Each statement reads an index range, not the table.
+    """
+    finished = session.execute(
         update(Survey)
         .where(
-            (col(Survey.finished_at) < finished_before) | stale_undeliverable,
             col(Survey.personal_data_purged).is_(False),
+            col(Survey.finished_at) < finished_before,
+            col(Survey.state) != SurveyState.FAILED,
         )
-        .values(
-            issue_title=None,
-            engineer=None,
-            reply_text=None,
-            contact_id=None,
-            bitrix_user_id=None,
-            rated_by=None,
-            personal_data_purged=True,
-        )
+        .values(**_PURGED)
     )
-    # Finished jobs keep no payload (a reply's payload names its chat) past the cut-off.
-    session.execute(
-        update(Job)
+    # Undeliverable surveys that get no default rating never "finish": they count from
+    # their last change.
+    stale = session.execute(
+        update(Survey)
         .where(
-            col(Job.state) != JobState.PENDING,
-            col(Job.finished_at) < finished_before,
-            col(Job.payload) != "{}",
+            col(Survey.state) == SurveyState.UNDELIVERABLE,
+            col(Survey.updated_at) < finished_before,
+            col(Survey.personal_data_purged).is_(False),
+            col(Survey.finished_at).is_(None),
+            col(Survey.deadline_at).is_(None),
         )
-        .values(payload="{}")
+        .values(**_PURGED)
+    )
+    # Finished jobs go (a reply's payload names its chat); failed ones stay for a retry.
+    session.execute(
+        delete(Job).where(col(Job.state) == JobState.DONE, col(Job.finished_at) < finished_before)
     )
     session.execute(delete(SeenEvent).where(col(SeenEvent.seen_at) < finished_before))
-    return _rowcount(result)
+    return _rowcount(finished) + _rowcount(stale)
 
 
 def failed_surveys(session: Session, limit: int) -> Sequence[Survey]:
@@ -291,6 +308,11 @@ def fail_job(session: Session, job_id: int, lease_token: str, now: datetime, err
     return _rowcount(result) == 1
 
 
+def erase_payload(session: Session, job_id: int) -> None:
+    """Forget what a job carried (a secret it no longer needs)."""
+    session.execute(update(Job).where(col(Job.id) == job_id).values(payload="{}"))
+
+
 def extend_leases(session: Session, lease_tokens: Iterable[str], until: datetime) -> int:
     """Keep jobs this worker is still running from being taken over; how many were kept."""
     tokens = list(lease_tokens)
@@ -367,6 +389,18 @@ def set_status(session: Session, key: str, value: str, now: datetime) -> None:
         index_elements=["key"], set_={"value": value, "updated_at": now}
     )
     session.execute(statement)
+
+
+def first_status(session: Session, key: str, value: str, now: datetime) -> str:
+    """Store a named fact unless one is stored already; the stored value either way."""
+    session.execute(
+        _insert(session, ServiceStatus)
+        .values(key=key, value=value, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    stored = session.get(ServiceStatus, key, populate_existing=True)
+    assert stored is not None
+    return stored.value
 
 
 def clear_status(session: Session, key: str) -> None:

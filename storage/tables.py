@@ -63,6 +63,8 @@ class JobKind(StrEnum):
     SEND_RATING = "send_rating"
     CLOSE_INVITATION = "close_invitation"
     REPLY = "reply"
+    # A typed score waiting for the check that its sender is who the event says.
+    VERIFY_REPLY = "verify_reply"
 
 
 class JobState(StrEnum):
@@ -77,6 +79,10 @@ class Survey(SQLModel, table=True):
     """One request to rate one closure of one Okdesk ticket."""
 
     __tablename__ = "survey"
+    __table_args__ = (
+        Index("ix_survey_purge", "personal_data_purged", "finished_at"),
+        Index("ix_survey_state_updated", "state", "updated_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     token: str = Field(max_length=32, unique=True)
@@ -119,7 +125,10 @@ class Job(SQLModel, table=True):
     """
 
     __tablename__ = "job"
-    __table_args__ = (Index("ix_job_due", "state", "available_at"),)
+    __table_args__ = (
+        Index("ix_job_due", "state", "available_at"),
+        Index("ix_job_finished", "state", "finished_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: JobKind = Field(sa_column=Column(String(24), nullable=False))

@@ -45,6 +45,8 @@ CLIENT_ID = "rating-bot-acme"
 ISSUE_ID = 314599
 CONTACT_ID = 11771
 USER_ID = 27
+# The acting person's access token in the reply and click fixtures (auth[access_token]).
+USER_TOKEN = "c3d4e5f6000018d6000002370000001b0f1f5f4f5c6fc2d4"
 
 
 @pytest.fixture
@@ -139,9 +141,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         upgrade(url)
         return url
     require_postgres()
-    url: str = request.getfixturevalue("run_postgres_url")
-    _reset_postgres(url)
-    return url
+    shared: str = request.getfixturevalue("run_postgres_url")
+    _reset_postgres(shared)
+    return shared
 
 
 @pytest.fixture
@@ -222,6 +224,7 @@ def seeded_vendors() -> Vendors:
     okdesk.issues[ISSUE_ID] = rest_issue(ISSUE_ID)
     bitrix = FakeBitrix(webhook_path=WEBHOOK_PATH)
     bitrix.users = list(fixture_json("bitrix24/user_get_by_email.json")["result"])
+    bitrix.user_tokens[USER_TOKEN] = USER_ID
     transport = RoutingTransport(
         {
             "acme.okdesk.ru": httpx.ASGITransport(app=okdesk.app),

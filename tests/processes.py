@@ -24,6 +24,8 @@ from tests.conftest import (
     CLIENT_ID,
     EVENTS_TOKEN,
     OKDESK_TOKEN,
+    USER_ID,
+    USER_TOKEN,
     WEBHOOK_PATH,
     WEBHOOK_TOKEN,
     fixture_json,
@@ -49,7 +51,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _env(extra: dict[str, str]) -> dict[str, str]:
+def process_env(extra: dict[str, str]) -> dict[str, str]:
+    """The environment of a child process: ours without settings, plus `extra`."""
     keep = {k: v for k, v in os.environ.items() if not k.isupper() or k in ("PATH", "HOME")}
     return {**keep, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **extra}
 
@@ -88,7 +91,13 @@ class Fakes:
                 "issues": {str(i): rest_issue(i) for i in issue_ids},
             },
         )
-        self.seed("bitrix", {"users": fixture_json("bitrix24/user_get_by_email.json")["result"]})
+        self.seed(
+            "bitrix",
+            {
+                "users": fixture_json("bitrix24/user_get_by_email.json")["result"],
+                "user_tokens": {USER_TOKEN: USER_ID},
+            },
+        )
 
 
 @contextmanager
@@ -108,7 +117,9 @@ def fakes_process(*args: str) -> Iterator[Fakes]:
         WEBHOOK_PATH,
         *args,
     ]
-    process = subprocess.Popen(command, cwd=ROOT, env=_env({}), stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=process_env({}), stdout=subprocess.PIPE, text=True
+    )
     try:
         assert process.stdout is not None
         urls = json.loads(process.stdout.readline())
@@ -163,7 +174,7 @@ class Service:
         self.process = subprocess.Popen(
             [sys.executable, "-m", self.module, *self.args],
             cwd=self.log_path.parent,
-            env=_env(self.env),
+            env=process_env(self.env),
             stdout=self.log_file,
             stderr=subprocess.STDOUT,
         )
@@ -211,7 +222,7 @@ def register_bot(env: dict[str, str], cwd: Path) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "bot.register"],
         cwd=cwd,
-        env=_env(env),
+        env=process_env(env),
         capture_output=True,
         text=True,
         timeout=60,

@@ -13,8 +13,13 @@ import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.client import BitrixClient, BitrixUser
-from bot.errors import MessageNotEditableError, RejectedError, TransientError
+from bot.client import OPERATION_LIMIT_BACKOFF, BatchParts, BitrixClient, BitrixUser
+from bot.errors import (
+    MessageNotEditableError,
+    PortalBlockedError,
+    RejectedError,
+    TransientError,
+)
 from bot.messages import (
     Language,
     command_params,
@@ -24,7 +29,7 @@ from bot.messages import (
     rating_keyboard,
 )
 from bot.transport import ChatMessage, ImbotTransport
-from bridge.okdesk import ClosedIssue, OkdeskClient
+from bridge.okdesk import OkdeskClient
 from tests.conftest import fixture_json
 
 pytestmark = pytest.mark.anyio
@@ -89,6 +94,8 @@ async def test_user_lookup_posts_the_email_filter_as_json(
     assert str(route.calls.last.request.url) == "https://acme.bitrix24.ru/rest/1/hooktoken/user.get"
     body = sent_json(route)
     assert body["FILTER"] == {"EMAIL": "i.petrov@romashka.example", "ACTIVE": True}
+    # Without ADMIN_MODE user.get hides extranet users outside the owner's groups (§7).
+    assert body["ADMIN_MODE"] is True
     assert "EMAIL" in body["select"]
 
 
@@ -161,9 +168,33 @@ async def test_user_lookup_with_nothing_usable_finds_nobody(
 async def test_bot_id_is_found_by_code_in_array_or_object(
     router: respx.MockRouter, bitrix: BitrixClient, result: Any, expected: int | None
 ) -> None:
-    router.post(f"{WEBHOOK}imbot.bot.list").mock(return_value=ok(result))
+    route = router.post(f"{WEBHOOK}imbot.bot.list").mock(return_value=ok(result))
 
     assert await bitrix.bot_id_by_code("okdesk_rating") == expected
+    # Every imbot.* call of a webhook bot carries its CLIENT_ID, the list included.
+    assert sent_json(route) == {"CLIENT_ID": CLIENT_ID}
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "sent"),
+    [
+        ("imbot.message.add", {"DIALOG_ID": "27"}, {"DIALOG_ID": "27", "CLIENT_ID": CLIENT_ID}),
+        ("imbot.command.update", {"COMMAND_ID": 103, "CLIENT_ID": "x"}, None),
+        ("user.get", {"ID": 27}, {"ID": 27}),
+    ],
+)
+async def test_client_id_is_added_to_imbot_calls_only(
+    router: respx.MockRouter,
+    bitrix: BitrixClient,
+    method: str,
+    params: dict[str, Any],
+    sent: dict[str, Any] | None,
+) -> None:
+    route = router.post(f"{WEBHOOK}{method}").mock(return_value=ok(True))
+
+    await bitrix.call(method, params)
+
+    assert sent_json(route) == (params if sent is None else sent)
 
 
 # --- Bitrix24: errors ------------------------------------------------------------------------
@@ -289,8 +320,10 @@ async def test_rejected_message_keeps_the_vendor_error_code(
         )
     )
 
-    with pytest.raises(RejectedError, match="HTTP 400 BOT_ID_ERROR Bot not found"):
+    with pytest.raises(RejectedError, match="HTTP 400 BOT_ID_ERROR Bot not found") as caught:
         await bitrix.call("imbot.message.add", {})
+
+    assert caught.value.code == "BOT_ID_ERROR"
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
@@ -326,6 +359,241 @@ async def test_error_description_echoing_the_url_does_not_leak_it(
         await bitrix.call("user.get", {})
 
     assert_no_secret_or_url(str(caught.value))
+
+
+# --- Bitrix24: batch answers are PHP arrays ----------------------------------------------------
+
+
+def _batch_answer(**parts: Any) -> httpx.Response:
+    """A batch answer; every per-call map PHP left empty is `[]`."""
+    names = ("result", "result_error", "result_total", "result_next", "result_time")
+    return ok({name: parts.get(name, []) for name in names})
+
+
+async def test_batch_sends_non_numeric_keys_and_maps_the_callers_keys_back(
+    router: respx.MockRouter, bitrix: BitrixClient
+) -> None:
+    route = router.post(f"{WEBHOOK}batch").mock(
+        return_value=_batch_answer(
+            result={"c0": 90001, "c2": 90002},
+            result_error={"c1": {"error": "DIALOG_ID_EMPTY", "error_description": "empty"}},
+        )
+    )
+    calls = {
+        "0": ("imbot.message.add", {"BOT_ID": 567, "DIALOG_ID": "27", "MESSAGE": "a"}),
+        "1": ("imbot.message.add", {"BOT_ID": 567, "DIALOG_ID": "", "MESSAGE": "b"}),
+        "2": ("imbot.message.add", {"BOT_ID": 567, "DIALOG_ID": "28", "MESSAGE": "c"}),
+    }
+
+    answers = await bitrix.batch(calls)
+
+    commands = sent_json(route)["cmd"]
+    assert list(commands) == ["c0", "c1", "c2"]
+    assert commands["c0"] == (
+        f"imbot.message.add?BOT_ID=567&DIALOG_ID=27&MESSAGE=a&CLIENT_ID={CLIENT_ID}"
+    )
+    assert answers["0"] == 90001 and answers["2"] == 90002
+    assert isinstance(answers["1"], RejectedError) and answers["1"].code == "DIALOG_ID_EMPTY"
+
+
+async def test_batch_of_more_than_fifty_starts_the_names_again_per_request(
+    router: respx.MockRouter, bitrix: BitrixClient
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        keys = json.loads(request.content)["cmd"]
+        return _batch_answer(result={key: f"done {key}" for key in keys})
+
+    route = router.post(f"{WEBHOOK}batch").mock(side_effect=answer)
+    calls = {str(i): ("user.get", {"ID": i}) for i in range(60)}
+
+    answers = await bitrix.batch(calls)
+
+    assert route.call_count == 2
+    assert answers["49"] == "done c49" and answers["50"] == "done c0"
+    assert len(answers) == 60
+
+
+@pytest.mark.parametrize(
+    ("fixture", "keys"),
+    [("batch_numeric_keys_list.json", ["0", "1"]), ("batch_gap_in_keys_object.json", ["0", "2"])],
+)
+def test_both_shapes_of_every_batch_map_are_read(fixture: str, keys: list[str]) -> None:
+    parts = BatchParts.read(fixture_json(f"bitrix24/{fixture}")["result"])
+
+    assert sorted(parts.result) == keys == sorted(parts.time)
+    assert all(parts.time[key]["duration"] == 0.02 for key in keys)
+    assert parts.next == {}
+
+
+def test_the_list_fixture_reads_users_totals_and_no_errors() -> None:
+    parts = BatchParts.read(fixture_json("bitrix24/batch_numeric_keys_list.json")["result"])
+
+    assert [parts.result[key][0]["ID"] for key in ("0", "1")] == ["27", "28"]
+    assert parts.total == {"0": 1, "1": 1}
+    assert parts.error == {}
+
+
+def test_the_gap_fixture_reads_the_failed_call_as_an_error() -> None:
+    parts = BatchParts.read(fixture_json("bitrix24/batch_gap_in_keys_object.json")["result"])
+
+    assert parts.result == {"0": 90001, "2": 90002}
+    assert parts.error["1"]["error"] == "DIALOG_ID_EMPTY"
+    assert parts.total == {}
+
+
+@pytest.mark.parametrize("answer", [None, [], "batch", {"result": None}])
+async def test_batch_answer_without_maps_leaves_every_call_transient(
+    router: respx.MockRouter, bitrix: BitrixClient, answer: Any
+) -> None:
+    router.post(f"{WEBHOOK}batch").mock(return_value=ok(answer))
+
+    answers = await bitrix.batch({"a": ("user.get", {}), "b": ("user.get", {})})
+
+    assert all(isinstance(a, TransientError) for a in answers.values())
+
+
+async def test_user_lookups_in_a_batch_ask_for_extranet_users_the_way_php_reads_it(
+    router: respx.MockRouter, bitrix: BitrixClient
+) -> None:
+    route = router.post(f"{WEBHOOK}batch").mock(
+        return_value=_batch_answer(
+            result={"c0": [_user("27", "a@x.ru")], "c1": [_user("28", "b@x.ru")]},
+            result_total={"c0": 1, "c1": 1},
+        )
+    )
+
+    found = await bitrix.find_users_by_emails({"0": "a@x.ru", "1": "B@x.ru"})
+
+    ids = {key: [u.id for u in users] for key, users in found.items() if isinstance(users, list)}
+    assert ids == {"0": [27], "1": [28]}
+    query = sent_json(route)["cmd"]["c0"]
+    # USERAPI reads ADMIN_MODE as PHP truthiness and FILTER[ACTIVE] as "Y".
+    assert "&ADMIN_MODE=Y&" in query and "FILTER[ACTIVE]=Y" in query
+    assert "FILTER[EMAIL]=a%40x.ru" in query
+
+
+@pytest.mark.parametrize("total", [120, None])
+async def test_a_lookup_answering_more_than_a_page_says_the_filter_was_dropped(
+    router: respx.MockRouter, bitrix: BitrixClient, total: int | None
+) -> None:
+    page = [_user(str(i), f"u{i}@x.ru") for i in range(1, 51)]
+    body: dict[str, Any] = {"result": page, "next": 50, "time": {}}
+    if total is not None:
+        body["total"] = total
+    router.post(f"{WEBHOOK}user.get").mock(return_value=httpx.Response(200, json=body))
+
+    with pytest.raises(RejectedError, match="user_basic") as caught:
+        await bitrix.find_users_by_email("u1@x.ru")
+
+    assert str(total or "many") in str(caught.value)
+
+
+# --- Bitrix24: a blocked portal and the time budget --------------------------------------------
+
+NOW = 1_764_518_400.0
+
+
+def _timed(result: Any, reset_at: float | None) -> httpx.Response:
+    timing: dict[str, Any] = {"start": NOW, "finish": NOW + 0.1, "operating": 0}
+    if reset_at is not None:
+        timing["operating_reset_at"] = reset_at
+    return httpx.Response(200, json={"result": result, "time": timing})
+
+
+TIME_LIMIT = {
+    "error": "OPERATION_TIME_LIMIT",
+    "error_description": "Method is blocked due to operation time limit.",
+}
+OVERLOAD = {"error": "OVERLOAD_LIMIT", "error_description": "REST API is blocked due to overload."}
+
+
+@pytest.fixture
+def clocked(http: httpx.AsyncClient) -> BitrixClient:
+    return BitrixClient(http, WEBHOOK, CLIENT_ID, clock=lambda: NOW)
+
+
+@pytest.mark.parametrize(
+    ("seen", "retry_after"),
+    [
+        ([("imbot.message.add", NOW + 120)], 120.0),
+        # The method's own reset wins over the last one seen for another method.
+        ([("imbot.message.add", NOW + 120), ("user.get", NOW + 300)], 120.0),
+        ([("user.get", NOW + 300)], 300.0),
+        ([("imbot.message.add", None)], OPERATION_LIMIT_BACKOFF),
+        ([("imbot.message.add", NOW - 5)], OPERATION_LIMIT_BACKOFF),
+        ([], OPERATION_LIMIT_BACKOFF),
+    ],
+)
+async def test_operation_time_limit_lasts_until_the_last_seen_reset(
+    router: respx.MockRouter,
+    clocked: BitrixClient,
+    seen: list[tuple[str, float | None]],
+    retry_after: float,
+) -> None:
+    for method, reset_at in seen:
+        router.post(f"{WEBHOOK}{method}").mock(return_value=_timed(1, reset_at))
+        await clocked.call(method, {})
+    router.post(f"{WEBHOOK}imbot.message.add").mock(
+        return_value=httpx.Response(429, json=TIME_LIMIT)
+    )
+
+    with pytest.raises(TransientError) as caught:
+        await clocked.call("imbot.message.add", {"DIALOG_ID": "27"})
+
+    assert type(caught.value) is TransientError
+    assert caught.value.retry_after == retry_after
+    assert caught.value.code == "OPERATION_TIME_LIMIT"
+
+
+async def test_operation_time_limit_in_a_batch_uses_the_reset_of_its_method(
+    router: respx.MockRouter, clocked: BitrixClient
+) -> None:
+    router.post(f"{WEBHOOK}batch").mock(
+        return_value=_batch_answer(
+            result={"c0": 90001},
+            result_error={"c1": TIME_LIMIT, "c2": OVERLOAD},
+            result_time={"c0": {"duration": 0.02, "operating_reset_at": NOW + 45}},
+        )
+    )
+    add = ("imbot.message.add", {"DIALOG_ID": "27", "MESSAGE": "x"})
+
+    answers = await clocked.batch({"0": add, "1": add, "2": add})
+
+    limited, blocked = answers["1"], answers["2"]
+    assert type(limited) is TransientError and limited.retry_after == 45.0
+    assert isinstance(blocked, PortalBlockedError) and blocked.code == "OVERLOAD_LIMIT"
+
+
+@pytest.mark.parametrize(
+    "response",
+    [httpx.Response(503, json=OVERLOAD), httpx.Response(200, json=OVERLOAD)],
+)
+async def test_overload_limit_is_a_blocked_portal_not_throttling(
+    router: respx.MockRouter, bitrix: BitrixClient, response: httpx.Response
+) -> None:
+    router.post(f"{WEBHOOK}imbot.message.add").mock(return_value=response)
+
+    with pytest.raises(PortalBlockedError) as caught:
+        await bitrix.call("imbot.message.add", {"DIALOG_ID": "27"})
+
+    assert isinstance(caught.value, TransientError)
+    assert caught.value.retry_after is None and caught.value.code == "OVERLOAD_LIMIT"
+    assert "administrator" in str(caught.value)
+    assert_no_secret_or_url(str(caught.value))
+
+
+async def test_query_limit_exceeded_is_plain_throttling(
+    router: respx.MockRouter, bitrix: BitrixClient
+) -> None:
+    router.post(f"{WEBHOOK}imbot.message.add").mock(
+        return_value=httpx.Response(503, json=fixture_json("bitrix24/error_query_limit.json"))
+    )
+
+    with pytest.raises(TransientError) as caught:
+        await bitrix.call("imbot.message.add", {})
+
+    assert type(caught.value) is TransientError
+    assert caught.value.code == "QUERY_LIMIT_EXCEEDED"
 
 
 # --- the imbot transport ---------------------------------------------------------------------
@@ -404,14 +672,15 @@ async def test_transport_without_bot_id_finds_it_once_by_code(
 
 
 @pytest.mark.parametrize("bots", [[], {"39": {"ID": 39, "CODE": "okdesk_rating_old"}}])
-async def test_no_bot_with_the_code_is_rejected_with_the_register_hint(
+async def test_no_bot_with_the_code_waits_with_the_register_hint(
     router: respx.MockRouter, bitrix: BitrixClient, bots: Any
 ) -> None:
     router.post(f"{WEBHOOK}imbot.bot.list").mock(return_value=ok(bots))
     sending = router.post(f"{WEBHOOK}imbot.message.add").mock(return_value=ok(1))
     transport = ImbotTransport(bitrix, "okdesk_rating")
 
-    with pytest.raises(RejectedError, match=r"python -m bot\.register"):
+    # Invitations wait for the bot to be registered (bot.transport), they do not fail.
+    with pytest.raises(TransientError, match=r"python -m bot\.register"):
         await transport.send("27", ChatMessage("hello"))
 
     assert sending.call_count == 0
@@ -668,89 +937,6 @@ async def test_okdesk_error_body_echoing_the_url_does_not_leak_the_token(
         await okdesk.rate_issue(314599, "good")
 
     assert_no_secret_or_url(str(caught.value))
-
-
-# --- Okdesk: closed tickets ------------------------------------------------------------------
-
-
-async def test_closed_issues_sends_repeated_status_codes_and_paging(
-    router: respx.MockRouter, okdesk: OkdeskClient
-) -> None:
-    route = router.get(f"{OKDESK}/api/v1/issues/list").mock(
-        return_value=httpx.Response(200, json=[])
-    )
-
-    assert await okdesk.closed_issues(["closed", "completed"], "24-08-2024 17:00", page=2) == []
-
-    params = route.calls.last.request.url.params
-    assert params.get_list("status_codes[]") == ["closed", "completed"]
-    assert params["completed_since"] == "24-08-2024 17:00"
-    assert params["page[size]"] == "50"
-    assert params["page[number]"] == "2"
-    assert params["api_token"] == TOKEN
-
-
-@pytest.mark.parametrize(
-    ("item", "expected"),
-    [
-        (
-            {
-                "id": 314599,
-                "title": "Касса не печатает чек",
-                "contact": {"id": 11771, "name": "Петров Иван"},
-                "assignee": {"id": 52, "name": "Карпенко Алексей"},
-                "rate": None,
-            },
-            ClosedIssue(
-                id=314599,
-                title="Касса не печатает чек",
-                contact_id=11771,
-                engineer="Карпенко Алексей",
-                rated=False,
-            ),
-        ),
-        (
-            {
-                "id": "153",
-                "title": None,
-                "client": {"contact": {"id": "11771"}},
-                "assignee": None,
-                "rate": {"id": 3, "value": "normal"},
-            },
-            ClosedIssue(id=153, title=None, contact_id=11771, engineer=None, rated=True),
-        ),
-        (
-            {"id": 7, "contact": None, "client": {"company": None, "contact": None}},
-            ClosedIssue(id=7, title=None, contact_id=None, engineer=None, rated=False),
-        ),
-        (
-            {"id": 8, "contact": {"id": 0}, "rate": "good"},
-            ClosedIssue(id=8, title=None, contact_id=None, engineer=None, rated=True),
-        ),
-    ],
-)
-async def test_closed_issues_read_rest_and_webhook_contact_shapes(
-    router: respx.MockRouter, okdesk: OkdeskClient, item: dict[str, Any], expected: ClosedIssue
-) -> None:
-    router.get(f"{OKDESK}/api/v1/issues/list").mock(
-        return_value=httpx.Response(200, json=[item, "junk", None])
-    )
-
-    assert await okdesk.closed_issues(["closed"], "01-01-2024 00:00", page=1, page_size=10) == [
-        expected
-    ]
-
-
-async def test_closed_issue_with_unreadable_contact_id_has_no_contact(
-    router: respx.MockRouter, okdesk: OkdeskClient
-) -> None:
-    router.get(f"{OKDESK}/api/v1/issues/list").mock(
-        return_value=httpx.Response(200, json=[{"id": 9, "contact": {"id": "n/a"}}])
-    )
-
-    issues = await okdesk.closed_issues(["closed"], "01-01-2024 00:00", page=1)
-
-    assert [(i.id, i.contact_id) for i in issues] == [(9, None)]
 
 
 # --- messages and the keyboard ---------------------------------------------------------------

@@ -132,7 +132,7 @@ def test_silence_gets_the_default_through_real_processes(database_url: str, tmp_
                     "истекло" in fakes.state("bitrix")["messages"][str(invitation["ID"])]["MESSAGE"]
                 )
             )
-            health = httpx.get(service.url + "/healthz").json()
-            assert health["status"] == "ok" and health["worker_last_run"]
+            ready = httpx.get(service.url + "/readyz").json()
+            assert ready["status"] == "ready" and ready["worker_last_run"]
         finally:
             service.stop()

@@ -21,6 +21,7 @@ from bot.events import (
     OtherEvent,
     ParsedEvent,
     RatingClick,
+    addressed_to,
     parse_event,
     parse_form,
 )
@@ -42,6 +43,13 @@ def _fixture(name: str) -> bytes:
     return fixture_bytes(f"bitrix24/{name}.form")
 
 
+def _for_bot(fixture: str, bot_id: int) -> bytes:
+    """The fixture as Bitrix24 would send it for another bot of the same app."""
+    text = _fixture(fixture).decode()
+    text = text.replace("%5BBOT%5D%5B567%5D", f"%5BBOT%5D%5B{bot_id}%5D")
+    return text.replace("%5BBOT_ID%5D=567", f"%5BBOT_ID%5D={bot_id}").encode()
+
+
 def _only(parsed: ParsedEvent) -> Event:
     assert len(parsed.events) == 1, parsed.events
     return parsed.events[0]
@@ -57,6 +65,8 @@ def _only(parsed: ParsedEvent) -> Event:
             CLICK,
             "ONIMCOMMANDADD",
             RatingClick(
+                bot_id=567,
+                bot_code="okdesk_rating",
                 command="rate",
                 params="s7Kq2m:4",
                 user_id=27,
@@ -69,6 +79,8 @@ def _only(parsed: ParsedEvent) -> Event:
             REPLY,
             "ONIMBOTMESSAGEADD",
             ChatReply(
+                bot_ids=(567,),
+                bot_codes=("okdesk_rating",),
                 text="4 - быстро и вежливо",
                 user_id=27,
                 dialog_id="27",
@@ -77,8 +89,18 @@ def _only(parsed: ParsedEvent) -> Event:
                 from_bot=False,
             ),
         ),
-        (JOIN, "ONIMBOTJOINCHAT", BotJoined(dialog_id="27", user_id=27, chat_type="P")),
-        (DELETE, "ONIMBOTDELETE", BotDeleted(bot_id=567)),
+        (
+            JOIN,
+            "ONIMBOTJOINCHAT",
+            BotJoined(
+                bot_ids=(567,),
+                bot_codes=("okdesk_rating",),
+                dialog_id="27",
+                user_id=27,
+                chat_type="P",
+            ),
+        ),
+        (DELETE, "ONIMBOTDELETE", BotDeleted(bot_id=567, bot_code="okdesk_rating")),
     ],
 )
 def test_each_fixture_parses_to_its_typed_event_and_auth(
@@ -170,6 +192,8 @@ def test_click_message_id_falls_back_to_params_when_the_command_has_none() -> No
     click = _only(parse_event(urlencode(pairs).encode()))
 
     assert click == RatingClick(
+        bot_id=None,
+        bot_code="",
         command="rate",
         params="tok:5",
         user_id=27,
@@ -254,6 +278,8 @@ def test_reply_without_user_block_takes_the_author_from_params() -> None:
     reply = _only(parse_event(urlencode(pairs).encode()))
 
     assert reply == ChatReply(
+        bot_ids=(),
+        bot_codes=(),
         text="5 [b]спасибо[/b]",
         user_id=31,
         dialog_id="31",
@@ -265,6 +291,53 @@ def test_reply_without_user_block_takes_the_author_from_params() -> None:
 
 def test_bot_deleted_without_a_bot_id_has_none() -> None:
     assert _only(parse_event(b"event=ONIMBOTDELETE")) == BotDeleted(bot_id=None)
+
+
+# --- which bot and which portal an event is for ----------------------------------------------
+
+
+@pytest.mark.parametrize("fixture", [CLICK, REPLY, JOIN, DELETE])
+def test_each_bot_event_names_the_bot_it_is_addressed_to(fixture: str) -> None:
+    for_us = _only(parse_event(_fixture(fixture)))
+    for_another = _only(parse_event(_for_bot(fixture, 39)))
+
+    assert addressed_to(for_us, 567, "okdesk_rating")
+    assert not addressed_to(for_another, 567, "okdesk_rating")
+    assert addressed_to(for_another, 39, "okdesk_rating")
+    # While the bot's id is not known yet, its code decides.
+    assert addressed_to(for_us, None, "okdesk_rating")
+    assert not addressed_to(for_us, None, "another_bot")
+
+
+def test_bot_block_without_bot_id_field_is_named_by_its_key() -> None:
+    pairs = [
+        ("event", "ONIMBOTMESSAGEADD"),
+        ("data[BOT][567][BOT_CODE]", "okdesk_rating"),
+        ("data[BOT][39][BOT_ID]", "39"),
+        ("data[PARAMS][MESSAGE]", "5"),
+        ("data[USER][ID]", "27"),
+    ]
+
+    reply = _only(parse_event(urlencode(pairs).encode()))
+
+    assert isinstance(reply, ChatReply)
+    assert reply.bot_ids == (567, 39)
+
+
+def test_events_without_a_bot_are_addressed_to_none() -> None:
+    bare = b"event=ONIMBOTMESSAGEADD&data[PARAMS][MESSAGE]=5&data[USER][ID]=27"
+
+    assert not addressed_to(_only(parse_event(bare)), 567, "okdesk_rating")
+    assert not addressed_to(OtherEvent("ONAPPINSTALL"), 567, "okdesk_rating")
+    assert not addressed_to(BotDeleted(bot_id=None), 567, "okdesk_rating")
+
+
+@pytest.mark.parametrize("fixture", [CLICK, REPLY, JOIN, DELETE])
+def test_each_event_carries_the_portal_member_id(fixture: str) -> None:
+    other = event_body(fixture, **{"auth[member_id]": "f00dbabe"})
+
+    assert parse_event(_fixture(fixture)).auth.member_id == "bac1cd5c8f1a4e0b9d2f6a7c3e4b5d61"
+    assert parse_event(other).auth.member_id == "f00dbabe"
 
 
 # --- other events and the event name ---------------------------------------------------------

@@ -209,6 +209,35 @@ async def test_batch(bx: httpx.AsyncClient, bitrix: FakeBitrix) -> None:
 
 
 @pytest.mark.anyio
+async def test_portal_block_is_switched_through_the_control_api(
+    bx: httpx.AsyncClient, bitrix: FakeBitrix
+) -> None:
+    """Seeding `overloaded` blocks every REST call with 503 OVERLOAD_LIMIT until unseeded."""
+    control = "https://acme.bitrix24.ru/_fake/"
+    await bx.post(control + "seed", json={"overloaded": True})
+    blocked = await bx.post("user.get")
+    state = (await bx.get(control + "state")).json()
+    await bx.post(control + "seed", json={"overloaded": False})
+
+    assert blocked.status_code == 503 and blocked.json()["error"] == "OVERLOAD_LIMIT"
+    assert state["overloaded"] is True
+    assert (await bx.post("user.get")).status_code == 200
+
+
+@pytest.mark.anyio
+async def test_successes_announce_when_the_time_budget_resets(
+    bx: httpx.AsyncClient, bitrix: FakeBitrix
+) -> None:
+    """Every success has `time.operating_reset_at`, also per sub-call of a batch."""
+    bitrix.operating_reset_at = 1764519000
+    plain = (await bx.post("user.get")).json()
+    batch = (await bx.post("batch", json={"cmd": {"a": "user.get"}})).json()
+
+    assert plain["time"]["operating_reset_at"] == 1764519000
+    assert batch["result"]["result_time"]["a"]["operating_reset_at"] == 1764519000
+
+
+@pytest.mark.anyio
 async def test_okdesk_contact_issue_and_token(ok: httpx.AsyncClient) -> None:
     """Contacts and issues come back as objects; unknown ids 404; a wrong token 401."""
     contact = await ok.get("/api/v1/contacts/", params={"id": 11771, **TOKEN})

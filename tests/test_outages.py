@@ -303,7 +303,7 @@ async def test_okdesk_timeout_is_retried_then_invited_once(
                 await app.webhook(closed_webhook())
                 await eventually(lambda: _invites(engine)[0].attempts >= 2, within=15)
                 error = _invites(engine)[0].last_error
-                assert error == "Okdesk contact lookup: timed out (ReadTimeout)"
+                assert error == "Okdesk ticket read: timed out (ReadTimeout)"
                 assert _state(engine) == SurveyState.INVITING
                 vendors.okdesk.latency = 0.0
                 await eventually(lambda: _state(engine) == SurveyState.AWAITING)
@@ -456,7 +456,7 @@ async def test_invitation_given_up_then_retried_by_the_administrator_is_sent_onc
     assert vendors.bitrix.messages == {}
 
     vendors.bitrix.fail_next.clear()
-    assert retry_failed(engine, settings, utcnow()) == 1
+    assert retry_failed(engine, settings, utcnow()) == (1, [])
     async with running_app(settings, vendors):
         await eventually(lambda: _state(engine) == SurveyState.AWAITING)
         await asyncio.sleep(0.2)
@@ -480,7 +480,7 @@ async def test_rating_given_up_then_retried_by_the_administrator_is_posted_once(
     assert vendors.okdesk.rate_posts == []
 
     vendors.okdesk.fail_next.clear()
-    assert retry_failed(engine, settings, utcnow()) == 1
+    assert retry_failed(engine, settings, utcnow()) == (1, [])
     async with running_app(settings, vendors):
         await eventually(lambda: surveys(engine)[0].rating_sent_at is not None)
         await asyncio.sleep(0.2)

@@ -206,19 +206,20 @@ async def test_private_join_gets_a_welcome(
     assert sent["DIALOG_ID"] == "27" and "бот оценки заявок" in sent["MESSAGE"]
 
 
-async def test_bot_deleted_shows_in_health(
+async def test_bot_deleted_shows_in_readiness(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
     async with running_app(make_settings(database_url), vendors) as app:
-        assert (await app.client.get("/healthz")).json()["bot"] == "ok"
+        assert (await app.client.get("/readyz")).json()["checks"]["bot"] == "ok"
         await app.event(fixture_bytes("bitrix24/ONIMBOTDELETE.form"))
-        health = (await app.client.get("/healthz")).json()
-    assert health["status"] == "degraded" and health["bot"].startswith("deleted")
-    assert health["database"] == "ok"
-    # Registered again: the next invitation goes out, and the health answer is clear again.
+        ready = await app.client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["bot"].startswith("deleted")
+    assert ready.json()["checks"]["database"] == "ok"
+    # Registered again: the next invitation goes out, and readiness is clear again.
     async with running_app(make_settings(database_url), vendors) as app:
         await _invite(app, engine)
-        assert (await app.client.get("/healthz")).json()["bot"] == "ok"
+        assert (await app.client.get("/readyz")).json()["checks"]["bot"] == "ok"
 
 
 async def test_uneditable_invitation_gets_a_new_message(

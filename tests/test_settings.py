@@ -392,6 +392,52 @@ def test_portal_domain_is_the_host_without_port(webhook_url: str, domain: str) -
     assert settings(bitrix_webhook_url=webhook_url).portal_domain == domain
 
 
+@pytest.mark.parametrize("field", ["bitrix_client_id", "bitrix_events_token"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "rating+bot+acme-0123456789",
+        "rating&bot=acme-0123456789",
+        "rating#bot-acme-0123456789",
+        "rating%20bot-acme-0123456789",
+        "rating bot-acme-0123456789",
+        "rating.bot.acme.0123456789",
+        "рейтинг-бот-0123456789abcdef",
+    ],
+)
+def test_client_id_and_events_token_refuse_characters_unsafe_in_the_handler_url(
+    field: str, value: str
+) -> None:
+    # Bitrix24 appends CLIENT_ID to the handler URL unencoded and parses it back (§7).
+    message = settings_error(**{field: value})
+
+    assert f"  {field.upper()}: may hold only " in message
+    assert "A-Z" in message and "0-9" in message and "'-' and '_'" in message
+    assert value not in message
+
+
+@pytest.mark.parametrize(
+    ("client_id", "events_token"),
+    [
+        ("rating-bot-acme", "bitrix-events-secret-0123456789"),
+        ("RATING_bot_2024", "Zx9_-" * 8),
+        ("change-me-client-id", "change-me-a-long-random-events-secret"),
+    ],
+)
+def test_letters_digits_dash_and_underscore_are_accepted(client_id: str, events_token: str) -> None:
+    made = settings(bitrix_client_id=client_id, bitrix_events_token=events_token)
+
+    assert made.bitrix_client_id.get_secret_value() == client_id
+    assert made.bitrix_events_token.get_secret_value() == events_token
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("bitrix_client_id", "seven77"), ("bitrix_events_token", "a" * 15)]
+)
+def test_url_safe_values_still_need_their_minimum_length(field: str, value: str) -> None:
+    assert f"  {field.upper()}: " in settings_error(**{field: value})
+
+
 @pytest.mark.parametrize(
     ("application_token", "expected"),
     [(None, "rating-bot-acme"), ("", "rating-bot-acme"), ("831c76b0app", "831c76b0app")],

@@ -42,10 +42,12 @@ def test_example_env_starts_and_serves_with_a_placeholder_warning(tmp_path: Path
     service.start()
     try:
         health = httpx.get(service.url + "/healthz").json()
+        ready = httpx.get(service.url + "/readyz")
     finally:
         service.stop()
     log = (tmp_path / "service.log").read_text()
-    assert health["database"] == "ok"
-    assert health["worker_last_run"] is None
+    assert health == {"status": "ok", "database": "ok"}
+    assert ready.status_code == 503 and ready.json()["worker_last_run"] is None
+    assert "still hold example values" in ready.json()["checks"]["settings"]
     assert "still hold example values" in log
     assert (tmp_path / "data" / "rating.db").exists()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bridge import workflow
 from bridge.workflow import (
     FINAL,
     TRANSITIONS,
@@ -24,6 +26,7 @@ from bridge.workflow import (
     decide_status_change,
     default_applies,
     sources,
+    state_after_retry,
     target,
 )
 from storage.tables import Survey, SurveyState
@@ -32,21 +35,36 @@ S = SurveyState
 T = Trigger
 ALL_PAIRS = list(itertools.product(SurveyState, Trigger))
 
-# The state diagram in the module docstring, written out (the administrator's retries are not
-# triggers and have no entry).
+# The state diagram in the module docstring, read from the drawing itself: an edge is
+# `state --> state: what happens`; the administrator's retries (`failed --> ...`) are not
+# triggers and are read separately.
+_EDGE = re.compile(r"^\s*(\w+) --> (\w+): (.+)$", re.MULTILINE)
+DRAWN = [
+    (SurveyState(a), SurveyState(b), label)
+    for a, b, label in _EDGE.findall(workflow.__doc__ or "")
+    if a != "[*]"
+]
+RETRIES = {(a, b) for a, b, label in DRAWN if "administrator" in label}
+# Which trigger each drawn edge is, by the words of its label.
+_LABELS = {
+    "invitation sent": T.INVITED,
+    "no contact": T.NOT_DELIVERABLE,
+    "answers": T.ANSWERED,
+    "clicks or replies": T.ANSWERED,
+    "timeout": T.TIMED_OUT,
+    "reopened": T.REOPENED,
+    "invitation was refused": T.INVITATION_FAILED,
+    "refused the rating": T.RATING_FAILED,
+}
+
+
+def _trigger(label: str) -> Trigger:
+    (found,) = {t for words, t in _LABELS.items() if words in label}
+    return found
+
+
 DIAGRAM: dict[tuple[SurveyState, Trigger], SurveyState] = {
-    (S.INVITING, T.INVITED): S.AWAITING,
-    (S.INVITING, T.NOT_DELIVERABLE): S.UNDELIVERABLE,
-    (S.AWAITING, T.ANSWERED): S.RATED,
-    (S.INVITING, T.TIMED_OUT): S.DEFAULTED,
-    (S.AWAITING, T.TIMED_OUT): S.DEFAULTED,
-    (S.UNDELIVERABLE, T.TIMED_OUT): S.DEFAULTED,
-    (S.INVITING, T.REOPENED): S.CANCELLED,
-    (S.AWAITING, T.REOPENED): S.CANCELLED,
-    (S.UNDELIVERABLE, T.REOPENED): S.CANCELLED,
-    (S.INVITING, T.GAVE_UP): S.FAILED,
-    (S.RATED, T.GAVE_UP): S.FAILED,
-    (S.DEFAULTED, T.GAVE_UP): S.FAILED,
+    (a, _trigger(label)): b for a, b, label in DRAWN if (a, b) not in RETRIES
 }
 
 
@@ -67,7 +85,17 @@ def survey(state: SurveyState, user_id: int | None = 27) -> Survey:
 
 
 def test_transition_table_is_the_documented_diagram() -> None:
+    assert len(DIAGRAM) == len(DRAWN) - len(RETRIES)
     assert TRANSITIONS == DIAGRAM
+
+
+def test_the_drawn_retries_are_where_a_retry_puts_a_failed_survey() -> None:
+    assert {(S.FAILED, S.INVITING), (S.FAILED, S.RATED), (S.FAILED, S.DEFAULTED)} == RETRIES
+    rated, defaulted = survey(S.FAILED), survey(S.FAILED)
+    defaulted.automatic = True
+    assert state_after_retry(rated, retried_invitation=True) == S.INVITING
+    assert state_after_retry(rated, retried_invitation=False) == S.RATED
+    assert state_after_retry(defaulted, retried_invitation=False) == S.DEFAULTED
 
 
 @pytest.mark.parametrize(("state", "trigger"), [p for p in ALL_PAIRS if p in TRANSITIONS])
@@ -89,10 +117,11 @@ def test_unlisted_pair_leaves_the_survey_where_it_is(state: SurveyState, trigger
     [
         (T.INVITED, {S.INVITING}, S.AWAITING),
         (T.NOT_DELIVERABLE, {S.INVITING}, S.UNDELIVERABLE),
-        (T.ANSWERED, {S.AWAITING}, S.RATED),
+        (T.ANSWERED, {S.INVITING, S.AWAITING}, S.RATED),
         (T.TIMED_OUT, {S.INVITING, S.AWAITING, S.UNDELIVERABLE}, S.DEFAULTED),
         (T.REOPENED, {S.INVITING, S.AWAITING, S.UNDELIVERABLE}, S.CANCELLED),
-        (T.GAVE_UP, {S.INVITING, S.RATED, S.DEFAULTED}, S.FAILED),
+        (T.INVITATION_FAILED, {S.INVITING}, S.FAILED),
+        (T.RATING_FAILED, {S.RATED, S.DEFAULTED}, S.FAILED),
     ],
 )
 def test_sources_and_target_of_each_trigger(
@@ -152,6 +181,10 @@ def test_status_change_decision(
     ("state", "owner", "user_id", "expected"),
     [
         (S.AWAITING, 27, 27, AnswerDecision.ACCEPT),
+        # The user is recorded before the invitation goes out: a click that beats the record
+        # of the sent invitation is theirs.
+        (S.INVITING, 27, 27, AnswerDecision.ACCEPT),
+        (S.INVITING, None, 27, AnswerDecision.NOT_YOURS),
         (S.AWAITING, 27, 28, AnswerDecision.NOT_YOURS),
         (S.AWAITING, None, 27, AnswerDecision.NOT_YOURS),
         (S.AWAITING, 27, 0, AnswerDecision.NOT_YOURS),
@@ -160,7 +193,7 @@ def test_status_change_decision(
         *[
             (state, 27, 27, AnswerDecision.NOT_WAITING)
             for state in SurveyState
-            if state is not S.AWAITING
+            if state not in (S.AWAITING, S.INVITING)
         ],
     ],
 )

@@ -8,11 +8,11 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,7 +27,8 @@ PAGE_SIZE = 50
 MAX_BATCH = 50
 MAX_BOTS_PER_APP = 5
 NO_AUTH = {"error": "NO_AUTH_FOUND", "error_description": "Wrong authorization data"}
-QUERY_LIMIT = {"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"}
+PORTAL_DOMAIN = "acme.bitrix24.ru"
+MEMBER_ID = "bac1cd5c8f1a4e0b9d2f6a7c3e4b5d61"
 
 # HTTP status of each error code (bitrix24.md §7); anything else is a 400 method error.
 ERROR_STATUS = {
@@ -57,6 +58,8 @@ STATUS_ERROR = {
 }
 DESCRIPTIONS = {
     "QUERY_LIMIT_EXCEEDED": "Too many requests",
+    "OVERLOAD_LIMIT": "REST API is blocked due to overload.",
+    "OPERATION_TIME_LIMIT": "Method is blocked due to operation time limit.",
     "INTERNAL_SERVER_ERROR": "Internal server error",
     "ACCESS_DENIED": "Access denied!",
     "CANT_EDIT_MESSAGE": "Time has expired for modification or you don't have access",
@@ -74,6 +77,9 @@ REQUIRED_EVENTS = ("EVENT_MESSAGE_ADD", "EVENT_WELCOME_MESSAGE", "EVENT_BOT_DELE
 USER_GET_RESERVED = {"SORT", "ORDER", "SELECT", "START", "ADMIN_MODE", "IMAGE_RESIZE", "AUTH"}
 _REF = re.compile(r"\$result\[([^\]]+)\]((?:\[[^\]]*\])*)")
 _COMMAND = re.compile(r"[A-Za-z0-9_\-]+")
+# A PHP array key that PHP stores as an integer: a canonical decimal within int64.
+_PHP_INT_KEY = re.compile(r"-?[1-9][0-9]{0,18}|0")
+COMMAND_FIELDS = ("COMMAND", "HIDDEN", "EXTRANET_SUPPORT", "LANG")
 
 
 class BitrixError(Exception):
@@ -129,12 +135,36 @@ def _yes_no(value: Any) -> str:
     return "Y" if _truthy(value) else "N"
 
 
-def _php(value: dict[str, Any]) -> dict[str, Any] | list[Any]:
-    """Serialise an empty dict as `[]`, like PHP's empty array."""
-    return value if value else []
+def _php_y(value: Any) -> str:
+    """A flag as IMREST reads it (`$value == 'Y'`): "Y" or JSON true, anything else is "N"."""
+    return "Y" if value is True or value == "Y" else "N"
 
 
-def _time_info(start: float) -> dict[str, Any]:
+def _php_truthy(value: Any) -> bool:
+    """PHP's `if ($value)`: "", "0", 0, null, false and empty arrays are false; "N" is true."""
+    return value not in ("", "0") if isinstance(value, str) else bool(value)
+
+
+def _php_key(key: Any) -> int | str:
+    """The key PHP stores: numeric strings ("7", not "07" or "+7") become integers."""
+    if isinstance(key, int):
+        return int(key)
+    text = str(key)
+    if _PHP_INT_KEY.fullmatch(text) and -(2**63) <= int(text) < 2**63:
+        return int(text)
+    return text
+
+
+def php_json_array(mapping: Mapping[Any, Any]) -> list[Any] | dict[str, Any]:
+    """PHP's `json_encode` of an array with these keys: a JSON list when the keys are exactly
+    0..n-1 in order (so an empty array is `[]`), else an object keyed by the keys as text."""
+    keys = [_php_key(key) for key in mapping]
+    if keys == list(range(len(keys))):
+        return list(mapping.values())
+    return {str(key): value for key, value in zip(keys, mapping.values(), strict=True)}
+
+
+def _time_info(start: float, operating_reset_at: int | None) -> dict[str, Any]:
     """Build the `time` block of a REST answer."""
     now = time.time()
     return {
@@ -144,7 +174,7 @@ def _time_info(start: float) -> dict[str, Any]:
         "processing": now - start,
         "date_start": datetime.fromtimestamp(start, UTC).isoformat(timespec="seconds"),
         "date_finish": datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds"),
-        "operating_reset_at": int(now) + 600,
+        "operating_reset_at": operating_reset_at or int(now) + 600,
         "operating": 0,
     }
 
@@ -210,6 +240,11 @@ def _user_matches(user: dict[str, Any], flt: dict[str, Any]) -> bool:
     return True
 
 
+def _visible(user: dict[str, Any], admin_mode: bool) -> bool:
+    """user.get hides extranet users outside the owner's groups (here: all) without ADMIN_MODE."""
+    return admin_mode or _str(user.get("USER_TYPE")).lower() != "extranet"
+
+
 def _resolve_refs(value: Any, results: dict[str, Any]) -> Any:
     """Replace `$result[key][i][FIELD]` references in batch parameters."""
     if isinstance(value, dict):
@@ -270,7 +305,15 @@ class FakeBitrix:
         self.burst = burst
         self.drain_per_second = drain_per_second
         self.check_client_id = True
+        # Whether the webhook's user may use ADMIN_MODE (a portal administrator).
+        self.owner_is_admin = True
+        # A manual block by Bitrix24: every request answers 503 OVERLOAD_LIMIT.
+        self.overloaded = False
+        # `time.operating_reset_at` of successful answers (None: ten minutes from now).
+        self.operating_reset_at: int | None = None
         self.users: list[dict[str, Any]] = []
+        # OAuth access tokens people's events carry, and whose they are (for `profile`).
+        self.user_tokens: dict[str, int] = {}
         self.bots: dict[int, dict[str, Any]] = {}
         self.commands: dict[int, dict[str, Any]] = {}
         self.messages: dict[int, dict[str, Any]] = {}
@@ -284,7 +327,16 @@ class FakeBitrix:
         self._bot_ids = itertools.count(567)
         self._command_ids = itertools.count(103)
         self._message_ids = itertools.count(84400)
-        self._methods: dict[str, Callable[[dict[str, Any]], Answer]] = {
+        self._methods = self._method_table()
+        routes = [
+            *control_routes(self),
+            Route("/{path:path}", self._endpoint, methods=["GET", "POST"]),
+        ]
+        self.app = Starlette(routes=routes)
+
+    def _method_table(self) -> dict[str, Callable[[dict[str, Any]], Answer]]:
+        """The REST methods this fake serves, by lower-case name."""
+        return {
             "user.get": self._user_get,
             "imbot.register": self._register,
             "imbot.bot.list": self._bot_list,
@@ -292,15 +344,11 @@ class FakeBitrix:
             "imbot.unregister": self._unregister,
             "imbot.command.register": self._command_register,
             "imbot.command.unregister": self._command_unregister,
+            "imbot.command.update": self._command_update,
             "imbot.message.add": self._message_add,
             "imbot.message.update": self._message_update,
             "batch": self._batch,
         }
-        routes = [
-            *control_routes(self),
-            Route("/{path:path}", self._endpoint, methods=["GET", "POST"]),
-        ]
-        self.app = Starlette(routes=routes)
 
     def fail(self, method: str, *entries: FailEntry) -> None:
         """Make the next calls of `method` fail: an HTTP status or a Bitrix error code."""
@@ -315,28 +363,59 @@ class FakeBitrix:
         if self.latency > 0:
             await asyncio.sleep(self.latency)
         path = request.url.path
+        if path in ("/rest/profile", "/rest/profile.json"):
+            return await self._profile(request)
         if not path.startswith(self.webhook_path):
             return JSONResponse(NO_AUTH, 401)
         method = _method_key(path[len(self.webhook_path) :])
         try:
             params = await _read_params(request)
-            if not self._admit():
+            refusal = self._refusal()
+            if refusal is not None:
                 self.calls.append((method, params))
-                return JSONResponse(QUERY_LIMIT, 503)
+                raise refusal
             answer = self._call(method, params)
         except BitrixError as error:
             return JSONResponse(error.body(), error.status)
         return JSONResponse(self._success(answer, start))
 
-    @staticmethod
-    def _success(answer: Answer, start: float) -> dict[str, Any]:
+    async def _profile(self, request: Request) -> Response:
+        """`profile` with OAuth (`auth=<access_token>`, query or body): the token's user."""
+        params = await _read_params(request)
+        token = _str(params.get("auth") or params.get("AUTH"))
+        self.calls.append(("profile", {}))
+        user_id = self.user_tokens.get(token)
+        if user_id is None:
+            body = {"error": "invalid_token", "error_description": "Unable to verify access token"}
+            return JSONResponse(body, 401)
+        user = next((u for u in self.users if _int(u.get("ID")) == user_id), {})
+        result = {
+            "ID": str(user_id),
+            "ADMIN": False,
+            "NAME": _str(user.get("NAME")),
+            "LAST_NAME": _str(user.get("LAST_NAME")),
+            "PERSONAL_GENDER": "",
+            "TIME_ZONE": None,
+        }
+        timing = _time_info(time.time(), self.operating_reset_at)
+        return JSONResponse({"result": result, "time": timing})
+
+    def _refusal(self) -> BitrixError | None:
+        """The portal-wide refusal of this request, if any: a manual block or the rate limit."""
+        if self.overloaded:
+            return BitrixError("OVERLOAD_LIMIT")
+        if not self._admit():
+            return BitrixError("QUERY_LIMIT_EXCEEDED")
+        return None
+
+    def _success(self, answer: Answer, start: float) -> dict[str, Any]:
         """Build a success body with paging fields and `time`."""
         body: dict[str, Any] = {"result": answer.result}
         if answer.total is not None:
             body["total"] = answer.total
         if answer.next is not None:
             body["next"] = answer.next
-        body["time"] = _time_info(start)
+        body["time"] = _time_info(start, self.operating_reset_at)
         return body
 
     def _admit(self) -> bool:
@@ -403,7 +482,8 @@ class FakeBitrix:
             flt = _upper(params["FILTER"])
         else:
             flt = {k: v for k, v in params.items() if k not in USER_GET_RESERVED}
-        found = [u for u in self.users if _user_matches(u, flt)]
+        admin_mode = self.owner_is_admin and _php_truthy(params.get("ADMIN_MODE"))
+        found = [u for u in self.users if _user_matches(u, flt) and _visible(u, admin_mode)]
         found.sort(key=lambda u: _int(u.get("ID")) or 0)
         start = max(_int(params.get("START")) or 0, 0)
         more = start + PAGE_SIZE < len(found)
@@ -452,7 +532,7 @@ class FakeBitrix:
             }
             for bot_id, b in self.bots.items()
         }
-        return Answer(_php(bots))
+        return Answer(php_json_array(bots))
 
     def _update(self, params: dict[str, Any]) -> Answer:
         """imbot.update: change CODE, handlers and PROPERTIES of a bot."""
@@ -491,23 +571,51 @@ class FakeBitrix:
         lang = params.get("LANG")
         if not lang:
             raise BitrixError("LANG_ERROR", "Lang set can't be empty")
-        for existing in self.commands.values():
-            if existing["BOT_ID"] == bot["ID"] and existing["COMMAND"] == command:
-                return Answer(existing["ID"])
-        command_id = next(self._command_ids)
-        self.commands[command_id] = {
-            "ID": command_id,
-            "BOT_ID": bot["ID"],
-            "COMMAND": command,
-            "HIDDEN": _yes_no(params.get("HIDDEN")),
-            "COMMON": _yes_no(params.get("COMMON")),
-            "EXTRANET_SUPPORT": _yes_no(params.get("EXTRANET_SUPPORT")),
-            "EVENT_COMMAND_ADD": handler,
-            "EVENT_URL": delivery_url(handler, bot["CLIENT_ID"]),
-            "LANG": lang,
-            "CLIENT_ID": bot["CLIENT_ID"],
-        }
-        return Answer(command_id)
+        existing = next(
+            (
+                c
+                for c in self.commands.values()
+                if (c["BOT_ID"], c["COMMAND"]) == (bot["ID"], command)
+            ),
+            None,
+        )
+        if existing is None:
+            existing = {"ID": next(self._command_ids), "BOT_ID": bot["ID"], "COMMAND": command}
+            # Flags are read only here: registering an existing command keeps its old ones.
+            existing.update({k: _php_y(params.get(k)) for k in ("HIDDEN", "COMMON")})
+            existing.update(EXTRANET_SUPPORT=_php_y(params.get("EXTRANET_SUPPORT")))
+            existing.update(LANG=lang, CLIENT_ID=bot["CLIENT_ID"])
+            self.commands[existing["ID"]] = existing
+        self._bind_command_handler(bot["CLIENT_ID"], handler)
+        return Answer(existing["ID"])
+
+    def _bind_command_handler(self, client_id: str, handler: str) -> None:
+        """ONIMCOMMANDADD has one handler per app: (re)bind it for all the app's commands."""
+        for command in self.commands.values():
+            if command["CLIENT_ID"] == client_id:
+                command["EVENT_COMMAND_ADD"] = handler
+                command["EVENT_URL"] = delivery_url(handler, client_id)
+
+    def _command_update(self, params: dict[str, Any]) -> Answer:
+        """imbot.command.update: change COMMAND, HIDDEN, EXTRANET_SUPPORT, LANG or the handler."""
+        command = self.commands.get(_int(params.get("COMMAND_ID")) or 0)
+        if command is None:
+            raise BitrixError("COMMAND_ID_ERROR", "Command not found")
+        self._check_app(command, params)
+        fields = _upper(params.get("FIELDS"))
+        handler = _str(fields.get("EVENT_COMMAND_ADD"))
+        if handler:
+            _check_url("EVENT_COMMAND_ADD", handler)
+        changes = {key: fields[key] for key in COMMAND_FIELDS if fields.get(key)}
+        if not changes and not handler:
+            raise BitrixError("WRONG_REQUEST", "Update fields can't be empty")
+        for flag in ("HIDDEN", "EXTRANET_SUPPORT"):
+            if flag in changes:
+                changes[flag] = _php_y(changes[flag])
+        command.update(changes)
+        if handler:
+            self._bind_command_handler(command["CLIENT_ID"], handler)
+        return Answer(True)
 
     def _command_unregister(self, params: dict[str, Any]) -> Answer:
         """imbot.command.unregister: delete a command."""
@@ -585,15 +693,10 @@ class FakeBitrix:
         for key, query in commands.items():
             if not self._batch_one(str(key), _str(query), out) and _truthy(params.get("HALT")):
                 break
-        return Answer(
-            {
-                "result": _php(out["result"]),
-                "result_error": _php(out["error"]),
-                "result_total": _php(out["total"]),
-                "result_next": _php(out["next"]),
-                "result_time": _php(out["time"]),
-            }
-        )
+        # Each map is a PHP array keyed by the cmd keys: "0".."n-1" come back as a JSON list.
+        names = {"result": "result", "error": "result_error", "total": "result_total"}
+        names.update(next="result_next", time="result_time")
+        return Answer({name: php_json_array(out[part]) for part, name in names.items()})
 
     def _batch_one(self, key: str, query: str, out: dict[str, dict[str, Any]]) -> bool:
         """Run one batch sub-call into `out`; return False when it failed."""
@@ -613,8 +716,56 @@ class FakeBitrix:
             out["total"][key] = answer.total
         if answer.next is not None:
             out["next"][key] = answer.next
-        out["time"][key] = _time_info(start)
+        out["time"][key] = _time_info(start, self.operating_reset_at)
         return True
+
+    # --- what people do in the portal -------------------------------------------------------
+
+    def click(self, message_id: int, user_id: int, button: int = 0) -> bytes | None:
+        """The ONIMCOMMANDADD body Bitrix24 would post when this user presses a button of a
+        bot message; None when no event is raised: no such button or command, or an extranet
+        user pressing a command without EXTRANET_SUPPORT=Y (core im/lib/command.php)."""
+        message = self.messages.get(message_id)
+        keyboard = _upper(message["KEYBOARD"]) if message else {}
+        buttons = keyboard.get("BUTTONS")
+        if message is None or not isinstance(buttons, list) or button >= len(buttons):
+            return None
+        pressed = _upper(buttons[button])
+        name = _str(pressed.get("COMMAND"))
+        command = next(
+            (
+                c
+                for c in self.commands.values()
+                if c["BOT_ID"] == message["BOT_ID"] and c["COMMAND"] == name
+            ),
+            None,
+        )
+        user = next((u for u in self.users if _int(u.get("ID")) == user_id), {})
+        extranet = _str(user.get("USER_TYPE")).lower() == "extranet"
+        if command is None or (extranet and command["EXTRANET_SUPPORT"] != "Y"):
+            return None
+        fields = {"COMMAND_PARAMS": _str(pressed.get("COMMAND_PARAMS")), "MESSAGE_ID": message_id}
+        return self._command_event(command, user_id, extranet, fields)
+
+    def _command_event(
+        self, command: dict[str, Any], user_id: int, extranet: bool, fields: dict[str, Any]
+    ) -> bytes:
+        """An ONIMCOMMANDADD form body for a click in the user's private chat with the bot."""
+        bot = self.bots[command["BOT_ID"]]
+        head = f"data[COMMAND][{command['ID']}]"
+        pairs: list[tuple[str, Any]] = [("event", "ONIMCOMMANDADD"), ("event_handler_id", 1045)]
+        values = {"BOT_ID": bot["ID"], "BOT_CODE": bot["CODE"], "COMMAND": command["COMMAND"]}
+        values.update(COMMAND_ID=command["ID"], COMMAND_CONTEXT="KEYBOARD", **fields)
+        pairs += [(f"{head}[{key}]", value) for key, value in values.items()]
+        params = {"DIALOG_ID": user_id, "MESSAGE_TYPE": "P", "CHAT_TYPE": "P"}
+        params.update(FROM_USER_ID=user_id, TO_USER_ID=bot["ID"], MESSAGE_ID=fields["MESSAGE_ID"])
+        pairs += [(f"data[PARAMS][{key}]", value) for key, value in params.items()]
+        pairs += [("data[USER][ID]", user_id), ("data[USER][IS_BOT]", "N")]
+        pairs += [("data[USER][IS_EXTRANET]", "Y" if extranet else "N"), ("ts", int(time.time()))]
+        auth = {"domain": PORTAL_DOMAIN, "member_id": MEMBER_ID, "user_id": user_id}
+        auth["application_token"] = command["CLIENT_ID"]
+        pairs += [(f"auth[{key}]", value) for key, value in auth.items()]
+        return urlencode(pairs).encode()
 
     # --- control API ------------------------------------------------------------------------
 
@@ -630,14 +781,18 @@ class FakeBitrix:
             "rejected_for_limit": self.rejected_for_limit,
             "http_requests": self.http_requests,
             "uneditable": sorted(self.uneditable),
+            "overloaded": self.overloaded,
         }
 
     def control_seed(self, data: dict[str, Any]) -> None:
-        """Merge `{"users": [...], "uneditable": [ids]}`; users with a known ID are replaced."""
+        """Merge `{"users": [...], "uneditable": [ids], "overloaded": bool}`; users with a known
+        ID are replaced."""
         seeded = int_keys(data.get("users", []))
         self.users = [u for u in self.users if _int(u.get("ID")) not in seeded]
         self.users += seeded.values()
         self.uneditable.update(int(i) for i in data.get("uneditable", []))
+        self.overloaded = bool(data.get("overloaded", self.overloaded))
+        self.user_tokens.update({str(k): int(v) for k, v in data.get("user_tokens", {}).items()})
 
     def control_fail(self, name: str, entries: list[Any]) -> None:
         """Queue failures given as JSON: ints (HTTP status) or strings (error codes)."""

@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -78,32 +78,52 @@ def _page(query: QueryParams) -> tuple[int, int]:
     return int(size_raw), int(number_raw)
 
 
-def _wall_clock(value: str) -> datetime:
-    """Read an ISO timestamp as its local wall-clock time (tz label dropped, marked UTC)."""
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+def _since(query: QueryParams) -> date | None:
+    """Read `completed_since`: a date, `DD-MM-YYYY`; a time after it is accepted and ignored.
 
-
-def _since(query: QueryParams) -> datetime | None:
-    """Read `completed_since` (DD-MM-YYYY[ HH:MM], account time), or raise _ValidationError."""
+    The documentation gives this filter as a date (okdesk.md §11.5), so the fake keeps only the
+    date, as Okdesk may, and lists everything completed on that day or later.
+    """
     raw = query.get("completed_since")
     if not raw:
         return None
-    for fmt in ("%d-%m-%Y %H:%M", "%d-%m-%Y"):
-        try:
-            return datetime.strptime(raw, fmt).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    raise _ValidationError({"completed_since": ["Неверный формат даты"]})
+    day = raw.strip().split(" ", 1)[0]
+    try:
+        return datetime.strptime(day, "%d-%m-%Y").replace(tzinfo=UTC).date()
+    except ValueError:
+        raise _ValidationError({"completed_since": ["Неверный формат даты"]}) from None
 
 
-def _matches(issue: dict[str, Any], statuses: set[str], since: datetime | None) -> bool:
+def _completed_on(issue: dict[str, Any]) -> date | None:
+    """The day an issue completed, in the account's time zone (the offset it is written in)."""
+    completed = issue.get("completed_at")
+    try:
+        return datetime.fromisoformat(completed).date() if isinstance(completed, str) else None
+    except ValueError:
+        return None
+
+
+def _matches(issue: dict[str, Any], statuses: set[str], since: date | None) -> bool:
     """Tell whether an issue passes the list filters."""
-    if statuses and (issue.get("status") or {}).get("code") not in statuses:
+    status = issue.get("status")
+    code = status.get("code") if isinstance(status, dict) else None
+    if statuses and code not in statuses:
         return False
     if since is None:
         return True
-    completed = issue.get("completed_at")
-    return bool(completed) and _wall_clock(str(completed)) >= since
+    completed = _completed_on(issue)
+    return completed is not None and completed >= since
+
+
+class _OkdeskJSON(JSONResponse):
+    """JSON as Okdesk sends it; text UTF-8 cannot carry (a lone surrogate) goes escaped."""
+
+    def render(self, content: Any) -> bytes:
+        """Encode as UTF-8, escaping everything when the text is not valid Unicode."""
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, separators=(",", ":")).encode("ascii")
 
 
 class FakeOkdesk:
@@ -174,9 +194,9 @@ class FakeOkdesk:
         return _not_found() if contact is None else JSONResponse(contact)
 
     async def _issue(self, request: Request) -> Response:
-        """GET /api/v1/issues/{id}: one issue object."""
+        """GET /api/v1/issues/{id}: one issue object, as seeded in the REST shape (§5)."""
         issue = self.issues.get(request.path_params["issue_id"])
-        return _not_found() if issue is None else JSONResponse(issue)
+        return _not_found() if issue is None else _OkdeskJSON(issue)
 
     async def _rate(self, request: Request) -> Response:
         """POST /api/v1/issues/{id}/rates: set the issue's rate."""
@@ -194,7 +214,10 @@ class FakeOkdesk:
         return JSONResponse({"id": issue_id, "rate": issue["rate"]})
 
     async def _list(self, request: Request) -> Response:
-        """GET /api/v1/issues/list: filtered, id-ordered, paginated issue objects."""
+        """GET /api/v1/issues/list: a JSON array of issue objects, filtered, id-ordered, paged.
+
+        `page[size]` above 50 is refused with 422 and an `errors` body (okdesk.md §11.5).
+        """
         query = request.query_params
         try:
             size, number = _page(query)
@@ -204,7 +227,7 @@ class FakeOkdesk:
         statuses = set(query.getlist("status_codes[]") + query.getlist("status_codes"))
         found = [self.issues[key] for key in sorted(self.issues)]
         found = [issue for issue in found if _matches(issue, statuses, since)]
-        return JSONResponse(found[(number - 1) * size : number * size])
+        return _OkdeskJSON(found[(number - 1) * size : number * size])
 
     def control_state(self) -> dict[str, Any]:
         """Return the public state as JSON-ready data."""

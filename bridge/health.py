@@ -1,0 +1,105 @@
+"""Health (`/healthz`: alive, database reachable) and readiness (`/readyz`: doing its job).
+
+Readiness tells the truth about what an administrator would otherwise learn from missing
+ratings: a stalled worker, a deleted bot, a portal Bitrix24 has blocked, example settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any, Protocol
+
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from bridge.jobs import BOT_DELETED, PORTAL_BLOCKED
+from bridge.settings import Settings
+from storage import queries
+from storage.db import ping, transaction
+
+HEARTBEAT_KEY = "worker_heartbeat"
+
+
+class WorkerPulse(Protocol):
+    """What readiness asks of the in-process worker."""
+
+    def seconds_since_pass(self) -> float | None:
+        """Seconds since the last complete pass, None before the first."""
+        ...
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the last pass failed, when it did."""
+        ...
+
+
+async def liveness(engine: Engine) -> JSONResponse:
+    """200 while the database answers; 503 with the reason otherwise."""
+    try:
+        await asyncio.to_thread(ping, engine)
+    except SQLAlchemyError as exc:
+        body = {"status": "unavailable", "database": f"unreachable ({type(exc).__name__})"}
+        return JSONResponse(body, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+async def readiness(engine: Engine, settings: Settings, worker: WorkerPulse | None) -> JSONResponse:
+    """200 when every check passes; 503 naming each one that does not."""
+    checks: dict[str, str] = {}
+    facts: dict[str, Any] = {}
+    try:
+        facts = await asyncio.to_thread(_stored_facts, engine)
+        checks["database"] = "ok"
+    except SQLAlchemyError as exc:
+        checks["database"] = f"unreachable ({type(exc).__name__})"
+    checks["worker"] = _worker_check(settings, worker)
+    checks["bot"] = (
+        f"deleted at {facts[BOT_DELETED]}: run python -m bot.register"
+        if facts.get(BOT_DELETED)
+        else "ok"
+    )
+    checks["portal"] = (
+        f"blocked by Bitrix24 (OVERLOAD_LIMIT) since {facts[PORTAL_BLOCKED]}: nothing is sent "
+        "until it lifts; ask Bitrix24 support"
+        if facts.get(PORTAL_BLOCKED)
+        else "ok"
+    )
+    placeholders = settings.placeholders()
+    checks["settings"] = (
+        f"{', '.join(placeholders)} still hold example values" if placeholders else "ok"
+    )
+    reasons = [f"{name}: {value}" for name, value in checks.items() if value not in ("ok", "off")]
+    body = {
+        "status": "not_ready" if reasons else "ready",
+        "reasons": reasons,
+        "checks": checks,
+        "worker_last_run": facts.get(HEARTBEAT_KEY),
+    }
+    return JSONResponse(body, status_code=503 if reasons else 200)
+
+
+def _stored_facts(engine: Engine) -> dict[str, str | None]:
+    with transaction(engine) as session:
+        found = {key: queries.get_status(session, key) for key in (HEARTBEAT_KEY, BOT_DELETED)}
+        found[PORTAL_BLOCKED] = queries.get_status(session, PORTAL_BLOCKED)
+    return {key: status.value if status else None for key, status in found.items()}
+
+
+def stale_after(settings: Settings) -> timedelta:
+    """How long without a complete pass means the worker is stuck."""
+    return max(timedelta(seconds=60), settings.worker_poll_interval * 20)
+
+
+def _worker_check(settings: Settings, worker: WorkerPulse | None) -> str:
+    if not settings.worker_enabled:
+        return "off"
+    if worker is None:
+        return "off" if settings.placeholders() else "not running"
+    if worker.last_error:
+        return f"failing, retrying with backoff: {worker.last_error}"
+    age = worker.seconds_since_pass()
+    if age is not None and age > stale_after(settings).total_seconds():
+        return f"stalled: last complete pass {age:.0f} s ago"
+    return "ok"

@@ -1,0 +1,174 @@
+"""Settling a job's outcome: record what it did, try it again later, or give it up.
+
+Each outcome is recorded in a transaction of its own, under the job's lease. A database error
+while recording one outcome leaves the others recorded and is handed back to the caller to
+record again: a call that reached a vendor is never made twice because a neighbour failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.errors import DeliveryError, PortalBlockedError, TransientError
+from bridge import jobs
+from bridge.settings import Settings
+from bridge.workflow import Trigger, backoff_seconds, sources, target
+from storage import queries
+from storage.db import transaction
+from storage.tables import Job, JobKind
+
+log = logging.getLogger(__name__)
+
+Result = tuple[Job, jobs.Outcome]
+# Jobs whose final failure fails their survey, and the trigger that does it.
+GIVES_UP_SURVEY = {
+    JobKind.INVITE: Trigger.INVITATION_FAILED,
+    JobKind.SEND_RATING: Trigger.RATING_FAILED,
+}
+BITRIX_KINDS = frozenset(
+    {JobKind.INVITE, JobKind.CLOSE_INVITATION, JobKind.REPLY, JobKind.VERIFY_REPLY}
+)
+# Jobs whose payload holds a secret (a person's access token): erased once the job ends.
+SECRET_PAYLOADS = frozenset({JobKind.VERIFY_REPLY})
+
+
+class Settler:
+    """Records outcomes of jobs run by one worker."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        clock: Callable[[], datetime],
+        fault: Callable[[str], None],
+    ) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._clock = clock
+        self._fault = fault
+        self.done: Counter[str] = Counter()
+
+    def settle(self, results: list[Result]) -> list[Result]:
+        """Record each outcome; returns those the database could not take (to retry)."""
+        unsettled = []
+        for job, outcome in results:
+            try:
+                self._settle_one(job, outcome)
+            except SQLAlchemyError as exc:
+                log.error(
+                    "job.record_failed job_id=%s kind=%s error=%s",
+                    job.id,
+                    job.kind,
+                    type(exc).__name__,
+                )
+                unsettled.append((job, outcome))
+        return unsettled
+
+    def _settle_one(self, job: Job, outcome: jobs.Outcome) -> None:
+        if isinstance(outcome, TransientError):
+            self._retry(job, outcome)
+        elif isinstance(outcome, DeliveryError):
+            self._fail(job, str(outcome))
+        else:
+            self._finish(job, outcome)
+
+    def _finish(self, job: Job, effect: jobs.Effect) -> None:
+        assert job.id is not None and job.lease_token is not None
+        self._fault("after_vendor_call")
+        now = self._clock()
+        with transaction(self._engine) as session:
+            if queries.finish_job(session, job.id, job.lease_token, now):
+                if job.kind in SECRET_PAYLOADS:
+                    queries.erase_payload(session, job.id)
+                effect(session, now)
+                if job.kind in BITRIX_KINDS:
+                    # Bitrix24 answered: whatever blocked the portal has lifted.
+                    queries.clear_status(session, jobs.PORTAL_BLOCKED)
+                self.done[f"{job.kind} done"] += 1
+                return
+        log.warning("job.lease_lost job_id=%s kind=%s", job.id, job.kind)
+
+    def _retry(self, job: Job, error: TransientError) -> None:
+        assert job.id is not None and job.lease_token is not None
+        now = self._clock()
+        if isinstance(error, PortalBlockedError):
+            self._wait_for_unblock(job, error, now)
+            return
+        delay = backoff_seconds(
+            job.attempts,
+            self._settings.retry_base.total_seconds(),
+            self._settings.retry_cap.total_seconds(),
+            error.retry_after,
+        )
+        run_at = now + timedelta(seconds=delay)
+        failing_since = job.failing_since or now
+        if run_at - failing_since > self._settings.retry_give_up_after:
+            self._fail(job, f"gave up after {job.attempts} tries: {error}")
+            return
+        with transaction(self._engine) as session:
+            queries.retry_job(session, job.id, job.lease_token, run_at, str(error), now)
+        self.done[f"{job.kind} retried"] += 1
+        log.info(
+            "job.retry job_id=%s kind=%s attempt=%s in=%.1fs error=%s",
+            job.id,
+            job.kind,
+            job.attempts,
+            delay,
+            error,
+        )
+
+    def _wait_for_unblock(self, job: Job, error: TransientError, now: datetime) -> None:
+        """Bitrix24 blocked the portal by hand: no give-up time runs, one probe at a time."""
+        assert job.id is not None and job.lease_token is not None
+        probe_at = now + self._settings.bitrix_block_probe_interval
+        with transaction(self._engine) as session:
+            first = queries.get_status(session, jobs.PORTAL_BLOCKED) is None
+            queries.set_status(session, jobs.PORTAL_BLOCKED, probe_at.isoformat(), now)
+            queries.retry_job(session, job.id, job.lease_token, probe_at, str(error), now)
+        level = logging.ERROR if first else logging.INFO
+        log.log(
+            level,
+            "bitrix.portal_blocked error=%s: Bitrix24 blocked the portal (OVERLOAD_LIMIT); "
+            "nothing is sent until it lifts, next probe at %s",
+            error,
+            probe_at.isoformat(),
+        )
+
+    def _fail(self, job: Job, error: str) -> None:
+        assert job.id is not None and job.lease_token is not None
+        now = self._clock()
+        trigger = GIVES_UP_SURVEY.get(job.kind)
+        with transaction(self._engine) as session:
+            if not queries.fail_job(session, job.id, job.lease_token, now, error):
+                return
+            if job.kind in SECRET_PAYLOADS:
+                queries.erase_payload(session, job.id)
+            if job.survey_id is not None and trigger is not None:
+                # Only the state the job served: a defaulted survey whose invitation failed
+                # stays defaulted.
+                queries.move_survey(
+                    session,
+                    job.survey_id,
+                    from_states=sources(trigger),
+                    values={
+                        "state": target(trigger),
+                        "reason": error,
+                        "deadline_at": None,
+                        "finished_at": now,
+                        "updated_at": now,
+                    },
+                )
+        self.done[f"{job.kind} failed"] += 1
+        log.error(
+            "job.failed job_id=%s kind=%s survey_id=%s error=%s",
+            job.id,
+            job.kind,
+            job.survey_id,
+            error,
+        )
