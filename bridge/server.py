@@ -44,7 +44,7 @@ class Limits:
     head_timeout: float = 10.0
     body_timeout: float = 10.0
     max_head: int = 16 * 1024
-    max_connections: int = 100
+    max_connections: int = 1000
     backlog: int = 256
     keep_alive: int = 5
 

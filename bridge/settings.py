@@ -92,7 +92,7 @@ class Settings(BotSettings):
     bitrix_member_id: str | None = None
     # Surveys one sender may open per minute through the webhook; past it the webhook answers
     # 429 and reconciliation (which reads the real ticket list) picks the closures up later.
-    webhook_surveys_per_minute: int = Field(default=120, ge=1)
+    webhook_surveys_per_minute: int = Field(default=600, ge=1)
 
     rating_timeout: Duration = timedelta(hours=24)
     default_rating: Annotated[int | None, BeforeValidator(parse_default_rating)] = Field(
@@ -110,7 +110,7 @@ class Settings(BotSettings):
     # and at most HTTP_MAX_CONNECTIONS connections are served at once (503 past it).
     http_head_timeout: Duration = timedelta(seconds=10)
     http_body_timeout: Duration = timedelta(seconds=10)
-    http_max_connections: int = Field(default=100, ge=2)
+    http_max_connections: int = Field(default=1000, ge=2)
     http_backlog: int = Field(default=256, ge=1)
     # Serve the intake routes' OpenAPI schema at /openapi.json (off: it maps the service).
     openapi_enabled: bool = False

@@ -143,6 +143,8 @@ _PURGED = {
     "contact_id": None,
     "bitrix_user_id": None,
     "rated_by": None,
+    # A vendor's error text may quote what it was sent (names, addresses).
+    "reason": None,
     "personal_data_purged": True,
 }
 

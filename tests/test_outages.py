@@ -709,7 +709,7 @@ BITRIX_DOWN = Outage(
     JobKind.CLOSE_INVITATION,
     r"Bitrix24 imbot\.message\.update",
 )
-OKDESK_DOWN = Outage("okdesk", "Okdesk contact lookup", JobKind.SEND_RATING, "Okdesk ticket read")
+OKDESK_DOWN = Outage("okdesk", "Okdesk ticket read", JobKind.SEND_RATING, "Okdesk ticket read")
 
 
 def _retried(stack: Stack, issue_ids: list[int], kind: JobKind) -> bool:

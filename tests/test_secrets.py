@@ -335,7 +335,15 @@ async def running_at(settings: Settings, fakes: Vendors, clock: Clock) -> AsyncI
             yield Running(client, settings)
 
 
-PERSONAL = ("issue_title", "engineer", "reply_text", "contact_id", "bitrix_user_id", "rated_by")
+PERSONAL = (
+    "issue_title",
+    "engineer",
+    "reply_text",
+    "contact_id",
+    "bitrix_user_id",
+    "rated_by",
+    "reason",
+)
 KEPT = ("issue_id", "state", "score", "okdesk_rate", "automatic", "token")
 
 

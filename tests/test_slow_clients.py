@@ -58,7 +58,12 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     directory = tmp_path_factory.mktemp("slow_clients")
     with fakes_process() as fakes:
         fakes.seed_tickets(ISSUES)
-        env = service_env(fakes, f"sqlite:///{directory / 'rating.db'}", free_port())
+        env = service_env(
+            fakes,
+            f"sqlite:///{directory / 'rating.db'}",
+            free_port(),
+            HTTP_MAX_CONNECTIONS=str(MAX_CONNECTIONS),
+        )
         register_bot(env, directory)
         running = Service(env, directory / "service.log")
         running.start()
@@ -70,6 +75,10 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     assert "Traceback" not in log, log[-3000:]
     stray = [line for line in log.splitlines() if not (RECORD.match(line) or line[:1].isspace())]
     assert stray == [], stray[:5]
+
+
+# Fewer than the default (1,000), so that the test can reach the limit cheaply.
+MAX_CONNECTIONS = 100
 
 
 def _port(service: Service) -> int:
@@ -230,7 +239,7 @@ def test_trickling_heads_and_bodies_are_cut_off_while_others_are_served(
 @pytest.mark.slow
 def test_connections_past_the_limit_get_503_and_idle_ones_are_closed(service: Service) -> None:
     port = _port(service)
-    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(LIMITS.max_connections)]
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(MAX_CONNECTIONS)]
     try:
         time.sleep(0.5)
         started = time.monotonic()
