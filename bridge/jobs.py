@@ -114,7 +114,8 @@ async def verify_reply(job: Job, vendors: Vendors, settings: Settings) -> Effect
 
 
 Outcome = Effect | DeliveryError
-CONTACT_LOOKUPS_AT_ONCE = 10
+# Requesters looked up in Okdesk at once (each: read the ticket, then its contact).
+OKDESK_LOOKUPS_AT_ONCE = 20
 
 
 @dataclass
@@ -240,7 +241,7 @@ async def _requester(survey: Survey, vendors: Vendors, settings: Settings) -> Re
 
 
 async def _bounded(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
-    limit = asyncio.Semaphore(CONTACT_LOOKUPS_AT_ONCE)
+    limit = asyncio.Semaphore(OKDESK_LOOKUPS_AT_ONCE)
 
     async def one(call: Coroutine[Any, Any, T]) -> T:
         async with limit:

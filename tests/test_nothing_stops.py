@@ -17,6 +17,7 @@ from bot.client import BitrixClient
 from bot.register import register
 from bridge import service
 from bridge.admin import retry_failed
+from bridge.settle import Settler
 from bridge.worker import Worker, open_vendors, summary
 from storage import queries
 from storage.db import transaction
@@ -285,3 +286,34 @@ async def test_placeholder_tokens_accept_nothing(database_url: str, vendors: Ven
         assert response.status_code == 503 and "OKDESK_WEBHOOK_TOKEN" in response.text
         event = await app.event(click_body("x:1"), token="change-me-a-long-random-events-secret")
         assert event.status_code == 503 and "BITRIX_EVENTS_TOKEN" in event.text
+
+
+async def test_a_database_error_recording_one_result_never_redoes_the_others(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    async with running_app(make_settings(database_url, worker_enabled=False), vendors) as app:
+        await app.webhook(closed_webhook())
+        await app.webhook(closed_webhook(9701))
+    settings = make_settings(database_url)
+    with transaction(engine) as session:
+        claimed = queries.claim_jobs(
+            session, utcnow(), timedelta(minutes=2), 10, kinds=[JobKind.INVITE]
+        )
+    assert len(claimed) == 2
+    failures = [1]
+
+    def flaky(session: Any, now: Any) -> None:
+        if failures[0]:
+            failures[0] -= 1
+            raise OperationalError("UPDATE survey", {}, Exception("server closed the connection"))
+
+    def fine(session: Any, now: Any) -> None:
+        return None
+
+    settler = Settler(engine, settings, utcnow, lambda point: None)
+    unsettled = settler.settle([(claimed[0], flaky), (claimed[1], fine)])
+    # The second result is recorded although the first could not be: it is never redone.
+    assert [job.id for job, _ in unsettled] == [claimed[0].id]
+    assert {j.id: j.state for j in jobs(engine)}[claimed[1].id] == JobState.DONE
+    assert settler.settle(unsettled) == []
+    assert {j.state for j in jobs(engine)} == {JobState.DONE}
