@@ -51,3 +51,55 @@ def test_example_env_starts_and_serves_with_a_placeholder_warning(tmp_path: Path
     assert "still hold example values" in ready.json()["checks"]["settings"]
     assert "still hold example values" in log
     assert (tmp_path / "data" / "rating.db").exists()
+
+
+def _run(module: str, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_help_prints_help_instead_of_starting(tmp_path: Path) -> None:
+    done = _run("bridge", tmp_path, "--help")
+    assert done.returncode == 0
+    assert "usage: python -m bridge" in done.stdout and "example.env" in done.stdout
+    assert not (tmp_path / "data").exists()
+
+
+def test_an_unreachable_database_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "example.env", tmp_path / ".env")
+    done = _run(
+        "bridge",
+        tmp_path,
+        DATABASE_URL="postgresql://rating:secret-password@127.0.0.1:1/rating",
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    (line, *_) = [ln for ln in done.stderr.splitlines() if "cannot reach the database" in ln]
+    assert "127.0.0.1:1/rating" in line and "secret-password" not in done.stderr
+
+
+def test_migrate_reads_dot_env_and_says_which_database(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"DATABASE_URL=sqlite:///{tmp_path / 'from-env.db'}\n")
+    done = _run("storage.migrate", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"migrations applied to sqlite:///{tmp_path / 'from-env.db'}"
+    assert (tmp_path / "from-env.db").exists()
+
+
+def test_the_readme_start_command_keeps_an_existing_env(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "cp -n" not in readme
+    copy = "{ [ -f .env ] || cp example.env .env; }"
+    assert copy in readme
+    shutil.copy(ROOT / "example.env", tmp_path / "example.env")
+    (tmp_path / ".env").write_text("LANGUAGE=en\n")
+    for _ in range(2):
+        assert subprocess.run(["bash", "-c", copy], cwd=tmp_path, check=False).returncode == 0
+    assert (tmp_path / ".env").read_text() == "LANGUAGE=en\n"
