@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
 from bot import messages
 from bot.events import (
@@ -85,21 +86,31 @@ class App:
             event, known or self.settings.bitrix_bot_id, self.settings.bitrix_bot_code
         )
 
-    def our_portal(self, member_id: str) -> bool:
+    def our_portal(self, member_id: str, events: tuple[Event, ...]) -> bool:
         """Whether an event's `auth[member_id]` is our portal installation's.
 
-        Configured, or else the first authentic event's, kept in the database: the handler URL
-        and the application token alone (both visible in that URL) do not make an event ours.
+        Configured, or else learned from the first event that proves it comes from our portal:
+        a click on a button we sent (it carries a survey's unguessable token, and names that
+        survey's person). The handler URL and the application token alone (both visible in that
+        URL) never decide it. Until it is learned, events pass on the other checks.
         """
         if not member_id:
             return False
         if self.member_id is None:
-            with transaction(self.engine) as session:
-                self.member_id = queries.first_status(
-                    session, MEMBER_KEY, member_id[:64], self.clock()
-                )
-            log.info("bitrix.member_id_pinned")
+            self.member_id = self._learn_member(member_id, events)
+            if self.member_id is None:
+                return True
         return same_secret(member_id, self.member_id)
+
+    def _learn_member(self, member_id: str, events: tuple[Event, ...]) -> str | None:
+        with transaction(self.engine) as session:
+            stored = queries.get_status(session, MEMBER_KEY)
+            if stored is not None:
+                return stored.value
+            if not any(_proves_portal(session, event) for event in events):
+                return None
+            log.info("bitrix.member_id_pinned member_id=%s", member_id[:64])
+            return queries.first_status(session, MEMBER_KEY, member_id[:64], self.clock())
 
     def wake_worker(self) -> None:
         """Tell the in-process worker that new work is stored."""
@@ -258,7 +269,7 @@ async def bitrix_events(request: Request, state: State) -> dict[str, str]:
     if parsed.auth.domain.lower().split(":")[0] != settings.portal_domain:
         log.warning("bitrix.event_refused reason=domain event=%s", parsed.name)
         raise HTTPException(403, "the event comes from another portal")
-    if not await asyncio.to_thread(state.our_portal, parsed.auth.member_id):
+    if not await asyncio.to_thread(state.our_portal, parsed.auth.member_id, parsed.events):
         log.warning("bitrix.event_refused reason=member_id event=%s", parsed.name)
         raise HTTPException(403, "the event comes from another portal installation")
     await asyncio.to_thread(_handle_events, state, parsed.events, parsed.auth)
@@ -315,6 +326,15 @@ def _handle_reply(state: App, reply: ChatReply, access_token: str, now: datetime
     )
     outcome = service.record_answer(state.engine, state.settings, answer, now)
     log.info("bitrix.reply user_id=%s result=%s", reply.user_id, outcome)
+
+
+def _proves_portal(session: Session, event: Event) -> bool:
+    """A click on one of our buttons, by the person the survey was sent to."""
+    button = parse_command_params(event.params) if isinstance(event, RatingClick) else None
+    if not isinstance(event, RatingClick) or button is None:
+        return False
+    survey = queries.survey_by_token(session, button[0])
+    return survey is not None and survey.bitrix_user_id == event.user_id
 
 
 def _refuse_while_placeholder(settings: Settings, name: str) -> None:

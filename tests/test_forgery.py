@@ -107,11 +107,18 @@ async def test_events_from_another_portal_installation_are_refused(
     async with running_app(make_settings(database_url), vendors) as app:
         await _awaiting(app, engine)
         token = surveys(engine)[0].token
-        # The first authentic event pins the installation; another one is refused after it.
-        ours = await app.event(click_body(f"{token}:5"))
         other = click_body(f"{token}:1").replace(b"bac1cd5c8f1a4e0b9d2f6a7c3e4b5d61", b"f" * 32)
+        # Before anything proves which installation is ours, a forged installation's event
+        # (a join, here) pins nothing.
+        join = fixture_bytes("bitrix24/ONIMBOTJOINCHAT_private.form")
+        forged_join = join.replace(b"bac1cd5c8f1a4e0b9d2f6a7c3e4b5d61", b"f" * 32)
+        assert (await app.event(forged_join)).status_code == 200
+        # A click on a button we sent proves it: the installation is pinned, another refused.
+        ours = await app.event(click_body(f"{token}:5"))
         refused = await app.event(other)
+        refused_join = await app.event(forged_join)
     assert refused.status_code == 403 and "installation" in refused.text
+    assert refused_join.status_code == 403
     assert ours.status_code == 200
     assert surveys(engine)[0].score == 5
 
