@@ -126,9 +126,11 @@ async def test_an_invitation_giving_up_never_fails_a_defaulted_survey(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
     # The invitation is refused while the survey times out and gets its default meanwhile.
-    vendors.bitrix.latency = 0.4
+    # Claimed at once; the lookup answers after 0.5 s and the refusal after 1 s, while the
+    # survey times out at 0.5 s in between.
+    vendors.bitrix.latency = 0.5
     vendors.bitrix.fail("imbot.message.add", 400)
-    settings = make_settings(database_url, rating_timeout="0.2s")
+    settings = make_settings(database_url, rating_timeout="0.5s")
     async with running_app(settings, vendors) as app:
         await app.webhook(closed_webhook())
         await eventually(lambda: any(j.state == JobState.FAILED for j in jobs(engine)))

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import os
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import SQLModel
 
 import storage.tables  # noqa: F401  (registers the tables)
+from tests.conftest import POSTGRES_URL
 
 
 def test_migrations_match_the_tables(engine: Engine) -> None:
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
     assert differences == []
+
+
+def test_each_run_of_the_suite_has_a_database_of_its_own(database_url: str) -> None:
+    # Two runs on one machine must never truncate each other's tables: PostgreSQL tests use a
+    # database made (and dropped) by this run, named after its process.
+    url = make_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        assert url.database != make_url(POSTGRES_URL).database
+        assert url.database is not None and f"_{os.getpid()}_" in url.database
