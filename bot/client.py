@@ -127,20 +127,24 @@ class BitrixClient:
         return (await self._answer(method, params)).result
 
     async def _answer(self, method: str, params: dict[str, Any]) -> Answer:
-        await self._budget.acquire()
         body = self._with_client_id(method, params)
-        try:
-            response = await self._http.post(self._base + method, json=body)
-        except httpx.TimeoutException as exc:
-            raise TransientError(f"Bitrix24 {method}: timed out ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
-            raise TransientError(f"Bitrix24 {method}: unreachable ({type(exc).__name__})") from None
+        response = await self._post(method, self._base + method, body)
         answer = _json(response)
         readable = isinstance(answer, dict) and "result" in answer and not answer.get("error")
         if not (response.is_success and readable):
             raise self._failure(method, response, answer)
         self._remember(method, answer.get("time"))
         return Answer(answer["result"], _count(answer.get("total")), _count(answer.get("next")))
+
+    async def _post(self, method: str, url: str, body: dict[str, Any]) -> httpx.Response:
+        """One request within the portal's budget; no answer at all is a TransientError."""
+        await self._budget.acquire()
+        try:
+            return await self._http.post(url, json=body)
+        except httpx.TimeoutException as exc:
+            raise TransientError(f"Bitrix24 {method}: timed out ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise TransientError(f"Bitrix24 {method}: unreachable ({type(exc).__name__})") from None
 
     def _with_client_id(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """A webhook bot is known by its CLIENT_ID: every imbot.* call must carry it."""
@@ -254,15 +258,9 @@ class BitrixClient:
 
         The portal is the configured one, never a URL from an event.
         """
-        await self._budget.acquire()
         parts = urlsplit(self._base)
         url = f"{parts.scheme}://{parts.netloc}/rest/profile.json"
-        try:
-            response = await self._http.post(url, json={"auth": access_token})
-        except httpx.TimeoutException as exc:
-            raise TransientError(f"Bitrix24 profile: timed out ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
-            raise TransientError(f"Bitrix24 profile: unreachable ({type(exc).__name__})") from None
+        response = await self._post("profile", url, {"auth": access_token})
         answer = _json(response)
         error = str(answer.get("error") or "") if isinstance(answer, dict) else ""
         if response.status_code == 401 or error in _NOT_A_TOKEN:
