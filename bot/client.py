@@ -285,13 +285,21 @@ class BitrixClient:
     async def find_users_by_emails(
         self, emails: Mapping[str, str]
     ) -> dict[str, list[BitrixUser] | DeliveryError]:
-        """`find_users_by_email` for many e-mails, in as few requests as possible."""
-        if len(emails) == 1:
-            ((key, email),) = emails.items()
-            return {key: await self.find_users_by_email(email)}
-        answers = await self._batch_answers(
-            {key: ("user.get", _user_query(email)) for key, email in emails.items()}
-        )
+        """`find_users_by_email` for many e-mails, in as few requests as possible.
+
+        Each e-mail gets its own outcome; a request that carried them all fails each one.
+        """
+        if not emails:
+            return {}
+        try:
+            if len(emails) == 1:
+                ((key, email),) = emails.items()
+                return {key: await self.find_users_by_email(email)}
+            answers = await self._batch_answers(
+                {key: ("user.get", _user_query(email)) for key, email in emails.items()}
+            )
+        except DeliveryError as exc:
+            return dict.fromkeys(emails, exc)
         return {
             key: answer if isinstance(answer, DeliveryError) else _users(answer, emails[key])
             for key, answer in answers.items()

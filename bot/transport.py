@@ -39,16 +39,12 @@ class ChatTransport(Protocol):
     async def send_many(
         self, messages: Mapping[str, tuple[str, ChatMessage]]
     ) -> dict[str, int | DeliveryError]:
-        """Post several messages (key → dialog, message) in as few requests as possible."""
+        """Post several messages (key → dialog, message) in as few requests as possible;
+        each gets its own outcome (a message id or the error)."""
         ...
 
     def known_bot_id(self) -> int | None:
         """The bot's id when known without asking Bitrix24 (configured, or found already)."""
-        ...
-
-    @property
-    def bot_code(self) -> str:
-        """The bot's CODE in the portal."""
         ...
 
 
@@ -68,11 +64,6 @@ class ImbotTransport:
     def known_bot_id(self) -> int | None:
         """The bot's id when known without asking Bitrix24 (configured, or found already)."""
         return self._bot_id
-
-    @property
-    def bot_code(self) -> str:
-        """The bot's CODE in the portal."""
-        return self._bot_code
 
     async def bot_id(self) -> int:
         """The bot's id: configured, or found by its CODE."""
@@ -122,15 +113,23 @@ class ImbotTransport:
     async def send_many(
         self, messages: Mapping[str, tuple[str, ChatMessage]]
     ) -> dict[str, int | DeliveryError]:
-        """Post several messages, in `batch` requests when there is more than one."""
+        """Post several messages, in `batch` requests when there is more than one.
+
+        Each message gets its own outcome; a request that carried them all fails each one.
+        """
+        try:
+            return await self._send_many(messages)
+        except DeliveryError as exc:
+            return dict.fromkeys(messages, exc)
+
+    async def _send_many(
+        self, messages: Mapping[str, tuple[str, ChatMessage]]
+    ) -> dict[str, int | DeliveryError]:
         if not messages:
             return {}
         if len(messages) == 1:
             ((key, (dialog_id, message)),) = messages.items()
-            try:
-                return {key: await self.send(dialog_id, message)}
-            except DeliveryError as exc:
-                return {key: exc}
+            return {key: await self.send(dialog_id, message)}
         bot = await self.bot_id()
         answers = await self._add_many(bot, messages)
         gone = [

@@ -162,12 +162,7 @@ async def find_recipients(
 
 
 async def _find_users(batch: Invitations, emails: dict[str, str], vendors: Vendors) -> None:
-    try:
-        answers = await vendors.bitrix.find_users_by_emails(emails)
-    except DeliveryError as exc:
-        # One request carried them all: its failure is each one's.
-        answers = dict.fromkeys(emails, exc)
-    for key, users in answers.items():
+    for key, users in (await vendors.bitrix.find_users_by_emails(emails)).items():
         i = int(key)
         survey = batch.surveys[i]
         assert survey.id is not None
@@ -188,11 +183,7 @@ async def send_invitations(batch: Invitations, vendors: Vendors) -> list[Outcome
         assert survey.id is not None
         user_id = batch.recipients[survey.id]
         invitations[str(i)] = (str(user_id), _invitation(survey, batch.titles.get(i)))
-    try:
-        answers = await vendors.chat.send_many(invitations)
-    except DeliveryError as exc:
-        answers = dict.fromkeys(invitations, exc)
-    for key, sent in answers.items():
+    for key, sent in (await vendors.chat.send_many(invitations)).items():
         i = int(key)
         survey = batch.surveys[i]
         assert survey.id is not None
