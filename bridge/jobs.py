@@ -22,7 +22,7 @@ from bot.client import BitrixClient, BitrixUser
 from bot.errors import DeliveryError, MessageNotEditableError, RejectedError, TransientError
 from bot.transport import ChatMessage, ChatTransport
 from bridge.okdesk import OkdeskClient
-from bridge.service import Answer, ask_back, language_of, record_verified_answer
+from bridge.service import Answer, ask_back, end_survey, language_of, record_verified_answer
 from bridge.settings import Settings
 from bridge.workflow import Trigger, decide_rating_write, sources, target
 from storage import queries
@@ -289,17 +289,13 @@ def _not_surveyed(survey: Survey, reason: str) -> Effect:
     log.info("survey.not_surveyed survey_id=%s reason=%s", survey_id, reason)
 
     def record(session: Session, now: datetime) -> None:
-        if queries.move_survey(
+        if end_survey(
             session,
             survey_id,
+            Trigger.REOPENED,
+            now,
+            {"reason": reason},
             from_states=[SurveyState.INVITING],
-            values={
-                "state": target(Trigger.REOPENED),
-                "reason": reason,
-                "deadline_at": None,
-                "finished_at": now,
-                "updated_at": now,
-            },
         ):
             queries.release_current(session, survey_id, now)
 

@@ -7,6 +7,7 @@ Okdesk or Bitrix24 is queued as jobs in the same transaction (an outbox), for th
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -88,22 +89,36 @@ def _open(
     return ClosureDecision.OPEN
 
 
-def _end(
-    session: Session, survey_id: int, trigger: Trigger, now: datetime, **values: object
+def end_survey(
+    session: Session,
+    survey_id: int,
+    trigger: Trigger,
+    now: datetime,
+    values: Mapping[str, object] | None = None,
+    *,
+    from_states: Iterable[SurveyState] | None = None,
 ) -> bool:
-    """Move a waiting survey to where `trigger` leads and have its buttons removed."""
-    moved = queries.move_survey(
+    """Move a survey to where `trigger` leads (from the trigger's states, or only these) and
+    stop its clock; True when it moved."""
+    return queries.move_survey(
         session,
         survey_id,
-        from_states=sources(trigger),
+        from_states=sources(trigger) if from_states is None else from_states,
         values={
             "state": target(trigger),
             "deadline_at": None,
             "updated_at": now,
             "finished_at": now,
-            **values,
+            **(values or {}),
         },
     )
+
+
+def _end(
+    session: Session, survey_id: int, trigger: Trigger, now: datetime, **values: object
+) -> bool:
+    """Move a waiting survey to where `trigger` leads and have its buttons removed."""
+    moved = end_survey(session, survey_id, trigger, now, values)
     if moved:
         queries.enqueue(session, JobKind.CLOSE_INVITATION, now, survey_id=survey_id)
     return moved

@@ -17,8 +17,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import DeliveryError, PortalBlockedError, TransientError
 from bridge import jobs
+from bridge.service import end_survey
 from bridge.settings import Settings
-from bridge.workflow import Trigger, backoff_seconds, sources, target
+from bridge.workflow import Trigger, backoff_seconds
 from storage import queries
 from storage.db import transaction
 from storage.tables import Job, JobKind
@@ -152,18 +153,7 @@ class Settler:
             if job.survey_id is not None and trigger is not None:
                 # Only the state the job served: a defaulted survey whose invitation failed
                 # stays defaulted.
-                queries.move_survey(
-                    session,
-                    job.survey_id,
-                    from_states=sources(trigger),
-                    values={
-                        "state": target(trigger),
-                        "reason": error,
-                        "deadline_at": None,
-                        "finished_at": now,
-                        "updated_at": now,
-                    },
-                )
+                end_survey(session, job.survey_id, trigger, now, {"reason": error})
         self.done[f"{job.kind} failed"] += 1
         log.error(
             "job.failed job_id=%s kind=%s survey_id=%s error=%s",
