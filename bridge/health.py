@@ -14,19 +14,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.jobs import BOT_DELETED, PORTAL_BLOCKED
+from bridge.jobs import BOT_DELETED, PORTAL_BLOCKED, WORKER_HEARTBEAT
 from bridge.settings import Settings
 from storage import queries
 from storage.db import ping, transaction
-
-HEARTBEAT_KEY = "worker_heartbeat"
 
 
 class WorkerPulse(Protocol):
     """What readiness asks of the in-process worker."""
 
-    def seconds_since_pass(self) -> float | None:
-        """Seconds since the last complete pass, None before the first."""
+    def seconds_since_pass(self) -> float:
+        """Seconds since the last complete pass (or since start, before the first)."""
         ...
 
     @property
@@ -75,15 +73,15 @@ async def readiness(engine: Engine, settings: Settings, worker: WorkerPulse | No
         "status": "not_ready" if reasons else "ready",
         "reasons": reasons,
         "checks": checks,
-        "worker_last_run": facts.get(HEARTBEAT_KEY),
+        "worker_last_run": facts.get(WORKER_HEARTBEAT),
     }
     return JSONResponse(body, status_code=503 if reasons else 200)
 
 
 def _stored_facts(engine: Engine) -> dict[str, str | None]:
     with transaction(engine) as session:
-        found = {key: queries.get_status(session, key) for key in (HEARTBEAT_KEY, BOT_DELETED)}
-        found[PORTAL_BLOCKED] = queries.get_status(session, PORTAL_BLOCKED)
+        keys = (WORKER_HEARTBEAT, BOT_DELETED, PORTAL_BLOCKED)
+        found = {key: queries.get_status(session, key) for key in keys}
     return {key: status.value if status else None for key, status in found.items()}
 
 
@@ -100,6 +98,6 @@ def _worker_check(settings: Settings, worker: WorkerPulse | None) -> str:
     if worker.last_error:
         return f"failing, retrying with backoff: {worker.last_error}"
     age = worker.seconds_since_pass()
-    if age is not None and age > stale_after(settings).total_seconds():
+    if age > stale_after(settings).total_seconds():
         return f"stalled: last complete pass {age:.0f} s ago"
     return "ok"

@@ -34,6 +34,7 @@ T = TypeVar("T")
 Effect = Callable[[Session, datetime], None]
 BOT_DELETED = "bot_deleted"
 PORTAL_BLOCKED = "portal_blocked"
+WORKER_HEARTBEAT = "worker_heartbeat"
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ class Worker:
                     await self.tick()
                 except Exception as exc:
                     failures += 1
-                    delay = min(PASS_BACKOFF_CAP, PASS_BACKOFF_BASE * 2 ** min(failures - 1, 10))
+                    delay = _pass_backoff(failures)
                     self.last_error = _briefly(exc)
                     log.error(
                         "worker.pass_failed error=%s failures=%s next_in=%.1fs",
@@ -150,7 +150,7 @@ class Worker:
         finally:
             await self.shutdown()
 
-    def seconds_since_pass(self) -> float | None:
+    def seconds_since_pass(self) -> float:
         """Seconds since the last complete pass (or since start, before the first)."""
         return time.monotonic() - self._last_pass
 
@@ -256,7 +256,7 @@ class Worker:
                 break
         if self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY:
             with transaction(self._engine) as session:
-                queries.set_status(session, "worker_heartbeat", now.isoformat(), now)
+                queries.set_status(session, jobs.WORKER_HEARTBEAT, now.isoformat(), now)
             self._last_heartbeat = now
         if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
             cutoff = now - self._settings.personal_data_retention
@@ -352,12 +352,17 @@ class Worker:
 
     async def _record(self, results: list[tuple[Job, jobs.Outcome]]) -> None:
         """Record outcomes; what the database refuses is recorded again, never redone."""
-        delay = PASS_BACKOFF_BASE
+        failures = 0
         while results:
             results = await asyncio.to_thread(self._settler.settle, results)
             if results:
-                await asyncio.sleep(delay)
-                delay = min(PASS_BACKOFF_CAP, delay * 2)
+                failures += 1
+                await asyncio.sleep(_pass_backoff(failures))
+
+
+def _pass_backoff(failures: int) -> float:
+    """Seconds to wait after `failures` database failures in a row: 0.5 s doubling to 30 s."""
+    return min(PASS_BACKOFF_CAP, PASS_BACKOFF_BASE * 2.0 ** min(failures - 1, 10))
 
 
 def _briefly(exc: Exception) -> str:
