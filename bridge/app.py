@@ -28,8 +28,8 @@ from bot.events import (
     BotJoined,
     ChatReply,
     Event,
-    EventAuth,
     EventFormatError,
+    ParsedEvent,
     RatingClick,
     addressed_to,
     parse_event,
@@ -78,6 +78,8 @@ class App:
         self.chat: ChatTransport | None = None
         self.senders = SenderLimit(settings.webhook_surveys_per_minute)
         self.member_id = settings.bitrix_member_id
+        # Settings do not change while the app runs: checked once, not on every request.
+        self.placeholders = frozenset(settings.placeholders())
 
     def ours(self, event: Event) -> bool:
         """Whether an event is for our bot (by id once known, else by code)."""
@@ -199,7 +201,7 @@ async def _storage_unavailable(_request: Request, exc: Exception) -> JSONRespons
 
 async def okdesk_webhook(request: Request, state: State) -> dict[str, str]:
     """Okdesk tells us a ticket changed; a closure starts a survey."""
-    _refuse_while_placeholder(state.settings, "OKDESK_WEBHOOK_TOKEN")
+    _refuse_while_placeholder(state, "OKDESK_WEBHOOK_TOKEN")
     given = request.query_params.get("token") or request.headers.get("x-webhook-token")
     if not same_secret(given, state.settings.okdesk_webhook_token.get_secret_value()):
         raise HTTPException(401, "missing or wrong webhook token")
@@ -247,7 +249,7 @@ async def okdesk_webhook(request: Request, state: State) -> dict[str, str]:
 async def bitrix_events(request: Request, state: State) -> dict[str, str]:
     """Bitrix24 tells the bot something happened: a click, a reply, a join, a removal."""
     settings = state.settings
-    _refuse_while_placeholder(settings, "BITRIX_EVENTS_TOKEN")
+    _refuse_while_placeholder(state, "BITRIX_EVENTS_TOKEN")
     if not same_secret(
         request.query_params.get("token"), settings.bitrix_events_token.get_secret_value()
     ):
@@ -269,25 +271,26 @@ async def bitrix_events(request: Request, state: State) -> dict[str, str]:
     if parsed.auth.domain.lower().split(":")[0] != settings.portal_domain:
         log.warning("bitrix.event_refused reason=domain event=%s", parsed.name)
         raise HTTPException(403, "the event comes from another portal")
-    if not await asyncio.to_thread(state.our_portal, parsed.auth.member_id, parsed.events):
-        log.warning("bitrix.event_refused reason=member_id event=%s", parsed.name)
-        raise HTTPException(403, "the event comes from another portal installation")
-    await asyncio.to_thread(_handle_events, state, parsed.events, parsed.auth)
+    await asyncio.to_thread(_handle_events, state, parsed)
     state.wake_worker()
     return {"result": "ok"}
 
 
-def _handle_events(state: App, events: tuple[Event, ...], auth: EventAuth) -> None:
+def _handle_events(state: App, parsed: ParsedEvent) -> None:
+    # In the request's one worker thread: the installation check may read the database.
+    if not state.our_portal(parsed.auth.member_id, parsed.events):
+        log.warning("bitrix.event_refused reason=member_id event=%s", parsed.name)
+        raise HTTPException(403, "the event comes from another portal installation")
     now = state.clock()
     settings = state.settings
-    for event in events:
+    for event in parsed.events:
         if not state.ours(event):
             log.warning("bitrix.event_ignored reason=another_bot event=%s", type(event).__name__)
             continue
         if isinstance(event, RatingClick):
             _handle_click(state, event, now)
         elif isinstance(event, ChatReply):
-            _handle_reply(state, event, auth.access_token, now)
+            _handle_reply(state, event, parsed.auth.access_token, now)
         elif isinstance(event, BotJoined) and event.chat_type == "P" and event.dialog_id:
             text = messages.text("welcome", settings.language)
             service.queue_reply(state.engine, settings, event.dialog_id, text, now)
@@ -337,9 +340,9 @@ def _proves_portal(session: Session, event: Event) -> bool:
     return survey is not None and survey.bitrix_user_id == event.user_id
 
 
-def _refuse_while_placeholder(settings: Settings, name: str) -> None:
+def _refuse_while_placeholder(state: App, name: str) -> None:
     # The example token is public: while it is set, the endpoint accepts nothing at all.
-    if name in settings.placeholders():
+    if name in state.placeholders:
         raise HTTPException(503, f"{name} still holds the example value: set it and restart")
 
 
