@@ -232,3 +232,21 @@ def register_bot(env: dict[str, str], cwd: Path) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout + done.stderr
+
+
+@contextmanager
+def service_on_fakes(directory: Path, issue_ids: list[int], **extra: str) -> Iterator[Service]:
+    """The service as a process (a SQLite file in `directory`, its bot registered) against
+    the fakes as a process, which hold these tickets; its log must show no traceback."""
+    with fakes_process() as fakes:
+        fakes.seed_tickets(issue_ids)
+        env = service_env(fakes, f"sqlite:///{directory / 'rating.db'}", free_port(), **extra)
+        register_bot(env, directory)
+        running = Service(env, directory / "service.log")
+        running.start()
+        try:
+            yield running
+        finally:
+            running.stop()
+    log = running.log_path.read_text(errors="replace")
+    assert "Traceback" not in log, log[-3000:]

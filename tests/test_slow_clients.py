@@ -36,7 +36,7 @@ from starlette.routing import Route
 
 from bridge.server import LIMITS, Limits, install_limits
 from tests.conftest import ISSUE_ID, WEBHOOK_TOKEN, closed_webhook
-from tests.processes import Service, fakes_process, free_port, register_bot, service_env
+from tests.processes import Service, service_on_fakes
 
 WEBHOOK = "/api/v1/okdesk/webhook"
 STALL = 10.0  # seconds: no acknowledgement takes this long unless the service stalls
@@ -55,24 +55,13 @@ _issues = itertools.count()
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The service as a process (SQLite file) against the fakes as a process."""
-    directory = tmp_path_factory.mktemp("slow_clients")
-    with fakes_process() as fakes:
-        fakes.seed_tickets(ISSUES)
-        env = service_env(
-            fakes,
-            f"sqlite:///{directory / 'rating.db'}",
-            free_port(),
-            HTTP_MAX_CONNECTIONS=str(MAX_CONNECTIONS),
-        )
-        register_bot(env, directory)
-        running = Service(env, directory / "service.log")
-        running.start()
-        try:
-            yield running
-        finally:
-            running.stop()
+    with service_on_fakes(
+        tmp_path_factory.mktemp("slow_clients"),
+        ISSUES,
+        HTTP_MAX_CONNECTIONS=str(MAX_CONNECTIONS),
+    ) as running:
+        yield running
     log = running.log_path.read_text(errors="replace")
-    assert "Traceback" not in log, log[-3000:]
     stray = [line for line in log.splitlines() if not (RECORD.match(line) or line[:1].isspace())]
     assert stray == [], stray[:5]
 
