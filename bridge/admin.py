@@ -8,21 +8,21 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
+from bridge import workflow
 from bridge.settings import Settings, settings_or_exit
-from bridge.workflow import state_after_retry
-from storage import queries
+from storage import queue, surveys
 from storage.db import create_db_engine, transaction
 from storage.migrate import upgrade_or_exit
-from storage.tables import Job, JobKind, Survey, SurveyState, utcnow
+from storage.tables import Job, JobKind, Survey, utcnow
 
 
 def status(engine: Engine) -> str:
     """Surveys and jobs by state, and the reasons of failed surveys."""
     with transaction(engine) as session:
-        surveys = queries.count_surveys_by_state(session)
-        jobs = queries.count_jobs_by_state(session)
-        failed = queries.failed_surveys(session, limit=50)
-    lines = ["surveys: " + (", ".join(f"{k} {v}" for k, v in sorted(surveys.items())) or "none")]
+        by_state = surveys.count_surveys_by_state(session)
+        jobs = queue.count_jobs_by_state(session)
+        failed = surveys.failed_surveys(session, limit=50)
+    lines = ["surveys: " + (", ".join(f"{k} {v}" for k, v in sorted(by_state.items())) or "none")]
     lines.append("jobs: " + (", ".join(f"{k} {v}" for k, v in sorted(jobs.items())) or "none"))
     for survey in failed:
         lines.append(f"  failed: survey {survey.id}, ticket {survey.issue_id}: {survey.reason}")
@@ -37,28 +37,30 @@ def retry_failed(engine: Engine, settings: Settings, now: datetime) -> tuple[int
     """
     refused: list[str] = []
     queued = 0
+    deadline = now + settings.rating_timeout if settings.default_rating is not None else None
     with transaction(engine) as session:
-        for job in queries.failed_jobs(session):
+        for job in queue.failed_jobs(session):
             assert job.id is not None
-            survey = None if job.survey_id is None else queries.get_survey(session, job.survey_id)
+            survey = (
+                None
+                if job.survey_id is None
+                else surveys.get_survey(session, survey_id=job.survey_id)
+            )
             why_not = _cannot_retry(job, survey)
             if why_not:
                 refused.append(f"job {job.id}: {why_not}")
                 continue
-            queries.revive_job(session, job.id, now)
+            queue.revive_job(session, job_id=job.id, now=now)
             queued += 1
-            if survey is None or survey.id is None or survey.state != SurveyState.FAILED:
-                continue
-            invitation = job.kind == JobKind.INVITE
-            values: dict[str, object] = {
-                "state": state_after_retry(survey, invitation),
-                "reason": None,
-                "finished_at": None,
-                "updated_at": now,
-            }
-            if invitation and settings.default_rating is not None:
-                values["deadline_at"] = now + settings.rating_timeout
-            queries.move_survey(session, survey.id, from_states=[SurveyState.FAILED], values=values)
+            change = (
+                None
+                if survey is None
+                else workflow.retried(
+                    survey, invitation=job.kind == JobKind.INVITE, deadline=deadline
+                )
+            )
+            if change is not None:
+                surveys.apply_change(session, change, now=now)
     return queued, refused
 
 

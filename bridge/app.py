@@ -37,7 +37,7 @@ from bot.events import (
 from bot.messages import RATE_COMMAND, parse_command_params
 from bot.replies import ReplyKind, read_reply
 from bot.transport import ChatTransport
-from bridge import health, service
+from bridge import answers, closures, health
 from bridge.intake import (
     BITRIX_MAX_BODY,
     BITRIX_OPENAPI,
@@ -52,19 +52,20 @@ from bridge.intake import (
     require_type,
     same_secret,
 )
-from bridge.jobs import BOT_DELETED
 from bridge.logs import install_redaction
 from bridge.okdesk import OkdeskWebhook, clean_text
 from bridge.server import install_limits, limits_of
 from bridge.settings import Settings
-from bridge.worker import Worker, open_vendors
-from storage import queries
+from bridge.vendors import open_vendors
+from bridge.worker import Worker
+from storage import status, surveys
 from storage.db import create_db_engine, transaction
 from storage.migrate import upgrade
+from storage.status import StatusKey
 from storage.tables import utcnow
 
 log = logging.getLogger(__name__)
-MEMBER_KEY = "bitrix_member_id"
+MEMBER_KEY = StatusKey.BITRIX_MEMBER_ID
 
 
 class App:
@@ -106,13 +107,15 @@ class App:
 
     def _learn_member(self, member_id: str, events: tuple[Event, ...]) -> str | None:
         with transaction(self.engine) as session:
-            stored = queries.get_status(session, MEMBER_KEY)
+            stored = status.get_status(session, key=MEMBER_KEY)
             if stored is not None:
                 return stored.value
             if not any(_proves_portal(session, event) for event in events):
                 return None
             log.info("bitrix.member_id_pinned member_id=%s", member_id[:64])
-            return queries.first_status(session, MEMBER_KEY, member_id[:64], self.clock())
+            return status.first_status(
+                session, key=MEMBER_KEY, value=member_id[:64], now=self.clock()
+            )
 
     def wake_worker(self) -> None:
         """Tell the in-process worker that new work is stored."""
@@ -217,7 +220,7 @@ async def okdesk_webhook(request: Request, state: State) -> dict[str, str]:
         webhook = OkdeskWebhook.model_validate(payload)
     except ValidationError as exc:
         raise HTTPException(400, describe(exc)) from None
-    change = service.StatusChange(
+    change = closures.StatusChange(
         issue_id=webhook.issue.id,
         new_status=webhook.new_status,
         contact_id=webhook.contact_id,
@@ -234,7 +237,7 @@ async def okdesk_webhook(request: Request, state: State) -> dict[str, str]:
             headers={"Retry-After": "60"},
         )
     decision = await asyncio.to_thread(
-        service.record_status_change, state.engine, state.settings, change, state.clock()
+        closures.record_status_change, state.engine, state.settings, change, state.clock()
     )
     log.info(
         "okdesk.webhook issue_id=%s status=%s result=%s",
@@ -293,11 +296,13 @@ def _handle_events(state: App, parsed: ParsedEvent) -> None:
             _handle_reply(state, event, parsed.auth.access_token, now)
         elif isinstance(event, BotJoined) and event.chat_type == "P" and event.dialog_id:
             text = messages.text("welcome", settings.language)
-            service.queue_reply(state.engine, settings, event.dialog_id, text, now)
+            answers.queue_reply(state.engine, settings, event.dialog_id, text, now)
         elif isinstance(event, BotDeleted):
             log.warning("bitrix.bot_deleted bot_id=%s: run python -m bot.register", event.bot_id)
             with transaction(state.engine) as session:
-                queries.set_status(session, BOT_DELETED, now.isoformat(), now)
+                status.set_status(
+                    session, key=StatusKey.BOT_DELETED, value=now.isoformat(), now=now
+                )
 
 
 def _handle_click(state: App, click: RatingClick, now: datetime) -> None:
@@ -306,10 +311,10 @@ def _handle_click(state: App, click: RatingClick, now: datetime) -> None:
         log.info("bitrix.click_ignored command=%s", click.command[:40])
         return
     token, score = button
-    answer = service.Answer(
+    answer = answers.Answer(
         user_id=click.user_id, dialog_id=click.dialog_id, score=score, survey_token=token
     )
-    outcome = service.record_answer(state.engine, state.settings, answer, now)
+    outcome = answers.record_answer(state.engine, state.settings, answer, now)
     log.info("bitrix.click user_id=%s score=%s result=%s", click.user_id, score, outcome)
 
 
@@ -318,7 +323,7 @@ def _handle_reply(state: App, reply: ChatReply, access_token: str, now: datetime
     if reply.from_bot or reply.chat_type != "P" or not reply.dialog_id:
         return
     reading = read_reply(reply.text)
-    answer = service.Answer(
+    answer = answers.Answer(
         user_id=reply.user_id,
         dialog_id=reply.dialog_id,
         score=reading.score if reading.kind is not ReplyKind.OTHER else None,
@@ -327,7 +332,7 @@ def _handle_reply(state: App, reply: ChatReply, access_token: str, now: datetime
         doubtful=reading.kind is ReplyKind.DOUBTFUL,
         access_token=access_token or None,
     )
-    outcome = service.record_answer(state.engine, state.settings, answer, now)
+    outcome = answers.record_answer(state.engine, state.settings, answer, now)
     log.info("bitrix.reply user_id=%s result=%s", reply.user_id, outcome)
 
 
@@ -336,7 +341,7 @@ def _proves_portal(session: Session, event: Event) -> bool:
     button = parse_command_params(event.params) if isinstance(event, RatingClick) else None
     if not isinstance(event, RatingClick) or button is None:
         return False
-    survey = queries.survey_by_token(session, button[0])
+    survey = surveys.survey_by_token(session, token=button[0])
     return survey is not None and survey.bitrix_user_id == event.user_id
 
 

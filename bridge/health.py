@@ -14,10 +14,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.jobs import BOT_DELETED, PORTAL_BLOCKED, WORKER_HEARTBEAT
 from bridge.settings import Settings
-from storage import queries
+from storage import status
 from storage.db import ping, transaction
+from storage.status import StatusKey
+
+BOT_DELETED = StatusKey.BOT_DELETED
+PORTAL_BLOCKED = StatusKey.PORTAL_BLOCKED
+WORKER_HEARTBEAT = StatusKey.WORKER_HEARTBEAT
 
 
 class WorkerPulse(Protocol):
@@ -81,7 +85,7 @@ async def readiness(engine: Engine, settings: Settings, worker: WorkerPulse | No
 def _stored_facts(engine: Engine) -> dict[str, str | None]:
     with transaction(engine) as session:
         keys = (WORKER_HEARTBEAT, BOT_DELETED, PORTAL_BLOCKED)
-        found = {key: queries.get_status(session, key) for key in keys}
+        found = {key: status.get_status(session, key=key) for key in keys}
     return {key: status.value if status else None for key, status in found.items()}
 
 

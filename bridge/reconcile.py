@@ -20,16 +20,17 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from bot.errors import RejectedError
-from bridge import service
+from bridge import closures
+from bridge.decisions import ClosureDecision
 from bridge.okdesk import OkdeskClient, Ticket
 from bridge.settings import Settings
-from bridge.workflow import ClosureDecision
-from storage import queries
+from storage import status, surveys
 from storage.db import transaction
+from storage.status import StatusKey
 
 log = logging.getLogger(__name__)
 
-WATERMARK = "reconcile_watermark"
+WATERMARK = StatusKey.RECONCILE_WATERMARK
 PAGE_SIZE = 50
 
 
@@ -49,28 +50,28 @@ def _claim_run(engine: Engine, settings: Settings, now: datetime) -> datetime | 
     interval = settings.reconcile_interval
     assert interval is not None
     with transaction(engine) as session:
-        status = queries.get_status(session, WATERMARK, for_update=True)
-        if status is not None and now - status.updated_at < interval:
+        stored = status.get_status(session, key=WATERMARK, for_update=True)
+        if stored is not None and now - stored.updated_at < interval:
             return None
         since = (
-            datetime.fromisoformat(status.value)
-            if status is not None
+            datetime.fromisoformat(stored.value)
+            if stored is not None
             else now - settings.reconcile_lookback
         )
-        queries.set_status(session, WATERMARK, since.isoformat(), now)
+        status.set_status(session, key=WATERMARK, value=since.isoformat(), now=now)
         return since
 
 
 def _move_watermark(engine: Engine, now: datetime) -> None:
     """The next run lists the closures since this one started."""
     with transaction(engine) as session:
-        queries.set_status(session, WATERMARK, now.isoformat(), now)
+        status.set_status(session, key=WATERMARK, value=now.isoformat(), now=now)
 
 
 def _has_survey(engine: Engine, issue_id: int) -> bool:
     """Whether the ticket's latest closure already has its survey."""
     with transaction(engine) as session:
-        return queries.current_survey(session, issue_id) is not None
+        return surveys.current_survey(session, issue_id=issue_id) is not None
 
 
 async def reconcile(
@@ -117,7 +118,7 @@ async def _reconcile_ticket(run: _Run, listed: Ticket) -> bool:
     ticket = await _still_closed(run, listed.id)
     if ticket is None:
         return False
-    change = service.StatusChange(
+    change = closures.StatusChange(
         ticket.id,
         ticket.status,
         ticket.contact_id or listed.contact_id,
@@ -125,7 +126,7 @@ async def _reconcile_ticket(run: _Run, listed: Ticket) -> bool:
         ticket.engineer or listed.engineer,
     )
     decision = await asyncio.to_thread(
-        service.record_status_change, run.engine, run.settings, change, run.now
+        closures.record_status_change, run.engine, run.settings, change, run.now
     )
     return decision is ClosureDecision.OPEN
 

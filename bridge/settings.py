@@ -141,17 +141,9 @@ class Settings(BotSettings):
     # Short bot replies (hints, "not yours", ...) to one person, at most per minute.
     replies_per_minute: int = Field(default=5, ge=1)
 
-    # For fault-injection tests only: the worker kills itself (exit 137) at this point.
-    fault_at: Literal["after_claim", "after_vendor_call"] | None = None
-
     @field_validator("bitrix_member_id", mode="before")
     @classmethod
     def _member_unset(cls, value: object) -> object:
-        return None if value == "" else value
-
-    @field_validator("fault_at", mode="before")
-    @classmethod
-    def _no_fault(cls, value: object) -> object:
         return None if value == "" else value
 
     @field_validator("okdesk_url")

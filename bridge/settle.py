@@ -8,6 +8,7 @@ record again: a call that reached a vendor is never made twice because a neighbo
 from __future__ import annotations
 
 import logging
+import random
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -16,22 +17,16 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import DeliveryError, PortalBlockedError, TransientError
-from bridge import jobs
-from bridge.service import end_survey
+from bridge import jobs, workflow
 from bridge.settings import Settings
-from bridge.workflow import Trigger, backoff_seconds
-from storage import queries
+from storage import queue, status, surveys
 from storage.db import transaction
+from storage.status import StatusKey
 from storage.tables import Job, JobKind
 
 log = logging.getLogger(__name__)
 
 Result = tuple[Job, jobs.Outcome]
-# Jobs whose final failure fails their survey, and the trigger that does it.
-GIVES_UP_SURVEY = {
-    JobKind.INVITE: Trigger.INVITATION_FAILED,
-    JobKind.SEND_RATING: Trigger.RATING_FAILED,
-}
 BITRIX_KINDS = frozenset(
     {JobKind.INVITE, JobKind.CLOSE_INVITATION, JobKind.REPLY, JobKind.VERIFY_REPLY}
 )
@@ -47,12 +42,12 @@ class Settler:
         engine: Engine,
         settings: Settings,
         clock: Callable[[], datetime],
-        fault: Callable[[str], None],
+        checkpoint: Callable[[str], None],
     ) -> None:
         self._engine = engine
         self._settings = settings
         self._clock = clock
-        self._fault = fault
+        self._checkpoint = checkpoint
         self.done: Counter[str] = Counter()
 
     def settle(self, results: list[Result]) -> list[Result]:
@@ -81,16 +76,16 @@ class Settler:
 
     def _finish(self, job: Job, effect: jobs.Effect) -> None:
         assert job.id is not None and job.lease_token is not None
-        self._fault("after_vendor_call")
+        self._checkpoint("after_vendor_call")
         now = self._clock()
         with transaction(self._engine) as session:
-            if queries.finish_job(session, job.id, job.lease_token, now):
+            if queue.finish_job(session, job_id=job.id, lease_token=job.lease_token, now=now):
                 if job.kind in SECRET_PAYLOADS:
-                    queries.erase_payload(session, job.id)
+                    queue.erase_payload(session, job_id=job.id)
                 effect(session, now)
                 if job.kind in BITRIX_KINDS:
                     # Bitrix24 answered: whatever blocked the portal has lifted.
-                    queries.clear_status(session, jobs.PORTAL_BLOCKED)
+                    status.clear_status(session, key=StatusKey.PORTAL_BLOCKED)
                 self.done[f"{job.kind} done"] += 1
                 return
         log.warning("job.lease_lost job_id=%s kind=%s", job.id, job.kind)
@@ -113,7 +108,14 @@ class Settler:
             self._fail(job, f"gave up after {job.attempts} tries: {error}")
             return
         with transaction(self._engine) as session:
-            queries.retry_job(session, job.id, job.lease_token, run_at, str(error), now)
+            queue.retry_job(
+                session,
+                job_id=job.id,
+                lease_token=job.lease_token,
+                run_at=run_at,
+                error=str(error),
+                now=now,
+            )
         self.done[f"{job.kind} retried"] += 1
         log.info(
             "job.retry job_id=%s kind=%s attempt=%s in=%.1fs error=%s",
@@ -129,9 +131,18 @@ class Settler:
         assert job.id is not None and job.lease_token is not None
         probe_at = now + self._settings.bitrix_block_probe_interval
         with transaction(self._engine) as session:
-            first = queries.get_status(session, jobs.PORTAL_BLOCKED) is None
-            queries.set_status(session, jobs.PORTAL_BLOCKED, probe_at.isoformat(), now)
-            queries.retry_job(session, job.id, job.lease_token, probe_at, str(error), now)
+            first = status.get_status(session, key=StatusKey.PORTAL_BLOCKED) is None
+            status.set_status(
+                session, key=StatusKey.PORTAL_BLOCKED, value=probe_at.isoformat(), now=now
+            )
+            queue.retry_job(
+                session,
+                job_id=job.id,
+                lease_token=job.lease_token,
+                run_at=probe_at,
+                error=str(error),
+                now=now,
+            )
         level = logging.ERROR if first else logging.INFO
         log.log(
             level,
@@ -144,16 +155,22 @@ class Settler:
     def _fail(self, job: Job, error: str) -> None:
         assert job.id is not None and job.lease_token is not None
         now = self._clock()
-        trigger = GIVES_UP_SURVEY.get(job.kind)
         with transaction(self._engine) as session:
-            if not queries.fail_job(session, job.id, job.lease_token, now, error):
+            if not queue.fail_job(
+                session, job_id=job.id, lease_token=job.lease_token, now=now, error=error
+            ):
                 return
             if job.kind in SECRET_PAYLOADS:
-                queries.erase_payload(session, job.id)
-            if job.survey_id is not None and trigger is not None:
+                queue.erase_payload(session, job_id=job.id)
+            change = (
+                None
+                if job.survey_id is None
+                else workflow.given_up(job.survey_id, job=job.kind, error=error, now=now)
+            )
+            if change is not None:
                 # Only the state the job served: a defaulted survey whose invitation failed
                 # stays defaulted.
-                end_survey(session, job.survey_id, trigger, now, {"reason": error})
+                surveys.apply_change(session, change, now=now)
         self.done[f"{job.kind} failed"] += 1
         log.error(
             "job.failed job_id=%s kind=%s survey_id=%s error=%s",
@@ -162,3 +179,29 @@ class Settler:
             job.survey_id,
             error,
         )
+
+
+def backoff_seconds(
+    attempt: int,
+    base: float,
+    cap: float,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Full-jitter exponential backoff, never sooner than the vendor's Retry-After."""
+    # The exponent is bounded so that thousands of tries cannot overflow a float.
+    ceiling = min(cap, base * 2 ** min(max(0, attempt - 1), 60))
+    wait = (rng or random).uniform(0, ceiling)
+    if retry_after is not None:
+        wait = max(wait, min(retry_after, cap))
+    return wait
+
+
+# After a failed pass (or a refused record) the worker waits 0.5 s, doubling up to 30 s.
+PASS_BACKOFF_BASE = 0.5
+PASS_BACKOFF_CAP = 30.0
+
+
+def pass_backoff(failures: int) -> float:
+    """Seconds to wait after `failures` database failures in a row: 0.5 s doubling to 30 s."""
+    return min(PASS_BACKOFF_CAP, PASS_BACKOFF_BASE * 2.0 ** min(failures - 1, 10))

@@ -1,36 +1,43 @@
-"""The rating workflow as a state machine: plain decisions, no I/O, no clock of their own.
+"""The rating workflow: what a survey's state may become, and what each change writes.
+
+Plain decisions, no I/O and no clock of their own. Each edge is labelled with its trigger; the
+test reads this drawing and checks it against `TRANSITIONS`, so the drawing is the spec.
 
 ```mermaid
 stateDiagram-v2
     [*] --> inviting: ticket closed (Okdesk webhook)
-    inviting --> awaiting: invitation sent
-    inviting --> undeliverable: no contact, e-mail or Bitrix24 user, or several users
-    inviting --> rated: the survey's user answers while the invitation is being recorded
-    awaiting --> rated: the survey's user clicks or replies 1-5
-    inviting --> defaulted: timeout
-    awaiting --> defaulted: timeout
-    undeliverable --> defaulted: timeout (unless disabled for undeliverable)
-    inviting --> cancelled: ticket reopened
-    awaiting --> cancelled: ticket reopened
-    undeliverable --> cancelled: ticket reopened
-    inviting --> failed: the invitation was refused, or kept failing past the give-up time
-    rated --> failed: Okdesk refused the rating, or kept failing
-    defaulted --> failed: Okdesk refused the rating, or kept failing
-    failed --> inviting: administrator retries
-    failed --> rated: administrator retries
-    failed --> defaulted: administrator retries
+    inviting --> awaiting: invited (the invitation was sent)
+    inviting --> undeliverable: not_deliverable (no contact, e-mail or user, or several users)
+    inviting --> rated: answered (before the invitation was recorded)
+    awaiting --> rated: answered (the survey's user clicks or replies 1-5)
+    inviting --> defaulted: timed_out
+    awaiting --> defaulted: timed_out
+    undeliverable --> defaulted: timed_out (unless disabled for undeliverable)
+    inviting --> cancelled: reopened (or Okdesk does not show the ticket done)
+    awaiting --> cancelled: reopened
+    undeliverable --> cancelled: reopened
+    inviting --> failed: invitation_failed (refused, or failing past the give-up time)
+    rated --> failed: rating_failed (Okdesk refused the rating, or kept failing)
+    defaulted --> failed: rating_failed
+    failed --> inviting: invitation_retried (by the administrator)
+    failed --> rated: rating_retried (by the administrator)
+    failed --> defaulted: default_retried (by the administrator)
 ```
 
 A rated or defaulted survey is finished once Okdesk shows its rating (`rating_sent_at`).
+Every change is a `Change` built here and applied by `storage.surveys.apply_change` under its
+state guard: of two racing changes, exactly one applies.
 """
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
-from storage.tables import Survey, SurveyState
+from storage.surveys import SurveyFields
+from storage.tables import JobKind, SurveyState
 
 S = SurveyState
 
@@ -45,6 +52,9 @@ class Trigger(StrEnum):
     REOPENED = "reopened"
     INVITATION_FAILED = "invitation_failed"
     RATING_FAILED = "rating_failed"
+    INVITATION_RETRIED = "invitation_retried"
+    RATING_RETRIED = "rating_retried"
+    DEFAULT_RETRIED = "default_retried"
 
 
 TRANSITIONS: dict[tuple[SurveyState, Trigger], SurveyState] = {
@@ -61,10 +71,16 @@ TRANSITIONS: dict[tuple[SurveyState, Trigger], SurveyState] = {
     (S.INVITING, Trigger.INVITATION_FAILED): S.FAILED,
     (S.RATED, Trigger.RATING_FAILED): S.FAILED,
     (S.DEFAULTED, Trigger.RATING_FAILED): S.FAILED,
+    (S.FAILED, Trigger.INVITATION_RETRIED): S.INVITING,
+    (S.FAILED, Trigger.RATING_RETRIED): S.RATED,
+    (S.FAILED, Trigger.DEFAULT_RETRIED): S.DEFAULTED,
 }
 
 WAITING = frozenset({S.INVITING, S.AWAITING, S.UNDELIVERABLE})
 FINAL = frozenset({S.CANCELLED, S.FAILED})
+ANY = frozenset(SurveyState)
+# A job that fails for good fails its survey with this trigger.
+GIVE_UP = {JobKind.INVITE: Trigger.INVITATION_FAILED, JobKind.SEND_RATING: Trigger.RATING_FAILED}
 
 
 def sources(trigger: Trigger) -> frozenset[SurveyState]:
@@ -78,99 +94,150 @@ def target(trigger: Trigger) -> SurveyState:
     return state
 
 
-class ClosureDecision(StrEnum):
-    """What a ticket status webhook means for its surveys."""
+class SurveyView(Protocol):
+    """What the decisions read of a survey (the stored row is one)."""
 
-    OPEN = "accepted"
-    DUPLICATE = "duplicate"
-    CANCEL = "cancelled"
-    RELEASE = "released"
-    IGNORE = "ignored"
+    @property
+    def id(self) -> int | None: ...
 
+    @property
+    def state(self) -> SurveyState: ...
 
-def decide_status_change(
-    new_status: str | None,
-    trigger_statuses: list[str],
-    current: Survey | None,
-    done_statuses: frozenset[str] = frozenset(),
-) -> ClosureDecision:
-    """A closure opens a survey unless one is current; a move back to work ends it.
+    @property
+    def bitrix_user_id(self) -> int | None: ...
 
-    A move between done statuses (Okdesk closes a `completed` ticket by itself later) is
-    not a reopening.
-    """
-    if new_status is None:
-        return ClosureDecision.IGNORE
-    if new_status in trigger_statuses:
-        return ClosureDecision.OPEN if current is None else ClosureDecision.DUPLICATE
-    if current is None or new_status in done_statuses:
-        return ClosureDecision.IGNORE
-    return ClosureDecision.CANCEL if current.state in WAITING else ClosureDecision.RELEASE
-
-
-class AnswerDecision(StrEnum):
-    """What an answer (click or typed reply) does to a survey."""
-
-    ACCEPT = "accept"
-    NOT_YOURS = "not_yours"
-    NOT_WAITING = "not_waiting"
-
-
-def decide_answer(survey: Survey, user_id: int) -> AnswerDecision:
-    """Only the survey's own user may rate it, and only while it waits for an answer.
-
-    The user is recorded before the invitation is sent, so a click that arrives before the
-    invitation itself is recorded is already the survey's own.
-    """
-    if survey.bitrix_user_id != user_id:
-        return AnswerDecision.NOT_YOURS
-    if survey.state not in sources(Trigger.ANSWERED):
-        return AnswerDecision.NOT_WAITING
-    return AnswerDecision.ACCEPT
-
-
-def state_after_retry(survey: Survey, retried_invitation: bool) -> SurveyState:
-    """Where an administrator's retry puts a failed survey (the `failed -->` edges above)."""
-    if retried_invitation:
-        return S.INVITING
-    return S.DEFAULTED if survey.automatic else S.RATED
-
-
-def default_applies(survey: Survey, default_rating: int | None, when_undeliverable: bool) -> bool:
-    """Whether a timed-out survey gets the default rating."""
-    if default_rating is None or survey.state not in sources(Trigger.TIMED_OUT):
-        return False
-    return when_undeliverable or survey.state != S.UNDELIVERABLE
+    @property
+    def automatic(self) -> bool: ...
 
 
 @dataclass(frozen=True)
-class RatingWrite:
-    """What to do about the ticket's rating in Okdesk, given what it shows now."""
+class Change:
+    """One change of one survey: applied only from `from_states`, with the jobs it queues."""
 
-    post: bool
-    note: str | None = None
-
-
-def decide_rating_write(wanted: str, shown: str | None, automatic: bool) -> RatingWrite:
-    """Read-before-write: post only when needed; a default never overrides a real rating."""
-    if shown == wanted:
-        return RatingWrite(post=False)
-    if automatic and shown is not None:
-        return RatingWrite(post=False, note=f"the ticket was already rated {shown!r} in Okdesk")
-    return RatingWrite(post=True)
+    survey_id: int
+    trigger: Trigger | None
+    from_states: frozenset[SurveyState]
+    fields: SurveyFields
+    jobs: tuple[JobKind, ...] = field(default=())
 
 
-def backoff_seconds(
-    attempt: int,
-    base: float,
-    cap: float,
-    retry_after: float | None = None,
-    rng: random.Random | None = None,
-) -> float:
-    """Full-jitter exponential backoff, never sooner than the vendor's Retry-After."""
-    # The exponent is bounded so that thousands of tries cannot overflow a float.
-    ceiling = min(cap, base * 2 ** min(max(0, attempt - 1), 60))
-    wait = (rng or random).uniform(0, ceiling)
-    if retry_after is not None:
-        wait = max(wait, min(retry_after, cap))
-    return wait
+def _moved(survey_id: int, trigger: Trigger, fields: SurveyFields, *jobs: JobKind) -> Change:
+    return Change(
+        survey_id, trigger, sources(trigger), {"state": target(trigger), **fields}, tuple(jobs)
+    )
+
+
+def _ended(survey_id: int, trigger: Trigger, now: datetime, fields: SurveyFields) -> Change:
+    """A move that stops the survey's clock (and, unless a rating is still to go, ends it)."""
+    stopped: SurveyFields = {"deadline_at": None, "finished_at": now}
+    return _moved(survey_id, trigger, {**stopped, **fields})
+
+
+def invited(survey_id: int, *, user_id: int, message_id: int, title: str | None) -> Change:
+    """The invitation was posted to `user_id` as message `message_id`."""
+    return _moved(survey_id, Trigger.INVITED, _invitation_fields(user_id, message_id, title))
+
+
+def invited_too_late(survey_id: int, *, user_id: int, message_id: int, title: str | None) -> Change:
+    """The invitation was posted after the survey ended: record it, take the buttons away."""
+    fields = _invitation_fields(user_id, message_id, title)
+    return Change(survey_id, None, ANY, fields, (JobKind.CLOSE_INVITATION,))
+
+
+def _invitation_fields(user_id: int, message_id: int, title: str | None) -> SurveyFields:
+    fields: SurveyFields = {"message_id": message_id, "bitrix_user_id": user_id}
+    if title:
+        fields["issue_title"] = title
+    return fields
+
+
+def undeliverable(survey_id: int, *, reason: str) -> Change:
+    """Nobody can be asked: no contact, no e-mail, no Bitrix24 user, or several."""
+    return _moved(survey_id, Trigger.NOT_DELIVERABLE, {"reason": reason})
+
+
+def reopened(survey_id: int, *, now: datetime) -> Change:
+    """The ticket went back to work: cancel, let a new closure survey, remove the buttons."""
+    change = _ended(survey_id, Trigger.REOPENED, now, {"current_issue_id": None})
+    return replace(change, jobs=(JobKind.CLOSE_INVITATION,))
+
+
+def released(survey_id: int) -> Change:
+    """The ticket went back to work after its survey ended: a new closure gets a new survey."""
+    return Change(survey_id, None, ANY, {"current_issue_id": None})
+
+
+def not_surveyed(survey_id: int, *, reason: str, now: datetime) -> Change:
+    """Okdesk does not show the ticket done (or at all): nobody is asked."""
+    change = _ended(survey_id, Trigger.REOPENED, now, {"reason": reason, "current_issue_id": None})
+    return replace(change, from_states=frozenset({S.INVITING}))
+
+
+def answered(
+    survey_id: int, *, score: int, user_id: int, reply_text: str | None, now: datetime
+) -> Change:
+    """The survey's person rated it: remove the buttons, send the rating to Okdesk."""
+    fields: SurveyFields = {
+        "score": score,
+        "rated_by": user_id,
+        "reply_text": (reply_text or None) and reply_text[:1000],
+        "answered_at": now,
+        "deadline_at": None,
+    }
+    return _moved(
+        survey_id, Trigger.ANSWERED, fields, JobKind.CLOSE_INVITATION, JobKind.SEND_RATING
+    )
+
+
+def timed_out(survey_id: int, *, default_rating: int, now: datetime) -> Change:
+    """Nobody answered in time: the default rating, marked automatic, goes to Okdesk."""
+    fields: SurveyFields = {
+        "score": default_rating,
+        "automatic": True,
+        "answered_at": now,
+        "deadline_at": None,
+    }
+    return _moved(
+        survey_id, Trigger.TIMED_OUT, fields, JobKind.CLOSE_INVITATION, JobKind.SEND_RATING
+    )
+
+
+def clock_stopped(survey_id: int) -> Change:
+    """The timeout passed but no default applies: stop watching the clock."""
+    return Change(survey_id, None, ANY, {"deadline_at": None})
+
+
+def rating_written(survey_id: int, *, shown: str | None, note: str | None, now: datetime) -> Change:
+    """Okdesk shows the ticket's rating: the survey is finished."""
+    fields: SurveyFields = {
+        "okdesk_rate": shown,
+        "rating_sent_at": now,
+        "finished_at": now,
+        "reason": note,
+    }
+    return Change(survey_id, None, ANY, fields)
+
+
+def rating_not_written(survey_id: int, *, note: str, now: datetime) -> Change:
+    """The rating will not be written (the ticket was reopened since): finished all the same."""
+    return Change(survey_id, None, ANY, {"finished_at": now, "reason": note})
+
+
+def given_up(survey_id: int, *, job: JobKind, error: str, now: datetime) -> Change | None:
+    """A job failed for good: the survey it served fails (only from the state it served)."""
+    trigger = GIVE_UP.get(job)
+    return None if trigger is None else _ended(survey_id, trigger, now, {"reason": error})
+
+
+def retried(survey: SurveyView, *, invitation: bool, deadline: datetime | None) -> Change | None:
+    """An administrator retries a failed survey's job: back to where it failed."""
+    if survey.id is None or survey.state != S.FAILED:
+        return None
+    if invitation:
+        trigger = Trigger.INVITATION_RETRIED
+    else:
+        trigger = Trigger.DEFAULT_RETRIED if survey.automatic else Trigger.RATING_RETRIED
+    fields: SurveyFields = {"reason": None, "finished_at": None}
+    if invitation and deadline is not None:
+        fields["deadline_at"] = deadline
+    return _moved(survey.id, trigger, fields)

@@ -36,8 +36,8 @@ from sqlalchemy import select as select_columns
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import col
 
-from bridge.service import apply_timeouts
-from storage import queries
+from bridge.housekeeping import apply_timeouts
+from storage import surveys
 from storage.db import create_db_engine, transaction
 from storage.migrate import upgrade
 from storage.tables import Survey, SurveyState, utcnow
@@ -527,7 +527,7 @@ def one_sweep(postgres_url: str | None, tmp: Path, pending: int) -> Sweep:
 
             with transaction(engine) as session:
                 start = time.perf_counter()
-                found = len(queries.due_for_timeout(session, now, 500))
+                found = len(surveys.due_for_timeout(session, now=now, limit=500))
                 query_seconds = time.perf_counter() - start
 
             start = time.perf_counter()

@@ -33,10 +33,11 @@ from sqlalchemy.engine import Engine
 
 from bot.client import BitrixClient
 from bot.register import register
-from bridge import service
-from storage import queries
+from bridge import closures
+from storage import queue
 from storage.db import create_db_engine, transaction
 from storage.migrate import upgrade
+from storage.surveys import new_survey_token
 from storage.tables import Job, JobKind, JobState, Survey, SurveyState, utcnow
 from tests.conftest import (
     CLIENT_ID,
@@ -106,7 +107,7 @@ def seed_rated(engine: Engine, issue_ids: Iterable[int], score: int = 4) -> None
     with transaction(engine) as session:
         rated = [
             Survey(
-                token=queries.new_survey_token(),
+                token=new_survey_token(),
                 issue_id=issue_id,
                 current_issue_id=issue_id,
                 state=SurveyState.RATED,
@@ -124,13 +125,13 @@ def seed_rated(engine: Engine, issue_ids: Iterable[int], score: int = 4) -> None
         session.add_all(rated)
         session.flush()
         for survey in rated:
-            queries.enqueue(session, JobKind.SEND_RATING, now, survey_id=survey.id)
+            queue.enqueue(session, kind=JobKind.SEND_RATING, now=now, survey_id=survey.id)
 
 
 def open_survey(engine: Engine, database_url: str, issue_id: int) -> None:
     """The ticket's closure as the webhook stores it: a survey and its invite job."""
-    change = service.StatusChange(issue_id, "closed", CONTACT_ID, "Касса не печатает чек", None)
-    service.record_status_change(engine, make_settings(database_url), change, utcnow())
+    change = closures.StatusChange(issue_id, "closed", CONTACT_ID, "Касса не печатает чек", None)
+    closures.record_status_change(engine, make_settings(database_url), change, utcnow())
 
 
 def is_final(survey: Survey) -> bool:
@@ -143,7 +144,7 @@ def is_final(survey: Survey) -> bool:
 def settled(engine: Engine) -> bool:
     """No job is pending any more."""
     with transaction(engine) as session:
-        return not queries.pending_work(session)
+        return not queue.pending_work(session)
 
 
 def only_job(engine: Engine) -> Job:
@@ -201,8 +202,12 @@ def worker(env: dict[str, str], log_path: Path, *args: str, **extra: str) -> Ser
 
 
 def run_once(env: dict[str, str], log_path: Path, **extra: str) -> int | None:
-    """Run `python -m bridge.worker --once` to its end; its exit code."""
-    once = worker(env, log_path, "--once", **extra)
+    """Run `python -m bridge.worker --once` to its end (or, with FAULT_AT, the test-only
+    worker that dies at that step); its exit code."""
+    if "FAULT_AT" in extra:
+        once = Service({**env, **extra}, log_path, module="tests.faulty_worker")
+    else:
+        once = worker(env, log_path, "--once", **extra)
     once.start()
     assert once.process is not None
     code = once.process.wait(120)

@@ -34,7 +34,7 @@ from sqlalchemy.engine import Engine
 from bridge.okdesk import OkdeskWebhook
 from bridge.settings import Settings
 from storage.db import transaction
-from storage.queries import get_status
+from storage.status import StatusKey, get_status
 from storage.tables import SurveyState
 from tests.conftest import (
     CLIENT_ID,
@@ -378,7 +378,7 @@ def _forged_events() -> dict[str, tuple[bytes, str | None]]:
 
 def _worker_ticked(engine: Engine) -> bool:
     with transaction(engine) as session:
-        return get_status(session, "worker_heartbeat") is not None
+        return get_status(session, key=StatusKey.WORKER_HEARTBEAT) is not None
 
 
 @pytest.mark.anyio

@@ -10,18 +10,22 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
+from sqlmodel import col
 
 from bot.client import BitrixClient
 from bot.register import register
-from bridge import service
+from bridge import housekeeping
 from bridge.admin import retry_failed
 from bridge.settle import Settler
-from bridge.worker import Worker, open_vendors, summary
-from storage import queries
+from bridge.vendors import open_vendors
+from bridge.worker import Worker, summary
+from storage import purge, queue
 from storage.db import transaction
-from storage.tables import JobKind, JobState, SurveyState, utcnow
+from storage.surveys import set_recipients
+from storage.tables import JobKind, JobState, Survey, SurveyState, utcnow
 from tests.conftest import (
     BITRIX_BASE,
     CLIENT_ID,
@@ -45,7 +49,7 @@ pytestmark = pytest.mark.anyio
 def flaky_timeouts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     """Make the worker's timeout sweep fail like a database restart, `failures[0]` times."""
     failures = [3]
-    real = service.apply_timeouts
+    real = housekeeping.apply_timeouts
 
     def apply(*args: Any, **kwargs: Any) -> int:
         if failures[0] > 0:
@@ -53,7 +57,7 @@ def flaky_timeouts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
             raise OperationalError("UPDATE survey", {}, Exception("database is locked"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(service, "apply_timeouts", apply)
+    monkeypatch.setattr(housekeeping, "apply_timeouts", apply)
     yield failures
 
 
@@ -149,7 +153,7 @@ async def test_a_click_before_the_invitation_is_recorded_rates_the_survey(
     (survey,) = surveys(engine)
     assert survey.id is not None
     with transaction(engine) as session:
-        queries.set_recipients(session, {survey.id: 27})
+        set_recipients(session, recipients={survey.id: 27})
     async with running_app(make_settings(database_url, worker_enabled=False), vendors) as app:
         response = await app.event(click_body(f"{survey.token}:5"))
         assert response.status_code == 200
@@ -233,13 +237,15 @@ async def test_the_purge_keeps_what_a_retry_needs_and_a_purged_retry_says_so(
         await eventually(lambda: surveys(engine)[0].state == SurveyState.FAILED)
     later = utcnow() + timedelta(days=31)
     with transaction(engine) as session:
-        assert queries.purge_personal_data(session, later) == 0
+        assert purge.purge_personal_data(session, finished_before=later) == 0
     failed = surveys(engine)[0]
     assert failed.contact_id is not None and not failed.personal_data_purged
     # Something purged before (an older version purged failed surveys) is refused by name.
     with transaction(engine) as session:
         assert failed.id is not None
-        queries.update_survey(session, failed.id, {"personal_data_purged": True})
+        session.execute(
+            update(Survey).where(col(Survey.id) == failed.id).values(personal_data_purged=True)
+        )
     queued, refused = retry_failed(engine, settings, utcnow())
     assert queued == 0 and len(refused) == 1 and "purged" in refused[0]
     assert surveys(engine)[0].state == SurveyState.FAILED
@@ -298,8 +304,8 @@ async def test_a_database_error_recording_one_result_never_redoes_the_others(
         await app.webhook(closed_webhook(9701))
     settings = make_settings(database_url)
     with transaction(engine) as session:
-        claimed = queries.claim_jobs(
-            session, utcnow(), timedelta(minutes=2), 10, kinds=[JobKind.INVITE]
+        claimed = queue.claim_jobs(
+            session, now=utcnow(), lease=timedelta(minutes=2), limit=10, kinds=[JobKind.INVITE]
         )
     assert len(claimed) == 2
     failures = [1]

@@ -12,14 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
-from bridge import service
+from bridge import answers, closures, housekeeping
+from bridge.decisions import AnswerOutcome
 from bridge.settings import Settings
-from bridge.worker import Worker, open_vendors
-from storage import queries
+from bridge.vendors import open_vendors
+from bridge.worker import Worker
 from storage.db import transaction
-from storage.tables import JobKind, SurveyState, utcnow
+from storage.surveys import current_survey
+from storage.tables import JobKind, Survey, SurveyState, utcnow
 from tests.conftest import USER_ID, Vendors, jobs, make_settings, surveys
 
 pytestmark = pytest.mark.anyio
@@ -30,28 +34,30 @@ TRIALS = 20
 def _awaiting_survey(engine: Engine, settings: Settings, issue_id: int, *, due: bool) -> str:
     """A survey waiting for user 27's answer (already past its deadline when `due`)."""
     now = utcnow()
-    change = service.StatusChange(issue_id, "closed", 11771, "Касса", None)
-    service.record_status_change(engine, settings, change, now)
+    change = closures.StatusChange(issue_id, "closed", 11771, "Касса", None)
+    closures.record_status_change(engine, settings, change, now)
     with transaction(engine) as session:
-        survey = queries.current_survey(session, issue_id)
+        survey = current_survey(session, issue_id=issue_id)
         assert survey is not None and survey.id is not None
         deadline = now - timedelta(seconds=1) if due else now + timedelta(hours=1)
-        queries.update_survey(
-            session,
-            survey.id,
-            {
-                "state": SurveyState.AWAITING,
-                "bitrix_user_id": USER_ID,
-                "message_id": 84400,
-                "deadline_at": deadline,
-            },
+        session.execute(
+            update(Survey)
+            .where(col(Survey.id) == survey.id)
+            .values(
+                {
+                    "state": SurveyState.AWAITING,
+                    "bitrix_user_id": USER_ID,
+                    "message_id": 84400,
+                    "deadline_at": deadline,
+                }
+            )
         )
     return survey.token
 
 
-def _click(engine: Engine, settings: Settings, token: str, score: int) -> service.AnswerOutcome:
-    answer = service.Answer(USER_ID, str(USER_ID), score, survey_token=token)
-    return service.record_answer(engine, settings, answer, utcnow())
+def _click(engine: Engine, settings: Settings, token: str, score: int) -> AnswerOutcome:
+    answer = answers.Answer(USER_ID, str(USER_ID), score, survey_token=token)
+    return answers.record_answer(engine, settings, answer, utcnow())
 
 
 def _rating_jobs_per_survey(engine: Engine) -> Counter[int | None]:
@@ -67,7 +73,7 @@ def test_click_racing_the_timeout_has_exactly_one_outcome(
         for trial in range(TRIALS):
             token = _awaiting_survey(engine, settings, 1000 + trial, due=True)
             click = pool.submit(_click, engine, settings, token, 2)
-            sweep = pool.submit(service.apply_timeouts, engine, settings, utcnow())
+            sweep = pool.submit(housekeeping.apply_timeouts, engine, settings, utcnow())
             click.result()
             sweep.result()
     for survey in surveys(engine):
@@ -89,8 +95,8 @@ def test_two_replicas_handling_the_same_click_rate_once(engine: Engine, database
             results = list(
                 pool.map(_click, *zip(*[(engine, settings, token, s) for s in scores], strict=True))
             )
-            assert results.count(service.AnswerOutcome.RATED) == 1
-            assert results.count(service.AnswerOutcome.ALREADY_DONE) == 3
+            assert results.count(AnswerOutcome.RATED) == 1
+            assert results.count(AnswerOutcome.ALREADY_DONE) == 3
     counts = _rating_jobs_per_survey(engine)
     assert len(counts) == TRIALS and set(counts.values()) == {1}
 

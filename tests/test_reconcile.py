@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bot.errors import TransientError
-from bridge import service
+from bridge import closures
 from bridge.okdesk import OkdeskClient
 from bridge.reconcile import WATERMARK, reconcile
 from bridge.settings import Settings
-from storage import queries
+from storage import status
 from storage.db import transaction
 from storage.tables import SurveyState, utcnow
 from tests.conftest import (
@@ -133,8 +133,8 @@ async def _reconcile_once(
 
 def _watermark(engine: Engine) -> str | None:
     with transaction(engine) as session:
-        status = queries.get_status(session, WATERMARK)
-        return status.value if status is not None else None
+        stored = status.get_status(session, key=WATERMARK)
+        return stored.value if stored is not None else None
 
 
 def _surveyed(engine: Engine) -> list[int]:
@@ -250,8 +250,8 @@ async def test_closures_that_already_have_a_survey_are_not_read_again(
 ) -> None:
     now = utcnow()
     _completed(vendors, 951, now - timedelta(hours=1))
-    change = service.StatusChange(951, "closed", 11771, "Касса не печатает чек", None)
-    service.record_status_change(engine, make_settings(database_url), change, now)
+    change = closures.StatusChange(951, "closed", 11771, "Касса не печатает чек", None)
+    closures.record_status_change(engine, make_settings(database_url), change, now)
     settings = make_settings(database_url, reconcile_interval="1h")
 
     assert await _reconcile_once(engine, settings, vendors.transport, now) == 0

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from bridge.app import create_app
 from bridge.settings import Settings
 from storage.db import create_db_engine, transaction
-from storage.queries import purge_personal_data
+from storage.purge import purge_personal_data
 from storage.tables import JobState, Survey, SurveyState
 from tests.conftest import (
     ISSUE_ID,

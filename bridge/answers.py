@@ -1,0 +1,198 @@
+"""A person's answer to a survey (a button or a typed reply), and the bot's short replies.
+
+These run in one short transaction each and never call a vendor: what has to be said to
+Okdesk or Bitrix24 is queued as jobs in the same transaction (an outbox), for the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot import messages
+from bot.messages import Language
+from bridge import workflow
+from bridge.decisions import AnswerFacts, AnswerOutcome, decide_answer, may_answer
+from bridge.settings import Settings
+from storage import queue, seen, surveys
+from storage.db import transaction
+from storage.tables import JobKind, Survey
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A Bitrix24 user's answer: a button (with the survey's token) or a typed reply.
+
+    A typed reply that is not a rating has no score; one that may be a rating but is not
+    clearly one is `doubtful`, and the bot asks back with buttons instead of guessing. A clear
+    typed score counts once the event's `access_token` is shown (through our own portal) to
+    belong to the person it names: whoever holds only the handler URL cannot rate for others.
+    """
+
+    user_id: int
+    dialog_id: str
+    score: int | None
+    survey_token: str | None = None
+    reply_text: str | None = None
+    # Set for a typed reply: the key under which a replay of the same message is recognised.
+    replay_key: str | None = None
+    doubtful: bool = False
+    access_token: str | None = None
+
+    def facts(self) -> AnswerFacts:
+        """What the decision reads of this answer."""
+        return AnswerFacts(
+            user_id=self.user_id,
+            score=self.score,
+            by_button=self.survey_token is not None,
+            doubtful=self.doubtful,
+            verifiable=bool(self.access_token),
+        )
+
+
+def record_answer(
+    engine: Engine, settings: Settings, answer: Answer, now: datetime
+) -> AnswerOutcome:
+    """Rate the survey if the answer may; otherwise queue a short reply saying why not."""
+    with transaction(engine) as session:
+        if answer.replay_key is not None and not seen.first_sighting(
+            session, key=answer.replay_key, now=now
+        ):
+            return AnswerOutcome.REPLAYED
+        survey = _answered_survey(session, answer)
+        outcome = decide_answer(survey, answer.facts())
+        if outcome is AnswerOutcome.RATED and survey is not None:
+            outcome = _rate(session, survey, answer, now)
+        elif outcome is AnswerOutcome.VERIFYING and survey is not None:
+            _verify(session, survey, answer, now)
+        _respond(session, settings, answer, survey, outcome, now)
+        return outcome
+
+
+def _answered_survey(session: Session, answer: Answer) -> Survey | None:
+    if answer.survey_token is not None:
+        return surveys.survey_by_token(session, token=answer.survey_token)
+    return surveys.latest_awaiting_survey(session, bitrix_user_id=answer.user_id)
+
+
+def _verify(session: Session, survey: Survey, answer: Answer, now: datetime) -> None:
+    """Queue the check that the typed score's sender is who the event says (the worker asks
+    our portal whose access token it is; the token is erased when the check is done)."""
+    payload = {
+        "survey_id": survey.id,
+        "user_id": answer.user_id,
+        "dialog_id": answer.dialog_id,
+        "score": answer.score,
+        "reply_text": answer.reply_text,
+        "access_token": answer.access_token,
+    }
+    queue.enqueue(session, kind=JobKind.VERIFY_REPLY, now=now, survey_id=survey.id, payload=payload)
+
+
+def record_verified_answer(
+    session: Session, answer: Answer, *, survey_id: int, now: datetime
+) -> AnswerOutcome:
+    """Rate a survey with a typed score whose sender was verified (in the caller's session)."""
+    survey = surveys.get_survey(session, survey_id=survey_id)
+    if survey is None or not may_answer(survey, answer.user_id):
+        return AnswerOutcome.ALREADY_DONE
+    return _rate(session, survey, answer, now)
+
+
+def ask_back(
+    session: Session, settings: Settings, answer: Answer, *, survey_id: int, now: datetime
+) -> None:
+    """Ask the person to confirm a typed score with a button (it could not be verified)."""
+    survey = surveys.get_survey(session, survey_id=survey_id)
+    if survey is not None and may_answer(survey, answer.user_id):
+        _respond(session, settings, answer, survey, AnswerOutcome.ASKED_BACK, now)
+
+
+def _rate(session: Session, survey: Survey, answer: Answer, now: datetime) -> AnswerOutcome:
+    assert survey.id is not None and answer.score is not None
+    change = workflow.answered(
+        survey.id,
+        score=answer.score,
+        user_id=answer.user_id,
+        reply_text=answer.reply_text,
+        now=now,
+    )
+    if not surveys.apply_change(session, change, now=now):
+        return AnswerOutcome.ALREADY_DONE
+    return AnswerOutcome.RATED
+
+
+# The hint a refused answer deserves (a click on a gone survey is told so plainly).
+_HINTS = {
+    AnswerOutcome.NOT_A_RATING: "how_to_rate",
+    AnswerOutcome.NOT_YOURS: "not_yours",
+}
+
+
+def _respond(
+    session: Session,
+    settings: Settings,
+    answer: Answer,
+    survey: Survey | None,
+    outcome: AnswerOutcome,
+    now: datetime,
+) -> None:
+    """The short reply an outcome deserves, at most once where repeating it would nag."""
+    language = settings.language if survey is None else language_of(survey)
+    if outcome is AnswerOutcome.ASKED_BACK and survey is not None and answer.score is not None:
+        text = messages.text("confirm_score", language, number=survey.issue_id, score=answer.score)
+        keyboard = messages.rating_keyboard(survey.token)
+        reply(session, settings, answer.dialog_id, text, now, keyboard=keyboard)
+        return
+    key = _HINTS.get(outcome)
+    if outcome is AnswerOutcome.NO_SURVEY:
+        key = "survey_gone" if answer.survey_token else "nothing_to_rate"
+    if key is None:
+        return
+    # Typed chatter gets one hint per survey (or one a day when nothing waits), never a storm.
+    if answer.survey_token is None:
+        about = f"survey:{survey.id}" if survey is not None else f"day:{now.date()}"
+        if not seen.first_sighting(session, key=f"hint:{answer.dialog_id}:{about}", now=now):
+            return
+    reply(session, settings, answer.dialog_id, messages.text(key, language), now)
+
+
+def reply(
+    session: Session,
+    settings: Settings,
+    dialog_id: str,
+    text: str,
+    now: datetime,
+    *,
+    keyboard: dict[str, object] | None = None,
+) -> bool:
+    """Queue a short bot message to a dialog, unless that dialog had its share this minute."""
+    minute = now.replace(second=0, microsecond=0).isoformat()
+    slots = (f"reply:{dialog_id}:{minute}:{n}" for n in range(settings.replies_per_minute))
+    if not any(seen.first_sighting(session, key=slot, now=now) for slot in slots):
+        log.info("reply.throttled dialog_id=%s", dialog_id[:40])
+        return False
+    payload: dict[str, object] = {"dialog_id": dialog_id, "text": text}
+    if keyboard is not None:
+        payload["keyboard"] = keyboard
+    queue.enqueue(session, kind=JobKind.REPLY, now=now, payload=payload)
+    return True
+
+
+def queue_reply(
+    engine: Engine, settings: Settings, dialog_id: str, text: str, now: datetime
+) -> None:
+    """Queue a short bot message, in a transaction of its own."""
+    with transaction(engine) as session:
+        reply(session, settings, dialog_id, text, now)
+
+
+def language_of(survey: Survey) -> Language:
+    """The language the survey's messages are written in."""
+    return "en" if survey.language == "en" else "ru"

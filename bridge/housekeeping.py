@@ -1,0 +1,79 @@
+"""The worker's chores besides jobs: timeouts, the heartbeat readiness reads, the purge."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from bridge import workflow
+from bridge.decisions import default_applies
+from bridge.settings import Settings
+from storage import purge, status, surveys
+from storage.db import transaction
+from storage.status import StatusKey
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY = timedelta(seconds=5)
+PURGE_EVERY = timedelta(hours=1)
+TIMEOUT_BATCH = 500
+
+
+def apply_timeouts(
+    engine: Engine, settings: Settings, now: datetime, batch: int = TIMEOUT_BATCH
+) -> int:
+    """Give the default rating to surveys whose time ran out; returns how many were due."""
+    with transaction(engine) as session:
+        due = surveys.due_for_timeout(session, now=now, limit=batch)
+        for survey in due:
+            assert survey.id is not None
+            if settings.default_rating is not None and default_applies(
+                survey,
+                default_rating=settings.default_rating,
+                when_undeliverable=settings.default_rating_when_undeliverable,
+            ):
+                change = workflow.timed_out(
+                    survey.id, default_rating=settings.default_rating, now=now
+                )
+            else:
+                change = workflow.clock_stopped(survey.id)
+            surveys.apply_change(session, change, now=now)
+        return len(due)
+
+
+class Chores:
+    """Runs each chore when it is due; the worker calls `run` once a pass (in a thread)."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._last_heartbeat: datetime | None = None
+        self._last_purge: datetime | None = None
+
+    def run(self, now: datetime) -> int:
+        """Apply all due timeouts, beat the heart, purge when due; how many timeouts were due."""
+        applied = 0
+        while True:
+            due = apply_timeouts(self._engine, self._settings, now)
+            applied += due
+            if due < TIMEOUT_BATCH:
+                break
+        if self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY:
+            with transaction(self._engine) as session:
+                status.set_status(
+                    session, key=StatusKey.WORKER_HEARTBEAT, value=now.isoformat(), now=now
+                )
+            self._last_heartbeat = now
+        if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
+            self._purge(now)
+            self._last_purge = now
+        return applied
+
+    def _purge(self, now: datetime) -> None:
+        cutoff = now - self._settings.personal_data_retention
+        with transaction(self._engine) as session:
+            purged = purge.purge_personal_data(session, finished_before=cutoff)
+        if purged:
+            log.info("surveys.purged count=%s", purged)

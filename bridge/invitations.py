@@ -1,0 +1,203 @@
+"""Invitations, a batch at a time: read each ticket as Okdesk shows it, find who asked for it
+in Bitrix24, record them, then post the invitations (one outcome per survey).
+
+E-mails live only in memory until the Bitrix24 user is found: never stored or logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlmodel import Session
+
+from bot import messages
+from bot.client import BitrixUser
+from bot.errors import DeliveryError, TransientError
+from bot.transport import ChatMessage
+from bridge import workflow
+from bridge.answers import language_of
+from bridge.jobs import Effect, Outcome, applying, nothing
+from bridge.settings import Settings
+from bridge.vendors import Vendors
+from storage import status, surveys
+from storage.status import StatusKey
+from storage.tables import Survey, SurveyState
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Requesters looked up in Okdesk at once (each: read the ticket, then its contact).
+OKDESK_LOOKUPS_AT_ONCE = 20
+
+
+@dataclass
+class Invitations:
+    """A batch of invitations between finding the people and sending them the message."""
+
+    surveys: dict[int, Survey]
+    outcomes: list[Outcome]
+    # Survey id → the Bitrix24 user who will be asked (recorded before sending).
+    recipients: dict[int, int] = field(default_factory=dict)
+    titles: dict[int, str | None] = field(default_factory=dict)
+
+
+async def find_recipients(
+    claimed: Sequence[Survey | None], vendors: Vendors, settings: Settings
+) -> Invitations:
+    """Read each ticket as Okdesk shows it now, then find who to ask (one outcome per survey).
+
+    A ticket that is no longer done, or not in Okdesk at all, is asked nothing: the webhook
+    said it closed, Okdesk decides. Bitrix24 allows 2 requests a second, so the user lookups
+    go out as `batch` requests of up to 50 calls; Okdesk's reads go a few at a time.
+    """
+    batch = Invitations(
+        surveys={
+            i: s for i, s in enumerate(claimed) if s is not None and s.state == SurveyState.INVITING
+        },
+        outcomes=[nothing] * len(claimed),
+    )
+    emails: dict[str, str] = {}
+    looked_up = await _bounded([_requester(s, vendors, settings) for s in batch.surveys.values()])
+    for (i, survey), found in zip(list(batch.surveys.items()), looked_up, strict=True):
+        assert survey.id is not None
+        if isinstance(found, Requester):
+            batch.titles[i] = found.title
+            if survey.bitrix_user_id is not None:
+                batch.recipients[survey.id] = survey.bitrix_user_id
+            else:
+                emails[str(i)] = found.email
+            continue
+        batch.outcomes[i] = found
+        del batch.surveys[i]
+    await _find_users(batch, emails, vendors)
+    return batch
+
+
+async def _find_users(batch: Invitations, emails: dict[str, str], vendors: Vendors) -> None:
+    for key, users in (await vendors.bitrix.find_users_by_emails(emails)).items():
+        i = int(key)
+        survey = batch.surveys[i]
+        assert survey.id is not None
+        if isinstance(users, DeliveryError):
+            batch.outcomes[i] = users
+        elif len(users) == 1:
+            batch.recipients[survey.id] = users[0].id
+            continue
+        else:
+            batch.outcomes[i] = _undeliverable(survey, _nobody(users))
+        del batch.surveys[i]
+
+
+async def send_invitations(batch: Invitations, vendors: Vendors) -> list[Outcome]:
+    """Post the invitations of a batch whose recipients are recorded."""
+    invitations = {}
+    for i, survey in batch.surveys.items():
+        assert survey.id is not None
+        user_id = batch.recipients[survey.id]
+        invitations[str(i)] = (str(user_id), _invitation(survey, batch.titles.get(i)))
+    for key, sent in (await vendors.chat.send_many(invitations)).items():
+        i = int(key)
+        survey = batch.surveys[i]
+        assert survey.id is not None
+        batch.outcomes[i] = (
+            sent
+            if isinstance(sent, DeliveryError)
+            else _invited(survey, batch.recipients[survey.id], sent, batch.titles.get(i))
+        )
+    return batch.outcomes
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asked for a ticket, as Okdesk shows it now."""
+
+    email: str
+    title: str | None
+
+
+async def _requester(survey: Survey, vendors: Vendors, settings: Settings) -> Requester | Outcome:
+    """The ticket's requester and title, or why nobody will be asked.
+
+    E-mails live only in memory until the Bitrix24 user is found: never stored or logged.
+    """
+    try:
+        ticket = await vendors.okdesk.ticket(survey.issue_id)
+        if ticket is None:
+            return _not_surveyed(survey, "the ticket is not in Okdesk")
+        if ticket.status not in settings.done_statuses:
+            return _not_surveyed(survey, f"the ticket is {ticket.status!r} in Okdesk, not done")
+        if survey.bitrix_user_id is not None:
+            return Requester("", ticket.title)
+        contact_id = ticket.contact_id or survey.contact_id
+        if contact_id is None:
+            return _undeliverable(survey, "the ticket has no contact")
+        email = await vendors.okdesk.contact_email(contact_id)
+    except DeliveryError as exc:
+        return exc
+    except Exception as exc:
+        # Odd vendor data fails this invitation only, never its neighbours in the batch.
+        log.error("invite.lookup_crashed survey_id=%s error=%s", survey.id, type(exc).__name__)
+        return TransientError(f"unexpected {type(exc).__name__} reading the ticket")
+    if email is None:
+        return _undeliverable(survey, "the contact has no e-mail address in Okdesk")
+    return Requester(email, ticket.title)
+
+
+async def _bounded(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
+    limit = asyncio.Semaphore(OKDESK_LOOKUPS_AT_ONCE)
+
+    async def one(call: Coroutine[Any, Any, T]) -> T:
+        async with limit:
+            return await call
+
+    return list(await asyncio.gather(*(one(c) for c in calls)))
+
+
+def _nobody(users: list[BitrixUser]) -> str:
+    if not users:
+        return "no active Bitrix24 user has the contact's e-mail address"
+    return f"{len(users)} Bitrix24 users have the contact's e-mail address"
+
+
+def _invitation(survey: Survey, title: str | None) -> ChatMessage:
+    text = messages.invitation(
+        survey.issue_id, title or survey.issue_title, survey.engineer, language_of(survey)
+    )
+    return ChatMessage(text, messages.rating_keyboard(survey.token))
+
+
+def _invited(survey: Survey, user_id: int, message_id: int, title: str | None) -> Effect:
+    assert survey.id is not None
+    survey_id = survey.id
+    log.info("survey.invited survey_id=%s issue_id=%s", survey_id, survey.issue_id)
+    sent = workflow.invited(survey_id, user_id=user_id, message_id=message_id, title=title)
+    late = workflow.invited_too_late(survey_id, user_id=user_id, message_id=message_id, title=title)
+
+    def record(session: Session, now: datetime) -> None:
+        # The bot could post, so it exists again (after ONIMBOTDELETE and a new registration).
+        status.clear_status(session, key=StatusKey.BOT_DELETED)
+        if not surveys.apply_change(session, sent, now=now):
+            # Reopened or timed out while we were sending: take the buttons away again.
+            surveys.apply_change(session, late, now=now)
+
+    return record
+
+
+def _not_surveyed(survey: Survey, reason: str) -> Effect:
+    """Okdesk shows the ticket is not (or no longer) done: end the survey, ask nobody."""
+    assert survey.id is not None
+    survey_id = survey.id
+    log.info("survey.not_surveyed survey_id=%s reason=%s", survey_id, reason)
+    return applying(lambda now: workflow.not_surveyed(survey_id, reason=reason, now=now))
+
+
+def _undeliverable(survey: Survey, reason: str) -> Effect:
+    assert survey.id is not None
+    survey_id = survey.id
+    log.info("survey.undeliverable survey_id=%s reason=%s", survey_id, reason)
+    return applying(lambda _now: workflow.undeliverable(survey_id, reason=reason))

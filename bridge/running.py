@@ -1,0 +1,109 @@
+"""Running claimed jobs: load their surveys, make the vendor calls, settle the outcomes.
+
+Whatever a job raises becomes an outcome (a bug or an unreadable vendor answer is retried
+later, never dropped), and an outcome the database refuses is recorded again, never redone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from sqlalchemy.engine import Engine
+
+from bot.errors import DeliveryError, TransientError
+from bridge import invitations, jobs
+from bridge.settings import Settings
+from bridge.settle import Settler, pass_backoff
+from bridge.vendors import Vendors
+from storage import surveys
+from storage.db import transaction
+from storage.tables import Job, Survey
+
+log = logging.getLogger(__name__)
+
+
+class JobRunner:
+    """Runs one job, or one batch of invitations, to a settled outcome."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        vendors: Vendors,
+        settler: Settler,
+    ) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._vendors = vendors
+        self._settler = settler
+
+    async def one(self, job: Job) -> None:
+        """Run a job of any lane but invitations."""
+        try:
+            survey = await asyncio.to_thread(self._load_survey, job)
+            outcome: jobs.Outcome = await jobs.run(job, survey, self._vendors, self._settings)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            outcome = _as_delivery_error(exc, [job])
+        await self._record([(job, outcome)])
+
+    async def invites(self, claimed: list[Job]) -> None:
+        """Run a batch of invitations: find the people, record them, send."""
+        try:
+            loaded = await asyncio.to_thread(self._load_surveys, claimed)
+            batch = await invitations.find_recipients(loaded, self._vendors, self._settings)
+            # Known before sending: a click that beats the record of the invitation is theirs.
+            await asyncio.to_thread(self._remember_recipients, batch.recipients)
+            outcomes = await invitations.send_invitations(batch, self._vendors)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            outcomes = [_as_delivery_error(exc, claimed)] * len(claimed)
+        await self._record(list(zip(claimed, outcomes, strict=True)))
+
+    def _load_survey(self, job: Job) -> Survey | None:
+        if job.survey_id is None:
+            return None
+        with transaction(self._engine) as session:
+            return surveys.get_survey(session, survey_id=job.survey_id)
+
+    def _load_surveys(self, claimed: list[Job]) -> list[Survey | None]:
+        return [self._load_survey(job) for job in claimed]
+
+    def _remember_recipients(self, recipients: dict[int, int]) -> None:
+        if recipients:
+            with transaction(self._engine) as session:
+                surveys.set_recipients(session, recipients=recipients)
+
+    async def _record(self, results: list[tuple[Job, jobs.Outcome]]) -> None:
+        """Record outcomes; what the database refuses is recorded again, never redone."""
+        failures = 0
+        while results:
+            results = await asyncio.to_thread(self._settler.settle, results)
+            if results:
+                failures += 1
+                await asyncio.sleep(pass_backoff(failures))
+
+
+def _as_delivery_error(exc: Exception, claimed: list[Job]) -> DeliveryError:
+    if isinstance(exc, DeliveryError):
+        return exc
+    # A bug, or a vendor answer we could not read: keep the jobs and retry them later.
+    log.error(
+        "job.crashed job_ids=%s error=%s",
+        [job.id for job in claimed],
+        type(exc).__name__,
+        exc_info=exc,
+    )
+    return TransientError(f"unexpected {type(exc).__name__}")
+
+
+Checkpoint = Callable[[str], None]
+
+
+def no_checkpoint(_point: str) -> None:
+    """The production checkpoint: nothing happens between steps (tests inject faults here)."""
+    return None

@@ -1,0 +1,93 @@
+"""Building the outside world: Okdesk and Bitrix24 clients around one HTTP client, and the
+Bitrix24 request budget every replica shares through the database.
+
+Bitrix24 counts requests per portal (a leaky bucket: burst 50, drained 2 a second; reference
+bitrix24.md §7), so a limit kept in one process's memory would be exceeded by two replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from bot.client import BitrixClient
+from bot.transport import ChatTransport, ImbotTransport
+from bridge.okdesk import OkdeskClient
+from bridge.settings import Settings
+from storage import budget
+from storage.db import transaction
+
+
+@dataclass(frozen=True)
+class Vendors:
+    """The outside world, as the jobs see it."""
+
+    okdesk: OkdeskClient
+    bitrix: BitrixClient
+    chat: ChatTransport
+
+
+class SharedRequestBudget:
+    """Waits until the portal's shared bucket has room for one more request."""
+
+    def __init__(self, engine: Engine, *, name: str, burst: int, per_second: float) -> None:
+        self._engine = engine
+        self._name = name
+        self._burst = burst
+        self._per_second = per_second
+
+    def _take(self) -> float:
+        with transaction(self._engine) as session:
+            return budget.take_request(
+                session,
+                name=self._name,
+                now=time.time(),
+                burst=self._burst,
+                per_second=self._per_second,
+            )
+
+    async def acquire(self) -> None:
+        """Take one request from the bucket, sleeping while it is empty."""
+        while True:
+            wait = await asyncio.to_thread(self._take)
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)
+
+
+@asynccontextmanager
+async def open_vendors(
+    settings: Settings, engine: Engine, transport: httpx.AsyncBaseTransport | None = None
+) -> AsyncIterator[Vendors]:
+    """Clients for Okdesk and Bitrix24 around one long-lived HTTP client."""
+    timeout = settings.http_timeout.total_seconds()
+    async with httpx.AsyncClient(
+        timeout=timeout, follow_redirects=False, transport=transport
+    ) as http:
+        # A request is counted when it leaves, but reaches the portal a little later: keep
+        # a 10% margin below the portal's limit so that jitter on the way never exceeds it.
+        shared = SharedRequestBudget(
+            engine,
+            name=f"bitrix:{settings.portal_domain}",
+            burst=max(1, int(settings.bitrix_burst * 0.9)),
+            per_second=settings.bitrix_requests_per_second * 0.9,
+        )
+        bitrix = BitrixClient(
+            http,
+            settings.bitrix_webhook_url,
+            settings.bitrix_client_id.get_secret_value(),
+            shared,
+        )
+        yield Vendors(
+            okdesk=OkdeskClient(
+                http, settings.okdesk_url, settings.okdesk_api_token.get_secret_value()
+            ),
+            bitrix=bitrix,
+            chat=ImbotTransport(bitrix, settings.bitrix_bot_code, settings.bitrix_bot_id),
+        )

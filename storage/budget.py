@@ -1,0 +1,32 @@
+"""The request budget every replica shares (Bitrix24 counts requests per portal)."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from storage.sql import insert
+from storage.tables import RequestBudget
+
+
+def take_request(
+    session: Session, *, name: str, now: float, burst: int, per_second: float
+) -> float:
+    """Take one request from a shared leaky bucket: 0 when granted, else seconds to wait."""
+    query = select(RequestBudget).where(RequestBudget.name == name)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    budget = session.exec(query).first()
+    if budget is None:
+        session.execute(
+            insert(session, RequestBudget)
+            .values(name=name, tokens=float(burst), refilled_at=now)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        budget = session.exec(query).first()
+    assert isinstance(budget, RequestBudget)
+    tokens = min(float(burst), budget.tokens + max(0.0, now - budget.refilled_at) * per_second)
+    if tokens >= 1.0:
+        budget.tokens, budget.refilled_at = tokens - 1.0, now
+        session.flush()
+        return 0.0
+    return (1.0 - tokens) / per_second

@@ -1,0 +1,60 @@
+"""Forgetting personal data once the work no longer needs it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, update
+from sqlmodel import Session, col
+
+from storage.sql import rowcount
+from storage.tables import Job, JobState, SeenEvent, Survey, SurveyState
+
+_PURGED: dict[str, Any] = {
+    "issue_title": None,
+    "engineer": None,
+    "reply_text": None,
+    "contact_id": None,
+    "bitrix_user_id": None,
+    "rated_by": None,
+    # A vendor's error text may quote what it was sent (names, addresses).
+    "reason": None,
+    "personal_data_purged": True,
+}
+
+
+def purge_personal_data(session: Session, *, finished_before: datetime) -> int:
+    """Forget names, texts and chat ids of surveys done for good before the cut-off.
+
+    A failed survey is not done for good (an administrator may retry it), so it keeps what a
+    retry needs. Each statement reads an index range, not the table.
+    """
+    finished = session.execute(
+        update(Survey)
+        .where(
+            col(Survey.personal_data_purged).is_(False),
+            col(Survey.finished_at) < finished_before,
+            col(Survey.state) != SurveyState.FAILED,
+        )
+        .values(**_PURGED)
+    )
+    # Undeliverable surveys that get no default rating never "finish": they count from
+    # their last change.
+    stale = session.execute(
+        update(Survey)
+        .where(
+            col(Survey.state) == SurveyState.UNDELIVERABLE,
+            col(Survey.updated_at) < finished_before,
+            col(Survey.personal_data_purged).is_(False),
+            col(Survey.finished_at).is_(None),
+            col(Survey.deadline_at).is_(None),
+        )
+        .values(**_PURGED)
+    )
+    # Finished jobs go (a reply's payload names its chat); failed ones stay for a retry.
+    session.execute(
+        delete(Job).where(col(Job.state) == JobState.DONE, col(Job.finished_at) < finished_before)
+    )
+    session.execute(delete(SeenEvent).where(col(SeenEvent.seen_at) < finished_before))
+    return rowcount(finished) + rowcount(stale)

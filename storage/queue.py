@@ -1,0 +1,194 @@
+"""The queue of outgoing work (an outbox): jobs are queued in the transaction that decided
+them, leased by one worker at a time, and finished, retried or failed under their lease.
+
+None of these commits: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, update
+from sqlalchemy import select as select_columns
+from sqlmodel import Session, col, select
+
+from storage.sql import rowcount
+from storage.tables import Job, JobKind, JobState
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: JobKind,
+    now: datetime,
+    survey_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """Queue a job to run as soon as a worker is free."""
+    session.add(
+        Job(
+            kind=kind,
+            survey_id=survey_id,
+            payload=json.dumps(payload or {}, ensure_ascii=False),
+            available_at=now,
+            created_at=now,
+        )
+    )
+
+
+def claim_jobs(
+    session: Session,
+    *,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    kinds: Sequence[JobKind],
+) -> list[Job]:
+    """Lease up to `limit` due jobs (queued ones, or leased ones whose lease expired).
+
+    PostgreSQL skips rows another replica has locked; SQLite serialises writers with
+    BEGIN IMMEDIATE, so a plain select-then-update is safe there.
+    """
+    statement = (
+        select(Job)
+        .where(col(Job.state) == JobState.PENDING, col(Job.available_at) <= now)
+        .where(col(Job.kind).in_(list(kinds)))
+        .order_by(col(Job.available_at), col(Job.id))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    jobs: list[Job] = list(session.exec(statement).all())
+    for job in jobs:
+        job.lease_token = secrets.token_hex(16)
+        job.available_at = now + lease
+        job.attempts += 1
+    session.flush()
+    return jobs
+
+
+def _leased(job_id: int, lease_token: str) -> tuple[ColumnElement[bool], ...]:
+    # A worker whose lease expired matches nothing: its late result changes no row.
+    return (
+        col(Job.id) == job_id,
+        col(Job.lease_token) == lease_token,
+        col(Job.state) == JobState.PENDING,
+    )
+
+
+def finish_job(session: Session, *, job_id: int, lease_token: str, now: datetime) -> bool:
+    """Mark a leased job done; False when the lease was lost (another worker took over)."""
+    result = session.execute(
+        update(Job)
+        .where(*_leased(job_id, lease_token))
+        .values(
+            state=JobState.DONE,
+            lease_token=None,
+            finished_at=now,
+            last_error=None,
+            failing_since=None,
+        )
+    )
+    return rowcount(result) == 1
+
+
+def retry_job(
+    session: Session,
+    *,
+    job_id: int,
+    lease_token: str,
+    run_at: datetime,
+    error: str,
+    now: datetime,
+) -> bool:
+    """Give a leased job back to the queue, to run again at `run_at`."""
+    result = session.execute(
+        update(Job)
+        .where(*_leased(job_id, lease_token))
+        .values(
+            available_at=run_at,
+            lease_token=None,
+            last_error=error,
+            failing_since=func.coalesce(Job.failing_since, now),
+        )
+    )
+    return rowcount(result) == 1
+
+
+def fail_job(session: Session, *, job_id: int, lease_token: str, now: datetime, error: str) -> bool:
+    """Stop retrying a leased job."""
+    result = session.execute(
+        update(Job)
+        .where(*_leased(job_id, lease_token))
+        .values(state=JobState.FAILED, lease_token=None, finished_at=now, last_error=error)
+    )
+    return rowcount(result) == 1
+
+
+def erase_payload(session: Session, *, job_id: int) -> None:
+    """Forget what a job carried (a secret it no longer needs)."""
+    session.execute(update(Job).where(col(Job.id) == job_id).values(payload="{}"))
+
+
+def extend_leases(session: Session, *, lease_tokens: Iterable[str], until: datetime) -> int:
+    """Keep jobs this worker is still running from being taken over; how many were kept."""
+    tokens = list(lease_tokens)
+    if not tokens:
+        return 0
+    result = session.execute(
+        update(Job)
+        .where(col(Job.lease_token).in_(tokens), col(Job.state) == JobState.PENDING)
+        .values(available_at=until)
+    )
+    return rowcount(result)
+
+
+def release_jobs(session: Session, *, lease_tokens: Iterable[str], now: datetime) -> int:
+    """Hand leased jobs back at once (a graceful stop), without counting the try."""
+    tokens = list(lease_tokens)
+    if not tokens:
+        return 0
+    result = session.execute(
+        update(Job)
+        .where(col(Job.lease_token).in_(tokens), col(Job.state) == JobState.PENDING)
+        .values(available_at=now, lease_token=None, attempts=Job.attempts - 1)
+    )
+    return rowcount(result)
+
+
+def failed_jobs(session: Session) -> Sequence[Job]:
+    """Jobs that were given up on."""
+    return session.exec(select(Job).where(col(Job.state) == JobState.FAILED)).all()
+
+
+def revive_job(session: Session, *, job_id: int, now: datetime) -> None:
+    """Queue a failed job again with a fresh retry budget."""
+    session.execute(
+        update(Job)
+        .where(col(Job.id) == job_id)
+        .values(
+            state=JobState.PENDING,
+            available_at=now,
+            created_at=now,
+            failing_since=None,
+            attempts=0,
+            finished_at=None,
+            lease_token=None,
+        )
+    )
+
+
+def count_jobs_by_state(session: Session) -> dict[str, int]:
+    """How many jobs are in each state."""
+    rows = session.execute(select_columns(col(Job.state), func.count()).group_by(Job.state)).all()
+    return {str(state): int(count) for state, count in rows}
+
+
+def pending_work(session: Session) -> bool:
+    """Whether any job is still pending."""
+    statement = select_columns(col(Job.id)).where(col(Job.state) == JobState.PENDING).limit(1)
+    return session.execute(statement).first() is not None

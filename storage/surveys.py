@@ -1,0 +1,157 @@
+"""Surveys: opening one per closure, finding them, and applying the workflow's changes.
+
+None of these commits: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol, TypedDict
+
+from sqlalchemy import func, update
+from sqlalchemy import select as select_columns
+from sqlmodel import Session, col, select
+
+from storage import queue
+from storage.sql import insert, rowcount
+from storage.tables import JobKind, Survey, SurveyState
+
+
+class SurveyFields(TypedDict, total=False):
+    """The fields of a survey a change may set (a change never rewrites who or what it is)."""
+
+    state: SurveyState
+    reason: str | None
+    issue_title: str | None
+    bitrix_user_id: int | None
+    message_id: int | None
+    score: int | None
+    automatic: bool
+    rated_by: int | None
+    reply_text: str | None
+    okdesk_rate: str | None
+    deadline_at: datetime | None
+    answered_at: datetime | None
+    rating_sent_at: datetime | None
+    finished_at: datetime | None
+    current_issue_id: int | None
+
+
+class SurveyChange(Protocol):
+    """What storage needs to apply a change the workflow decided (see `bridge.workflow`)."""
+
+    @property
+    def survey_id(self) -> int: ...
+
+    @property
+    def from_states(self) -> frozenset[SurveyState]: ...
+
+    @property
+    def fields(self) -> SurveyFields: ...
+
+    @property
+    def jobs(self) -> tuple[JobKind, ...]: ...
+
+
+def apply_change(session: Session, change: SurveyChange, *, now: datetime) -> bool:
+    """Apply `change` if the survey is still in one of its `from_states`, and queue its jobs.
+
+    Every change of a survey goes through here: of two racing changes exactly one matches the
+    row. True when it applied.
+    """
+    result = session.execute(
+        update(Survey)
+        .where(col(Survey.id) == change.survey_id, col(Survey.state).in_(list(change.from_states)))
+        .values(**change.fields, updated_at=now)
+    )
+    if rowcount(result) != 1:
+        return False
+    for kind in change.jobs:
+        queue.enqueue(session, kind=kind, now=now, survey_id=change.survey_id)
+    return True
+
+
+def new_survey_token() -> str:
+    """An unguessable survey id for button parameters (96 random bits)."""
+    return secrets.token_urlsafe(12)
+
+
+def open_survey(session: Session, *, survey: Survey) -> int | None:
+    """Insert `survey` as its ticket's current survey; None when the ticket already has one."""
+    values = survey.model_dump(exclude={"id"})
+    statement = (
+        insert(session, Survey)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["current_issue_id"])
+        .returning(Survey.id)
+    )
+    row = session.execute(statement).first()
+    return None if row is None else int(row[0])
+
+
+def current_survey(session: Session, *, issue_id: int) -> Survey | None:
+    """The survey of the ticket's latest closure, unless the ticket was reopened since."""
+    return session.exec(select(Survey).where(Survey.current_issue_id == issue_id)).first()
+
+
+def get_survey(session: Session, *, survey_id: int) -> Survey | None:
+    """The survey with this id."""
+    return session.get(Survey, survey_id)
+
+
+def survey_by_token(session: Session, *, token: str) -> Survey | None:
+    """The survey whose buttons carry `token`."""
+    return session.exec(select(Survey).where(Survey.token == token)).first()
+
+
+def latest_awaiting_survey(session: Session, *, bitrix_user_id: int) -> Survey | None:
+    """The user's most recent survey that still waits for an answer."""
+    statement = (
+        select(Survey)
+        .where(Survey.bitrix_user_id == bitrix_user_id, Survey.state == SurveyState.AWAITING)
+        .order_by(col(Survey.created_at).desc(), col(Survey.id).desc())
+        .limit(1)
+    )
+    return session.exec(statement).first()
+
+
+def set_recipients(session: Session, *, recipients: dict[int, int]) -> None:
+    """Record who each survey is about to be sent to (survey id → Bitrix24 user id)."""
+    for survey_id, user_id in recipients.items():
+        session.execute(
+            update(Survey)
+            .where(col(Survey.id) == survey_id, col(Survey.bitrix_user_id).is_(None))
+            .values(bitrix_user_id=user_id)
+        )
+
+
+def due_for_timeout(session: Session, *, now: datetime, limit: int) -> Sequence[Survey]:
+    """Surveys whose deadline passed (an index range scan: only due rows are read)."""
+    statement = (
+        select(Survey)
+        .where(col(Survey.deadline_at) <= now)
+        .order_by(col(Survey.deadline_at))
+        .limit(limit)
+    )
+    return session.exec(statement).all()
+
+
+def failed_surveys(session: Session, *, limit: int) -> Sequence[Survey]:
+    """The most recently failed surveys."""
+    statement = (
+        select(Survey)
+        .where(Survey.state == SurveyState.FAILED)
+        .order_by(col(Survey.updated_at).desc())
+        .limit(limit)
+    )
+    return session.exec(statement).all()
+
+
+def count_surveys_by_state(session: Session) -> dict[str, int]:
+    """How many surveys are in each state."""
+    rows = session.execute(
+        select_columns(col(Survey.state), func.count()).group_by(Survey.state)
+    ).all()
+    return {str(state): int(count) for state, count in rows}
