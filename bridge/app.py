@@ -35,8 +35,8 @@ from bot.events import (
     parse_event,
 )
 from bot.messages import RATE_COMMAND, parse_command_params
+from bot.messenger import Messenger
 from bot.replies import ReplyKind, read_reply
-from bot.transport import ChatTransport
 from bridge import health, service
 from bridge.intake import (
     BITRIX_MAX_BODY,
@@ -54,7 +54,7 @@ from bridge.intake import (
 )
 from bridge.jobs import BOT_DELETED
 from bridge.logs import install_redaction
-from bridge.okdesk import OkdeskWebhook, clean_text
+from bridge.okdesk.data import OkdeskWebhook, clean_text
 from bridge.server import install_limits, limits_of
 from bridge.settings import Settings
 from bridge.worker import Worker, open_vendors
@@ -75,7 +75,7 @@ class App:
         self.engine = engine
         self.clock = clock
         self.worker: Worker | None = None
-        self.chat: ChatTransport | None = None
+        self.chat: Messenger | None = None
         self.senders = SenderLimit(settings.webhook_surveys_per_minute)
         self.member_id = settings.bitrix_member_id
         # Settings do not change while the app runs: checked once, not on every request.

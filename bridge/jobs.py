@@ -18,13 +18,15 @@ from typing import Any, TypeVar
 from sqlmodel import Session
 
 from bot import messages
-from bot.client import BitrixClient, BitrixUser
-from bot.errors import DeliveryError, MessageNotEditableError, RejectedError, TransientError
-from bot.transport import ChatMessage, ChatTransport
-from bridge.okdesk import OkdeskClient
+from bot.client import BitrixClient
+from bot.errors import MessageNotEditableError
+from bot.messenger import ChatMessage, Messenger
+from bot.users import BitrixUser
+from bridge.helpdesk import Helpdesk
 from bridge.service import Answer, ask_back, end_survey, language_of, record_verified_answer
 from bridge.settings import Settings
 from bridge.workflow import Trigger, decide_rating_write, sources, target
+from outbound.errors import DeliveryError, RejectedError, TransientError
 from storage import queries
 from storage.tables import Job, JobKind, Survey, SurveyState
 
@@ -41,9 +43,9 @@ WORKER_HEARTBEAT = "worker_heartbeat"
 class Vendors:
     """The outside world, as the jobs see it."""
 
-    okdesk: OkdeskClient
+    okdesk: Helpdesk
     bitrix: BitrixClient
-    chat: ChatTransport
+    chat: Messenger
 
 
 def _nothing(_session: Session, _now: datetime) -> None:

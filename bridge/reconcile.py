@@ -19,11 +19,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from bot.errors import RejectedError
 from bridge import service
-from bridge.okdesk import OkdeskClient, Ticket
+from bridge.helpdesk import Helpdesk
+from bridge.okdesk.data import Ticket
 from bridge.settings import Settings
 from bridge.workflow import ClosureDecision
+from outbound.errors import RejectedError
 from storage import queries
 from storage.db import transaction
 
@@ -39,7 +40,7 @@ class _Run:
 
     engine: Engine
     settings: Settings
-    okdesk: OkdeskClient
+    okdesk: Helpdesk
     since: datetime
     now: datetime
 
@@ -74,7 +75,7 @@ def _has_survey(engine: Engine, issue_id: int) -> bool:
 
 
 async def reconcile(
-    engine: Engine, settings: Settings, okdesk: OkdeskClient, now: datetime
+    engine: Engine, settings: Settings, okdesk: Helpdesk, now: datetime
 ) -> int | None:
     """One reconciliation run if one is due: the number of surveys opened, or None."""
     if settings.reconcile_interval is None:

@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.errors import DeliveryError, PortalBlockedError, TransientError
+from bot.errors import PortalBlockedError
 from bridge import jobs
 from bridge.service import end_survey
 from bridge.settings import Settings
 from bridge.workflow import Trigger, backoff_seconds
+from outbound.errors import DeliveryError, TransientError
 from storage import queries
 from storage.db import transaction
 from storage.tables import Job, JobKind

@@ -27,15 +27,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from bot.client import BATCH_LIMIT, BitrixClient
-from bot.errors import DeliveryError, TransientError
-from bot.transport import ImbotTransport
+from bot.messenger import ImbotMessenger
 from bridge import jobs, service
 from bridge.logs import setup_logging
-from bridge.okdesk import OkdeskClient
+from bridge.okdesk.client import OkdeskClient
 from bridge.ratelimit import SharedRequestBudget
 from bridge.reconcile import reconcile
 from bridge.settings import Settings, settings_or_exit
 from bridge.settle import Settler
+from outbound.errors import DeliveryError, TransientError
 from storage import queries
 from storage.db import create_db_engine, transaction
 from storage.migrate import upgrade_or_exit
@@ -83,7 +83,7 @@ async def open_vendors(
                 http, settings.okdesk_url, settings.okdesk_api_token.get_secret_value()
             ),
             bitrix=bitrix,
-            chat=ImbotTransport(bitrix, settings.bitrix_bot_code, settings.bitrix_bot_id),
+            chat=ImbotMessenger(bitrix, settings.bitrix_bot_code, settings.bitrix_bot_id),
         )
 
 
