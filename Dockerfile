@@ -4,6 +4,7 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY bot ./bot
+COPY outbound ./outbound
 COPY bridge ./bridge
 COPY storage ./storage
 RUN useradd --create-home rating && mkdir -p /app/data && chown rating /app/data

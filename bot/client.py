@@ -5,42 +5,35 @@ first takes a request from the shared `RequestBudget`, so that all replicas toge
 the portal's limit (burst 50, 2 requests a second; reference bitrix24.md §7).
 
 Bitrix24 answers with PHP arrays run through `json_encode`: a map keyed 0..n-1 arrives as a JSON
-list and an empty one as `[]`. So `batch` names its sub-calls `c0`, `c1`, ... (never numeric,
-whatever the caller's keys) and still reads every per-call map in both shapes.
+list and an empty one as `[]` (`bot.wire`). So `batch` names its sub-calls `c0`, `c1`, ... (never
+numeric, whatever the caller's keys) and still reads every per-call map in both shapes.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
-from bot.errors import (
-    DeliveryError,
-    MessageNotEditableError,
-    PortalBlockedError,
-    RejectedError,
-    TransientError,
-    retry_after_seconds,
-)
+from bot.errors import MessageNotEditableError, PortalBlockedError
+from bot.users import BitrixUser, user_query, users_with_email
+from bot.wire import Answer, BatchParts, count, php_map, php_query, unix_time
+from outbound.errors import DeliveryError, RejectedError, TransientError
+from outbound.transient import no_answer_is_transient, retry_after_seconds, transient_status
 
 BATCH_LIMIT = 50
 # Wait on OPERATION_TIME_LIMIT when no answer told when the method's time budget resets.
 OPERATION_LIMIT_BACKOFF = 60.0
 
-# HTTP statuses and Bitrix24 error codes that mean "not now" rather than "wrong request".
-TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Bitrix24 error codes that mean "not now" rather than "wrong request".
 PORTAL_BLOCKED = "OVERLOAD_LIMIT"
 OPERATION_LIMIT = "OPERATION_TIME_LIMIT"
 TRANSIENT_ERRORS = frozenset(
     {"QUERY_LIMIT_EXCEEDED", "INTERNAL_SERVER_ERROR", PORTAL_BLOCKED, OPERATION_LIMIT}
 )
-USER_FIELDS = ("ID", "EMAIL", "ACTIVE", "USER_TYPE")
 
 
 class RequestBudget(Protocol):
@@ -56,42 +49,6 @@ class Unlimited:
         return None
 
 
-@dataclass(frozen=True)
-class BitrixUser:
-    """A Bitrix24 user as `user.get` returns it."""
-
-    id: int
-    email: str
-    active: bool
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A method's `result`, with the paging fields a list answer has (`total`, `next`)."""
-
-    result: Any
-    total: int | None = None
-    next: int | None = None
-
-
-@dataclass(frozen=True)
-class BatchParts:
-    """The five per-call maps of a `batch` answer, each read from a JSON list or object."""
-
-    result: dict[str, Any]
-    error: dict[str, Any]
-    total: dict[str, Any]
-    next: dict[str, Any]
-    time: dict[str, Any]
-
-    @classmethod
-    def read(cls, answer: Any) -> BatchParts:
-        """Read `result`, `result_error`, `result_total`, `result_next` and `result_time`."""
-        body = answer if isinstance(answer, dict) else {}
-        names = ("result", "result_error", "result_total", "result_next", "result_time")
-        return cls(*(php_map(body.get(name)) for name in names))
-
-
 # Answers that say "this is not a token we accept" (bitrix24.md §5, §7).
 _NOT_A_TOKEN = frozenset(
     {"expired_token", "invalid_token", "NO_AUTH_FOUND", "INVALID_CREDENTIALS", "WRONG_AUTH_TYPE"}
@@ -99,7 +56,7 @@ _NOT_A_TOKEN = frozenset(
 
 
 class BitrixClient:
-    """Calls Bitrix24 REST methods and turns failures into `bot.errors`.
+    """Calls Bitrix24 REST methods and turns failures into `outbound.errors` and `bot.errors`.
 
     It remembers `time.operating_reset_at` of every successful answer, per method, to say how
     long an OPERATION_TIME_LIMIT lasts.
@@ -134,17 +91,13 @@ class BitrixClient:
         if not (response.is_success and readable):
             raise self._failure(method, response, answer)
         self._remember(method, answer.get("time"))
-        return Answer(answer["result"], _count(answer.get("total")), _count(answer.get("next")))
+        return Answer(answer["result"], count(answer.get("total")), count(answer.get("next")))
 
     async def _post(self, method: str, url: str, body: dict[str, Any]) -> httpx.Response:
         """One request within the portal's budget; no answer at all is a TransientError."""
         await self._budget.acquire()
-        try:
+        with no_answer_is_transient(f"Bitrix24 {method}"):
             return await self._http.post(url, json=body)
-        except httpx.TimeoutException as exc:
-            raise TransientError(f"Bitrix24 {method}: timed out ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
-            raise TransientError(f"Bitrix24 {method}: unreachable ({type(exc).__name__})") from None
 
     def _with_client_id(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """A webhook bot is known by its CLIENT_ID: every imbot.* call must carry it."""
@@ -153,7 +106,7 @@ class BitrixClient:
         return params
 
     def _remember(self, method: str, timing: Any) -> None:
-        reset = _number(timing.get("operating_reset_at")) if isinstance(timing, dict) else None
+        reset = unix_time(timing.get("operating_reset_at")) if isinstance(timing, dict) else None
         if reset is not None:
             self._resets[method] = reset
             self._last_reset = reset
@@ -182,7 +135,7 @@ class BitrixClient:
     def _failure(self, method: str, response: httpx.Response, body: Any) -> DeliveryError:
         error = str(body.get("error") or "") if isinstance(body, dict) else ""
         where = f"Bitrix24 {method}: HTTP {response.status_code} {error}".rstrip()
-        if response.status_code in TRANSIENT_STATUSES or error in TRANSIENT_ERRORS:
+        if transient_status(response.status_code) or error in TRANSIENT_ERRORS:
             header = retry_after_seconds(response.headers.get("Retry-After"))
             return self._transient(method, where, error, header)
         if error == "CANT_EDIT_MESSAGE":
@@ -237,9 +190,7 @@ class BitrixClient:
     def _sub_outcome(self, method: str, parts: BatchParts, key: str) -> Answer | DeliveryError:
         if key in parts.result:
             self._remember(method, parts.time.get(key))
-            return Answer(
-                parts.result[key], _count(parts.total.get(key)), _count(parts.next.get(key))
-            )
+            return parts.answer(key)
         error = parts.error.get(key)
         if not isinstance(error, dict):
             return TransientError(f"Bitrix24 {method}: no answer in batch")
@@ -277,7 +228,7 @@ class BitrixClient:
         Bitrix24 silently drops filter keys the webhook's scope may not use (bitrix24.md §6),
         so the e-mail is checked again here rather than trusted from the filter.
         """
-        found = _users(await self._answer("user.get", _user_query(email)), email)
+        found = users_with_email(await self._answer("user.get", user_query(email)), email)
         if isinstance(found, DeliveryError):
             raise found
         return found
@@ -296,12 +247,14 @@ class BitrixClient:
                 ((key, email),) = emails.items()
                 return {key: await self.find_users_by_email(email)}
             answers = await self._batch_answers(
-                {key: ("user.get", _user_query(email)) for key, email in emails.items()}
+                {key: ("user.get", user_query(email)) for key, email in emails.items()}
             )
         except DeliveryError as exc:
             return dict.fromkeys(emails, exc)
         return {
-            key: answer if isinstance(answer, DeliveryError) else _users(answer, emails[key])
+            key: answer
+            if isinstance(answer, DeliveryError)
+            else users_with_email(answer, emails[key])
             for key, answer in answers.items()
         }
 
@@ -315,88 +268,8 @@ class BitrixClient:
         return None
 
 
-def _user_query(email: str) -> dict[str, Any]:
-    # ADMIN_MODE shows extranet users outside the webhook owner's groups (if the owner is an
-    # administrator). USERAPI reads it as PHP truthiness: JSON true, or "Y" in a batch query.
-    return {
-        "FILTER": {"EMAIL": email, "ACTIVE": True},
-        "ADMIN_MODE": True,
-        "select": list(USER_FIELDS),
-    }
-
-
-def _users(answer: Answer, email: str) -> list[BitrixUser] | DeliveryError:
-    """The active users of a `user.get` answer whose e-mail is `email`, ignoring case."""
-    if answer.next is not None:
-        # One e-mail matching more than a page of users: the EMAIL filter was dropped.
-        return RejectedError(
-            f"Bitrix24 user.get: {answer.total or 'many'} users for one e-mail; the webhook "
-            "cannot filter by e-mail (give it the user_basic scope)"
-        )
-    wanted = email.strip().casefold()
-    users = [_user(item) for item in php_map(answer.result).values() if isinstance(item, dict)]
-    return [u for u in users if u.active and u.email.strip().casefold() == wanted]
-
-
-def php_map(value: Any) -> dict[str, Any]:
-    """A PHP array as JSON gives it: a list (keys 0..n-1) or an object, keyed by string."""
-    if isinstance(value, list):
-        return {str(index): item for index, item in enumerate(value)}
-    if isinstance(value, dict):
-        return {str(key): item for key, item in value.items()}
-    return {}
-
-
-def php_query(params: Mapping[str, Any], prefix: str = "") -> str:
-    """Params as a PHP-style query string (`KEYBOARD[BUTTONS][0][TEXT]=1`), for `batch`.
-
-    True is sent as "Y", which Y/N fields and PHP truthiness (ADMIN_MODE) both read as yes;
-    False is "N", which PHP truthiness reads as yes too, so leave such a flag out instead.
-    """
-    parts: list[str] = []
-    for key, value in params.items():
-        name = f"{prefix}[{key}]" if prefix else str(key)
-        if isinstance(value, Mapping):
-            parts.append(php_query(value, name))
-        elif isinstance(value, list | tuple):
-            parts.append(php_query({str(i): item for i, item in enumerate(value)}, name))
-        else:
-            text = ("Y" if value else "N") if isinstance(value, bool) else str(value)
-            parts.append(f"{quote(name, safe='[]')}={quote(text, safe='')}")
-    return "&".join(p for p in parts if p)
-
-
-def _user(item: dict[str, Any]) -> BitrixUser:
-    active = item.get("ACTIVE")
-    return BitrixUser(
-        id=int(str(item.get("ID"))),
-        email=str(item.get("EMAIL") or ""),
-        active=active is True or str(active).upper() in ("Y", "1", "TRUE"),
-    )
-
-
 def _json(response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError:
         return None
-
-
-def _count(value: Any) -> int | None:
-    """A paging number (`total`, `next`) given as an int or a digit string."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    return int(value) if isinstance(value, str) and value.isdecimal() else None
-
-
-def _number(value: Any) -> float | None:
-    """A Unix time given as a number or a numeric string."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None

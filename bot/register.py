@@ -24,9 +24,9 @@ from tenacity import (
 )
 
 from bot.client import BitrixClient
-from bot.errors import DeliveryError, TransientError
 from bot.messages import RATE_COMMAND
 from bot.settings import BotSettings, SettingsError, load_settings
+from outbound.errors import DeliveryError, TransientError
 
 log = logging.getLogger(__name__)
 

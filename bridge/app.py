@@ -35,8 +35,8 @@ from bot.events import (
     parse_event,
 )
 from bot.messages import RATE_COMMAND, parse_command_params
+from bot.messenger import Messenger
 from bot.replies import ReplyKind, read_reply
-from bot.transport import ChatTransport
 from bridge import answers, closures, health
 from bridge.intake import (
     BITRIX_MAX_BODY,
@@ -53,7 +53,7 @@ from bridge.intake import (
     same_secret,
 )
 from bridge.logs import install_redaction
-from bridge.okdesk import OkdeskWebhook, clean_text
+from bridge.okdesk.data import OkdeskWebhook, clean_text
 from bridge.server import install_limits, limits_of
 from bridge.settings import Settings
 from bridge.vendors import open_vendors
@@ -76,7 +76,7 @@ class App:
         self.engine = engine
         self.clock = clock
         self.worker: Worker | None = None
-        self.chat: ChatTransport | None = None
+        self.chat: Messenger | None = None
         self.senders = SenderLimit(settings.webhook_surveys_per_minute)
         self.member_id = settings.bitrix_member_id
         # Settings do not change while the app runs: checked once, not on every request.
@@ -145,7 +145,7 @@ def create_app(
         stop = asyncio.Event()
         try:
             async with open_vendors(settings, engine, transport=transport) as vendors:
-                state.chat = vendors.chat
+                state.chat = vendors.messenger
                 task = None
                 if settings.worker_enabled and not settings.placeholders():
                     state.worker = Worker(engine, settings, vendors, clock)

@@ -16,14 +16,14 @@ from typing import Any, TypeVar
 from sqlmodel import Session
 
 from bot import messages
-from bot.client import BitrixUser
-from bot.errors import DeliveryError, TransientError
-from bot.transport import ChatMessage
+from bot.messenger import ChatMessage
+from bot.users import BitrixUser
 from bridge import workflow
 from bridge.answers import language_of
 from bridge.jobs import Effect, Outcome, applying, nothing
 from bridge.settings import Settings
 from bridge.vendors import Vendors
+from outbound.errors import DeliveryError, TransientError
 from storage import status, surveys
 from storage.status import StatusKey
 from storage.tables import Survey, SurveyState
@@ -79,7 +79,7 @@ async def find_recipients(
 
 
 async def _find_users(batch: Invitations, emails: dict[str, str], vendors: Vendors) -> None:
-    for key, users in (await vendors.bitrix.find_users_by_emails(emails)).items():
+    for key, users in (await vendors.messenger.find_users_by_emails(emails)).items():
         i = int(key)
         survey = batch.surveys[i]
         assert survey.id is not None
@@ -100,7 +100,7 @@ async def send_invitations(batch: Invitations, vendors: Vendors) -> list[Outcome
         assert survey.id is not None
         user_id = batch.recipients[survey.id]
         invitations[str(i)] = (str(user_id), _invitation(survey, batch.titles.get(i)))
-    for key, sent in (await vendors.chat.send_many(invitations)).items():
+    for key, sent in (await vendors.messenger.send_many(invitations)).items():
         i = int(key)
         survey = batch.surveys[i]
         assert survey.id is not None
@@ -126,7 +126,7 @@ async def _requester(survey: Survey, vendors: Vendors, settings: Settings) -> Re
     E-mails live only in memory until the Bitrix24 user is found: never stored or logged.
     """
     try:
-        ticket = await vendors.okdesk.ticket(survey.issue_id)
+        ticket = await vendors.helpdesk.ticket(survey.issue_id)
         if ticket is None:
             return _not_surveyed(survey, "the ticket is not in Okdesk")
         if ticket.status not in settings.done_statuses:
@@ -136,7 +136,7 @@ async def _requester(survey: Survey, vendors: Vendors, settings: Settings) -> Re
         contact_id = ticket.contact_id or survey.contact_id
         if contact_id is None:
             return _undeliverable(survey, "the ticket has no contact")
-        email = await vendors.okdesk.contact_email(contact_id)
+        email = await vendors.helpdesk.contact_email(contact_id)
     except DeliveryError as exc:
         return exc
     except Exception as exc:

@@ -16,13 +16,14 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot import messages
-from bot.errors import DeliveryError, MessageNotEditableError, RejectedError
-from bot.transport import ChatMessage
+from bot.errors import MessageNotEditableError
+from bot.messenger import ChatMessage
 from bridge import workflow
 from bridge.answers import Answer, ask_back, language_of, record_verified_answer
 from bridge.decisions import decide_rating_write
 from bridge.settings import Settings
 from bridge.vendors import Vendors
+from outbound.errors import DeliveryError, RejectedError
 from storage import surveys
 from storage.tables import Job, JobKind, Survey, SurveyState
 
@@ -71,7 +72,7 @@ async def send_reply(job: Job, vendors: Vendors) -> None:
         raise RejectedError("the reply's chat and text were purged: nothing to send")
     keyboard = payload.get("keyboard")
     message = ChatMessage(str(payload["text"]), keyboard if isinstance(keyboard, dict) else None)
-    await vendors.chat.send(str(payload["dialog_id"]), message)
+    await vendors.messenger.send(str(payload["dialog_id"]), message)
 
 
 async def verify_reply(job: Job, vendors: Vendors, settings: Settings) -> Effect:
@@ -91,7 +92,7 @@ async def verify_reply(job: Job, vendors: Vendors, settings: Settings) -> Effect
         reply_text=payload.get("reply_text"),
     )
     survey_id = int(payload["survey_id"])
-    owner = await vendors.bitrix.token_owner(str(payload["access_token"]))
+    owner = await vendors.messenger.token_owner(str(payload["access_token"]))
     if owner == answer.user_id:
 
         def rate(session: Session, now: datetime) -> None:
@@ -125,11 +126,11 @@ async def send_rating(survey: Survey, vendors: Vendors, settings: Settings) -> E
         log.info("survey.rating_not_sent survey_id=%s reason=%s", survey_id, note)
         return applying(lambda now: workflow.rating_not_written(survey_id, note=note, now=now))
     wanted = settings.rating_map[survey.score]
-    shown = await vendors.okdesk.issue_rate(survey.issue_id)
+    shown = await vendors.helpdesk.issue_rate(survey.issue_id)
     write = decide_rating_write(wanted, shown, automatic=survey.automatic)
     if write.post:
-        await vendors.okdesk.rate_issue(survey.issue_id, wanted)
-        shown = await vendors.okdesk.issue_rate(survey.issue_id)
+        await vendors.helpdesk.rate_issue(survey.issue_id, wanted)
+        shown = await vendors.helpdesk.issue_rate(survey.issue_id)
         if shown != wanted:
             raise RejectedError(f"Okdesk accepted the rating {wanted!r} but shows {shown!r}")
     log.info("survey.rating_sent survey_id=%s issue_id=%s", survey_id, survey.issue_id)
@@ -153,7 +154,7 @@ async def close_invitation(survey: Survey, vendors: Vendors) -> None:
     else:
         return
     try:
-        await vendors.chat.edit(survey.message_id, ChatMessage(text))
+        await vendors.messenger.edit(survey.message_id, ChatMessage(text))
     except MessageNotEditableError:
         # Old messages cannot be edited (a portal setting, 3 days by default): say it anew.
-        await vendors.chat.send(str(survey.bitrix_user_id), ChatMessage(text))
+        await vendors.messenger.send(str(survey.bitrix_user_id), ChatMessage(text))

@@ -19,11 +19,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from bot.errors import RejectedError
 from bridge import closures
 from bridge.decisions import ClosureDecision
-from bridge.okdesk import OkdeskClient, Ticket
+from bridge.helpdesk import Helpdesk
+from bridge.okdesk.data import Ticket
 from bridge.settings import Settings
+from outbound.errors import RejectedError
 from storage import status, surveys
 from storage.db import transaction
 from storage.status import StatusKey
@@ -40,7 +41,7 @@ class _Run:
 
     engine: Engine
     settings: Settings
-    okdesk: OkdeskClient
+    helpdesk: Helpdesk
     since: datetime
     now: datetime
 
@@ -75,7 +76,7 @@ def _has_survey(engine: Engine, issue_id: int) -> bool:
 
 
 async def reconcile(
-    engine: Engine, settings: Settings, okdesk: OkdeskClient, now: datetime
+    engine: Engine, settings: Settings, helpdesk: Helpdesk, now: datetime
 ) -> int | None:
     """One reconciliation run if one is due: the number of surveys opened, or None."""
     if settings.reconcile_interval is None:
@@ -86,11 +87,11 @@ async def reconcile(
     # RECONCILE_MAX_AGE (bridge.settings); read with a default until every tree has it.
     max_age: timedelta = settings.reconcile_max_age
     since = max(watermark, now - max_age)
-    run = _Run(engine, settings, okdesk, since, now)
+    run = _Run(engine, settings, helpdesk, since, now)
     opened = 0
     page = 1
     while True:
-        listed = await okdesk.completed_tickets(
+        listed = await helpdesk.completed_tickets(
             settings.okdesk_trigger_statuses, since, page, PAGE_SIZE
         )
         for ticket in listed.tickets:
@@ -134,7 +135,7 @@ async def _reconcile_ticket(run: _Run, listed: Ticket) -> bool:
 async def _still_closed(run: _Run, issue_id: int) -> Ticket | None:
     """The ticket as Okdesk shows it now, when it still wants a survey (else why not is logged)."""
     try:
-        ticket = await run.okdesk.ticket(issue_id)
+        ticket = await run.helpdesk.ticket(issue_id)
     except RejectedError as exc:
         log.warning("reconcile.unreadable issue_id=%s error=%s", issue_id, exc)
         return None

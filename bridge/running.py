@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
 
-from bot.errors import DeliveryError, TransientError
 from bridge import invitations, jobs
 from bridge.settings import Settings
 from bridge.settle import Settler, pass_backoff
 from bridge.vendors import Vendors
+from outbound.errors import DeliveryError, TransientError
 from storage import surveys
 from storage.db import transaction
 from storage.tables import Job, Survey

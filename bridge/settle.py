@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.errors import DeliveryError, PortalBlockedError, TransientError
+from bot.errors import PortalBlockedError
 from bridge import jobs, workflow
 from bridge.settings import Settings
+from outbound.errors import DeliveryError, TransientError
 from storage import queue, status, surveys
 from storage.db import transaction
 from storage.status import StatusKey

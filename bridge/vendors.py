@@ -17,8 +17,9 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from bot.client import BitrixClient
-from bot.transport import ChatTransport, ImbotTransport
-from bridge.okdesk import OkdeskClient
+from bot.messenger import ImbotMessenger, Messenger
+from bridge.helpdesk import Helpdesk
+from bridge.okdesk.client import OkdeskClient
 from bridge.settings import Settings
 from storage import budget
 from storage.db import transaction
@@ -28,9 +29,8 @@ from storage.db import transaction
 class Vendors:
     """The outside world, as the jobs see it."""
 
-    okdesk: OkdeskClient
-    bitrix: BitrixClient
-    chat: ChatTransport
+    helpdesk: Helpdesk
+    messenger: Messenger
 
 
 class SharedRequestBudget:
@@ -85,9 +85,8 @@ async def open_vendors(
             shared,
         )
         yield Vendors(
-            okdesk=OkdeskClient(
+            helpdesk=OkdeskClient(
                 http, settings.okdesk_url, settings.okdesk_api_token.get_secret_value()
             ),
-            bitrix=bitrix,
-            chat=ImbotTransport(bitrix, settings.bitrix_bot_code, settings.bitrix_bot_id),
+            messenger=ImbotMessenger(bitrix, settings.bitrix_bot_code, settings.bitrix_bot_id),
         )

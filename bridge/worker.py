@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from bot.errors import DeliveryError
 from bridge.housekeeping import Chores
 from bridge.logs import setup_logging
 from bridge.reconcile import reconcile
@@ -32,6 +31,7 @@ from bridge.scheduling import CHAT_LANE, LANES, Scheduler
 from bridge.settings import Settings, settings_or_exit
 from bridge.settle import Settler, pass_backoff
 from bridge.vendors import Vendors, open_vendors
+from outbound.errors import DeliveryError
 from storage.db import create_db_engine
 from storage.migrate import upgrade_or_exit
 from storage.tables import Job, utcnow
@@ -179,7 +179,7 @@ class Worker:
 
     async def _reconcile(self, now: datetime) -> None:
         try:
-            opened = await reconcile(self._engine, self._settings, self._vendors.okdesk, now)
+            opened = await reconcile(self._engine, self._settings, self._vendors.helpdesk, now)
             self.done["surveys opened by reconciliation"] += opened or 0
         except DeliveryError as exc:
             log.warning("reconcile.failed error=%s", exc)

@@ -13,13 +13,8 @@ import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.client import OPERATION_LIMIT_BACKOFF, BatchParts, BitrixClient, BitrixUser
-from bot.errors import (
-    MessageNotEditableError,
-    PortalBlockedError,
-    RejectedError,
-    TransientError,
-)
+from bot.client import OPERATION_LIMIT_BACKOFF, BitrixClient
+from bot.errors import MessageNotEditableError, PortalBlockedError
 from bot.messages import (
     Language,
     command_params,
@@ -28,8 +23,11 @@ from bot.messages import (
     plain,
     rating_keyboard,
 )
-from bot.transport import ChatMessage, ImbotTransport
-from bridge.okdesk import OkdeskClient
+from bot.messenger import ChatMessage, ImbotMessenger
+from bot.users import BitrixUser
+from bot.wire import BatchParts
+from bridge.okdesk.client import OkdeskClient
+from outbound.errors import RejectedError, TransientError
 from tests.conftest import fixture_json
 
 pytestmark = pytest.mark.anyio
@@ -603,7 +601,7 @@ async def test_send_posts_imbot_message_add_with_keyboard(
     router: respx.MockRouter, bitrix: BitrixClient
 ) -> None:
     route = router.post(f"{WEBHOOK}imbot.message.add").mock(return_value=ok(84400))
-    transport = ImbotTransport(bitrix, "okdesk_rating", bot_id=567)
+    transport = ImbotMessenger(bitrix, "okdesk_rating", bot_id=567)
     keyboard = rating_keyboard("s7Kq2m")
 
     message_id = await transport.send("27", ChatMessage("[b]Заявка №1042[/b]", keyboard))
@@ -622,7 +620,7 @@ async def test_send_without_keyboard_sends_no_keyboard_and_reads_string_ids(
     router: respx.MockRouter, bitrix: BitrixClient
 ) -> None:
     route = router.post(f"{WEBHOOK}imbot.message.add").mock(return_value=ok("84401"))
-    transport = ImbotTransport(bitrix, "okdesk_rating", bot_id=567)
+    transport = ImbotMessenger(bitrix, "okdesk_rating", bot_id=567)
 
     assert await transport.send("chat1157", ChatMessage("hello")) == 84401
     assert "KEYBOARD" not in sent_json(route)
@@ -640,7 +638,7 @@ async def test_edit_replaces_text_and_keyboard_n_removes_it(
     sent: Any,
 ) -> None:
     route = router.post(f"{WEBHOOK}imbot.message.update").mock(return_value=ok(True))
-    transport = ImbotTransport(bitrix, "okdesk_rating", bot_id=567)
+    transport = ImbotMessenger(bitrix, "okdesk_rating", bot_id=567)
 
     await transport.edit(84400, ChatMessage("Спасибо! 4 из 5.", keyboard))
 
@@ -662,7 +660,7 @@ async def test_transport_without_bot_id_finds_it_once_by_code(
         )
     )
     sending = router.post(f"{WEBHOOK}imbot.message.add").mock(return_value=ok(1))
-    transport = ImbotTransport(bitrix, "okdesk_rating")
+    transport = ImbotMessenger(bitrix, "okdesk_rating")
 
     await transport.send("27", ChatMessage("one"))
     await transport.send("28", ChatMessage("two"))
@@ -677,9 +675,9 @@ async def test_no_bot_with_the_code_waits_with_the_register_hint(
 ) -> None:
     router.post(f"{WEBHOOK}imbot.bot.list").mock(return_value=ok(bots))
     sending = router.post(f"{WEBHOOK}imbot.message.add").mock(return_value=ok(1))
-    transport = ImbotTransport(bitrix, "okdesk_rating")
+    transport = ImbotMessenger(bitrix, "okdesk_rating")
 
-    # Invitations wait for the bot to be registered (bot.transport), they do not fail.
+    # Invitations wait for the bot to be registered (bot.messenger), they do not fail.
     with pytest.raises(TransientError, match=r"python -m bot\.register"):
         await transport.send("27", ChatMessage("hello"))
 

@@ -31,7 +31,7 @@ from schemathesis import Case, GenerationMode
 from schemathesis.core.result import Err
 from sqlalchemy.engine import Engine
 
-from bridge.okdesk import OkdeskWebhook
+from bridge.okdesk.data import OkdeskWebhook
 from bridge.settings import Settings
 from storage.db import transaction
 from storage.status import StatusKey, get_status

@@ -13,9 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.errors import RejectedError, TransientError
-from bridge.okdesk import (
-    OkdeskClient,
+from bridge.okdesk.client import OkdeskClient
+from bridge.okdesk.data import (
     Ticket,
     TicketPage,
     clean_text,
@@ -25,6 +24,7 @@ from bridge.okdesk import (
     read_ticket,
     read_time,
 )
+from outbound.errors import RejectedError, TransientError
 from tests.fakes.okdesk import FakeOkdesk
 
 pytestmark = pytest.mark.anyio

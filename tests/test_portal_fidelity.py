@@ -15,12 +15,13 @@ import httpx
 import pytest
 
 from bot.client import BitrixClient
-from bot.errors import DeliveryError, PortalBlockedError, TransientError
+from bot.errors import PortalBlockedError
 from bot.events import RatingClick, addressed_to, parse_event
 from bot.messages import rating_keyboard
+from bot.messenger import ChatMessage, ImbotMessenger
 from bot.register import register
 from bot.settings import BotSettings
-from bot.transport import ChatMessage, ImbotTransport
+from outbound.errors import DeliveryError, TransientError
 from tests.fakes.bitrix import MEMBER_ID, FakeBitrix, php_json_array
 
 pytestmark = pytest.mark.anyio
@@ -153,7 +154,7 @@ async def test_two_hundred_invitations_are_each_posted_exactly_once(
     client: BitrixClient, fake: FakeBitrix
 ) -> None:
     registration = await register(client, _settings())
-    transport = ImbotTransport(client, "okdesk_rating", registration.bot_id)
+    transport = ImbotMessenger(client, "okdesk_rating", registration.bot_id)
     # bridge.jobs keys its invitations "0", "1", ...: the first 50 would come back as a list.
     invitations = {
         str(i): (str(1000 + i), ChatMessage(f"Заявка №{i}", rating_keyboard(f"tok{i}")))
@@ -231,7 +232,7 @@ async def test_extranet_users_are_found_alone_and_in_a_batch(client: BitrixClien
 
 
 async def _invite(client: BitrixClient, bot_id: int, user_id: int) -> int:
-    transport = ImbotTransport(client, "okdesk_rating", bot_id)
+    transport = ImbotMessenger(client, "okdesk_rating", bot_id)
     return await transport.send(str(user_id), ChatMessage("Оцените", rating_keyboard("s7Kq2m")))
 
 
@@ -347,7 +348,7 @@ async def test_every_imbot_call_of_registering_and_sending_carries_client_id(
 ) -> None:
     registration = await register(client, _settings())
     await register(client, _settings())
-    transport = ImbotTransport(client, "okdesk_rating")
+    transport = ImbotMessenger(client, "okdesk_rating")
     await transport.send("27", ChatMessage("hello"))
     await transport.send_many({"a": ("27", ChatMessage("one")), "b": ("28", ChatMessage("two"))})
 

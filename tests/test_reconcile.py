@@ -13,11 +13,11 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.errors import TransientError
 from bridge import closures
-from bridge.okdesk import OkdeskClient
+from bridge.okdesk.client import OkdeskClient
 from bridge.reconcile import WATERMARK, reconcile
 from bridge.settings import Settings
+from outbound.errors import TransientError
 from storage import status
 from storage.db import transaction
 from storage.tables import SurveyState, utcnow

@@ -1,7 +1,9 @@
-"""How the bot talks in chat, behind one small interface.
+"""The chat side of the service, behind one small interface.
 
-`ChatTransport` is all the rating workflow needs. `ImbotTransport` implements it with the
-`imbot.*` methods (superseded by `imbot.v2`, which can be added beside it as another class).
+`Messenger` is all the rest of the service needs from Bitrix24: send and edit the bot's
+messages, find people by e-mail, and tell whose an access token is. `ImbotMessenger` implements
+it with the `imbot.*` methods (superseded by `imbot.v2`, which can be added beside it as another
+class, as can a sandbox's fake).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.client import BitrixClient
-from bot.errors import DeliveryError, RejectedError, TransientError
+from bot.users import BitrixUser
+from outbound.errors import DeliveryError, RejectedError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +28,8 @@ class ChatMessage:
     keyboard: dict[str, Any] | None = None
 
 
-class ChatTransport(Protocol):
-    """Sends and edits the bot's messages."""
+class Messenger(Protocol):
+    """Sends and edits the bot's messages, and knows the portal's people."""
 
     async def send(self, dialog_id: str, message: ChatMessage) -> int:
         """Post `message` to a dialog and return its message id."""
@@ -43,13 +46,24 @@ class ChatTransport(Protocol):
         each gets its own outcome (a message id or the error)."""
         ...
 
+    async def find_users_by_emails(
+        self, emails: Mapping[str, str]
+    ) -> dict[str, list[BitrixUser] | DeliveryError]:
+        """The active users with each e-mail (key → e-mail), ignoring case; each key gets its
+        own outcome (the users or the error)."""
+        ...
+
+    async def token_owner(self, access_token: str) -> int | None:
+        """Whose OAuth access token this is; None when the portal does not accept it."""
+        ...
+
     def known_bot_id(self) -> int | None:
         """The bot's id when known without asking Bitrix24 (configured, or found already)."""
         ...
 
 
-class ImbotTransport:
-    """`ChatTransport` over `imbot.message.add` / `imbot.message.update` (v1).
+class ImbotMessenger:
+    """`Messenger` over `imbot.message.add` / `imbot.message.update` (v1).
 
     The bot's id is configured or found by its CODE. When Bitrix24 says the id is gone (the
     bot was deleted and registered anew), the id is looked up again; while no bot has the
@@ -64,6 +78,16 @@ class ImbotTransport:
     def known_bot_id(self) -> int | None:
         """The bot's id when known without asking Bitrix24 (configured, or found already)."""
         return self._bot_id
+
+    async def find_users_by_emails(
+        self, emails: Mapping[str, str]
+    ) -> dict[str, list[BitrixUser] | DeliveryError]:
+        """The active users with each e-mail, in as few requests as possible."""
+        return await self._client.find_users_by_emails(emails)
+
+    async def token_owner(self, access_token: str) -> int | None:
+        """Whose OAuth access token this is, asked of our own portal."""
+        return await self._client.token_owner(access_token)
 
     async def bot_id(self) -> int:
         """The bot's id: configured, or found by its CODE."""

@@ -1,0 +1,38 @@
+"""The helpdesk side of the service, behind one small interface.
+
+`Helpdesk` is all the rating workflow and reconciliation need from Okdesk; `OkdeskClient`
+implements it over Okdesk's REST API, and a sandbox or a test can put a fake in its place.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from bridge.okdesk.data import Ticket, TicketPage
+
+
+class Helpdesk(Protocol):
+    """Reads tickets and contacts, and rates tickets."""
+
+    async def ticket(self, issue_id: int) -> Ticket | None:
+        """The ticket as the helpdesk shows it now; None when it is gone."""
+        ...
+
+    async def contact_email(self, contact_id: int) -> str | None:
+        """The contact's e-mail, None when it has none or is gone."""
+        ...
+
+    async def issue_rate(self, issue_id: int) -> str | None:
+        """The rating the ticket shows now, or None when unrated or gone."""
+        ...
+
+    async def rate_issue(self, issue_id: int, rate: str) -> None:
+        """Set the ticket's rating (bad / normal / good)."""
+        ...
+
+    async def completed_tickets(
+        self, statuses: list[str], since: datetime, page: int, page_size: int = 50
+    ) -> TicketPage:
+        """One page of the tickets in `statuses` completed since `since` (and some older)."""
+        ...
