@@ -1,29 +1,21 @@
-"""Bitrix24 bot events: `application/x-www-form-urlencoded` bodies with PHP-style keys
-(`data[PARAMS][MESSAGE]=...`), parsed into typed values (reference bitrix24.md §5).
+"""Bitrix24 bot events, parsed into typed values (reference bitrix24.md §5).
 
-Parsing is bounded (fields, depth, key length) and never trusts what it reads: the caller
-decides authenticity from `EventAuth` (its `member_id` names the portal), and no URL or domain
-in an event is ever called. Every bot event names the bot it is addressed to (`bot_id` or
-`bot_ids`, see `addressed_to`): one handler URL serves all bots of an app.
+The body is decoded by `bot.form` (bounded) and never trusted: `bot.origin` checks that the
+`auth[...]` block names our portal, the caller pins the installation (`member_id`), and no URL
+or domain in an event is ever called. Every bot event names the bot it is addressed to
+(`bot_id` or `bot_ids`, see `addressed_to`): one handler URL serves all bots of an app.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
-MAX_FIELDS = 200
-MAX_DEPTH = 6
-_KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)\Z")
-_PART = re.compile(r"\[([^\[\]]*)\]")
+from bot.form import EventFormatError, Tree, parse_form
+from bot.messages import RATE_COMMAND, parse_command_params
 
-Tree = dict[str, Any]
-
-
-class EventFormatError(ValueError):
-    """The body is not a Bitrix24 event we can read; the message says why."""
+# `CHAT_TYPE` (or `MESSAGE_TYPE`) of a one-to-one dialog with the bot (bitrix24.md §5).
+PRIVATE_CHAT = "P"
 
 
 @dataclass(frozen=True)
@@ -54,6 +46,11 @@ class RatingClick:
     message_id: int | None
     chat_type: str
 
+    @property
+    def button(self) -> tuple[str, int] | None:
+        """The (survey token, score) of one of our rating buttons, or None for anything else."""
+        return parse_command_params(self.params) if self.command == RATE_COMMAND else None
+
 
 @dataclass(frozen=True)
 class ChatReply:
@@ -71,6 +68,16 @@ class ChatReply:
     chat_type: str
     from_bot: bool
 
+    @property
+    def private(self) -> bool:
+        """Whether it was written in a one-to-one dialog with the bot (not a group chat)."""
+        return self.chat_type == PRIVATE_CHAT
+
+    @property
+    def replay_key(self) -> str | None:
+        """What identifies this message if Bitrix24 delivers it again."""
+        return None if self.message_id is None else f"bitrix:message:{self.message_id}"
+
 
 @dataclass(frozen=True)
 class BotJoined:
@@ -84,6 +91,11 @@ class BotJoined:
     dialog_id: str
     user_id: int | None
     chat_type: str
+
+    @property
+    def private(self) -> bool:
+        """Whether the bot joined a one-to-one dialog (a person opened it), not a group chat."""
+        return self.chat_type == PRIVATE_CHAT
 
 
 @dataclass(frozen=True)
@@ -127,47 +139,6 @@ class ParsedEvent:
     name: str
     auth: EventAuth
     events: tuple[Event, ...]
-
-
-def parse_form(body: bytes) -> Tree:
-    """Decode a urlencoded body and unflatten PHP-style keys into nested dicts."""
-    try:
-        pairs = parse_qsl(
-            body.decode("utf-8"),
-            keep_blank_values=True,
-            strict_parsing=False,
-            max_num_fields=MAX_FIELDS,
-        )
-    except UnicodeDecodeError:
-        raise EventFormatError("the body is not UTF-8 text") from None
-    except ValueError:
-        raise EventFormatError(f"the body has more than {MAX_FIELDS} fields") from None
-    tree: Tree = {}
-    for key, value in pairs:
-        _place(tree, _split_key(key), value)
-    return tree
-
-
-def _split_key(key: str) -> list[str]:
-    match = _KEY.match(key)
-    if match is None:
-        raise EventFormatError(f"malformed field name {key[:60]!r}")
-    parts = [match.group(1), *_PART.findall(match.group(2))]
-    if len(parts) > MAX_DEPTH:
-        raise EventFormatError(f"field {key[:60]!r} is nested deeper than {MAX_DEPTH}")
-    return parts
-
-
-def _place(tree: Tree, parts: list[str], value: str) -> None:
-    node = tree
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise EventFormatError(f"field {part!r} is both a value and a group")
-        node = child
-    if isinstance(node.get(parts[-1]), dict):
-        raise EventFormatError(f"field {parts[-1]!r} is both a value and a group")
-    node[parts[-1]] = value
 
 
 def parse_event(body: bytes) -> ParsedEvent:

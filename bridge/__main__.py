@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         "python -m bridge.admin, python -m storage.migrate.",
     ).parse_args(argv)
     settings = settings_or_exit()
+    # Once for the process, before anything logs: every record masks the secrets from here on.
     setup_logging(settings)
     # The database first: an unreachable one stops the start with one line, not a traceback.
     upgrade_or_exit(settings.database_url)

@@ -19,10 +19,6 @@ from storage import status
 from storage.db import ping, transaction
 from storage.status import StatusKey
 
-BOT_DELETED = StatusKey.BOT_DELETED
-PORTAL_BLOCKED = StatusKey.PORTAL_BLOCKED
-WORKER_HEARTBEAT = StatusKey.WORKER_HEARTBEAT
-
 
 class WorkerPulse(Protocol):
     """What readiness asks of the in-process worker."""
@@ -58,14 +54,15 @@ async def readiness(engine: Engine, settings: Settings, worker: WorkerPulse | No
         checks["database"] = f"unreachable ({type(exc).__name__})"
     checks["worker"] = _worker_check(settings, worker)
     checks["bot"] = (
-        f"deleted at {facts[BOT_DELETED]}: run python -m bot.register"
-        if facts.get(BOT_DELETED)
+        f"deleted at {facts[StatusKey.BOT_DELETED]}: run python -m bot.register"
+        if facts.get(StatusKey.BOT_DELETED)
         else "ok"
     )
+    blocked = facts.get(StatusKey.PORTAL_BLOCKED)
     checks["portal"] = (
-        f"blocked by Bitrix24 (OVERLOAD_LIMIT) since {facts[PORTAL_BLOCKED]}: nothing is sent "
+        f"blocked by Bitrix24 (OVERLOAD_LIMIT) since {blocked}: nothing is sent "
         "until it lifts; ask Bitrix24 support"
-        if facts.get(PORTAL_BLOCKED)
+        if blocked
         else "ok"
     )
     placeholders = settings.placeholders()
@@ -77,16 +74,16 @@ async def readiness(engine: Engine, settings: Settings, worker: WorkerPulse | No
         "status": "not_ready" if reasons else "ready",
         "reasons": reasons,
         "checks": checks,
-        "worker_last_run": facts.get(WORKER_HEARTBEAT),
+        "worker_last_run": facts.get(StatusKey.WORKER_HEARTBEAT),
     }
     return JSONResponse(body, status_code=503 if reasons else 200)
 
 
 def _stored_facts(engine: Engine) -> dict[str, str | None]:
     with transaction(engine) as session:
-        keys = (WORKER_HEARTBEAT, BOT_DELETED, PORTAL_BLOCKED)
+        keys = (StatusKey.WORKER_HEARTBEAT, StatusKey.BOT_DELETED, StatusKey.PORTAL_BLOCKED)
         found = {key: status.get_status(session, key=key) for key in keys}
-    return {key: status.value if status else None for key, status in found.items()}
+    return {key: fact.value if fact else None for key, fact in found.items()}
 
 
 def stale_after(settings: Settings) -> timedelta:

@@ -102,11 +102,13 @@ BITRIX_OPENAPI: dict[str, Any] = {
 
 
 def same_secret(given: str | None, expected: str) -> bool:
+    """Whether a secret was given and equals the expected one, compared in constant time."""
     # compare_digest on str refuses non-ASCII with TypeError; compare bytes instead.
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def require_type(request: Request, allowed: tuple[str, ...]) -> None:
+    """415 unless the body's media type is one of `allowed`."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in allowed:
         raise HTTPException(415, f"the body must be {' or '.join(allowed)}")
@@ -129,6 +131,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or 400 saying why it is not one."""
     try:
         payload = json.loads(body)
     except ValueError as exc:
@@ -142,6 +145,7 @@ def json_object(body: bytes) -> dict[str, Any]:
 
 
 def describe(exc: ValidationError) -> str:
+    """The first few validation problems, one line, for a 400's detail."""
     problems = []
     for error in exc.errors()[:5]:
         where = ".".join(str(part) for part in error["loc"]) or "body"

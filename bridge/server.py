@@ -11,6 +11,8 @@
   that would pass the limit with 503. Idle and slow connections count, which is why heads and
   bodies have timeouts.
 - A client that goes away in the middle of its body costs one log line, not a traceback.
+- Database work runs in threads (`asyncio.to_thread`): the event loop gets a pool of
+  `DATABASE_THREADS` when it is made, as asyncio's default (cores + 4) would queue requests.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import asyncio
 import contextlib
 import logging
 import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +54,7 @@ class Limits:
 
 
 LIMITS = Limits()
+DATABASE_THREADS = 32
 
 
 def limits_of(settings: Settings) -> Limits:
@@ -82,6 +87,22 @@ class ServerConfig(uvicorn.Config):
             h11_max_incomplete_event_size=limits.max_head,
         )
         self.limits = limits
+
+    def get_loop_factory(self) -> Callable[[], asyncio.AbstractEventLoop]:
+        """uvicorn's choice of event loop, running `to_thread` work on the database threads."""
+        new_loop = super().get_loop_factory() or asyncio.new_event_loop
+
+        def loop_with_database_threads() -> asyncio.AbstractEventLoop:
+            loop = new_loop()
+            loop.set_default_executor(database_threads())
+            return loop
+
+        return loop_with_database_threads
+
+
+def database_threads() -> ThreadPoolExecutor:
+    """The pool an event loop of the service runs its database work on (`to_thread`)."""
+    return ThreadPoolExecutor(max_workers=DATABASE_THREADS, thread_name_prefix="db")
 
 
 def serve(app: ASGIApp, settings: Settings, limits: Limits = LIMITS) -> int:

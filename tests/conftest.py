@@ -26,6 +26,8 @@ from sqlmodel import select
 from bot.client import BitrixClient
 from bot.register import register
 from bridge.app import create_app
+from bridge.logs import install_redaction
+from bridge.server import database_threads
 from bridge.settings import Settings
 from storage.db import create_db_engine, transaction
 from storage.migrate import upgrade
@@ -288,6 +290,9 @@ class Running:
 @asynccontextmanager
 async def running_app(settings: Settings, fakes: Vendors) -> AsyncIterator[Running]:
     """Run the app (migrations, worker) against the fakes until the block ends."""
+    # What `python -m bridge` sets up once per process.
+    install_redaction(settings.secrets())
+    asyncio.get_running_loop().set_default_executor(database_threads())
     app = create_app(settings, transport=fakes.transport)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -10,21 +10,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.events import (
-    MAX_DEPTH,
-    MAX_FIELDS,
     BotDeleted,
     BotJoined,
     ChatReply,
     Event,
     EventAuth,
-    EventFormatError,
     OtherEvent,
     ParsedEvent,
     RatingClick,
     addressed_to,
     parse_event,
-    parse_form,
 )
+from bot.form import MAX_DEPTH, MAX_FIELDS, EventFormatError, parse_form
 from tests.conftest import event_body, fixture_bytes
 
 CLICK = "ONIMCOMMANDADD_keyboard_click"

@@ -30,6 +30,8 @@ from bot.client import BitrixClient
 from bot.register import register
 from bridge.admin import retry_failed
 from bridge.app import create_app
+from bridge.logs import install_redaction
+from bridge.server import database_threads
 from bridge.settings import Settings
 from storage.tables import Job, JobKind, JobState, SurveyState, utcnow
 from tests.conftest import (
@@ -173,6 +175,8 @@ class ManualClock:
 async def _running_at(
     settings: Settings, fakes: Vendors, clock: ManualClock
 ) -> AsyncIterator[Running]:
+    install_redaction(settings.secrets())
+    asyncio.get_running_loop().set_default_executor(database_threads())
     app = create_app(settings, transport=fakes.transport, clock=clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -26,6 +26,8 @@ from sqlalchemy import String, inspect, text
 from sqlalchemy.engine import Engine
 
 from bridge.app import create_app
+from bridge.logs import install_redaction
+from bridge.server import database_threads
 from bridge.settings import Settings
 from storage.db import create_db_engine, transaction
 from storage.purge import purge_personal_data
@@ -328,6 +330,8 @@ class Clock:
 @asynccontextmanager
 async def running_at(settings: Settings, fakes: Vendors, clock: Clock) -> AsyncIterator[Running]:
     """`running_app` with the app's (and worker's) clock under the test's control."""
+    install_redaction(settings.secrets())
+    asyncio.get_running_loop().set_default_executor(database_threads())
     app = create_app(settings, transport=fakes.transport, clock=clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -1,0 +1,139 @@
+"""The Bitrix24 events route: the bot's clicks, replies, joins and removal.
+
+Thin: check the URL secret, read a bounded form body, refuse events from another portal or
+installation, store what each event means, answer. Bitrix24 is never called from here; the
+worker sends every reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException, Request
+
+from bot import messages
+from bot.events import BotDeleted, BotJoined, ChatReply, ParsedEvent, RatingClick, parse_event
+from bot.form import EventFormatError
+from bot.origin import Refusal, refusal
+from bot.replies import ReplyKind, read_reply
+from bridge import answers
+from bridge.intake import (
+    BITRIX_MAX_BODY,
+    BITRIX_OPENAPI,
+    FORM_TYPES,
+    read_body,
+    require_type,
+    same_secret,
+)
+from bridge.okdesk.data import clean_text
+from bridge.routes.state import App, State, refuse_while_placeholder
+from bridge.settings import Settings
+from storage import status
+from storage.db import transaction
+from storage.status import StatusKey
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+_REFUSED = {
+    Refusal.APPLICATION_TOKEN: "the event's application token is not ours",
+    Refusal.DOMAIN: "the event comes from another portal",
+}
+
+
+@router.post("/api/v1/bitrix/events", openapi_extra=BITRIX_OPENAPI)
+async def bitrix_events(request: Request, state: State) -> dict[str, str]:
+    """Bitrix24 tells the bot something happened: a click, a reply, a join, a removal."""
+    refuse_while_placeholder(state, "BITRIX_EVENTS_TOKEN")
+    if not same_secret(
+        request.query_params.get("token"), state.settings.bitrix_events_token.get_secret_value()
+    ):
+        raise HTTPException(403, "missing or wrong events token")
+    require_type(request, FORM_TYPES)
+    body = await read_body(request, BITRIX_MAX_BODY)
+    try:
+        parsed = parse_event(body)
+    except EventFormatError as exc:
+        raise HTTPException(400, str(exc)) from None
+    _refuse_another_portal(parsed, state.settings)
+    await asyncio.to_thread(_handle_events, state, parsed)
+    state.wake_worker()
+    return {"result": "ok"}
+
+
+def _refuse_another_portal(parsed: ParsedEvent, settings: Settings) -> None:
+    why = refusal(
+        parsed.auth,
+        application_token=settings.expected_application_token,
+        portal_domain=settings.portal_domain,
+    )
+    if why is Refusal.APPLICATION_TOKEN:
+        # The URL token matched, so this is likely our portal with a mismatched setting.
+        log.warning(
+            "bitrix.event_refused reason=application_token event=%s: check "
+            "BITRIX_APPLICATION_TOKEN / BITRIX_CLIENT_ID",
+            parsed.name,
+        )
+    elif why is Refusal.DOMAIN:
+        log.warning("bitrix.event_refused reason=domain event=%s", parsed.name)
+    if why is not None:
+        raise HTTPException(403, _REFUSED[why])
+
+
+def _handle_events(state: App, parsed: ParsedEvent) -> None:
+    # In the request's one worker thread: the installation check may read the database.
+    if not state.installation.admits(parsed.auth.member_id, parsed.events):
+        log.warning("bitrix.event_refused reason=member_id event=%s", parsed.name)
+        raise HTTPException(403, "the event comes from another portal installation")
+    now = state.clock()
+    settings = state.settings
+    for event in parsed.events:
+        if not state.ours(event):
+            log.warning("bitrix.event_ignored reason=another_bot event=%s", type(event).__name__)
+            continue
+        if isinstance(event, RatingClick):
+            _handle_click(state, event, now)
+        elif isinstance(event, ChatReply):
+            _handle_reply(state, event, parsed.auth.access_token, now)
+        elif isinstance(event, BotJoined) and event.private and event.dialog_id:
+            text = messages.text("welcome", settings.language)
+            answers.queue_reply(state.engine, settings, event.dialog_id, text, now)
+        elif isinstance(event, BotDeleted):
+            log.warning("bitrix.bot_deleted bot_id=%s: run python -m bot.register", event.bot_id)
+            with transaction(state.engine) as session:
+                status.set_status(
+                    session, key=StatusKey.BOT_DELETED, value=now.isoformat(), now=now
+                )
+
+
+def _handle_click(state: App, click: RatingClick, now: datetime) -> None:
+    button = click.button
+    if button is None:
+        log.info("bitrix.click_ignored command=%s", click.command[:40])
+        return
+    token, score = button
+    answer = answers.Answer(
+        user_id=click.user_id, dialog_id=click.dialog_id, score=score, survey_token=token
+    )
+    outcome = answers.record_answer(state.engine, state.settings, answer, now)
+    log.info("bitrix.click user_id=%s score=%s result=%s", click.user_id, score, outcome)
+
+
+def _handle_reply(state: App, reply: ChatReply, access_token: str, now: datetime) -> None:
+    # Bots' messages and group chats are not answers to a survey.
+    if reply.from_bot or not reply.private or not reply.dialog_id:
+        return
+    reading = read_reply(reply.text)
+    answer = answers.Answer(
+        user_id=reply.user_id,
+        dialog_id=reply.dialog_id,
+        score=reading.score if reading.kind is not ReplyKind.OTHER else None,
+        reply_text=clean_text(reply.text, 1000),
+        replay_key=reply.replay_key,
+        doubtful=reading.kind is ReplyKind.DOUBTFUL,
+        access_token=access_token or None,
+    )
+    outcome = answers.record_answer(state.engine, state.settings, answer, now)
+    log.info("bitrix.reply user_id=%s result=%s", reply.user_id, outcome)

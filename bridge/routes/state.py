@@ -1,0 +1,59 @@
+"""What the routes share: the service's state, built once in the app's lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.engine import Engine
+
+from bot.events import Event, addressed_to
+from bot.messenger import Messenger
+from bridge.installation import MemberPin
+from bridge.intake import SenderLimit
+from bridge.settings import Settings
+from bridge.worker import Worker
+
+
+class App:
+    """What the routes need, built once in the lifespan."""
+
+    def __init__(self, settings: Settings, engine: Engine, clock: Callable[[], datetime]) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.clock = clock
+        self.worker: Worker | None = None
+        self.chat: Messenger | None = None
+        self.senders = SenderLimit(settings.webhook_surveys_per_minute)
+        self.installation = MemberPin(engine, clock, settings.bitrix_member_id)
+        # Settings do not change while the app runs: checked once, not on every request.
+        self.placeholders = frozenset(settings.placeholders())
+
+    def ours(self, event: Event) -> bool:
+        """Whether an event is for our bot (by id once known, else by code)."""
+        known = self.chat.known_bot_id() if self.chat is not None else None
+        return addressed_to(
+            event, known or self.settings.bitrix_bot_id, self.settings.bitrix_bot_code
+        )
+
+    def wake_worker(self) -> None:
+        """Tell the in-process worker that new work is stored."""
+        if self.worker is not None:
+            self.worker.wake()
+
+
+def _state(request: Request) -> App:
+    state: App = request.app.state.bridge
+    return state
+
+
+State = Annotated[App, Depends(_state)]
+
+
+def refuse_while_placeholder(state: App, name: str) -> None:
+    """503 while the secret `name` holds the example value."""
+    # The example token is public: while it is set, the endpoint accepts nothing at all.
+    if name in state.placeholders:
+        raise HTTPException(503, f"{name} still holds the example value: set it and restart")
