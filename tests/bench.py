@@ -41,15 +41,17 @@ from storage import queries
 from storage.db import create_db_engine, transaction
 from storage.migrate import upgrade
 from storage.tables import Survey, SurveyState, utcnow
-from tests.conftest import (
-    CLIENT_ID,
-    EVENTS_TOKEN,
-    WEBHOOK_TOKEN,
-    click_body,
-    closed_webhook,
-    make_settings,
+from tests.harness.constants import CLIENT_ID, EVENTS_TOKEN, WEBHOOK_TOKEN
+from tests.harness.payloads import click_body, closed_webhook
+from tests.harness.processes import (
+    Fakes,
+    Service,
+    fakes_process,
+    free_port,
+    register_bot,
+    service_env,
 )
-from tests.processes import Fakes, Service, fakes_process, free_port, register_bot, service_env
+from tests.harness.vendors import make_settings
 
 CONCURRENCY = 16
 SLOW_LATENCY = "0.3"

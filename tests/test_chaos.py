@@ -22,7 +22,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,25 +38,19 @@ from storage import queries
 from storage.db import create_db_engine, transaction
 from storage.migrate import upgrade
 from storage.tables import Job, JobKind, JobState, Survey, SurveyState, utcnow
-from tests.conftest import (
-    CLIENT_ID,
-    CONTACT_ID,
-    EVENTS_TOKEN,
-    USER_ID,
-    WEBHOOK_TOKEN,
-    click_body,
-    closed_webhook,
-    jobs,
-    make_settings,
-    private_postgres,
-    surveys,
-)
-from tests.processes import Fakes, Service, fakes_process, free_port, service_env, wait_for
+from tests.harness.constants import CLIENT_ID, CONTACT_ID, USER_ID
+from tests.harness.databases import jobs, private_postgres, surveys
+from tests.harness.payloads import click_body, closed_webhook
+from tests.harness.processes import Fakes, Service, fakes_process, free_port, service_env
+from tests.harness.vendors import make_settings
+from tests.harness.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
 RATING_MAP = {1: "bad", 2: "bad", 3: "normal", 4: "good", 5: "good"}
 ENDED_WITHOUT_RATING = {SurveyState.UNDELIVERABLE, SurveyState.CANCELLED, SurveyState.FAILED}
+# Polling gently: SQLite readers take the write lock too.
+GENTLY = 0.25
 _NUMBER = re.compile(r"№(\d+)")
 
 
@@ -163,15 +157,6 @@ def lease_ran_out(engine: Engine) -> bool:
     return all(job.available_at <= now for job in jobs(engine) if job.state == JobState.PENDING)
 
 
-def until(check: Callable[[], object], within: float = 120.0, every: float = 0.25) -> None:
-    """Wait until `check()` holds, polling gently (SQLite readers take the write lock too)."""
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {within}s")
-        time.sleep(every)
-
-
 # --- the fakes and the service ---------------------------------------------------------------
 
 
@@ -244,27 +229,6 @@ def log_of(process: Service) -> str:
     return process.log_path.read_text(encoding="utf-8", errors="replace")
 
 
-def webhook(service_: Service, issue_id: int) -> httpx.Response:
-    """Okdesk's closure webhook for one ticket."""
-    return httpx.post(
-        service_.url + "/api/v1/okdesk/webhook",
-        params={"token": WEBHOOK_TOKEN},
-        json=closed_webhook(issue_id),
-        timeout=10,
-    )
-
-
-def click(service_: Service, token: str, score: int) -> httpx.Response:
-    """A click on a rating button, as Bitrix24 posts it to the bot's handler."""
-    return httpx.post(
-        service_.url + "/api/v1/bitrix/events",
-        params={"token": EVENTS_TOKEN, "CLIENT_ID": CLIENT_ID},
-        content=click_body(f"{token}:{score}").replace(b"acme.bitrix24.ru", b"127.0.0.1"),
-        headers={"content-type": "application/x-www-form-urlencoded"},
-        timeout=10,
-    )
-
-
 def stopped_gracefully(code: int | None, log: str) -> bool:
     """The process ran its shutdown to the end (see the exit-code test for the code itself)."""
     return code == 0 and "worker.stopped" in log
@@ -287,7 +251,7 @@ class Closures:
         for issue_id in self.issue_ids:
             while not self.stop.is_set():
                 try:
-                    answer = webhook(self.service, issue_id)
+                    answer = self.service.senders().webhook(closed_webhook(issue_id))
                     if answer.status_code == 200:
                         self.acknowledged[str(answer.json()["result"])] += 1
                         break
@@ -323,7 +287,11 @@ class Person:
                     continue
                 token = str(message["KEYBOARD"]["BUTTONS"][0]["COMMAND_PARAMS"]).split(":")[0]
                 try:
-                    answered = click(self.service, token, self.scores[issue_id]).status_code
+                    answered = (
+                        self.service.senders()
+                        .event(click_body(f"{token}:{self.scores[issue_id]}"))
+                        .status_code
+                    )
                 except httpx.HTTPError:
                     answered = 0
                 # A click made while every replica is down is lost (Bitrix24 never resends).
@@ -373,14 +341,15 @@ def test_random_kills_lose_nothing_and_rate_each_ticket_once(
                 svc.stop(signal.SIGKILL)
                 kills += 1
             svc.start()
-            until(closures.done.is_set, within=120)
-            until(
+            wait_for(closures.done.is_set, within=120, every=GENTLY)
+            wait_for(
                 lambda: (
                     len(found := surveys(engine)) == len(CHAOS_TICKETS)
                     and all(is_final(s) for s in found)
                     and settled(engine)
                 ),
                 within=180,
+                every=GENTLY,
             )
         finally:
             stop.set()
@@ -449,7 +418,7 @@ def test_crash_after_claim_then_restart_invites_once(database_url: str, tmp_path
         job = only_job(engine)
         assert job.state == JobState.PENDING and job.lease_token is not None
         assert invitations(fakes)[301] == 0
-        until(lambda: lease_ran_out(engine), within=30, every=0.1)
+        wait_for(lambda: lease_ran_out(engine), within=30, every=0.1)
         assert run_once(env, tmp_path / "restarted.log") == 0
         (survey,) = surveys(engine)
         assert survey.state == SurveyState.AWAITING and survey.message_id is not None
@@ -473,7 +442,7 @@ def test_crash_after_invitation_sent_is_the_known_duplicate_window(
         assert invitations(fakes)[302] == 1  # Bitrix24 has it, our commit never happened
         (survey,) = surveys(engine)
         assert survey.state == SurveyState.INVITING
-        until(lambda: lease_ran_out(engine), within=30, every=0.1)
+        wait_for(lambda: lease_ran_out(engine), within=30, every=0.1)
         assert run_once(env, tmp_path / "restarted.log") == 0
         (survey,) = surveys(engine)
         sent = invitations(fakes)[302]
@@ -496,7 +465,7 @@ def test_crash_after_rating_posted_does_not_post_again(database_url: str, tmp_pa
         assert posted_rates(fakes) == {303: ["bad"]}
         (survey,) = surveys(engine)
         assert survey.rating_sent_at is None
-        until(lambda: lease_ran_out(engine), within=30, every=0.1)
+        wait_for(lambda: lease_ran_out(engine), within=30, every=0.1)
         assert run_once(env, tmp_path / "restarted.log") == 0
         # Read-before-write: the retry sees the rating in Okdesk and does not post it again.
         assert posted_rates(fakes) == {303: ["bad"]}
@@ -511,7 +480,7 @@ def test_crash_after_rating_posted_does_not_post_again(database_url: str, tmp_pa
 
 def wait_started(*processes: Service) -> None:
     """Wait until each worker logged its start."""
-    until(lambda: all("worker.started" in log_of(p) for p in processes), within=60, every=0.1)
+    wait_for(lambda: all("worker.started" in log_of(p) for p in processes), within=60, every=0.1)
 
 
 def test_four_workers_on_postgresql_send_each_rating_once(
@@ -527,7 +496,7 @@ def test_four_workers_on_postgresql_send_each_rating_once(
                 each.start()
             wait_started(*workers)
             seed_rated(engine, tickets)
-            until(lambda: settled(engine), within=180)
+            wait_for(lambda: settled(engine), within=180, every=GENTLY)
         finally:
             codes = [each.stop() for each in workers]
 
@@ -561,7 +530,7 @@ def test_frozen_worker_past_its_lease_changes_nothing(postgres_url: str, tmp_pat
             frozen.send(signal.SIGSTOP)
             set_latency(fakes, "okdesk", 0.0)
             rescuer.start()
-            until(lambda: settled(engine), within=60, every=0.1)
+            wait_for(lambda: settled(engine), within=60, every=0.1)
             (rescued,) = surveys(engine)
             assert rate_posts(fakes) == {501: 1}
             job = only_job(engine)
@@ -569,7 +538,7 @@ def test_frozen_worker_past_its_lease_changes_nothing(postgres_url: str, tmp_pat
             assert "job.lease_lost" not in log_of(frozen)
 
             frozen.send(signal.SIGCONT)
-            until(lambda: "job.lease_lost" in log_of(frozen), within=60, every=0.1)
+            wait_for(lambda: "job.lease_lost" in log_of(frozen), within=60, every=0.1)
         finally:
             frozen.send(signal.SIGCONT)
             codes = [frozen.stop(), rescuer.stop()]
@@ -596,13 +565,13 @@ def test_a_job_slower_than_its_lease_is_not_run_twice(sqlite_url: str, tmp_path:
             # The contact lookup takes longer than the lease; the worker is alive throughout.
             set_latency(fakes, "okdesk", 3.0)
             open_survey(engine, sqlite_url, 801)
-            until(
+            wait_for(
                 lambda: fakes.state("okdesk")["requests"] >= 2 or settled(engine),
                 within=30,
                 every=0.1,
             )
             set_latency(fakes, "okdesk", 0.0)
-            until(lambda: settled(engine), within=60, every=0.1)
+            wait_for(lambda: settled(engine), within=60, every=0.1)
         finally:
             code = alone.stop()  # SIGTERM: the runs still in flight end first
 
@@ -630,13 +599,16 @@ def test_two_processes_on_one_sqlite_file_share_the_work(sqlite_url: str, tmp_pa
             wait_started(web, alone)
             seed_rated(engine, rated)
             for issue_id in closed:
-                assert webhook(web, issue_id).json() == {"result": "accepted"}
-            until(
+                assert web.senders().webhook(closed_webhook(issue_id)).json() == {
+                    "result": "accepted"
+                }
+            wait_for(
                 lambda: (
                     settled(engine)
                     and sum(1 for s in surveys(engine) if is_final(s) or s.message_id) == 400
                 ),
                 within=180,
+                every=GENTLY,
             )
         finally:
             codes = [web.stop(), alone.stop()]
@@ -685,7 +657,7 @@ def test_sigterm_finishes_jobs_in_flight_and_leaves_none_leased(
 
             set_latency(fakes, "okdesk", 0.0)
             svc.start()
-            until(lambda: settled(engine), within=60)
+            wait_for(lambda: settled(engine), within=60, every=GENTLY)
         finally:
             svc.stop()
 
@@ -715,7 +687,7 @@ def test_sigterm_with_short_grace_hands_the_jobs_back(database_url: str, tmp_pat
 
             set_latency(fakes, "okdesk", 0.0)
             svc.start()
-            until(lambda: settled(engine), within=60)
+            wait_for(lambda: settled(engine), within=60, every=GENTLY)
         finally:
             svc.stop()
 
@@ -761,19 +733,24 @@ def test_two_services_share_the_bitrix_budget_and_invite_everyone_once(
 
             def deliver(n: int) -> None:
                 for issue_id in tickets[n::2]:
-                    answers[n].append(str(webhook(replicas[n], issue_id).json()["result"]))
+                    answers[n].append(
+                        str(
+                            replicas[n].senders().webhook(closed_webhook(issue_id)).json()["result"]
+                        )
+                    )
 
             senders = [threading.Thread(target=deliver, args=(n,)) for n in range(2)]
             for sender in senders:
                 sender.start()
             for sender in senders:
                 sender.join(120)
-            until(
+            wait_for(
                 lambda: (
                     settled(engine)
                     and all(s.state == SurveyState.AWAITING for s in surveys(engine))
                 ),
                 within=180,
+                every=GENTLY,
             )
         finally:
             codes = [replica.stop() for replica in replicas]

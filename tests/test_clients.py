@@ -30,7 +30,7 @@ from bot.messages import (
 )
 from bot.transport import ChatMessage, ImbotTransport
 from bridge.okdesk import OkdeskClient
-from tests.conftest import fixture_json
+from tests.harness.payloads import fixture_json
 
 pytestmark = pytest.mark.anyio
 

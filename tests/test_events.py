@@ -25,7 +25,7 @@ from bot.events import (
     parse_event,
     parse_form,
 )
-from tests.conftest import event_body, fixture_bytes
+from tests.harness.payloads import event_body, fixture_bytes
 
 CLICK = "ONIMCOMMANDADD_keyboard_click"
 REPLY = "ONIMBOTMESSAGEADD_text_reply"

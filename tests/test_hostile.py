@@ -13,7 +13,7 @@ import json
 import re
 import socket
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 import pytest
 import schemathesis
-from anyio.from_thread import BlockingPortal, start_blocking_portal
+from anyio.from_thread import start_blocking_portal
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -36,30 +36,15 @@ from bridge.settings import Settings
 from storage.db import transaction
 from storage.queries import get_status
 from storage.tables import SurveyState
-from tests.conftest import (
-    CLIENT_ID,
-    EVENTS_TOKEN,
-    ISSUE_ID,
-    WEBHOOK_TOKEN,
-    Running,
-    Vendors,
-    click_body,
-    closed_webhook,
-    event_body,
-    eventually,
-    fixture_bytes,
-    jobs,
-    make_settings,
-    reply_body,
-    running_app,
-    surveys,
-)
-from tests.processes import Service, service_on_fakes
+from tests.harness.app import running_app
+from tests.harness.constants import CLIENT_ID, EVENTS_TOKEN, ISSUE_ID, WEBHOOK_TOKEN
+from tests.harness.databases import jobs, surveys
+from tests.harness.payloads import click_body, closed_webhook, event_body, fixture_bytes, reply_body
+from tests.harness.processes import Service, service_on_fakes
+from tests.harness.senders import EVENTS, FORM_TYPE, JSON_TYPE, WEBHOOK, Senders
+from tests.harness.vendors import Vendors, make_settings
+from tests.harness.waiting import eventually
 
-WEBHOOK = "/api/v1/okdesk/webhook"
-EVENTS = "/api/v1/bitrix/events"
-JSON_TYPE = {"content-type": "application/json"}
-FORM_TYPE = {"content-type": "application/x-www-form-urlencoded"}
 WEBHOOK_STATUSES = {200, 400, 401, 413, 415}
 EVENTS_STATUSES = {200, 400, 403, 413, 415}
 INT64 = range(-(2**63), 2**63)
@@ -89,43 +74,19 @@ sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 # --- the app in a portal ----------------------------------------------------------------------
 
 
-class Driver:
-    """Sends requests to the in-process app running in a blocking portal."""
-
-    def __init__(self, portal: BlockingPortal, app: Running) -> None:
-        self.portal = portal
-        self.app = app
-
-    def post(
-        self,
-        path: str,
-        content: bytes,
-        *,
-        params: dict[str, str] | None = None,
-        headers: Mapping[str, str] | Mapping[bytes, bytes] | None = None,
-    ) -> httpx.Response:
-        """POST raw bytes to the app."""
-        send = partial(self.app.client.post, path, params=params, content=content, headers=headers)
-        return self.portal.call(send)
-
-    def webhook(self, payload: bytes) -> httpx.Response:
-        """An Okdesk webhook with the right token."""
-        return self.post(WEBHOOK, payload, params={"token": WEBHOOK_TOKEN}, headers=JSON_TYPE)
-
-    def event(self, body: bytes) -> httpx.Response:
-        """A Bitrix24 event with the right URL token."""
-        params = {"token": EVENTS_TOKEN, "CLIENT_ID": CLIENT_ID}
-        return self.post(EVENTS, body, params=params, headers=FORM_TYPE)
-
-
 @contextmanager
-def app_in_portal(settings_: Settings, fakes: Vendors) -> Iterator[Driver]:
-    """Run the app (lifespan included) in a thread of its own until the block ends."""
+def app_in_portal(settings_: Settings, fakes: Vendors) -> Iterator[Senders[httpx.Response]]:
+    """Run the app (lifespan included) in a thread of its own until the block ends; what is
+    sent waits for the app's answer."""
     with (
         start_blocking_portal("asyncio") as portal,
         portal.wrap_async_context_manager(running_app(settings_, fakes)) as app,
     ):
-        yield Driver(portal, app)
+
+        def post(path: str, content: bytes | None = None, **request: Any) -> httpx.Response:
+            return portal.call(partial(app.client.post, path, content=content, **request))
+
+        yield Senders(post)
 
 
 def _no_side_effects(engine: Engine, fakes: Vendors) -> None:

@@ -14,7 +14,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -29,26 +29,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.client import BitrixClient
 from bot.register import register
 from bridge.admin import retry_failed
-from bridge.app import create_app
 from bridge.settings import Settings
 from storage.tables import Job, JobKind, JobState, SurveyState, utcnow
-from tests.conftest import (
-    CLIENT_ID,
-    ISSUE_ID,
-    WEBHOOK_PATH,
-    WEBHOOK_TOKEN,
-    Running,
-    Vendors,
-    click_body,
-    closed_webhook,
-    eventually,
-    jobs,
-    make_settings,
-    running_app,
-    surveys,
-)
-from tests.processes import Fakes, Service, fakes_process, free_port, service_env, wait_for
-from tests.proxy import Mode, Proxy
+from tests.harness.app import Running, running_app
+from tests.harness.clock import ManualClock
+from tests.harness.constants import CLIENT_ID, ISSUE_ID, WEBHOOK_PATH
+from tests.harness.databases import jobs, surveys
+from tests.harness.payloads import click_body, closed_webhook
+from tests.harness.processes import Fakes, Service, fakes_process, free_port, service_env
+from tests.harness.proxy import Mode, Proxy
+from tests.harness.senders import Senders
+from tests.harness.vendors import Vendors, make_settings
+from tests.harness.waiting import eventually, wait_for
 
 CONTACTS = "/api/v1/contacts/"
 RATES = f"/api/v1/issues/{ISSUE_ID}/rates"
@@ -159,27 +151,6 @@ async def test_transient_answers_are_retried_and_the_invitation_sent_once(
     assert len(vendors.bitrix.messages) == 1
 
 
-class ManualClock:
-    """The service's clock, moved only by the test."""
-
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@asynccontextmanager
-async def _running_at(
-    settings: Settings, fakes: Vendors, clock: ManualClock
-) -> AsyncIterator[Running]:
-    app = create_app(settings, transport=fakes.transport, clock=clock)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://rating.test") as client:
-            yield Running(client, settings)
-
-
 @pytest.mark.anyio
 @pytest.mark.parametrize(
     ("retry_after", "cap", "wait"),
@@ -201,7 +172,7 @@ async def test_retry_after_sets_the_next_try_recorded_in_the_database(
     settings = make_settings(database_url, retry_base="0.01s", retry_cap=cap)
     clock = ManualClock()
     failed_at = clock.now
-    async with _running_at(settings, vendors, clock) as app:
+    async with running_app(settings, vendors, clock=clock) as app:
         await app.webhook(closed_webhook())
         await eventually(lambda: _invites(engine)[0].last_error is not None)
         (invite,) = _invites(engine)
@@ -347,7 +318,7 @@ async def _over_sockets(
     direct = httpx.AsyncHTTPTransport()
     vendors.transport.routes["127.0.0.1"] = direct
     try:
-        async with _running_at(settings, vendors, clock) as app:
+        async with running_app(settings, vendors, clock=clock) as app:
             yield app
     finally:
         await direct.aclose()
@@ -421,14 +392,14 @@ async def test_give_up_time_counts_from_the_first_failure_not_from_intake(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
     clock = ManualClock()
-    async with _running_at(
-        make_settings(database_url, worker_enabled=False), vendors, clock
+    async with running_app(
+        make_settings(database_url, worker_enabled=False), vendors, clock=clock
     ) as app:
         await app.webhook(closed_webhook())
     clock.now += timedelta(seconds=2)
     vendors.bitrix.fail("imbot.message.add", 503)
     settings = make_settings(database_url, retry_give_up_after="1s")
-    async with _running_at(settings, vendors, clock):
+    async with running_app(settings, vendors, clock=clock):
         await eventually(lambda: _invites(engine)[0].last_error is not None)
         (invite,) = _invites(engine)
         assert invite.state == JobState.PENDING, surveys(engine)[0].reason
@@ -568,16 +539,8 @@ class Stack:
 
         async def post_all() -> list[httpx.Response]:
             async with httpx.AsyncClient(base_url=self.service.url, timeout=30) as client:
-                return await asyncio.gather(
-                    *(
-                        client.post(
-                            "/api/v1/okdesk/webhook",
-                            params={"token": WEBHOOK_TOKEN},
-                            json=closed_webhook(issue_id),
-                        )
-                        for issue_id in issue_ids
-                    )
-                )
+                send = Senders(client.post)
+                return await asyncio.gather(*(send.webhook(closed_webhook(i)) for i in issue_ids))
 
         for response in asyncio.run(post_all()):
             assert response.status_code == 200
@@ -588,12 +551,8 @@ class Stack:
         tokens = {s.issue_id: s.token for s in surveys(self.engine)}
         for issue_id in issue_ids:
             body = click_body(f"{tokens[issue_id]}:{score}")
-            response = httpx.post(
-                self.service.url + "/api/v1/bitrix/events",
-                params={"token": self.service.env["BITRIX_EVENTS_TOKEN"], "CLIENT_ID": CLIENT_ID},
-                content=body.replace(b"acme.bitrix24.ru", b"127.0.0.1"),
-                headers={"content-type": "application/x-www-form-urlencoded"},
-            )
+            token = self.service.env["BITRIX_EVENTS_TOKEN"]
+            response = self.service.senders().event(body, token=token)
             assert response.status_code == 200
 
     def healthy(self) -> bool:

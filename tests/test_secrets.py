@@ -12,9 +12,7 @@ import asyncio
 import re
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,29 +23,15 @@ import pytest
 from sqlalchemy import String, inspect, text
 from sqlalchemy.engine import Engine
 
-from bridge.app import create_app
-from bridge.settings import Settings
 from storage.db import create_db_engine, transaction
 from storage.queries import purge_personal_data
 from storage.tables import JobState, Survey, SurveyState
-from tests.conftest import (
-    ISSUE_ID,
-    USER_ID,
-    USER_TOKEN,
-    Running,
-    Vendors,
-    click_body,
-    closed_webhook,
-    eventually,
-    fixture_json,
-    jobs,
-    make_settings,
-    reply_body,
-    rest_issue,
-    running_app,
-    surveys,
-)
-from tests.processes import (
+from tests.harness.app import Running, running_app
+from tests.harness.clock import ManualClock
+from tests.harness.constants import ISSUE_ID, USER_ID, USER_TOKEN
+from tests.harness.databases import jobs, surveys
+from tests.harness.payloads import click_body, closed_webhook, fixture_json, reply_body, rest_issue
+from tests.harness.processes import (
     Fakes,
     Service,
     fakes_process,
@@ -56,6 +40,8 @@ from tests.processes import (
     register_bot,
     service_env,
 )
+from tests.harness.vendors import Vendors, make_settings
+from tests.harness.waiting import eventually, wait_for
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
@@ -106,46 +92,29 @@ class Portal:
     """Plays Okdesk and Bitrix24 towards the service, keeping every answer."""
 
     def __init__(self, service: Service, fakes: Fakes) -> None:
-        self.service = service
+        self.send = service.senders(client_id=SENTINEL_CLIENT_ID)
         self.fakes = fakes
         self.answers: list[httpx.Response] = []
-        self.domain = httpx.URL(fakes.bitrix).host
 
-    def _keep(self, response: httpx.Response) -> httpx.Response:
+    def _keep(self, response: httpx.Response) -> int:
         self.answers.append(response)
-        return response
+        return response.status_code
 
     def webhook(self, payload: Any, *, in_header: bool = False, token: str = "") -> int:
+        """POST a webhook as Okdesk does, with the secret in the URL or in a header."""
         token = token or SENTINEL_WEBHOOK_TOKEN
-        response = httpx.post(
-            self.service.url + "/api/v1/okdesk/webhook",
-            params={} if in_header else {"token": token},
-            headers={"X-Webhook-Token": token} if in_header else {},
-            json=payload,
-        )
-        return self._keep(response).status_code
+        return self._keep(self.send.webhook(payload, token=token, in_header=in_header))
 
     def event(self, body: bytes, *, token: str = SENTINEL_EVENTS_TOKEN) -> int:
         """POST an event as Bitrix24 does: our portal, CLIENT_ID appended to the handler URL."""
-        body = body.replace(b"acme.bitrix24.ru", self.domain.encode())
-        body = body.replace(b"rating-bot-acme", SENTINEL_CLIENT_ID.encode())
-        response = httpx.post(
-            self.service.url + "/api/v1/bitrix/events",
-            params={"token": token, "CLIENT_ID": SENTINEL_CLIENT_ID},
-            content=body,
-            headers={"content-type": "application/x-www-form-urlencoded"},
-        )
-        return self._keep(response).status_code
+        return self._keep(self.send.event(body, token=token))
 
     def raw(self, path: str, body: bytes, content_type: str, token: str) -> int:
         """POST any body."""
-        response = httpx.post(
-            self.service.url + path,
-            params={"token": token},
-            content=body,
-            headers={"content-type": content_type},
+        headers = {"content-type": content_type}
+        return self._keep(
+            self.send.post(path, params={"token": token}, content=body, headers=headers)
         )
-        return self._keep(response).status_code
 
     def invitation(self, issue_id: int) -> dict[str, Any] | None:
         """The invitation sent for a ticket, while it still has its buttons."""
@@ -296,14 +265,6 @@ def test_a_client_id_with_url_reserved_characters_is_refused_at_start_without_ec
     assert leaked == [], output
 
 
-def wait_for(check: Any, within: float = 15.0) -> None:
-    """Wait until `check()` is true."""
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-
-
 def _all_jobs_done(database_url: str) -> bool:
     engine = create_db_engine(database_url, pool_size=1)
     try:
@@ -313,26 +274,6 @@ def _all_jobs_done(database_url: str) -> bool:
 
 
 # --- P15: personal data retention -------------------------------------------------------------
-
-
-class Clock:
-    """A clock that stands still until moved."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@asynccontextmanager
-async def running_at(settings: Settings, fakes: Vendors, clock: Clock) -> AsyncIterator[Running]:
-    """`running_app` with the app's (and worker's) clock under the test's control."""
-    app = create_app(settings, transport=fakes.transport, clock=clock)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://rating.test") as client:
-            yield Running(client, settings)
 
 
 PERSONAL = (
@@ -386,8 +327,8 @@ async def _three_surveys_two_rated(app: Running, engine: Engine, vendors: Vendor
 async def test_purge_forgets_who_and_what_of_finished_surveys_only(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
-    clock = Clock(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
-    async with running_at(make_settings(database_url), vendors, clock) as app:
+    clock = ManualClock(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
+    async with running_app(make_settings(database_url), vendors, clock=clock) as app:
         await _three_surveys_two_rated(app, engine, vendors)
     before = _by_issue(engine)
     rated, waiting = [before[ISSUE_ID], before[ISSUE_ID + 2]], before[ISSUE_ID + 1]
@@ -424,8 +365,8 @@ async def test_purge_forgets_who_and_what_of_finished_surveys_only(
 async def test_purge_deletes_sent_replies(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
-    clock = Clock(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
-    async with running_at(make_settings(database_url), vendors, clock) as app:
+    clock = ManualClock(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
+    async with running_app(make_settings(database_url), vendors, clock=clock) as app:
         await app.webhook(closed_webhook())
         await eventually(lambda: _states(engine) == [SurveyState.AWAITING])
         # Not a rating: the bot answers how to rate (a REPLY job to the user's dialog).
@@ -449,11 +390,11 @@ async def test_purge_forgets_surveys_that_could_not_be_delivered(
 ) -> None:
     # Two Bitrix24 users share the contact's e-mail: nobody is invited.
     vendors.bitrix.users.append({**vendors.bitrix.users[0], "ID": "45", "NAME": "Иван (2)"})
-    clock = Clock(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
+    clock = ManualClock(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
     settings = make_settings(
         database_url, rating_timeout="1h", default_rating_when_undeliverable=then_default
     )
-    async with running_at(settings, vendors, clock) as app:
+    async with running_app(settings, vendors, clock=clock) as app:
         await app.webhook(closed_webhook())
         await eventually(lambda: _states(engine) == [SurveyState.UNDELIVERABLE])
         # The reason says what went wrong without naming the Bitrix24 users.
