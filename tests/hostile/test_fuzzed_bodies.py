@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from tests.harness.payloads import click_body, closed_webhook, event_body, fixture_bytes, reply_body
 from tests.harness.vendors import Vendors, make_settings
-from tests.hostile.inputs import PROPERTY, overflows_storage, app_in_portal, sqlite_only
+from tests.hostile.inputs import PROPERTY, app_in_portal, overflows_storage, sqlite_only
 
 WEBHOOK_STATUSES = {200, 400, 401, 413, 415}
 EVENTS_STATUSES = {200, 400, 403, 413, 415}
