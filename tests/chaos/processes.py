@@ -25,6 +25,7 @@ from storage.db import create_db_engine, transaction
 from storage.tables import Job, JobKind, Survey, SurveyState, utcnow
 from tests.harness.constants import CLIENT_ID, CONTACT_ID, USER_ID
 from tests.harness.databases import jobs
+from tests.harness.payloads import closed_webhook
 from tests.harness.processes import Fakes, Service, service_env
 from tests.harness.vendors import make_settings
 
@@ -161,3 +162,9 @@ def log_of(process: Service) -> str:
 def stopped_gracefully(code: int | None, log: str) -> bool:
     """The process ran its shutdown to the end (see the exit-code test for the code itself)."""
     return code == 0 and "worker.stopped" in log
+
+
+def close_tickets(service: Service, issue_ids: Iterable[int]) -> list[str]:
+    """Okdesk's closure webhooks for these tickets, one after another; what each was answered."""
+    send = service.senders()
+    return [str(send.webhook(closed_webhook(i)).json()["result"]) for i in issue_ids]

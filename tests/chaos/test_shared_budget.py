@@ -7,10 +7,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from storage.tables import JobState, SurveyState
 from tests.chaos.processes import (
     GENTLY,
+    close_tickets,
     environment,
     invitations,
     log_of,
@@ -20,7 +22,6 @@ from tests.chaos.processes import (
     stopped_gracefully,
 )
 from tests.harness.databases import jobs, surveys
-from tests.harness.payloads import closed_webhook
 from tests.harness.processes import Service, fakes_process, free_port
 from tests.harness.waiting import wait_for
 
@@ -28,6 +29,29 @@ pytestmark = pytest.mark.slow
 
 
 # --- 4. rate limit across replicas (P13) -----------------------------------------------------
+
+
+# The fake's limits, and few invitation batches at once, so that they fill up.
+BUDGET = {"BITRIX_BURST": "10", "BITRIX_REQUESTS_PER_SECOND": "2", "WORKER_CONCURRENCY": "1"}
+
+
+def _close_through_both(replicas: list[Service], tickets: list[int]) -> list[str]:
+    """Half the tickets closed through each replica at the same time; all the answers."""
+    answers: list[list[str]] = [[], []]
+
+    def deliver(n: int) -> None:
+        answers[n] = close_tickets(replicas[n], tickets[n::2])
+
+    senders = [threading.Thread(target=deliver, args=(n,)) for n in range(2)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join(120)
+    return answers[0] + answers[1]
+
+
+def _all_invited(engine: Engine) -> bool:
+    return settled(engine) and all(s.state == SurveyState.AWAITING for s in surveys(engine))
 
 
 def test_two_services_share_the_bitrix_budget_and_invite_everyone_once(
@@ -39,42 +63,15 @@ def test_two_services_share_the_bitrix_budget_and_invite_everyone_once(
         fakes.seed_tickets(tickets)
         ports = [free_port(), free_port()]
         register_bot(fakes, postgres_url, ports[0])
-        # The fake's limits, and few invitation batches at once, so that they fill up.
-        budget = {
-            "BITRIX_BURST": "10",
-            "BITRIX_REQUESTS_PER_SECOND": "2",
-            "WORKER_CONCURRENCY": "1",
-        }
         replicas = [
-            Service(environment(fakes, postgres_url, port, **budget), tmp_path / f"svc{n}.log")
+            Service(environment(fakes, postgres_url, port, **BUDGET), tmp_path / f"svc{n}.log")
             for n, port in enumerate(ports)
         ]
         try:
             for replica in replicas:
                 replica.start()
-            answers: list[list[str]] = [[], []]
-
-            def deliver(n: int) -> None:
-                for issue_id in tickets[n::2]:
-                    answers[n].append(
-                        str(
-                            replicas[n].senders().webhook(closed_webhook(issue_id)).json()["result"]
-                        )
-                    )
-
-            senders = [threading.Thread(target=deliver, args=(n,)) for n in range(2)]
-            for sender in senders:
-                sender.start()
-            for sender in senders:
-                sender.join(120)
-            wait_for(
-                lambda: (
-                    settled(engine)
-                    and all(s.state == SurveyState.AWAITING for s in surveys(engine))
-                ),
-                within=180,
-                every=GENTLY,
-            )
+            answers = _close_through_both(replicas, tickets)
+            wait_for(lambda: _all_invited(engine), within=180, every=GENTLY)
         finally:
             codes = [replica.stop() for replica in replicas]
 
@@ -85,7 +82,7 @@ def test_two_services_share_the_bitrix_budget_and_invite_everyone_once(
             f"{state['rejected_for_limit']} bitrix_calls={state['calls']} "
             f"by_method={state['calls_by_method']} invitations_per_replica={shares}"
         )
-        assert Counter(answers[0] + answers[1]) == Counter({"accepted": len(tickets)})
+        assert Counter(answers) == Counter({"accepted": len(tickets)})
         assert all(stopped_gracefully(c, log_of(r)) for c, r in zip(codes, replicas, strict=True))
         found = surveys(engine)
         assert sorted(s.issue_id for s in found) == tickets

@@ -7,6 +7,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
@@ -23,52 +24,56 @@ from tests.hostile.inputs import sqlite_only
 # --- 3. bounded and typed input, in process ---------------------------------------------------
 
 
+async def _wrong_webhook_types(client: httpx.AsyncClient) -> dict[str, httpx.Response]:
+    """The closure webhook sent with every content type but JSON."""
+    token, form = {"token": WEBHOOK_TOKEN}, click_body("s7Kq2m:4")
+    webhook = json.dumps(closed_webhook()).encode()
+    return {
+        "webhook text/plain": await client.post(
+            WEBHOOK, params=token, content=webhook, headers={"content-type": "text/plain"}
+        ),
+        "webhook form": await client.post(WEBHOOK, params=token, content=form, headers=FORM_TYPE),
+        "webhook multipart": await client.post(
+            WEBHOOK, params=token, files={"file": ("a.json", webhook, "application/json")}
+        ),
+        "webhook none": await client.post(WEBHOOK, params=token, content=webhook),
+        "webhook json-ish": await client.post(
+            WEBHOOK, params=token, content=webhook, headers={"content-type": "text/json"}
+        ),
+    }
+
+
+async def _wrong_event_types(client: httpx.AsyncClient) -> dict[str, httpx.Response]:
+    """A click event sent with every content type but a form."""
+    events, form = {"token": EVENTS_TOKEN}, click_body("s7Kq2m:4")
+    return {
+        "events text/plain": await client.post(
+            EVENTS, params=events, content=form, headers={"content-type": "text/plain"}
+        ),
+        "events json": await client.post(EVENTS, params=events, json={"event": "X"}),
+        "events multipart": await client.post(
+            EVENTS, params=events, data={"event": "ONIMBOTDELETE"}, files={"f": b"x"}
+        ),
+        "events none": await client.post(EVENTS, params=events, content=form),
+    }
+
+
 @sqlite_only
 @pytest.mark.anyio
 async def test_wrong_content_types_get_415_and_bad_lengths_400(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
-    form = click_body("s7Kq2m:4")
     webhook = json.dumps(closed_webhook()).encode()
     async with running_app(make_settings(database_url, worker_enabled=False), vendors) as app:
-        client = app.client
-        token = {"token": WEBHOOK_TOKEN}
-        refused = {
-            "webhook text/plain": await client.post(
-                WEBHOOK, params=token, content=webhook, headers={"content-type": "text/plain"}
-            ),
-            "webhook form": await client.post(
-                WEBHOOK, params=token, content=form, headers=FORM_TYPE
-            ),
-            "webhook multipart": await client.post(
-                WEBHOOK, params=token, files={"file": ("a.json", webhook, "application/json")}
-            ),
-            "webhook none": await client.post(WEBHOOK, params=token, content=webhook),
-            "webhook json-ish": await client.post(
-                WEBHOOK, params=token, content=webhook, headers={"content-type": "text/json"}
-            ),
-        }
-        events = {"token": EVENTS_TOKEN}
-        refused |= {
-            "events text/plain": await client.post(
-                EVENTS, params=events, content=form, headers={"content-type": "text/plain"}
-            ),
-            "events json": await client.post(EVENTS, params=events, json={"event": "X"}),
-            "events multipart": await client.post(
-                EVENTS, params=events, data={"event": "ONIMBOTDELETE"}, files={"f": b"x"}
-            ),
-            "events none": await client.post(EVENTS, params=events, content=form),
-        }
-        lengths = {}
+        refused = await _wrong_webhook_types(app.client) | await _wrong_event_types(app.client)
+        token, lengths = {"token": WEBHOOK_TOKEN}, {}
         for value in ("abc", "-1", "1.5", "", "0x10", "1e3", "12 34"):
-            response = await client.post(
-                WEBHOOK,
-                params=token,
-                content=webhook,
-                headers={**JSON_TYPE, "content-length": value},
+            headers = {**JSON_TYPE, "content-length": value}
+            response = await app.client.post(
+                WEBHOOK, params=token, content=webhook, headers=headers
             )
             lengths[value] = response.status_code
-        charset = await client.post(
+        charset = await app.client.post(
             WEBHOOK,
             params=token,
             content=webhook,

@@ -8,6 +8,7 @@ import re
 import socket
 from collections import Counter
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -60,56 +61,57 @@ def _known_5xx(case: Case[Any]) -> bool:
 EVENT_NAMES = st.sampled_from(["ONIMCOMMANDADD", "ONIMBOTMESSAGEADD", "ONIMBOTJOINCHAT", "X"])
 
 
+def _authentic(portal: str, pair: tuple[Case[Any], str]) -> Case[Any]:
+    """Past the URL token, the application token and the domain: the parser and handlers."""
+    case, name = pair
+    if isinstance(case.body, dict):
+        case.body = {
+            **case.body,
+            "event": name,
+            "auth[application_token]": CLIENT_ID,
+            "auth[domain]": portal,
+            "auth[member_id]": MEMBER_ID,
+        }
+    return case
+
+
+def _closure(pair: tuple[Case[Any], str]) -> Case[Any]:
+    """A status change, so that the issue part is validated and stored."""
+    case, code = pair
+    body: Any = case.body
+    if isinstance(body, dict) and isinstance(body.get("event"), dict):
+        event = {**body["event"], "event_type": "new_ticket_status"}
+        case.body = {**body, "event": {**event, "new_status": {"code": code}}}
+    return case
+
+
+def _strategies(operation: Any, portal: str) -> list[st.SearchStrategy[Case[Any]]]:
+    """Cases for one operation: as they come, with the right URL token, and past it."""
+    strategies = [operation.as_strategy()]
+    if operation.path == WEBHOOK:
+        token = {"token": WEBHOOK_TOKEN}
+        strategies.append(operation.as_strategy(query=token))
+        strategies.append(operation.as_strategy(GenerationMode.NEGATIVE, query=token))
+        codes = st.sampled_from(["closed", "completed", "opened"])
+        strategies.append(st.tuples(operation.as_strategy(query=token), codes).map(_closure))
+    elif operation.path == EVENTS:
+        token = {"token": EVENTS_TOKEN}
+        strategies.append(operation.as_strategy(query=token))
+        with_auth = st.tuples(operation.as_strategy(query=token), EVENT_NAMES)
+        strategies.append(with_auth.map(partial(_authentic, portal)))
+    return strategies
+
+
 def test_schemathesis_finds_no_server_error(service: Service) -> None:
     schema = schemathesis.openapi.from_url(service.url + "/openapi.json")
     portal = _portal_domain(service)
-
-    def authentic(pair: tuple[Case[Any], str]) -> Case[Any]:
-        # Past the URL token, the application token and the domain: the parser and handlers.
-        case, name = pair
-        if isinstance(case.body, dict):
-            case.body = {
-                **case.body,
-                "event": name,
-                "auth[application_token]": CLIENT_ID,
-                "auth[domain]": portal,
-                "auth[member_id]": MEMBER_ID,
-            }
-        return case
-
-    def closure(pair: tuple[Case[Any], str]) -> Case[Any]:
-        # A status change, so that the issue part is validated and stored.
-        case, code = pair
-        body: Any = case.body
-        if isinstance(body, dict) and isinstance(body.get("event"), dict):
-            event = {**body["event"], "event_type": "new_ticket_status"}
-            case.body = {**body, "event": {**event, "new_status": {"code": code}}}
-        return case
-
     checked: Counter[tuple[str, int]] = Counter()
     for result in schema.get_all_operations():
         if isinstance(result, Err):
             raise result.err()
-        operation = result.ok()
-        strategies = [operation.as_strategy()]
-        if operation.path == WEBHOOK:
-            token = {"token": WEBHOOK_TOKEN}
-            strategies.append(operation.as_strategy(query=token))
-            strategies.append(operation.as_strategy(GenerationMode.NEGATIVE, query=token))
-            codes = st.sampled_from(["closed", "completed", "opened"])
-            strategies.append(st.tuples(operation.as_strategy(query=token), codes).map(closure))
-        elif operation.path == EVENTS:
-            token = {"token": EVENTS_TOKEN}
-            strategies.append(operation.as_strategy(query=token))
-            with_auth = st.tuples(operation.as_strategy(query=token), EVENT_NAMES).map(authentic)
-            strategies.append(with_auth)
-        for strategy in strategies:
+        for strategy in _strategies(result.ok(), portal):
 
-            @settings(
-                max_examples=80,
-                deadline=None,
-                suppress_health_check=list(HealthCheck),
-            )
+            @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
             @given(case=strategy)
             def check(case: Case[Any]) -> None:
                 assume(not _known_5xx(case))
@@ -170,37 +172,44 @@ def _raw_status(service: Service, request: bytes) -> int:
     return int(answer.split(b" ", 2)[1])
 
 
+def _wrong_types(client: httpx.Client, webhook: bytes, click: bytes) -> dict[str, httpx.Response]:
+    """A webhook and an event, each sent with content types their endpoints refuse."""
+    token, events = {"token": WEBHOOK_TOKEN}, {"token": EVENTS_TOKEN}
+    return {
+        "webhook text/plain": client.post(
+            WEBHOOK, params=token, content=webhook, headers={"content-type": "text/plain"}
+        ),
+        "webhook form": client.post(WEBHOOK, params=token, content=click, headers=FORM_TYPE),
+        "webhook multipart": client.post(WEBHOOK, params=token, files={"f": webhook}),
+        "events text/plain": client.post(
+            EVENTS, params=events, content=click, headers={"content-type": "text/plain"}
+        ),
+        "events json": client.post(EVENTS, params=events, json={"event": "ONIMBOTDELETE"}),
+        "events multipart": client.post(EVENTS, params=events, files={"f": click}),
+    }
+
+
+def _non_ascii_tokens(
+    client: httpx.Client, webhook: bytes, click: bytes
+) -> dict[str, httpx.Response]:
+    """A webhook and an event whose token is not ASCII, in the query or in the header."""
+    header = {b"content-type": b"application/json", b"x-webhook-token": "токен".encode()}
+    return {
+        "webhook non-ascii query token": client.post(
+            WEBHOOK, params={"token": "токен"}, content=webhook, headers=JSON_TYPE
+        ),
+        "webhook non-ascii header token": client.post(WEBHOOK, content=webhook, headers=header),
+        "events non-ascii token": client.post(
+            EVENTS, params={"token": "токен"}, content=click, headers=FORM_TYPE
+        ),
+    }
+
+
 def test_wrong_types_lengths_and_tokens_over_http(service: Service) -> None:
     webhook = json.dumps(closed_webhook(ISSUE_ID + 10)).encode()
     click = click_body("s7Kq2m:4")
     with httpx.Client(base_url=service.url, timeout=10) as client:
-        token, events = {"token": WEBHOOK_TOKEN}, {"token": EVENTS_TOKEN}
-        statuses = {
-            "webhook text/plain": client.post(
-                WEBHOOK, params=token, content=webhook, headers={"content-type": "text/plain"}
-            ),
-            "webhook form": client.post(WEBHOOK, params=token, content=click, headers=FORM_TYPE),
-            "webhook multipart": client.post(WEBHOOK, params=token, files={"f": webhook}),
-            "events text/plain": client.post(
-                EVENTS, params=events, content=click, headers={"content-type": "text/plain"}
-            ),
-            "events json": client.post(EVENTS, params=events, json={"event": "ONIMBOTDELETE"}),
-            "events multipart": client.post(EVENTS, params=events, files={"f": click}),
-            "webhook non-ascii query token": client.post(
-                WEBHOOK, params={"token": "токен"}, content=webhook, headers=JSON_TYPE
-            ),
-            "webhook non-ascii header token": client.post(
-                WEBHOOK,
-                content=webhook,
-                headers={
-                    b"content-type": b"application/json",
-                    b"x-webhook-token": "токен".encode(),
-                },
-            ),
-            "events non-ascii token": client.post(
-                EVENTS, params={"token": "токен"}, content=click, headers=FORM_TYPE
-            ),
-        }
+        statuses = _wrong_types(client, webhook, click) | _non_ascii_tokens(client, webhook, click)
     assert {name: r.status_code for name, r in statuses.items()} == {
         **dict.fromkeys(list(statuses)[:6], 415),
         "webhook non-ascii query token": 401,

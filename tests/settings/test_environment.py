@@ -10,9 +10,8 @@ import pytest
 
 from bot.settings import SettingsError, load_settings
 from bridge.settings import Settings
+from tests.harness.constants import ROOT
 from tests.settings.values import VALID
-
-REPO = Path(__file__).resolve().parents[1]
 
 REQUIRED = (
     "OKDESK_URL",
@@ -103,7 +102,7 @@ def test_environment_overrides_dot_env(_isolated: Path, monkeypatch: pytest.Monk
 def test_example_env_copied_to_dot_env_gives_valid_settings_with_placeholders(
     _isolated: Path,
 ) -> None:
-    shutil.copy(REPO / "example.env", _isolated / ".env")
+    shutil.copy(ROOT / "example.env", _isolated / ".env")
 
     made = load_settings(Settings)
 
