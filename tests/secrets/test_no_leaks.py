@@ -25,6 +25,7 @@ from tests.harness.processes import (
     register_bot,
     service_env,
 )
+from tests.harness.senders import WEBHOOK
 from tests.harness.waiting import wait_for
 from tests.secrets.stored_text import EMAIL, text_cells
 
@@ -112,6 +113,68 @@ class Portal:
         return sorted((int(issue), str(body["rate"])) for issue, body in posts)
 
 
+def _sentinel_env(fakes: Fakes, database_url: str) -> dict[str, str]:
+    """The service's environment with every secret a sentinel, logging everything."""
+    return service_env(
+        fakes,
+        database_url,
+        free_port(),
+        OKDESK_API_TOKEN=SENTINEL_API_TOKEN,
+        OKDESK_WEBHOOK_TOKEN=SENTINEL_WEBHOOK_TOKEN,
+        BITRIX_EVENTS_TOKEN=SENTINEL_EVENTS_TOKEN,
+        BITRIX_CLIENT_ID=SENTINEL_CLIENT_ID,
+        LOG_LEVEL="DEBUG",
+    )
+
+
+def _rate_by_click_and_by_reply(portal: Portal) -> str:
+    """Ticket 101 rated by a click, 102 by a typed reply (its webhook's secret in the header);
+    the survey token of 101."""
+    assert portal.webhook(closed_webhook(101)) == 200
+    wait_for(lambda: portal.invitation(101) is not None)
+    invitation = portal.invitation(101)
+    assert invitation is not None
+    token = str(invitation["KEYBOARD"]["BUTTONS"][0]["COMMAND_PARAMS"]).split(":")[0]
+    assert portal.event(click_body(f"{token}:4")) == 200
+    wait_for(lambda: portal.rates() == [(101, "good")])
+    assert portal.webhook(closed_webhook(102), in_header=True) == 200
+    wait_for(lambda: portal.invitation(102) is not None)
+    assert portal.event(reply_body("5 - спасибо", message_id=9001)) == 200
+    wait_for(lambda: portal.rates() == [(101, "good"), (102, "good")])
+    return token
+
+
+def _send_forged_and_malformed(portal: Portal, token: str) -> None:
+    """Forged and malformed requests, carrying the secrets and the e-mail address."""
+    forged = click_body(f"{token}:1") + f"&email={SENTINEL_EMAIL}".encode()
+    assert portal.event(forged, token="forged-" + SENTINEL_EVENTS_TOKEN) == 403
+    wrong_app = click_body(f"{token}:1").replace(b"rating-bot-acme", b"forged-app")
+    assert portal.event(wrong_app) == 403
+    assert portal.webhook(closed_webhook(103), token=SENTINEL_WEBHOOK_TOKEN + "x") == 401
+    malformed = (
+        f"event=ONIMBOTMESSAGEADD&auth[application_token]={SENTINEL_CLIENT_ID}"
+        f"&data[PARAMS]]x[={SENTINEL_EMAIL}&data[PARAMS][MESSAGE]={SENTINEL_EMAIL}"
+    ).encode()
+    assert portal.event(malformed) == 400
+    not_json = f'{{"contact": "{SENTINEL_EMAIL}", {SENTINEL_API_TOKEN}'.encode()
+    assert portal.raw(WEBHOOK, not_json, "application/json", SENTINEL_WEBHOOK_TOKEN) == 400
+    bad_issue = closed_webhook(104)
+    bad_issue["issue"]["id"] = SENTINEL_EMAIL
+    assert portal.webhook(bad_issue) == 400
+
+
+def _assert_nothing_stored_leaks(database_url: str) -> None:
+    """No stored text holds a secret or an e-mail address."""
+    engine = create_db_engine(database_url, pool_size=1)
+    try:
+        cells = list(text_cells(engine))
+    finally:
+        engine.dispose()
+    assert {table for table, _, _ in cells} >= {"survey", "job", "seen_event", "service_status"}
+    leaked = [(t, c, v) for t, c, v in cells if _leaks(v) or EMAIL.search(v)]
+    assert leaked == []
+
+
 def test_no_secret_or_e_mail_reaches_logs_output_or_storage(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -119,16 +182,7 @@ def test_no_secret_or_e_mail_reaches_logs_output_or_storage(
         "--api-token", SENTINEL_API_TOKEN, "--webhook-path", f"/rest/1/{SENTINEL_HOOK_CODE}/"
     ) as fakes:
         _seed(fakes, [101, 102])
-        env = service_env(
-            fakes,
-            database_url,
-            free_port(),
-            OKDESK_API_TOKEN=SENTINEL_API_TOKEN,
-            OKDESK_WEBHOOK_TOKEN=SENTINEL_WEBHOOK_TOKEN,
-            BITRIX_EVENTS_TOKEN=SENTINEL_EVENTS_TOKEN,
-            BITRIX_CLIENT_ID=SENTINEL_CLIENT_ID,
-            LOG_LEVEL="DEBUG",
-        )
+        env = _sentinel_env(fakes, database_url)
         assert SENTINEL_HOOK_CODE in env["BITRIX_WEBHOOK_URL"]
         registration = register_bot(env, tmp_path)
         assert "BITRIX_BOT_ID=" in registration
@@ -136,41 +190,8 @@ def test_no_secret_or_e_mail_reaches_logs_output_or_storage(
         service.start()
         portal = Portal(service, fakes)
         try:
-            # A click.
-            assert portal.webhook(closed_webhook(101)) == 200
-            wait_for(lambda: portal.invitation(101) is not None)
-            invitation = portal.invitation(101)
-            assert invitation is not None
-            token = str(invitation["KEYBOARD"]["BUTTONS"][0]["COMMAND_PARAMS"]).split(":")[0]
-            assert portal.event(click_body(f"{token}:4")) == 200
-            wait_for(lambda: portal.rates() == [(101, "good")])
-
-            # A typed reply, the webhook's secret in its header this time.
-            assert portal.webhook(closed_webhook(102), in_header=True) == 200
-            wait_for(lambda: portal.invitation(102) is not None)
-            assert portal.event(reply_body("5 - спасибо", message_id=9001)) == 200
-            wait_for(lambda: portal.rates() == [(101, "good"), (102, "good")])
-
-            # Forged and malformed requests, carrying the secrets and the e-mail address.
-            forged = click_body(f"{token}:1") + f"&email={SENTINEL_EMAIL}".encode()
-            assert portal.event(forged, token="forged-" + SENTINEL_EVENTS_TOKEN) == 403
-            wrong_app = click_body(f"{token}:1").replace(b"rating-bot-acme", b"forged-app")
-            assert portal.event(wrong_app) == 403
-            assert portal.webhook(closed_webhook(103), token=SENTINEL_WEBHOOK_TOKEN + "x") == 401
-            malformed = (
-                f"event=ONIMBOTMESSAGEADD&auth[application_token]={SENTINEL_CLIENT_ID}"
-                f"&data[PARAMS]]x[={SENTINEL_EMAIL}&data[PARAMS][MESSAGE]={SENTINEL_EMAIL}"
-            ).encode()
-            assert portal.event(malformed) == 400
-            not_json = f'{{"contact": "{SENTINEL_EMAIL}", {SENTINEL_API_TOKEN}'.encode()
-            webhook_path = "/api/v1/okdesk/webhook"
-            assert (
-                portal.raw(webhook_path, not_json, "application/json", SENTINEL_WEBHOOK_TOKEN)
-                == 400
-            )
-            bad_issue = closed_webhook(104)
-            bad_issue["issue"]["id"] = SENTINEL_EMAIL
-            assert portal.webhook(bad_issue) == 400
+            token = _rate_by_click_and_by_reply(portal)
+            _send_forged_and_malformed(portal, token)
             assert httpx.get(service.url + "/healthz").status_code == 200
             wait_for(lambda: _all_jobs_done(database_url))
         finally:
@@ -186,15 +207,7 @@ def test_no_secret_or_e_mail_reaches_logs_output_or_storage(
     assert _leaks(registration) == {}, registration
     answers = "\n".join(r.text for r in portal.answers)
     assert _leaks(answers) == {}, answers
-
-    engine = create_db_engine(database_url, pool_size=1)
-    try:
-        cells = list(text_cells(engine))
-    finally:
-        engine.dispose()
-    assert {table for table, _, _ in cells} >= {"survey", "job", "seen_event", "service_status"}
-    leaked = [(t, c, v) for t, c, v in cells if _leaks(v) or EMAIL.search(v)]
-    assert leaked == []
+    _assert_nothing_stored_leaks(database_url)
 
 
 def test_a_client_id_with_url_reserved_characters_is_refused_at_start_without_echo(
