@@ -100,7 +100,12 @@ def bench_acknowledgement(postgres_url: str | None, tmp: Path, n: int, report: R
             watched.hwm_kib = max(watched.hwm_kib, hwm)
         finally:
             service.stop()
+    _report_acknowledgement(fired, n, report)
+    _report_invitations(watched, n, report)
 
+
+def _report_acknowledgement(fired: Fired, n: int, report: Report) -> None:
+    """Table 1: how fast the webhooks were answered."""
     not_ok = {code: count for code, count in fired.statuses.items() if code != 200}
     if not_ok:
         report.problems.append(f"webhook answers other than 200: {not_ok}")
@@ -127,6 +132,9 @@ def bench_acknowledgement(postgres_url: str | None, tmp: Path, n: int, report: R
     report.add("webhook ack max", ms(worst))
     report.add("webhook ack requests/s", f"{rps:.1f}")
 
+
+def _report_invitations(watched: Watched, n: int, report: Report) -> None:
+    """Table 2: how fast every ticket was invited."""
     if watched.finished_after is None:
         throughput = "did not finish"
         took = f"did not finish ({watched.invited} of {n} after {INVITE_BOUND:.0f} s)"

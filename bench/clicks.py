@@ -71,12 +71,35 @@ def _click_latency(
     return time.perf_counter() - start
 
 
+def _time_clicks(
+    service: Service, fakes: Fakes, issue_ids: list[int]
+) -> tuple[list[float], list[int]]:
+    """Once all are invited, click each invitation in turn; the latencies, and the tickets
+    whose click never reached Okdesk."""
+    latencies: list[float] = []
+    failed: list[int] = []
+    with httpx.Client(timeout=30) as client:
+        started = time.perf_counter()
+        tokens = _wait_invited(fakes, issue_ids, client)
+        invited_after = time.perf_counter() - started
+        invited = f"{len(tokens)} of {len(issue_ids)} invited"
+        print(f"    {invited} {invited_after:.1f} s after the webhooks")
+        for issue_id in issue_ids:
+            token = tokens.get(issue_id)
+            latency = (
+                None if token is None else _click_latency(service, fakes, issue_id, token, client)
+            )
+            if latency is None:
+                failed.append(issue_id)
+            else:
+                latencies.append(latency)
+    return latencies, failed
+
+
 def bench_clicks(postgres_url: str | None, tmp: Path, k: int, report: Report) -> None:
     """K surveys with fast fakes; one click at a time, timed until Okdesk holds the rating."""
     issue_ids = list(range(FIRST_ISSUE, FIRST_ISSUE + k))
     print(f"\n[3] {k} surveys, fast fakes, one click at a time")
-    latencies: list[float] = []
-    failed: list[int] = []
     with (
         fresh_database(postgres_url, tmp, "click") as database_url,
         fakes_process() as fakes,
@@ -87,25 +110,14 @@ def bench_clicks(postgres_url: str | None, tmp: Path, k: int, report: Report) ->
             fired = asyncio.run(fire_webhooks(service, webhook_bodies(issue_ids), CONCURRENCY))
             if fired.statuses[200] != k:
                 report.problems.append(f"click setup: webhook answers {dict(fired.statuses)}")
-            with httpx.Client(timeout=30) as client:
-                started = time.perf_counter()
-                tokens = _wait_invited(fakes, issue_ids, client)
-                invited_after = time.perf_counter() - started
-                print(f"    {len(tokens)} of {k} invited {invited_after:.1f} s after the webhooks")
-                for issue_id in issue_ids:
-                    token = tokens.get(issue_id)
-                    latency = (
-                        None
-                        if token is None
-                        else _click_latency(service, fakes, issue_id, token, client)
-                    )
-                    if latency is None:
-                        failed.append(issue_id)
-                    else:
-                        latencies.append(latency)
+            latencies, failed = _time_clicks(service, fakes, issue_ids)
         finally:
             service.stop()
+    _report_clicks(latencies, failed, k, report)
 
+
+def _report_clicks(latencies: list[float], failed: list[int], k: int, report: Report) -> None:
+    """Table 3: from a click to the rating in Okdesk."""
     if failed:
         report.problems.append(f"{len(failed)} clicks did not reach Okdesk: {failed[:10]}")
     rows = [("clicks timed", f"{len(latencies)} of {k}")]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import func
 from sqlalchemy import select as select_columns
+from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from bench.databases import fresh_database, seed_surveys, sweep_plan
@@ -19,6 +22,8 @@ from storage.db import create_db_engine, transaction
 from storage.migrate import upgrade
 from storage.tables import Survey, SurveyState, utcnow
 from tests.harness.vendors import make_settings
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -35,6 +40,20 @@ class Sweep:
     plan: str
 
 
+def _defaulted(engine: Engine) -> int:
+    """How many surveys the sweep ended with the default rating."""
+    with transaction(engine) as session:
+        counted = select_columns(func.count()).where(col(Survey.state) == SurveyState.DEFAULTED)
+        return int(session.execute(counted).scalar_one())
+
+
+def _timed(work: Callable[[], T]) -> tuple[T, float]:
+    """What `work()` returned, and how many seconds it took."""
+    start = time.perf_counter()
+    result = work()
+    return result, time.perf_counter() - start
+
+
 def one_sweep(postgres_url: str | None, tmp: Path, pending: int) -> Sweep:
     """Seed a fresh database and time the due-query and one `apply_timeouts` call."""
     with fresh_database(postgres_url, tmp, f"sweep_{pending}") as database_url:
@@ -43,28 +62,16 @@ def one_sweep(postgres_url: str | None, tmp: Path, pending: int) -> Sweep:
         engine = create_db_engine(database_url, pool_size=2)
         try:
             now = utcnow()
-            start = time.perf_counter()
-            seed_surveys(engine, pending, DUE, now)
-            seeded = time.perf_counter() - start
+            _, seeded = _timed(lambda: seed_surveys(engine, pending, DUE, now))
             plan = sweep_plan(engine, now)
-
             with transaction(engine) as session:
-                start = time.perf_counter()
-                found = len(queries.due_for_timeout(session, now, 500))
-                query_seconds = time.perf_counter() - start
+                found, query_seconds = _timed(
+                    lambda: len(queries.due_for_timeout(session, now, 500))
+                )
+            swept, sweep_seconds = _timed(lambda: apply_timeouts(engine, settings, now))
+            _, empty_seconds = _timed(lambda: apply_timeouts(engine, settings, now))
 
-            start = time.perf_counter()
-            swept = apply_timeouts(engine, settings, now)
-            sweep_seconds = time.perf_counter() - start
-
-            start = time.perf_counter()
-            apply_timeouts(engine, settings, now)
-            empty_seconds = time.perf_counter() - start
-
-            with transaction(engine) as session:
-                defaulted = session.execute(
-                    select_columns(func.count()).where(col(Survey.state) == SurveyState.DEFAULTED)
-                ).scalar_one()
+            defaulted = _defaulted(engine)
             if swept != DUE or found != DUE:
                 print(f"    P={pending}: apply_timeouts saw {swept}, the query found {found}")
             return Sweep(
@@ -73,7 +80,7 @@ def one_sweep(postgres_url: str | None, tmp: Path, pending: int) -> Sweep:
                 query_seconds,
                 found,
                 sweep_seconds,
-                int(defaulted),
+                defaulted,
                 empty_seconds,
                 plan,
             )
