@@ -176,6 +176,31 @@ def _assert_invitations_explained(
     assert all(sent[i] <= invite_runs[i] for i in CHAOS_TICKETS)
 
 
+def _figures(
+    database_url: str,
+    seed: int,
+    kills: int,
+    svc: Service,
+    closures: Closures,
+    person: Person,
+    found: list[Survey],
+    sent: Counter[int],
+    invite_runs: dict[int, int],
+) -> str:
+    """The run's figures worth reporting (shown with `-s`); the seed replays its randomness."""
+    duplicated = sorted(i for i, n in sent.items() if n > 1)
+    return (
+        f"\nchaos[{database_url.split(':')[0]}] seed={seed} kills={kills} "
+        f"duplicate_invitations={len(duplicated)} {duplicated} "
+        f"never_invited={sum(1 for i in CHAOS_TICKETS if not sent[i])} "
+        f"invite_jobs_run_again={sum(1 for n in invite_runs.values() if n > 1)} "
+        f"lease_lost={log_of(svc).count('job.lease_lost')} "
+        f"clicks={len(person.clicked)} lost_clicks={len(person.lost)} "
+        f"states={dict(Counter(str(s.state) for s in found))} "
+        f"webhooks={dict(closures.acknowledged)}"
+    )
+
+
 def test_random_kills_lose_nothing_and_rate_each_ticket_once(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -207,17 +232,7 @@ def test_random_kills_lose_nothing_and_rate_each_ticket_once(
 
         found, posts, sent = surveys(engine), posted_rates(fakes), invitations(fakes)
         invite_runs = _invite_runs(engine, found)
-        duplicated = sorted(i for i, n in sent.items() if n > 1)
-        print(
-            f"\nchaos[{database_url.split(':')[0]}] seed={seed} kills={kills} "
-            f"duplicate_invitations={len(duplicated)} {duplicated} "
-            f"never_invited={sum(1 for i in CHAOS_TICKETS if not sent[i])} "
-            f"invite_jobs_run_again={sum(1 for n in invite_runs.values() if n > 1)} "
-            f"lease_lost={log_of(svc).count('job.lease_lost')} "
-            f"clicks={len(person.clicked)} lost_clicks={len(person.lost)} "
-            f"states={dict(Counter(str(s.state) for s in found))} "
-            f"webhooks={dict(closures.acknowledged)}"
-        )
+        print(_figures(database_url, seed, kills, svc, closures, person, found, sent, invite_runs))
         # No ticket lost: one survey per closure, each in a final state, no job given up.
         assert sorted(s.issue_id for s in found) == CHAOS_TICKETS
         assert all(is_final(s) for s in found)
