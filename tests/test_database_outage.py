@@ -11,16 +11,12 @@ import psycopg
 import pytest
 from sqlalchemy import make_url
 
-from tests.conftest import (
-    CONTACT_ID,
-    WEBHOOK_TOKEN,
-    closed_webhook,
-    fixture_json,
-    private_postgres,
-    rest_issue,
-)
-from tests.processes import Service, fakes_process, free_port, register_bot, service_env, wait_for
-from tests.proxy import Proxy
+from tests.harness.constants import CONTACT_ID
+from tests.harness.databases import private_postgres
+from tests.harness.payloads import closed_webhook, fixture_json, rest_issue
+from tests.harness.processes import Service, fakes_process, free_port, register_bot, service_env
+from tests.harness.proxy import Proxy
+from tests.harness.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -46,16 +42,6 @@ def _ready(service: Service) -> tuple[int, dict[str, object]]:
     return response.status_code, response.json()
 
 
-def _webhook(service: Service, issue_id: int) -> int:
-    response = httpx.post(
-        service.url + "/api/v1/okdesk/webhook",
-        params={"token": WEBHOOK_TOKEN},
-        json=closed_webhook(issue_id),
-        timeout=10,
-    )
-    return response.status_code
-
-
 def test_postgres_outage_is_reported_and_survived(tmp_path: Path) -> None:
     with private_postgres("outage") as database_url, fakes_process() as fakes:
         fakes.seed(
@@ -74,7 +60,7 @@ def test_postgres_outage_is_reported_and_survived(tmp_path: Path) -> None:
             service = Service(env, tmp_path / "service.log")
             service.start()
             try:
-                assert _webhook(service, 801) == 200
+                assert service.senders().webhook(closed_webhook(801)).status_code == 200
                 wait_for(lambda: len(fakes.state("bitrix")["messages"]) == 1, within=15)
                 wait_for(lambda: _ready(service)[0] == 200, within=15)
 
@@ -88,7 +74,7 @@ def test_postgres_outage_is_reported_and_survived(tmp_path: Path) -> None:
 
                 proxy.set_mode("pass")
                 wait_for(lambda: _ready(service)[0] == 200, within=40)
-                assert _webhook(service, 802) == 200
+                assert service.senders().webhook(closed_webhook(802)).status_code == 200
                 wait_for(lambda: len(fakes.state("bitrix")["messages"]) == 2, within=40)
             finally:
                 service.stop()

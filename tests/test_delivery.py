@@ -11,20 +11,12 @@ from sqlalchemy.engine import Engine
 from bot.client import BitrixClient
 from bot.register import register, unregister
 from storage.tables import JobState, SurveyState
-from tests.conftest import (
-    BITRIX_BASE,
-    CLIENT_ID,
-    WEBHOOK_PATH,
-    Vendors,
-    closed_webhook,
-    eventually,
-    fixture_json,
-    jobs,
-    make_settings,
-    rest_issue,
-    running_app,
-    surveys,
-)
+from tests.harness.app import running_app
+from tests.harness.constants import BITRIX_BASE, CLIENT_ID, WEBHOOK_PATH
+from tests.harness.databases import jobs, surveys
+from tests.harness.payloads import closed_webhook, fixture_json, rest_issue
+from tests.harness.vendors import Vendors, make_settings, seeded_vendors
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -193,7 +185,6 @@ async def test_closed_again_after_reopen_opens_a_new_survey(
 
 
 async def test_registration_twice_makes_one_bot_and_one_command(database_url: str) -> None:
-    from tests.conftest import seeded_vendors
 
     fakes = seeded_vendors()
     settings = make_settings(database_url)
@@ -235,7 +226,6 @@ async def test_administrator_retries_failed_surveys(
 async def test_many_closures_are_invited_in_batches(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
-    from tests.conftest import rest_issue
 
     ids = list(range(9000, 9060))
     for issue_id in ids:
@@ -264,7 +254,6 @@ async def test_many_closures_are_invited_in_batches(
 async def test_one_failed_call_in_a_batch_retries_only_that_invitation(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
-    from tests.conftest import rest_issue
 
     ids = [9100, 9101, 9102]
     for issue_id in ids:

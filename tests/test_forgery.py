@@ -10,26 +10,19 @@ from sqlalchemy.engine import Engine
 
 from bot.client import BitrixClient
 from storage.tables import JobKind, SurveyState
-from tests.conftest import (
+from tests.harness.app import Running, running_app
+from tests.harness.constants import (
     BITRIX_BASE,
     CLIENT_ID,
     ISSUE_ID,
     USER_ID,
     USER_TOKEN,
     WEBHOOK_PATH,
-    Running,
-    Vendors,
-    click_body,
-    closed_webhook,
-    eventually,
-    fixture_bytes,
-    jobs,
-    make_settings,
-    reply_body,
-    rest_issue,
-    running_app,
-    surveys,
 )
+from tests.harness.databases import jobs, surveys
+from tests.harness.payloads import click_body, closed_webhook, fixture_bytes, reply_body, rest_issue
+from tests.harness.vendors import Vendors, make_settings
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 ANOTHER_TOKEN = "f0f0f0f0000018d6000002370000001b0f1f5f4f5c6fffff"

@@ -10,18 +10,12 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from storage.tables import SurveyState
-from tests.conftest import (
-    CLIENT_ID,
-    ISSUE_ID,
-    USER_ID,
-    Vendors,
-    closed_webhook,
-    eventually,
-    fixture_json,
-    make_settings,
-    running_app,
-    surveys,
-)
+from tests.harness.app import running_app
+from tests.harness.constants import CLIENT_ID, ISSUE_ID, USER_ID
+from tests.harness.databases import surveys
+from tests.harness.payloads import closed_webhook, fixture_json
+from tests.harness.vendors import Vendors, make_settings
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -134,11 +128,8 @@ async def test_token_in_header_is_accepted(
 ) -> None:
     settings = make_settings(database_url, worker_enabled=False)
     async with running_app(settings, vendors) as app:
-        response = await app.client.post(
-            "/api/v1/okdesk/webhook",
-            json=closed_webhook(),
-            headers={"X-Webhook-Token": settings.okdesk_webhook_token.get_secret_value()},
-        )
+        token = settings.okdesk_webhook_token.get_secret_value()
+        response = await app.webhook(closed_webhook(), token=token, in_header=True)
     assert response.status_code == 200
     assert len(surveys(engine)) == 1
 

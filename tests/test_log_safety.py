@@ -34,8 +34,8 @@ from bridge.logs import (
     safe_message,
     setup_logging,
 )
-from tests.conftest import make_settings
-from tests.processes import ROOT
+from tests.harness.constants import ROOT
+from tests.harness.vendors import make_settings
 
 OLD_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 SECRET = "sntl-okdesk-hook-9a3f60e2d8"

@@ -26,21 +26,12 @@ from storage import purge, queue
 from storage.db import transaction
 from storage.surveys import set_recipients
 from storage.tables import JobKind, JobState, Survey, SurveyState, utcnow
-from tests.conftest import (
-    BITRIX_BASE,
-    CLIENT_ID,
-    ISSUE_ID,
-    WEBHOOK_PATH,
-    Vendors,
-    click_body,
-    closed_webhook,
-    eventually,
-    jobs,
-    make_settings,
-    rest_issue,
-    running_app,
-    surveys,
-)
+from tests.harness.app import running_app
+from tests.harness.constants import BITRIX_BASE, CLIENT_ID, ISSUE_ID, WEBHOOK_PATH
+from tests.harness.databases import jobs, surveys
+from tests.harness.payloads import click_body, closed_webhook, fixture_bytes, reply_body, rest_issue
+from tests.harness.vendors import Vendors, make_settings
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -91,7 +82,6 @@ async def _ready(client: httpx.AsyncClient) -> bool:
 async def test_readiness_names_a_deleted_bot_and_health_stays_alive(
     database_url: str, vendors: Vendors
 ) -> None:
-    from tests.conftest import fixture_bytes
 
     async with running_app(make_settings(database_url), vendors) as app:
         await eventually(lambda: _ready(app.client))
@@ -254,7 +244,6 @@ async def test_the_purge_keeps_what_a_retry_needs_and_a_purged_retry_says_so(
 async def test_chatter_gets_one_hint_per_survey_not_a_storm(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
-    from tests.conftest import reply_body
 
     async with running_app(make_settings(database_url), vendors) as app:
         await app.webhook(closed_webhook())

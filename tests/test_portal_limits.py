@@ -12,16 +12,11 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from storage.tables import JobKind, SurveyState, utcnow
-from tests.conftest import (
-    Vendors,
-    closed_webhook,
-    eventually,
-    jobs,
-    make_settings,
-    rest_issue,
-    running_app,
-    surveys,
-)
+from tests.harness.app import running_app
+from tests.harness.databases import jobs, surveys
+from tests.harness.payloads import closed_webhook, rest_issue
+from tests.harness.vendors import Vendors, make_settings
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 

@@ -24,7 +24,9 @@ from bridge.worker import Worker
 from storage.db import transaction
 from storage.surveys import current_survey
 from storage.tables import JobKind, Survey, SurveyState, utcnow
-from tests.conftest import USER_ID, Vendors, jobs, make_settings, surveys
+from tests.harness.constants import USER_ID
+from tests.harness.databases import jobs, surveys
+from tests.harness.vendors import Vendors, make_settings
 
 pytestmark = pytest.mark.anyio
 

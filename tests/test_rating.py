@@ -10,19 +10,18 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from storage.tables import Survey, SurveyState
-from tests.conftest import (
-    ISSUE_ID,
-    Running,
-    Vendors,
+from tests.harness.app import Running, running_app
+from tests.harness.constants import ISSUE_ID
+from tests.harness.databases import surveys
+from tests.harness.payloads import (
     click_body,
     closed_webhook,
-    eventually,
     fixture_bytes,
-    make_settings,
+    fixture_json,
     reply_body,
-    running_app,
-    surveys,
 )
+from tests.harness.vendors import Vendors, make_settings
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -151,7 +150,6 @@ async def test_replayed_message_rates_nothing_new(
 
 
 def fixture_reopen() -> dict[str, Any]:
-    from tests.conftest import fixture_json
 
     payload: dict[str, Any] = fixture_json("okdesk/webhook_issue_reopened.json")
     return payload

@@ -21,17 +21,12 @@ from outbound.errors import TransientError
 from storage import status
 from storage.db import transaction
 from storage.tables import SurveyState, utcnow
-from tests.conftest import (
-    OKDESK_BASE,
-    OKDESK_TOKEN,
-    Vendors,
-    closed_webhook,
-    eventually,
-    make_settings,
-    rest_issue,
-    running_app,
-    surveys,
-)
+from tests.harness.app import running_app
+from tests.harness.constants import OKDESK_BASE, OKDESK_TOKEN
+from tests.harness.databases import surveys
+from tests.harness.payloads import closed_webhook, rest_issue
+from tests.harness.vendors import Vendors, make_settings
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 

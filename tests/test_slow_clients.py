@@ -35,10 +35,11 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from bridge.server import LIMITS, Limits, install_limits
-from tests.conftest import ISSUE_ID, WEBHOOK_TOKEN, closed_webhook
-from tests.processes import Service, service_on_fakes
+from tests.harness.constants import ISSUE_ID, WEBHOOK_TOKEN
+from tests.harness.payloads import closed_webhook
+from tests.harness.processes import Service, service_on_fakes
+from tests.harness.senders import WEBHOOK
 
-WEBHOOK = "/api/v1/okdesk/webhook"
 STALL = 10.0  # seconds: no acknowledgement takes this long unless the service stalls
 ISSUES = list(range(ISSUE_ID + 1, ISSUE_ID + 60))
 RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ")

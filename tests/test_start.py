@@ -9,7 +9,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.processes import ROOT, Service, free_port
+from tests.harness.constants import ROOT
+from tests.harness.processes import Service, free_port
 
 
 def test_missing_settings_stop_the_start_naming_each(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import SQLModel
 
 import storage.tables  # noqa: F401  (registers the tables)
-from tests.conftest import POSTGRES_URL
+from tests.harness.constants import POSTGRES_URL
 
 
 def test_migrations_match_the_tables(engine: Engine) -> None:

@@ -1,6 +1,6 @@
 """A test-only worker entry point that kills itself at a chosen step, to prove recovery.
 
-`FAULT_AT=after_claim|after_vendor_call python -m tests.faulty_worker` runs
+`FAULT_AT=after_claim|after_vendor_call python -m tests.chaos.faulty_worker` runs
 `python -m bridge.worker --once`, except that the process exits at once (code 137, as if
 killed) the first time the worker reaches that step. Production code has no such switch.
 """

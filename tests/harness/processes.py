@@ -11,37 +11,28 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.conftest import (
+from tests.harness.constants import (
     CLIENT_ID,
     EVENTS_TOKEN,
     OKDESK_TOKEN,
+    ROOT,
     USER_ID,
     USER_TOKEN,
     WEBHOOK_PATH,
     WEBHOOK_TOKEN,
-    fixture_json,
-    rest_issue,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def wait_for(check: Callable[[], object], within: float = 15.0) -> None:
-    """Wait until `check()` is true (for code outside an event loop)."""
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {within}s")
-        time.sleep(0.05)
+from tests.harness.payloads import fixture_json, rest_issue
+from tests.harness.senders import Senders
+from tests.harness.waiting import wait_for
 
 
 def free_port() -> int:
@@ -184,19 +175,23 @@ class Service:
             self.wait_healthy()
 
     def wait_healthy(self, within: float = 20.0) -> None:
-        """Wait until /healthz answers 200."""
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
+        """Wait until /healthz answers 200 (failing at once if the process exits)."""
+
+        def healthy() -> bool:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise AssertionError(f"service exited: {self.log_path.read_text()[-2000:]}")
             try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
+                return httpx.get(self.url + "/healthz", timeout=1).status_code == 200
             except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError("service did not become healthy")
+                return False
+
+        wait_for(healthy, within=within)
+
+    def senders(self, *, client_id: str = CLIENT_ID) -> Senders[httpx.Response]:
+        """Webhooks and events sent to this process over HTTP, the events naming the fake
+        portal (it listens on 127.0.0.1) and the bot `client_id`."""
+        return Senders(partial(_post, self.url), portal="127.0.0.1", client_id=client_id)
 
     def send(self, signum: int) -> None:
         """Send a signal to the process."""
@@ -217,6 +212,11 @@ class Service:
             self.log_file.close()
         self.process = None
         return code
+
+
+def _post(base_url: str, path: str, **request: Any) -> httpx.Response:
+    """One POST to a service process."""
+    return httpx.post(base_url + path, timeout=10, **request)
 
 
 def register_bot(env: dict[str, str], cwd: Path) -> str:

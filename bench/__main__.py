@@ -1,0 +1,83 @@
+"""Benchmark of the service: webhook acknowledgement, invitation throughput, click-to-Okdesk
+latency and the cost of the timeout sweep. Not a pytest test: run it as
+
+    .venv/bin/python -m bench [--database-url postgresql://...] [--quick]
+
+The service and the fake vendors run as real processes on 127.0.0.1 (tests/harness/processes.py).
+The database is a fresh SQLite file in a temp dir, or, with --database-url, a PostgreSQL
+database of the benchmark's own (created next to the given one and dropped at the end).
+Nothing here asserts anything about time: it only prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from bench.acknowledgement import bench_acknowledgement
+from bench.clicks import bench_clicks
+from bench.load import bench_rate_limited, bench_sustained
+from bench.report import Report
+from bench.service import DUE
+from bench.sweep import bench_sweep
+
+# --- main ----------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL URL; the benchmark creates and drops databases of its own beside it "
+        "(default: SQLite files in a temp dir)",
+    )
+    parser.add_argument("--quick", action="store_true", help="N=200, K=30, P up to 10,000")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the four benchmarks and print their figures."""
+    args = parse_args(argv)
+    postgres_url: str | None = args.database_url
+    if postgres_url is not None and make_url(postgres_url).get_backend_name() != "postgresql":
+        print("--database-url must be a postgresql:// URL", file=sys.stderr)
+        return 2
+    n, k = (200, 30) if args.quick else (500, 100)
+    sizes = (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000)
+    kind = "PostgreSQL" if postgres_url else "SQLite (file in a temp dir)"
+    print(f"Benchmark: database {kind}; N={n}, K={k}, P={sizes}, D={DUE}", flush=True)
+    report = Report()
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-") as directory:
+        tmp = Path(directory)
+        bench_acknowledgement(postgres_url, tmp, n, report)
+        bench_clicks(postgres_url, tmp, k, report)
+        bench_sweep(postgres_url, tmp, sizes, report)
+        rate, seconds = (20.0, 10) if args.quick else (40.0, 30)
+        bench_sustained(postgres_url, tmp, rate, seconds, report)
+        bench_rate_limited(postgres_url, tmp, 300 if args.quick else 1000, report)
+    total = time.perf_counter() - began
+
+    report.add("total run time", f"{total:.1f} s")
+    width = max(len(name) for name, _ in report.figures)
+    print()
+    print(f"Figures ({kind}, {'quick' if args.quick else 'full'})")
+    for name, value in report.figures:
+        print(f"  {name:<{width}}  {value}")
+    if report.problems:
+        print()
+        print("Problems")
+        for problem in report.problems:
+            print(f"  {problem}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

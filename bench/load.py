@@ -1,0 +1,129 @@
+"""Sustained webhook load, and invitations under the portal's rate limit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.acknowledgement import _acknowledge_and_invite
+from bench.databases import fresh_database
+from bench.report import Report, mib, ms, percentile, proc_memory, table
+from bench.service import FIRST_ISSUE, SLOW_LATENCY, service_pid, start_service, webhook_bodies
+from tests.harness.constants import WEBHOOK_TOKEN
+from tests.harness.processes import (
+    Service,
+    fakes_process,
+)
+
+# --- 5: sustained load ----------------------------------------------------------------------
+
+
+async def _sustained(
+    service: Service, bodies: list[bytes], rate: float
+) -> list[tuple[float, float]]:
+    """POST one webhook every 1/rate seconds; (send time, latency) of each."""
+    samples: list[tuple[float, float]] = []
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=service.url, limits=limits, timeout=60) as client:
+        origin = time.perf_counter()
+
+        async def one(body: bytes, at: float) -> None:
+            await asyncio.sleep(max(0.0, origin + at - time.perf_counter()))
+            start = time.perf_counter()
+            response = await client.post(
+                "/api/v1/okdesk/webhook",
+                params={"token": WEBHOOK_TOKEN},
+                content=body,
+                headers={"content-type": "application/json"},
+            )
+            response.raise_for_status()
+            samples.append((start - origin, time.perf_counter() - start))
+
+        await asyncio.gather(*(one(body, i / rate) for i, body in enumerate(bodies)))
+    return samples
+
+
+def bench_sustained(
+    postgres_url: str | None, tmp: Path, rate: float, seconds: int, report: Report
+) -> None:
+    """Webhooks at a steady rate while both fakes take 300 ms a call: p99 per window, memory."""
+    n = int(rate * seconds)
+    issue_ids = list(range(FIRST_ISSUE + 200_000, FIRST_ISSUE + 200_000 + n))
+    print(f"\n[5] {rate:.0f} webhooks/s for {seconds} s, fakes at {SLOW_LATENCY}s per call")
+    with (
+        fresh_database(postgres_url, tmp, "load") as database_url,
+        fakes_process("--latency", SLOW_LATENCY) as fakes,
+    ):
+        fakes.seed_tickets(issue_ids)
+        service = start_service(fakes, database_url, tmp, "load")
+        try:
+            pid = service_pid(service)
+            before, _ = proc_memory(pid)
+            samples = asyncio.run(_sustained(service, webhook_bodies(issue_ids), rate))
+            after, hwm = proc_memory(pid)
+        finally:
+            service.stop()
+    window = 5.0
+    rows = []
+    p99s = []
+    for start in range(0, seconds, int(window)):
+        latencies = [lat for at, lat in samples if start <= at < start + window]
+        if latencies:
+            p99 = percentile(latencies, 0.99)
+            p99s.append(p99)
+            rows.append(
+                (
+                    f"{start:>3}-{start + int(window)} s p50 / p99",
+                    f"{ms(percentile(latencies, 0.5))} / {ms(p99)}",
+                )
+            )
+    rows.append(("RSS before / after / peak", f"{mib(before)} / {mib(after)} / {mib(hwm)}"))
+    table(f"5. Sustained load ({rate:.0f}/s for {seconds} s, vendors 300 ms/call)", rows)
+    report.add("sustained p99 per 5 s window", " ".join(ms(p) for p in p99s))
+    report.add("sustained RSS before / after", f"{mib(before)} / {mib(after)}")
+
+
+# --- 6: 1,000 tickets at once against the rate-limited portal -----------------------------
+
+
+def bench_rate_limited(postgres_url: str | None, tmp: Path, n: int, report: Report) -> None:
+    """N closures at once, Bitrix24 enforcing burst 50 and 2 requests a second."""
+    issue_ids = list(range(FIRST_ISSUE + 400_000, FIRST_ISSUE + 400_000 + n))
+    print(f"\n[6] {n} closures at once, fake Bitrix24 enforcing burst 50, 2 requests/s")
+    with (
+        fresh_database(postgres_url, tmp, "limit") as database_url,
+        fakes_process("--rate-limit") as fakes,
+    ):
+        fakes.seed_tickets(issue_ids)
+        service = start_service(fakes, database_url, tmp, "limit")
+        try:
+            _, watched = asyncio.run(
+                _acknowledge_and_invite(service, fakes, webhook_bodies(issue_ids))
+            )
+            state = fakes.state("bitrix")
+        finally:
+            service.stop()
+    batches = int(state.get("calls_by_method", {}).get("batch", 0))
+    requests = int(state["http_requests"])
+    least = max(0.0, (requests - 50) / 2)
+    unbatched = max(0.0, (2 * n - 50) / 2)
+    took = f"{watched.finished_after:.1f} s" if watched.finished_after else "did not finish"
+    table(
+        f"6. {n} tickets closed at once, rate-limited Bitrix24 (burst 50, 2/s)",
+        [
+            ("invited", f"{watched.invited} of {n}"),
+            ("first webhook → all invited", took),
+            ("Bitrix24 requests (batch + single)", f"{requests} ({batches} batch)"),
+            ("least time the limit allows for them", f"{least:.1f} s"),
+            ("least time without batch (2 calls each)", f"{unbatched:.0f} s"),
+            ("QUERY_LIMIT_EXCEEDED answers", str(state.get("rejected_for_limit"))),
+        ],
+    )
+    report.add(f"{n} at once: all invited after", took)
+    report.add(f"{n} at once: Bitrix24 requests / least time", f"{requests} / {least:.1f} s")
+    report.add(f"{n} at once: QUERY_LIMIT_EXCEEDED", str(state.get("rejected_for_limit")))
+    if watched.invited < n:
+        report.problems.append(f"only {watched.invited} of {n} invited under the rate limit")

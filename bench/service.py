@@ -1,0 +1,111 @@
+"""The service and the fakes as processes for the benchmark: closing tickets in bulk and
+watching the invitations arrive."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.harness.constants import WEBHOOK_TOKEN
+from tests.harness.payloads import closed_webhook
+from tests.harness.processes import (
+    Fakes,
+    Service,
+    free_port,
+    register_bot,
+    service_env,
+)
+
+CONCURRENCY = 16
+SLOW_LATENCY = "0.3"
+INVITE_POLL = 0.2
+INVITE_BOUND = 600.0
+DUE = 100
+FIRST_ISSUE = 500_001
+_ISSUE_IN_TEXT = re.compile(r"№(\d+)")
+
+
+# --- talking to the service and the fakes --------------------------------------------------
+
+
+@dataclass
+class Fired:
+    """The outcome of a burst of webhooks."""
+
+    latencies: list[float]
+    statuses: Counter[int]
+    results: Counter[str]
+    started: float
+    elapsed: float
+
+
+def webhook_bodies(issue_ids: list[int]) -> list[bytes]:
+    """Closure webhooks, encoded up front so that building them is not timed."""
+    return [json.dumps(closed_webhook(issue_id)).encode() for issue_id in issue_ids]
+
+
+async def fire_webhooks(
+    service: Service, bodies: list[bytes], concurrency: int, started: asyncio.Event | None = None
+) -> Fired:
+    """POST every body to the webhook with `concurrency` requests in flight."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    fired = Fired([], Counter(), Counter(), 0.0, 0.0)
+    pending = iter(bodies)
+
+    async def sender(client: httpx.AsyncClient) -> None:
+        for body in pending:
+            start = time.perf_counter()
+            response = await client.post(
+                "/api/v1/okdesk/webhook",
+                params={"token": WEBHOOK_TOKEN},
+                content=body,
+                headers={"content-type": "application/json"},
+            )
+            fired.latencies.append(time.perf_counter() - start)
+            fired.statuses[response.status_code] += 1
+            if response.status_code == 200:
+                fired.results[str(response.json().get("result"))] += 1
+
+    async with httpx.AsyncClient(base_url=service.url, limits=limits, timeout=120) as client:
+        fired.started = time.perf_counter()
+        if started is not None:
+            started.set()
+        await asyncio.gather(*(sender(client) for _ in range(concurrency)))
+        fired.elapsed = time.perf_counter() - fired.started
+    return fired
+
+
+def invitations(messages: dict[str, Any]) -> dict[int, str]:
+    """Issue id → survey token, for every bot message that still carries rating buttons."""
+    found: dict[int, str] = {}
+    for message in messages.values():
+        keyboard = message.get("KEYBOARD")
+        match = _ISSUE_IN_TEXT.search(str(message.get("MESSAGE", "")))
+        if not keyboard or match is None:
+            continue
+        params = str(keyboard["BUTTONS"][0]["COMMAND_PARAMS"])
+        found[int(match.group(1))] = params.split(":")[0]
+    return found
+
+
+def start_service(fakes: Fakes, database_url: str, tmp: Path, name: str) -> Service:
+    """Register the bot in the fake portal and start the service against the fakes."""
+    env = service_env(fakes, database_url, free_port())
+    register_bot(env, tmp)
+    service = Service(env, tmp / f"{name}.log")
+    service.start()
+    return service
+
+
+def service_pid(service: Service) -> int:
+    """The service's process id."""
+    assert service.process is not None
+    return service.process.pid

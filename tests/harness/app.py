@@ -1,0 +1,44 @@
+"""The one way to run the app in-process: its lifespan (migrations, worker) against the fakes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from bridge.app import create_app
+from bridge.logs import install_redaction
+from bridge.server import database_threads
+from bridge.settings import Settings
+from storage.tables import utcnow
+from tests.harness.senders import Senders
+from tests.harness.vendors import Vendors
+
+
+class Running(Senders[Coroutine[Any, Any, httpx.Response]]):
+    """The app with its lifespan running, a client that talks to it, and the vendors' senders."""
+
+    def __init__(self, client: httpx.AsyncClient, settings: Settings) -> None:
+        super().__init__(client.post)
+        self.client = client
+        self.settings = settings
+
+
+@asynccontextmanager
+async def running_app(
+    settings: Settings, fakes: Vendors, *, clock: Callable[[], datetime] = utcnow
+) -> AsyncIterator[Running]:
+    """Run the app against the fakes until the block ends, at `clock`'s time (a ManualClock
+    puts the app's and its worker's time under the test's control)."""
+    # What `python -m bridge` sets up once per process.
+    install_redaction(settings.secrets())
+    asyncio.get_running_loop().set_default_executor(database_threads())
+    app = create_app(settings, transport=fakes.transport, clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://rating.test") as client:
+            yield Running(client, settings)

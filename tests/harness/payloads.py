@@ -1,0 +1,69 @@
+"""Vendor payloads from tests/fixtures, as they are or with the fields a test changes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from tests.harness.constants import CONTACT_ID, FIXTURES, ISSUE_ID, USER_ID
+
+
+def fixture_json(name: str) -> Any:
+    """A vendor payload from tests/fixtures."""
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def fixture_bytes(name: str) -> bytes:
+    """A raw vendor body from tests/fixtures."""
+    return (FIXTURES / name).read_bytes().strip()
+
+
+def rest_issue(issue_id: int, status: str = "closed") -> dict[str, Any]:
+    """A ticket as Okdesk's REST API shows it (okdesk.md §5)."""
+    return {
+        "id": issue_id,
+        "title": "Касса не печатает чек",
+        "status": {"code": status, "name": "Закрыта"},
+        "rate": None,
+        "completed_at": "2024-08-24T17:26:19.298+07:00",
+        "contact": {"id": CONTACT_ID, "name": "Петров Иван"},
+    }
+
+
+def closed_webhook(issue_id: int = ISSUE_ID, **changes: Any) -> dict[str, Any]:
+    """The real closure webhook, with optional changes to the issue."""
+    payload: dict[str, Any] = fixture_json("okdesk/webhook_issue_closed.json")
+    payload["issue"]["id"] = issue_id
+    payload["issue"].update(changes)
+    return payload
+
+
+def event_body(name: str, **fields: str) -> bytes:
+    """A fixture event body with some fields replaced (keys as Bitrix24 writes them)."""
+    pairs = parse_qsl(fixture_bytes(f"bitrix24/{name}.form").decode(), keep_blank_values=True)
+    replaced = [(key, fields.pop(key, value)) for key, value in pairs]
+    replaced.extend(fields.items())
+    return urlencode(replaced).encode()
+
+
+def click_body(params: str, user_id: int = USER_ID) -> bytes:
+    """A keyboard click on a rating button."""
+    return event_body(
+        "ONIMCOMMANDADD_keyboard_click",
+        **{
+            "data[COMMAND][103][COMMAND_PARAMS]": params,
+            "data[USER][ID]": str(user_id),
+            "data[PARAMS][DIALOG_ID]": str(user_id),
+            "data[PARAMS][FROM_USER_ID]": str(user_id),
+            "auth[user_id]": str(user_id),
+        },
+    )
+
+
+def reply_body(message: str, message_id: int = 84331, **fields: str) -> bytes:
+    """A message typed to the bot in the private chat."""
+    return event_body(
+        "ONIMBOTMESSAGEADD_text_reply",
+        **{"data[PARAMS][MESSAGE]": message, "data[PARAMS][MESSAGE_ID]": str(message_id), **fields},
+    )
