@@ -1,0 +1,334 @@
+"""The portal itself: its state, the HTTP layer (webhook auth, latency, rate limit, queued
+failures), method dispatch with user.get and batch, and the control API tests drive it by."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tests.fakes._common import control_routes, int_keys, str_keys, unflatten
+from tests.fakes.bitrix.messages import MessageMethods
+from tests.fakes.bitrix.php import (
+    STATUS_ERROR,
+    Answer,
+    BitrixError,
+    as_int,
+    as_str,
+    method_key,
+    php_json_array,
+    php_truthy,
+    resolve_refs,
+    time_info,
+    truthy,
+    upper_keys,
+)
+
+FailEntry = int | str
+
+PAGE_SIZE = 50
+MAX_BATCH = 50
+NO_AUTH = {"error": "NO_AUTH_FOUND", "error_description": "Wrong authorization data"}
+USER_GET_RESERVED = {"SORT", "ORDER", "SELECT", "START", "ADMIN_MODE", "IMAGE_RESIZE", "AUTH"}
+
+
+def _user_matches(user: dict[str, Any], flt: dict[str, Any]) -> bool:
+    """Apply a user.get filter: ACTIVE as a flag, other plain keys compared casefolded."""
+    for key, wanted in flt.items():
+        if key == "ACTIVE":
+            if truthy(wanted) != truthy(user.get("ACTIVE")):
+                return False
+        elif key in user and as_str(user[key]).casefold() != as_str(wanted).casefold():
+            return False
+    return True
+
+
+def _visible(user: dict[str, Any], admin_mode: bool) -> bool:
+    """user.get hides extranet users outside the owner's groups (here: all) without ADMIN_MODE."""
+    return admin_mode or as_str(user.get("USER_TYPE")).lower() != "extranet"
+
+
+async def _read_params(request: Request) -> dict[str, Any]:
+    """Merge query-string and body parameters (JSON or PHP-style form)."""
+    params = unflatten(request.query_params.multi_items())
+    raw = await request.body()
+    if not raw.strip():
+        return params
+    content_type = request.headers.get("content-type", "")
+    if "json" in content_type or raw.lstrip().startswith(b"{"):
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise BitrixError("INVALID_REQUEST", "Invalid JSON body") from exc
+        params.update(body if isinstance(body, dict) else {})
+    else:
+        params.update(unflatten(parse_qsl(raw.decode(), keep_blank_values=True)))
+    return params
+
+
+class FakeBitrix(MessageMethods):
+    """Bitrix24 webhook REST fake speaking the real wire format, with inspectable state."""
+
+    def __init__(
+        self,
+        webhook_path: str = "/rest/1/hooktoken/",
+        latency: float = 0.0,
+        rate_limit: bool = False,
+        burst: int = 50,
+        drain_per_second: float = 2.0,
+    ) -> None:
+        """Create an empty portal; seed `users` before use."""
+        self.webhook_path = webhook_path if webhook_path.endswith("/") else webhook_path + "/"
+        self.latency = latency
+        self.rate_limit = rate_limit
+        self.burst = burst
+        self.drain_per_second = drain_per_second
+        self.check_client_id = True
+        # Whether the webhook's user may use ADMIN_MODE (a portal administrator).
+        self.owner_is_admin = True
+        # A manual block by Bitrix24: every request answers 503 OVERLOAD_LIMIT.
+        self.overloaded = False
+        # `time.operating_reset_at` of successful answers (None: ten minutes from now).
+        self.operating_reset_at: int | None = None
+        self._bucket = 0.0
+        self._bucket_at = time.monotonic()
+        self._empty_portal()
+        self._methods = self._method_table()
+        routes = [
+            *control_routes(self),
+            Route("/{path:path}", self._endpoint, methods=["GET", "POST"]),
+        ]
+        self.app = Starlette(routes=routes)
+
+    def _empty_portal(self) -> None:
+        """Start with no users, bots, commands, messages or recorded calls."""
+        self.users = []
+        # OAuth access tokens people's events carry, and whose they are (for `profile`).
+        self.user_tokens: dict[str, int] = {}
+        self.bots = {}
+        self.commands = {}
+        self.messages = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.rejected_for_limit = 0
+        self.http_requests = 0
+        self.fail_next: dict[str, list[FailEntry]] = {}
+        self.uneditable = set()
+        self._bot_ids = itertools.count(567)
+        self._command_ids = itertools.count(103)
+        self._message_ids = itertools.count(84400)
+
+    def _method_table(self) -> dict[str, Callable[[dict[str, Any]], Answer]]:
+        """The REST methods this fake serves, by lower-case name."""
+        return {
+            "user.get": self._user_get,
+            "imbot.register": self._register,
+            "imbot.bot.list": self._bot_list,
+            "imbot.update": self._update,
+            "imbot.unregister": self._unregister,
+            "imbot.command.register": self._command_register,
+            "imbot.command.unregister": self._command_unregister,
+            "imbot.command.update": self._command_update,
+            "imbot.message.add": self._message_add,
+            "imbot.message.update": self._message_update,
+            "batch": self._batch,
+        }
+
+    def fail(self, method: str, *entries: FailEntry) -> None:
+        """Make the next calls of `method` fail: an HTTP status or a Bitrix error code."""
+        self.fail_next.setdefault(method_key(method), []).extend(entries)
+
+    # --- HTTP layer -------------------------------------------------------------------------
+
+    async def _endpoint(self, request: Request) -> Response:
+        """Serve one REST call: auth, latency, rate limit, then the method."""
+        start = time.time()
+        self.http_requests += 1
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+        path = request.url.path
+        if path in ("/rest/profile", "/rest/profile.json"):
+            return await self._profile(request)
+        if not path.startswith(self.webhook_path):
+            return JSONResponse(NO_AUTH, 401)
+        method = method_key(path[len(self.webhook_path) :])
+        try:
+            params = await _read_params(request)
+            refusal = self._refusal()
+            if refusal is not None:
+                self.calls.append((method, params))
+                raise refusal
+            answer = self._call(method, params)
+        except BitrixError as error:
+            return JSONResponse(error.body(), error.status)
+        return JSONResponse(self._success(answer, start))
+
+    async def _profile(self, request: Request) -> Response:
+        """`profile` with OAuth (`auth=<access_token>`, query or body): the token's user."""
+        params = await _read_params(request)
+        token = as_str(params.get("auth") or params.get("AUTH"))
+        self.calls.append(("profile", {}))
+        user_id = self.user_tokens.get(token)
+        if user_id is None:
+            body = {"error": "invalid_token", "error_description": "Unable to verify access token"}
+            return JSONResponse(body, 401)
+        user = next((u for u in self.users if as_int(u.get("ID")) == user_id), {})
+        result = {
+            "ID": str(user_id),
+            "ADMIN": False,
+            "NAME": as_str(user.get("NAME")),
+            "LAST_NAME": as_str(user.get("LAST_NAME")),
+            "PERSONAL_GENDER": "",
+            "TIME_ZONE": None,
+        }
+        timing = time_info(time.time(), self.operating_reset_at)
+        return JSONResponse({"result": result, "time": timing})
+
+    def _refusal(self) -> BitrixError | None:
+        """The portal-wide refusal of this request, if any: a manual block or the rate limit."""
+        if self.overloaded:
+            return BitrixError("OVERLOAD_LIMIT")
+        if not self._admit():
+            return BitrixError("QUERY_LIMIT_EXCEEDED")
+        return None
+
+    def _success(self, answer: Answer, start: float) -> dict[str, Any]:
+        """Build a success body with paging fields and `time`."""
+        body: dict[str, Any] = {"result": answer.result}
+        if answer.total is not None:
+            body["total"] = answer.total
+        if answer.next is not None:
+            body["next"] = answer.next
+        body["time"] = time_info(start, self.operating_reset_at)
+        return body
+
+    def _admit(self) -> bool:
+        """Leaky bucket: admit one request, or count a rejection when the bucket is full."""
+        if not self.rate_limit:
+            return True
+        now = time.monotonic()
+        drained = (now - self._bucket_at) * self.drain_per_second
+        self._bucket, self._bucket_at = max(0.0, self._bucket - drained), now
+        if self._bucket + 1 > self.burst:
+            self.rejected_for_limit += 1
+            return False
+        self._bucket += 1
+        return True
+
+    def _call(self, method: str, params: dict[str, Any]) -> Answer:
+        """Record a call, apply a queued failure, then run the method."""
+        self.calls.append((method, params))
+        queued = self.fail_next.get(method)
+        if queued:
+            raise self._queued_error(queued.pop(0))
+        handler = self._methods.get(method)
+        if handler is None:
+            raise BitrixError("ERROR_METHOD_NOT_FOUND", "Method not found!")
+        return handler(upper_keys(params))
+
+    def _queued_error(self, entry: FailEntry) -> BitrixError:
+        """Turn a queued failure into its error (counting QUERY_LIMIT_EXCEEDED answers)."""
+        if isinstance(entry, int):
+            error = BitrixError(STATUS_ERROR.get(entry, "ERROR_FAKE"), "", entry)
+        else:
+            error = BitrixError(entry)
+        if error.code == "QUERY_LIMIT_EXCEEDED":
+            self.rejected_for_limit += 1
+        return error
+
+    # --- user.get and batch -----------------------------------------------------------------
+
+    def _user_get(self, params: dict[str, Any]) -> Answer:
+        """user.get: filter users (FILTER, or top-level keys without it), 50 per page."""
+        if "FILTER" in params:
+            flt = upper_keys(params["FILTER"])
+        else:
+            flt = {k: v for k, v in params.items() if k not in USER_GET_RESERVED}
+        admin_mode = self.owner_is_admin and php_truthy(params.get("ADMIN_MODE"))
+        found = [u for u in self.users if _user_matches(u, flt) and _visible(u, admin_mode)]
+        found.sort(key=lambda u: as_int(u.get("ID")) or 0)
+        start = max(as_int(params.get("START")) or 0, 0)
+        more = start + PAGE_SIZE < len(found)
+        return Answer(
+            found[start : start + PAGE_SIZE], len(found), start + PAGE_SIZE if more else None
+        )
+
+    def _batch(self, params: dict[str, Any]) -> Answer:
+        """batch: run up to 50 sub-calls, collecting results and errors per key."""
+        cmd = params.get("CMD") or {}
+        commands = dict(enumerate(cmd)) if isinstance(cmd, list) else cmd
+        if not isinstance(commands, dict):
+            raise BitrixError("INVALID_REQUEST", "cmd must be an object")
+        if len(commands) > MAX_BATCH:
+            raise BitrixError("ERROR_BATCH_LENGTH_EXCEEDED", "Max batch length exceeded")
+        out: dict[str, dict[str, Any]] = {
+            n: {} for n in ("result", "error", "total", "next", "time")
+        }
+        for key, query in commands.items():
+            if not self._batch_one(str(key), as_str(query), out) and truthy(params.get("HALT")):
+                break
+        # Each map is a PHP array keyed by the cmd keys: "0".."n-1" come back as a JSON list.
+        names = {"result": "result", "error": "result_error", "total": "result_total"}
+        names.update(next="result_next", time="result_time")
+        return Answer({name: php_json_array(out[part]) for part, name in names.items()})
+
+    def _batch_one(self, key: str, query: str, out: dict[str, dict[str, Any]]) -> bool:
+        """Run one batch sub-call into `out`; return False when it failed."""
+        start = time.time()
+        name, _, query_string = query.partition("?")
+        method = method_key(name)
+        params = unflatten(parse_qsl(query_string, keep_blank_values=True))
+        try:
+            if method == "batch":
+                raise BitrixError("ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed")
+            answer = self._call(method, resolve_refs(params, out["result"]))
+        except BitrixError as error:
+            out["error"][key] = error.body()
+            return False
+        out["result"][key] = answer.result
+        if answer.total is not None:
+            out["total"][key] = answer.total
+        if answer.next is not None:
+            out["next"][key] = answer.next
+        out["time"][key] = time_info(start, self.operating_reset_at)
+        return True
+
+    # --- control API ------------------------------------------------------------------------
+
+    def control_state(self) -> dict[str, Any]:
+        """Return the public state as JSON-ready data."""
+        return {
+            "users": self.users,
+            "bots": str_keys(self.bots),
+            "commands": str_keys(self.commands),
+            "messages": str_keys(self.messages),
+            "calls": len(self.calls),
+            "calls_by_method": dict(Counter(method for method, _ in self.calls)),
+            "rejected_for_limit": self.rejected_for_limit,
+            "http_requests": self.http_requests,
+            "uneditable": sorted(self.uneditable),
+            "overloaded": self.overloaded,
+        }
+
+    def control_seed(self, data: dict[str, Any]) -> None:
+        """Merge `{"users": [...], "uneditable": [ids], "overloaded": bool}`; users with a known
+        ID are replaced."""
+        seeded = int_keys(data.get("users", []))
+        self.users = [u for u in self.users if as_int(u.get("ID")) not in seeded]
+        self.users += seeded.values()
+        self.uneditable.update(int(i) for i in data.get("uneditable", []))
+        self.overloaded = bool(data.get("overloaded", self.overloaded))
+        self.user_tokens.update({str(k): int(v) for k, v in data.get("user_tokens", {}).items()})
+
+    def control_fail(self, name: str, entries: list[Any]) -> None:
+        """Queue failures given as JSON: ints (HTTP status) or strings (error codes)."""
+        self.fail(name, *(e if isinstance(e, str) else int(e) for e in entries))
