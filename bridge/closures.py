@@ -3,7 +3,7 @@ back to work ends it. One short transaction, no vendor call: the invitation is q
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from bridge import workflow
 from bridge.decisions import ClosureDecision, decide_status_change
+from bridge.okdesk.data import TicketContext
 from bridge.settings import Settings
 from storage import queue, surveys
 from storage.db import transaction
@@ -26,6 +27,7 @@ class StatusChange:
     contact_id: int | None
     title: str | None
     engineer: str | None
+    context: TicketContext = field(default_factory=TicketContext)
 
 
 def record_status_change(
@@ -65,6 +67,11 @@ def _open(
         language=settings.language,
         issue_title=change.title,
         engineer=change.engineer,
+        engineer_group=change.context.group,
+        company_id=change.context.company_id,
+        company_name=change.context.company,
+        type_code=change.context.type_code,
+        priority_code=change.context.priority_code,
         contact_id=change.contact_id,
         created_at=now,
         updated_at=now,

@@ -82,6 +82,8 @@ class Survey(SQLModel, table=True):
     __table_args__ = (
         Index("ix_survey_purge", "personal_data_purged", "finished_at"),
         Index("ix_survey_state_updated", "state", "updated_at"),
+        Index("ix_survey_created_at", "created_at"),
+        Index("ix_survey_answered_at", "answered_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -97,6 +99,16 @@ class Survey(SQLModel, table=True):
     language: str = Field(max_length=2)
     issue_title: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     engineer: str | None = Field(default=None, max_length=300)
+    # What reports group by, as the closure webhook named them (kept after the purge: they
+    # describe the support team and the client company, not the person).
+    engineer_group: str | None = Field(default=None, max_length=300)
+    company_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    company_name: str | None = Field(default=None, max_length=300)
+    type_code: str | None = Field(default=None, max_length=64)
+    priority_code: str | None = Field(default=None, max_length=64)
+    # A test invitation sent by the administrator (`bridge.admin send-test`): its answer is
+    # thanked, never written to Okdesk, and reports leave it out.
+    is_test: bool = False
     contact_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     bitrix_user_id: int | None = Field(
         default=None, sa_column=Column(BigInteger, nullable=True, index=True)

@@ -15,7 +15,9 @@ import pytest
 
 from bridge.okdesk.client import OkdeskClient
 from bridge.okdesk.data import (
+    OkdeskWebhook,
     Ticket,
+    TicketContext,
     TicketPage,
     clean_text,
     list_date,
@@ -26,6 +28,7 @@ from bridge.okdesk.data import (
 )
 from outbound.errors import RejectedError, TransientError
 from tests.fakes.okdesk import FakeOkdesk
+from tests.harness.payloads import fixture_json
 
 pytestmark = pytest.mark.anyio
 
@@ -400,3 +403,25 @@ def test_read_time_needs_a_zone() -> None:
     assert read_time("2024-08-24T17:26:19") is None
     assert read_time("24-08-2024 17:26") is None
     assert read_time("\ud800") is None
+
+
+def test_the_closure_webhook_names_what_reports_group_by() -> None:
+    webhook = OkdeskWebhook.model_validate(fixture_json("okdesk/webhook_issue_closed.json"))
+
+    assert webhook.context == TicketContext(
+        group="Сервис",
+        company_id=2058,
+        company="ООО Ромашка",
+        type_code="service",
+        priority_code="normal",
+    )
+
+
+def test_a_webhook_without_group_company_type_or_priority_is_read_all_the_same() -> None:
+    payload = fixture_json("okdesk/webhook_issue_closed.json")
+    payload["issue"].pop("type")
+    payload["issue"]["priority"] = None
+    payload["issue"]["client"]["company"] = None
+    payload["issue"]["assignee"] = {"group": None, "employee": None}
+
+    assert OkdeskWebhook.model_validate(payload).context == TicketContext()

@@ -123,12 +123,23 @@ class _Person(_Model):
         return joined or self.name
 
 
+class _Named(_Model):
+    id: Id | None = None
+    name: str | None = None
+
+
+class _Code(_Model):
+    code: str | None = None
+
+
 class _Client(_Model):
     contact: _Person | None = None
+    company: _Named | None = None
 
 
 class _Assignee(_Model):
     employee: _Person | None = None
+    group: _Named | None = None
 
 
 class _Issue(_Model):
@@ -137,6 +148,20 @@ class _Issue(_Model):
     status: _Status | None = None
     client: _Client | None = None
     assignee: _Assignee | None = None
+    type: _Code | None = None
+    priority: _Code | None = None
+
+
+@dataclass(frozen=True)
+class TicketContext:
+    """What a report groups ratings by: the engineer's group, the client company, the ticket's
+    type and priority (as the closure webhook names them; any may be unknown)."""
+
+    group: str | None = None
+    company_id: int | None = None
+    company: str | None = None
+    type_code: str | None = None
+    priority_code: str | None = None
 
 
 class _Event(_Model):
@@ -167,6 +192,20 @@ class OkdeskWebhook(_Model):
         """Who worked on the ticket, when known."""
         assignee = self.issue.assignee
         return assignee.employee.full_name if assignee and assignee.employee else None
+
+    @property
+    def context(self) -> TicketContext:
+        """The ticket's group, company, type and priority, fit for storage."""
+        issue = self.issue
+        group = issue.assignee.group if issue.assignee else None
+        company = issue.client.company if issue.client else None
+        return TicketContext(
+            group=clean_text(group.name, 300) if group else None,
+            company_id=company.id if company else None,
+            company=clean_text(company.name, 300) if company else None,
+            type_code=clean_text(issue.type.code, 64) if issue.type else None,
+            priority_code=clean_text(issue.priority.code, 64) if issue.priority else None,
+        )
 
 
 @dataclass(frozen=True)

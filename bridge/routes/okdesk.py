@@ -80,6 +80,7 @@ def _status_change(payload: dict[str, Any]) -> closures.StatusChange:
         contact_id=webhook.contact_id,
         title=clean_text(webhook.issue.title, 1000),
         engineer=clean_text(webhook.engineer, 300),
+        context=webhook.context,
     )
 
 
