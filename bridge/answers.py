@@ -15,8 +15,10 @@ from sqlmodel import Session
 
 from bot import messages
 from bot.messages import Language
+from bot.replies import ReplyKind, read_reply
 from bridge import workflow
 from bridge.decisions import AnswerFacts, AnswerOutcome, decide_answer, may_answer
+from bridge.okdesk.data import clean_text
 from bridge.settings import Settings
 from storage import queue, seen, surveys
 from storage.db import transaction
@@ -44,6 +46,28 @@ class Answer:
     replay_key: str | None = None
     doubtful: bool = False
     access_token: str | None = None
+
+    @classmethod
+    def typed(
+        cls,
+        *,
+        user_id: int,
+        dialog_id: str,
+        text: str,
+        replay_key: str | None,
+        access_token: str | None,
+    ) -> Answer:
+        """A reply the person typed in their private chat with the bot, read as an answer."""
+        reading = read_reply(text)
+        return cls(
+            user_id=user_id,
+            dialog_id=dialog_id,
+            score=reading.score if reading.kind is not ReplyKind.OTHER else None,
+            reply_text=clean_text(text, 1000),
+            replay_key=replay_key,
+            doubtful=reading.kind is ReplyKind.DOUBTFUL,
+            access_token=access_token or None,
+        )
 
     def facts(self) -> AnswerFacts:
         """What the decision reads of this answer."""

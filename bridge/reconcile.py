@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
@@ -84,9 +84,8 @@ async def reconcile(
     watermark = await asyncio.to_thread(_claim_run, engine, settings, now)
     if watermark is None:
         return None
-    # RECONCILE_MAX_AGE (bridge.settings); read with a default until every tree has it.
-    max_age: timedelta = settings.reconcile_max_age
-    since = max(watermark, now - max_age)
+    # Closures older than RECONCILE_MAX_AGE are not surveyed: asking weeks later helps nobody.
+    since = max(watermark, now - settings.reconcile_max_age)
     run = _Run(engine, settings, helpdesk, since, now)
     opened = 0
     page = 1

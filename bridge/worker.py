@@ -175,6 +175,7 @@ class Worker:
                     return_when=asyncio.FIRST_COMPLETED,
                 )
             elif started == 0:
+                self._draining = False
                 return self.done
 
     async def _reconcile(self, now: datetime) -> None:

@@ -17,7 +17,6 @@ from bot import messages
 from bot.events import BotDeleted, BotJoined, ChatReply, ParsedEvent, RatingClick, parse_event
 from bot.form import EventFormatError
 from bot.origin import Refusal, refusal
-from bot.replies import ReplyKind, read_reply
 from bridge import answers
 from bridge.intake import (
     BITRIX_MAX_BODY,
@@ -27,7 +26,6 @@ from bridge.intake import (
     require_type,
     same_secret,
 )
-from bridge.okdesk.data import clean_text
 from bridge.routes.state import App, State, refuse_while_placeholder
 from bridge.settings import Settings
 from storage import status
@@ -125,15 +123,12 @@ def _handle_reply(state: App, reply: ChatReply, access_token: str, now: datetime
     # Bots' messages and group chats are not answers to a survey.
     if reply.from_bot or not reply.private or not reply.dialog_id:
         return
-    reading = read_reply(reply.text)
-    answer = answers.Answer(
+    answer = answers.Answer.typed(
         user_id=reply.user_id,
         dialog_id=reply.dialog_id,
-        score=reading.score if reading.kind is not ReplyKind.OTHER else None,
-        reply_text=clean_text(reply.text, 1000),
+        text=reply.text,
         replay_key=reply.replay_key,
-        doubtful=reading.kind is ReplyKind.DOUBTFUL,
-        access_token=access_token or None,
+        access_token=access_token,
     )
     outcome = answers.record_answer(state.engine, state.settings, answer, now)
     log.info("bitrix.reply user_id=%s result=%s", reply.user_id, outcome)

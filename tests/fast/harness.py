@@ -15,7 +15,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.messenger import Messenger
-from bot.replies import ReplyKind, read_reply
 from bot.users import BitrixUser
 from bridge.answers import Answer, record_answer
 from bridge.closures import StatusChange, record_status_change
@@ -140,15 +139,12 @@ class Service:
         self, text: str, *, message_id: int = 84331, access_token: str = USER_TOKEN
     ) -> str:
         """The requester types a reply to the bot in their private chat."""
-        reading = read_reply(text)
-        answer = Answer(
+        answer = Answer.typed(
             user_id=USER_ID,
             dialog_id=str(USER_ID),
-            score=reading.score if reading.kind is not ReplyKind.OTHER else None,
-            reply_text=text,
+            text=text,
             replay_key=f"bitrix:message:{message_id}",
-            doubtful=reading.kind is ReplyKind.DOUBTFUL,
-            access_token=access_token or None,
+            access_token=access_token,
         )
         return self._answer(answer)
 
