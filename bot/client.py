@@ -2,7 +2,8 @@
 
 One `BitrixClient` per process, around the app's long-lived `httpx.AsyncClient`. Every call
 first takes a request from the shared `RequestBudget`, so that all replicas together stay within
-the portal's limit (burst 50, 2 requests a second; reference bitrix24.md §7).
+the portal's limit (burst 50, 2 requests a second; reference bitrix24.md §7), and is reported
+to an optional `outbound.observe.CallObserver` (the method's name, never the webhook URL).
 
 Bitrix24 answers with PHP arrays run through `json_encode`: a map keyed 0..n-1 arrives as a JSON
 list and an empty one as `[]` (`bot.wire`). So `batch` names its sub-calls `c0`, `c1`, ... (never
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -22,7 +23,10 @@ from bot.errors import MessageNotEditableError, PortalBlockedError
 from bot.users import BitrixUser, user_query, users_with_email
 from bot.wire import Answer, BatchParts, count, php_map, php_query, unix_time
 from outbound.errors import DeliveryError, RejectedError, TransientError
+from outbound.observe import CallObserver, observed
 from outbound.transient import no_answer_is_transient, retry_after_seconds, transient_status
+
+T = TypeVar("T")
 
 BATCH_LIMIT = 50
 # Wait on OPERATION_TIME_LIMIT when no answer told when the method's time budget resets.
@@ -70,12 +74,14 @@ class BitrixClient:
         budget: RequestBudget | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        observer: CallObserver | None = None,
     ) -> None:
         self._http = http
         self._base = webhook_url if webhook_url.endswith("/") else webhook_url + "/"
         self.client_id = client_id
         self._budget = budget or Unlimited()
         self._clock = clock
+        self._observer = observer
         self._resets: dict[str, float] = {}
         self._last_reset: float | None = None
 
@@ -85,7 +91,9 @@ class BitrixClient:
 
     async def _answer(self, method: str, params: dict[str, Any]) -> Answer:
         body = self._with_client_id(method, params)
-        response = await self._post(method, self._base + method, body)
+        return await self._post(method, self._base + method, body, self._read)
+
+    def _read(self, method: str, response: httpx.Response) -> Answer:
         answer = _json(response)
         readable = isinstance(answer, dict) and "result" in answer and not answer.get("error")
         if not (response.is_success and readable):
@@ -93,11 +101,20 @@ class BitrixClient:
         self._remember(method, answer.get("time"))
         return Answer(answer["result"], count(answer.get("total")), count(answer.get("next")))
 
-    async def _post(self, method: str, url: str, body: dict[str, Any]) -> httpx.Response:
-        """One request within the portal's budget; no answer at all is a TransientError."""
+    async def _post(
+        self,
+        method: str,
+        url: str,
+        body: dict[str, Any],
+        read: Callable[[str, httpx.Response], T],
+    ) -> T:
+        """One request within the portal's budget, read by `read`; no answer at all is a
+        TransientError. The observer sees its time (not the wait for the budget) and outcome."""
         await self._budget.acquire()
-        with no_answer_is_transient(f"Bitrix24 {method}"):
-            return await self._http.post(url, json=body)
+        with observed(self._observer, "bitrix24", method):
+            with no_answer_is_transient(f"Bitrix24 {method}"):
+                response = await self._http.post(url, json=body)
+            return read(method, response)
 
     def _with_client_id(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """A webhook bot is known by its CLIENT_ID: every imbot.* call must carry it."""
@@ -211,14 +228,16 @@ class BitrixClient:
         """
         parts = urlsplit(self._base)
         url = f"{parts.scheme}://{parts.netloc}/rest/profile.json"
-        response = await self._post("profile", url, {"auth": access_token})
+        return await self._post("profile", url, {"auth": access_token}, self._read_owner)
+
+    def _read_owner(self, method: str, response: httpx.Response) -> int | None:
         answer = _json(response)
         error = str(answer.get("error") or "") if isinstance(answer, dict) else ""
         if response.status_code == 401 or error in _NOT_A_TOKEN:
             return None
         result = answer.get("result") if isinstance(answer, dict) else None
         if not response.is_success or not isinstance(result, dict):
-            raise self._failure("profile", response, answer)
+            raise self._failure(method, response, answer)
         owner = str(result.get("ID", ""))
         return int(owner) if owner.isdecimal() else None
 

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from bot import messages
 from bot.messages import Language
 from bot.replies import ReplyKind, read_reply
-from bridge import workflow
+from bridge import metrics, workflow
 from bridge.decisions import AnswerFacts, AnswerOutcome, decide_answer, may_answer
 from bridge.okdesk.data import clean_text
 from bridge.settings import Settings
@@ -69,6 +69,11 @@ class Answer:
             access_token=access_token or None,
         )
 
+    @property
+    def source(self) -> str:
+        """`click` for a button, `text` for a typed reply (a metrics label)."""
+        return "click" if self.survey_token is not None else "text"
+
     def facts(self) -> AnswerFacts:
         """What the decision reads of this answer."""
         return AnswerFacts(
@@ -85,18 +90,24 @@ def record_answer(
 ) -> AnswerOutcome:
     """Rate the survey if the answer may; otherwise queue a short reply saying why not."""
     with transaction(engine) as session:
-        if answer.replay_key is not None and not seen.first_sighting(
-            session, key=answer.replay_key, now=now
-        ):
-            return AnswerOutcome.REPLAYED
-        survey = _answered_survey(session, answer)
-        outcome = decide_answer(survey, answer.facts())
-        if outcome is AnswerOutcome.RATED and survey is not None:
-            outcome = _rate(session, survey, answer, now)
-        elif outcome is AnswerOutcome.VERIFYING and survey is not None:
-            _verify(session, survey, answer, now)
-        _respond(session, settings, answer, survey, outcome, now)
-        return outcome
+        outcome = _record(session, settings, answer, now)
+    metrics.answered(answer.source, outcome)
+    return outcome
+
+
+def _record(session: Session, settings: Settings, answer: Answer, now: datetime) -> AnswerOutcome:
+    if answer.replay_key is not None and not seen.first_sighting(
+        session, key=answer.replay_key, now=now
+    ):
+        return AnswerOutcome.REPLAYED
+    survey = _answered_survey(session, answer)
+    outcome = decide_answer(survey, answer.facts())
+    if outcome is AnswerOutcome.RATED and survey is not None:
+        outcome = _rate(session, survey, answer, now)
+    elif outcome is AnswerOutcome.VERIFYING and survey is not None:
+        _verify(session, survey, answer, now)
+    _respond(session, settings, answer, survey, outcome, now)
+    return outcome
 
 
 def _answered_survey(session: Session, answer: Answer) -> Survey | None:
@@ -124,9 +135,11 @@ def record_verified_answer(
 ) -> AnswerOutcome:
     """Rate a survey with a typed score whose sender was verified (in the caller's session)."""
     survey = surveys.get_survey(session, survey_id=survey_id)
-    if survey is None or not may_answer(survey, answer.user_id):
-        return AnswerOutcome.ALREADY_DONE
-    return _rate(session, survey, answer, now)
+    outcome = AnswerOutcome.ALREADY_DONE
+    if survey is not None and may_answer(survey, answer.user_id):
+        outcome = _rate(session, survey, answer, now)
+    metrics.answered(answer.source, outcome)
+    return outcome
 
 
 def ask_back(

@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.routes import bitrix, health, okdesk
+from bridge.routes import bitrix, health, metrics, okdesk
 from bridge.routes.state import App
 from bridge.server import install_limits, limits_of
 from bridge.settings import Settings
@@ -50,7 +50,7 @@ def create_app(
         # A redirect would repeat the secret ?token= in its Location and echo the Host header.
         redirect_slashes=False,
     )
-    for routes in (okdesk, bitrix, health):
+    for routes in (okdesk, bitrix, health, metrics):
         app.include_router(routes.router)
     app.add_exception_handler(SQLAlchemyError, _storage_unavailable)
     install_limits(app, limits_of(settings))

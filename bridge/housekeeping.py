@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from bridge import workflow
+from bridge import metrics, workflow
 from bridge.decisions import default_applies
 from bridge.settings import Settings
 from storage import purge, status, surveys
@@ -25,6 +25,7 @@ def apply_timeouts(
     engine: Engine, settings: Settings, now: datetime, batch: int = TIMEOUT_BATCH
 ) -> int:
     """Give the default rating to surveys whose time ran out; returns how many were due."""
+    defaulted = 0
     with transaction(engine) as session:
         due = surveys.due_for_timeout(session, now=now, limit=batch)
         for survey in due:
@@ -37,10 +38,12 @@ def apply_timeouts(
                 change = workflow.timed_out(
                     survey.id, default_rating=settings.default_rating, now=now
                 )
+                if surveys.apply_change(session, change, now=now):
+                    defaulted += 1
             else:
-                change = workflow.clock_stopped(survey.id)
-            surveys.apply_change(session, change, now=now)
-        return len(due)
+                surveys.apply_change(session, workflow.clock_stopped(survey.id), now=now)
+    metrics.answered("automatic", "rated", defaulted)
+    return len(due)
 
 
 class Chores:

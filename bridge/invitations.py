@@ -18,7 +18,7 @@ from sqlmodel import Session
 from bot import messages
 from bot.messenger import ChatMessage
 from bot.users import BitrixUser
-from bridge import workflow
+from bridge import metrics, workflow
 from bridge.answers import language_of
 from bridge.jobs import Effect, Outcome, applying, nothing
 from bridge.settings import Settings
@@ -175,6 +175,7 @@ def _invited(survey: Survey, user_id: int, message_id: int, title: str | None) -
     assert survey.id is not None
     survey_id = survey.id
     log.info("survey.invited survey_id=%s issue_id=%s", survey_id, survey.issue_id)
+    metrics.invitation_sent()
     sent = workflow.invited(survey_id, user_id=user_id, message_id=message_id, title=title)
     late = workflow.invited_too_late(survey_id, user_id=user_id, message_id=message_id, title=title)
 

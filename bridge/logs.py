@@ -15,15 +15,19 @@ sent) and test capture alike:
 
 The formatter touches only tracebacks and stack traces: masked, cut, control characters
 escaped, and every line indented, so the only lines that start in column one are records.
+`LOG_FORMAT=json` writes each record as one JSON object a line, from the same made-safe
+message and the same made-safe traceback.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import numbers
 import re
 import sys
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -211,6 +215,25 @@ class SafeFormatter(logging.Formatter):
         return safe_block(super().formatStack(stack_info))
 
 
+class JsonFormatter(SafeFormatter):
+    """One JSON object a line: time (UTC), level, logger, message, and the traceback or stack
+    when there is one. The message is the record's, made safe where it was made; the
+    traceback and stack are made safe here as in text, so both formats show the same."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, str] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
 def install_redaction(secrets: Iterable[str]) -> None:
     """Mask these secrets (and any token parameter or e-mail) in every log record."""
     global _redact
@@ -222,7 +245,10 @@ def setup_logging(settings: Settings, **_: Any) -> None:
     """Log to stderr at the configured level, with secrets masked."""
     install_redaction(settings.secrets())
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)

@@ -141,6 +141,16 @@ class Settings(BotSettings):
     # Short bot replies (hints, "not yours", ...) to one person, at most per minute.
     replies_per_minute: int = Field(default=5, ge=1)
 
+    # /metrics (Prometheus) asks for `Authorization: Bearer <METRICS_TOKEN>` when it is set.
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
+    # `json`: one JSON object a line (time, level, logger, message), masked like `text`.
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _metrics_token_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("bitrix_member_id", mode="before")
     @classmethod
     def _member_unset(cls, value: object) -> object:
@@ -200,8 +210,8 @@ class Settings(BotSettings):
 
     def secrets(self) -> list[str]:
         """Every secret value, for the log filter that hides them."""
-        values = (self.okdesk_api_token, self.okdesk_webhook_token)
-        return [*super().secrets(), *(v.get_secret_value() for v in values)]
+        values = (self.okdesk_api_token, self.okdesk_webhook_token, self.metrics_token)
+        return [*super().secrets(), *(v.get_secret_value() for v in values if v is not None)]
 
 
 def settings_or_exit() -> Settings:

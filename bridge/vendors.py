@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from bot.client import BitrixClient
 from bot.messenger import ImbotMessenger, Messenger
 from bridge.helpdesk import Helpdesk
+from bridge.metrics import PrometheusObserver
 from bridge.okdesk.client import OkdeskClient
 from bridge.settings import Settings
 from storage import budget
@@ -31,6 +32,26 @@ class Vendors:
 
     helpdesk: Helpdesk
     messenger: Messenger
+
+
+@dataclass(frozen=True)
+class BudgetShape:
+    """The shared bucket of our portal: its stored name, its burst and its refill rate."""
+
+    name: str
+    burst: int
+    per_second: float
+
+
+def budget_shape(settings: Settings) -> BudgetShape:
+    """Our portal's bucket, a little below the portal's own limit."""
+    # A request is counted when it leaves, but reaches the portal a little later: keep
+    # a 10% margin below the portal's limit so that jitter on the way never exceeds it.
+    return BudgetShape(
+        name=f"bitrix:{settings.portal_domain}",
+        burst=max(1, int(settings.bitrix_burst * 0.9)),
+        per_second=settings.bitrix_requests_per_second * 0.9,
+    )
 
 
 class SharedRequestBudget:
@@ -70,23 +91,24 @@ async def open_vendors(
     async with httpx.AsyncClient(
         timeout=timeout, follow_redirects=False, transport=transport
     ) as http:
-        # A request is counted when it leaves, but reaches the portal a little later: keep
-        # a 10% margin below the portal's limit so that jitter on the way never exceeds it.
+        shape = budget_shape(settings)
         shared = SharedRequestBudget(
-            engine,
-            name=f"bitrix:{settings.portal_domain}",
-            burst=max(1, int(settings.bitrix_burst * 0.9)),
-            per_second=settings.bitrix_requests_per_second * 0.9,
+            engine, name=shape.name, burst=shape.burst, per_second=shape.per_second
         )
+        observer = PrometheusObserver()
         bitrix = BitrixClient(
             http,
             settings.bitrix_webhook_url,
             settings.bitrix_client_id.get_secret_value(),
             shared,
+            observer=observer,
         )
         yield Vendors(
             helpdesk=OkdeskClient(
-                http, settings.okdesk_url, settings.okdesk_api_token.get_secret_value()
+                http,
+                settings.okdesk_url,
+                settings.okdesk_api_token.get_secret_value(),
+                observer=observer,
             ),
             messenger=ImbotMessenger(bitrix, settings.bitrix_bot_code, settings.bitrix_bot_id),
         )

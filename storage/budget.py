@@ -24,9 +24,21 @@ def take_request(
         )
         budget = session.exec(query).first()
     assert isinstance(budget, RequestBudget)
-    tokens = min(float(burst), budget.tokens + max(0.0, now - budget.refilled_at) * per_second)
+    tokens = _refilled(budget, now=now, burst=burst, per_second=per_second)
     if tokens >= 1.0:
         budget.tokens, budget.refilled_at = tokens - 1.0, now
         session.flush()
         return 0.0
     return (1.0 - tokens) / per_second
+
+
+def tokens_left(session: Session, *, name: str, now: float, burst: int, per_second: float) -> float:
+    """Requests the bucket would grant now without waiting (a full burst when never used)."""
+    budget = session.get(RequestBudget, name)
+    if budget is None:
+        return float(burst)
+    return _refilled(budget, now=now, burst=burst, per_second=per_second)
+
+
+def _refilled(budget: RequestBudget, *, now: float, burst: int, per_second: float) -> float:
+    return min(float(burst), budget.tokens + max(0.0, now - budget.refilled_at) * per_second)

@@ -192,3 +192,22 @@ def pending_work(session: Session) -> bool:
     """Whether any job is still pending."""
     statement = select_columns(col(Job.id)).where(col(Job.state) == JobState.PENDING).limit(1)
     return session.execute(statement).first() is not None
+
+
+def pending_by_kind(session: Session) -> dict[JobKind, int]:
+    """How many jobs are pending (queued or leased), by kind; kinds with none are absent."""
+    rows = session.execute(
+        select_columns(col(Job.kind), func.count())
+        .where(col(Job.state) == JobState.PENDING)
+        .group_by(col(Job.kind))
+    ).all()
+    return {JobKind(kind): int(count) for kind, count in rows}
+
+
+def oldest_due(session: Session, *, now: datetime) -> datetime | None:
+    """When the longest-waiting due job became due (a leased job is not due), if any is."""
+    return session.execute(
+        select_columns(func.min(col(Job.available_at))).where(
+            col(Job.state) == JobState.PENDING, col(Job.available_at) <= now
+        )
+    ).scalar_one_or_none()

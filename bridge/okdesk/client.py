@@ -3,7 +3,9 @@
 `OkdeskClient` turns failures into `outbound.errors`: timeouts, connection errors, 408, 425,
 429 and every 5xx are `TransientError` (retried later from the queue; Okdesk documents no
 server errors, so none is taken as final); other 4xx are `RejectedError`. The API token travels
-as a query parameter (okdesk.md §1), so no URL ever goes into a message or a log.
+as a query parameter (okdesk.md §1), so no URL ever goes into a message or a log; an optional
+`outbound.observe.CallObserver` sees each call under a fixed route name (`issues.show`, never
+the URL with its ids).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import httpx
 
 from bridge.okdesk.data import Ticket, TicketPage, list_date, read_emails, read_ticket
 from outbound.errors import RejectedError, TransientError
+from outbound.observe import CallObserver, observed
 from outbound.transient import no_answer_is_transient, retry_after_seconds, transient_status
 
 log = logging.getLogger(__name__)
@@ -27,10 +30,18 @@ _URL = re.compile(r"\S*(?:https?://|api_token=)\S*")
 class OkdeskClient:
     """The Okdesk REST calls this service makes; a `bridge.helpdesk.Helpdesk`."""
 
-    def __init__(self, http: httpx.AsyncClient, base_url: str, api_token: str) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        api_token: str,
+        *,
+        observer: CallObserver | None = None,
+    ) -> None:
         self._http = http
         self._base = base_url.rstrip("/") + "/api/v1/"
         self._token = api_token
+        self._observer = observer
 
     async def _request(
         self,
@@ -58,14 +69,15 @@ class OkdeskClient:
 
     async def contact_email(self, contact_id: int) -> str | None:
         """The contact's e-mail (or first additional one), None when it has none or is gone."""
-        response = await self._request(
-            "contact lookup", "GET", "contacts/", params={"id": contact_id}
-        )
-        if response.status_code == 404:
-            return None
-        if not response.is_success:
-            raise self._rejected("contact lookup", response)
-        contact = _json(response)
+        with observed(self._observer, "okdesk", "contacts.show"):
+            response = await self._request(
+                "contact lookup", "GET", "contacts/", params={"id": contact_id}
+            )
+            if response.status_code == 404:
+                return None
+            if not response.is_success:
+                raise self._rejected("contact lookup", response)
+            contact = _json(response)
         # A lookup by id answers one object; anything else means "no such contact" (okdesk.md §4).
         if not isinstance(contact, dict):
             return None
@@ -75,12 +87,13 @@ class OkdeskClient:
 
     async def ticket(self, issue_id: int) -> Ticket | None:
         """The ticket as Okdesk shows it now; None when it is gone (404, or an empty answer)."""
-        response = await self._request("ticket read", "GET", f"issues/{issue_id}")
-        if response.status_code == 404:
-            return None
-        if not response.is_success:
-            raise self._rejected("ticket read", response)
-        issue = _json(response)
+        with observed(self._observer, "okdesk", "issues.show"):
+            response = await self._request("ticket read", "GET", f"issues/{issue_id}")
+            if response.status_code == 404:
+                return None
+            if not response.is_success:
+                raise self._rejected("ticket read", response)
+            issue = _json(response)
         return read_ticket(issue, issue_id) if isinstance(issue, dict) and issue else None
 
     async def issue_rate(self, issue_id: int) -> str | None:
@@ -93,14 +106,15 @@ class OkdeskClient:
         # The body's shape is not settled (okdesk.md §6, §11): one source sends {"rate": r},
         # two others {"issue": {"rate": r}}. A body with both keys satisfies either reading,
         # and the caller reads the ticket back to confirm the rating took.
-        response = await self._request(
-            "rating",
-            "POST",
-            f"issues/{issue_id}/rates",
-            json={"rate": rate, "issue": {"rate": rate}},
-        )
-        if not response.is_success:
-            raise self._rejected("rating", response)
+        with observed(self._observer, "okdesk", "issues.rates.create"):
+            response = await self._request(
+                "rating",
+                "POST",
+                f"issues/{issue_id}/rates",
+                json={"rate": rate, "issue": {"rate": rate}},
+            )
+            if not response.is_success:
+                raise self._rejected("rating", response)
 
     async def completed_tickets(
         self, statuses: list[str], since: datetime, page: int, page_size: int = 50
@@ -117,13 +131,14 @@ class OkdeskClient:
             "page[size]": page_size,
             "page[number]": page,
         }
-        response = await self._request("ticket list", "GET", "issues/list", params=params)
-        if not response.is_success:
-            raise self._rejected("ticket list", response)
-        items = _json(response)
-        if not isinstance(items, list):
-            # Not the documented array: nothing says which tickets closed, so try again later.
-            raise TransientError(f"Okdesk ticket list: answered a {type(items).__name__}")
+        with observed(self._observer, "okdesk", "issues.list"):
+            response = await self._request("ticket list", "GET", "issues/list", params=params)
+            if not response.is_success:
+                raise self._rejected("ticket list", response)
+            items = _json(response)
+            if not isinstance(items, list):
+                # Not the documented array: nothing says which tickets closed; try again later.
+                raise TransientError(f"Okdesk ticket list: answered a {type(items).__name__}")
         return TicketPage(_usable_tickets(items, page), len(items))
 
 

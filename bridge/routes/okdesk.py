@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
 
-from bridge import closures
+from bridge import closures, metrics
 from bridge.intake import (
     JSON_TYPES,
     OKDESK_MAX_BODY,
@@ -36,6 +36,16 @@ router = APIRouter()
 @router.post("/api/v1/okdesk/webhook", openapi_extra=OKDESK_OPENAPI)
 async def okdesk_webhook(request: Request, state: State) -> dict[str, str]:
     """Okdesk tells us a ticket changed; a closure starts a survey."""
+    try:
+        answer = await _receive(request, state)
+    except HTTPException as exc:
+        metrics.webhook(f"refused_{exc.status_code}")
+        raise
+    metrics.webhook(answer["result"])
+    return answer
+
+
+async def _receive(request: Request, state: App) -> dict[str, str]:
     refuse_while_placeholder(state, "OKDESK_WEBHOOK_TOKEN")
     given = request.query_params.get("token") or request.headers.get("x-webhook-token")
     if not same_secret(given, state.settings.okdesk_webhook_token.get_secret_value()):
