@@ -277,6 +277,11 @@ class BitrixClient:
             for key, answer in answers.items()
         }
 
+    async def scopes(self) -> list[str]:
+        """The scopes the webhook was given (REST method `scope`, which needs none)."""
+        found = await self.call("scope", {})
+        return [str(name) for name in (found if isinstance(found, list) else [])]
+
     async def bot_id_by_code(self, code: str) -> int | None:
         """The id of the portal's bot with this CODE, if it exists."""
         bots = await self.call("imbot.bot.list", {})

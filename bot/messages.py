@@ -23,6 +23,20 @@ _TEXTS: dict[str, dict[Language, str]] = {
         "en": "[b]Ticket #{number} is closed[/b][br]{title}{engineer}[br]"
         "How did we do? 1 = poor, 5 = excellent. Press a button or reply with a number.",
     },
+    "test_invitation": {
+        "ru": "[b]Проверка: это тестовое приглашение[/b][br]Администратор проверяет бота "
+        "оценки заявок; в Okdesk ничего не запишется. Нажмите любую кнопку от 1 до 5.",
+        "en": "[b]Check: this is a test invitation[/b][br]The administrator is checking the "
+        "ticket rating bot; nothing is written to Okdesk. Press any button from 1 to 5.",
+    },
+    "test_thanks": {
+        "ru": "Спасибо! Тестовая оценка {score} из 5 получена; в Okdesk ничего не записано.",
+        "en": "Thank you! The test rating {score} out of 5 arrived; nothing was written to Okdesk.",
+    },
+    "withdrawn": {
+        "ru": "Оценка заявки №{number} больше не нужна.",
+        "en": "Ticket #{number} needs no rating any more.",
+    },
     "engineer": {"ru": "[br]Исполнитель: {name}", "en": "[br]Engineer: {name}"},
     "thanks": {
         "ru": "Спасибо! Ваша оценка заявки №{number}: {score} из 5.",

@@ -94,11 +94,11 @@ async def register(client: BitrixClient, settings: BotSettings) -> Registration:
                 "FIELDS": {"EVENT_HANDLER": url, "PROPERTIES": _properties(settings)},
             },
         )
-    command_id = await _register_command(client, bot_id, url, new_bot=created)
+    command_id = await register_command(client, bot_id, url, new_bot=created)
     return Registration(bot_id=bot_id, command_id=command_id, created=created)
 
 
-async def _register_command(client: BitrixClient, bot_id: int, url: str, *, new_bot: bool) -> int:
+async def register_command(client: BitrixClient, bot_id: int, url: str, *, new_bot: bool) -> int:
     """Register the `rate` command; on an existing bot, also set its flags.
 
     For a command the bot already has, `imbot.command.register` returns the old id and keeps

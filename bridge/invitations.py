@@ -1,7 +1,9 @@
 """Invitations, a batch at a time: read each ticket as Okdesk shows it, find who asked for it
 in Bitrix24, record them, then post the invitations (one outcome per survey).
 
-E-mails live only in memory until the Bitrix24 user is found: never stored or logged.
+E-mails live only in memory until the Bitrix24 user is found: never stored or logged. A test
+invitation (`bridge.admin send-test`) reads nothing from Okdesk: the administrator's command
+found its Bitrix24 user by e-mail and stored only the user's id, as for any survey.
 """
 
 from __future__ import annotations
@@ -125,6 +127,11 @@ async def _requester(survey: Survey, vendors: Vendors, settings: Settings) -> Re
 
     E-mails live only in memory until the Bitrix24 user is found: never stored or logged.
     """
+    if survey.is_test:
+        # The administrator's test: `send-test` found its user; Okdesk is not asked.
+        if survey.bitrix_user_id is None:
+            return _undeliverable(survey, "the test invitation has no recipient")
+        return Requester("", None)
     try:
         ticket = await vendors.helpdesk.ticket(survey.issue_id)
         if ticket is None:
@@ -165,6 +172,9 @@ def _nobody(users: list[BitrixUser]) -> str:
 
 
 def _invitation(survey: Survey, title: str | None) -> ChatMessage:
+    if survey.is_test:
+        text = messages.text("test_invitation", language_of(survey))
+        return ChatMessage(text, messages.rating_keyboard(survey.token))
     text = messages.invitation(
         survey.issue_id, title or survey.issue_title, survey.engineer, language_of(survey)
     )

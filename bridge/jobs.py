@@ -30,6 +30,8 @@ from storage.tables import Job, JobKind, Survey, SurveyState
 log = logging.getLogger(__name__)
 
 Effect = Callable[[Session, datetime], None]
+# What a test survey's rating "write" records instead of writing to Okdesk.
+TEST_NOTE = "test: not written"
 Outcome = Effect | DeliveryError
 
 
@@ -120,6 +122,11 @@ async def send_rating(survey: Survey, vendors: Vendors, settings: Settings) -> E
     survey_id = survey.id
     if survey.rating_sent_at is not None:
         return nothing
+    if survey.is_test:
+        # The administrator's test invitation (`bridge.admin send-test`): Okdesk hears nothing.
+        return applying(
+            lambda now: workflow.rating_written(survey_id, shown=None, note=TEST_NOTE, now=now)
+        )
     if survey.current_issue_id != survey.issue_id:
         # Reopened since: a later closure's survey rates the ticket, never this older one.
         note = "the ticket was reopened after this rating: not sent"
@@ -146,7 +153,10 @@ async def close_invitation(survey: Survey, vendors: Vendors) -> None:
         return
     language = language_of(survey)
     if survey.state == SurveyState.CANCELLED:
-        text = messages.text("cancelled", language, number=survey.issue_id)
+        key = "withdrawn" if survey.reason == workflow.WITHDRAWN_REASON else "cancelled"
+        text = messages.text(key, language, number=survey.issue_id)
+    elif survey.is_test and survey.score is not None and not survey.automatic:
+        text = messages.text("test_thanks", language, score=survey.score)
     elif survey.automatic:
         text = messages.text("expired", language, number=survey.issue_id)
     elif survey.score is not None:

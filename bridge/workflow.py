@@ -22,6 +22,11 @@ stateDiagram-v2
     failed --> inviting: invitation_retried (by the administrator)
     failed --> rated: rating_retried (by the administrator)
     failed --> defaulted: default_retried (by the administrator)
+    awaiting --> inviting: resent (by the administrator: the invitation again)
+    undeliverable --> inviting: resent
+    inviting --> cancelled: withdrawn (by the administrator, without a rating)
+    awaiting --> cancelled: withdrawn
+    undeliverable --> cancelled: withdrawn
 ```
 
 A rated or defaulted survey is finished once Okdesk shows its rating (`rating_sent_at`).
@@ -55,6 +60,8 @@ class Trigger(StrEnum):
     INVITATION_RETRIED = "invitation_retried"
     RATING_RETRIED = "rating_retried"
     DEFAULT_RETRIED = "default_retried"
+    RESENT = "resent"
+    WITHDRAWN = "withdrawn"
 
 
 TRANSITIONS: dict[tuple[SurveyState, Trigger], SurveyState] = {
@@ -74,11 +81,18 @@ TRANSITIONS: dict[tuple[SurveyState, Trigger], SurveyState] = {
     (S.FAILED, Trigger.INVITATION_RETRIED): S.INVITING,
     (S.FAILED, Trigger.RATING_RETRIED): S.RATED,
     (S.FAILED, Trigger.DEFAULT_RETRIED): S.DEFAULTED,
+    (S.AWAITING, Trigger.RESENT): S.INVITING,
+    (S.UNDELIVERABLE, Trigger.RESENT): S.INVITING,
+    (S.INVITING, Trigger.WITHDRAWN): S.CANCELLED,
+    (S.AWAITING, Trigger.WITHDRAWN): S.CANCELLED,
+    (S.UNDELIVERABLE, Trigger.WITHDRAWN): S.CANCELLED,
 }
 
 WAITING = frozenset({S.INVITING, S.AWAITING, S.UNDELIVERABLE})
 FINAL = frozenset({S.CANCELLED, S.FAILED})
 ANY = frozenset(SurveyState)
+# The reason a survey withdrawn by the administrator keeps (its closing message says so).
+WITHDRAWN_REASON = "withdrawn by the administrator"
 # A job that fails for good fails its survey with this trigger.
 GIVE_UP = {JobKind.INVITE: Trigger.INVITATION_FAILED, JobKind.SEND_RATING: Trigger.RATING_FAILED}
 
@@ -159,6 +173,24 @@ def undeliverable(survey_id: int, *, reason: str) -> Change:
 def reopened(survey_id: int, *, now: datetime) -> Change:
     """The ticket went back to work: cancel, let a new closure survey, remove the buttons."""
     change = _ended(survey_id, Trigger.REOPENED, now, {"current_issue_id": None})
+    return replace(change, jobs=(JobKind.CLOSE_INVITATION,))
+
+
+def resent(survey_id: int) -> Change:
+    """The administrator sends the invitation again; the deadline stays as it was.
+
+    The old message keeps its buttons: they carry the same survey token, so whichever message
+    the person answers rates the survey once, and the answer's thanks replace the buttons of
+    the newest message.
+    """
+    return _moved(survey_id, Trigger.RESENT, {"reason": None}, JobKind.INVITE)
+
+
+def withdrawn(survey_id: int, *, now: datetime) -> Change:
+    """The administrator cancels a waiting survey unrated: remove the buttons, release the
+    ticket so that its next closure gets a new survey."""
+    fields: SurveyFields = {"current_issue_id": None, "reason": WITHDRAWN_REASON}
+    change = _ended(survey_id, Trigger.WITHDRAWN, now, fields)
     return replace(change, jobs=(JobKind.CLOSE_INVITATION,))
 
 

@@ -61,6 +61,8 @@ def test_unlisted_pair_leaves_the_survey_where_it_is(state: SurveyState, trigger
         (T.INVITATION_RETRIED, {S.FAILED}, S.INVITING),
         (T.RATING_RETRIED, {S.FAILED}, S.RATED),
         (T.DEFAULT_RETRIED, {S.FAILED}, S.DEFAULTED),
+        (T.RESENT, {S.AWAITING, S.UNDELIVERABLE}, S.INVITING),
+        (T.WITHDRAWN, {S.INVITING, S.AWAITING, S.UNDELIVERABLE}, S.CANCELLED),
     ],
 )
 def test_sources_and_target_of_each_trigger(
@@ -115,6 +117,21 @@ def test_reopening_cancels_frees_the_ticket_and_takes_the_buttons_away() -> None
     }
     assert change.jobs == (JobKind.CLOSE_INVITATION,)
     assert workflow.released(7) == Change(7, None, ANY, {"current_issue_id": None})
+
+
+def test_a_resent_invitation_is_invited_again_and_keeps_its_deadline() -> None:
+    change = workflow.resent(7)
+    assert change.fields == {"state": S.INVITING, "reason": None}
+    assert change.jobs == (JobKind.INVITE,)
+
+
+def test_withdrawing_cancels_unrated_frees_the_ticket_and_takes_the_buttons_away() -> None:
+    change = workflow.withdrawn(7, now=NOW)
+    assert change.from_states == WAITING
+    assert change.fields["state"] == S.CANCELLED and change.fields["current_issue_id"] is None
+    assert change.fields["reason"] == workflow.WITHDRAWN_REASON
+    assert change.fields["finished_at"] == NOW and change.fields["deadline_at"] is None
+    assert change.jobs == (JobKind.CLOSE_INVITATION,)
 
 
 def test_a_ticket_okdesk_does_not_show_done_is_cancelled_only_before_the_invitation() -> None:

@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 _URL = re.compile(r"\S*(?:https?://|api_token=)\S*")
 
 
+class TokenRefusedError(RejectedError):
+    """Okdesk refused the API token (401 or 403): wrong, revoked, or without the rights."""
+
+
 class OkdeskClient:
     """The Okdesk REST calls this service makes; a `bridge.helpdesk.Helpdesk`."""
 
@@ -115,6 +119,22 @@ class OkdeskClient:
             )
             if not response.is_success:
                 raise self._rejected("rating", response)
+
+    async def status_codes(self) -> list[str]:
+        """The codes of the account's ticket statuses (`GET /issues/statuses`, okdesk.md §3).
+
+        A cheap authenticated read: `python -m bridge.admin check` proves the token with it.
+        401 or 403 raise `TokenRefusedError`.
+        """
+        response = await self._request("status list", "GET", "issues/statuses")
+        if response.status_code in (401, 403):
+            raise TokenRefusedError(f"Okdesk status list: HTTP {response.status_code}")
+        if not response.is_success:
+            raise self._rejected("status list", response)
+        items = _json(response)
+        if not isinstance(items, list):
+            raise RejectedError(f"Okdesk status list: answered a {type(items).__name__}")
+        return [str(item["code"]) for item in items if isinstance(item, dict) and "code" in item]
 
     async def completed_tickets(
         self, statuses: list[str], since: datetime, page: int, page_size: int = 50

@@ -21,6 +21,13 @@ FailEntry = int | tuple[int, dict[str, str]]
 Handler = Callable[[Request], Awaitable[Response]]
 
 RATE_VALUES = ("bad", "normal", "good")
+# GET /api/v1/issues/statuses answers `[{id, code, name, color}]` (okdesk.md §8).
+STATUSES = [
+    {"id": 1, "code": "opened", "name": "Открыта", "color": "#5cb85c"},
+    {"id": 2, "code": "in_progress", "name": "В работе", "color": "#f0ad4e"},
+    {"id": 3, "code": "completed", "name": "Решена", "color": "#5bc0de"},
+    {"id": 4, "code": "closed", "name": "Закрыта", "color": "#777777"},
+]
 MAX_PAGE_SIZE = 50
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -151,6 +158,7 @@ class FakeOkdesk:
             ("/api/v1/contacts/", "contact", self._contact, "GET"),
             ("/api/v1/contacts", "contact", self._contact, "GET"),
             ("/api/v1/issues/list", "list", self._list, "GET"),
+            ("/api/v1/issues/statuses", "statuses", self._statuses, "GET"),
             ("/api/v1/issues/{issue_id:int}", "issue", self._issue, "GET"),
             ("/api/v1/issues/{issue_id:int}/rates", "rate", self._rate, "POST"),
         ]
@@ -212,6 +220,10 @@ class FakeOkdesk:
         issue["rate"] = {"id": next(self._rate_ids), "value": value}
         self.rate_posts.append((issue_id, body))
         return JSONResponse({"id": issue_id, "rate": issue["rate"]})
+
+    async def _statuses(self, request: Request) -> Response:
+        """GET /api/v1/issues/statuses: the account's ticket statuses."""
+        return JSONResponse(STATUSES)
 
     async def _list(self, request: Request) -> Response:
         """GET /api/v1/issues/list: a JSON array of issue objects, filtered, id-ordered, paged.

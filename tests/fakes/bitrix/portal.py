@@ -33,6 +33,7 @@ from tests.fakes.bitrix.php import (
     truthy,
     upper_keys,
 )
+from tests.fakes.bitrix.scopes import DEFAULT_SCOPES, ScopeMethods
 
 FailEntry = int | str
 
@@ -76,7 +77,7 @@ async def _read_params(request: Request) -> dict[str, Any]:
     return params
 
 
-class FakeBitrix(MessageMethods):
+class FakeBitrix(MessageMethods, ScopeMethods):
     """Bitrix24 webhook REST fake speaking the real wire format, with inspectable state."""
 
     def __init__(
@@ -96,6 +97,8 @@ class FakeBitrix(MessageMethods):
         self.check_client_id = True
         # Whether the webhook's user may use ADMIN_MODE (a portal administrator).
         self.owner_is_admin = True
+        # The scopes the incoming webhook was created with.
+        self.scopes = list(DEFAULT_SCOPES)
         # A manual block by Bitrix24: every request answers 503 OVERLOAD_LIMIT.
         self.overloaded = False
         # `time.operating_reset_at` of successful answers (None: ten minutes from now).
@@ -141,6 +144,7 @@ class FakeBitrix(MessageMethods):
             "imbot.message.add": self._message_add,
             "imbot.message.update": self._message_update,
             "batch": self._batch,
+            "scope": self._scope,
         }
 
     def fail(self, method: str, *entries: FailEntry) -> None:
@@ -233,6 +237,7 @@ class FakeBitrix(MessageMethods):
         handler = self._methods.get(method)
         if handler is None:
             raise BitrixError("ERROR_METHOD_NOT_FOUND", "Method not found!")
+        self._check_scope(method)
         return handler(upper_keys(params))
 
     def _queued_error(self, entry: FailEntry) -> BitrixError:

@@ -1,0 +1,12 @@
+"""The administrator's command, `python -m bridge.admin` (`__main__`): check the setup against
+both vendors, send a test invitation, look at surveys, and act on one ticket's survey.
+
+`context` holds what every command gets; `repairs` the commands that change surveys (retry,
+resend, cancel); `views` those that only read (status, list, show, export); `check` and
+`send_test` those that talk to the vendors.
+"""
+
+from bridge.admin.repairs import retry_failed
+from bridge.admin.views import status
+
+__all__ = ["retry_failed", "status"]

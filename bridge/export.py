@@ -1,0 +1,78 @@
+"""The survey export: one CSV row per survey, shared by `python -m bridge.admin export` and
+the report page's `/admin/export.csv`.
+
+No e-mail address is ever stored, so none can be exported; what the personal-data purge erased
+(the engineer's name, the comment) comes out empty. The administrator's test invitations are
+left out. Times are UTC, ISO 8601.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from storage import listing
+from storage.db import transaction
+from storage.tables import Survey
+
+HEADER = [
+    "ticket",
+    "state",
+    "score",
+    "okdesk_rating",
+    "automatic",
+    "engineer",
+    "engineer_group",
+    "company_name",
+    "created",
+    "answered",
+    "rating_sent",
+    "comment",
+]
+PAGE = 1000
+
+
+def rows(engine: Engine, since: datetime | None, until: datetime | None) -> Iterator[list[str]]:
+    """The export's rows (without `HEADER`) for surveys created in [since, until), by id.
+
+    Read a page at a time, so a large export neither fills memory nor holds the database.
+    """
+    after = 0
+    while True:
+        with transaction(engine) as session:
+            page = listing.survey_page(
+                session, after_id=after, since=since, until=until, limit=PAGE
+            )
+            found = [row(survey) for survey in page]
+            after = max((survey.id or 0 for survey in page), default=after)
+        yield from found
+        if len(found) < PAGE:
+            return
+
+
+def row(survey: Survey) -> list[str]:
+    """One survey as a row of `HEADER`'s columns."""
+    return [
+        str(survey.issue_id),
+        str(survey.state),
+        _text(survey.score),
+        survey.okdesk_rate or "",
+        "yes" if survey.automatic else "no",
+        survey.engineer or "",
+        survey.engineer_group or "",
+        survey.company_name or "",
+        _when(survey.created_at),
+        _when(survey.answered_at),
+        _when(survey.rating_sent_at),
+        survey.reply_text or "",
+    ]
+
+
+def _text(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else value.isoformat(timespec="seconds")

@@ -1,0 +1,123 @@
+"""`python -m bridge.admin check` and `send-test` against the fake Okdesk and Bitrix24."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from bridge.jobs import TEST_NOTE
+from storage.tables import SurveyState
+from tests.admin_cli.cli import Ran, admin
+from tests.harness.app import running_app
+from tests.harness.constants import CLIENT_ID, EVENTS_TOKEN, OKDESK_TOKEN, USER_ID
+from tests.harness.databases import surveys
+from tests.harness.payloads import click_body
+from tests.harness.vendors import Vendors, make_settings
+from tests.harness.waiting import eventually
+
+pytestmark = pytest.mark.anyio
+EMAIL = "i.petrov@romashka.example"
+PUBLIC_HOST = "rating.acme.example"
+
+
+def _public(status: int = 200) -> httpx.AsyncBaseTransport:
+    async def healthz(_request: object) -> PlainTextResponse:
+        return PlainTextResponse("ok", status)
+
+    return httpx.ASGITransport(app=Starlette(routes=[Route("/healthz", healthz)]))
+
+
+async def _admin(database_url: str, vendors: Vendors, *argv: str) -> Ran:
+    # The command runs its own event loop, as it does from a shell.
+    settings = make_settings(database_url)
+    return await asyncio.to_thread(admin, settings, *argv, transport=vendors.transport)
+
+
+def _no_secret(out: str) -> None:
+    for secret in (OKDESK_TOKEN, EVENTS_TOKEN, CLIENT_ID, "hooktoken"):
+        assert secret not in out
+
+
+async def test_check_passes_on_a_good_setup(database_url: str, vendors: Vendors) -> None:
+    vendors.transport.routes[PUBLIC_HOST] = _public()
+    ran = await _admin(database_url, vendors, "check")
+    assert ran.code == 0, ran.out
+    lines = ran.out.splitlines()
+    assert len(lines) == 5 and all(line.startswith("ok  ") for line in lines)
+    assert "okdesk token: Okdesk accepts the token (4 ticket statuses)" in ran.out
+    assert "bitrix24 scopes: the webhook has imbot, user" in ran.out
+    assert "bitrix24 bot: bot 567" in ran.out and "command 'rate': command id 103" in ran.out
+    assert len(vendors.bitrix.commands) == 1
+    _no_secret(ran.out)
+
+
+async def test_check_says_what_to_fix(database_url: str, vendors: Vendors) -> None:
+    vendors.okdesk.api_token = "another-token"
+    vendors.bitrix.scopes = ["im"]
+    ran = await _admin(database_url, vendors, "check")
+    assert ran.code == 1
+    lines = dict(line.split(": ", 1) for line in ran.out.splitlines())
+    assert lines["FAIL  okdesk token"].startswith("Okdesk refused the token: OKDESK_API_TOKEN")
+    assert "the webhook lacks imbot, user" in lines["FAIL  bitrix24 scopes"]
+    assert "insufficient_scope" in lines["FAIL  bitrix24 bot"]
+    assert lines["FAIL  public url"].startswith("GET https://rating.acme.example/healthz got no")
+    _no_secret(ran.out)
+
+
+async def test_check_finds_a_missing_bot_and_a_sick_public_url(
+    database_url: str, vendors: Vendors
+) -> None:
+    vendors.bitrix.bots.clear()
+    vendors.bitrix.commands.clear()
+    vendors.transport.routes[PUBLIC_HOST] = _public(503)
+    ran = await _admin(database_url, vendors, "check")
+    assert ran.code == 1
+    assert (
+        "FAIL  bitrix24 bot: no bot with code 'okdesk_rating': run python -m bot.register"
+        in ran.out
+    )
+    assert "FAIL  command 'rate': no bot, so no command" in ran.out
+    assert "answered HTTP 503, not 200" in ran.out and "ok    okdesk token" in ran.out
+    assert vendors.bitrix.commands == {}
+    _no_secret(ran.out)
+
+
+async def test_send_test_to_an_unknown_address_sends_nothing(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    ran = await _admin(database_url, vendors, "send-test", "nobody@romashka.example")
+    assert ran.code == 1
+    assert ran.out == "no active Bitrix24 user has that e-mail address: no test invitation sent\n"
+    assert surveys(engine) == []
+
+
+async def test_send_test_is_invited_thanked_and_never_written_to_okdesk(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    ran = await _admin(database_url, vendors, "send-test", EMAIL.upper())
+    assert ran.code == 0 and f"for Bitrix24 user {USER_ID}" in ran.out
+    assert "тестовое приглашение" in ran.out and EMAIL not in ran.out
+    _no_secret(ran.out)
+    okdesk_reads = len(vendors.okdesk.requests)
+    async with running_app(make_settings(database_url), vendors) as app:
+        await eventually(lambda: surveys(engine)[0].state == SurveyState.AWAITING)
+        (message,) = vendors.calls("imbot.message.add")
+        assert message["DIALOG_ID"] == str(USER_ID)
+        assert message["MESSAGE"].startswith("[b]Проверка: это тестовое приглашение[/b]")
+        survey = surveys(engine)[0]
+        assert (await app.event(click_body(f"{survey.token}:5"))).status_code == 200
+        await eventually(lambda: surveys(engine)[0].finished_at is not None)
+        await eventually(lambda: len(vendors.calls("imbot.message.update")) == 1)
+    (thanks,) = vendors.calls("imbot.message.update")
+    assert thanks["MESSAGE"].startswith("Спасибо! Тестовая оценка 5 из 5 получена")
+    done = surveys(engine)[0]
+    assert done.is_test and done.issue_id == 0 and done.current_issue_id is None
+    assert done.state == SurveyState.RATED and done.reason == TEST_NOTE
+    assert done.okdesk_rate is None and done.rating_sent_at is not None
+    assert vendors.okdesk.rate_posts == [] and len(vendors.okdesk.requests) == okdesk_reads
