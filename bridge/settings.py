@@ -141,6 +141,15 @@ class Settings(BotSettings):
     # Short bot replies (hints, "not yours", ...) to one person, at most per minute.
     replies_per_minute: int = Field(default=5, ge=1)
 
+    # The report page /admin and its export: the password (HTTP Basic, any user name) or
+    # bearer token. Unset: the routes do not exist.
+    admin_token: SecretStr | None = Field(default=None, min_length=16)
+
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _admin_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("bitrix_member_id", mode="before")
     @classmethod
     def _member_unset(cls, value: object) -> object:
@@ -200,8 +209,8 @@ class Settings(BotSettings):
 
     def secrets(self) -> list[str]:
         """Every secret value, for the log filter that hides them."""
-        values = (self.okdesk_api_token, self.okdesk_webhook_token)
-        return [*super().secrets(), *(v.get_secret_value() for v in values)]
+        values = (self.okdesk_api_token, self.okdesk_webhook_token, self.admin_token)
+        return [*super().secrets(), *(v.get_secret_value() for v in values if v is not None)]
 
 
 def settings_or_exit() -> Settings:
