@@ -42,7 +42,7 @@ header{background:#1f3a5f;color:#fff;padding:12px 16px;display:flex;flex-wrap:wr
 gap:8px 16px;align-items:center;justify-content:space-between}
 header h1{font-size:20px;margin:0}
 header form{display:flex;flex-wrap:wrap;gap:6px;align-items:center}
-header input{font:inherit;padding:4px 6px;border-radius:4px;border:1px solid #9fb3c8}
+header input,header button{font:inherit;padding:4px 8px;border-radius:4px;border:1px solid #9fb3c8}
 header a{color:#fff}
 main{max-width:1100px;margin:0 auto;padding:12px}
 h2{font-size:17px;margin:20px 0 8px}
