@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.routes import bitrix, health, metrics, okdesk
+from bridge.routes import admin, bitrix, health, metrics, okdesk
 from bridge.routes.state import App
 from bridge.server import install_limits, limits_of
 from bridge.settings import Settings
@@ -52,6 +52,9 @@ def create_app(
     )
     for routes in (okdesk, bitrix, health, metrics):
         app.include_router(routes.router)
+    if settings.admin_token is not None:
+        # Without ADMIN_TOKEN the report does not exist (404), rather than refuse everyone.
+        app.include_router(admin.router)
     app.add_exception_handler(SQLAlchemyError, _storage_unavailable)
     install_limits(app, limits_of(settings))
     return app

@@ -145,10 +145,13 @@ class Settings(BotSettings):
     metrics_token: SecretStr | None = Field(default=None, min_length=16)
     # `json`: one JSON object a line (time, level, logger, message), masked like `text`.
     log_format: Literal["text", "json"] = "text"
+    # The report page /admin and its export: the password (HTTP Basic, any user name) or
+    # bearer token. Unset: the routes do not exist.
+    admin_token: SecretStr | None = Field(default=None, min_length=16)
 
-    @field_validator("metrics_token", mode="before")
+    @field_validator("metrics_token", "admin_token", mode="before")
     @classmethod
-    def _metrics_token_unset(cls, value: object) -> object:
+    def _token_unset(cls, value: object) -> object:
         return None if value == "" else value
 
     @field_validator("bitrix_member_id", mode="before")
@@ -210,7 +213,12 @@ class Settings(BotSettings):
 
     def secrets(self) -> list[str]:
         """Every secret value, for the log filter that hides them."""
-        values = (self.okdesk_api_token, self.okdesk_webhook_token, self.metrics_token)
+        values = (
+            self.okdesk_api_token,
+            self.okdesk_webhook_token,
+            self.metrics_token,
+            self.admin_token,
+        )
         return [*super().secrets(), *(v.get_secret_value() for v in values if v is not None)]
 
 

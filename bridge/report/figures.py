@@ -1,0 +1,101 @@
+"""The report's figures from the rows `storage.report` reads (pure: no database, no HTML).
+
+CSAT is the share of 4 and 5 among the ratings people gave; automatic ratings never count.
+The response rate is people's ratings over invitations delivered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from storage.report import Day, Team, Totals
+
+
+@dataclass(frozen=True)
+class Score:
+    """People's ratings of a group of surveys: how many, CSAT, mean (None without ratings)."""
+
+    ratings: int
+    csat: float | None
+    mean: float | None
+
+
+@dataclass(frozen=True)
+class Week:
+    """People's ratings of one ISO week (`monday` names it)."""
+
+    monday: date
+    score: Score
+
+    @property
+    def label(self) -> str:
+        """The ISO week as 2026-W10."""
+        year, week, _ = self.monday.isocalendar()
+        return f"{year}-W{week:02d}"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the per-engineer or per-group table."""
+
+    name: str | None
+    score: Score
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The period's headline figures."""
+
+    score: Score
+    distribution: dict[int, int]
+    human: int
+    automatic: int
+    delivered: int
+    surveys: int
+    response_rate: float | None
+
+
+def score(ratings: int, good: int, score_sum: int) -> Score:
+    """CSAT and mean of `ratings` people's ratings, `good` of them 4 or 5."""
+    if ratings == 0:
+        return Score(0, None, None)
+    return Score(ratings, good / ratings, score_sum / ratings)
+
+
+def overview(totals: Totals) -> Overview:
+    """The headline figures of a period's totals."""
+    human = sum(totals.by_score.values())
+    good = totals.by_score[4] + totals.by_score[5]
+    score_sum = sum(s * n for s, n in totals.by_score.items())
+    rate = human / totals.delivered if totals.delivered else None
+    return Overview(
+        score(human, good, score_sum),
+        dict(totals.by_score),
+        human,
+        totals.automatic,
+        totals.delivered,
+        totals.surveys,
+        rate,
+    )
+
+
+def weeks(days: Sequence[Day], first: date, last: date) -> list[Week]:
+    """Every ISO week touching the period, with the ratings of its days (empty weeks too)."""
+    monday = first - timedelta(days=first.weekday())
+    counts: dict[date, tuple[int, int]] = {}
+    while monday <= last:
+        counts[monday] = (0, 0)
+        monday += timedelta(days=7)
+    for day in days:
+        key = day.day - timedelta(days=day.day.weekday())
+        ratings, good = counts.get(key, (0, 0))
+        counts[key] = (ratings + day.ratings, good + day.good)
+    # The trend shows CSAT and the number of ratings, not the mean.
+    return [Week(m, Score(r, g / r if r else None, None)) for m, (r, g) in sorted(counts.items())]
+
+
+def table(teams: Sequence[Team]) -> list[Row]:
+    """The rows of a per-engineer or per-group table, in the order read."""
+    return [Row(t.name, score(t.ratings, t.good, t.score_sum)) for t in teams]

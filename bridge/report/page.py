@@ -1,0 +1,134 @@
+"""The report page as one HTML document: inline CSS that fits a phone, no script, no CDN."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+
+from bridge.report import sections
+from bridge.report.figures import Overview, Row, Week
+from bridge.report.period import Period
+from bridge.report.texts import texts
+from storage.report import Comment, Trouble
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the page shows."""
+
+    period: Period
+    overview: Overview
+    weeks: list[Week]
+    engineers: list[Row]
+    groups: list[Row]
+    comments: list[Comment]
+    machine: dict[str, int]
+    troubles: list[Trouble]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What the last press of the retry button did (shown once, after the redirect)."""
+
+    queued: int
+    refused: int
+
+
+CSS = """
+*{box-sizing:border-box}
+body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+color:#1d2330;background:#f4f6f9}
+header{background:#1f3a5f;color:#fff;padding:12px 16px;display:flex;flex-wrap:wrap;
+gap:8px 16px;align-items:center;justify-content:space-between}
+header h1{font-size:20px;margin:0}
+header form{display:flex;flex-wrap:wrap;gap:6px;align-items:center}
+header input,header button{font:inherit;padding:4px 8px;border-radius:4px;border:1px solid #9fb3c8}
+header a{color:#fff}
+main{max-width:1100px;margin:0 auto;padding:12px}
+h2{font-size:17px;margin:20px 0 8px}
+section{margin-bottom:8px}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:10px}
+.card{background:#fff;border-radius:8px;padding:10px 12px;box-shadow:0 1px 2px #0002}
+.card .label{display:block;font-size:13px;color:#5a6478}
+.card strong{display:block;font-size:28px}
+.card.small strong{font-size:22px}
+.card small{color:#5a6478}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));gap:10px}
+figure{margin:0;background:#fff;border-radius:8px;padding:10px;box-shadow:0 1px 2px #0002}
+figcaption{font-weight:600;margin-bottom:4px}
+.chart{width:100%;height:auto;font-size:11px}
+.chart .value{font-size:12px;font-weight:600}
+.chart polyline{stroke:#1f6fb2;stroke-width:2}
+.chart circle{fill:#1f6fb2}
+.chart .grid{stroke:#dde3ea}
+.chart .axis{fill:#5a6478;font-size:10px}
+.tables{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:0 16px}
+.scroll{overflow-x:auto;background:#fff;border-radius:8px;box-shadow:0 1px 2px #0002}
+table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:6px 10px;border-bottom:1px solid #e6eaef;vertical-align:top}
+th{font-size:13px;color:#5a6478;font-weight:600}
+.comments{list-style:none;padding:0;margin:0;display:grid;gap:8px}
+.comments li{background:#fff;border-radius:8px;padding:8px 12px;box-shadow:0 1px 2px #0002;
+border-left:5px solid #2e9e44}
+.comments li.s1,.comments li.s2{border-left-color:#c0392b}
+.comments li.s3{border-left-color:#f1c40f}
+.comments .score{font-weight:700;float:right;font-size:18px}
+blockquote{margin:0 0 4px;white-space:pre-wrap;overflow-wrap:anywhere}
+.comments small{color:#5a6478}
+.notice{background:#e3f4e8;border:1px solid #9ed3ad;border-radius:8px;padding:8px 12px}
+.retry button{font:inherit;padding:8px 14px;border:0;border-radius:6px;background:#1f6fb2;
+color:#fff;margin-top:10px}
+"""
+
+
+def _header(report: Report, t: dict[str, str]) -> str:
+    first, last = report.period.first.isoformat(), report.period.last.isoformat()
+    return (
+        f"<header><h1>{escape(t['title'])}</h1>"
+        '<form method="get" action="/admin">'
+        f'<label>{escape(t["from"])} <input type="date" name="from" value="{first}"></label>'
+        f'<label>{escape(t["to"])} <input type="date" name="to" value="{last}"></label>'
+        f'<button type="submit">{escape(t["show"])}</button>'
+        f'<a href="/admin/export.csv?{escape(report.period.query())}">{escape(t["export"])}</a>'
+        "</form></header>"
+    )
+
+
+def _notice(notice: Notice | None, t: dict[str, str]) -> str:
+    if notice is None:
+        return ""
+    text = t["queued"].format(n=notice.queued)
+    if notice.refused:
+        text += " " + t["refused"].format(n=notice.refused)
+    return f'<p class="notice" role="status">{escape(text)}</p>'
+
+
+def render(
+    report: Report, *, language: str, nonce: str, csrf: str, notice: Notice | None = None
+) -> str:
+    """The whole page."""
+    t = texts(language)
+    overview = report.overview
+    body = (
+        _header(report, t)
+        + "<main>"
+        + _notice(notice, t)
+        + f"<p>{escape(t['surveys'].format(n=overview.surveys))}</p>"
+        + sections.cards(overview, t, language)
+        + sections.charts(overview, report.weeks, t)
+        + '<div class="tables">'
+        + sections.teams(report.engineers, "engineer", t, language)
+        + sections.teams(report.groups, "group", t, language)
+        + "</div>"
+        + sections.comments(report.comments, t)
+        + f"<h2>{escape(t['machine'])}</h2>"
+        + sections.machine(report.machine, report.troubles, t)
+        + sections.retry_form(nonce, csrf, report.period.query(), t)
+        + "</main>"
+    )
+    return (
+        f'<!doctype html><html lang="{"en" if language == "en" else "ru"}"><head>'
+        '<meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">'
+        '<meta name="robots" content="noindex">'
+        f"<title>{escape(t['title'])}</title><style>{CSS}</style></head><body>{body}</body></html>"
+    )

@@ -1,0 +1,58 @@
+"""The period a report covers: `?from=YYYY-MM-DD&to=YYYY-MM-DD`, both days included (UTC)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+DEFAULT_DAYS = 30
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A longer period is refused: it says nothing a year's does not, and costs more to read.
+LONGEST = timedelta(days=3 * 366)
+
+
+class PeriodError(ValueError):
+    """The query's dates cannot be read or make no period; the message says why."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """From the first to the last day, both included."""
+
+    first: date
+    last: date
+
+    @property
+    def start(self) -> datetime:
+        """The first moment of the period (UTC)."""
+        return datetime.combine(self.first, time(), UTC)
+
+    @property
+    def end(self) -> datetime:
+        """The first moment after the period (UTC)."""
+        return datetime.combine(self.last + timedelta(days=1), time(), UTC)
+
+    def query(self) -> str:
+        """The period as the page's query string."""
+        return f"from={self.first.isoformat()}&to={self.last.isoformat()}"
+
+
+def _day(value: str, name: str) -> date:
+    try:
+        if _ISO_DAY.fullmatch(value) is None:
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PeriodError(f"{name} must be a date YYYY-MM-DD, e.g. 2026-03-01") from None
+
+
+def parse_period(first: str | None, last: str | None, today: date) -> Period:
+    """The period of the query; missing dates mean the last 30 days up to today."""
+    end = _day(last, "to") if last else today
+    begin = _day(first, "from") if first else end - timedelta(days=DEFAULT_DAYS - 1)
+    if begin > end:
+        raise PeriodError("from must not be after to")
+    if end - begin > LONGEST:
+        raise PeriodError("the period must not be longer than three years")
+    return Period(begin, end)

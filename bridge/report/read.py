@@ -1,0 +1,37 @@
+"""Reads what the page shows in one transaction: the queries of `storage.report`, turned
+into figures by `bridge.report.figures`."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+
+from bridge.report import figures
+from bridge.report.page import Report
+from bridge.report.period import Period
+from storage import report as queries
+from storage.db import transaction
+
+COMMENTS, TROUBLES = 20, 20
+
+
+def read_report(engine: Engine, period: Period) -> Report:
+    """The page's figures for `period` (the machine's side is as of now, any period)."""
+    start, end = period.start, period.end
+    with transaction(engine) as session:
+        totals = queries.totals(session, start=start, end=end)
+        days = queries.days(session, start=start, end=end)
+        engineers = queries.teams(session, start=start, end=end, by="engineer")
+        groups = queries.teams(session, start=start, end=end, by="group")
+        comments = queries.comments(session, start=start, end=end, limit=COMMENTS)
+        machine = queries.machine_counts(session)
+        troubles = queries.troubles(session, limit=TROUBLES)
+    return Report(
+        period,
+        figures.overview(totals),
+        figures.weeks(days, period.first, period.last),
+        figures.table(engineers),
+        figures.table(groups),
+        comments,
+        machine,
+        troubles,
+    )

@@ -1,0 +1,130 @@
+"""The page's sections as HTML, every value escaped (`page` puts them together)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from html import escape
+
+from bridge.report import svg
+from bridge.report.figures import Overview, Row, Week
+from bridge.report.privacy import without_emails
+from bridge.report.texts import decimal, percent
+from storage.report import Comment, Trouble
+
+MACHINE_STATES = ("inviting", "awaiting", "undeliverable", "failed")
+
+
+def _card(name: str, figure: str, value: str, note: str = "") -> str:
+    small = f"<small>{escape(note)}</small>" if note else ""
+    return (
+        f'<div class="card"><span class="label">{escape(name)}</span>'
+        f'<strong data-figure="{figure}">{escape(value)}</strong>{small}</div>'
+    )
+
+
+def cards(overview: Overview, t: dict[str, str], lang: str) -> str:
+    """The headline figures as cards."""
+    delivered = t["of_delivered"].format(n=overview.delivered)
+    return (
+        '<section class="cards">'
+        + _card(t["csat"], "csat", percent(overview.score.csat))
+        + _card(t["response"], "response", percent(overview.response_rate), delivered)
+        + _card(t["mean"], "mean", decimal(overview.score.mean, lang))
+        + _card(t["human"], "human", str(overview.human))
+        + _card(t["automatic"], "automatic", str(overview.automatic))
+        + "</section>"
+    )
+
+
+def charts(overview: Overview, weeks: Sequence[Week], t: dict[str, str]) -> str:
+    """The distribution and the weekly trend, side by side where there is room."""
+    bars = svg.distribution(overview.distribution, t["chart_distribution"], t["bar"])
+    line = svg.trend(weeks, t["chart_trend"], t["point"])
+    return (
+        '<section class="charts">'
+        f"<figure><figcaption>{escape(t['distribution'])}</figcaption>{bars}</figure>"
+        f"<figure><figcaption>{escape(t['trend'])}</figcaption>{line}</figure>"
+        "</section>"
+    )
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]], name: str) -> str:
+    th = "".join(f"<th>{escape(h)}</th>" for h in head)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return (
+        f'<div class="scroll"><table data-table="{name}"><thead><tr>{th}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
+
+
+def teams(rows: Sequence[Row], kind: str, t: dict[str, str], lang: str) -> str:
+    """The per-engineer (`kind="engineer"`) or per-group table."""
+    title = t["engineers"] if kind == "engineer" else t["groups"]
+    cells = [
+        [
+            r.name or t["unknown"],
+            str(r.score.ratings),
+            percent(r.score.csat),
+            decimal(r.score.mean, lang),
+        ]
+        for r in rows
+    ]
+    head = [t[kind], t["count"], "CSAT", t["mean"]]
+    empty = f"<p>{escape(t['no_ratings'])}</p>"
+    return (
+        f"<section><h2>{escape(title)}</h2>{_table(head, cells, kind) if rows else empty}</section>"
+    )
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def comments(items: Sequence[Comment], t: dict[str, str]) -> str:
+    """The latest comments, low scores first."""
+    if not items:
+        return (
+            f"<section><h2>{escape(t['comments'])}</h2><p>{escape(t['no_comments'])}</p></section>"
+        )
+    entries = "".join(
+        f'<li class="s{c.score}"><span class="score">{c.score}</span>'
+        f"<blockquote>{escape(without_emails(c.text))}</blockquote>"
+        f"<small>{escape(t['ticket'])} {c.issue_id} · {escape(c.engineer or t['unknown'])}"
+        f" · {_when(c.answered_at)}</small></li>"
+        for c in items
+    )
+    return f'<section><h2>{escape(t["comments"])}</h2><ul class="comments">{entries}</ul></section>'
+
+
+def machine(counts: dict[str, int], items: Sequence[Trouble], t: dict[str, str]) -> str:
+    """Surveys waiting, undeliverable and failed now, with the reasons of the latest ones."""
+    tiles = "".join(
+        f'<div class="card small"><span class="label">{escape(t[s])}</span>'
+        f'<strong data-figure="{s}">{counts.get(s, 0)}</strong></div>'
+        for s in MACHINE_STATES
+    )
+    rows = [
+        [
+            str(i.issue_id),
+            t.get(i.state, i.state),
+            without_emails(i.reason or "—"),
+            _when(i.updated_at),
+        ]
+        for i in items
+    ]
+    head = [t["ticket"], t["state"], t["reason"], t["when"]]
+    listing = _table(head, rows, "troubles") if rows else f"<p>{escape(t['no_troubles'])}</p>"
+    return f'<section class="cards">{tiles}</section>{listing}'
+
+
+def retry_form(nonce: str, csrf: str, query: str, t: dict[str, str]) -> str:
+    """The button that queues the failed jobs again (a POST with the page's CSRF token)."""
+    return (
+        f'<form method="post" action="/admin/retry?{escape(query)}" class="retry">'
+        f'<input type="hidden" name="nonce" value="{escape(nonce)}">'
+        f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+        f'<button type="submit">{escape(t["retry"])}</button></form>'
+    )

@@ -1,0 +1,128 @@
+"""The report page `/admin`, its CSV export and its retry button; registered only when
+ADMIN_TOKEN is set (`bridge.report.guard` says who may use them)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import (
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+
+from bridge.admin import retry_failed
+from bridge.report import export, guard
+from bridge.report.page import Notice, render
+from bridge.report.period import Period, PeriodError, parse_period
+from bridge.report.read import read_report
+from bridge.routes.state import App, State
+from storage import report as queries
+from storage.db import transaction
+
+log = logging.getLogger(__name__)
+_NO_STORE = {"Cache-Control": "no-store", "X-Frame-Options": "DENY"}
+# No script, no remote anything: the page needs only its own inline style and form.
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'"
+EXPORT_BATCH = 1000
+
+
+def _token(state: App) -> str:
+    assert state.settings.admin_token is not None
+    return state.settings.admin_token.get_secret_value()
+
+
+def _admin(request: Request, state: State) -> App:
+    if not guard.authorized(request.headers.get("authorization"), _token(state)):
+        raise HTTPException(
+            401,
+            "the report needs ADMIN_TOKEN",
+            headers={"WWW-Authenticate": 'Basic realm="rating"'},
+        )
+    return state
+
+
+Admin = Annotated[App, Depends(_admin)]
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+
+def _period(state: App, first: str | None, last: str | None) -> Period:
+    try:
+        return parse_period(first, last, state.clock().date())
+    except PeriodError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+def _count(value: str | None) -> int:
+    return int(value) if value is not None and value.isdigit() and len(value) < 9 else 0
+
+
+@router.get("")
+async def page(request: Request, state: Admin) -> HTMLResponse:
+    """The report for `?from=&to=` (the last 30 days by default)."""
+    query = request.query_params
+    period = _period(state, query.get("from"), query.get("to"))
+    report = await asyncio.to_thread(read_report, state.engine, period)
+    nonce, csrf = guard.form_token(_token(state))
+    notice = Notice(_count(query.get("queued")), _count(query.get("refused")))
+    html = render(
+        report,
+        language=state.settings.language,
+        nonce=nonce,
+        csrf=csrf,
+        notice=notice if "queued" in query else None,
+    )
+    return HTMLResponse(html, headers={**_NO_STORE, "Content-Security-Policy": _CSP})
+
+
+@router.post("/retry")
+async def retry(request: Request, state: Admin) -> Response:
+    """Queue the failed jobs again, then back to the page (303) with how many were queued."""
+    headers = request.headers
+    if not guard.same_origin(headers.get("origin"), headers.get("referer"), headers.get("host")):
+        return PlainTextResponse("refused: the form must come from this page", status_code=403)
+    # Two short fields: read by hand rather than add a multipart parser for them.
+    form = parse_qs((await request.body())[:1000].decode("utf-8", "replace"))
+    nonce, csrf = (form.get(name, [""])[0] for name in ("nonce", "csrf"))
+    if not guard.form_valid(_token(state), nonce, csrf):
+        return PlainTextResponse("refused: the form is stale or forged, reload the page", 403)
+    period = _period(state, request.query_params.get("from"), request.query_params.get("to"))
+    queued, refused = await asyncio.to_thread(
+        retry_failed, state.engine, state.settings, state.clock()
+    )
+    state.wake_worker()
+    log.info("admin.retry_failed queued=%d refused=%d", queued, len(refused))
+    target = f"/admin?{period.query()}&queued={queued}&refused={len(refused)}"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/export.csv")
+async def export_csv(request: Request, state: Admin) -> StreamingResponse:
+    """Every survey of the period as CSV, streamed."""
+    period = _period(state, request.query_params.get("from"), request.query_params.get("to"))
+    name = f"ratings-{period.first.isoformat()}-{period.last.isoformat()}.csv"
+    return StreamingResponse(
+        export.lines(_batches(state, period), state.settings.language),
+        media_type="text/csv; charset=utf-8",
+        headers={**_NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _batches(state: App, period: Period) -> Iterator[list[tuple[Any, ...]]]:
+    after: tuple[datetime, int] | None = None
+    while True:
+        with transaction(state.engine) as session:
+            rows, after = queries.export_batch(
+                session, start=period.start, end=period.end, after=after, limit=EXPORT_BATCH
+            )
+        yield rows
+        if after is None:
+            return

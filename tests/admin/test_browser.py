@@ -1,0 +1,106 @@
+"""The report page in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright):
+the service runs as a process over the hand-made data set; the test logs in, reads the
+figures as a person sees them, presses the retry button, and saves screenshots at desktop and
+phone widths to tests/admin/screenshots/ (git-ignored) for a person to look at."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storage.db import create_db_engine
+from tests.admin import dataset
+from tests.admin.conftest import ADMIN_TOKEN
+from tests.admin.dataset import EXPECTED
+from tests.harness.processes import Service, service_on_fakes
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).parent / "screenshots"
+SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
+
+if not CHROMIUM.exists() and not os.environ.get("REQUIRE_BROWSER"):
+    pytest.skip(
+        "/usr/bin/chromium is missing (apt-get install -y chromium); set REQUIRE_BROWSER=1 "
+        "to make this a failure",
+        allow_module_level=True,
+    )
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """The service as a process with ADMIN_TOKEN set, over the data set."""
+    directory = tmp_path_factory.mktemp("admin-browser")
+    with service_on_fakes(directory, [], ADMIN_TOKEN=ADMIN_TOKEN) as running:
+        engine = create_db_engine(running.env["DATABASE_URL"], pool_size=1)
+        dataset.seed(engine)
+        engine.dispose()
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium, the system's (Playwright never downloads a browser here)."""
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield chromium
+        chromium.close()
+
+
+def _page(browser: Any, service: Service, size: str) -> Any:
+    width, height = SIZES[size]
+    context = browser.new_context(
+        viewport={"width": width, "height": height},
+        http_credentials={"username": "admin", "password": ADMIN_TOKEN},
+        java_script_enabled=False,
+    )
+    page = context.new_page()
+    page.goto(f"{service.url}/admin?{dataset.QUERY}")
+    return page
+
+
+def _figure(page: Any, name: str) -> str:
+    return str(page.locator(f'[data-figure="{name}"]').inner_text()).strip()
+
+
+def test_the_page_shows_the_hand_computed_figures(browser: Any, service: Service) -> None:
+    page = _page(browser, service, "desktop")
+    assert page.title() == "Оценки заявок"
+    assert _figure(page, "csat") == EXPECTED["csat"]
+    assert _figure(page, "response") == EXPECTED["response"]
+    assert _figure(page, "mean") == EXPECTED["mean_ru"]
+    assert (_figure(page, "human"), _figure(page, "automatic")) == ("7", "2")
+    assert _figure(page, "undeliverable") == "1"
+    engineers = page.locator('table[data-table="engineer"] tbody tr').all_inner_texts()
+    assert any(row.split("\t")[:3] == [dataset.IVAN, "3", "67%"] for row in engineers)
+    assert any(row.startswith("Anna <b>Smith</b>") for row in engineers)
+    assert str(page.locator("svg.chart title").first.text_content()).startswith("Гистограмма")
+    comments = page.locator(".comments blockquote").all_inner_texts()
+    assert comments[0].startswith("Не решили <script>alert(1)</script>")
+    page.context.close()
+
+
+def test_screenshots_at_desktop_and_phone_widths(browser: Any, service: Service) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    for size in SIZES:
+        page = _page(browser, service, size)
+        path = SHOTS / f"admin-{size}.png"
+        page.screenshot(path=str(path), full_page=True)
+        # Nothing is wider than the screen: the page reads on a phone without side-scrolling.
+        assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size][0]
+        page.context.close()
+        print(f"screenshot: {path}")
+
+
+def test_the_retry_button_queues_the_failed_survey(browser: Any, service: Service) -> None:
+    page = _page(browser, service, "desktop")
+    page.locator("form.retry button").click()
+    page.wait_for_load_state()
+    assert "queued=1" in page.url
+    assert page.locator(".notice").inner_text().startswith("Поставлено в очередь заново: 1.")
+    page.context.close()
