@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, case, func, select, tuple_
+from sqlalchemy import ColumnElement, and_, case, func, literal_column, select, tuple_
 from sqlmodel import Session, col
 
-from storage.tables import Survey, SurveyState
+from storage.tables import Survey, SurveyState, UTCDateTime
 
 _WAITING = (SurveyState.INVITING, SurveyState.AWAITING)
 _TROUBLE = (SurveyState.UNDELIVERABLE, SurveyState.FAILED)
@@ -88,73 +88,137 @@ def _count(condition: ColumnElement[bool]) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def totals(session: Session, *, start: datetime, end: datetime) -> Totals:
+def weeks(session: Session, *, start: datetime, end: datetime) -> list[Day]:
+    """People's ratings per ISO week of the period, each dated at its first day in the period.
+
+    One small range query a week rather than a GROUP BY over a date function: the ranges
+    read the index in order, while grouping by a computed day sorts every row.
+    """
+    found = []
+    for since, until in _week_ranges(start, end):
+        ratings, good = session.execute(
+            select(func.count(), _count(col(Survey.score) >= 4)).where(
+                _in_period(since, until), _human()
+            )
+        ).one()
+        if ratings:
+            found.append(Day(since.date(), int(ratings), int(good)))
+    return found
+
+
+def _week_ranges(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    monday = (start - timedelta(days=start.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    ranges = []
+    while monday < end:
+        ranges.append((max(start, monday), min(end, monday + timedelta(days=7))))
+        monday += timedelta(days=7)
+    return ranges
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The surveys of the period that share an engineer, group, score and automatic or not,
+    and how many of their invitations were delivered: every figure but the trend is summed
+    from these."""
+
+    engineer: str | None
+    group: str | None
+    score: int | None
+    automatic: bool
+    count: int
+    delivered: int
+
+    @property
+    def human(self) -> bool:
+        """A rating the person gave (not the default)."""
+        return self.score is not None and not self.automatic
+
+
+def cells(session: Session, *, start: datetime, end: datetime) -> list[Cell]:
+    """One grouped pass over the period.
+
+    SQLite walks `ix_survey_teams` in its grouping order instead of range-scanning the period
+    and sorting every row (the unary `+` keeps its planner off the `created_at` index: a third
+    of the time with a hundred thousand surveys); PostgreSQL plans alone.
+    """
+    created: ColumnElement[datetime] = (
+        literal_column("+survey.created_at", UTCDateTime())
+        if session.get_bind().dialect.name == "sqlite"
+        else cast(ColumnElement[datetime], col(Survey.created_at))
+    )
+    columns = (
+        col(Survey.engineer),
+        col(Survey.engineer_group),
+        col(Survey.score),
+        col(Survey.automatic),
+    )
+    rows = session.execute(
+        select(*columns, func.count(), func.count(col(Survey.message_id)))
+        .where(created >= start, created < end, col(Survey.is_test).is_(False))
+        .group_by(*columns)
+    ).all()
+    return [Cell(r[0], r[1], r[2], bool(r[3]), int(r[4]), int(r[5])) for r in rows]
+
+
+def totals(period: Sequence[Cell]) -> Totals:
     """People's ratings by score, automatic ratings, invitations delivered, all surveys."""
-    scores = [_count(and_(_human(), col(Survey.score) == s)) for s in range(1, 6)]
-    automatic = _count(and_(col(Survey.score).is_not(None), col(Survey.automatic).is_(True)))
-    delivered = _count(col(Survey.message_id).is_not(None))
-    row = session.execute(
-        select(*scores, automatic, delivered, func.count()).where(_in_period(start, end))
-    ).one()
-    values = [int(v) for v in row]
-    return Totals(dict(zip(range(1, 6), values[:5], strict=True)), *values[5:])
+    by_score = dict.fromkeys(range(1, 6), 0)
+    for c in period:
+        if c.human and c.score in by_score:
+            by_score[c.score] += c.count
+    return Totals(
+        by_score,
+        sum(c.count for c in period if c.score is not None and c.automatic),
+        sum(c.delivered for c in period),
+        sum(c.count for c in period),
+    )
 
 
-def _day(session: Session) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return func.date(func.timezone("UTC", col(Survey.created_at)))
-    return func.date(col(Survey.created_at))
-
-
-def days(session: Session, *, start: datetime, end: datetime) -> list[Day]:
-    """People's ratings per day (UTC) of the period, days without surveys left out."""
-    day = _day(session).label("day")
-    rows = session.execute(
-        select(day, _count(_human()), _count(and_(_human(), col(Survey.score) >= 4)))
-        .where(_in_period(start, end))
-        .group_by(day)
-        .order_by(day)
-    ).all()
-    return [Day(_as_date(r[0]), int(r[1]), int(r[2])) for r in rows]
-
-
-def _as_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
-def teams(session: Session, *, start: datetime, end: datetime, by: str) -> list[Team]:
+def teams(period: Sequence[Cell], *, by: str) -> list[Team]:
     """People's ratings per engineer (`by="engineer"`) or per group (`by="group"`)."""
-    column = col(Survey.engineer) if by == "engineer" else col(Survey.engineer_group)
-    rows = session.execute(
-        select(
-            column,
-            func.count(),
-            _count(col(Survey.score) >= 4),
-            func.coalesce(func.sum(col(Survey.score)), 0),
-        )
-        .where(_in_period(start, end), _human())
-        .group_by(column)
-        .order_by(func.count().desc(), column)
-    ).all()
-    return [Team(r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows]
+    found: dict[str | None, list[int]] = {}
+    for c in period:
+        if not c.human or c.score is None:
+            continue
+        team = found.setdefault(c.engineer if by == "engineer" else c.group, [0, 0, 0])
+        team[0] += c.count
+        team[1] += c.count if c.score >= 4 else 0
+        team[2] += c.count * c.score
+    rated = [Team(name, *counts) for name, counts in found.items()]
+    return sorted(rated, key=lambda t: (-t.ratings, t.name is None, t.name or ""))
 
 
 def comments(session: Session, *, start: datetime, end: datetime, limit: int) -> list[Comment]:
-    """The latest comments of people's ratings, low scores first."""
-    rows = session.execute(
-        select(
-            col(Survey.issue_id),
-            col(Survey.score),
-            col(Survey.reply_text),
-            col(Survey.engineer),
-            col(Survey.answered_at),
-        )
-        .where(_in_period(start, end), _human(), col(Survey.reply_text).is_not(None))
-        .where(col(Survey.reply_text) != "")
-        .order_by(col(Survey.score), col(Survey.answered_at).desc())
-        .limit(limit)
-    ).all()
-    return [Comment(*row) for row in rows]
+    """The latest comments of people's ratings, low scores first.
+
+    Score by score, newest first, through the small `ix_survey_comments` index (rows with a
+    comment only), so that reading stops once `limit` are found.
+    """
+    found: list[Comment] = []
+    for score in range(1, 6):
+        if len(found) >= limit:
+            break
+        rows = session.execute(
+            select(
+                col(Survey.issue_id),
+                col(Survey.score),
+                col(Survey.reply_text),
+                col(Survey.engineer),
+                col(Survey.answered_at),
+            )
+            .where(col(Survey.score) == score, _commented(), _in_period(start, end))
+            .where(col(Survey.automatic).is_(False))
+            .order_by(col(Survey.answered_at).desc())
+            .limit(limit - len(found))
+        ).all()
+        found.extend(Comment(*row) for row in rows)
+    return found
+
+
+def _commented() -> ColumnElement[bool]:
+    return and_(col(Survey.reply_text).is_not(None), col(Survey.reply_text) != "")
 
 
 def machine_counts(session: Session) -> dict[str, int]:

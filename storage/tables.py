@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, String, Text, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, Index, String, Text, TypeDecorator, text
 from sqlalchemy.engine import Dialect
 from sqlmodel import Column, Field, SQLModel
 
@@ -82,8 +82,29 @@ class Survey(SQLModel, table=True):
     __table_args__ = (
         Index("ix_survey_purge", "personal_data_purged", "finished_at"),
         Index("ix_survey_state_updated", "state", "updated_at"),
-        Index("ix_survey_created_at", "created_at"),
-        Index("ix_survey_answered_at", "answered_at"),
+        # The report page (storage.report): the trend, the tables and totals, the comments.
+        Index("ix_survey_report", "created_at", "is_test", "automatic", "score"),
+        Index(
+            "ix_survey_teams",
+            "engineer",
+            "engineer_group",
+            "score",
+            "automatic",
+            "created_at",
+            "is_test",
+            "message_id",
+        ),
+        Index(
+            "ix_survey_comments",
+            "score",
+            "answered_at",
+            "created_at",
+            "is_test",
+            "automatic",
+            sqlite_where=text("reply_text IS NOT NULL AND reply_text <> ''"),
+            postgresql_where=text("reply_text IS NOT NULL AND reply_text <> ''"),
+        ),
+        Index("ix_survey_state_test", "state", "is_test"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

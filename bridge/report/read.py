@@ -18,19 +18,17 @@ def read_report(engine: Engine, period: Period) -> Report:
     """The page's figures for `period` (the machine's side is as of now, any period)."""
     start, end = period.start, period.end
     with transaction(engine) as session:
-        totals = queries.totals(session, start=start, end=end)
-        days = queries.days(session, start=start, end=end)
-        engineers = queries.teams(session, start=start, end=end, by="engineer")
-        groups = queries.teams(session, start=start, end=end, by="group")
+        cells = queries.cells(session, start=start, end=end)
+        weeks = queries.weeks(session, start=start, end=end)
         comments = queries.comments(session, start=start, end=end, limit=COMMENTS)
         machine = queries.machine_counts(session)
         troubles = queries.troubles(session, limit=TROUBLES)
     return Report(
         period,
-        figures.overview(totals),
-        figures.weeks(days, period.first, period.last),
-        figures.table(engineers),
-        figures.table(groups),
+        figures.overview(queries.totals(cells)),
+        figures.weeks(weeks, period.first, period.last),
+        figures.table(queries.teams(cells, by="engineer")),
+        figures.table(queries.teams(cells, by="group")),
         comments,
         machine,
         troubles,

@@ -15,6 +15,19 @@ down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+REPORT_COLUMNS = ["created_at", "is_test", "automatic", "score"]
+TEAM_COLUMNS = [
+    "engineer",
+    "engineer_group",
+    "score",
+    "automatic",
+    "created_at",
+    "is_test",
+    "message_id",
+]
+COMMENT_COLUMNS = ["score", "answered_at", "created_at", "is_test", "automatic"]
+COMMENTED = "reply_text IS NOT NULL AND reply_text <> ''"
+
 
 def upgrade() -> None:
     with op.batch_alter_table("survey") as batch:
@@ -26,13 +39,25 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("is_test", sa.Boolean(), nullable=False, server_default=sa.false())
         )
-    op.create_index("ix_survey_created_at", "survey", ["created_at"])
-    op.create_index("ix_survey_answered_at", "survey", ["answered_at"])
+    # The report: the trend reads the period's range, the tables walk the teams' index in
+    # grouping order, and the comments come from a small partial index.
+    op.create_index("ix_survey_report", "survey", REPORT_COLUMNS)
+    op.create_index("ix_survey_teams", "survey", TEAM_COLUMNS)
+    op.create_index(
+        "ix_survey_comments",
+        "survey",
+        COMMENT_COLUMNS,
+        sqlite_where=sa.text(COMMENTED),
+        postgresql_where=sa.text(COMMENTED),
+    )
+    op.create_index("ix_survey_state_test", "survey", ["state", "is_test"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_survey_answered_at", table_name="survey")
-    op.drop_index("ix_survey_created_at", table_name="survey")
+    op.drop_index("ix_survey_state_test", table_name="survey")
+    op.drop_index("ix_survey_comments", table_name="survey")
+    op.drop_index("ix_survey_teams", table_name="survey")
+    op.drop_index("ix_survey_report", table_name="survey")
     with op.batch_alter_table("survey") as batch:
         for column in (
             "is_test",
