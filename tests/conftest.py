@@ -3,6 +3,7 @@ bot registered. What they are built from lives in tests/harness."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
+import bridge.logs
 from bot.client import BitrixClient
 from bot.register import register
 from storage.db import create_db_engine
@@ -61,3 +63,19 @@ async def vendors(database_url: str) -> Vendors:
         await register(client, make_settings(database_url))
     fakes.bitrix.calls.clear()
     return fakes
+
+
+@pytest.fixture
+def logging_state() -> Iterator[None]:
+    """Put back the global logging set-up that a test changes."""
+    names = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "httpx")
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [(logger, logger.handlers[:], logger.propagate, logger.level) for logger in loggers]
+    factory, redact = logging.getLogRecordFactory(), bridge.logs._redact
+    yield
+    for logger, handlers, propagate, level in saved:
+        logger.handlers[:] = handlers
+        logger.propagate = propagate
+        logger.setLevel(level)
+    logging.setLogRecordFactory(factory)
+    bridge.logs._redact = redact

@@ -6,32 +6,13 @@ import io
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
-
-import bridge.logs
 from bridge.logs import setup_logging
 from tests.harness.constants import OKDESK_TOKEN, WEBHOOK_TOKEN
 from tests.harness.vendors import make_settings
 
 FORGED = '{"time": "2024-01-01T00:00:00.000+00:00", "level": "INFO", "message": "forged"}'
-
-
-@pytest.fixture
-def logging_state() -> Iterator[None]:
-    """Put back the global logging set-up that a test changes."""
-    names = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "httpx")
-    loggers = [logging.getLogger(name) for name in names]
-    saved = [(logger, logger.handlers[:], logger.propagate, logger.level) for logger in loggers]
-    factory, redact = logging.getLogRecordFactory(), bridge.logs._redact
-    yield
-    for logger, handlers, propagate, level in saved:
-        logger.handlers[:] = handlers
-        logger.propagate = propagate
-        logger.setLevel(level)
-    logging.setLogRecordFactory(factory)
-    bridge.logs._redact = redact
 
 
 def _logged(log_format: str, write: Callable[[logging.Logger], None]) -> list[str]:

@@ -15,11 +15,9 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote_plus
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -95,22 +93,6 @@ def test_masking_long_runs_takes_linear_time() -> None:
 @given(st.text(alphabet="ab_.@-+ &=é\n", max_size=40))
 def test_e_mails_are_found_as_the_old_pattern_found_them(text: str) -> None:
     assert mask_emails(text) == OLD_EMAIL.sub("<e-mail>", text)
-
-
-@pytest.fixture
-def logging_state() -> Iterator[None]:
-    """Put back the global logging set-up that a test changes."""
-    names = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "httpx")
-    loggers = [logging.getLogger(name) for name in names]
-    saved = [(logger, logger.handlers[:], logger.propagate, logger.level) for logger in loggers]
-    factory, redact = logging.getLogRecordFactory(), bridge.logs._redact
-    yield
-    for logger, handlers, propagate, level in saved:
-        logger.handlers[:] = handlers
-        logger.propagate = propagate
-        logger.setLevel(level)
-    logging.setLogRecordFactory(factory)
-    bridge.logs._redact = redact
 
 
 def _message(msg: str, *args: Any) -> str:
