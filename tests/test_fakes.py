@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.bitrix import FakeBitrix
-from tests.fakes.okdesk import FakeOkdesk
+from sandbox.fakes.bitrix import FakeBitrix
+from sandbox.fakes.okdesk import FakeOkdesk
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HOOK = "/rest/1/hooktoken/"
@@ -288,7 +288,7 @@ async def test_okdesk_issue_list(ok: httpx.AsyncClient) -> None:
 
 def test_serve_runs_both_fakes_over_http() -> None:
     """serve.py listens on both ports, exposes /_fake/ and stops cleanly on SIGTERM."""
-    args = ["-m", "tests.fakes.serve", "--okdesk-port", "0", "--bitrix-port", "0"]
+    args = ["-m", "sandbox.fakes.serve", "--okdesk-port", "0", "--bitrix-port", "0"]
     cwd = Path(__file__).parent.parent
     proc = subprocess.Popen([sys.executable, *args], cwd=cwd, stdout=subprocess.PIPE, text=True)
     watchdog = threading.Timer(20, proc.kill)

@@ -27,7 +27,7 @@ from bridge.okdesk.data import (
     read_time,
 )
 from outbound.errors import RejectedError, TransientError
-from tests.fakes.okdesk import FakeOkdesk
+from sandbox.fakes.okdesk import FakeOkdesk
 from tests.harness.payloads import fixture_json
 
 pytestmark = pytest.mark.anyio

@@ -22,7 +22,7 @@ from bot.messenger import ChatMessage, ImbotMessenger
 from bot.register import register
 from bot.settings import BotSettings
 from outbound.errors import DeliveryError, TransientError
-from tests.fakes.bitrix import MEMBER_ID, FakeBitrix, php_json_array
+from sandbox.fakes.bitrix import MEMBER_ID, FakeBitrix, php_json_array
 
 pytestmark = pytest.mark.anyio
 

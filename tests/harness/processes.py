@@ -93,11 +93,11 @@ class Fakes:
 
 @contextmanager
 def fakes_process(*args: str) -> Iterator[Fakes]:
-    """Start `python -m tests.fakes.serve` and wait for its URLs."""
+    """Start `python -m sandbox.fakes.serve` and wait for its URLs."""
     command = [
         sys.executable,
         "-m",
-        "tests.fakes.serve",
+        "sandbox.fakes.serve",
         "--okdesk-port",
         "0",
         "--bitrix-port",

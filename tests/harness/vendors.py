@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 
 from bridge.settings import Settings
-from tests.fakes.bitrix import FakeBitrix
-from tests.fakes.okdesk import FakeOkdesk
+from sandbox.fakes.bitrix import FakeBitrix
+from sandbox.fakes.okdesk import FakeOkdesk
 from tests.harness.constants import (
     BITRIX_BASE,
     CLIENT_ID,

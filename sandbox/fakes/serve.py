@@ -1,6 +1,6 @@
 """Serve both fakes over HTTP on 127.0.0.1.
 
-Usage: python -m tests.fakes.serve --okdesk-port P1 --bitrix-port P2 [--latency 0.3] [--rate-limit]
+Usage: python -m sandbox.fakes.serve --okdesk-port P1 --bitrix-port P2 [--latency S] [--rate-limit]
 Port 0 picks a free port. Once both listen, one JSON line with their base URLs goes to stdout.
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Iterator, Sequence
 import uvicorn
 from starlette.types import ASGIApp
 
-from tests.fakes.bitrix import FakeBitrix
-from tests.fakes.okdesk import FakeOkdesk
+from sandbox.fakes.bitrix import FakeBitrix
+from sandbox.fakes.okdesk import FakeOkdesk
 
 
 class _Server(uvicorn.Server):

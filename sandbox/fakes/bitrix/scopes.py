@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fakes.bitrix.php import Answer, BitrixError, php_truthy
+from sandbox.fakes.bitrix.php import Answer, BitrixError, php_truthy
 
 PORTAL_SCOPES = ("bizproc", "crm", "im", "imbot", "imopenlines", "task", "user", "user_basic")
 DEFAULT_SCOPES = ("imbot", "im", "user")

@@ -8,8 +8,8 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.fakes.bitrix.bots import BotMethods
-from tests.fakes.bitrix.php import Answer, BitrixError, as_int, as_str, upper_keys
+from sandbox.fakes.bitrix.bots import BotMethods
+from sandbox.fakes.bitrix.php import Answer, BitrixError, as_int, as_str, upper_keys
 
 PORTAL_DOMAIN = "acme.bitrix24.ru"
 MEMBER_ID = "bac1cd5c8f1a4e0b9d2f6a7c3e4b5d61"

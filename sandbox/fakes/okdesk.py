@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from tests.fakes._common import control_routes, int_keys, str_keys
+from sandbox.fakes._common import control_routes, int_keys, str_keys
 
 FailEntry = int | tuple[int, dict[str, str]]
 Handler = Callable[[Request], Awaitable[Response]]

@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes._common import control_routes, int_keys, str_keys, unflatten
-from tests.fakes.bitrix.messages import MessageMethods
-from tests.fakes.bitrix.php import (
+from sandbox.fakes._common import control_routes, int_keys, str_keys, unflatten
+from sandbox.fakes.bitrix.messages import MessageMethods
+from sandbox.fakes.bitrix.php import (
     STATUS_ERROR,
     Answer,
     BitrixError,
@@ -33,7 +33,7 @@ from tests.fakes.bitrix.php import (
     truthy,
     upper_keys,
 )
-from tests.fakes.bitrix.scopes import DEFAULT_SCOPES, ScopeMethods
+from sandbox.fakes.bitrix.scopes import DEFAULT_SCOPES, ScopeMethods
 
 FailEntry = int | str
 

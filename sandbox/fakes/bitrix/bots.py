@@ -7,7 +7,7 @@ import itertools
 import re
 from typing import Any
 
-from tests.fakes.bitrix.php import (
+from sandbox.fakes.bitrix.php import (
     Answer,
     BitrixError,
     as_int,
