@@ -129,72 +129,83 @@ def _done(request: Request, form: Form, note: str) -> Response:
     return RedirectResponse(f"/?{query}", 303)
 
 
-def _routes(console: Console, css: str, script: str) -> list[Route]:
-    """The page, its panels, and one route per thing a person can do on it."""
+def _console(request: Request) -> Console:
+    """The page's console, kept on the app."""
+    console: Console = request.app.state.console
+    return console
 
-    async def home(request: Request) -> Response:
-        """The whole page."""
-        lang = language(request.query_params.get("lang"))
-        who = _who(request.query_params.get("who"))
-        panels = await console.panels(who, lang)
-        tabs = people_tabs(who, lang)
-        markup = page_html(panels, tabs, console.knobs, who, lang, css, script)
-        return HTMLResponse(markup)
 
-    async def panels(request: Request) -> Response:
-        """The changing parts, as JSON {element id: inner HTML}."""
-        lang = language(request.query_params.get("lang"))
-        return JSONResponse(await console.panels(_who(request.query_params.get("who")), lang))
+async def home(request: Request) -> Response:
+    """The whole page."""
+    console = _console(request)
+    lang = language(request.query_params.get("lang"))
+    who = _who(request.query_params.get("who"))
+    panels = await console.panels(who, lang)
+    tabs = people_tabs(who, lang)
+    css, script = request.app.state.assets
+    return HTMLResponse(page_html(panels, tabs, console.knobs, who, lang, css, script))
 
-    async def status(request: Request, code: str) -> Response:
-        """An engineer moves a ticket to `code` in Okdesk, which posts its webhook."""
-        form = await _form(request)
-        body = {"issue_id": int(form.get("issue_id", "0") or 0), "code": code}
-        note = _sent(await console.act("okdesk", "status", body), language(form.get("lang")))
-        return _done(request, form, note)
 
-    async def close(request: Request) -> Response:
-        """«Закрыть»."""
-        return await status(request, "closed")
+async def panels(request: Request) -> Response:
+    """The changing parts, as JSON {element id: inner HTML}."""
+    lang = language(request.query_params.get("lang"))
+    who = _who(request.query_params.get("who"))
+    return JSONResponse(await _console(request).panels(who, lang))
 
-    async def reopen(request: Request) -> Response:
-        """«Открыть снова»."""
-        return await status(request, "opened")
 
-    async def press(request: Request) -> Response:
-        """The person presses a button under a bot message."""
-        form = await _form(request)
-        body = {"message_id": int(form.get("message_id", "0") or 0)}
-        body.update(user_id=_who(form.get("who")), button=int(form.get("button", "0") or 0))
-        answer = await console.act("bitrix", "press", body)
-        return _done(request, form, _sent(answer, language(form.get("lang")), "ONIMCOMMANDADD"))
+async def _status(request: Request, code: str) -> Response:
+    """An engineer moves a ticket to `code` in Okdesk, which posts its webhook."""
+    form = await _form(request)
+    body = {"issue_id": int(form.get("issue_id", "0") or 0), "code": code}
+    answer = await _console(request).act("okdesk", "status", body)
+    return _done(request, form, _sent(answer, language(form.get("lang"))))
 
-    async def write(request: Request) -> Response:
-        """The person writes to the bot."""
-        form = await _form(request)
-        message = form.get("text", "").strip()
-        lang = language(form.get("lang"))
-        if not message:
-            return _done(request, form, "")
-        answer = await console.act(
-            "bitrix", "write", {"user_id": _who(form["who"]), "text": message}
-        )
-        return _done(request, form, _sent(answer, lang, "ONIMBOTMESSAGEADD"))
 
-    async def knobs(request: Request) -> Response:
-        """The knobs form."""
-        form = await _form(request)
-        return _done(request, form, await console.apply(form, language(form.get("lang"))))
+async def close(request: Request) -> Response:
+    """«Закрыть»."""
+    return await _status(request, "closed")
 
-    return [
-        Route("/", home, methods=["GET"]),
-        Route("/panels", panels, methods=["GET"]),
-        Route("/close", close, methods=["POST"]),
-        Route("/reopen", reopen, methods=["POST"]),
-        Route("/press", press, methods=["POST"]),
-        Route("/write", write, methods=["POST"]),
-        Route("/knobs", knobs, methods=["POST"]),
-    ]
+
+async def reopen(request: Request) -> Response:
+    """«Открыть снова»."""
+    return await _status(request, "opened")
+
+
+async def press(request: Request) -> Response:
+    """The person presses a button under a bot message."""
+    form = await _form(request)
+    body = {"message_id": int(form.get("message_id", "0") or 0)}
+    body.update(user_id=_who(form.get("who")), button=int(form.get("button", "0") or 0))
+    answer = await _console(request).act("bitrix", "press", body)
+    return _done(request, form, _sent(answer, language(form.get("lang")), "ONIMCOMMANDADD"))
+
+
+async def write(request: Request) -> Response:
+    """The person writes to the bot."""
+    form = await _form(request)
+    message = form.get("text", "").strip()
+    if not message:
+        return _done(request, form, "")
+    body = {"user_id": _who(form.get("who")), "text": message}
+    answer = await _console(request).act("bitrix", "write", body)
+    return _done(request, form, _sent(answer, language(form.get("lang")), "ONIMBOTMESSAGEADD"))
+
+
+async def knobs(request: Request) -> Response:
+    """The knobs form."""
+    form = await _form(request)
+    return _done(request, form, await _console(request).apply(form, language(form.get("lang"))))
+
+
+ROUTES = [
+    Route("/", home, methods=["GET"]),
+    Route("/panels", panels, methods=["GET"]),
+    Route("/close", close, methods=["POST"]),
+    Route("/reopen", reopen, methods=["POST"]),
+    Route("/press", press, methods=["POST"]),
+    Route("/write", write, methods=["POST"]),
+    Route("/knobs", knobs, methods=["POST"]),
+]
 
 
 def create_page(sandbox: Sandbox) -> Starlette:
@@ -212,4 +223,7 @@ def create_page(sandbox: Sandbox) -> Starlette:
             await console.client.aclose()
             engine.dispose()
 
-    return Starlette(routes=_routes(console, css, script), lifespan=lifespan)
+    app = Starlette(routes=ROUTES, lifespan=lifespan)
+    app.state.console = console
+    app.state.assets = (css, script)
+    return app
