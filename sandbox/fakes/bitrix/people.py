@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -71,7 +72,8 @@ class PeopleMethods(MessageMethods):
         first, last = as_str(user.get("NAME")), as_str(user.get("LAST_NAME"))
         extranet = as_str(user.get("USER_TYPE")).lower() == "extranet"
         values = {"ID": user_id, "NAME": f"{first} {last}".strip(), "FIRST_NAME": first}
-        values.update(LAST_NAME=last, GENDER="", IS_BOT="N", IS_CONNECTOR="N", IS_NETWORK="N")
+        values.update(LAST_NAME=last, WORK_POSITION=as_str(user.get("WORK_POSITION")), GENDER="")
+        values.update(IS_BOT="N", IS_CONNECTOR="N", IS_NETWORK="N")
         values["IS_EXTRANET"] = "Y" if extranet else "N"
         return [(f"data[USER][{key}]", value) for key, value in values.items()], extranet
 
@@ -133,10 +135,13 @@ class PeopleMethods(MessageMethods):
         }
         pairs: Pairs = [("event", "ONIMBOTMESSAGEADD"), ("event_handler_id", 403)]
         pairs += self._bot_block(f"data[BOT][{bot['ID']}]", bot)
-        chat = {"MESSAGE": text, "MESSAGE_TYPE": "P", "FROM_USER_ID": user_id}
-        chat.update(DIALOG_ID=user_id, TO_CHAT_ID=1000 + user_id, AUTHOR_ID=user_id)
-        chat.update(TO_USER_ID=bot["ID"], SYSTEM="N", COMMAND_CONTEXT="TEXTAREA")
-        chat.update(PLATFORM_CONTEXT="web", MESSAGE_ID=message_id, CHAT_TYPE="P", LANGUAGE="ru")
+        chat: dict[str, Any] = {"MESSAGE": text, "TEMPLATE_ID": str(uuid.uuid4())}
+        chat["MESSAGE_TYPE"] = "P"
+        chat.update(FROM_USER_ID=user_id, DIALOG_ID=user_id, TO_CHAT_ID=1000 + user_id)
+        chat.update(AUTHOR_ID=user_id, TO_USER_ID=bot["ID"], SYSTEM="N")
+        chat.update(COMMAND_CONTEXT="TEXTAREA", PLATFORM_CONTEXT="web", MESSAGE_ID=message_id)
+        chat.update(CHAT_TYPE="P", LANGUAGE="ru", PUSH="Y", CONVERT="N", SKIP_COMMAND="N")
+        chat.update(SKIP_CONNECTOR="N", FAKE_RELATION=0)
         pairs += [(f"data[PARAMS][{key}]", value) for key, value in chat.items()]
         person, _ = self._person(user_id)
         return urlencode(pairs + person + self._tail(user_id, bot["CLIENT_ID"])).encode()
