@@ -53,8 +53,10 @@ def _rate_badge(issue: dict[str, Any], lang: Lang) -> str:
     value = rate.get("value") if isinstance(rate, dict) else rate
     if not value:
         return f'<span class="rate none">{text("no_rating", lang)}</span>'
+    code = escape(str(value))
     label = escape(named(RATES, str(value), lang))
-    return f'<span class="rate {escape(str(value))}">{escape(str(value))} · {label}</span>'
+    shown = code if label == code else f"{code} · {label}"
+    return f'<span class="rate {code}">{shown}</span>'
 
 
 def _ticket_action(issue: dict[str, Any], lang: Lang) -> str:
