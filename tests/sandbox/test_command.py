@@ -19,6 +19,11 @@ def test_the_sandbox_serves_its_page_and_stops_its_whole_tree_on_ctrl_c(tmp_path
         assert page.status_code == 200
         assert "Закрыть" in page.text and "Касса не печатает чек" in page.text
         assert len(started) == 2, "the fakes and the service run as its children"
+        english = httpx.get(f"{running.url}?lang=en", timeout=10).text
+        assert ">Close</button>" in english and "Rating timeout" in english
+        # Without JavaScript a form posts and the page comes back (POST, then 303).
+        plain = httpx.post(f"{running.url}close", data={"issue_id": "314602", "who": "44"})
+        assert (plain.status_code, plain.headers["location"]) == (303, "/?who=44&lang=ru")
         assert interrupt(running.process) == 0
     assert not {pid for pid in started if Path(f"/proc/{pid}").exists()}
     assert "Traceback" not in running.output.read_text()
