@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 _BRACKET = re.compile(r"\[([^\]]*)\]")
@@ -68,6 +69,7 @@ class Controllable(Protocol):
     """What the `/_fake/` control API needs from a fake."""
 
     latency: float
+    error_rate: float
 
     def control_state(self) -> dict[str, Any]:
         """Return the public state as JSON-ready data."""
@@ -79,7 +81,7 @@ class Controllable(Protocol):
         """Queue failures for a route or method."""
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
+async def read_json_object(request: Request) -> dict[str, Any]:
     """Read a JSON object body (empty or non-object bodies give {})."""
     body = await request.body()
     data = await request.json() if body.strip() else {}
@@ -87,7 +89,7 @@ async def _json_object(request: Request) -> dict[str, Any]:
 
 
 def control_routes(fake: Controllable) -> list[BaseRoute]:
-    """Build the `/_fake/state|seed|fail|latency` routes for one fake."""
+    """Build the `/_fake/state|seed|fail|latency|errors` routes for one fake."""
 
     async def state(request: Request) -> JSONResponse:
         """Answer the public state."""
@@ -95,23 +97,42 @@ def control_routes(fake: Controllable) -> list[BaseRoute]:
 
     async def seed(request: Request) -> JSONResponse:
         """Merge the body into the state."""
-        fake.control_seed(await _json_object(request))
+        fake.control_seed(await read_json_object(request))
         return JSONResponse({"ok": True})
 
     async def fail(request: Request) -> JSONResponse:
         """Queue failures."""
-        body = await _json_object(request)
+        body = await read_json_object(request)
         fake.control_fail(str(body["route_or_method"]), list(body.get("entries", [])))
         return JSONResponse({"ok": True})
 
     async def latency(request: Request) -> JSONResponse:
         """Set the per-request latency."""
-        fake.latency = float((await _json_object(request))["latency"])
+        fake.latency = float((await read_json_object(request))["latency"])
         return JSONResponse({"ok": True, "latency": fake.latency})
+
+    async def errors(request: Request) -> JSONResponse:
+        """Set the share of API requests (0 to 1) that fail as an overloaded front end would."""
+        rate = float((await read_json_object(request))["rate"])
+        fake.error_rate = min(max(rate, 0.0), 1.0)
+        return JSONResponse({"ok": True, "error_rate": fake.error_rate})
 
     return [
         Route("/_fake/state", state, methods=["GET"]),
+        Route("/_fake/errors", errors, methods=["POST"]),
         Route("/_fake/seed", seed, methods=["POST"]),
         Route("/_fake/fail", fail, methods=["POST"]),
         Route("/_fake/latency", latency, methods=["POST"]),
     ]
+
+
+def bad_gateway() -> Response:
+    """What a vendor's front proxy answers when the application behind it fails (a transient
+    failure the caller should retry): nginx's own 502 page, not the API's JSON."""
+    page = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
+    return HTMLResponse(page + "</h1></center><hr><center>nginx</center></body></html>", 502)
+
+
+def unlucky(error_rate: float) -> bool:
+    """Whether this request is one of the `error_rate` share that fails."""
+    return error_rate > 0 and random.random() < error_rate

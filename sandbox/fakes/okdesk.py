@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox.fakes._common import control_routes, int_keys, str_keys
+from sandbox.fakes._common import bad_gateway, control_routes, int_keys, str_keys, unlucky
+from sandbox.fakes.okdesk_webhooks import webhook_routes
 
 FailEntry = int | tuple[int, dict[str, str]]
 Handler = Callable[[Request], Awaitable[Response]]
@@ -140,6 +141,9 @@ class FakeOkdesk:
         """Create an empty fake; seed `contacts` and `issues` before use."""
         self.api_token = api_token
         self.latency = latency
+        self.error_rate = 0.0
+        # Where the status webhook posts (set through /_fake/webhook; empty: no webhook).
+        self.webhook_url = ""
         self.contacts: dict[int, dict[str, Any]] = {}
         self.issues: dict[int, dict[str, Any]] = {}
         self.rate_posts: list[tuple[int, dict[str, Any]]] = []
@@ -162,7 +166,7 @@ class FakeOkdesk:
             ("/api/v1/issues/{issue_id:int}", "issue", self._issue, "GET"),
             ("/api/v1/issues/{issue_id:int}/rates", "rate", self._rate, "POST"),
         ]
-        routes: list[BaseRoute] = [*control_routes(self)]
+        routes: list[BaseRoute] = [*control_routes(self), *webhook_routes(self)]
         routes += [Route(path, self._wrap(name, fn), methods=[m]) for path, name, fn, m in api]
         missing = self._wrap("other", self._missing)
         routes.append(Route("/{path:path}", missing, methods=_ALL_METHODS))
@@ -176,6 +180,8 @@ class FakeOkdesk:
             self.requests.append((request.method, request.url.path))
             if self.latency > 0:
                 await asyncio.sleep(self.latency)
+            if unlucky(self.error_rate):
+                return bad_gateway()
             if request.query_params.get("api_token") != self.api_token:
                 return _errors("Вы не авторизованы", 401)
             queued = self.fail_next.get(route)

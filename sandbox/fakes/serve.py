@@ -76,6 +76,8 @@ async def run(args: argparse.Namespace) -> None:
         rate_limit=args.rate_limit,
         burst=args.burst,
         drain_per_second=args.drain_per_second,
+        # Events name the portal by the host its REST API is reached at (bitrix24.md §5).
+        domain="127.0.0.1",
     )
     servers = [_server(okdesk.app, args.okdesk_port), _server(bitrix.app, args.bitrix_port)]
     loop = asyncio.get_running_loop()

@@ -1,12 +1,9 @@
-"""imbot.message.add/update and what people do with bot messages: a button press becomes
-the ONIMCOMMANDADD event Bitrix24 would post."""
+"""imbot.message.add/update: the messages bots post (what people do with them is in `people`)."""
 
 from __future__ import annotations
 
 import itertools
-import time
 from typing import Any
-from urllib.parse import urlencode
 
 from sandbox.fakes.bitrix.bots import BotMethods
 from sandbox.fakes.bitrix.php import Answer, BitrixError, as_int, as_str, upper_keys
@@ -75,51 +72,3 @@ class MessageMethods(BotMethods):
             keyboard = params["KEYBOARD"]
             message["KEYBOARD"] = None if keyboard in ("N", "", None, [], {}) else keyboard
         return Answer(True)
-
-    # --- what people do in the portal -------------------------------------------------------
-
-    def click(self, message_id: int, user_id: int, button: int = 0) -> bytes | None:
-        """The ONIMCOMMANDADD body Bitrix24 would post when this user presses a button of a
-        bot message; None when no event is raised: no such button or command, or an extranet
-        user pressing a command without EXTRANET_SUPPORT=Y (core im/lib/command.php)."""
-        message = self.messages.get(message_id)
-        keyboard = upper_keys(message["KEYBOARD"]) if message else {}
-        buttons = keyboard.get("BUTTONS")
-        if message is None or not isinstance(buttons, list) or button >= len(buttons):
-            return None
-        pressed = upper_keys(buttons[button])
-        name = as_str(pressed.get("COMMAND"))
-        command = next(
-            (
-                c
-                for c in self.commands.values()
-                if c["BOT_ID"] == message["BOT_ID"] and c["COMMAND"] == name
-            ),
-            None,
-        )
-        user = next((u for u in self.users if as_int(u.get("ID")) == user_id), {})
-        extranet = as_str(user.get("USER_TYPE")).lower() == "extranet"
-        if command is None or (extranet and command["EXTRANET_SUPPORT"] != "Y"):
-            return None
-        fields = {"COMMAND_PARAMS": as_str(pressed.get("COMMAND_PARAMS")), "MESSAGE_ID": message_id}
-        return self._command_event(command, user_id, extranet, fields)
-
-    def _command_event(
-        self, command: dict[str, Any], user_id: int, extranet: bool, fields: dict[str, Any]
-    ) -> bytes:
-        """An ONIMCOMMANDADD form body for a click in the user's private chat with the bot."""
-        bot = self.bots[command["BOT_ID"]]
-        head = f"data[COMMAND][{command['ID']}]"
-        pairs: list[tuple[str, Any]] = [("event", "ONIMCOMMANDADD"), ("event_handler_id", 1045)]
-        values = {"BOT_ID": bot["ID"], "BOT_CODE": bot["CODE"], "COMMAND": command["COMMAND"]}
-        values.update(COMMAND_ID=command["ID"], COMMAND_CONTEXT="KEYBOARD", **fields)
-        pairs += [(f"{head}[{key}]", value) for key, value in values.items()]
-        params = {"DIALOG_ID": user_id, "MESSAGE_TYPE": "P", "CHAT_TYPE": "P"}
-        params.update(FROM_USER_ID=user_id, TO_USER_ID=bot["ID"], MESSAGE_ID=fields["MESSAGE_ID"])
-        pairs += [(f"data[PARAMS][{key}]", value) for key, value in params.items()]
-        pairs += [("data[USER][ID]", user_id), ("data[USER][IS_BOT]", "N")]
-        pairs += [("data[USER][IS_EXTRANET]", "Y" if extranet else "N"), ("ts", int(time.time()))]
-        auth = {"domain": PORTAL_DOMAIN, "member_id": MEMBER_ID, "user_id": user_id}
-        auth["application_token"] = command["CLIENT_ID"]
-        pairs += [(f"auth[{key}]", value) for key, value in auth.items()]
-        return urlencode(pairs).encode()

@@ -17,8 +17,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.fakes._common import control_routes, int_keys, str_keys, unflatten
-from sandbox.fakes.bitrix.messages import MessageMethods
+from sandbox.fakes._common import (
+    bad_gateway,
+    control_routes,
+    int_keys,
+    read_json_object,
+    str_keys,
+    unflatten,
+    unlucky,
+)
+from sandbox.fakes.bitrix.messages import PORTAL_DOMAIN
+from sandbox.fakes.bitrix.people import PeopleMethods, people_routes
 from sandbox.fakes.bitrix.php import (
     STATUS_ERROR,
     Answer,
@@ -77,7 +86,7 @@ async def _read_params(request: Request) -> dict[str, Any]:
     return params
 
 
-class FakeBitrix(MessageMethods, ScopeMethods):
+class FakeBitrix(PeopleMethods, ScopeMethods):
     """Bitrix24 webhook REST fake speaking the real wire format, with inspectable state."""
 
     def __init__(
@@ -87,10 +96,14 @@ class FakeBitrix(MessageMethods, ScopeMethods):
         rate_limit: bool = False,
         burst: int = 50,
         drain_per_second: float = 2.0,
+        domain: str = PORTAL_DOMAIN,
     ) -> None:
-        """Create an empty portal; seed `users` before use."""
+        """Create an empty portal; seed `users` before use. `domain` is the portal's host as
+        events name it (`auth[domain]`)."""
         self.webhook_path = webhook_path if webhook_path.endswith("/") else webhook_path + "/"
         self.latency = latency
+        self.error_rate = 0.0
+        self.domain = domain
         self.rate_limit = rate_limit
         self.burst = burst
         self.drain_per_second = drain_per_second
@@ -109,6 +122,8 @@ class FakeBitrix(MessageMethods, ScopeMethods):
         self._methods = self._method_table()
         routes = [
             *control_routes(self),
+            *people_routes(self),
+            Route("/_fake/rate_limit", self._set_rate_limit, methods=["POST"]),
             Route("/{path:path}", self._endpoint, methods=["GET", "POST"]),
         ]
         self.app = Starlette(routes=routes)
@@ -121,6 +136,7 @@ class FakeBitrix(MessageMethods, ScopeMethods):
         self.bots = {}
         self.commands = {}
         self.messages = {}
+        self.user_messages = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.rejected_for_limit = 0
         self.http_requests = 0
@@ -159,6 +175,8 @@ class FakeBitrix(MessageMethods, ScopeMethods):
         self.http_requests += 1
         if self.latency > 0:
             await asyncio.sleep(self.latency)
+        if unlucky(self.error_rate):
+            return bad_gateway()
         path = request.url.path
         if path in ("/rest/profile", "/rest/profile.json"):
             return await self._profile(request)
@@ -316,13 +334,28 @@ class FakeBitrix(MessageMethods, ScopeMethods):
             "bots": str_keys(self.bots),
             "commands": str_keys(self.commands),
             "messages": str_keys(self.messages),
+            "user_messages": str_keys(self.user_messages),
             "calls": len(self.calls),
             "calls_by_method": dict(Counter(method for method, _ in self.calls)),
             "rejected_for_limit": self.rejected_for_limit,
             "http_requests": self.http_requests,
             "uneditable": sorted(self.uneditable),
             "overloaded": self.overloaded,
+            "rate_limit": {
+                "enabled": self.rate_limit,
+                "burst": self.burst,
+                "drain_per_second": self.drain_per_second,
+            },
         }
+
+    async def _set_rate_limit(self, request: Request) -> Response:
+        """`/_fake/rate_limit`: switch the leaky bucket on or off, and size it."""
+        data = await read_json_object(request)
+        self.rate_limit = bool(data.get("enabled", self.rate_limit))
+        self.burst = max(int(data.get("burst", self.burst)), 1)
+        drain = float(data.get("drain_per_second", self.drain_per_second))
+        self.drain_per_second = max(drain, 0.01)
+        return JSONResponse(self.control_state()["rate_limit"])
 
     def control_seed(self, data: dict[str, Any]) -> None:
         """Merge `{"users": [...], "uneditable": [ids], "overloaded": bool}`; users with a known

@@ -1,0 +1,93 @@
+"""python -m sandbox: try the service with no accounts.
+
+Starts, in one process tree, a fake Okdesk and a fake Bitrix24, the service on a temporary SQLite
+database with its worker and its bot registered in the fake portal, and one page to drive them.
+It prints the page's address and opens it in a browser (unless --no-browser); Ctrl-C stops it all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+import tempfile
+import threading
+import webbrowser
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from sandbox.page import create_page
+from sandbox.processes import free_port
+from sandbox.run import Sandbox
+
+DEFAULT_PORT = 8090
+# Long enough to try a button; short enough to watch a default rating arrive.
+DEFAULT_TIMEOUT = "10m"
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox",
+        description="Try the service with fake Okdesk and Bitrix24: no accounts, nothing to set.",
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="the page's port (0: any)")
+    parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    parser.add_argument("--rating-timeout", default=DEFAULT_TIMEOUT, help="e.g. 30s, 10m, 24h")
+    return parser.parse_args(argv)
+
+
+class PageServer(uvicorn.Server):
+    """uvicorn serving the page, announcing its address once it listens."""
+
+    def __init__(self, config: uvicorn.Config, url: str, open_browser: bool) -> None:
+        super().__init__(config)
+        self.url = url
+        self.open_browser = open_browser
+
+    async def startup(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
+        """Listen, then print the address (and open it)."""
+        await super().startup(sockets)  # type: ignore[arg-type]
+        if not self.started:
+            return
+        print(f"Песочница / sandbox: {self.url}  (Ctrl-C — остановить / to stop)", flush=True)
+        if self.open_browser:
+            threading.Thread(target=webbrowser.open, args=(self.url,), daemon=True).start()
+
+
+def serve(sandbox: Sandbox, port: int, open_browser: bool) -> None:
+    """Serve the page until Ctrl-C (or SIGTERM)."""
+    config = uvicorn.Config(
+        create_page(sandbox), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
+    server = PageServer(config, f"http://127.0.0.1:{port}/", open_browser)
+    asyncio.run(server.serve())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Start everything, serve the page, stop everything."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    port = args.port or free_port()
+    with tempfile.TemporaryDirectory(prefix="rating-sandbox-") as directory:
+        sandbox = Sandbox(Path(directory), args.rating_timeout)
+        print("Запускаю поддельные Okdesk и Битрикс24 и сервис…", flush=True)
+        try:
+            sandbox.start()
+            serve(sandbox, port, not args.no_browser)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            with contextlib.suppress(KeyboardInterrupt):
+                sandbox.stop()
+    print("Остановлено / stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""The sandbox's one page, served by the sandbox process: it reads the fakes' state, and its
+buttons act as people would (an engineer closing a ticket in Okdesk, a person pressing a rating
+button or writing to the bot in Bitrix24); the fakes then call the service as the vendors do.
+
+Forms work without JavaScript (POST, then a redirect back); with it, the page posts them in the
+background and redraws its panels every second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import httpx
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from bridge.settings import parse_duration
+from sandbox.render import Knobs, chat_log, log_panel, people_tabs, person_of, tickets_panel
+from sandbox.run import Sandbox
+from sandbox.skeleton import page_html
+from sandbox.texts import Lang, language, text
+from storage.db import create_db_engine
+from storage.tables import Survey
+
+STATIC = Path(__file__).parent / "static"
+Form = dict[str, str]
+
+
+def survey_states(engine: Engine) -> dict[int, str]:
+    """Each ticket's latest survey state in the service's database."""
+    with Session(engine) as session:
+        rows = session.exec(select(Survey.issue_id, Survey.state).order_by(col(Survey.id))).all()
+    return {int(issue_id): str(state) for issue_id, state in rows}
+
+
+class Console:
+    """What the page does: read the fakes and act in them, over their control routes."""
+
+    def __init__(self, sandbox: Sandbox, client: httpx.AsyncClient, engine: Engine) -> None:
+        assert sandbox.fakes is not None
+        self.sandbox = sandbox
+        self.fakes = sandbox.fakes
+        self.client = client
+        self.engine = engine
+        self.knobs = Knobs(rating_timeout=sandbox.rating_timeout)
+
+    async def state(self, which: str) -> dict[str, Any]:
+        """One fake's public state."""
+        answer = await self.client.get(f"{self.fakes.base(which)}/_fake/state")
+        return dict(answer.json())
+
+    async def act(self, which: str, route: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST to one fake's control route; its JSON answer."""
+        answer = await self.client.post(f"{self.fakes.base(which)}/_fake/{route}", json=body)
+        answer.raise_for_status()
+        return dict(answer.json())
+
+    async def panels(self, who: int, lang: Lang) -> dict[str, str]:
+        """The parts of the page that change: tickets, the chat and the service's log."""
+        okdesk, bitrix = await asyncio.gather(self.state("okdesk"), self.state("bitrix"))
+        surveys = await asyncio.to_thread(survey_states, self.engine)
+        return {
+            "tickets": tickets_panel(okdesk, surveys, lang),
+            "chat-log": chat_log(bitrix, who, lang),
+            "log": log_panel(self.sandbox.log_tail()),
+        }
+
+    async def apply(self, form: Form, lang: Lang) -> str:
+        """Set the knobs from the form; what happened, as a note for the page."""
+        try:
+            knobs = Knobs(
+                latency_ms=max(int(form.get("latency_ms", "0") or 0), 0),
+                error_percent=min(max(int(form.get("error_percent", "0") or 0), 0), 100),
+                rate_limit=form.get("rate_limit") == "on",
+                burst=max(int(form.get("burst", "50") or 50), 1),
+                per_second=max(float(form.get("per_second", "2") or 2), 0.01),
+                rating_timeout=form.get("rating_timeout", self.knobs.rating_timeout).strip(),
+            )
+            parse_duration(knobs.rating_timeout)
+        except ValueError:
+            return text("bad_knob", lang, name=text("knobs", lang))
+        for which in ("okdesk", "bitrix"):
+            await self.act(which, "latency", {"latency": knobs.latency_ms / 1000})
+            await self.act(which, "errors", {"rate": knobs.error_percent / 100})
+        limit = {"enabled": knobs.rate_limit, "burst": knobs.burst}
+        await self.act("bitrix", "rate_limit", {**limit, "drain_per_second": knobs.per_second})
+        note = text("applied", lang)
+        if knobs.rating_timeout != self.knobs.rating_timeout:
+            await asyncio.to_thread(self.sandbox.restart_service, knobs.rating_timeout)
+            note = text("restarted", lang, timeout=knobs.rating_timeout)
+        self.knobs = knobs
+        return note
+
+
+def _sent(answer: dict[str, Any], lang: Lang, event: str | None = None) -> str:
+    """A note saying what the fake sent and how the service answered."""
+    if not answer.get("delivered"):
+        return text("not_sent", lang)
+    status = answer.get("status") or "—"
+    if event is None:
+        return text("closed_sent", lang, status=status)
+    return text("event_sent", lang, event=event, status=status)
+
+
+async def _form(request: Request) -> Form:
+    """An url-encoded form body (the page's forms post nothing else)."""
+    return dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+
+
+def _who(value: str | None) -> int:
+    """The person whose chat is shown."""
+    return person_of(int(value) if value and value.isdigit() else 0).user_id
+
+
+def _done(request: Request, form: Form, note: str) -> Response:
+    """JSON for the page's script; a redirect back to the page for a plain form post."""
+    if request.headers.get("x-sandbox") == "fetch":
+        return JSONResponse({"note": note})
+    query = urlencode({"who": _who(form.get("who")), "lang": language(form.get("lang"))})
+    return RedirectResponse(f"/?{query}", 303)
+
+
+def _console(request: Request) -> Console:
+    """The page's console, kept on the app."""
+    console: Console = request.app.state.console
+    return console
+
+
+async def home(request: Request) -> Response:
+    """The whole page."""
+    console = _console(request)
+    lang = language(request.query_params.get("lang"))
+    who = _who(request.query_params.get("who"))
+    panels = await console.panels(who, lang)
+    tabs = people_tabs(who, lang)
+    css, script = request.app.state.assets
+    return HTMLResponse(page_html(panels, tabs, console.knobs, who, lang, css, script))
+
+
+async def panels(request: Request) -> Response:
+    """The changing parts, as JSON {element id: inner HTML}."""
+    lang = language(request.query_params.get("lang"))
+    who = _who(request.query_params.get("who"))
+    return JSONResponse(await _console(request).panels(who, lang))
+
+
+async def _status(request: Request, code: str) -> Response:
+    """An engineer moves a ticket to `code` in Okdesk, which posts its webhook."""
+    form = await _form(request)
+    body = {"issue_id": int(form.get("issue_id", "0") or 0), "code": code}
+    answer = await _console(request).act("okdesk", "status", body)
+    return _done(request, form, _sent(answer, language(form.get("lang"))))
+
+
+async def close(request: Request) -> Response:
+    """«Закрыть»."""
+    return await _status(request, "closed")
+
+
+async def reopen(request: Request) -> Response:
+    """«Открыть снова»."""
+    return await _status(request, "opened")
+
+
+async def press(request: Request) -> Response:
+    """The person presses a button under a bot message."""
+    form = await _form(request)
+    body = {"message_id": int(form.get("message_id", "0") or 0)}
+    body.update(user_id=_who(form.get("who")), button=int(form.get("button", "0") or 0))
+    answer = await _console(request).act("bitrix", "press", body)
+    return _done(request, form, _sent(answer, language(form.get("lang")), "ONIMCOMMANDADD"))
+
+
+async def write(request: Request) -> Response:
+    """The person writes to the bot."""
+    form = await _form(request)
+    message = form.get("text", "").strip()
+    if not message:
+        return _done(request, form, "")
+    body = {"user_id": _who(form.get("who")), "text": message}
+    answer = await _console(request).act("bitrix", "write", body)
+    return _done(request, form, _sent(answer, language(form.get("lang")), "ONIMBOTMESSAGEADD"))
+
+
+async def knobs(request: Request) -> Response:
+    """The knobs form."""
+    form = await _form(request)
+    return _done(request, form, await _console(request).apply(form, language(form.get("lang"))))
+
+
+ROUTES = [
+    Route("/", home, methods=["GET"]),
+    Route("/panels", panels, methods=["GET"]),
+    Route("/close", close, methods=["POST"]),
+    Route("/reopen", reopen, methods=["POST"]),
+    Route("/press", press, methods=["POST"]),
+    Route("/write", write, methods=["POST"]),
+    Route("/knobs", knobs, methods=["POST"]),
+]
+
+
+def create_page(sandbox: Sandbox) -> Starlette:
+    """The page's app, over a started sandbox."""
+    css = (STATIC / "page.css").read_text(encoding="utf-8")
+    script = (STATIC / "page.js").read_text(encoding="utf-8")
+    engine = create_db_engine(sandbox.database_url, pool_size=1)
+    console = Console(sandbox, httpx.AsyncClient(timeout=30), engine)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await console.client.aclose()
+            engine.dispose()
+
+    app = Starlette(routes=ROUTES, lifespan=lifespan)
+    app.state.console = console
+    app.state.assets = (css, script)
+    return app

@@ -1,0 +1,162 @@
+"""The sandbox page as HTML, drawn from the fakes' state: Okdesk's ticket list, the Bitrix24
+chat as a person sees it (BB-code rendered, the bot's buttons), the knobs and the service's log.
+
+Every function here is pure: it takes the state and returns markup, escaping all it shows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+from sandbox.texts import RATES, STATES, STATUSES, Lang, named, text
+from sandbox.world import PEOPLE, Person
+
+_SIMPLE_TAGS = re.compile(r"\[(/?)(b|i|u|s)\]", re.IGNORECASE)
+_BREAK = re.compile(r"\[br\]", re.IGNORECASE)
+_URL = re.compile(r"\[url=(https?://[^\]\s]+)\](.*?)\[/url\]", re.IGNORECASE)
+
+
+@dataclass
+class Knobs:
+    """The values the knobs are set to."""
+
+    latency_ms: int = 0
+    error_percent: int = 0
+    rate_limit: bool = False
+    burst: int = 50
+    per_second: float = 2.0
+    rating_timeout: str = "10m"
+
+
+def bbcode(message: str) -> str:
+    """A Bitrix24 message as the chat shows it: [b] [i] [u] [s] [br] [url] and line breaks."""
+    markup = escape(message, quote=False)
+    markup = _SIMPLE_TAGS.sub(lambda m: f"<{m.group(1)}{m.group(2).lower()}>", markup)
+    markup = _URL.sub(lambda m: f'<a href="{m.group(1)}">{m.group(2)}</a>', markup)
+    return _BREAK.sub("<br>", markup).replace("\n", "<br>")
+
+
+def _hidden(**fields: object) -> str:
+    """Hidden form inputs."""
+    return "".join(
+        f'<input type="hidden" name="{name}" value="{escape(str(value))}">'
+        for name, value in fields.items()
+    )
+
+
+def _rate_badge(issue: dict[str, Any], lang: Lang) -> str:
+    """The ticket's rating as Okdesk shows it: bad, normal or good."""
+    rate = issue.get("rate")
+    value = rate.get("value") if isinstance(rate, dict) else rate
+    if not value:
+        return f'<span class="rate none">{text("no_rating", lang)}</span>'
+    code = escape(str(value))
+    label = escape(named(RATES, str(value), lang))
+    shown = code if label == code else f"{code} · {label}"
+    return f'<span class="rate {code}">{shown}</span>'
+
+
+def _ticket_action(issue: dict[str, Any], lang: Lang) -> str:
+    """«Закрыть» for a ticket not closed yet, «Открыть снова» for a closed one."""
+    closed = (issue.get("status") or {}).get("code") == "closed"
+    action, label = ("reopen", "reopen") if closed else ("close", "close")
+    css = "secondary" if closed else "primary"
+    return (
+        f'<form method="post" action="/{action}">{_hidden(issue_id=issue["id"], lang=lang)}'
+        f'<button class="{css}" data-ticket="{issue["id"]}">{text(label, lang)}</button></form>'
+    )
+
+
+def _ticket_row(issue: dict[str, Any], surveys: dict[int, str], lang: Lang) -> str:
+    """One ticket of the list."""
+    number = int(issue["id"])
+    status = (issue.get("status") or {}).get("code", "")
+    contact = escape(str((issue.get("contact") or {}).get("name", "")))
+    state = surveys.get(number)
+    survey = escape(named(STATES, state, lang)) if state else "—"
+    return (
+        f'<tr id="ticket-{number}"><td class="num">{number}</td>'
+        f'<td><div class="title">{escape(str(issue.get("title", "")))}</div>'
+        f'<div class="muted">{contact}</div></td>'
+        f'<td><span class="status {escape(status)}">{named(STATUSES, status, lang)}</span></td>'
+        f'<td class="rating">{_rate_badge(issue, lang)}</td>'
+        f'<td class="survey {escape(state or "")}">{survey}</td>'
+        f"<td>{_ticket_action(issue, lang)}</td></tr>"
+    )
+
+
+def tickets_panel(okdesk: dict[str, Any], surveys: dict[int, str], lang: Lang) -> str:
+    """Okdesk's list of tickets, newest number first."""
+    issues = sorted(okdesk.get("issues", {}).values(), key=lambda i: -int(i["id"]))
+    heads = ("number", "ticket", "status", "rating", "survey")
+    head = "".join(f"<th>{text(key, lang)}</th>" for key in heads) + "<th></th>"
+    rows = "".join(_ticket_row(issue, surveys, lang) for issue in issues)
+    return f'<table class="tickets"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+
+
+def person_of(who: int) -> Person:
+    """The person signed in to the chat (the first one for an unknown id)."""
+    return next((p for p in PEOPLE if p.user_id == who), PEOPLE[0])
+
+
+def people_tabs(who: int, lang: Lang) -> str:
+    """Whose chat is shown: one link per person."""
+    links = []
+    for person in PEOPLE:
+        current = ' aria-current="page" class="current"' if person.user_id == who else ""
+        href = f"/?who={person.user_id}&amp;lang={lang}"
+        links.append(f'<a href="{href}"{current}>{escape(person.name)}</a>')
+    return f'<nav class="people">{text("as_whom", lang)}: {"".join(links)}</nav>'
+
+
+def _keyboard(message: dict[str, Any], who: int, lang: Lang) -> str:
+    """The rating buttons under a bot message, each pressing as the person would."""
+    keyboard = message.get("KEYBOARD")
+    buttons = keyboard.get("BUTTONS") if isinstance(keyboard, dict) else keyboard
+    if not isinstance(buttons, list) or not buttons:
+        return ""
+    pressed = []
+    for index, button in enumerate(buttons):
+        if not isinstance(button, dict) or button.get("TYPE") == "NEWLINE":
+            continue
+        label = escape(str(button.get("TEXT", "")))
+        pressed.append(f'<button name="button" value="{index}">{label}</button>')
+    fields = _hidden(message_id=message["ID"], who=who, lang=lang)
+    return f'<form class="keyboard" method="post" action="/press">{fields}{"".join(pressed)}</form>'
+
+
+def _bubble(message: dict[str, Any], who: int, bot_name: str, lang: Lang) -> str:
+    """One chat message: the bot's on the left with its buttons, the person's on the right."""
+    mine = "AUTHOR_ID" in message
+    author = text("you", lang) if mine else escape(bot_name)
+    side = "mine" if mine else "bot"
+    body = bbcode(str(message.get("MESSAGE", "")))
+    buttons = "" if mine else _keyboard(message, who, lang)
+    return (
+        f'<div class="message {side}" data-id="{message["ID"]}">'
+        f'<div class="author">{author}</div><div class="text">{body}</div>{buttons}</div>'
+    )
+
+
+def chat_log(bitrix: dict[str, Any], who: int, lang: Lang) -> str:
+    """The person's private chat with the bot, oldest first."""
+    bots = list(bitrix.get("bots", {}).values())
+    bot_name = str(bots[0]["NAME"]) if bots else text("bot", lang)
+    from_bot = [
+        m
+        for m in bitrix.get("messages", {}).values()
+        if str(m.get("DIALOG_ID")) == str(who) and not m.get("deleted")
+    ]
+    typed = [m for m in bitrix.get("user_messages", {}).values() if m.get("AUTHOR_ID") == who]
+    messages = sorted(from_bot + typed, key=lambda m: int(m["ID"]))
+    if not messages:
+        return f'<p class="empty">{text("empty_chat", lang)}</p>'
+    return "".join(_bubble(message, who, bot_name, lang) for message in messages)
+
+
+def log_panel(lines: list[str]) -> str:
+    """The last lines of the service's log."""
+    return f'<pre class="log">{escape(chr(10).join(lines))}</pre>'

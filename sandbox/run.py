@@ -1,0 +1,82 @@
+"""The sandbox's processes: the fakes, the service on a temporary SQLite database with the worker
+on, and the bot registered in the fake portal, as an administrator would register it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from pathlib import Path
+from urllib.parse import urlencode
+
+from sandbox import world
+from sandbox.processes import (
+    Fakes,
+    Secrets,
+    Service,
+    free_port,
+    register_bot,
+    service_env,
+    start_fakes,
+    stop_fakes,
+)
+
+log = logging.getLogger(__name__)
+
+WEBHOOK = "/api/v1/okdesk/webhook"
+
+
+class Sandbox:
+    """The fakes and the service, started and stopped together."""
+
+    def __init__(self, directory: Path, rating_timeout: str) -> None:
+        self.directory = directory
+        self.keys = Secrets.fresh()
+        self.rating_timeout = rating_timeout
+        self.database_url = f"sqlite:///{directory / 'sandbox.db'}"
+        self.fakes: Fakes | None = None
+        self.service: Service | None = None
+        self._restarting = threading.Lock()
+
+    def start(self) -> None:
+        """Start the fakes with the little world in them, register the bot, start the service
+        and point Okdesk's status webhook at it."""
+        self.fakes = start_fakes(self.keys)
+        world.seed(self.fakes)
+        env = service_env(
+            self.fakes,
+            self.keys,
+            self.database_url,
+            free_port(),
+            RATING_TIMEOUT=self.rating_timeout,
+        )
+        register_bot(env, self.directory)
+        self.service = Service(env, self.directory / "service.log")
+        self.service.start()
+        query = urlencode({"token": self.keys.webhook_token})
+        self.fakes.control("okdesk", "webhook", {"url": f"{self.service.url}{WEBHOOK}?{query}"})
+
+    def restart_service(self, rating_timeout: str) -> None:
+        """Stop the service and start it again with another RATING_TIMEOUT (same database)."""
+        with self._restarting:
+            assert self.service is not None
+            self.service.stop()
+            self.service.env["RATING_TIMEOUT"] = rating_timeout
+            self.rating_timeout = rating_timeout
+            self.service.start()
+            log.info("sandbox.service_restarted rating_timeout=%s", rating_timeout)
+
+    def log_tail(self, lines: int = 14) -> list[str]:
+        """The last lines of the service's log."""
+        path = self.directory / "service.log"
+        if not path.exists():
+            return []
+        with path.open(encoding="utf-8", errors="replace") as file:
+            return [line.rstrip("\n") for line in deque(file, maxlen=lines)]
+
+    def stop(self) -> None:
+        """Stop the service, then the fakes (whatever of them was started)."""
+        if self.service is not None:
+            self.service.stop()
+        if self.fakes is not None:
+            stop_fakes(self.fakes)

@@ -1,0 +1,104 @@
+"""Every text of the sandbox page, in Russian (the default) and English."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Lang = Literal["ru", "en"]
+
+TEXTS: dict[str, dict[Lang, str]] = {
+    "title": {"ru": "Песочница: оценка заявок", "en": "Sandbox: ticket ratings"},
+    "lead": {
+        "ru": "Закройте заявку в Okdesk: сервис пригласит человека оценить её в Битрикс24, "
+        "а его оценка вернётся в Okdesk. Оба сервиса здесь ненастоящие, но говорят на их языке.",
+        "en": "Close a ticket in Okdesk: the service asks the person to rate it in Bitrix24, "
+        "and their rating goes back to Okdesk. Both vendors here are fakes speaking their "
+        "real wire formats.",
+    },
+    "switch": {"ru": "English", "en": "Русский"},
+    "okdesk": {"ru": "Okdesk — заявки", "en": "Okdesk — tickets"},
+    "number": {"ru": "№", "en": "#"},
+    "ticket": {"ru": "Заявка", "en": "Ticket"},
+    "status": {"ru": "Статус", "en": "Status"},
+    "rating": {"ru": "Оценка", "en": "Rating"},
+    "survey": {"ru": "Опрос в сервисе", "en": "Survey in the service"},
+    "close": {"ru": "Закрыть", "en": "Close"},
+    "reopen": {"ru": "Открыть снова", "en": "Reopen"},
+    "no_rating": {"ru": "нет", "en": "none"},
+    "bitrix": {"ru": "Битрикс24 — чат", "en": "Bitrix24 — chat"},
+    "as_whom": {"ru": "Вы вошли как", "en": "Signed in as"},
+    "empty_chat": {
+        "ru": "Сообщений пока нет. Закройте заявку этого человека в Okdesk.",
+        "en": "No messages yet. Close one of this person's tickets in Okdesk.",
+    },
+    "you": {"ru": "Вы", "en": "You"},
+    "reply": {"ru": "Напишите боту, например «5» или «отлично»", "en": "Write to the bot: «5»"},
+    "send": {"ru": "Отправить", "en": "Send"},
+    "knobs": {"ru": "Настройки", "en": "Knobs"},
+    "latency": {"ru": "Задержка Okdesk и Битрикс24, мс", "en": "Vendor latency, ms"},
+    "errors": {"ru": "Доля ошибок (502), %", "en": "Error rate (502), %"},
+    "limit": {"ru": "Лимит запросов Битрикс24", "en": "Bitrix24 rate limit"},
+    "burst": {"ru": "запросов сразу", "en": "burst"},
+    "per_second": {"ru": "в секунду", "en": "per second"},
+    "timeout": {"ru": "Время на оценку (например 30s, 10m, 24h)", "en": "Rating timeout (30s…)"},
+    "timeout_note": {
+        "ru": "Новое время на оценку перезапускает сервис и действует для заявок, закрытых "
+        "после этого.",
+        "en": "A new rating timeout restarts the service and applies to tickets closed after it.",
+    },
+    "apply": {"ru": "Применить", "en": "Apply"},
+    "log": {"ru": "Журнал сервиса", "en": "Service log"},
+    "closed_sent": {
+        "ru": "Okdesk отправил вебхук, сервис ответил {status}",
+        "en": "Okdesk sent the webhook; the service answered {status}",
+    },
+    "event_sent": {
+        "ru": "Битрикс24 отправил событие {event}, сервис ответил {status}",
+        "en": "Bitrix24 sent {event}; the service answered {status}",
+    },
+    "not_sent": {"ru": "Событие не отправлено", "en": "No event was sent"},
+    "applied": {"ru": "Настройки применены", "en": "Knobs applied"},
+    "restarted": {
+        "ru": "Сервис перезапущен со временем на оценку {timeout}",
+        "en": "The service restarted with the rating timeout {timeout}",
+    },
+    "bad_knob": {"ru": "Неверное значение: {name}", "en": "Invalid value: {name}"},
+    "bot": {"ru": "Бот", "en": "Bot"},
+}
+# The service's survey states as the page names them.
+STATES: dict[str, dict[Lang, str]] = {
+    "inviting": {"ru": "приглашаем", "en": "inviting"},
+    "awaiting": {"ru": "ждём оценку", "en": "awaiting"},
+    "undeliverable": {"ru": "не доставлено", "en": "undeliverable"},
+    "rated": {"ru": "оценено", "en": "rated"},
+    "defaulted": {"ru": "оценка по умолчанию", "en": "defaulted"},
+    "cancelled": {"ru": "отменён", "en": "cancelled"},
+    "failed": {"ru": "ошибка", "en": "failed"},
+}
+STATUSES: dict[str, dict[Lang, str]] = {
+    "opened": {"ru": "Открыта", "en": "Open"},
+    "in_progress": {"ru": "В работе", "en": "In progress"},
+    "completed": {"ru": "Решена", "en": "Solved"},
+    "closed": {"ru": "Закрыта", "en": "Closed"},
+}
+# Okdesk's three ratings: what Okdesk's own page shows beside the value.
+RATES: dict[str, dict[Lang, str]] = {
+    "bad": {"ru": "плохо", "en": "bad"},
+    "normal": {"ru": "нормально", "en": "normal"},
+    "good": {"ru": "хорошо", "en": "good"},
+}
+
+
+def language(value: str | None) -> Lang:
+    """The page's language from a query value (Russian unless English is asked for)."""
+    return "en" if value == "en" else "ru"
+
+
+def text(key: str, lang: Lang, **values: object) -> str:
+    """One text in `lang`, with its placeholders filled."""
+    return TEXTS[key][lang].format(**values)
+
+
+def named(table: dict[str, dict[Lang, str]], key: str, lang: Lang) -> str:
+    """A state, status or rating by its code, in `lang` (the code itself when unknown)."""
+    return table.get(key, {}).get(lang, key)

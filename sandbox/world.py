@@ -1,0 +1,99 @@
+"""The sandbox's little world: a few people who are both Okdesk contacts and Bitrix24 users (the
+same e-mail in both), and their tickets, solved and waiting to be closed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.processes import Fakes
+
+COMPANY_ID = 2058
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone who asked for help: an Okdesk contact and the Bitrix24 user with their e-mail."""
+
+    contact_id: int
+    user_id: int
+    first_name: str
+    last_name: str
+    email: str
+    position: str
+
+    @property
+    def name(self) -> str:
+        """First and last name."""
+        return f"{self.first_name} {self.last_name}"
+
+
+PEOPLE = (
+    Person(11771, 27, "Иван", "Петров", "i.petrov@romashka.example", "Бухгалтер"),
+    Person(11772, 31, "Светлана", "Иванова", "s.ivanova@romashka.example", "Кассир"),
+    Person(11790, 44, "Олег", "Смирнов", "o.smirnov@romashka.example", "Кладовщик"),
+)
+# (ticket number, title, the contact who asked)
+TICKETS = (
+    (314599, "Касса не печатает чек", 11771),
+    (314600, "Не приходит почта на телефон", 11772),
+    (314601, "Принтер в бухгалтерии замял бумагу", 11771),
+    (314602, "Нужен доступ к складской программе", 11790),
+    (314603, "Медленно работает VPN из дома", 11772),
+)
+
+
+def contact(person: Person) -> dict[str, Any]:
+    """The person as Okdesk's `GET /api/v1/contacts/` shows them (okdesk.md §4)."""
+    return {
+        "id": person.contact_id,
+        "first_name": person.first_name,
+        "last_name": person.last_name,
+        "patronymic": "",
+        "name": f"{person.last_name} {person.first_name}",
+        "position": person.position,
+        "email": person.email,
+        "phone": None,
+        "mobile_phone": None,
+        "comment": None,
+        "login": None,
+        "company_id": COMPANY_ID,
+        "additional_emails": [],
+        "active": True,
+        "parameters": [],
+    }
+
+
+def user(person: Person) -> dict[str, Any]:
+    """The person as Bitrix24's `user.get` answers them (bitrix24.md §6)."""
+    return {
+        "ID": str(person.user_id),
+        "ACTIVE": True,
+        "NAME": person.first_name,
+        "LAST_NAME": person.last_name,
+        "EMAIL": person.email,
+        "USER_TYPE": "employee",
+        "UF_DEPARTMENT": [5],
+    }
+
+
+def issue(number: int, title: str, person: Person) -> dict[str, Any]:
+    """A solved ticket as Okdesk's REST API shows it (okdesk.md §5), ready to be closed."""
+    return {
+        "id": number,
+        "title": title,
+        "status": {"code": "completed", "name": "Решена"},
+        "rate": None,
+        "created_at": "2026-11-30T10:12:40.000+03:00",
+        "completed_at": "2026-11-30T16:05:12.000+03:00",
+        "contact": {"id": person.contact_id, "name": f"{person.last_name} {person.first_name}"},
+    }
+
+
+def seed(fakes: Fakes) -> None:
+    """Put the people and their tickets into the fakes."""
+    by_contact = {person.contact_id: person for person in PEOPLE}
+    contacts = {str(p.contact_id): contact(p) for p in PEOPLE}
+    issues = {str(n): issue(n, title, by_contact[c]) for n, title, c in TICKETS}
+    fakes.seed("okdesk", {"contacts": contacts, "issues": issues})
+    fakes.seed("bitrix", {"users": [user(person) for person in PEOPLE]})

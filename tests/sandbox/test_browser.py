@@ -1,0 +1,108 @@
+"""The sandbox page in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright), as
+a newcomer uses it: close a ticket, see the invitation in the chat, press 4, see «good» on the
+ticket; close another, answer it by typing, see it rated. Screenshots go to
+tests/sandbox/screenshots/ (git-ignored) for a person to look at."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.sandbox.running import RunningSandbox, sandbox_process
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).parent / "screenshots"
+WAIT_MS = 20_000
+
+if not CHROMIUM.exists() and not os.environ.get("REQUIRE_BROWSER"):
+    pytest.skip(
+        "/usr/bin/chromium is missing (apt-get install -y chromium); set REQUIRE_BROWSER=1 "
+        "to make this a failure",
+        allow_module_level=True,
+    )
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+    """One `python -m sandbox` for the module."""
+    with sandbox_process(tmp_path_factory.mktemp("sandbox")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium, the system's (Playwright never downloads a browser here)."""
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, sandbox: RunningSandbox) -> Iterator[Any]:
+    """A desktop-sized page on the sandbox."""
+    context = browser.new_context(viewport={"width": 1360, "height": 1000})
+    opened = context.new_page()
+    opened.set_default_timeout(WAIT_MS)
+    opened.goto(sandbox.url)
+    yield opened
+    context.close()
+
+
+def _shoot(page: Any, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"sandbox-{name}.png"), full_page=True)
+
+
+def _invitation(page: Any, number: int) -> Any:
+    return page.locator("#chat-log .message.bot", has_text=f"№{number}")
+
+
+def test_closing_a_ticket_and_pressing_4_rates_it_good_in_okdesk(page: Any) -> None:
+    expect = sync_api.expect
+    ticket = page.locator("#ticket-314599")
+    expect(ticket.locator(".rating")).to_have_text("нет")
+    _shoot(page, "1-start")
+    ticket.get_by_role("button", name="Закрыть").click()
+    invitation = _invitation(page, 314599)
+    expect(invitation).to_contain_text("Заявка №314599 закрыта", timeout=WAIT_MS)
+    # [b] and [br] are drawn as a person sees them, not as BB-code.
+    expect(invitation.locator("b")).to_have_text("Заявка №314599 закрыта")
+    assert "[br]" not in invitation.inner_text()
+    expect(invitation.locator(".keyboard button")).to_have_count(5)
+    _shoot(page, "2-invitation")
+    invitation.get_by_role("button", name="4", exact=True).click()
+    expect(ticket.locator(".rating")).to_contain_text("good", timeout=WAIT_MS)
+    expect(invitation).to_contain_text("4 из 5")
+    expect(invitation.locator(".keyboard")).to_have_count(0)
+    _shoot(page, "3-rated-by-button")
+
+
+def test_a_typed_reply_rates_a_second_ticket(page: Any) -> None:
+    expect = sync_api.expect
+    page.locator("nav.people").get_by_role("link", name="Светлана Иванова").click()
+    ticket = page.locator("#ticket-314600")
+    ticket.get_by_role("button", name="Закрыть").click()
+    invitation = _invitation(page, 314600)
+    expect(invitation).to_contain_text("Заявка №314600 закрыта", timeout=WAIT_MS)
+    page.locator("#reply input[name=text]").fill("5")
+    page.locator("#reply").get_by_role("button").click()
+    expect(page.locator("#chat-log .message.mine")).to_have_text("Вы5")
+    expect(ticket.locator(".rating")).to_contain_text("good", timeout=WAIT_MS)
+    expect(invitation).to_contain_text("5 из 5")
+    _shoot(page, "4-rated-by-reply")
+
+
+def test_the_page_reads_on_a_phone(browser: Any, sandbox: RunningSandbox) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    phone = context.new_page()
+    phone.goto(sandbox.url)
+    phone.screenshot(path=str(SHOTS / "sandbox-5-phone.png"), full_page=True)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()
