@@ -120,6 +120,26 @@ class OkdeskClient:
             if not response.is_success:
                 raise self._rejected("rating", response)
 
+    # --- issue 10: comments (okdesk.md §7) ---------------------------------------------------
+    async def comment_issue(
+        self, issue_id: int, *, content: str, author_id: int, author_type: str, public: bool
+    ) -> None:
+        """Post a comment (`content` is HTML) on the ticket as `author_id`."""
+        comment = {
+            "content": content,
+            "author_id": author_id,
+            "author_type": author_type,
+            "public": public,
+        }
+        with observed(self._observer, "okdesk", "issues.comments.create"):
+            response = await self._request(
+                "comment", "POST", f"issues/{issue_id}/comments", json={"comment": comment}
+            )
+            if not response.is_success:
+                raise self._rejected("comment", response)
+
+    # --- end of issue 10 --------------------------------------------------------------------
+
     async def status_codes(self) -> list[str]:
         """The codes of the account's ticket statuses (`GET /issues/statuses`, okdesk.md §3).
 

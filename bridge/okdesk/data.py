@@ -150,6 +150,8 @@ class _Issue(_Model):
     assignee: _Assignee | None = None
     type: _Code | None = None
     priority: _Code | None = None
+    # Read leniently (`read_time`): an odd value must not refuse the webhook.
+    completed_at: Any = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,8 @@ class TicketContext:
     company: str | None = None
     type_code: str | None = None
     priority_code: str | None = None
+    # The engineer's Okdesk employee id (issue 10: who writes the automatic comment).
+    engineer_id: int | None = None
 
 
 class _Event(_Model):
@@ -194,6 +198,11 @@ class OkdeskWebhook(_Model):
         return assignee.employee.full_name if assignee and assignee.employee else None
 
     @property
+    def closed_at(self) -> datetime | None:
+        """When the ticket was completed, as the webhook says (it names this closure)."""
+        return read_time(self.issue.completed_at)
+
+    @property
     def context(self) -> TicketContext:
         """The ticket's group, company, type and priority, fit for storage."""
         issue = self.issue
@@ -205,6 +214,9 @@ class OkdeskWebhook(_Model):
             company=clean_text(company.name, 300) if company else None,
             type_code=clean_text(issue.type.code, 64) if issue.type else None,
             priority_code=clean_text(issue.priority.code, 64) if issue.priority else None,
+            engineer_id=issue.assignee.employee.id
+            if issue.assignee and issue.assignee.employee
+            else None,
         )
 
 
