@@ -141,6 +141,8 @@ def service_env(fakes: Fakes, database_url: str, port: int, **extra: str) -> dic
         "WORKER_POLL_INTERVAL": "0.1s",
         # Load and chaos tests close hundreds of tickets from one address at once.
         "WEBHOOK_SURVEYS_PER_MINUTE": "100000",
+        # The reminder (issue 10) is switched on by the tests about it.
+        "REMINDER_AFTER": "off",
         **extra,
     }
 
