@@ -179,7 +179,9 @@ async def test_two_closures_of_one_person_at_once_ask_once(service: Service) -> 
 
 async def test_the_cooldown_is_per_person(service: Service) -> None:
     service.configure(survey_cooldown="7d")
-    service.messenger.users.append(BitrixUser(id=28, email="a.sidorova@romashka.example", active=True))
+    service.messenger.users.append(
+        BitrixUser(id=28, email="a.sidorova@romashka.example", active=True)
+    )
     service.helpdesk.emails[CONTACT_ID + 1] = "a.sidorova@romashka.example"
     _close(service, 1)
     service.helpdesk.tickets[2] = closed_ticket(2, contact_id=CONTACT_ID + 1)
