@@ -64,7 +64,7 @@ async def test_a_default_that_did_not_override_okdesk_gets_no_comment(service: S
     service.close()
     await service.drain()
     ticket = service.helpdesk.tickets[ISSUE_ID]
-    from dataclasses import replace  # noqa: PLC0415
+    from dataclasses import replace
 
     service.helpdesk.tickets[ISSUE_ID] = replace(ticket, rate="bad")
     await service.later(DAY)

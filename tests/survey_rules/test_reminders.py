@@ -10,6 +10,7 @@ import pytest
 
 from bridge import reminders
 from bridge.settings import Settings
+from storage import reminders as stored_reminders
 from storage import surveys
 from storage.db import transaction
 from storage.tables import JobKind, SurveyState
@@ -34,7 +35,7 @@ async def test_silence_gets_one_reminder_with_the_buttons_and_never_a_second(
     assert len(service.chat()) == 1
 
     await service.later(timedelta(seconds=1))
-    invitation, reminder = service.chat()
+    _, reminder = service.chat()
     assert "Напоминаем" in reminder.message.text and "№314599" in reminder.message.text
     assert [b["TEXT"] for b in reminder.buttons] == ["1", "2", "3", "4", "5"]
     survey = service.survey()
@@ -131,10 +132,8 @@ async def test_two_sweeps_at_once_queue_one_reminder(service: Service) -> None:
     assert survey.id is not None
     # The second sweep read the survey as due too, before the first one marked it.
     with transaction(service.engine) as session:
-        assert reminders.reminders.apply_once(
-            session, reminders.reminded(survey.id, now=now), now=now
-        )
-        again = reminders.reminders.apply_once(
+        assert stored_reminders.apply_once(session, reminders.reminded(survey.id, now=now), now=now)
+        again = stored_reminders.apply_once(
             session, reminders.reminded(survey.id, now=now), now=now
         )
     assert again is False
@@ -211,7 +210,7 @@ def test_reminder_after_reads_off_durations_and_defaults_to_half_the_timeout(
 
 @pytest.mark.parametrize("value", ["24h", "2d", "0", "soon", "-1h"])
 def test_a_reminder_not_before_the_timeout_is_refused(value: str) -> None:
-    with pytest.raises(ValueError, match="REMINDER_AFTER|reminder_after"):
+    with pytest.raises(ValueError, match=r"REMINDER_AFTER|reminder_after"):
         fast_settings("sqlite://", reminder_after=value)
 
 
