@@ -231,6 +231,9 @@ class Ticket:
     engineer: str | None
     rate: str | None
     completed_at: datetime | None
+    # Issue 10: what the skip rules read when reconciliation finds a closure (REST names the
+    # company and the engineer by id only: `company_id`, `assignee{id,name}`, okdesk.md §5).
+    context: TicketContext = TicketContext()
 
 
 def read_ticket(item: object, issue_id: int | None = None) -> Ticket | None:
@@ -252,6 +255,17 @@ def read_ticket(item: object, issue_id: int | None = None) -> Ticket | None:
         # REST answers an object {id, value}; webhooks a plain string (okdesk.md §5, §6).
         rate=_code(item.get("rate"), "value"),
         completed_at=read_time(item.get("completed_at")),
+        context=_rest_context(item),
+    )
+
+
+def _rest_context(item: dict[str, Any]) -> TicketContext:
+    assignee = item.get("assignee")
+    return TicketContext(
+        company_id=optional_id(item.get("company_id")),
+        type_code=clean_text(_code(item.get("type"), "code"), 64),
+        priority_code=clean_text(_code(item.get("priority"), "code"), 64),
+        engineer_id=optional_id(assignee.get("id")) if isinstance(assignee, dict) else None,
     )
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from bot.users import BitrixUser
 from bridge import workflow
@@ -16,7 +17,7 @@ from bridge.closures import StatusChange, record_status_change
 from bridge.okdesk.data import TicketContext
 from storage import surveys
 from storage.db import transaction
-from storage.tables import JobKind, Survey, SurveyState
+from storage.tables import JobKind, Survey, SurveyState, utcnow
 from tests.fast.harness import (
     CONTACT_ID,
     ENGINEER,
@@ -26,6 +27,11 @@ from tests.fast.harness import (
     closed_ticket,
     fast_settings,
 )
+from tests.harness.app import running_app
+from tests.harness.databases import surveys as db_surveys
+from tests.harness.payloads import rest_issue
+from tests.harness.vendors import Vendors, make_settings
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -261,3 +267,20 @@ def test_who_is_asked_settings_read_lists_durations_and_off(
 def test_bad_who_is_asked_settings_are_refused(values: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         fast_settings("sqlite://", **values)
+
+
+async def test_reconciliation_applies_the_same_rules_to_a_missed_closure(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    stamp = utcnow().strftime("%Y-%m-%dT%H:%M:%S.000+00:00")
+    for issue_id, company in ((601, 2058), (602, 17)):
+        issue = dict(rest_issue(issue_id), completed_at=stamp, company_id=company)
+        vendors.okdesk.issues[issue_id] = dict(issue, priority={"code": "normal", "name": "Важная"})
+    settings = make_settings(database_url, reconcile_interval="1h", skip_company_ids="2058")
+    async with running_app(settings, vendors):
+        await eventually(lambda: len(db_surveys(engine)) == 2)
+        await eventually(lambda: db_surveys(engine)[-1].state != SurveyState.INVITING)
+    by_issue = {s.issue_id: s for s in db_surveys(engine)}
+    assert by_issue[601].state == SurveyState.SKIPPED and by_issue[601].company_id == 2058
+    assert by_issue[602].state == SurveyState.AWAITING
+    assert len(vendors.bitrix.messages) == 1
