@@ -8,7 +8,7 @@ None of them raises: what is unusable becomes None, so odd data fails one item a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -233,7 +233,7 @@ class Ticket:
     completed_at: datetime | None
     # Issue 10: what the skip rules read when reconciliation finds a closure (REST names the
     # company and the engineer by id only: `company_id`, `assignee{id,name}`, okdesk.md §5).
-    context: TicketContext = TicketContext()
+    context: TicketContext = field(default_factory=TicketContext, compare=False)
 
 
 def read_ticket(item: object, issue_id: int | None = None) -> Ticket | None:

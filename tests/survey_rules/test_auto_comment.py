@@ -4,6 +4,7 @@ comments endpoint, as okdesk.md §7 describes it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import httpx
@@ -64,7 +65,6 @@ async def test_a_default_that_did_not_override_okdesk_gets_no_comment(service: S
     service.close()
     await service.drain()
     ticket = service.helpdesk.tickets[ISSUE_ID]
-    from dataclasses import replace
 
     service.helpdesk.tickets[ISSUE_ID] = replace(ticket, rate="bad")
     await service.later(DAY)

@@ -3,13 +3,18 @@ their group, the company, the ticket type and priority from Okdesk's real webhoo
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy.engine import Engine
 
-from storage.tables import Survey
+from bridge.okdesk.data import TicketContext, read_ticket
+from storage import purge
+from storage.db import transaction
+from storage.tables import Survey, utcnow
 from tests.harness.app import running_app
 from tests.harness.databases import surveys
-from tests.harness.payloads import closed_webhook
+from tests.harness.payloads import closed_webhook, rest_issue
 from tests.harness.vendors import Vendors, make_settings
 
 pytestmark = pytest.mark.anyio
@@ -59,12 +64,6 @@ async def test_a_closure_without_them_is_kept_all_the_same(
 async def test_the_context_outlives_the_personal_data_purge(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
-    from datetime import timedelta
-
-    from storage import purge
-    from storage.db import transaction
-    from storage.tables import utcnow
-
     async with running_app(make_settings(database_url, worker_enabled=False), vendors) as app:
         await app.webhook(closed_webhook())
     with transaction(engine) as session:
@@ -73,3 +72,19 @@ async def test_the_context_outlives_the_personal_data_purge(
     kept = surveys(engine)[-1]
     assert kept.personal_data_purged and (kept.engineer, kept.engineer_id) == (None, None)
     assert _context(kept)[2:] == ("Сервис", 2058, "ООО Ромашка", "service", "normal")
+
+
+def test_the_rest_ticket_names_company_type_priority_and_engineer_by_id() -> None:
+
+    issue = dict(
+        rest_issue(7),
+        company_id=2058,
+        type={"id": 1, "code": "service", "name": "Обслуживание"},
+        priority={"code": "normal", "name": "Важная"},
+        assignee={"id": 52, "name": "Карпенко Алексей"},
+    )
+    ticket = read_ticket(issue)
+    assert ticket is not None and ticket.context == TicketContext(
+        company_id=2058, type_code="service", priority_code="normal", engineer_id=52
+    )
+    assert read_ticket(rest_issue(7)).context == TicketContext()  # type: ignore[union-attr]
