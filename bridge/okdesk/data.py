@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from bridge.okdesk.context import TicketContext as TicketContext  # re-exported
+
 _EMAIL_SEPARATORS = re.compile(r"[\s,;<>()\"']+")
 
 # Bounds of what we keep from Okdesk (the survey table's engineer column holds 300).
@@ -152,20 +154,6 @@ class _Issue(_Model):
     priority: _Code | None = None
     # Read leniently (`read_time`): an odd value must not refuse the webhook.
     completed_at: Any = None
-
-
-@dataclass(frozen=True)
-class TicketContext:
-    """What a report groups ratings by: the engineer's group, the client company, the ticket's
-    type and priority (as the closure webhook names them; any may be unknown)."""
-
-    group: str | None = None
-    company_id: int | None = None
-    company: str | None = None
-    type_code: str | None = None
-    priority_code: str | None = None
-    # The engineer's Okdesk employee id (issue 10: who writes the automatic comment).
-    engineer_id: int | None = None
 
 
 class _Event(_Model):

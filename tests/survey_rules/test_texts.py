@@ -3,6 +3,7 @@ checked at start; and a person's language comes from Bitrix24's events when they
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from bot.events import RatingClick, parse_event
 from bot.settings import SettingsError, load_settings
 from bot.texts_file import load_texts, placeholders
 from bridge.settings import Settings
-from storage.tables import SurveyState
+from storage import asking
+from storage.db import transaction
+from storage.tables import SurveyState, utcnow
 from tests.fast.harness import Service, fast_settings
 from tests.harness.app import running_app
 from tests.harness.constants import ISSUE_ID
@@ -161,3 +164,17 @@ async def test_a_language_the_bot_does_not_speak_leaves_language_in_charge(
         await eventually(lambda: len(vendors.calls("imbot.message.update")) == 1)
     assert "Thank you" in vendors.calls("imbot.message.update")[0]["MESSAGE"]
     assert surveys(engine)[-1].language == "en"
+
+
+def test_what_events_showed_about_a_person_is_forgotten_after_the_retention(
+    engine: Engine,
+) -> None:
+    now = utcnow()
+    with transaction(engine) as session:
+        asking.remember_language(session, bitrix_user_id=27, language="en", now=now)
+        asking.remember_language(
+            session, bitrix_user_id=28, language="ru", now=now - timedelta(days=40)
+        )
+        assert asking.known_languages(session, bitrix_user_ids=[27, 28, 29]) == {27: "en", 28: "ru"}
+        assert asking.forget_people(session, seen_before=now - timedelta(days=30)) == 1
+        assert asking.known_languages(session, bitrix_user_ids=[27, 28]) == {27: "en"}
