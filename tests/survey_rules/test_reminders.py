@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from bridge import reminders
 from bridge.settings import Settings
@@ -15,6 +16,12 @@ from storage import surveys
 from storage.db import transaction
 from storage.tables import JobKind, SurveyState
 from tests.fast.harness import Service, fast_settings
+from tests.harness.app import running_app
+from tests.harness.databases import jobs as db_jobs
+from tests.harness.databases import surveys as db_surveys
+from tests.harness.payloads import click_body, closed_webhook
+from tests.harness.vendors import Vendors, make_settings
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -217,3 +224,25 @@ def test_a_reminder_not_before_the_timeout_is_refused(value: str) -> None:
 def test_without_a_default_rating_the_reminder_may_come_any_time() -> None:
     settings = fast_settings("sqlite://", reminder_after="2d", default_rating="off")
     assert settings.reminder_delay == timedelta(days=2)
+
+
+async def test_over_bitrix24s_wire_the_reminder_carries_the_buttons_and_gets_the_thanks(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    settings = make_settings(database_url, rating_timeout="30s", reminder_after="1s")
+    async with running_app(settings, vendors) as app:
+        await app.webhook(closed_webhook())
+        await eventually(lambda: len(vendors.calls("imbot.message.add")) == 2, within=10)
+        survey = db_surveys(engine)[-1]
+        await app.event(click_body(f"{survey.token}:2"))
+        await eventually(lambda: db_surveys(engine)[-1].rating_sent_at is not None)
+        await eventually(lambda: len(vendors.calls("imbot.message.update")) == 1)
+    _, reminder = vendors.calls("imbot.message.add")
+    assert "Напоминаем" in reminder["MESSAGE"]
+    first, second = sorted(vendors.bitrix.messages)
+    assert vendors.bitrix.messages[first]["KEYBOARD"] is not None  # the invitation keeps them
+    (thanks,) = vendors.calls("imbot.message.update")
+    assert int(thanks["MESSAGE_ID"]) == second == db_surveys(engine)[-1].message_id
+    assert vendors.bitrix.messages[second]["KEYBOARD"] is None
+    assert "2 из 5" in thanks["MESSAGE"]
+    assert [job.kind for job in db_jobs(engine)].count(JobKind.REMIND) == 1
