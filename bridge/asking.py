@@ -24,6 +24,7 @@ from bridge.settings import Settings
 from bridge.workflow import Change, Trigger
 from storage import asking
 from storage.db import transaction
+from storage.surveys import SurveyFields
 from storage.tables import Survey, SurveyState
 
 log = logging.getLogger(__name__)
@@ -62,14 +63,14 @@ def skip_reason(
 
 def skipped(survey_id: int, *, reason: str, now: datetime) -> Change:
     """The person was asked lately: nobody is asked, no default rating, no reminder."""
-    fields = {
+    fields: SurveyFields = {
         "state": workflow.target(Trigger.SKIPPED),
         "reason": reason,
         "deadline_at": None,
         "remind_at": None,
         "finished_at": now,
     }
-    return Change(survey_id, Trigger.SKIPPED, workflow.sources(Trigger.SKIPPED), fields)  # type: ignore[arg-type]
+    return Change(survey_id, Trigger.SKIPPED, workflow.sources(Trigger.SKIPPED), fields)
 
 
 def before_sending(engine: Engine, settings: Settings, batch: Invitations) -> None:

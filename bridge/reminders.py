@@ -28,6 +28,7 @@ from bridge.workflow import Change, Trigger
 from outbound.errors import RejectedError
 from storage import queue, reminders, surveys
 from storage.db import transaction
+from storage.surveys import SurveyFields
 from storage.tables import Job, JobKind, Survey, SurveyState
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def remind_at(settings: Settings, closed: datetime) -> datetime | None:
 
 def reminded(survey_id: int, *, now: datetime) -> Change:
     """The reminder is due: mark the survey reminded (once) and queue the message."""
-    fields = {
+    fields: SurveyFields = {
         "state": workflow.target(Trigger.REMINDED),
         "remind_at": None,
         "reminded_at": now,
@@ -52,7 +53,7 @@ def reminded(survey_id: int, *, now: datetime) -> Change:
         survey_id,
         Trigger.REMINDED,
         workflow.sources(Trigger.REMINDED),
-        fields,  # type: ignore[arg-type]
+        fields,
         (JobKind.REMIND,),
     )
 
