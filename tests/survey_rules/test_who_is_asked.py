@@ -4,6 +4,7 @@ invitation and no default rating. And how the rules meet a replay and a reopenin
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,7 +30,7 @@ from tests.fast.harness import (
 )
 from tests.harness.app import running_app
 from tests.harness.databases import surveys as db_surveys
-from tests.harness.payloads import rest_issue
+from tests.harness.payloads import closed_webhook, rest_issue
 from tests.harness.vendors import Vendors, make_settings
 from tests.harness.waiting import eventually
 
@@ -284,3 +285,20 @@ async def test_reconciliation_applies_the_same_rules_to_a_missed_closure(
     assert by_issue[601].state == SurveyState.SKIPPED and by_issue[601].company_id == 2058
     assert by_issue[602].state == SurveyState.AWAITING
     assert len(vendors.bitrix.messages) == 1
+
+
+async def test_a_sampled_out_webhook_replayed_over_the_wire_asks_nobody_and_rates_nothing(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    settings = make_settings(database_url, survey_sample_percent=0, rating_timeout="1s")
+    async with running_app(settings, vendors) as app:
+        first = await app.webhook(closed_webhook())
+        again = await app.webhook(closed_webhook())
+        await asyncio.sleep(1.5)  # past the timeout: a skipped survey has none
+    assert (first.json(), again.json()) == ({"result": "accepted"}, {"result": "duplicate"})
+    (survey,) = db_surveys(engine)
+    assert survey.state == SurveyState.SKIPPED and "SURVEY_SAMPLE_PERCENT=0" in (
+        survey.reason or ""
+    )
+    assert vendors.bitrix.messages == {} and vendors.okdesk.rate_posts == []
+    assert vendors.okdesk.comments == {}
