@@ -4,7 +4,8 @@ ticket, a private comment says it was set automatically and why (AUTO_RATING_COM
 A queued job like any other: retried while Okdesk fails, failed (for the administrator to
 retry) when Okdesk refuses it, never dropped. The comment is written as the employee
 OKDESK_COMMENT_AUTHOR_ID, or else as the ticket's engineer from the closure webhook: Okdesk
-wants an author for every comment (okdesk.md §7).
+wants an author for every comment (okdesk.md §7). Okdesk has no idempotency key: the ticket's
+comments are read first, and a comment already there is not posted again.
 """
 
 from __future__ import annotations
@@ -49,9 +50,14 @@ async def post_auto_comment(survey: Survey, vendors: Vendors, settings: Settings
             "no Okdesk employee to write the automatic rating's comment as: "
             "set OKDESK_COMMENT_AUTHOR_ID"
         )
+    content = comment_text(survey, settings)
+    # Read before writing: a try whose answer was lost may have posted it already.
+    if content in await vendors.helpdesk.comment_texts(survey.issue_id):
+        log.info("survey.auto_comment_present survey_id=%s", survey.id)
+        return
     await vendors.helpdesk.comment_issue(
         survey.issue_id,
-        content=comment_text(survey, settings),
+        content=content,
         author_id=author,
         author_type="employee",
         public=False,

@@ -38,6 +38,10 @@ class Helpdesk(Protocol):
         """Post a comment (HTML) on the ticket as an employee or a contact."""
         ...
 
+    async def comment_texts(self, issue_id: int) -> list[str]:
+        """The contents (HTML) of the ticket's comments, oldest first."""
+        ...
+
     async def completed_tickets(
         self, statuses: list[str], since: datetime, page: int, page_size: int = 50
     ) -> TicketPage:

@@ -138,6 +138,20 @@ class OkdeskClient:
             if not response.is_success:
                 raise self._rejected("comment", response)
 
+    async def comment_texts(self, issue_id: int) -> list[str]:
+        """The contents (HTML) of the ticket's comments, oldest first; [] when it is gone."""
+        with observed(self._observer, "okdesk", "issues.comments.list"):
+            response = await self._request("comments read", "GET", f"issues/{issue_id}/comments")
+            if response.status_code == 404:
+                return []
+            if not response.is_success:
+                raise self._rejected("comments read", response)
+            listed = _json(response)
+        items = listed if isinstance(listed, list) else []
+        return [
+            c["content"] for c in items if isinstance(c, dict) and isinstance(c.get("content"), str)
+        ]
+
     # --- end of issue 10 --------------------------------------------------------------------
 
     async def status_codes(self) -> list[str]:

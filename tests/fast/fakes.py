@@ -102,6 +102,11 @@ class MemoryHelpdesk:
         self.failures.check("comment_issue")
         self.comments.append(Comment(issue_id, content, author_id, author_type, public))
 
+    async def comment_texts(self, issue_id: int) -> list[str]:
+        """The contents of the ticket's comments, oldest first."""
+        self.failures.check("comment_texts")
+        return [c.content for c in self.comments if c.issue_id == issue_id]
+
     async def completed_tickets(
         self, statuses: list[str], since: datetime, page: int, page_size: int = 50
     ) -> TicketPage:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
+from bridge.auto_comment import comment_text
 from bridge.okdesk.client import OkdeskClient
 from outbound.errors import RejectedError, TransientError
 from sandbox.fakes.okdesk import FakeOkdesk
@@ -89,6 +90,24 @@ async def test_a_failing_comment_is_retried_until_okdesk_takes_it(service: Servi
         await service.later(timedelta(minutes=1))
     assert len(service.helpdesk.comments) == 1
     assert service.survey().state == SurveyState.DEFAULTED
+
+
+async def test_a_comment_already_on_the_ticket_is_not_posted_again(service: Service) -> None:
+    service.close()
+    await service.drain()
+    # The first try reached Okdesk but its answer was lost: the retry finds it there.
+    service.helpdesk.fail("comment_texts", TransientError("timed out"))
+    await service.later(DAY)
+    survey = service.survey()
+    await service.helpdesk.comment_issue(
+        ISSUE_ID, content=comment_text(survey, service.settings), author_id=52,
+        author_type="employee", public=False,
+    )  # fmt: skip
+    for _ in range(3):
+        await service.later(timedelta(minutes=1))
+    assert len(service.helpdesk.comments) == 1
+    (job,) = [j for j in service.jobs() if j.kind == JobKind.AUTO_COMMENT]
+    assert job.state == JobState.DONE
 
 
 async def test_a_refused_comment_stays_failed_for_the_administrator_the_rating_stands(
@@ -186,5 +205,7 @@ async def test_the_client_posts_the_documented_body_and_maps_a_refusal(ok: FakeO
             await client.comment_issue(
                 1, content="x", author_id=52, author_type="employee", public=False
             )
+        assert await client.comment_texts(1) == ["<b>x</b>"]
+        assert await client.comment_texts(9) == []
     (comment,) = ok.comments[1]
     assert comment["content"] == "<b>x</b>" and comment["author"]["id"] == 52
