@@ -45,6 +45,8 @@ class RatingClick:
     dialog_id: str
     message_id: int | None
     chat_type: str
+    # `data[PARAMS][LANGUAGE]` (bitrix24.md §5), "" when absent.
+    language: str = ""
 
     @property
     def button(self) -> tuple[str, int] | None:
@@ -67,6 +69,7 @@ class ChatReply:
     message_id: int | None
     chat_type: str
     from_bot: bool
+    language: str = ""
 
     @property
     def private(self) -> bool:
@@ -91,6 +94,7 @@ class BotJoined:
     dialog_id: str
     user_id: int | None
     chat_type: str
+    language: str = ""
 
     @property
     def private(self) -> bool:
@@ -178,6 +182,7 @@ def _events(name: str, data: Tree) -> tuple[Event, ...]:
                 dialog_id=_text(params.get("DIALOG_ID")),
                 user_id=_int_or_none(params.get("USER_ID") or user.get("ID")),
                 chat_type=_text(params.get("CHAT_TYPE") or params.get("MESSAGE_TYPE")).upper(),
+                language=_language(params),
             ),
         )
     if name == "ONIMBOTDELETE":
@@ -201,7 +206,12 @@ def _click(command: Tree, params: Tree, user: Tree) -> RatingClick:
         dialog_id=_text(params.get("DIALOG_ID")),
         message_id=_int_or_none(command.get("MESSAGE_ID") or params.get("MESSAGE_ID")),
         chat_type=_text(params.get("CHAT_TYPE") or params.get("MESSAGE_TYPE")).upper(),
+        language=_language(params),
     )
+
+
+def _language(params: Tree) -> str:
+    return _text(params.get("LANGUAGE")).strip().lower()[:8]
 
 
 def _reply(
@@ -216,6 +226,7 @@ def _reply(
         message_id=_int_or_none(params.get("MESSAGE_ID")),
         chat_type=_text(params.get("CHAT_TYPE") or params.get("MESSAGE_TYPE")).upper(),
         from_bot=_text(user.get("IS_BOT")).upper() == "Y",
+        language=_language(params),
     )
 
 

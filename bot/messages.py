@@ -80,12 +80,48 @@ _TEXTS: dict[str, dict[Language, str]] = {
         "send you a message with buttons from 1 to 5: one click and the rating goes "
         "to the ticket.",
     },
+    # --- issue 10: the reminder and the automatic rating's Okdesk comment ---
+    "reminder": {
+        "ru": "[b]Напоминаем: заявка №{number} ждёт вашей оценки[/b][br]{title}[br]"
+        "Пожалуйста, оцените, как мы справились: 1 — плохо, 5 — отлично.",
+        "en": "[b]A reminder: ticket #{number} is waiting for your rating[/b][br]{title}[br]"
+        "How did we do? 1 = poor, 5 = excellent.",
+    },
+    "auto_rating_unanswered": {
+        "ru": "Оценка {score} из 5 ({rate}) выставлена автоматически: клиент не ответил "
+        "на опрос по заявке №{number} за {timeout} ч.",
+        "en": "The rating {score} out of 5 ({rate}) was set automatically: the client did not "
+        "answer the survey about ticket #{number} within {timeout} h.",
+    },
+    "auto_rating_unreached": {
+        "ru": "Оценка {score} из 5 ({rate}) выставлена автоматически: клиента не удалось "
+        "спросить об оценке заявки №{number} в Битрикс24 за {timeout} ч.",
+        "en": "The rating {score} out of 5 ({rate}) was set automatically: the client could "
+        "not be asked in Bitrix24 to rate ticket #{number} within {timeout} h.",
+    },
 }
 
 
 def text(key: str, language: Language, **values: object) -> str:
     """The message `key` in `language`, with `values` filled in."""
-    return _TEXTS[key][language].format(**values)
+    chosen = _CHOSEN.get(key, {}).get(language)
+    return (chosen or _TEXTS[key][language]).format(**values)
+
+
+# --- issue 10: words people choose (TEXTS_FILE, read by bot.texts_file) ---------------------
+# Replacements of some built-in texts; set once at start (`use_texts`), read by `text`.
+_CHOSEN: dict[str, dict[Language, str]] = {}
+
+
+def builtin_texts() -> dict[str, dict[Language, str]]:
+    """Every built-in text by key and language (what a texts file may replace)."""
+    return {key: dict(texts) for key, texts in _TEXTS.items()}
+
+
+def use_texts(chosen: dict[str, dict[Language, str]]) -> None:
+    """Say these texts instead of the built-in ones (the rest stay); empty: all built-in."""
+    _CHOSEN.clear()
+    _CHOSEN.update(chosen)
 
 
 def plain(value: str, limit: int = 200) -> str:

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import messages
 from bridge.routes import admin, bitrix, health, metrics, okdesk
 from bridge.routes.state import App
 from bridge.server import install_limits, limits_of
@@ -39,6 +40,7 @@ def create_app(
     clock: Callable[[], datetime] = utcnow,
 ) -> FastAPI:
     """The FastAPI app; its lifespan applies migrations and runs the worker."""
+    messages.use_texts(settings.chosen_texts())
     app = FastAPI(
         title="Okdesk → Bitrix24 ticket rating",
         version="0.1.0",

@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bridge import workflow
+from bridge import reminders, workflow
+from bridge.asking import opened_skipped, skip_reason
 from bridge.decisions import ClosureDecision, decide_status_change
 from bridge.okdesk.data import TicketContext
 from bridge.settings import Settings
@@ -28,6 +29,8 @@ class StatusChange:
     title: str | None
     engineer: str | None
     context: TicketContext = field(default_factory=TicketContext)
+    # When Okdesk says the ticket was completed: with the ticket, it names this closure.
+    closed_at: datetime | None = None
 
 
 def record_status_change(
@@ -72,13 +75,19 @@ def _open(
         company_name=change.context.company,
         type_code=change.context.type_code,
         priority_code=change.context.priority_code,
+        engineer_id=change.context.engineer_id,
         contact_id=change.contact_id,
         created_at=now,
         updated_at=now,
         deadline_at=deadline,
+        remind_at=reminders.remind_at(settings, now),
     )
+    skip = skip_reason(settings, change.issue_id, change.closed_at, change.context)
+    if skip is not None:
+        survey = opened_skipped(survey, skip, now)
     survey_id = surveys.open_survey(session, survey=survey)
     if survey_id is None:
         return ClosureDecision.DUPLICATE
-    queue.enqueue(session, kind=JobKind.INVITE, now=now, survey_id=survey_id)
+    if skip is None:
+        queue.enqueue(session, kind=JobKind.INVITE, now=now, survey_id=survey_id)
     return ClosureDecision.OPEN

@@ -31,6 +31,17 @@ class Helpdesk(Protocol):
         """Set the ticket's rating (bad / normal / good)."""
         ...
 
+    # --- issue 10 ---
+    async def comment_issue(
+        self, issue_id: int, *, content: str, author_id: int, author_type: str, public: bool
+    ) -> None:
+        """Post a comment (HTML) on the ticket as an employee or a contact."""
+        ...
+
+    async def comment_texts(self, issue_id: int) -> list[str]:
+        """The contents (HTML) of the ticket's comments, oldest first."""
+        ...
+
     async def completed_tickets(
         self, statuses: list[str], since: datetime, page: int, page_size: int = 50
     ) -> TicketPage:

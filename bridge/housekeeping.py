@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from bridge import metrics, workflow
+from bridge import metrics, reminders, workflow
 from bridge.decisions import default_applies
 from bridge.settings import Settings
-from storage import purge, status, surveys
+from storage import asking, purge, status, surveys
 from storage.db import transaction
 from storage.status import StatusKey
 
@@ -63,6 +63,8 @@ class Chores:
             applied += due
             if due < TIMEOUT_BATCH:
                 break
+        # Issue 10: after the timeouts, so that a survey timed out now is never reminded.
+        reminders.sweep(self._engine, self._settings, now)
         if self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY:
             with transaction(self._engine) as session:
                 status.set_status(
@@ -78,5 +80,6 @@ class Chores:
         cutoff = now - self._settings.personal_data_retention
         with transaction(self._engine) as session:
             purged = purge.purge_personal_data(session, finished_before=cutoff)
+            asking.forget_people(session, seen_before=cutoff)
         if purged:
             log.info("surveys.purged count=%s", purged)

@@ -141,9 +141,12 @@ async def send_rating(survey: Survey, vendors: Vendors, settings: Settings) -> E
         if shown != wanted:
             raise RejectedError(f"Okdesk accepted the rating {wanted!r} but shows {shown!r}")
     log.info("survey.rating_sent survey_id=%s issue_id=%s", survey_id, survey.issue_id)
-
+    # Issue 10: the ticket shows the default we set; a comment says it was automatic.
+    comment = survey.automatic and write.note is None and settings.auto_rating_comment
     return applying(
-        lambda now: workflow.rating_written(survey_id, shown=shown, note=write.note, now=now)
+        lambda now: workflow.rating_written(
+            survey_id, shown=shown, note=write.note, now=now, comment=comment
+        )
     )
 
 

@@ -124,6 +124,8 @@ async def _reconcile_ticket(run: _Run, listed: Ticket) -> bool:
         ticket.contact_id or listed.contact_id,
         ticket.title or listed.title,
         ticket.engineer or listed.engineer,
+        context=ticket.context,
+        closed_at=ticket.completed_at or listed.completed_at,
     )
     decision = await asyncio.to_thread(
         closures.record_status_change, run.engine, run.settings, change, run.now

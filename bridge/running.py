@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
 
-from bridge import invitations, jobs
+from bridge import asking, invitations, jobs, survey_jobs
 from bridge.settings import Settings
 from bridge.settle import Settler, pass_backoff
 from bridge.vendors import Vendors
@@ -43,7 +43,8 @@ class JobRunner:
         """Run a job of any lane but invitations."""
         try:
             survey = await asyncio.to_thread(self._load_survey, job)
-            outcome: jobs.Outcome = await jobs.run(job, survey, self._vendors, self._settings)
+            run = survey_jobs.run if job.kind in survey_jobs.KINDS else jobs.run
+            outcome: jobs.Outcome = await run(job, survey, self._vendors, self._settings)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -55,6 +56,8 @@ class JobRunner:
         try:
             loaded = await asyncio.to_thread(self._load_surveys, claimed)
             batch = await invitations.find_recipients(loaded, self._vendors, self._settings)
+            # Issue 10: the cooldown (the person is known now) and their language.
+            await asyncio.to_thread(asking.before_sending, self._engine, self._settings, batch)
             # Known before sending: a click that beats the record of the invitation is theirs.
             await asyncio.to_thread(self._remember_recipients, batch.recipients)
             outcomes = await invitations.send_invitations(batch, self._vendors)

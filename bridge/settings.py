@@ -6,42 +6,20 @@ Every setting is documented in example.env. Durations accept seconds or a unit:
 
 from __future__ import annotations
 
-import re
 import sys
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
-from bot.settings import PLACEHOLDER, BotSettings, SettingsError, check_base_url, load_settings
+from bot.messages import Language
+from bot.settings import PLACEHOLDER, SettingsError, check_base_url, load_settings
+from bot.texts_file import load_texts
+from bridge.durations import Duration, parse_optional_duration
+from bridge.survey_settings import SurveyRulesSettings
 
 OkdeskRate = Literal["bad", "normal", "good"]
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: object) -> object:
-    """`90`, `30s`, `15m`, `24h`, `7d` → timedelta (other types pass through to pydantic)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    if not isinstance(value, str):
-        return value
-    match = _DURATION.match(value)
-    if match is None:
-        raise ValueError("must be seconds or a number with a unit s, m, h or d (e.g. 24h)")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2).lower()])
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-
-
-def parse_optional_duration(value: object) -> object:
-    """Like a duration, with `off` (or empty) meaning "never"."""
-    if isinstance(value, str) and value.strip().lower() in ("off", "none", "no", "false", ""):
-        return None
-    return parse_duration(value)
 
 
 def parse_rating_map(value: object) -> object:
@@ -71,7 +49,7 @@ def parse_statuses(value: object) -> object:
     return value
 
 
-class Settings(BotSettings):
+class Settings(SurveyRulesSettings):
     """Everything the service needs: storage, Okdesk, Bitrix24 (inherited), the workflow."""
 
     database_url: str = "sqlite:///./data/rating.db"
@@ -188,6 +166,34 @@ class Settings(BotSettings):
         if value is not None and value <= timedelta(0):
             raise ValueError("must be longer than zero")
         return value
+
+    # --- issue 10: the survey rules (fields in bridge.survey_settings) ---------------------
+
+    @model_validator(mode="after")
+    def _rules_fit_the_timeout(self) -> Settings:
+        delay = self.reminder_delay
+        if delay is not None and self.default_rating is not None and delay >= self.rating_timeout:
+            raise ValueError("REMINDER_AFTER must be shorter than RATING_TIMEOUT (or off)")
+        cooldown = self.survey_cooldown
+        if cooldown is not None and cooldown > self.personal_data_retention:
+            # Who was asked is forgotten with the personal data: a longer cooldown cannot hold.
+            raise ValueError("SURVEY_COOLDOWN must not exceed PERSONAL_DATA_RETENTION")
+        return self
+
+    @property
+    def reminder_delay(self) -> timedelta | None:
+        """How long after a closure its one reminder goes; None when reminders are off."""
+        if self.reminder_after is False:
+            return None
+        if isinstance(self.reminder_after, timedelta):
+            return self.reminder_after
+        return self.rating_timeout / 2
+
+    def chosen_texts(self) -> dict[str, dict[Language, str]]:
+        """The texts TEXTS_FILE replaces (checked when the settings were read)."""
+        return {} if self.texts_file is None else load_texts(self.texts_file)
+
+    # --- end of issue 10 ----------------------------------------------------------------------
 
     @property
     def done_statuses(self) -> frozenset[str]:

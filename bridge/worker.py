@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from bot import messages
 from bridge.housekeeping import Chores
 from bridge.logs import setup_logging
 from bridge.reconcile import reconcile
@@ -58,6 +59,7 @@ class Worker:
         self._settings = settings
         self._vendors = vendors
         self._clock = clock
+        messages.use_texts(settings.chosen_texts())
         self._checkpoint = checkpoint
         self._wake = asyncio.Event()
         self._tasks: dict[asyncio.Task[None], str] = {}

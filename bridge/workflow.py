@@ -27,6 +27,10 @@ stateDiagram-v2
     inviting --> cancelled: withdrawn (by the administrator, without a rating)
     awaiting --> cancelled: withdrawn
     undeliverable --> cancelled: withdrawn
+    %% issue 10: who is asked, and the one reminder
+    [*] --> skipped: ticket closed, not surveyed (sample, company, type or priority)
+    inviting --> skipped: skipped (the person was asked within SURVEY_COOLDOWN)
+    awaiting --> awaiting: reminded (once, REMINDER_AFTER after the closure)
 ```
 
 A rated or defaulted survey is finished once Okdesk shows its rating (`rating_sent_at`).
@@ -62,6 +66,9 @@ class Trigger(StrEnum):
     DEFAULT_RETRIED = "default_retried"
     RESENT = "resent"
     WITHDRAWN = "withdrawn"
+    # --- issue 10 ---
+    SKIPPED = "skipped"
+    REMINDED = "reminded"
 
 
 TRANSITIONS: dict[tuple[SurveyState, Trigger], SurveyState] = {
@@ -86,6 +93,9 @@ TRANSITIONS: dict[tuple[SurveyState, Trigger], SurveyState] = {
     (S.INVITING, Trigger.WITHDRAWN): S.CANCELLED,
     (S.AWAITING, Trigger.WITHDRAWN): S.CANCELLED,
     (S.UNDELIVERABLE, Trigger.WITHDRAWN): S.CANCELLED,
+    # --- issue 10 ---
+    (S.INVITING, Trigger.SKIPPED): S.SKIPPED,
+    (S.AWAITING, Trigger.REMINDED): S.AWAITING,
 }
 
 WAITING = frozenset({S.INVITING, S.AWAITING, S.UNDELIVERABLE})
@@ -239,15 +249,18 @@ def clock_stopped(survey_id: int) -> Change:
     return Change(survey_id, None, ANY, {"deadline_at": None})
 
 
-def rating_written(survey_id: int, *, shown: str | None, note: str | None, now: datetime) -> Change:
-    """Okdesk shows the ticket's rating: the survey is finished."""
+def rating_written(
+    survey_id: int, *, shown: str | None, note: str | None, now: datetime, comment: bool = False
+) -> Change:
+    """Okdesk shows the ticket's rating: the survey is finished (an automatic one, with
+    AUTO_RATING_COMMENT, then gets its private comment saying so: issue 10)."""
     fields: SurveyFields = {
         "okdesk_rate": shown,
         "rating_sent_at": now,
         "finished_at": now,
         "reason": note,
     }
-    return Change(survey_id, None, ANY, fields)
+    return Change(survey_id, None, ANY, fields, (JobKind.AUTO_COMMENT,) if comment else ())
 
 
 def rating_not_written(survey_id: int, *, note: str, now: datetime) -> Change:

@@ -14,6 +14,7 @@ from storage.tables import Job, JobState, SeenEvent, Survey, SurveyState
 _PURGED: dict[str, Any] = {
     "issue_title": None,
     "engineer": None,
+    "engineer_id": None,  # issue 10
     "reply_text": None,
     "contact_id": None,
     "bitrix_user_id": None,

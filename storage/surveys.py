@@ -37,6 +37,9 @@ class SurveyFields(TypedDict, total=False):
     rating_sent_at: datetime | None
     finished_at: datetime | None
     current_issue_id: int | None
+    # --- issue 10 ---
+    remind_at: datetime | None
+    reminded_at: datetime | None
 
 
 class SurveyChange(Protocol):

@@ -54,6 +54,8 @@ class SurveyState(StrEnum):
     DEFAULTED = "defaulted"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    # --- issue 10, who is asked: a closure nobody is asked about (`reason` says why) ---
+    SKIPPED = "skipped"
 
 
 class JobKind(StrEnum):
@@ -65,6 +67,11 @@ class JobKind(StrEnum):
     REPLY = "reply"
     # A typed score waiting for the check that its sender is who the event says.
     VERIFY_REPLY = "verify_reply"
+    # --- issue 10: the one reminder, its buttons taken away when it lost a race, and the
+    # private Okdesk comment saying a rating was set automatically ---
+    REMIND = "remind"
+    CLOSE_REMINDER = "close_reminder"
+    AUTO_COMMENT = "auto_comment"
 
 
 class JobState(StrEnum):
@@ -148,6 +155,14 @@ class Survey(SQLModel, table=True):
     rating_sent_at: datetime | None = _when()
     finished_at: datetime | None = _when(index=True)
     personal_data_purged: bool = False
+    # --- issue 10 ---
+    # When the one reminder is due (set only until the sweep has looked at it) and when it
+    # was queued: a survey is reminded at most once.
+    remind_at: datetime | None = _when(index=True)
+    reminded_at: datetime | None = _when()
+    # The engineer's Okdesk employee id from the closure webhook (the automatic comment's
+    # author unless OKDESK_COMMENT_AUTHOR_ID is set).
+    engineer_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class Job(SQLModel, table=True):
@@ -205,3 +220,13 @@ class ServiceStatus(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=64)
     value: str = Field(sa_column=Column(Text, nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ChatPerson(SQLModel, table=True):
+    """What Bitrix24's events told about a person: their language (issue 10)."""
+
+    __tablename__ = "chat_person"
+
+    bitrix_user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    language: str = Field(max_length=2)
+    seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

@@ -414,6 +414,7 @@ def test_the_closure_webhook_names_what_reports_group_by() -> None:
         company="ООО Ромашка",
         type_code="service",
         priority_code="normal",
+        engineer_id=52,
     )
 
 

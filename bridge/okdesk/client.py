@@ -120,6 +120,40 @@ class OkdeskClient:
             if not response.is_success:
                 raise self._rejected("rating", response)
 
+    # --- issue 10: comments (okdesk.md §7) ---------------------------------------------------
+    async def comment_issue(
+        self, issue_id: int, *, content: str, author_id: int, author_type: str, public: bool
+    ) -> None:
+        """Post a comment (`content` is HTML) on the ticket as `author_id`."""
+        comment = {
+            "content": content,
+            "author_id": author_id,
+            "author_type": author_type,
+            "public": public,
+        }
+        with observed(self._observer, "okdesk", "issues.comments.create"):
+            response = await self._request(
+                "comment", "POST", f"issues/{issue_id}/comments", json={"comment": comment}
+            )
+            if not response.is_success:
+                raise self._rejected("comment", response)
+
+    async def comment_texts(self, issue_id: int) -> list[str]:
+        """The contents (HTML) of the ticket's comments, oldest first; [] when it is gone."""
+        with observed(self._observer, "okdesk", "issues.comments.list"):
+            response = await self._request("comments read", "GET", f"issues/{issue_id}/comments")
+            if response.status_code == 404:
+                return []
+            if not response.is_success:
+                raise self._rejected("comments read", response)
+            listed = _json(response)
+        items = listed if isinstance(listed, list) else []
+        return [
+            c["content"] for c in items if isinstance(c, dict) and isinstance(c.get("content"), str)
+        ]
+
+    # --- end of issue 10 --------------------------------------------------------------------
+
     async def status_codes(self) -> list[str]:
         """The codes of the account's ticket statuses (`GET /issues/statuses`, okdesk.md §3).
 

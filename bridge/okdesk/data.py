@@ -8,11 +8,13 @@ None of them raises: what is unusable becomes None, so odd data fails one item a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from bridge.okdesk.context import TicketContext as TicketContext  # re-exported
 
 _EMAIL_SEPARATORS = re.compile(r"[\s,;<>()\"']+")
 
@@ -150,18 +152,8 @@ class _Issue(_Model):
     assignee: _Assignee | None = None
     type: _Code | None = None
     priority: _Code | None = None
-
-
-@dataclass(frozen=True)
-class TicketContext:
-    """What a report groups ratings by: the engineer's group, the client company, the ticket's
-    type and priority (as the closure webhook names them; any may be unknown)."""
-
-    group: str | None = None
-    company_id: int | None = None
-    company: str | None = None
-    type_code: str | None = None
-    priority_code: str | None = None
+    # Read leniently (`read_time`): an odd value must not refuse the webhook.
+    completed_at: Any = None
 
 
 class _Event(_Model):
@@ -194,6 +186,11 @@ class OkdeskWebhook(_Model):
         return assignee.employee.full_name if assignee and assignee.employee else None
 
     @property
+    def closed_at(self) -> datetime | None:
+        """When the ticket was completed, as the webhook says (it names this closure)."""
+        return read_time(self.issue.completed_at)
+
+    @property
     def context(self) -> TicketContext:
         """The ticket's group, company, type and priority, fit for storage."""
         issue = self.issue
@@ -205,6 +202,9 @@ class OkdeskWebhook(_Model):
             company=clean_text(company.name, 300) if company else None,
             type_code=clean_text(issue.type.code, 64) if issue.type else None,
             priority_code=clean_text(issue.priority.code, 64) if issue.priority else None,
+            engineer_id=issue.assignee.employee.id
+            if issue.assignee and issue.assignee.employee
+            else None,
         )
 
 
@@ -219,6 +219,9 @@ class Ticket:
     engineer: str | None
     rate: str | None
     completed_at: datetime | None
+    # Issue 10: what the skip rules read when reconciliation finds a closure (REST names the
+    # company and the engineer by id only: `company_id`, `assignee{id,name}`, okdesk.md §5).
+    context: TicketContext = field(default_factory=TicketContext, compare=False)
 
 
 def read_ticket(item: object, issue_id: int | None = None) -> Ticket | None:
@@ -240,6 +243,17 @@ def read_ticket(item: object, issue_id: int | None = None) -> Ticket | None:
         # REST answers an object {id, value}; webhooks a plain string (okdesk.md §5, §6).
         rate=_code(item.get("rate"), "value"),
         completed_at=read_time(item.get("completed_at")),
+        context=_rest_context(item),
+    )
+
+
+def _rest_context(item: dict[str, Any]) -> TicketContext:
+    assignee = item.get("assignee")
+    return TicketContext(
+        company_id=optional_id(item.get("company_id")),
+        type_code=clean_text(_code(item.get("type"), "code"), 64),
+        priority_code=clean_text(_code(item.get("priority"), "code"), 64),
+        engineer_id=optional_id(assignee.get("id")) if isinstance(assignee, dict) else None,
     )
 
 

@@ -17,7 +17,7 @@ from bot import messages
 from bot.events import BotDeleted, BotJoined, ChatReply, ParsedEvent, RatingClick, parse_event
 from bot.form import EventFormatError
 from bot.origin import Refusal, refusal
-from bridge import answers
+from bridge import answers, languages
 from bridge.intake import (
     BITRIX_MAX_BODY,
     BITRIX_OPENAPI,
@@ -91,12 +91,18 @@ def _handle_events(state: App, parsed: ParsedEvent) -> None:
         if not state.ours(event):
             log.warning("bitrix.event_ignored reason=another_bot event=%s", type(event).__name__)
             continue
+        if isinstance(event, RatingClick | ChatReply | BotJoined) and not getattr(
+            event, "from_bot", False
+        ):
+            # Issue 10: the person's language, as their event shows it.
+            languages.remember(state.engine, event.user_id, event.language, now)
         if isinstance(event, RatingClick):
             _handle_click(state, event, now)
         elif isinstance(event, ChatReply):
             _handle_reply(state, event, parsed.auth.access_token, now)
         elif isinstance(event, BotJoined) and event.private and event.dialog_id:
-            text = messages.text("welcome", settings.language)
+            language = languages.spoken(event.language) or settings.language
+            text = messages.text("welcome", language)
             answers.queue_reply(state.engine, settings, event.dialog_id, text, now)
         elif isinstance(event, BotDeleted):
             log.warning("bitrix.bot_deleted bot_id=%s: run python -m bot.register", event.bot_id)

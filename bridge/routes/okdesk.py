@@ -91,6 +91,7 @@ def _status_change(payload: dict[str, Any]) -> closures.StatusChange:
         title=clean_text(webhook.issue.title, 1000),
         engineer=clean_text(webhook.engineer, 300),
         context=webhook.context,
+        closed_at=webhook.closed_at,
     )
 
 

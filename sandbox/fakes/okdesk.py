@@ -147,13 +147,16 @@ class FakeOkdesk:
         self.contacts: dict[int, dict[str, Any]] = {}
         self.issues: dict[int, dict[str, Any]] = {}
         self.rate_posts: list[tuple[int, dict[str, Any]]] = []
+        # Issue id → its comments, oldest first, in the shape GET .../comments lists them.
+        self.comments: dict[int, list[dict[str, Any]]] = {}
+        self._comment_ids = itertools.count(1)
         self.requests: list[tuple[str, str]] = []
         self.fail_next: dict[str, list[FailEntry]] = {}
         self._rate_ids = itertools.count(1)
         self.app = Starlette(routes=self._routes())
 
     def fail(self, route: str, *statuses: FailEntry) -> None:
-        """Make the next requests on `route` (contact/issue/rate/list) fail with these statuses."""
+        """Make the next requests on `route` (contact/issue/rate/list/comment) fail."""
         self.fail_next.setdefault(route, []).extend(statuses)
 
     def _routes(self) -> list[BaseRoute]:
@@ -165,6 +168,8 @@ class FakeOkdesk:
             ("/api/v1/issues/statuses", "statuses", self._statuses, "GET"),
             ("/api/v1/issues/{issue_id:int}", "issue", self._issue, "GET"),
             ("/api/v1/issues/{issue_id:int}/rates", "rate", self._rate, "POST"),
+            ("/api/v1/issues/{issue_id:int}/comments", "comment", self._comment, "POST"),
+            ("/api/v1/issues/{issue_id:int}/comments", "comments", self._comments, "GET"),
         ]
         routes: list[BaseRoute] = [*control_routes(self), *webhook_routes(self)]
         routes += [Route(path, self._wrap(name, fn), methods=[m]) for path, name, fn, m in api]
@@ -227,6 +232,68 @@ class FakeOkdesk:
         self.rate_posts.append((issue_id, body))
         return JSONResponse({"id": issue_id, "rate": issue["rate"]})
 
+    # --- comments (okdesk.md §7) -------------------------------------------------------------
+
+    async def _comment(self, request: Request) -> Response:
+        """POST /api/v1/issues/{id}/comments: `{"comment": {...}}` or the same fields flat.
+
+        `content` (HTML) and `author_id` are required (a missing one answers 422
+        `{"errors": {"author_id": ["отсутствует"]}}`); `author_type` is `employee` (the
+        default) or `contact`; `public` is a boolean.
+        """
+        issue_id: int = request.path_params["issue_id"]
+        if issue_id not in self.issues:
+            return _not_found()
+        body = await _json_body(request)
+        wrapped = body.get("comment")
+        fields = wrapped if isinstance(wrapped, dict) else body
+        try:
+            comment = self._new_comment(fields)
+        except _ValidationError as invalid:
+            return _errors(invalid.errors, 422)
+        self.comments.setdefault(issue_id, []).append(comment)
+        return JSONResponse(comment)
+
+    def _new_comment(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """A comment from the request's fields, or raise _ValidationError."""
+        errors: dict[str, Any] = {}
+        content, author_id = fields.get("content"), fields.get("author_id")
+        author_type = fields.get("author_type", "employee")
+        public = fields.get("public", False)
+        if not isinstance(content, str) or not content.strip():
+            errors["content"] = ["отсутствует"]
+        if author_id is None or author_id == "":
+            errors["author_id"] = ["отсутствует"]
+        elif not str(author_id).isdigit():
+            errors["author_id"] = ["имеет неверное значение"]
+        if author_type not in ("employee", "contact"):
+            errors["author_type"] = ["имеет непредусмотренное значение"]
+        if not isinstance(public, bool):
+            errors["public"] = ["имеет неверное значение"]
+        if errors:
+            raise _ValidationError(errors)
+        author = {"id": int(str(author_id)), "name": None, "type": author_type}
+        if author_type == "contact":
+            contact = self.contacts.get(author["id"], {})
+            author["name"] = contact.get("name") or contact.get("first_name")
+        return {
+            "id": next(self._comment_ids),
+            "content": content,
+            "public": public,
+            "attachments": [],
+            "author": author,
+            "published_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        }
+
+    async def _comments(self, request: Request) -> Response:
+        """GET /api/v1/issues/{id}/comments: the ticket's comments, oldest first."""
+        issue_id: int = request.path_params["issue_id"]
+        if issue_id not in self.issues:
+            return _not_found()
+        return _OkdeskJSON(self.comments.get(issue_id, []))
+
+    # --- end of comments ----------------------------------------------------------------------
+
     async def _statuses(self, request: Request) -> Response:
         """GET /api/v1/issues/statuses: the account's ticket statuses."""
         return JSONResponse(STATUSES)
@@ -253,6 +320,7 @@ class FakeOkdesk:
             "contacts": str_keys(self.contacts),
             "issues": str_keys(self.issues),
             "rate_posts": [[issue_id, body] for issue_id, body in self.rate_posts],
+            "comments": str_keys(self.comments),
             "requests": len(self.requests),
         }
 

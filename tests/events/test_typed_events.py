@@ -68,6 +68,7 @@ def _only(parsed: ParsedEvent) -> Event:
                 dialog_id="27",
                 message_id=84400,
                 chat_type="P",
+                language="ru",
             ),
         ),
         (
@@ -82,6 +83,7 @@ def _only(parsed: ParsedEvent) -> Event:
                 message_id=84331,
                 chat_type="P",
                 from_bot=False,
+                language="ru",
             ),
         ),
         (
@@ -93,6 +95,7 @@ def _only(parsed: ParsedEvent) -> Event:
                 dialog_id="27",
                 user_id=27,
                 chat_type="P",
+                language="ru",
             ),
         ),
         (DELETE, "ONIMBOTDELETE", BotDeleted(bot_id=567, bot_code="okdesk_rating")),

@@ -42,6 +42,17 @@ class Failures:
             raise error
 
 
+@dataclass(frozen=True)
+class Comment:
+    """A comment on a ticket, as the helpdesk keeps it."""
+
+    issue_id: int
+    content: str
+    author_id: int
+    author_type: str
+    public: bool
+
+
 class MemoryHelpdesk:
     """Okdesk as a dict of tickets and a dict of contacts' e-mails."""
 
@@ -50,6 +61,7 @@ class MemoryHelpdesk:
         self.emails: dict[int, str | None] = {}
         # Every rating written, in order: (ticket, bad / normal / good).
         self.rated: list[tuple[int, str]] = []
+        self.comments: list[Comment] = []
         self.failures = Failures()
 
     def fail(self, method: str, *errors: DeliveryError) -> None:
@@ -81,6 +93,19 @@ class MemoryHelpdesk:
         self.failures.check("rate_issue")
         self.tickets[issue_id] = replace(self.tickets[issue_id], rate=rate)
         self.rated.append((issue_id, rate))
+
+    # --- issue 10: comments ---
+    async def comment_issue(
+        self, issue_id: int, *, content: str, author_id: int, author_type: str, public: bool
+    ) -> None:
+        """Add a comment to the ticket (kept in `comments`, oldest first)."""
+        self.failures.check("comment_issue")
+        self.comments.append(Comment(issue_id, content, author_id, author_type, public))
+
+    async def comment_texts(self, issue_id: int) -> list[str]:
+        """The contents of the ticket's comments, oldest first."""
+        self.failures.check("comment_texts")
+        return [c.content for c in self.comments if c.issue_id == issue_id]
 
     async def completed_tickets(
         self, statuses: list[str], since: datetime, page: int, page_size: int = 50

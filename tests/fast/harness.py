@@ -20,7 +20,7 @@ from bridge.answers import Answer, record_answer
 from bridge.closures import StatusChange, record_status_change
 from bridge.decisions import AnswerOutcome, ClosureDecision
 from bridge.helpdesk import Helpdesk
-from bridge.okdesk.data import Ticket
+from bridge.okdesk.data import Ticket, TicketContext
 from bridge.settings import Settings
 from bridge.vendors import Vendors
 from bridge.worker import Worker
@@ -37,6 +37,7 @@ EMAIL = "i.petrov@romashka.example"
 USER_TOKEN = "c3d4e5f6000018d6000002370000001b"
 TITLE = "Касса не печатает чек"
 ENGINEER = "Алексей Сергеевич Карпенко"
+ENGINEER_ID = 52
 
 
 def fast_settings(database_url: str, **overrides: Any) -> Settings:
@@ -52,6 +53,8 @@ def fast_settings(database_url: str, **overrides: Any) -> Settings:
         "retry_base": "2s",
         "retry_cap": "60s",
         "reconcile_interval": "off",
+        # The reminder (issue 10) is switched on by the tests about it.
+        "reminder_after": "off",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -119,7 +122,8 @@ class Service:
         return self._status_change(issue_id, "opened", CONTACT_ID)
 
     def _status_change(self, issue_id: int, status: str, contact_id: int | None) -> str:
-        change = StatusChange(issue_id, status, contact_id, TITLE, ENGINEER)
+        context = TicketContext(engineer_id=ENGINEER_ID)
+        change = StatusChange(issue_id, status, contact_id, TITLE, ENGINEER, context)
         decision: ClosureDecision = record_status_change(
             self.engine, self.settings, change, self.clock.now()
         )
