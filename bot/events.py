@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.form import EventFormatError, Tree, parse_form
+from bot.buttons import parse_change_params
 from bot.messages import RATE_COMMAND, parse_command_params
 
 # `CHAT_TYPE` (or `MESSAGE_TYPE`) of a one-to-one dialog with the bot (bitrix24.md §5).
@@ -50,6 +51,11 @@ class RatingClick:
     def button(self) -> tuple[str, int] | None:
         """The (survey token, score) of one of our rating buttons, or None for anything else."""
         return parse_command_params(self.params) if self.command == RATE_COMMAND else None
+
+    @property
+    def change_request(self) -> str | None:
+        """The survey token of an «Изменить оценку» press, or None for anything else."""
+        return parse_change_params(self.params) if self.command == RATE_COMMAND else None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from bridge.okdesk.data import Ticket, TicketPage
 
 
 class Helpdesk(Protocol):
-    """Reads tickets and contacts, and rates tickets."""
+    """Reads tickets and contacts, rates tickets and comments on them."""
 
     async def ticket(self, issue_id: int) -> Ticket | None:
         """The ticket as the helpdesk shows it now; None when it is gone."""
@@ -29,6 +29,12 @@ class Helpdesk(Protocol):
 
     async def rate_issue(self, issue_id: int, rate: str) -> None:
         """Set the ticket's rating (bad / normal / good)."""
+        ...
+
+    async def comment_issue(
+        self, issue_id: int, content: str, *, author_id: int, author_type: str, public: bool
+    ) -> None:
+        """Add a comment to the ticket (`content` is HTML; `author_type` employee or contact)."""
         ...
 
     async def completed_tickets(

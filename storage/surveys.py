@@ -37,6 +37,14 @@ class SurveyFields(TypedDict, total=False):
     rating_sent_at: datetime | None
     finished_at: datetime | None
     current_issue_id: int | None
+    # Follow-up and change of mind (bridge.followup, bridge.changes).
+    followup_asked_at: datetime | None
+    followup_until: datetime | None
+    followup_text: str | None
+    followup_at: datetime | None
+    followup_posted_at: datetime | None
+    change_until: datetime | None
+    changing: bool
 
 
 class SurveyChange(Protocol):

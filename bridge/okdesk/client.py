@@ -120,6 +120,24 @@ class OkdeskClient:
             if not response.is_success:
                 raise self._rejected("rating", response)
 
+    async def comment_issue(
+        self, issue_id: int, content: str, *, author_id: int, author_type: str, public: bool
+    ) -> None:
+        """Add a comment (`content` is HTML, already escaped) by an employee or a contact."""
+        comment = {
+            "content": content,
+            "author_id": author_id,
+            "author_type": author_type,
+            "public": public,
+        }
+        # The wrapped body is the documented one (okdesk.md §7).
+        with observed(self._observer, "okdesk", "issues.comments.create"):
+            response = await self._request(
+                "comment", "POST", f"issues/{issue_id}/comments", json={"comment": comment}
+            )
+            if not response.is_success:
+                raise self._rejected("comment", response)
+
     async def status_codes(self) -> list[str]:
         """The codes of the account's ticket statuses (`GET /issues/statuses`, okdesk.md §3).
 

@@ -1,4 +1,4 @@
-"""In-memory fake of the Okdesk REST API: contacts, issues, rates and the issue list."""
+"""In-memory fake of the Okdesk REST API: contacts, issues, rates, comments and the issue list."""
 
 from __future__ import annotations
 
@@ -73,6 +73,35 @@ def _rate_value(body: dict[str, Any]) -> str:
     return str(found[0])
 
 
+def _comment_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """Read a comment from `{"comment": {...}}` or a flat body (okdesk.md §7), or raise."""
+    wrapped = body.get("comment")
+    fields = wrapped if isinstance(wrapped, dict) else body
+    errors: dict[str, list[str]] = {}
+    content = fields.get("content")
+    if not isinstance(content, str) or not content.strip():
+        errors["content"] = ["отсутствует"]
+    author_id = fields.get("author_id")
+    if author_id is None or author_id == "":
+        errors["author_id"] = ["отсутствует"]
+    elif not str(author_id).isdigit():
+        errors["author_id"] = ["имеет неверное значение"]
+    author_type = fields.get("author_type", "employee")
+    if author_type not in ("employee", "contact"):
+        errors["author_type"] = ["имеет непредусмотренное значение"]
+    public = fields.get("public", False)
+    if not isinstance(public, bool):
+        errors["public"] = ["имеет неверное значение"]
+    if errors:
+        raise _ValidationError(errors)
+    return {
+        "content": content,
+        "author_id": int(str(author_id)),
+        "author_type": author_type,
+        "public": public,
+    }
+
+
 def _page(query: QueryParams) -> tuple[int, int]:
     """Read `page[size]` and `page[number]`, or raise _ValidationError."""
     size_raw = query.get("page[size]", str(MAX_PAGE_SIZE))
@@ -143,13 +172,16 @@ class FakeOkdesk:
         self.contacts: dict[int, dict[str, Any]] = {}
         self.issues: dict[int, dict[str, Any]] = {}
         self.rate_posts: list[tuple[int, dict[str, Any]]] = []
+        # Comments by issue, as `GET /api/v1/issues/{id}/comments` lists them (okdesk.md §7).
+        self.comments: dict[int, list[dict[str, Any]]] = {}
         self.requests: list[tuple[str, str]] = []
         self.fail_next: dict[str, list[FailEntry]] = {}
         self._rate_ids = itertools.count(1)
+        self._comment_ids = itertools.count(1)
         self.app = Starlette(routes=self._routes())
 
     def fail(self, route: str, *statuses: FailEntry) -> None:
-        """Make the next requests on `route` (contact/issue/rate/list) fail with these statuses."""
+        """Make the next requests on `route` (contact/issue/rate/comment/list) fail."""
         self.fail_next.setdefault(route, []).extend(statuses)
 
     def _routes(self) -> list[BaseRoute]:
@@ -161,6 +193,8 @@ class FakeOkdesk:
             ("/api/v1/issues/statuses", "statuses", self._statuses, "GET"),
             ("/api/v1/issues/{issue_id:int}", "issue", self._issue, "GET"),
             ("/api/v1/issues/{issue_id:int}/rates", "rate", self._rate, "POST"),
+            ("/api/v1/issues/{issue_id:int}/comments", "comment", self._comment, "POST"),
+            ("/api/v1/issues/{issue_id:int}/comments", "comments", self._comment_list, "GET"),
         ]
         routes: list[BaseRoute] = [*control_routes(self)]
         routes += [Route(path, self._wrap(name, fn), methods=[m]) for path, name, fn, m in api]
@@ -221,6 +255,38 @@ class FakeOkdesk:
         self.rate_posts.append((issue_id, body))
         return JSONResponse({"id": issue_id, "rate": issue["rate"]})
 
+    async def _comment(self, request: Request) -> Response:
+        """POST /api/v1/issues/{id}/comments: add a comment by an employee or a contact."""
+        issue_id: int = request.path_params["issue_id"]
+        if issue_id not in self.issues:
+            return _not_found()
+        try:
+            fields = _comment_fields(await _json_body(request))
+        except _ValidationError as invalid:
+            return _errors(invalid.errors, 422)
+        author = fields["author_id"]
+        if fields["author_type"] == "contact" and author not in self.contacts:
+            return _errors({"author_id": ["имеет неверное значение"]}, 422)
+        person = self.contacts.get(author, {}) if fields["author_type"] == "contact" else {}
+        name = str(person.get("name") or "")
+        comment = {
+            "id": next(self._comment_ids),
+            "content": fields["content"],
+            "public": fields["public"],
+            "attachments": [],
+            "author": {"id": author, "name": name, "type": fields["author_type"]},
+            "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        self.comments.setdefault(issue_id, []).append(comment)
+        return JSONResponse(comment)
+
+    async def _comment_list(self, request: Request) -> Response:
+        """GET /api/v1/issues/{id}/comments: the issue's comments, oldest first."""
+        issue_id: int = request.path_params["issue_id"]
+        if issue_id not in self.issues:
+            return _not_found()
+        return _OkdeskJSON(self.comments.get(issue_id, []))
+
     async def _statuses(self, request: Request) -> Response:
         """GET /api/v1/issues/statuses: the account's ticket statuses."""
         return JSONResponse(STATUSES)
@@ -247,6 +313,7 @@ class FakeOkdesk:
             "contacts": str_keys(self.contacts),
             "issues": str_keys(self.issues),
             "rate_posts": [[issue_id, body] for issue_id, body in self.rate_posts],
+            "comments": str_keys(self.comments),
             "requests": len(self.requests),
         }
 

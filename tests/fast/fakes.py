@@ -50,6 +50,8 @@ class MemoryHelpdesk:
         self.emails: dict[int, str | None] = {}
         # Every rating written, in order: (ticket, bad / normal / good).
         self.rated: list[tuple[int, str]] = []
+        # Every comment added, in order: (ticket, content, author id, author type, public).
+        self.comments: list[tuple[int, str, int, str, bool]] = []
         self.failures = Failures()
 
     def fail(self, method: str, *errors: DeliveryError) -> None:
@@ -81,6 +83,13 @@ class MemoryHelpdesk:
         self.failures.check("rate_issue")
         self.tickets[issue_id] = replace(self.tickets[issue_id], rate=rate)
         self.rated.append((issue_id, rate))
+
+    async def comment_issue(
+        self, issue_id: int, content: str, *, author_id: int, author_type: str, public: bool
+    ) -> None:
+        """Add a comment to the ticket."""
+        self.failures.check("comment_issue")
+        self.comments.append((issue_id, content, author_id, author_type, public))
 
     async def completed_tickets(
         self, statuses: list[str], since: datetime, page: int, page_size: int = 50
