@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.form import EventFormatError, Tree, parse_form
 from bot.buttons import parse_change_params
+from bot.form import EventFormatError, Tree, parse_form
 from bot.messages import RATE_COMMAND, parse_command_params
 
 # `CHAT_TYPE` (or `MESSAGE_TYPE`) of a one-to-one dialog with the bot (bitrix24.md §5).

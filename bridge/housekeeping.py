@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from bridge import metrics, workflow
+from bridge import changes, metrics, workflow
 from bridge.decisions import default_applies
 from bridge.settings import Settings
 from storage import purge, status, surveys
@@ -63,6 +63,9 @@ class Chores:
             applied += due
             if due < TIMEOUT_BATCH:
                 break
+        # Change-of-mind windows that passed lose their button (bridge.changes).
+        while changes.close_windows(self._engine, now) >= changes.WINDOW_BATCH:
+            pass
         if self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY:
             with transaction(self._engine) as session:
                 status.set_status(

@@ -23,8 +23,13 @@ from storage.tables import Job, JobKind
 
 CHAT_LANE = "bitrix24"
 LANES: dict[str, list[JobKind]] = {
-    "okdesk": [JobKind.SEND_RATING],
-    CHAT_LANE: [JobKind.CLOSE_INVITATION, JobKind.REPLY, JobKind.VERIFY_REPLY],
+    "okdesk": [JobKind.SEND_RATING, JobKind.POST_FOLLOWUP],
+    CHAT_LANE: [
+        JobKind.CLOSE_INVITATION,
+        JobKind.REPLY,
+        JobKind.VERIFY_REPLY,
+        JobKind.VERIFY_FOLLOWUP,
+    ],
 }
 
 

@@ -27,6 +27,7 @@ stateDiagram-v2
     inviting --> cancelled: withdrawn (by the administrator, without a rating)
     awaiting --> cancelled: withdrawn
     undeliverable --> cancelled: withdrawn
+    rated --> rated: changed (the person changes their score within CHANGE_WINDOW)
 ```
 
 A rated or defaulted survey is finished once Okdesk shows its rating (`rating_sent_at`).
@@ -62,6 +63,8 @@ class Trigger(StrEnum):
     DEFAULT_RETRIED = "default_retried"
     RESENT = "resent"
     WITHDRAWN = "withdrawn"
+    # --- change of mind (issue 10, point 2) ---
+    CHANGED = "changed"
 
 
 TRANSITIONS: dict[tuple[SurveyState, Trigger], SurveyState] = {
@@ -86,6 +89,8 @@ TRANSITIONS: dict[tuple[SurveyState, Trigger], SurveyState] = {
     (S.INVITING, Trigger.WITHDRAWN): S.CANCELLED,
     (S.AWAITING, Trigger.WITHDRAWN): S.CANCELLED,
     (S.UNDELIVERABLE, Trigger.WITHDRAWN): S.CANCELLED,
+    # --- change of mind (issue 10, point 2) ---
+    (S.RATED, Trigger.CHANGED): S.RATED,
 }
 
 WAITING = frozenset({S.INVITING, S.AWAITING, S.UNDELIVERABLE})
@@ -219,6 +224,18 @@ def answered(
     return _moved(
         survey_id, Trigger.ANSWERED, fields, JobKind.CLOSE_INVITATION, JobKind.SEND_RATING
     )
+
+
+def changed(survey_id: int, *, score: int) -> Change:
+    """The person changed their score: the thank-you is redrawn, the new score goes to Okdesk
+    (the survey is unfinished until Okdesk shows it). Applied by `storage.changes`."""
+    fields: SurveyFields = {
+        "score": score,
+        "changing": False,
+        "rating_sent_at": None,
+        "finished_at": None,
+    }
+    return _moved(survey_id, Trigger.CHANGED, fields, JobKind.CLOSE_INVITATION, JobKind.SEND_RATING)
 
 
 def timed_out(survey_id: int, *, default_rating: int, now: datetime) -> Change:

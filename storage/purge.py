@@ -15,6 +15,7 @@ _PURGED: dict[str, Any] = {
     "issue_title": None,
     "engineer": None,
     "reply_text": None,
+    "followup_text": None,
     "contact_id": None,
     "bitrix_user_id": None,
     "rated_by": None,

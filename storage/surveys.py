@@ -125,6 +125,16 @@ def latest_awaiting_survey(session: Session, *, bitrix_user_id: int) -> Survey |
     return session.exec(statement).first()
 
 
+def awaiting_surveys(session: Session, *, bitrix_user_id: int) -> list[Survey]:
+    """All the user's surveys that wait for an answer, newest first."""
+    statement = (
+        select(Survey)
+        .where(Survey.bitrix_user_id == bitrix_user_id, Survey.state == SurveyState.AWAITING)
+        .order_by(col(Survey.created_at).desc(), col(Survey.id).desc())
+    )
+    return list(session.exec(statement).all())
+
+
 def set_recipients(session: Session, *, recipients: dict[int, int]) -> None:
     """Record who each survey is about to be sent to (survey id → Bitrix24 user id)."""
     for survey_id, user_id in recipients.items():

@@ -141,6 +141,9 @@ def service_env(fakes: Fakes, database_url: str, port: int, **extra: str) -> dic
         "WORKER_POLL_INTERVAL": "0.1s",
         # Load and chaos tests close hundreds of tickets from one address at once.
         "WEBHOOK_SURVEYS_PER_MINUTE": "100000",
+        # Issue 10's follow-up question and «Изменить оценку»: on where a test asks for them.
+        "FOLLOWUP_MAX_SCORE": "off",
+        "CHANGE_WINDOW": "off",
         **extra,
     }
 
