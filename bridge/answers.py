@@ -132,7 +132,7 @@ def _late(
         and survey.state == SurveyState.RATED
         and not survey.automatic
         and not survey.is_test
-        and survey.change_until is None
+        and (survey.change_until is None or survey.change_until <= now)
         and survey.bitrix_user_id == answer.user_id
     ):
         changes.late_press(session, survey, answer.dialog_id, now)
