@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.engine import Engine
 
-from tests.survey.steps import survey_service
 from tests.fast.harness import Service
+from tests.survey.steps import survey_service
 
 
 @pytest.fixture
