@@ -4,10 +4,12 @@ press answered, a change racing it), a reopened ticket, and how it meets the fol
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 
+from tests.fast.fakes import MemoryHelpdesk
 from tests.fast.harness import ISSUE_ID, USER_ID, Service
 from tests.survey.steps import configure, history, press_change_button, rated
 
@@ -176,3 +178,52 @@ async def test_the_follow_up_stays_open_through_a_change(service: Service) -> No
     assert service.type_reply("Но сначала было плохо", message_id=21) == "followed_up"
     await service.drain()
     assert [content for _, content, *_ in service.helpdesk.comments] == ["Но сначала было плохо"]
+
+
+class _ChangingMidWrite(MemoryHelpdesk):
+    """Okdesk, where the person changes their score while the first rating is being written."""
+
+    def __init__(self, source: MemoryHelpdesk, during: Callable[[], object]) -> None:
+        super().__init__()
+        self.tickets, self.emails = source.tickets, source.emails
+        self._during: Callable[[], object] | None = during
+
+    async def rate_issue(self, issue_id: int, rate: str) -> None:
+        await super().rate_issue(issue_id, rate)
+        if self._during is not None:
+            during, self._during = self._during, None
+            during()
+
+
+async def test_a_change_while_the_first_rating_is_written_still_reaches_okdesk(
+    service: Service,
+) -> None:
+    configure(service, followup_max_score="off")
+    service.close()
+    await service.drain()
+
+    def change_now() -> None:
+        assert press_change_button(service) == "change_offered"
+        assert service.click(5) == "changed"
+
+    service.helpdesk = _ChangingMidWrite(service.helpdesk, change_now)
+    assert service.click(1) == "rated"
+    await service.drain()
+    await service.drain()
+
+    survey = service.survey()
+    assert service.rated() == ["bad", "good"]
+    assert (survey.score, survey.okdesk_rate) == (5, "good")
+    assert survey.rating_sent_at is not None and history(service) == [(1, 5, USER_ID, "click")]
+
+
+async def test_the_purge_forgets_who_changed_a_score(service: Service) -> None:
+    configure(service, followup_max_score="off", personal_data_retention="1d")
+    await rated(service, 2)
+    press_change_button(service)
+    service.click(3)
+    await service.drain()
+    assert service.survey().followup_text is None
+    await service.later(timedelta(days=2))
+    assert service.survey().personal_data_purged
+    assert history(service) == [(2, 3, None, "click")]
