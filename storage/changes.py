@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import select as select_columns
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
@@ -134,3 +135,14 @@ def changing_surveys(session: Session, *, bitrix_user_id: int, now: datetime) ->
         .order_by(col(Survey.created_at).desc(), col(Survey.id).desc())
     )
     return list(session.exec(statement).all())
+
+
+def forget_authors(session: Session) -> None:
+    """Who changed a score is a Bitrix24 user id, like `rated_by`: forgotten with the survey's
+    personal data (`storage.purge`)."""
+    purged = select_columns(col(Survey.id)).where(col(Survey.personal_data_purged).is_(True))
+    session.execute(
+        update(RatingChange)
+        .where(col(RatingChange.changed_by).is_not(None), col(RatingChange.survey_id).in_(purged))
+        .values(changed_by=None)
+    )

@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, update
-from sqlalchemy import select as select_columns
 from sqlmodel import Session, col
 
+from storage import changes
 from storage.sql import rowcount
-from storage.tables import Job, JobState, RatingChange, SeenEvent, Survey, SurveyState
+from storage.tables import Job, JobState, SeenEvent, Survey, SurveyState
 
 _PURGED: dict[str, Any] = {
     "issue_title": None,
@@ -54,15 +54,7 @@ def purge_personal_data(session: Session, *, finished_before: datetime) -> int:
         )
         .values(**_PURGED)
     )
-    # Who changed a score is a Bitrix24 user id, like `rated_by`: forgotten with it.
-    purged_ids = select_columns(Survey.id).where(col(Survey.personal_data_purged).is_(True))
-    session.execute(
-        update(RatingChange)
-        .where(
-            col(RatingChange.changed_by).is_not(None), col(RatingChange.survey_id).in_(purged_ids)
-        )
-        .values(changed_by=None)
-    )
+    changes.forget_authors(session)
     # Finished jobs go (a reply's payload names its chat); failed ones stay for a retry.
     session.execute(
         delete(Job).where(col(Job.state) == JobState.DONE, col(Job.finished_at) < finished_before)
