@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.buttons import parse_change_params
 from bot.form import EventFormatError, Tree, parse_form
 from bot.messages import RATE_COMMAND, parse_command_params
 
@@ -52,6 +53,11 @@ class RatingClick:
     def button(self) -> tuple[str, int] | None:
         """The (survey token, score) of one of our rating buttons, or None for anything else."""
         return parse_command_params(self.params) if self.command == RATE_COMMAND else None
+
+    @property
+    def change_request(self) -> str | None:
+        """The survey token of an «Изменить оценку» press, or None for anything else."""
+        return parse_change_params(self.params) if self.command == RATE_COMMAND else None
 
 
 @dataclass(frozen=True)

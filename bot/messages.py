@@ -72,6 +72,45 @@ _TEXTS: dict[str, dict[Language, str]] = {
         "ru": "Сейчас нет заявок, которые ждут вашей оценки. Спасибо!",
         "en": "No tickets are waiting for your rating right now. Thank you!",
     },
+    # --- follow-up, change of mind, several tickets waiting (issue 10, points 1, 2, 6) ---
+    "followup_low": {
+        "ru": "Что пошло не так с заявкой №{number}? Напишите одним сообщением, "
+        "и мы передадим его в службу поддержки.",
+        "en": "What went wrong with ticket #{number}? Write it in one message "
+        "and we will pass it on to the support team.",
+    },
+    "followup_high": {
+        "ru": "Хотите что-нибудь добавить к оценке заявки №{number}? Напишите одним "
+        "сообщением, и мы передадим его в службу поддержки.",
+        "en": "Anything to add to your rating of ticket #{number}? Write it in one message "
+        "and we will pass it on to the support team.",
+    },
+    "followup_passed": {
+        "ru": "Спасибо! Ваш комментарий к заявке №{number} передан в службу поддержки.",
+        "en": "Thank you! Your comment on ticket #{number} was passed on to the support team.",
+    },
+    "change_button": {"ru": "Изменить оценку", "en": "Change rating"},
+    "change_prompt": {
+        "ru": "Ваша оценка заявки №{number}: {score} из 5. Выберите новую оценку.",
+        "en": "Your rating for ticket #{number}: {score} out of 5. Choose a new rating.",
+    },
+    "change_closed": {
+        "ru": "Оценку заявки №{number} уже нельзя изменить: время для этого прошло. "
+        "Ваша оценка {score} из 5 сохранена. Спасибо!",
+        "en": "The rating of ticket #{number} can no longer be changed: the time for that "
+        "has passed. Your rating {score} out of 5 is kept. Thank you!",
+    },
+    "which_ticket": {
+        "ru": "Ваших оценок ждут несколько заявок. Какую из них вы оцениваете на {score}? "
+        "Нажмите кнопку с её номером.",
+        "en": "Several tickets are waiting for your rating. Which one do you rate {score}? "
+        "Press the button with its number.",
+    },
+    "ticket_button": {"ru": "№{number}", "en": "#{number}"},
+    "not_waiting": {
+        "ru": "Заявка №{number} не ждёт вашей оценки.",
+        "en": "Ticket #{number} is not waiting for your rating.",
+    },
     "welcome": {
         "ru": "Здравствуйте! Я бот оценки заявок. Когда ваша заявка в службе поддержки "
         "закрыта, я пришлю сообщение с кнопками от 1 до 5: одно нажатие, и оценка "

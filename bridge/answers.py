@@ -16,13 +16,13 @@ from sqlmodel import Session
 from bot import messages
 from bot.messages import Language
 from bot.replies import ReplyKind, read_reply
-from bridge import metrics, workflow
+from bridge import changes, followup, metrics, typed, workflow
 from bridge.decisions import AnswerFacts, AnswerOutcome, decide_answer, may_answer
 from bridge.okdesk.data import clean_text
 from bridge.settings import Settings
 from storage import queue, seen, surveys
 from storage.db import transaction
-from storage.tables import JobKind, Survey
+from storage.tables import JobKind, Survey, SurveyState
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,8 @@ class Answer:
     replay_key: str | None = None
     doubtful: bool = False
     access_token: str | None = None
+    # The ticket a typed reply names («№12345 — 4»), when it names one.
+    ticket: int | None = None
 
     @classmethod
     def typed(
@@ -67,6 +69,7 @@ class Answer:
             replay_key=replay_key,
             doubtful=reading.kind is ReplyKind.DOUBTFUL,
             access_token=access_token or None,
+            ticket=reading.ticket,
         )
 
     @property
@@ -100,20 +103,39 @@ def _record(session: Session, settings: Settings, answer: Answer, now: datetime)
         session, key=answer.replay_key, now=now
     ):
         return AnswerOutcome.REPLAYED
-    survey = _answered_survey(session, answer)
-    outcome = decide_answer(survey, answer.facts())
+    if answer.survey_token is not None:
+        survey = surveys.survey_by_token(session, token=answer.survey_token)
+    else:
+        routed = typed.route(session, answer, now)
+        if routed.outcome is not None:
+            return routed.outcome
+        survey = routed.survey
+    changeable = survey is not None and changes.may_change(survey, answer.user_id, now)
+    outcome = decide_answer(survey, answer.facts(), changeable=changeable)
     if outcome is AnswerOutcome.RATED and survey is not None:
-        outcome = _rate(session, survey, answer, now)
+        outcome = _rate(session, settings, survey, answer, now)
     elif outcome is AnswerOutcome.VERIFYING and survey is not None:
         _verify(session, survey, answer, now)
+    elif outcome is AnswerOutcome.ALREADY_DONE and survey is not None:
+        _late(session, settings, survey, answer, now)
     _respond(session, settings, answer, survey, outcome, now)
     return outcome
 
 
-def _answered_survey(session: Session, answer: Answer) -> Survey | None:
-    if answer.survey_token is not None:
-        return surveys.survey_by_token(session, token=answer.survey_token)
-    return surveys.latest_awaiting_survey(session, bitrix_user_id=answer.user_id)
+def _late(
+    session: Session, settings: Settings, survey: Survey, answer: Answer, now: datetime
+) -> None:
+    """A score button pressed on a person's rating after its change window: say so once."""
+    if (
+        answer.survey_token is not None
+        and settings.change_window is not None
+        and survey.state == SurveyState.RATED
+        and not survey.automatic
+        and not survey.is_test
+        and (survey.change_until is None or survey.change_until <= now)
+        and survey.bitrix_user_id == answer.user_id
+    ):
+        changes.late_press(session, survey, answer.dialog_id, now)
 
 
 def _verify(session: Session, survey: Survey, answer: Answer, now: datetime) -> None:
@@ -131,13 +153,15 @@ def _verify(session: Session, survey: Survey, answer: Answer, now: datetime) -> 
 
 
 def record_verified_answer(
-    session: Session, answer: Answer, *, survey_id: int, now: datetime
+    session: Session, settings: Settings, answer: Answer, *, survey_id: int, now: datetime
 ) -> AnswerOutcome:
     """Rate a survey with a typed score whose sender was verified (in the caller's session)."""
     survey = surveys.get_survey(session, survey_id=survey_id)
     outcome = AnswerOutcome.ALREADY_DONE
-    if survey is not None and may_answer(survey, answer.user_id):
-        outcome = _rate(session, survey, answer, now)
+    if survey is not None and (
+        may_answer(survey, answer.user_id) or changes.may_change(survey, answer.user_id, now)
+    ):
+        outcome = _rate(session, settings, survey, answer, now)
     metrics.answered(answer.source, outcome)
     return outcome
 
@@ -147,12 +171,24 @@ def ask_back(
 ) -> None:
     """Ask the person to confirm a typed score with a button (it could not be verified)."""
     survey = surveys.get_survey(session, survey_id=survey_id)
-    if survey is not None and may_answer(survey, answer.user_id):
+    if survey is not None and (
+        may_answer(survey, answer.user_id) or changes.may_change(survey, answer.user_id, now)
+    ):
         _respond(session, settings, answer, survey, AnswerOutcome.ASKED_BACK, now)
 
 
-def _rate(session: Session, survey: Survey, answer: Answer, now: datetime) -> AnswerOutcome:
+def _rate(
+    session: Session, settings: Settings, survey: Survey, answer: Answer, now: datetime
+) -> AnswerOutcome:
     assert survey.id is not None and answer.score is not None
+    score, user_id = answer.score, answer.user_id
+    if survey.state == SurveyState.RATED:
+        if not changes.change(
+            session, survey, score=score, user_id=user_id, source=answer.source, now=now
+        ):
+            return AnswerOutcome.ALREADY_DONE
+        followup.ask(session, settings, survey, score=score, dialog_id=answer.dialog_id, now=now)
+        return AnswerOutcome.CHANGED
     change = workflow.answered(
         survey.id,
         score=answer.score,
@@ -162,6 +198,8 @@ def _rate(session: Session, survey: Survey, answer: Answer, now: datetime) -> An
     )
     if not surveys.apply_change(session, change, now=now):
         return AnswerOutcome.ALREADY_DONE
+    changes.open_window(session, settings, survey, now)
+    followup.ask(session, settings, survey, score=score, dialog_id=answer.dialog_id, now=now)
     return AnswerOutcome.RATED
 
 

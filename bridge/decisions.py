@@ -52,6 +52,10 @@ class AnswerOutcome(StrEnum):
     ASKED_BACK = "asked_back"
     VERIFYING = "verifying"
     REPLAYED = "replayed"
+    # --- follow-up, change of mind, several tickets waiting (issue 10, points 1, 2, 6) ---
+    CHANGED = "changed"
+    FOLLOWED_UP = "followed_up"
+    WHICH_TICKET = "which_ticket"
 
 
 @dataclass(frozen=True)
@@ -75,11 +79,14 @@ def may_answer(survey: SurveyView, user_id: int) -> bool:
     return survey.bitrix_user_id == user_id and survey.state in sources(Trigger.ANSWERED)
 
 
-def decide_answer(survey: SurveyView | None, answer: AnswerFacts) -> AnswerOutcome:
+def decide_answer(
+    survey: SurveyView | None, answer: AnswerFacts, *, changeable: bool = False
+) -> AnswerOutcome:
     """What an answer does to the survey it names (or the person's latest one).
 
     A button press rates at once (it carries the survey's unguessable token); a clear typed
     score is rated once its sender is verified; a doubtful one is asked back with buttons.
+    A `changeable` survey (its person pressed «Изменить оценку» in time) is rated again so.
     """
     if survey is None:
         return AnswerOutcome.NO_SURVEY
@@ -87,7 +94,7 @@ def decide_answer(survey: SurveyView | None, answer: AnswerFacts) -> AnswerOutco
         return AnswerOutcome.NOT_A_RATING
     if survey.bitrix_user_id != answer.user_id:
         return AnswerOutcome.NOT_YOURS
-    if not may_answer(survey, answer.user_id):
+    if not (changeable or may_answer(survey, answer.user_id)):
         return AnswerOutcome.ALREADY_DONE
     if answer.by_button:
         return AnswerOutcome.RATED

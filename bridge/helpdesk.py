@@ -13,7 +13,7 @@ from bridge.okdesk.data import Ticket, TicketPage
 
 
 class Helpdesk(Protocol):
-    """Reads tickets and contacts, and rates tickets."""
+    """Reads tickets and contacts, rates tickets and comments on them."""
 
     async def ticket(self, issue_id: int) -> Ticket | None:
         """The ticket as the helpdesk shows it now; None when it is gone."""

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from bridge import metrics, reminders, workflow
+from bridge import changes, metrics, reminders, workflow
 from bridge.decisions import default_applies
 from bridge.settings import Settings
 from storage import asking, purge, status, surveys
@@ -65,6 +65,9 @@ class Chores:
                 break
         # Issue 10: after the timeouts, so that a survey timed out now is never reminded.
         reminders.sweep(self._engine, self._settings, now)
+        # Change-of-mind windows that passed lose their button (bridge.changes).
+        while changes.close_windows(self._engine, now) >= changes.WINDOW_BATCH:
+            pass
         if self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY:
             with transaction(self._engine) as session:
                 status.set_status(

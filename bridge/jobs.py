@@ -12,13 +12,15 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
 from bot import messages
+from bot.buttons import change_keyboard
 from bot.errors import MessageNotEditableError
 from bot.messenger import ChatMessage
-from bridge import workflow
+from bridge import followup, workflow
 from bridge.answers import Answer, ask_back, language_of, record_verified_answer
 from bridge.decisions import decide_rating_write
 from bridge.settings import Settings
@@ -64,6 +66,8 @@ async def run(job: Job, survey: Survey | None, vendors: Vendors, settings: Setti
     if job.kind == JobKind.CLOSE_INVITATION:
         await close_invitation(survey, vendors)
         return nothing
+    if job.kind in followup.JOB_KINDS:
+        return await followup.run(job, survey, vendors, settings)
     raise RejectedError(f"unknown job kind {job.kind!r}")
 
 
@@ -98,7 +102,7 @@ async def verify_reply(job: Job, vendors: Vendors, settings: Settings) -> Effect
     if owner == answer.user_id:
 
         def rate(session: Session, now: datetime) -> None:
-            record_verified_answer(session, answer, survey_id=survey_id, now=now)
+            record_verified_answer(session, settings, answer, survey_id=survey_id, now=now)
 
         return rate
     if owner is None:
@@ -132,7 +136,7 @@ async def send_rating(survey: Survey, vendors: Vendors, settings: Settings) -> E
         note = "the ticket was reopened after this rating: not sent"
         log.info("survey.rating_not_sent survey_id=%s reason=%s", survey_id, note)
         return applying(lambda now: workflow.rating_not_written(survey_id, note=note, now=now))
-    wanted = settings.rating_map[survey.score]
+    written, wanted = survey.score, settings.rating_map[survey.score]
     shown = await vendors.helpdesk.issue_rate(survey.issue_id)
     write = decide_rating_write(wanted, shown, automatic=survey.automatic)
     if write.post:
@@ -141,13 +145,20 @@ async def send_rating(survey: Survey, vendors: Vendors, settings: Settings) -> E
         if shown != wanted:
             raise RejectedError(f"Okdesk accepted the rating {wanted!r} but shows {shown!r}")
     log.info("survey.rating_sent survey_id=%s issue_id=%s", survey_id, survey.issue_id)
+    reason = write.note
     # Issue 10: the ticket shows the default we set; a comment says it was automatic.
-    comment = survey.automatic and write.note is None and settings.auto_rating_comment
-    return applying(
-        lambda now: workflow.rating_written(
-            survey_id, shown=shown, note=write.note, now=now, comment=comment
-        )
-    )
+    comment = survey.automatic and reason is None and settings.auto_rating_comment
+
+    def record(session: Session, now: datetime) -> None:
+        # A change of mind since this job read the score: its own job writes the new one.
+        current = surveys.get_survey(session, survey_id=survey_id)
+        if current is None or current.score == written:
+            change = workflow.rating_written(
+                survey_id, shown=shown, note=reason, now=now, comment=comment
+            )
+            surveys.apply_change(session, change, now=now)
+
+    return record
 
 
 async def close_invitation(survey: Survey, vendors: Vendors) -> None:
@@ -163,11 +174,33 @@ async def close_invitation(survey: Survey, vendors: Vendors) -> None:
     elif survey.automatic:
         text = messages.text("expired", language, number=survey.issue_id)
     elif survey.score is not None:
-        text = messages.text("thanks", language, number=survey.issue_id, score=survey.score)
+        await _thank(survey, vendors, language)
+        return
     else:
         return
+    await _redraw(survey, vendors, ChatMessage(text))
+
+
+async def _thank(survey: Survey, vendors: Vendors, language: messages.Language) -> None:
+    """The thank-you, with «Изменить оценку» while its window is open, or the five buttons
+    again once it was pressed (`bridge.changes`)."""
+    assert survey.score is not None
+    number, score = survey.issue_id, survey.score
+    keyboard: dict[str, Any] | None = None
+    if survey.changing and survey.change_until is not None:
+        text = messages.text("change_prompt", language, number=number, score=score)
+        keyboard = messages.rating_keyboard(survey.token)
+    else:
+        text = messages.text("thanks", language, number=number, score=score)
+        if survey.change_until is not None:
+            keyboard = change_keyboard(survey.token, language)
+    await _redraw(survey, vendors, ChatMessage(text, keyboard))
+
+
+async def _redraw(survey: Survey, vendors: Vendors, message: ChatMessage) -> None:
+    assert survey.message_id is not None
     try:
-        await vendors.messenger.edit(survey.message_id, ChatMessage(text))
+        await vendors.messenger.edit(survey.message_id, message)
     except MessageNotEditableError:
         # Old messages cannot be edited (a portal setting, 3 days by default): say it anew.
-        await vendors.messenger.send(str(survey.bitrix_user_id), ChatMessage(text))
+        await vendors.messenger.send(str(survey.bitrix_user_id), message)

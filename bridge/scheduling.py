@@ -23,13 +23,14 @@ from storage.tables import Job, JobKind
 
 CHAT_LANE = "bitrix24"
 LANES: dict[str, list[JobKind]] = {
-    "okdesk": [JobKind.SEND_RATING, JobKind.AUTO_COMMENT],
+    "okdesk": [JobKind.SEND_RATING, JobKind.AUTO_COMMENT, JobKind.POST_FOLLOWUP],
     CHAT_LANE: [
         JobKind.CLOSE_INVITATION,
         JobKind.REPLY,
         JobKind.VERIFY_REPLY,
         JobKind.REMIND,
         JobKind.CLOSE_REMINDER,
+        JobKind.VERIFY_FOLLOWUP,
     ],
 }
 

@@ -127,6 +127,22 @@ class Settings(SurveyRulesSettings):
     # bearer token. Unset: the routes do not exist.
     admin_token: SecretStr | None = Field(default=None, min_length=16)
 
+    # --- follow-up and change of mind (issue 10, points 1, 2) ---
+    # A score at or below this is followed by "what went wrong?" (`off`: never asked).
+    followup_max_score: Annotated[int | None, BeforeValidator(parse_default_rating)] = Field(
+        default=3, ge=1, le=5
+    )
+    # How long the person's next message counts as the answer to that question.
+    followup_window: Duration = timedelta(hours=24)
+    # Also ask "anything to add?" after a score above FOLLOWUP_MAX_SCORE.
+    followup_on_high: bool = False
+    # The answer goes to the Okdesk ticket as the contact's comment: public, or private.
+    followup_comment_public: bool = False
+    # How long the thank-you carries «Изменить оценку» (`off`: no button).
+    change_window: Annotated[timedelta | None, BeforeValidator(parse_optional_duration)] = (
+        timedelta(hours=1)
+    )
+
     @field_validator("metrics_token", "admin_token", mode="before")
     @classmethod
     def _token_unset(cls, value: object) -> object:
@@ -160,6 +176,8 @@ class Settings(SurveyRulesSettings):
         "bitrix_block_probe_interval",
         "http_head_timeout",
         "http_body_timeout",
+        "followup_window",
+        "change_window",
     )
     @classmethod
     def _positive(cls, value: timedelta | None) -> timedelta | None:

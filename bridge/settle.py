@@ -29,10 +29,16 @@ log = logging.getLogger(__name__)
 
 Result = tuple[Job, jobs.Outcome]
 BITRIX_KINDS = frozenset(
-    {JobKind.INVITE, JobKind.CLOSE_INVITATION, JobKind.REPLY, JobKind.VERIFY_REPLY}
+    {
+        JobKind.INVITE,
+        JobKind.CLOSE_INVITATION,
+        JobKind.REPLY,
+        JobKind.VERIFY_REPLY,
+        JobKind.VERIFY_FOLLOWUP,
+    }
 )
 # Jobs whose payload holds a secret (a person's access token): erased once the job ends.
-SECRET_PAYLOADS = frozenset({JobKind.VERIFY_REPLY})
+SECRET_PAYLOADS = frozenset({JobKind.VERIFY_REPLY, JobKind.VERIFY_FOLLOWUP})
 
 
 class Settler:

@@ -27,10 +27,10 @@ stateDiagram-v2
     inviting --> cancelled: withdrawn (by the administrator, without a rating)
     awaiting --> cancelled: withdrawn
     undeliverable --> cancelled: withdrawn
-    %% issue 10: who is asked, and the one reminder
     [*] --> skipped: ticket closed, not surveyed (sample, company, type or priority)
     inviting --> skipped: skipped (the person was asked within SURVEY_COOLDOWN)
     awaiting --> awaiting: reminded (once, REMINDER_AFTER after the closure)
+    rated --> rated: changed (the person changes their score within CHANGE_WINDOW)
 ```
 
 A rated or defaulted survey is finished once Okdesk shows its rating (`rating_sent_at`).
@@ -66,9 +66,9 @@ class Trigger(StrEnum):
     DEFAULT_RETRIED = "default_retried"
     RESENT = "resent"
     WITHDRAWN = "withdrawn"
-    # --- issue 10 ---
     SKIPPED = "skipped"
     REMINDED = "reminded"
+    CHANGED = "changed"
 
 
 TRANSITIONS: dict[tuple[SurveyState, Trigger], SurveyState] = {
@@ -93,9 +93,9 @@ TRANSITIONS: dict[tuple[SurveyState, Trigger], SurveyState] = {
     (S.INVITING, Trigger.WITHDRAWN): S.CANCELLED,
     (S.AWAITING, Trigger.WITHDRAWN): S.CANCELLED,
     (S.UNDELIVERABLE, Trigger.WITHDRAWN): S.CANCELLED,
-    # --- issue 10 ---
     (S.INVITING, Trigger.SKIPPED): S.SKIPPED,
     (S.AWAITING, Trigger.REMINDED): S.AWAITING,
+    (S.RATED, Trigger.CHANGED): S.RATED,
 }
 
 WAITING = frozenset({S.INVITING, S.AWAITING, S.UNDELIVERABLE})
@@ -229,6 +229,18 @@ def answered(
     return _moved(
         survey_id, Trigger.ANSWERED, fields, JobKind.CLOSE_INVITATION, JobKind.SEND_RATING
     )
+
+
+def changed(survey_id: int, *, score: int) -> Change:
+    """The person changed their score: the thank-you is redrawn, the new score goes to Okdesk
+    (the survey is unfinished until Okdesk shows it). Applied by `storage.changes`."""
+    fields: SurveyFields = {
+        "score": score,
+        "changing": False,
+        "rating_sent_at": None,
+        "finished_at": None,
+    }
+    return _moved(survey_id, Trigger.CHANGED, fields, JobKind.CLOSE_INVITATION, JobKind.SEND_RATING)
 
 
 def timed_out(survey_id: int, *, default_rating: int, now: datetime) -> Change:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlmodel import Session, col
 
+from storage import changes
 from storage.sql import rowcount
 from storage.tables import Job, JobState, SeenEvent, Survey, SurveyState
 
@@ -16,6 +17,7 @@ _PURGED: dict[str, Any] = {
     "engineer": None,
     "engineer_id": None,  # issue 10
     "reply_text": None,
+    "followup_text": None,
     "contact_id": None,
     "bitrix_user_id": None,
     "rated_by": None,
@@ -53,6 +55,7 @@ def purge_personal_data(session: Session, *, finished_before: datetime) -> int:
         )
         .values(**_PURGED)
     )
+    changes.forget_authors(session)
     # Finished jobs go (a reply's payload names its chat); failed ones stay for a retry.
     session.execute(
         delete(Job).where(col(Job.state) == JobState.DONE, col(Job.finished_at) < finished_before)

@@ -40,6 +40,14 @@ class SurveyFields(TypedDict, total=False):
     # --- issue 10 ---
     remind_at: datetime | None
     reminded_at: datetime | None
+    # Follow-up and change of mind (bridge.followup, bridge.changes).
+    followup_asked_at: datetime | None
+    followup_until: datetime | None
+    followup_text: str | None
+    followup_at: datetime | None
+    followup_posted_at: datetime | None
+    change_until: datetime | None
+    changing: bool
 
 
 class SurveyChange(Protocol):
@@ -118,6 +126,16 @@ def latest_awaiting_survey(session: Session, *, bitrix_user_id: int) -> Survey |
         .limit(1)
     )
     return session.exec(statement).first()
+
+
+def awaiting_surveys(session: Session, *, bitrix_user_id: int) -> list[Survey]:
+    """All the user's surveys that wait for an answer, newest first."""
+    statement = (
+        select(Survey)
+        .where(Survey.bitrix_user_id == bitrix_user_id, Survey.state == SurveyState.AWAITING)
+        .order_by(col(Survey.created_at).desc(), col(Survey.id).desc())
+    )
+    return list(session.exec(statement).all())
 
 
 def set_recipients(session: Session, *, recipients: dict[int, int]) -> None:

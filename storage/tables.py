@@ -72,6 +72,9 @@ class JobKind(StrEnum):
     REMIND = "remind"
     CLOSE_REMINDER = "close_reminder"
     AUTO_COMMENT = "auto_comment"
+    # A follow-up (the answer to "what went wrong?"): its sender checked, then the comment.
+    VERIFY_FOLLOWUP = "verify_followup"
+    POST_FOLLOWUP = "post_followup"
 
 
 class JobState(StrEnum):
@@ -163,6 +166,32 @@ class Survey(SQLModel, table=True):
     # The engineer's Okdesk employee id from the closure webhook (the automatic comment's
     # author unless OKDESK_COMMENT_AUTHOR_ID is set).
     engineer_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # --- follow-up and change of mind (bridge.followup, bridge.changes) ---
+    # The question after a rating ("what went wrong?") was asked, and is open until then.
+    followup_asked_at: datetime | None = _when()
+    followup_until: datetime | None = _when()
+    # The person's answer to it, kept with the survey, and when Okdesk got it as a comment.
+    followup_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    followup_at: datetime | None = _when()
+    followup_posted_at: datetime | None = _when()
+    # While set, the thank-you carries «Изменить оценку»; the housekeeping chore removes the
+    # button when it passes. `changing`: the person pressed it and sees the five buttons.
+    change_until: datetime | None = _when(index=True)
+    changing: bool = False
+
+
+class RatingChange(SQLModel, table=True):
+    """A person's change of their score: from, to, when, by whom, and by a click or text."""
+
+    __tablename__ = "rating_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    survey_id: int = Field(foreign_key="survey.id", index=True)
+    from_score: int
+    to_score: int
+    changed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    changed_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    source: str = Field(max_length=8)
 
 
 class Job(SQLModel, table=True):

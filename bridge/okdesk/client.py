@@ -131,6 +131,7 @@ class OkdeskClient:
             "author_type": author_type,
             "public": public,
         }
+        # The wrapped body is the documented one (okdesk.md §7).
         with observed(self._observer, "okdesk", "issues.comments.create"):
             response = await self._request(
                 "comment", "POST", f"issues/{issue_id}/comments", json={"comment": comment}

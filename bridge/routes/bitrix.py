@@ -17,7 +17,7 @@ from bot import messages
 from bot.events import BotDeleted, BotJoined, ChatReply, ParsedEvent, RatingClick, parse_event
 from bot.form import EventFormatError
 from bot.origin import Refusal, refusal
-from bridge import answers, languages
+from bridge import answers, changes, languages
 from bridge.intake import (
     BITRIX_MAX_BODY,
     BITRIX_OPENAPI,
@@ -114,6 +114,17 @@ def _handle_events(state: App, parsed: ParsedEvent) -> None:
 
 def _handle_click(state: App, click: RatingClick, now: datetime) -> None:
     button = click.button
+    change_token = click.change_request
+    if change_token is not None:
+        result = changes.press_change(
+            state.engine,
+            token=change_token,
+            user_id=click.user_id,
+            dialog_id=click.dialog_id,
+            now=now,
+        )
+        log.info("bitrix.change_pressed user_id=%s result=%s", click.user_id, result)
+        return
     if button is None:
         log.info("bitrix.click_ignored command=%s", click.command[:40])
         return

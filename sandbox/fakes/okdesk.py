@@ -1,4 +1,4 @@
-"""In-memory fake of the Okdesk REST API: contacts, issues, rates and the issue list."""
+"""In-memory fake of the Okdesk REST API: contacts, issues, rates, comments and the issue list."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from collections import defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.errors import MessageNotEditableError
 from bot.messenger import ChatMessage
@@ -42,9 +42,8 @@ class Failures:
             raise error
 
 
-@dataclass(frozen=True)
-class Comment:
-    """A comment on a ticket, as the helpdesk keeps it."""
+class Comment(NamedTuple):
+    """A comment on a ticket, as the helpdesk keeps it (compares equal to the plain tuple)."""
 
     issue_id: int
     content: str

@@ -66,8 +66,8 @@ async def _three_surveys_two_rated(app: Running, engine: Engine, vendors: Vendor
     await eventually(lambda: _states(engine) == [SurveyState.AWAITING] * 3)
     first = _by_issue(engine)[ISSUE_ID]
     assert (await app.event(click_body(f"{first.token}:2"))).status_code == 200
-    # A typed reply rates the user's newest waiting survey: C.
-    reply = reply_body("5, спасибо большое", message_id=777)
+    # With B and C waiting, a typed reply names its ticket (issue 10, point 6): C.
+    reply = reply_body(f"№{ISSUE_ID + 2} — 5, спасибо большое", message_id=777)
     assert (await app.event(reply)).status_code == 200
     await eventually(lambda: _settled(engine) and len(vendors.okdesk.rate_posts) == 2)
 
@@ -82,7 +82,7 @@ async def test_purge_forgets_who_and_what_of_finished_surveys_only(
     before = _by_issue(engine)
     rated, waiting = [before[ISSUE_ID], before[ISSUE_ID + 2]], before[ISSUE_ID + 1]
     assert [s.score for s in rated] == [2, 5]
-    assert rated[1].reply_text == "5, спасибо большое"
+    assert rated[1].reply_text == f"№{ISSUE_ID + 2} — 5, спасибо большое"
     assert all(s.finished_at == clock.now for s in rated)
     assert all(s.issue_title and s.engineer and s.bitrix_user_id == USER_ID for s in rated)
 

@@ -1,8 +1,8 @@
 """Issue 10 (reminder, who is asked, automatic comment, language): the reminder's times, the
 engineer's id, and what events told about a person's language
 
-Revision ID: 0006b
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from storage.tables import UTCDateTime
 
-revision: str = "0006b"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,98 @@
+"""Change of mind: the thank-you carries «Изменить оценку» for CHANGE_WINDOW.
+
+Pressing it brings the five buttons back (the thank-you message is redrawn); the new score,
+clicked or typed, replaces the old one in Okdesk, and each change is kept in `rating_change`
+(from, to, when, by whom, click or text). When the window passes, a housekeeping chore takes
+the button away; a late press is answered politely. A reopened ticket's rating is not changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot import messages
+from bridge import workflow
+from bridge.chat import say, survey_language
+from bridge.settings import Settings
+from storage import changes, seen, surveys
+from storage.db import transaction
+from storage.tables import Survey, SurveyState
+
+log = logging.getLogger(__name__)
+
+WINDOW_BATCH = 500
+
+
+def may_change(survey: Survey, user_id: int, now: datetime) -> bool:
+    """The survey's person pressed «Изменить оценку» and its window is still open."""
+    return (
+        survey.state == SurveyState.RATED
+        and survey.changing
+        and survey.change_until is not None
+        and survey.change_until > now
+        and survey.bitrix_user_id == user_id
+        and survey.current_issue_id == survey.issue_id
+    )
+
+
+def open_window(session: Session, settings: Settings, survey: Survey, now: datetime) -> None:
+    """A person rated the survey: the thank-you offers the change until CHANGE_WINDOW ends."""
+    if settings.change_window is not None and survey.id is not None and not survey.is_test:
+        changes.open_window(session, survey_id=survey.id, until=now + settings.change_window)
+
+
+def press_change(engine: Engine, *, token: str, user_id: int, dialog_id: str, now: datetime) -> str:
+    """«Изменить оценку» was pressed: the five buttons, or a polite word why not."""
+    with transaction(engine) as session:
+        survey = surveys.survey_by_token(session, token=token)
+        if survey is None or survey.id is None or survey.bitrix_user_id != user_id:
+            return "ignored"
+        if changes.start_change(session, survey_id=survey.id, user_id=user_id, now=now):
+            return "change_offered"
+        late_press(session, survey, dialog_id, now)
+        return "change_closed"
+
+
+def late_press(session: Session, survey: Survey, dialog_id: str, now: datetime) -> None:
+    """A late press (or one after the ticket was reopened) gets one short answer."""
+    if not seen.first_sighting(session, key=f"change-closed:{survey.id}", now=now):
+        return
+    language = survey_language(survey)
+    if survey.current_issue_id != survey.issue_id and survey.state == SurveyState.RATED:
+        text = messages.text("cancelled", language, number=survey.issue_id)
+    else:
+        text = messages.text(
+            "change_closed", language, number=survey.issue_id, score=survey.score or "—"
+        )
+    say(session, dialog_id, text, now)
+
+
+def change(
+    session: Session, survey: Survey, *, score: int, user_id: int, source: str, now: datetime
+) -> bool:
+    """Replace the survey's score (the caller checked `may_change`); False when too late."""
+    assert survey.id is not None and survey.score is not None
+    applied = changes.change_score(
+        session,
+        workflow.changed(survey.id, score=score),
+        from_score=survey.score,
+        user_id=user_id,
+        source=source,
+        now=now,
+    )
+    if applied:
+        log.info("survey.score_changed survey_id=%s source=%s", survey.id, source)
+    return applied
+
+
+def close_windows(engine: Engine, now: datetime, batch: int = WINDOW_BATCH) -> int:
+    """The housekeeping chore: windows that passed lose their button; how many were due."""
+    with transaction(engine) as session:
+        due = changes.due_windows(session, now=now, limit=batch)
+        for survey_id in due:
+            changes.close_window(session, survey_id=survey_id, now=now)
+    return len(due)

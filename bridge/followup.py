@@ -1,0 +1,143 @@
+"""Ask why after a rating: "what went wrong?" (FOLLOWUP_MAX_SCORE and below), or "anything to
+add?" (above it, with FOLLOWUP_ON_HIGH), once per survey.
+
+The person's next message within FOLLOWUP_WINDOW is kept with the survey; once our portal
+confirms the event's access token is theirs (as for a typed score), it goes to the Okdesk
+ticket as the contact's comment (HTML escaped, private unless FOLLOWUP_COMMENT_PUBLIC), a
+queued job retried like the rating, and the bot says it was passed on. A message after the
+window is an ordinary message.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlmodel import Session
+
+from bot import messages
+from bridge.chat import say, survey_language
+from bridge.settings import Settings
+from bridge.vendors import Vendors
+from outbound.errors import RejectedError
+from storage import followups, queue
+from storage.tables import Job, JobKind, Survey
+
+log = logging.getLogger(__name__)
+
+Effect = Callable[[Session, datetime], None]
+TEXT_LIMIT = 4000
+JOB_KINDS = frozenset({JobKind.VERIFY_FOLLOWUP, JobKind.POST_FOLLOWUP})
+
+
+def question(settings: Settings, score: int) -> str | None:
+    """The question a score deserves (a text key), or None."""
+    if settings.followup_max_score is None:
+        return None
+    if score <= settings.followup_max_score:
+        return "followup_low"
+    return "followup_high" if settings.followup_on_high else None
+
+
+def ask(
+    session: Session,
+    settings: Settings,
+    survey: Survey,
+    *,
+    score: int,
+    dialog_id: str,
+    now: datetime,
+) -> None:
+    """After a person's rating (or change), ask the question if it is due and never asked."""
+    key = question(settings, score)
+    if key is None or survey.id is None or survey.is_test:
+        return
+    until = now + settings.followup_window
+    if followups.ask(session, survey_id=survey.id, until=until, now=now):
+        text = messages.text(key, survey_language(survey), number=survey.issue_id)
+        say(session, dialog_id, text, now)
+
+
+def take(
+    session: Session, *, user_id: int, text: str, access_token: str | None, now: datetime
+) -> Survey | None:
+    """Keep a message as the answer to the person's open question; the survey, or None."""
+    survey = followups.open_question(session, bitrix_user_id=user_id, now=now)
+    kept = text.strip()[:TEXT_LIMIT]
+    if survey is None or survey.id is None or not kept:
+        return None
+    if not followups.take_answer(session, survey_id=survey.id, text=kept, now=now):
+        return None
+    payload = {"user_id": user_id, "access_token": access_token or ""}
+    queue.enqueue(
+        session, kind=JobKind.VERIFY_FOLLOWUP, now=now, survey_id=survey.id, payload=payload
+    )
+    return survey
+
+
+async def run(job: Job, survey: Survey, vendors: Vendors, settings: Settings) -> Effect:
+    """Check the answer's sender, or post the answer to Okdesk."""
+    if job.kind == JobKind.VERIFY_FOLLOWUP:
+        return await _verify(job, survey, vendors)
+    return await _post(survey, vendors, settings)
+
+
+async def _verify(job: Job, survey: Survey, vendors: Vendors) -> Effect:
+    payload = json.loads(job.payload)
+    token = str(payload.get("access_token") or "") if isinstance(payload, dict) else ""
+    user_id = payload.get("user_id") if isinstance(payload, dict) else None
+    owner = await vendors.messenger.token_owner(token) if token else None
+    survey_id = survey.id
+    assert survey_id is not None
+    if owner is not None and owner == user_id == survey.bitrix_user_id:
+
+        def post(session: Session, now: datetime) -> None:
+            queue.enqueue(session, kind=JobKind.POST_FOLLOWUP, now=now, survey_id=survey_id)
+
+        return post
+    if owner is None:
+        # Kept with the survey, but nobody can vouch for it as the contact's words.
+        log.warning("followup.unverified survey_id=%s", survey_id)
+        return _nothing
+    log.warning("followup.forged survey_id=%s claimed_user=%s", survey_id, user_id)
+
+    def forget(session: Session, _now: datetime) -> None:
+        followups.forget_answer(session, survey_id=survey_id)
+
+    return forget
+
+
+async def _post(survey: Survey, vendors: Vendors, settings: Settings) -> Effect:
+    survey_id = survey.id
+    if survey_id is None or survey.followup_text is None or survey.followup_posted_at:
+        return _nothing
+    if survey.contact_id is None:
+        raise RejectedError("the ticket's contact is not known: the comment has no author")
+    await vendors.helpdesk.comment_issue(
+        survey.issue_id,
+        content=as_html(survey.followup_text),
+        author_id=survey.contact_id,
+        author_type="contact",
+        public=settings.followup_comment_public,
+    )
+    log.info("followup.posted survey_id=%s issue_id=%s", survey_id, survey.issue_id)
+    text = messages.text("followup_passed", survey_language(survey), number=survey.issue_id)
+    dialog_id = str(survey.bitrix_user_id)
+
+    def record(session: Session, now: datetime) -> None:
+        followups.mark_posted(session, survey_id=survey_id, now=now)
+        say(session, dialog_id, text, now)
+
+    return record
+
+
+def as_html(text: str) -> str:
+    """A person's text as Okdesk comment HTML: escaped, line breaks as `<br>` (okdesk.md §7)."""
+    return "<br>".join(html.escape(line) for line in text.splitlines())
+
+
+def _nothing(_session: Session, _now: datetime) -> None:
+    return None

@@ -1,0 +1,96 @@
+"""Which survey a typed reply is about (issue 10, points 1, 2 and 6).
+
+A reply that is no score, or that no survey waits for, answers the person's open follow-up
+question when there is one. A score goes to the one survey waiting (for a first score, or a
+changed one after «Изменить оценку»); with several waiting, to the ticket the text names
+(«№12345 — 4»), else the bot asks which, with a button per ticket carrying the score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlmodel import Session
+
+from bot import messages
+from bot.buttons import ticket_keyboard
+from bridge import followup
+from bridge.chat import say, survey_language
+from bridge.decisions import AnswerOutcome
+from storage import changes, surveys
+from storage.tables import Survey
+
+
+class TypedReply(Protocol):
+    """What routing reads of a typed answer (`bridge.answers.Answer`)."""
+
+    @property
+    def user_id(self) -> int: ...
+
+    @property
+    def dialog_id(self) -> str: ...
+
+    @property
+    def score(self) -> int | None: ...
+
+    @property
+    def ticket(self) -> int | None: ...
+
+    @property
+    def reply_text(self) -> str | None: ...
+
+    @property
+    def access_token(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Routed:
+    """The survey a reply is about, or the outcome when routing already dealt with it."""
+
+    survey: Survey | None
+    outcome: AnswerOutcome | None = None
+
+
+def route(session: Session, answer: TypedReply, now: datetime) -> Routed:
+    """The survey a typed reply is about (see the module's docstring)."""
+    waiting = surveys.awaiting_surveys(session, bitrix_user_id=answer.user_id)
+    waiting += changes.changing_surveys(session, bitrix_user_id=answer.user_id, now=now)
+    if answer.score is None or not waiting:
+        taken = followup.take(
+            session,
+            user_id=answer.user_id,
+            text=answer.reply_text or "",
+            access_token=answer.access_token,
+            now=now,
+        )
+        if taken is not None:
+            return Routed(taken, AnswerOutcome.FOLLOWED_UP)
+    if answer.score is not None and answer.ticket is not None:
+        named = [survey for survey in waiting if survey.issue_id == answer.ticket]
+        if named:
+            return Routed(named[0])
+        if waiting:
+            text = messages.text("not_waiting", survey_language(waiting[0]), number=answer.ticket)
+            say(session, answer.dialog_id, text, now)
+            return Routed(None, AnswerOutcome.NO_SURVEY)
+    if answer.score is not None and len(waiting) > 1:
+        _ask_which(session, answer, waiting, answer.score, now)
+        return Routed(None, AnswerOutcome.WHICH_TICKET)
+    return Routed(waiting[0] if waiting else None)
+
+
+def _ask_which(
+    session: Session, answer: TypedReply, waiting: list[Survey], score: int, now: datetime
+) -> None:
+    language = survey_language(waiting[0])
+    choices = [(survey.token, survey.issue_id) for survey in waiting]
+    keyboard = ticket_keyboard(choices, score, language)
+    say(
+        session,
+        answer.dialog_id,
+        messages.text("which_ticket", language, score=score),
+        now,
+        keyboard=keyboard,
+    )

@@ -1,0 +1,57 @@
+"""The question after a rating ("what went wrong?") and the person's answer to it.
+
+None of these commits: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from storage.sql import rowcount
+from storage.tables import Survey
+
+
+def ask(session: Session, *, survey_id: int, until: datetime, now: datetime) -> bool:
+    """Record the question as asked (once per survey); its answer counts until `until`."""
+    result = session.execute(
+        update(Survey)
+        .where(col(Survey.id) == survey_id, col(Survey.followup_asked_at).is_(None))
+        .values(followup_asked_at=now, followup_until=until, updated_at=now)
+    )
+    return rowcount(result) == 1
+
+
+def open_question(session: Session, *, bitrix_user_id: int, now: datetime) -> Survey | None:
+    """The person's newest survey whose question still waits for its answer."""
+    statement = (
+        select(Survey)
+        .where(Survey.bitrix_user_id == bitrix_user_id, col(Survey.followup_until) > now)
+        .order_by(col(Survey.followup_asked_at).desc(), col(Survey.id).desc())
+        .limit(1)
+    )
+    return session.exec(statement).first()
+
+
+def take_answer(session: Session, *, survey_id: int, text: str, now: datetime) -> bool:
+    """Keep the answer with the survey, if the question is still open; it closes."""
+    result = session.execute(
+        update(Survey)
+        .where(col(Survey.id) == survey_id, col(Survey.followup_until) > now)
+        .values(followup_text=text, followup_at=now, followup_until=None, updated_at=now)
+    )
+    return rowcount(result) == 1
+
+
+def mark_posted(session: Session, *, survey_id: int, now: datetime) -> None:
+    """Okdesk has the answer as the contact's comment."""
+    session.execute(
+        update(Survey).where(col(Survey.id) == survey_id).values(followup_posted_at=now)
+    )
+
+
+def forget_answer(session: Session, *, survey_id: int) -> None:
+    """The answer's sender was not the survey's person: it is not kept."""
+    session.execute(update(Survey).where(col(Survey.id) == survey_id).values(followup_text=None))
