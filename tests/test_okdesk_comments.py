@@ -49,7 +49,7 @@ async def test_the_fake_takes_a_wrapped_or_flat_comment_and_lists_it(
     listed = (await ok.get("/api/v1/issues/5/comments", params=TOKEN)).json()
     assert [(c["content"], c["public"], c["author"]) for c in listed] == [
         ("a<br>b", False, {"id": 11771, "name": "Петров Иван", "type": "contact"}),
-        ("x", True, {"id": 3, "name": "", "type": "employee"}),
+        ("x", True, {"id": 3, "name": None, "type": "employee"}),
     ]
     assert set(listed[0]) == {"id", "content", "public", "attachments", "author", "published_at"}
 
