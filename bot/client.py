@@ -117,8 +117,16 @@ class BitrixClient:
             return read(method, response)
 
     def _with_client_id(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        """A webhook bot is known by its CLIENT_ID: every imbot.* call must carry it."""
-        if method.lower().startswith("imbot.") and "CLIENT_ID" not in params:
+        """A webhook bot is known by its CLIENT_ID: every imbot.* call must carry it.
+
+        Never an imbot.v2 call: the server reads a top-level CLIENT_ID *before* botToken as
+        the caller's application (bitrix24-v2.md §1), so it would drive the wrong bot."""
+        lower = method.lower()
+        if (
+            lower.startswith("imbot.")
+            and not lower.startswith("imbot.v2.")
+            and ("CLIENT_ID" not in params)
+        ):
             return {**params, "CLIENT_ID": self.client_id}
         return params
 

@@ -45,6 +45,9 @@ class RatingClick:
     dialog_id: str
     message_id: int | None
     chat_type: str
+    # What identifies this very click if it is delivered again (an imbot.v2 eventId); None
+    # when the transport has no id for it (v1: a replayed click changes nothing anyway).
+    replay_key: str | None = None
 
     @property
     def button(self) -> tuple[str, int] | None:

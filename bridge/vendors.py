@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.engine import Engine
 
+from bot.choice import messenger_for
 from bot.client import BitrixClient
-from bot.messenger import ImbotMessenger, Messenger
+from bot.messenger import Messenger
 from bridge.helpdesk import Helpdesk
 from bridge.metrics import PrometheusObserver
 from bridge.okdesk.client import OkdeskClient
@@ -110,5 +111,5 @@ async def open_vendors(
                 settings.okdesk_api_token.get_secret_value(),
                 observer=observer,
             ),
-            messenger=ImbotMessenger(bitrix, settings.bitrix_bot_code, settings.bitrix_bot_id),
+            messenger=messenger_for(settings, bitrix),
         )

@@ -113,7 +113,11 @@ def _handle_click(state: App, click: RatingClick, now: datetime) -> None:
         return
     token, score = button
     answer = answers.Answer(
-        user_id=click.user_id, dialog_id=click.dialog_id, score=score, survey_token=token
+        user_id=click.user_id,
+        dialog_id=click.dialog_id,
+        score=score,
+        survey_token=token,
+        replay_key=click.replay_key,
     )
     outcome = answers.record_answer(state.engine, state.settings, answer, now)
     log.info("bitrix.click user_id=%s score=%s result=%s", click.user_id, score, outcome)

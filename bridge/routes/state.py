@@ -34,9 +34,16 @@ class App:
     def ours(self, event: Event) -> bool:
         """Whether an event is for our bot (by id once known, else by code)."""
         known = self.chat.known_bot_id() if self.chat is not None else None
-        return addressed_to(
-            event, known or self.settings.bitrix_bot_id, self.settings.bitrix_bot_code
-        )
+        settings = self.settings
+        v1_bot = settings.bitrix_bot_id
+        if settings.bitrix_api == "v2":
+            # After a switch the v1 bot's buttons still answer their surveys (README,
+            # "Switching from imbot v1 to v2"): its events, checked as v1's, are ours too.
+            v2_bot = known or settings.bitrix_v2_bot_id
+            return addressed_to(event, v2_bot, settings.bitrix_v2_bot_code) or addressed_to(
+                event, v1_bot, settings.bitrix_bot_code
+            )
+        return addressed_to(event, known or v1_bot, settings.bitrix_bot_code)
 
     def wake_worker(self) -> None:
         """Tell the in-process worker that new work is stored."""

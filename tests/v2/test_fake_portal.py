@@ -17,7 +17,8 @@ KEYBOARD = [{"TEXT": "4", "COMMAND": "rate", "COMMAND_PARAMS": "tok:4", "BLOCK":
 
 
 def call(fake: FakeBitrixV2, method: str, body: dict[str, Any]) -> httpx.Response:
-    return TestClient(fake.app).post(HOOK + method, json=body)
+    response: httpx.Response = TestClient(fake.app).post(HOOK + method, json=body)
+    return response
 
 
 def fake_with_bot(limit: bool = False) -> tuple[FakeBitrixV2, int]:
