@@ -81,6 +81,10 @@ class ImbotV2Messenger:
             self._bot_id = int(bot["id"])
         return self._bot_id
 
+    def forget_bot(self) -> None:
+        """Bitrix24 says the bot is gone: look it up by code again next time."""
+        self._bot_id = None
+
     def vouch(self, user_id: int) -> str:
         """A voucher that `user_id` wrote a message fetched from Bitrix24 (`bot.vouchers`)."""
         return vouch(self._token, user_id)

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from bridge.polling import start_polling
 from bridge.routes import admin, bitrix, health, metrics, okdesk
 from bridge.routes.state import App
 from bridge.server import install_limits, limits_of
@@ -75,13 +76,14 @@ def _lifespan(
         try:
             async with open_vendors(settings, engine, transport=transport) as vendors:
                 state.chat = vendors.messenger
-                task = None
+                tasks = []
                 if settings.worker_enabled and not settings.placeholders():
                     state.worker = Worker(engine, settings, vendors, clock)
-                    task = asyncio.create_task(state.worker.run(stop))
+                    tasks.append(asyncio.create_task(state.worker.run(stop)))
+                    tasks += start_polling(state, vendors.messenger, stop)
                 yield
                 stop.set()
-                if task is not None:
+                for task in tasks:
                     await task
         finally:
             engine.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.engine import Engine
@@ -17,6 +17,13 @@ from bridge.settings import Settings
 from bridge.worker import Worker
 
 
+class PollerPulse(Protocol):
+    """What readiness asks of the imbot.v2 event poller."""
+
+    failures: int
+    last_error: str | None
+
+
 class App:
     """What the routes need, built once in the lifespan."""
 
@@ -26,6 +33,8 @@ class App:
         self.clock = clock
         self.worker: Worker | None = None
         self.chat: Messenger | None = None
+        # The imbot.v2 event poller of this replica (fetch mode only), for readiness.
+        self.poller: PollerPulse | None = None
         self.senders = SenderLimit(settings.webhook_surveys_per_minute)
         self.installation = MemberPin(engine, clock, settings.bitrix_member_id)
         # Settings do not change while the app runs: checked once, not on every request.
