@@ -73,8 +73,10 @@ class EventPoller:
 
     @property
     def lease(self) -> timedelta:
-        """How long the lease lasts without being renewed (a dead replica's runs out)."""
-        return max(timedelta(seconds=30), self.state.settings.bitrix_poll_interval * 3)
+        """How long the lease lasts unrenewed: a dead replica's runs out, a live one renews it
+        every round (a round is one Event.get, bounded by HTTP_TIMEOUT, and its handling)."""
+        settings = self.state.settings
+        return max(settings.http_timeout * 2, settings.bitrix_poll_interval * 3)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set, then give the lease up."""
@@ -154,6 +156,7 @@ class EventPoller:
             handle_event(self.state, event, access, now)
         with transaction(self.state.engine) as session:
             seen.first_sighting(session, key=key, now=now)
+        self.checkpoint("event_handled")
 
     def _save(self, bot: int, offset: int | None) -> bool:
         with transaction(self.state.engine) as session:
