@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -93,6 +94,14 @@ async def test_killed_between_handling_and_acknowledging_each_click_is_rated_onc
     assert not [job for job in jobs(engine) if job.kind == JobKind.REPLY]
 
 
+def _counting(handled: Counter[int], replica: int) -> Callable[[str], None]:
+    def checkpoint(point: str) -> None:
+        if point == "event_handled":
+            handled[replica] += 1
+
+    return checkpoint
+
+
 async def test_two_replicas_poll_and_each_event_is_handled_once(
     database_url: str, engine: Engine
 ) -> None:
@@ -106,9 +115,7 @@ async def test_two_replicas_poll_and_each_event_is_handled_once(
             EventPoller(
                 App(settings, engine, utcnow),
                 v2_messenger(http, settings),
-                checkpoint=lambda point, n=n: handled.update(
-                    [n] if point == "event_handled" else []
-                ),
+                checkpoint=_counting(handled, n),
             )
             for n in range(2)
         ]
