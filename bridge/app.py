@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.polling import start_polling
-from bridge.routes import admin, bitrix, health, metrics, okdesk
+from bridge.routes import admin, bitrix, bitrix_v2, health, metrics, okdesk
 from bridge.routes.state import App
 from bridge.server import install_limits, limits_of
 from bridge.settings import Settings
@@ -51,7 +51,7 @@ def create_app(
         # A redirect would repeat the secret ?token= in its Location and echo the Host header.
         redirect_slashes=False,
     )
-    for routes in (okdesk, bitrix, health, metrics):
+    for routes in (okdesk, bitrix, bitrix_v2, health, metrics):
         app.include_router(routes.router)
     if settings.admin_token is not None:
         # Without ADMIN_TOKEN the report does not exist (404), rather than refuse everyone.
