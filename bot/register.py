@@ -25,7 +25,7 @@ from tenacity import (
 
 from bot.client import BitrixClient
 from bot.messages import RATE_COMMAND
-from bot.register_v2 import run_v2
+from bot.register_v2 import Paced, run_v2
 from bot.settings import BotSettings, SettingsError, load_settings
 from outbound.errors import DeliveryError, TransientError
 
@@ -157,7 +157,10 @@ async def _with_retries(action: Any) -> Any:
 async def run(settings: BotSettings, *, remove: bool, http: httpx.AsyncClient) -> str:
     """Register or remove the bot and say what happened, for the administrator."""
     client = BitrixClient(
-        http, settings.bitrix_webhook_url, settings.bitrix_client_id.get_secret_value()
+        http,
+        settings.bitrix_webhook_url,
+        settings.bitrix_client_id.get_secret_value(),
+        Paced() if settings.bitrix_api == "v2" else None,
     )
     if settings.bitrix_api == "v2":
         done_v2: str = await _with_retries(lambda: run_v2(client, settings, remove=remove))

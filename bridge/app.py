@@ -80,6 +80,9 @@ def _lifespan(
                 if settings.worker_enabled and not settings.placeholders():
                     state.worker = Worker(engine, settings, vendors, clock)
                     tasks.append(asyncio.create_task(state.worker.run(stop)))
+                if not settings.placeholders():
+                    # Fetching events is the web side's intake, not the worker's: every
+                    # replica may poll (one at a time, by lease), WORKER_ENABLED or not.
                     tasks += start_polling(state, vendors.messenger, stop)
                 yield
                 stop.set()
