@@ -117,8 +117,9 @@ class BitrixClient:
             return read(method, response)
 
     def _with_client_id(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        """A webhook bot is known by its CLIENT_ID: every imbot.* call must carry it."""
-        if method.lower().startswith("imbot.") and "CLIENT_ID" not in params:
+        """Every imbot.* call carries CLIENT_ID; never imbot.v2's (read as botToken, v2 §1)."""
+        lower = method.lower()
+        if lower.startswith("imbot.") and "CLIENT_ID" not in params and ".v2." not in lower:
             return {**params, "CLIENT_ID": self.client_id}
         return params
 

@@ -48,6 +48,9 @@ class RatingClick:
     chat_type: str
     # `data[PARAMS][LANGUAGE]` (bitrix24.md §5), "" when absent.
     language: str = ""
+    # What identifies this very click if it is delivered again (an imbot.v2 eventId); None
+    # when the transport has no id for it (v1: a replayed click changes nothing anyway).
+    replay_key: str | None = None
 
     @property
     def button(self) -> tuple[str, int] | None:

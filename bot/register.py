@@ -25,6 +25,7 @@ from tenacity import (
 
 from bot.client import BitrixClient
 from bot.messages import RATE_COMMAND
+from bot.register_v2 import Paced, run_v2
 from bot.settings import BotSettings, SettingsError, load_settings
 from outbound.errors import DeliveryError, TransientError
 
@@ -156,8 +157,14 @@ async def _with_retries(action: Any) -> Any:
 async def run(settings: BotSettings, *, remove: bool, http: httpx.AsyncClient) -> str:
     """Register or remove the bot and say what happened, for the administrator."""
     client = BitrixClient(
-        http, settings.bitrix_webhook_url, settings.bitrix_client_id.get_secret_value()
+        http,
+        settings.bitrix_webhook_url,
+        settings.bitrix_client_id.get_secret_value(),
+        Paced() if settings.bitrix_api == "v2" else None,
     )
+    if settings.bitrix_api == "v2":
+        done_v2: str = await _with_retries(lambda: run_v2(client, settings, remove=remove))
+        return done_v2
     if remove:
         removed = await _with_retries(lambda: unregister(client, settings))
         if removed is None:
@@ -182,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     try:
         settings = load_settings(BotSettings)
-        handler_url(settings)
+        if settings.bitrix_api == "v1":
+            handler_url(settings)
     except SettingsError as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
@@ -196,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     except DeliveryError as exc:
         sys.stderr.write(f"Bitrix24 refused: {exc}\n")
         return 1
+    except SettingsError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
     return 0
 
 

@@ -10,7 +10,7 @@ import re
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The example values in example.env all say "change-me" or "your-".
@@ -18,6 +18,9 @@ PLACEHOLDER = re.compile(r"change-?me|your-", re.IGNORECASE)
 # Bitrix24 appends CLIENT_ID to the handler URL unencoded and routes events by parsing it back
 # (bitrix24.md §7): `+ & # %` or a space there, or in our events token, and no event arrives.
 URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")
+# imbot.v2's botToken: at most 40 characters since 06.08.2026 (bitrix24-v2.md §1); we also keep
+# it URL-safe, since it is sent in every body and (webhook mode) we never want to encode it.
+BOT_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
 def check_base_url(value: str, name: str) -> str:
@@ -49,6 +52,14 @@ class BotSettings(BaseSettings):
     bot_work_position: str = "Бот оценки заявок Okdesk"
     public_url: str | None = None
     language: Literal["ru", "en"] = "ru"
+    # Which Bitrix24 chatbot API carries the bot: imbot v1 (events posted to PUBLIC_URL) or
+    # imbot.v2 (bitrix24-v2.md), whose events are fetched (no PUBLIC_URL) or posted (webhook).
+    bitrix_api: Literal["v1", "v2"] = "v1"
+    bitrix_event_mode: Literal["fetch", "webhook"] = "fetch"
+    bitrix_bot_token: SecretStr | None = None
+    # The v2 bot has a code of its own: reusing the v1 code would return the v1 bot (§1).
+    bitrix_v2_bot_code: str = Field(default="okdesk_rating_v2", pattern=r"^[A-Za-z0-9_]{1,50}$")
+    bitrix_v2_bot_id: int | None = Field(default=None, gt=0)
 
     @field_validator("bitrix_webhook_url")
     @classmethod
@@ -73,7 +84,42 @@ class BotSettings(BaseSettings):
     def _public_url(cls, value: str | None) -> str | None:
         return None if not value else check_base_url(value, "PUBLIC_URL")
 
-    @field_validator("bitrix_bot_id", "bitrix_application_token", mode="before")
+    @field_validator("bitrix_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not BOT_TOKEN.fullmatch(value.get_secret_value()):
+            raise ValueError(
+                "must be 1 to 40 characters of A-Z, a-z, 0-9, '-' and '_' "
+                "(Bitrix24 refuses longer tokens: BOT_TOKEN_INVALID_LENGTH)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _v2_needs_a_token(self) -> BotSettings:
+        if self.bitrix_api == "v2" and self.bitrix_bot_token is None:
+            raise ValueError(
+                "BITRIX_BOT_TOKEN is required with BITRIX_API=v2 "
+                "(python -c 'import secrets; print(secrets.token_hex(20))')"
+            )
+        return self
+
+    @property
+    def fetches_events(self) -> bool:
+        """Whether events are fetched from Bitrix24 (imbot.v2 fetch mode), not posted to us."""
+        return self.bitrix_api == "v2" and self.bitrix_event_mode == "fetch"
+
+    @property
+    def bot_token(self) -> str:
+        """The v2 bot's token ('' with v1)."""
+        return self.bitrix_bot_token.get_secret_value() if self.bitrix_bot_token else ""
+
+    @field_validator(
+        "bitrix_bot_id",
+        "bitrix_application_token",
+        "bitrix_bot_token",
+        "bitrix_v2_bot_id",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -101,12 +147,18 @@ class BotSettings(BaseSettings):
             "BITRIX_CLIENT_ID": self.bitrix_client_id.get_secret_value(),
             "BITRIX_EVENTS_TOKEN": self.bitrix_events_token.get_secret_value(),
             "PUBLIC_URL": self.public_url or "",
+            "BITRIX_BOT_TOKEN": self.bot_token,
         }
         return [name for name, value in values.items() if PLACEHOLDER.search(value)]
 
     def secrets(self) -> list[str]:
         """Every secret value, for the log filter that hides them."""
-        values = [self.bitrix_client_id, self.bitrix_events_token, self.bitrix_application_token]
+        values = [
+            self.bitrix_client_id,
+            self.bitrix_events_token,
+            self.bitrix_application_token,
+            self.bitrix_bot_token,
+        ]
         secret = [v.get_secret_value() for v in values if v is not None]
         webhook_code = urlsplit(self.bitrix_webhook_url).path.rstrip("/").rsplit("/", 1)[-1]
         return [s for s in [*secret, webhook_code] if len(s) >= 4]

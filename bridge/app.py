@@ -19,7 +19,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import messages
-from bridge.routes import admin, bitrix, health, metrics, okdesk
+from bridge.polling import start_polling
+from bridge.routes import admin, bitrix, bitrix_v2, health, metrics, okdesk
 from bridge.routes.state import App
 from bridge.server import install_limits, limits_of
 from bridge.settings import Settings
@@ -52,7 +53,7 @@ def create_app(
         # A redirect would repeat the secret ?token= in its Location and echo the Host header.
         redirect_slashes=False,
     )
-    for routes in (okdesk, bitrix, health, metrics):
+    for routes in (okdesk, bitrix, bitrix_v2, health, metrics):
         app.include_router(routes.router)
     if settings.admin_token is not None:
         # Without ADMIN_TOKEN the report does not exist (404), rather than refuse everyone.
@@ -77,13 +78,17 @@ def _lifespan(
         try:
             async with open_vendors(settings, engine, transport=transport) as vendors:
                 state.chat = vendors.messenger
-                task = None
+                tasks = []
                 if settings.worker_enabled and not settings.placeholders():
                     state.worker = Worker(engine, settings, vendors, clock)
-                    task = asyncio.create_task(state.worker.run(stop))
+                    tasks.append(asyncio.create_task(state.worker.run(stop)))
+                if not settings.placeholders():
+                    # Fetching events is the web side's intake, not the worker's: every
+                    # replica may poll (one at a time, by lease), WORKER_ENABLED or not.
+                    tasks += start_polling(state, vendors.messenger, stop)
                 yield
                 stop.set()
-                if task is not None:
+                for task in tasks:
                     await task
         finally:
             engine.dispose()

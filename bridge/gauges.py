@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from bridge.metrics import PREFIX
 from bridge.settings import Settings
 from bridge.vendors import budget_shape
-from storage import budget, queue, status
+from storage import budget, polling, queue, status
 from storage.db import transaction
 from storage.status import StatusKey
 from storage.tables import JobKind
@@ -33,6 +33,8 @@ class StoredFacts:
     oldest_due_seconds: float
     heartbeat_seconds: float | None
     budget_left: float
+    # Seconds since imbot.v2's Event.get last answered (None: events are not fetched).
+    poll_lag_seconds: float | None = None
 
 
 def read_facts(engine: Engine, settings: Settings, now: datetime) -> StoredFacts:
@@ -50,12 +52,14 @@ def read_facts(engine: Engine, settings: Settings, now: datetime) -> StoredFacts
             burst=shape.burst,
             per_second=shape.per_second,
         )
+        lag = polling.poll_lag(session, now=now) if settings.fetches_events else None
     heartbeat = (now - datetime.fromisoformat(beat.value)).total_seconds() if beat else None
     return StoredFacts(
         pending=pending,
         oldest_due_seconds=max(0.0, (now - due).total_seconds()) if due else 0.0,
         heartbeat_seconds=heartbeat,
         budget_left=left,
+        poll_lag_seconds=lag,
     )
 
 
@@ -92,3 +96,10 @@ class StoredGauges(Collector):
             "Bitrix24 requests the shared budget would grant now without waiting.",
             value=facts.budget_left,
         )
+        lag = GaugeMetricFamily(
+            PREFIX + "bitrix_poll_lag_seconds",
+            "Seconds since imbot.v2 Event.get last answered (absent unless events are fetched).",
+        )
+        if facts.poll_lag_seconds is not None:
+            lag.add_metric([], facts.poll_lag_seconds)
+        yield lag

@@ -15,9 +15,21 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.settings import Settings
-from storage import status
+from storage import polling, status
 from storage.db import ping, transaction
 from storage.status import StatusKey
+from storage.tables import utcnow
+
+POLL_LAG = "poll_lag"
+
+
+class PollerPulse(Protocol):
+    """What readiness asks of the imbot.v2 event poller."""
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the last poll failed, when it did."""
+        ...
 
 
 class WorkerPulse(Protocol):
@@ -43,7 +55,12 @@ async def liveness(engine: Engine) -> JSONResponse:
     return JSONResponse({"status": "ok", "database": "ok"})
 
 
-async def readiness(engine: Engine, settings: Settings, worker: WorkerPulse | None) -> JSONResponse:
+async def readiness(
+    engine: Engine,
+    settings: Settings,
+    worker: WorkerPulse | None,
+    poller: PollerPulse | None = None,
+) -> JSONResponse:
     """200 when every check passes; 503 naming each one that does not."""
     checks: dict[str, str] = {}
     facts: dict[str, Any] = {}
@@ -53,11 +70,8 @@ async def readiness(engine: Engine, settings: Settings, worker: WorkerPulse | No
     except SQLAlchemyError as exc:
         checks["database"] = f"unreachable ({type(exc).__name__})"
     checks["worker"] = _worker_check(settings, worker)
-    checks["bot"] = (
-        f"deleted at {facts[StatusKey.BOT_DELETED]}: run python -m bot.register"
-        if facts.get(StatusKey.BOT_DELETED)
-        else "ok"
-    )
+    deleted = facts.get(StatusKey.BOT_DELETED)
+    checks["bot"] = f"deleted at {deleted}: run python -m bot.register" if deleted else "ok"
     blocked = facts.get(StatusKey.PORTAL_BLOCKED)
     checks["portal"] = (
         f"blocked by Bitrix24 (OVERLOAD_LIMIT) since {blocked}: nothing is sent "
@@ -65,10 +79,11 @@ async def readiness(engine: Engine, settings: Settings, worker: WorkerPulse | No
         if blocked
         else "ok"
     )
-    placeholders = settings.placeholders()
-    checks["settings"] = (
-        f"{', '.join(placeholders)} still hold example values" if placeholders else "ok"
-    )
+    lag = facts.get(POLL_LAG)
+    if settings.fetches_events:
+        checks["events"] = _events_check(settings, poller, lag)
+    placeholders = ", ".join(settings.placeholders())
+    checks["settings"] = f"{placeholders} still hold example values" if placeholders else "ok"
     reasons = [f"{name}: {value}" for name, value in checks.items() if value not in ("ok", "off")]
     body = {
         "status": "not_ready" if reasons else "ready",
@@ -76,14 +91,32 @@ async def readiness(engine: Engine, settings: Settings, worker: WorkerPulse | No
         "checks": checks,
         "worker_last_run": facts.get(StatusKey.WORKER_HEARTBEAT),
     }
+    if settings.fetches_events:
+        body["bitrix_poll_lag_seconds"] = lag
     return JSONResponse(body, status_code=503 if reasons else 200)
 
 
-def _stored_facts(engine: Engine) -> dict[str, str | None]:
+def _stored_facts(engine: Engine) -> dict[str, Any]:
     with transaction(engine) as session:
         keys = (StatusKey.WORKER_HEARTBEAT, StatusKey.BOT_DELETED, StatusKey.PORTAL_BLOCKED)
         found = {key: status.get_status(session, key=key) for key in keys}
-    return {key: fact.value if fact else None for key, fact in found.items()}
+        lag = polling.poll_lag(session, now=utcnow())
+    facts: dict[str, Any] = {key: fact.value if fact else None for key, fact in found.items()}
+    facts[POLL_LAG] = None if lag is None else round(lag, 1)
+    return facts
+
+
+def _events_check(settings: Settings, poller: PollerPulse | None, lag: float | None) -> str:
+    """imbot.v2 fetch mode: is some replica fetching the bot's events?"""
+    late = max(60.0, settings.bitrix_poll_interval.total_seconds() * 10)
+    if lag is not None and lag <= late:
+        return "ok"
+    why = f": {poller.last_error}" if poller is not None and poller.last_error else ""
+    if lag is None:
+        return (
+            "not fetched yet" + why if not settings.worker_enabled or poller else "not fetched yet"
+        )
+    return f"not fetched for {lag:.0f} s (events wait on the portal, about 24 h){why}"
 
 
 def stale_after(settings: Settings) -> timedelta:

@@ -102,6 +102,8 @@ class Settings(SurveyRulesSettings):
     retry_give_up_after: Duration = timedelta(hours=72)
     http_timeout: Duration = timedelta(seconds=15)
 
+    # imbot.v2 fetch mode: how often to ask for events when none were waiting.
+    bitrix_poll_interval: Duration = timedelta(seconds=5)
     bitrix_burst: int = Field(default=50, ge=1)
     bitrix_requests_per_second: float = Field(default=2.0, gt=0)
 
@@ -169,6 +171,7 @@ class Settings(SurveyRulesSettings):
         "rating_timeout",
         "job_lease",
         "worker_poll_interval",
+        "bitrix_poll_interval",
         "http_timeout",
         "reconcile_interval",
         "retry_base",

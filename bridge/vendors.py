@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.engine import Engine
 
+from bot.choice import messenger_for
 from bot.client import BitrixClient
-from bot.messenger import ImbotMessenger, Messenger
+from bot.messenger import Messenger
 from bridge.helpdesk import Helpdesk
 from bridge.metrics import PrometheusObserver
 from bridge.okdesk.client import OkdeskClient
@@ -47,9 +48,14 @@ def budget_shape(settings: Settings) -> BudgetShape:
     """Our portal's bucket, a little below the portal's own limit."""
     # A request is counted when it leaves, but reaches the portal a little later: keep
     # a 10% margin below the portal's limit so that jitter on the way never exceeds it.
+    burst = settings.bitrix_burst
+    if settings.bitrix_api == "v2":
+        # imbot.v2's pages say "2 requests per second per application" with 429, the general
+        # rules a burst of 50 (bitrix24-v2.md §6, open point 3): keep to the stricter one.
+        burst = min(burst, 2)
     return BudgetShape(
         name=f"bitrix:{settings.portal_domain}",
-        burst=max(1, int(settings.bitrix_burst * 0.9)),
+        burst=max(1, int(burst * 0.9)),
         per_second=settings.bitrix_requests_per_second * 0.9,
     )
 
@@ -110,5 +116,5 @@ async def open_vendors(
                 settings.okdesk_api_token.get_secret_value(),
                 observer=observer,
             ),
-            messenger=ImbotMessenger(bitrix, settings.bitrix_bot_code, settings.bitrix_bot_id),
+            messenger=messenger_for(settings, bitrix),
         )

@@ -259,3 +259,18 @@ class ChatPerson(SQLModel, table=True):
     bitrix_user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     language: str = Field(max_length=2)
     seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class EventPoll(SQLModel, table=True):
+    """Fetching one imbot.v2 bot's events: the replica that may (a lease), and the offset that
+    acknowledges what is committed here (`storage.polling`)."""
+
+    __tablename__ = "event_poll"
+
+    bot_id: int = Field(sa_column=Column(BigInteger(), primary_key=True, autoincrement=False))
+    # Passed to Bitrix24 on the next Event.get; it covers only events committed here.
+    next_offset: int | None = Field(default=None, sa_column=Column(BigInteger(), nullable=True))
+    holder: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = _when()
+    # When Event.get last answered (the poll lag is measured from it).
+    polled_at: datetime | None = _when()

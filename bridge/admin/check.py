@@ -23,7 +23,9 @@ import httpx
 from bot.client import BitrixClient
 from bot.messages import RATE_COMMAND
 from bot.register import handler_url, register_command
+from bot.register_v2 import Paced
 from bot.settings import SettingsError
+from bridge.admin.check_v2 import v2_bot, v2_command
 from bridge.admin.context import Context, Exit
 from bridge.okdesk.client import OkdeskClient, TokenRefusedError
 from outbound.errors import DeliveryError
@@ -48,14 +50,20 @@ async def run_checks(ctx: Context) -> Exit:
             http, settings.okdesk_url, settings.okdesk_api_token.get_secret_value()
         )
         # A handful of calls: the portal's shared budget (burst 50) needs no accounting here.
+        v2 = settings.bitrix_api == "v2"
         bitrix = BitrixClient(
-            http, settings.bitrix_webhook_url, settings.bitrix_client_id.get_secret_value()
+            http,
+            settings.bitrix_webhook_url,
+            settings.bitrix_client_id.get_secret_value(),
+            Paced() if v2 else None,
         )
+        bot = (lambda: v2_bot(settings, bitrix)) if v2 else (lambda: _bot(ctx, bitrix))
+        command = (lambda: v2_command(settings, bitrix)) if v2 else (lambda: _command(ctx, bitrix))
         findings = [
             await _guarded("okdesk token", lambda: _okdesk_token(okdesk)),
             await _guarded("bitrix24 scopes", lambda: _scopes(bitrix)),
-            await _guarded("bitrix24 bot", lambda: _bot(ctx, bitrix)),
-            await _guarded(f"command {RATE_COMMAND!r}", lambda: _command(ctx, bitrix)),
+            await _guarded("bitrix24 bot", bot),
+            await _guarded(f"command {RATE_COMMAND!r}", command),
             await _guarded("public url", lambda: _public_url(ctx, http)),
         ]
     for finding in findings:
@@ -114,6 +122,8 @@ async def _command(ctx: Context, bitrix: BitrixClient) -> tuple[bool, str]:
 
 async def _public_url(ctx: Context, http: httpx.AsyncClient) -> tuple[bool, str]:
     base = ctx.settings.public_url
+    if not base and ctx.settings.fetches_events:
+        return True, "not needed: imbot.v2 events are fetched (BITRIX_EVENT_MODE=fetch)"
     if not base:
         return False, "PUBLIC_URL is not set: Bitrix24 cannot reach the bot's events"
     where = f"{base}healthz"

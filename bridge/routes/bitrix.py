@@ -14,7 +14,15 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException, Request
 
 from bot import messages
-from bot.events import BotDeleted, BotJoined, ChatReply, ParsedEvent, RatingClick, parse_event
+from bot.events import (
+    BotDeleted,
+    BotJoined,
+    ChatReply,
+    Event,
+    ParsedEvent,
+    RatingClick,
+    parse_event,
+)
 from bot.form import EventFormatError
 from bot.origin import Refusal, refusal
 from bridge import answers, changes, languages
@@ -86,30 +94,33 @@ def _handle_events(state: App, parsed: ParsedEvent) -> None:
         log.warning("bitrix.event_refused reason=member_id event=%s", parsed.name)
         raise HTTPException(403, "the event comes from another portal installation")
     now = state.clock()
-    settings = state.settings
     for event in parsed.events:
-        if not state.ours(event):
-            log.warning("bitrix.event_ignored reason=another_bot event=%s", type(event).__name__)
-            continue
-        if isinstance(event, RatingClick | ChatReply | BotJoined) and not getattr(
-            event, "from_bot", False
-        ):
-            # Issue 10: the person's language, as their event shows it.
-            languages.remember(state.engine, event.user_id, event.language, now)
-        if isinstance(event, RatingClick):
-            _handle_click(state, event, now)
-        elif isinstance(event, ChatReply):
-            _handle_reply(state, event, parsed.auth.access_token, now)
-        elif isinstance(event, BotJoined) and event.private and event.dialog_id:
-            language = languages.spoken(event.language) or settings.language
-            text = messages.text("welcome", language)
-            answers.queue_reply(state.engine, settings, event.dialog_id, text, now)
-        elif isinstance(event, BotDeleted):
-            log.warning("bitrix.bot_deleted bot_id=%s: run python -m bot.register", event.bot_id)
-            with transaction(state.engine) as session:
-                status.set_status(
-                    session, key=StatusKey.BOT_DELETED, value=now.isoformat(), now=now
-                )
+        handle_event(state, event, parsed.auth.access_token, now)
+
+
+def handle_event(state: App, event: Event, access_token: str, now: datetime) -> None:
+    """What one authentic event means, stored (posted to us, or fetched: imbot.v2)."""
+    settings = state.settings
+    if not state.ours(event):
+        log.warning("bitrix.event_ignored reason=another_bot event=%s", type(event).__name__)
+        return
+    if isinstance(event, RatingClick | ChatReply | BotJoined) and not getattr(
+        event, "from_bot", False
+    ):
+        # Issue 10: the person's language, as their event shows it.
+        languages.remember(state.engine, event.user_id, event.language, now)
+    if isinstance(event, RatingClick):
+        _handle_click(state, event, now)
+    elif isinstance(event, ChatReply):
+        _handle_reply(state, event, access_token, now)
+    elif isinstance(event, BotJoined) and event.private and event.dialog_id:
+        language = languages.spoken(event.language) or settings.language
+        text = messages.text("welcome", language)
+        answers.queue_reply(state.engine, settings, event.dialog_id, text, now)
+    elif isinstance(event, BotDeleted):
+        log.warning("bitrix.bot_deleted bot_id=%s: run python -m bot.register", event.bot_id)
+        with transaction(state.engine) as session:
+            status.set_status(session, key=StatusKey.BOT_DELETED, value=now.isoformat(), now=now)
 
 
 def _handle_click(state: App, click: RatingClick, now: datetime) -> None:
@@ -130,7 +141,11 @@ def _handle_click(state: App, click: RatingClick, now: datetime) -> None:
         return
     token, score = button
     answer = answers.Answer(
-        user_id=click.user_id, dialog_id=click.dialog_id, score=score, survey_token=token
+        user_id=click.user_id,
+        dialog_id=click.dialog_id,
+        score=score,
+        survey_token=token,
+        replay_key=click.replay_key,
     )
     outcome = answers.record_answer(state.engine, state.settings, answer, now)
     log.info("bitrix.click user_id=%s score=%s result=%s", click.user_id, score, outcome)

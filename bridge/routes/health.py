@@ -20,4 +20,4 @@ async def healthz(state: State) -> JSONResponse:
 @router.api_route("/readyz", methods=["GET", "HEAD"])
 async def readyz(state: State) -> JSONResponse:
     """Readiness: the service is doing its job (worker, bot, portal, settings), with reasons."""
-    return await health.readiness(state.engine, state.settings, state.worker)
+    return await health.readiness(state.engine, state.settings, state.worker, state.poller)

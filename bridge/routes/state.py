@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.engine import Engine
@@ -17,6 +17,13 @@ from bridge.settings import Settings
 from bridge.worker import Worker
 
 
+class PollerPulse(Protocol):
+    """What readiness asks of the imbot.v2 event poller."""
+
+    failures: int
+    last_error: str | None
+
+
 class App:
     """What the routes need, built once in the lifespan."""
 
@@ -26,6 +33,8 @@ class App:
         self.clock = clock
         self.worker: Worker | None = None
         self.chat: Messenger | None = None
+        # The imbot.v2 event poller of this replica (fetch mode only), for readiness.
+        self.poller: PollerPulse | None = None
         self.senders = SenderLimit(settings.webhook_surveys_per_minute)
         self.installation = MemberPin(engine, clock, settings.bitrix_member_id)
         # Settings do not change while the app runs: checked once, not on every request.
@@ -34,9 +43,16 @@ class App:
     def ours(self, event: Event) -> bool:
         """Whether an event is for our bot (by id once known, else by code)."""
         known = self.chat.known_bot_id() if self.chat is not None else None
-        return addressed_to(
-            event, known or self.settings.bitrix_bot_id, self.settings.bitrix_bot_code
-        )
+        settings = self.settings
+        v1_bot = settings.bitrix_bot_id
+        if settings.bitrix_api == "v2":
+            # After a switch the v1 bot's buttons still answer their surveys (README,
+            # "Switching from imbot v1 to v2"): its events, checked as v1's, are ours too.
+            v2_bot = known or settings.bitrix_v2_bot_id
+            return addressed_to(event, v2_bot, settings.bitrix_v2_bot_code) or addressed_to(
+                event, v1_bot, settings.bitrix_bot_code
+            )
+        return addressed_to(event, known or v1_bot, settings.bitrix_bot_code)
 
     def wake_worker(self) -> None:
         """Tell the in-process worker that new work is stored."""

@@ -17,6 +17,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from sandbox.fakes.bitrix import FakeBitrix
+from sandbox.fakes.bitrix_v2 import FakeBitrixV2
 from sandbox.fakes.okdesk import FakeOkdesk
 
 
@@ -40,6 +41,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--drain-per-second", type=float, default=2.0, help="Bitrix drain rate")
     parser.add_argument("--api-token", default="okdesk-test-token")
     parser.add_argument("--webhook-path", default="/rest/1/hooktoken/")
+    parser.add_argument(
+        "--bitrix-api", choices=("v1", "v2"), default="v1", help="v2: also serve imbot.v2.*"
+    )
+    parser.add_argument(
+        "--no-v2-limit", action="store_true", help="lift imbot.v2's 2 requests a second"
+    )
     return parser.parse_args(argv)
 
 
@@ -70,14 +77,19 @@ async def _announce(servers: list[_Server], tasks: list[asyncio.Task[None]], hoo
 async def run(args: argparse.Namespace) -> None:
     """Run both fakes until SIGINT/SIGTERM."""
     okdesk = FakeOkdesk(api_token=args.api_token, latency=args.latency)
-    bitrix = FakeBitrix(
-        args.webhook_path,
-        latency=args.latency,
-        rate_limit=args.rate_limit,
-        burst=args.burst,
-        drain_per_second=args.drain_per_second,
-        # Events name the portal by the host its REST API is reached at (bitrix24.md §5).
-        domain="127.0.0.1",
+    limits = {"rate_limit": args.rate_limit, "burst": args.burst}
+    limits["drain_per_second"] = args.drain_per_second
+    # Events name the portal by the host its REST API is reached at (bitrix24.md §5).
+    bitrix = (
+        FakeBitrixV2(
+            args.webhook_path,
+            latency=args.latency,
+            v2_rate_limit=not args.no_v2_limit,
+            domain="127.0.0.1",
+            **limits,
+        )
+        if args.bitrix_api == "v2"
+        else FakeBitrix(args.webhook_path, latency=args.latency, domain="127.0.0.1", **limits)
     )
     servers = [_server(okdesk.app, args.okdesk_port), _server(bitrix.app, args.bitrix_port)]
     loop = asyncio.get_running_loop()

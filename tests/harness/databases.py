@@ -19,7 +19,16 @@ from storage.migrate import upgrade
 from storage.tables import Job, Survey
 from tests.harness.constants import POSTGRES_URL
 
-_TABLES = ("job", "survey", "request_budget", "seen_event", "service_status", "chat_person")
+_TABLES = (
+    "job",
+    "survey",
+    "request_budget",
+    "seen_event",
+    "service_status",
+    "chat_person",
+    "rating_change",
+    "event_poll",
+)
 _postgres_checked: list[bool] = []
 _databases = itertools.count(1)
 

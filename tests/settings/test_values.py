@@ -125,3 +125,15 @@ def test_bad_rating_map_is_refused(value: str, message: str) -> None:
 
     assert "RATING_MAP:" in error
     assert message in error
+
+
+@pytest.mark.parametrize("token", ["t" * 41, "has space", "plus+sign", "ампер"])
+def test_a_bot_token_bitrix24_would_refuse_stops_the_start(token: str) -> None:
+    assert "BITRIX_BOT_TOKEN" in settings_error(bitrix_api="v2", bitrix_bot_token=token)
+
+
+def test_imbot_v2_needs_a_bot_token_and_no_public_url() -> None:
+    assert "BITRIX_BOT_TOKEN is required" in settings_error(bitrix_api="v2", bitrix_bot_token="")
+    made = settings(bitrix_api="v2", bitrix_bot_token="t" * 40, public_url="")
+    assert made.fetches_events and made.public_url is None
+    assert made.bot_token in made.secrets()

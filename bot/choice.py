@@ -1,0 +1,18 @@
+"""Which `Messenger` carries the bot: chosen from the settings (`BITRIX_API`), here in `bot`,
+so that nothing outside it knows which API runs."""
+
+from __future__ import annotations
+
+from bot.client import BitrixClient
+from bot.messenger import ImbotMessenger, Messenger
+from bot.messenger_v2 import ImbotV2Messenger
+from bot.settings import BotSettings
+
+
+def messenger_for(settings: BotSettings, client: BitrixClient) -> Messenger:
+    """imbot v1 (`ImbotMessenger`) or imbot.v2 (`ImbotV2Messenger`), as configured."""
+    if settings.bitrix_api == "v2":
+        return ImbotV2Messenger(
+            client, settings.bitrix_v2_bot_code, settings.bot_token, settings.bitrix_v2_bot_id
+        )
+    return ImbotMessenger(client, settings.bitrix_bot_code, settings.bitrix_bot_id)

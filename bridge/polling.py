@@ -1,0 +1,179 @@
+"""Fetching the imbot.v2 bot's events (`BITRIX_EVENT_MODE=fetch`): no public address needed,
+and a click made while every replica is down waits on the portal (about 24 h) until we ask.
+
+One replica polls a bot at a time (a lease in the database: two pollers would acknowledge each
+other's events away, bitrix24-v2.md §4). Each event is handled and committed on its own; only
+then is the offset that covers it stored, and only a stored offset is ever passed to Bitrix24.
+A crash in between replays the events, and a replay changes nothing: a fetched event is
+remembered by its `eventId` (a click in the same transaction as its rating; a reply by its
+message id), and the rest (a welcome, a deletion) is idempotent or throttled.
+
+While `hasMore`, it polls again at once (the request budget paces it); otherwise every
+`BITRIX_POLL_INTERVAL`. 429, 503 and network errors back off (jittered, doubling to
+`RETRY_CAP`); `BOT_NOT_FOUND` means the bot was deleted, handled as v1's ONIMBOTDELETE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.events import BotDeleted, ChatReply
+from bot.events_v2 import FetchedEvent, replay_key
+from bot.messenger import Messenger
+from bot.messenger_v2 import BOT_NOT_FOUND, ImbotV2Messenger
+from bridge.routes.bitrix import handle_event
+from bridge.routes.state import App
+from outbound.errors import DeliveryError, RejectedError, TransientError
+from storage import polling, seen
+from storage.db import transaction
+from storage.tables import SeenEvent
+
+log = logging.getLogger(__name__)
+
+
+def start_polling(
+    state: App, messenger: Messenger, stop: asyncio.Event
+) -> list[asyncio.Task[None]]:
+    """The poller's task when events are fetched (imbot.v2 fetch mode), else none."""
+    if not state.settings.fetches_events or not isinstance(messenger, ImbotV2Messenger):
+        return []
+    state.poller = EventPoller(state, messenger)
+    return [asyncio.create_task(state.poller.run(stop))]
+
+
+def no_checkpoint(_point: str) -> None:
+    """Production: nothing happens between the steps (tests crash here)."""
+
+
+class EventPoller:
+    """Polls imbot.v2.Event.get for our bot and hands each event to the events route's path."""
+
+    def __init__(
+        self,
+        state: App,
+        messenger: ImbotV2Messenger,
+        *,
+        checkpoint: Callable[[str], None] = no_checkpoint,
+    ) -> None:
+        self.state = state
+        self.messenger = messenger
+        self.holder = secrets.token_hex(8)
+        self.checkpoint = checkpoint
+        self.failures = 0
+        self.last_error: str | None = None
+        self._bot: int | None = None
+
+    @property
+    def lease(self) -> timedelta:
+        """How long the lease lasts unrenewed: a dead replica's runs out, a live one renews it
+        every round (a round is one Event.get, bounded by HTTP_TIMEOUT, and its handling)."""
+        settings = self.state.settings
+        return max(settings.http_timeout * 2, settings.bitrix_poll_interval * 3)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set, then give the lease up."""
+        while not stop.is_set():
+            delay = await self._round()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+        await asyncio.to_thread(self._release)
+
+    async def _round(self) -> float:
+        """One poll; the seconds to wait before the next."""
+        interval = self.state.settings.bitrix_poll_interval.total_seconds()
+        try:
+            more = await self.poll_once()
+        except TransientError as exc:
+            return self._failed(exc, exc.retry_after)
+        except RejectedError as exc:
+            if exc.code == BOT_NOT_FOUND:
+                await asyncio.to_thread(self._bot_deleted)
+            return self._failed(exc, interval)
+        except (DeliveryError, SQLAlchemyError) as exc:
+            return self._failed(exc, None)
+        self.failures, self.last_error = 0, None
+        return 0.0 if more else interval
+
+    def _failed(self, exc: Exception, at_least: float | None) -> float:
+        self.failures += 1
+        self.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        settings = self.state.settings
+        cap = settings.retry_cap.total_seconds()
+        ceiling = min(cap, settings.retry_base.total_seconds() * 2 ** min(self.failures, 20))
+        delay = max(random.uniform(ceiling / 2, ceiling), at_least or 0.0)
+        log.warning(
+            "bitrix.poll_failed failures=%s retry_in=%.1fs error=%s",
+            self.failures,
+            delay,
+            self.last_error,
+        )
+        return delay
+
+    async def poll_once(self) -> bool:
+        """Fetch once, handle what came, store the offset; whether more events wait."""
+        self._bot = bot = await self.messenger.bot_id()
+        offset = await asyncio.to_thread(self._lease_and_offset, bot)
+        if offset is False:
+            return False
+        events, next_offset, more = await self.messenger.fetch_events(offset or None)
+        for fetched in events:
+            await asyncio.to_thread(self._handle, bot, fetched)
+        self.checkpoint("before_offset_saved")
+        held = await asyncio.to_thread(self._save, bot, next_offset)
+        if events:
+            log.info("bitrix.events_fetched count=%s next_offset=%s", len(events), next_offset)
+            self.state.wake_worker()
+        return more and held
+
+    def _lease_and_offset(self, bot: int) -> int | bool | None:
+        """The stored offset, or False while another replica holds the lease."""
+        now = self.state.clock()
+        with transaction(self.state.engine) as session:
+            if not polling.take_lease(
+                session, bot_id=bot, holder=self.holder, now=now, lease=self.lease
+            ):
+                return False
+            return polling.stored_offset(session, bot_id=bot)
+
+    def _handle(self, bot: int, fetched: FetchedEvent) -> None:
+        key = replay_key(bot, fetched.event_id)
+        with transaction(self.state.engine) as session:
+            if session.get(SeenEvent, key) is not None:
+                return
+        now = self.state.clock()
+        for event in fetched.events:
+            # Fetched over our own authenticated call: the sender is vouched for.
+            access = self.messenger.vouch(event.user_id) if isinstance(event, ChatReply) else ""
+            handle_event(self.state, event, access, now)
+        with transaction(self.state.engine) as session:
+            seen.first_sighting(session, key=key, now=now)
+        self.checkpoint("event_handled")
+
+    def _save(self, bot: int, offset: int | None) -> bool:
+        with transaction(self.state.engine) as session:
+            return polling.save_offset(
+                session, bot_id=bot, holder=self.holder, offset=offset, now=self.state.clock()
+            )
+
+    def _bot_deleted(self) -> None:
+        # Fetch mode may never read ONIMBOTV2DELETE (open point 6): BOT_NOT_FOUND is the news.
+        handle_event(self.state, BotDeleted(bot_id=self._bot, bot_code=""), "", self.state.clock())
+        self.messenger.forget_bot()
+
+    def _release(self) -> None:
+        if self._bot is None:
+            return
+        try:
+            with transaction(self.state.engine) as session:
+                polling.release_lease(session, bot_id=self._bot, holder=self.holder)
+        except SQLAlchemyError:
+            log.warning("bitrix.poll_lease_not_released: it runs out by itself")

@@ -1,0 +1,68 @@
+"""The imbot.v2 messenger behaves as the v1 one: buttons sent and removed, a message it may not
+edit reported as such, a re-registered bot found again, a missing bot waited for."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from bot.client import BitrixClient
+from bot.errors import MessageNotEditableError
+from bot.messages import rating_keyboard
+from bot.messenger import ChatMessage
+from bot.messenger_v2 import ImbotV2Messenger
+from bot.register_v2 import register_v2
+from outbound.errors import TransientError
+from sandbox.fakes.bitrix_v2 import FakeBitrixV2
+from tests.harness.constants import BITRIX_BASE, CLIENT_ID, WEBHOOK_PATH
+from tests.harness.v2 import BOT_TOKEN, v2_settings
+
+pytestmark = pytest.mark.anyio
+
+
+async def _messenger(http: httpx.AsyncClient, fake: FakeBitrixV2) -> ImbotV2Messenger:
+    client = BitrixClient(http, BITRIX_BASE + WEBHOOK_PATH, CLIENT_ID)
+    await register_v2(client, v2_settings("sqlite://"))
+    return ImbotV2Messenger(client, "okdesk_rating_v2", BOT_TOKEN)
+
+
+def _http(fake: FakeBitrixV2) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=fake.app), base_url=BITRIX_BASE)
+
+
+async def test_buttons_are_sent_with_the_bot_id_and_removed_by_an_edit() -> None:
+    fake = FakeBitrixV2(WEBHOOK_PATH, v2_rate_limit=False)
+    async with _http(fake) as http:
+        chat = await _messenger(http, fake)
+        sent = await chat.send("27", ChatMessage("Rate", rating_keyboard("tok")))
+        keyboard = fake.messages[sent]["KEYBOARD"]
+        assert keyboard["BOT_ID"] == chat.known_bot_id()
+        assert keyboard["BUTTONS"][0]["COMMAND_PARAMS"] == "tok:1"
+        (_, body), *_ = [c for c in fake.calls if c[0] == "imbot.v2.chat.message.send"]
+        assert "CLIENT_ID" not in body and body["botToken"] == BOT_TOKEN
+        await chat.edit(sent, ChatMessage("Thanks"))
+    assert fake.messages[sent]["KEYBOARD"] is None and fake.messages[sent]["MESSAGE"] == "Thanks"
+
+
+async def test_a_message_it_may_not_edit_is_reported_as_not_editable() -> None:
+    fake = FakeBitrixV2(WEBHOOK_PATH, v2_rate_limit=False)
+    async with _http(fake) as http:
+        chat = await _messenger(http, fake)
+        sent = await chat.send("27", ChatMessage("Rate"))
+        fake.uneditable.add(sent)
+        with pytest.raises(MessageNotEditableError):
+            await chat.edit(sent, ChatMessage("Thanks"))
+
+
+async def test_a_deleted_bot_is_found_again_by_code_or_waited_for() -> None:
+    fake = FakeBitrixV2(WEBHOOK_PATH, v2_rate_limit=False)
+    async with _http(fake) as http:
+        chat = await _messenger(http, fake)
+        old = await chat.bot_id()
+        fake.bots.pop(old)
+        with pytest.raises(TransientError):
+            await chat.send("27", ChatMessage("Rate"))
+        client = BitrixClient(http, BITRIX_BASE + WEBHOOK_PATH, CLIENT_ID)
+        await register_v2(client, v2_settings("sqlite://"))
+        await chat.send("27", ChatMessage("Rate"))
+        assert chat.known_bot_id() not in (None, old)
