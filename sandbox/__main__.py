@@ -3,6 +3,7 @@
 Starts, in one process tree, a fake Okdesk and a fake Bitrix24, the service on a temporary SQLite
 database with its worker and its bot registered in the fake portal, and one page to drive them.
 It prints the page's address and opens it in a browser (unless --no-browser); Ctrl-C stops it all.
+`--bitrix-api v2` runs the bot on imbot.v2 in fetch mode instead of imbot v1 (the default).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import uvicorn
 
 from sandbox.page import create_page
 from sandbox.processes import free_port
-from sandbox.run import Sandbox
+from sandbox.run import APIS, Sandbox
 
 DEFAULT_PORT = 8090
 # Long enough to try a button; short enough to watch a default rating arrive.
@@ -38,6 +39,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="the page's port (0: any)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     parser.add_argument("--rating-timeout", default=DEFAULT_TIMEOUT, help="e.g. 30s, 10m, 24h")
+    parser.add_argument(
+        "--bitrix-api",
+        choices=APIS,
+        default="v1",
+        help="the bot's Bitrix24 API: v1 (imbot, events posted to the service) or v2 "
+        "(imbot.v2, events fetched by the service: no PUBLIC_URL)",
+    )
     return parser.parse_args(argv)
 
 
@@ -75,8 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     port = args.port or free_port()
     with tempfile.TemporaryDirectory(prefix="rating-sandbox-") as directory:
-        sandbox = Sandbox(Path(directory), args.rating_timeout)
-        print("Запускаю поддельные Okdesk и Битрикс24 и сервис…", flush=True)
+        sandbox = Sandbox(Path(directory), args.rating_timeout, args.bitrix_api)
+        api = "imbot.v2" if args.bitrix_api == "v2" else "imbot v1"
+        print(f"Запускаю поддельные Okdesk и Битрикс24 ({api}) и сервис…", flush=True)
         try:
             sandbox.start()
             serve(sandbox, port, not args.no_browser)

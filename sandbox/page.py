@@ -2,6 +2,10 @@
 buttons act as people would (an engineer closing a ticket in Okdesk, a person pressing a rating
 button or writing to the bot in Bitrix24); the fakes then call the service as the vendors do.
 
+On imbot v1 a person's click or message is posted by the fake portal to the service at once; on
+imbot.v2 (fetch mode) the portal queues it and the service fetches it (`/_fake/v2/click`,
+`/_fake/v2/type`).
+
 Forms work without JavaScript (POST, then a redirect back); with it, the page posts them in the
 background and redraws its panels every second.
 """
@@ -51,6 +55,7 @@ class Console:
         self.fakes = sandbox.fakes
         self.client = client
         self.engine = engine
+        self.api = sandbox.api
         self.knobs = Knobs(rating_timeout=sandbox.rating_timeout)
 
     async def state(self, which: str) -> dict[str, Any]:
@@ -63,6 +68,26 @@ class Console:
         answer = await self.client.post(f"{self.fakes.base(which)}/_fake/{route}", json=body)
         answer.raise_for_status()
         return dict(answer.json())
+
+    async def press(self, body: dict[str, Any], lang: Lang) -> str:
+        """The person presses a button (`message_id`, `user_id`, `button`); a note."""
+        if self.api == "v2":
+            await self.act("bitrix", "v2/click", body)
+            return text("event_queued", lang, event="ONIMBOTV2COMMANDADD")
+        return _sent(await self.act("bitrix", "press", body), lang, "ONIMCOMMANDADD")
+
+    async def write(self, user_id: int, message: str, lang: Lang) -> str:
+        """The person writes to the bot; a note."""
+        if self.api == "v1":
+            answer = await self.act("bitrix", "write", {"user_id": user_id, "text": message})
+            return _sent(answer, lang, "ONIMBOTMESSAGEADD")
+        bots = (await self.state("bitrix")).get("bots", {}).values()
+        bot_id = next((bot["ID"] for bot in bots if bot.get("API") == "v2"), None)
+        if bot_id is None:
+            return text("not_sent", lang)
+        body = {"bot_id": bot_id, "user_id": user_id, "text": message}
+        await self.act("bitrix", "v2/type", body)
+        return text("event_queued", lang, event="ONIMBOTV2MESSAGEADD")
 
     async def panels(self, who: int, lang: Lang) -> dict[str, str]:
         """The parts of the page that change: tickets, the chat and the service's log."""
@@ -143,7 +168,8 @@ async def home(request: Request) -> Response:
     panels = await console.panels(who, lang)
     tabs = people_tabs(who, lang)
     css, script = request.app.state.assets
-    return HTMLResponse(page_html(panels, tabs, console.knobs, who, lang, css, script))
+    page = page_html(panels, tabs, console.knobs, who, lang, css, script, console.api)
+    return HTMLResponse(page)
 
 
 async def panels(request: Request) -> Response:
@@ -176,8 +202,7 @@ async def press(request: Request) -> Response:
     form = await _form(request)
     body = {"message_id": int(form.get("message_id", "0") or 0)}
     body.update(user_id=_who(form.get("who")), button=int(form.get("button", "0") or 0))
-    answer = await _console(request).act("bitrix", "press", body)
-    return _done(request, form, _sent(answer, language(form.get("lang")), "ONIMCOMMANDADD"))
+    return _done(request, form, await _console(request).press(body, language(form.get("lang"))))
 
 
 async def write(request: Request) -> Response:
@@ -186,9 +211,8 @@ async def write(request: Request) -> Response:
     message = form.get("text", "").strip()
     if not message:
         return _done(request, form, "")
-    body = {"user_id": _who(form.get("who")), "text": message}
-    answer = await _console(request).act("bitrix", "write", body)
-    return _done(request, form, _sent(answer, language(form.get("lang")), "ONIMBOTMESSAGEADD"))
+    note = await _console(request).write(_who(form.get("who")), message, language(form.get("lang")))
+    return _done(request, form, note)
 
 
 async def knobs(request: Request) -> Response:

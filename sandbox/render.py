@@ -113,17 +113,21 @@ def people_tabs(who: int, lang: Lang) -> str:
 
 
 def _keyboard(message: dict[str, Any], who: int, lang: Lang) -> str:
-    """The rating buttons under a bot message, each pressing as the person would."""
+    """The rating buttons under a bot message, each pressing as the person would.
+
+    A button is named by its place in the keyboard: among all entries on v1's portal, among
+    the buttons alone (line breaks skipped) on the v2 portal's `/_fake/v2/click`."""
     keyboard = message.get("KEYBOARD")
     buttons = keyboard.get("BUTTONS") if isinstance(keyboard, dict) else keyboard
     if not isinstance(buttons, list) or not buttons:
         return ""
-    pressed = []
+    pressed: list[str] = []
     for index, button in enumerate(buttons):
         if not isinstance(button, dict) or button.get("TYPE") == "NEWLINE":
             continue
         label = escape(str(button.get("TEXT", "")))
-        pressed.append(f'<button name="button" value="{index}">{label}</button>')
+        value = len(pressed) if message.get("API") == "v2" else index
+        pressed.append(f'<button name="button" value="{value}">{label}</button>')
     fields = _hidden(message_id=message["ID"], who=who, lang=lang)
     return f'<form class="keyboard" method="post" action="/press">{fields}{"".join(pressed)}</form>'
 
@@ -142,15 +146,18 @@ def _bubble(message: dict[str, Any], who: int, bot_name: str, lang: Lang) -> str
 
 
 def chat_log(bitrix: dict[str, Any], who: int, lang: Lang) -> str:
-    """The person's private chat with the bot, oldest first."""
+    """The person's private chat with the bot, oldest first (the person's own messages are
+    kept apart on the v1 portal, beside the bot's on the v2 portal)."""
     bots = list(bitrix.get("bots", {}).values())
     bot_name = str(bots[0]["NAME"]) if bots else text("bot", lang)
+    posted = list(bitrix.get("messages", {}).values())
     from_bot = [
         m
-        for m in bitrix.get("messages", {}).values()
-        if str(m.get("DIALOG_ID")) == str(who) and not m.get("deleted")
+        for m in posted
+        if "AUTHOR_ID" not in m and str(m.get("DIALOG_ID")) == str(who) and not m.get("deleted")
     ]
-    typed = [m for m in bitrix.get("user_messages", {}).values() if m.get("AUTHOR_ID") == who]
+    everyones = posted + list(bitrix.get("user_messages", {}).values())
+    typed = [m for m in everyones if m.get("AUTHOR_ID") == who]
     messages = sorted(from_bot + typed, key=lambda m: int(m["ID"]))
     if not messages:
         return f'<p class="empty">{text("empty_chat", lang)}</p>'

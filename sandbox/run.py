@@ -1,9 +1,14 @@
 """The sandbox's processes: the fakes, the service on a temporary SQLite database with the worker
-on, and the bot registered in the fake portal, as an administrator would register it."""
+on, and the bot registered in the fake portal, as an administrator would register it.
+
+On imbot v1 (the default) the portal posts the bot's events to the service; on imbot.v2 the
+portal queues them and the service fetches them (fetch mode), so it needs no PUBLIC_URL.
+"""
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections import deque
 from pathlib import Path
@@ -24,15 +29,33 @@ from sandbox.processes import (
 log = logging.getLogger(__name__)
 
 WEBHOOK = "/api/v1/okdesk/webhook"
+APIS = ("v1", "v2")
+# How often the service fetches imbot.v2 events: a click shows its result within about a second.
+V2_POLL_INTERVAL = "1s"
+
+
+def api_settings(api: str) -> dict[str, str]:
+    """The service's settings for one Bitrix24 API (v2: fetch mode, a fresh bot token)."""
+    if api == "v1":
+        return {}
+    return {
+        "BITRIX_API": "v2",
+        "BITRIX_EVENT_MODE": "fetch",
+        "BITRIX_BOT_TOKEN": secrets.token_hex(16),
+        "BITRIX_POLL_INTERVAL": V2_POLL_INTERVAL,
+    }
 
 
 class Sandbox:
     """The fakes and the service, started and stopped together."""
 
-    def __init__(self, directory: Path, rating_timeout: str) -> None:
+    def __init__(self, directory: Path, rating_timeout: str, api: str = "v1") -> None:
+        if api not in APIS:
+            raise ValueError(f"unknown Bitrix24 API {api!r}: v1 or v2")
         self.directory = directory
         self.keys = Secrets.fresh()
         self.rating_timeout = rating_timeout
+        self.api = api
         self.database_url = f"sqlite:///{directory / 'sandbox.db'}"
         self.fakes: Fakes | None = None
         self.service: Service | None = None
@@ -41,7 +64,7 @@ class Sandbox:
     def start(self) -> None:
         """Start the fakes with the little world in them, register the bot, start the service
         and point Okdesk's status webhook at it."""
-        self.fakes = start_fakes(self.keys)
+        self.fakes = start_fakes(self.keys, "--bitrix-api", self.api)
         world.seed(self.fakes)
         env = service_env(
             self.fakes,
@@ -49,7 +72,11 @@ class Sandbox:
             self.database_url,
             free_port(),
             RATING_TIMEOUT=self.rating_timeout,
+            **api_settings(self.api),
         )
+        if self.api == "v2":
+            # Fetch mode: nothing reaches the service from outside but Okdesk's webhook.
+            del env["PUBLIC_URL"]
         register_bot(env, self.directory)
         self.service = Service(env, self.directory / "service.log")
         self.service.start()

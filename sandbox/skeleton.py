@@ -1,5 +1,5 @@
-"""The page around its panels: the header, the two vendors side by side, the reply box, the
-knobs and the service's log."""
+"""The page around its panels: the header (with the Bitrix24 API in use), the two vendors side
+by side, the reply box, the knobs and the service's log."""
 
 from __future__ import annotations
 
@@ -51,8 +51,20 @@ def reply_form(who: int, lang: Lang) -> str:
     )
 
 
+def api_note(api: str, lang: Lang) -> str:
+    """Which Bitrix24 API the bot runs on, and how its events reach the service."""
+    return f'<p id="api" class="api" data-api="{escape(api)}">{text(f"api_{api}", lang)}</p>'
+
+
 def page_html(
-    panels: dict[str, str], tabs: str, knobs: Knobs, who: int, lang: Lang, css: str, script: str
+    panels: dict[str, str],
+    tabs: str,
+    knobs: Knobs,
+    who: int,
+    lang: Lang,
+    css: str,
+    script: str,
+    api: str = "v1",
 ) -> str:
     """The whole page."""
     other = "en" if lang == "ru" else "ru"
@@ -65,7 +77,7 @@ def page_html(
 <body data-who="{who}" data-lang="{lang}">
 <header><h1>{text("title", lang)}</h1>
 <a class="switch" href="/?who={who}&amp;lang={other}">{text("switch", lang)}</a>
-<p class="lead">{text("lead", lang)}</p></header>
+<p class="lead">{text("lead", lang)}</p>{api_note(api, lang)}</header>
 <p id="note" role="status"></p>
 <main>
 <section class="okdesk"><h2>{text("okdesk", lang)}</h2>

@@ -15,6 +15,18 @@ TEXTS: dict[str, dict[Lang, str]] = {
         "and their rating goes back to Okdesk. Both vendors here are fakes speaking their "
         "real wire formats.",
     },
+    "api_v1": {
+        "ru": "Битрикс24: imbot v1 — портал сам отправляет события бота на адрес сервиса "
+        "(PUBLIC_URL).",
+        "en": "Bitrix24: imbot v1 — the portal posts the bot's events to the service's address "
+        "(PUBLIC_URL).",
+    },
+    "api_v2": {
+        "ru": "Битрикс24: imbot.v2, режим fetch — портал держит события бота в очереди, сервис "
+        "забирает их каждую секунду (imbot.v2.Event.get), поэтому PUBLIC_URL не нужен.",
+        "en": "Bitrix24: imbot.v2 in fetch mode — the portal queues the bot's events and the "
+        "service fetches them every second (imbot.v2.Event.get), so no PUBLIC_URL is needed.",
+    },
     "switch": {"ru": "English", "en": "Русский"},
     "okdesk": {"ru": "Okdesk — заявки", "en": "Okdesk — tickets"},
     "number": {"ru": "№", "en": "#"},
@@ -55,6 +67,10 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "event_sent": {
         "ru": "Битрикс24 отправил событие {event}, сервис ответил {status}",
         "en": "Bitrix24 sent {event}; the service answered {status}",
+    },
+    "event_queued": {
+        "ru": "Битрикс24 поставил событие {event} в очередь; сервис заберёт его в течение секунды",
+        "en": "Bitrix24 queued {event}; the service fetches it within a second",
     },
     "not_sent": {"ru": "Событие не отправлено", "en": "No event was sent"},
     "applied": {"ru": "Настройки применены", "en": "Knobs applied"},

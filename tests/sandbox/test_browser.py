@@ -1,6 +1,7 @@
 """The sandbox page in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright), as
 a newcomer uses it: close a ticket, see the invitation in the chat, press 4, see «good» on the
-ticket; close another, answer it by typing, see it rated. Screenshots go to
+ticket; close another, answer it by typing, see it rated. Both ways the sandbox runs: the bot
+on imbot v1 and on imbot.v2 (`--bitrix-api v2`, events fetched). Screenshots go to
 tests/sandbox/screenshots/ (git-ignored) for a person to look at."""
 
 from __future__ import annotations
@@ -28,10 +29,16 @@ if not CHROMIUM.exists() and not os.environ.get("REQUIRE_BROWSER"):
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
 
+@pytest.fixture(scope="module", params=["v1", "v2"])
+def api(request: pytest.FixtureRequest) -> str:
+    """The Bitrix24 API the sandbox's bot runs on."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
-    """One `python -m sandbox` for the module."""
-    with sandbox_process(tmp_path_factory.mktemp("sandbox")) as running:
+def sandbox(tmp_path_factory: pytest.TempPathFactory, api: str) -> Iterator[RunningSandbox]:
+    """One `python -m sandbox --bitrix-api API` for the module."""
+    with sandbox_process(tmp_path_factory.mktemp("sandbox"), "--bitrix-api", api) as running:
         yield running
 
 
@@ -55,20 +62,22 @@ def page(browser: Any, sandbox: RunningSandbox) -> Iterator[Any]:
     context.close()
 
 
-def _shoot(page: Any, name: str) -> None:
+def _shoot(page: Any, name: str, api: str) -> None:
     SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"sandbox-{name}.png"), full_page=True)
+    suffix = "" if api == "v1" else f"-{api}"
+    page.screenshot(path=str(SHOTS / f"sandbox-{name}{suffix}.png"), full_page=True)
 
 
 def _invitation(page: Any, number: int) -> Any:
     return page.locator("#chat-log .message.bot", has_text=f"№{number}")
 
 
-def test_closing_a_ticket_and_pressing_4_rates_it_good_in_okdesk(page: Any) -> None:
+def test_closing_a_ticket_and_pressing_4_rates_it_good_in_okdesk(page: Any, api: str) -> None:
     expect = sync_api.expect
+    expect(page.locator("#api")).to_have_attribute("data-api", api)
     ticket = page.locator("#ticket-314599")
     expect(ticket.locator(".rating")).to_have_text("нет")
-    _shoot(page, "1-start")
+    _shoot(page, "1-start", api)
     ticket.get_by_role("button", name="Закрыть").click()
     invitation = _invitation(page, 314599)
     expect(invitation).to_contain_text("Заявка №314599 закрыта", timeout=WAIT_MS)
@@ -76,17 +85,16 @@ def test_closing_a_ticket_and_pressing_4_rates_it_good_in_okdesk(page: Any) -> N
     expect(invitation.locator("b")).to_have_text("Заявка №314599 закрыта")
     assert "[br]" not in invitation.inner_text()
     expect(invitation.locator(".keyboard button")).to_have_count(5)
-    _shoot(page, "2-invitation")
+    _shoot(page, "2-invitation", api)
     invitation.get_by_role("button", name="4", exact=True).click()
     expect(ticket.locator(".rating")).to_contain_text("good", timeout=WAIT_MS)
     expect(invitation).to_contain_text("4 из 5")
-    # The five buttons are gone; for CHANGE_WINDOW the thank-you offers a change of mind.
-    expect(invitation.locator(".keyboard button")).to_have_count(1)
-    expect(invitation.locator(".keyboard button")).to_have_text("Изменить оценку")
-    _shoot(page, "3-rated-by-button")
+    # The rating buttons are gone; the thank-you offers to change the score.
+    expect(invitation.locator(".keyboard button")).to_have_text(["Изменить оценку"])
+    _shoot(page, "3-rated-by-button", api)
 
 
-def test_a_typed_reply_rates_a_second_ticket(page: Any) -> None:
+def test_a_typed_reply_rates_a_second_ticket(page: Any, api: str) -> None:
     expect = sync_api.expect
     page.locator("nav.people").get_by_role("link", name="Светлана Иванова").click()
     ticket = page.locator("#ticket-314600")
@@ -98,13 +106,13 @@ def test_a_typed_reply_rates_a_second_ticket(page: Any) -> None:
     expect(page.locator("#chat-log .message.mine")).to_have_text("Вы5")
     expect(ticket.locator(".rating")).to_contain_text("good", timeout=WAIT_MS)
     expect(invitation).to_contain_text("5 из 5")
-    _shoot(page, "4-rated-by-reply")
+    _shoot(page, "4-rated-by-reply", api)
 
 
-def test_the_page_reads_on_a_phone(browser: Any, sandbox: RunningSandbox) -> None:
+def test_the_page_reads_on_a_phone(browser: Any, sandbox: RunningSandbox, api: str) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844})
     phone = context.new_page()
     phone.goto(sandbox.url)
-    phone.screenshot(path=str(SHOTS / "sandbox-5-phone.png"), full_page=True)
+    _shoot(phone, "5-phone", api)
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     context.close()

@@ -18,6 +18,7 @@ def test_the_sandbox_serves_its_page_and_stops_its_whole_tree_on_ctrl_c(tmp_path
         wait_for(lambda: running.url in running.output.read_text(), within=10)
         assert page.status_code == 200
         assert "Закрыть" in page.text and "Касса не печатает чек" in page.text
+        assert 'data-api="v1"' in page.text and "imbot v1" in page.text
         assert len(started) == 2, "the fakes and the service run as its children"
         english = httpx.get(f"{running.url}?lang=en", timeout=10).text
         assert ">Close</button>" in english and "Rating timeout" in english
