@@ -1,4 +1,5 @@
-"""Benchmark of the service: webhook acknowledgement, invitation throughput, click-to-Okdesk
+"""Benchmark of the service: webhook acknowledgement (beside a naive design that calls the
+vendors inside the request, bench/naive.py), invitation throughput, click-to-Okdesk
 latency and the cost of the timeout sweep. Not a pytest test: run it as
 
     .venv/bin/python -m bench [--database-url postgresql://...] [--quick]
@@ -6,7 +7,8 @@ latency and the cost of the timeout sweep. Not a pytest test: run it as
 The service and the fake vendors run as real processes on 127.0.0.1 (tests/harness/processes.py).
 The database is a fresh SQLite file in a temp dir, or, with --database-url, a PostgreSQL
 database of the benchmark's own (created next to the given one and dropped at the end).
-Nothing here asserts anything about time: it only prints figures.
+Nothing here asserts anything about time: it prints tables and, last, one line of JSON with
+every figure.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from bench.acknowledgement import bench_acknowledgement
+from bench.baseline import bench_naive
 from bench.clicks import bench_clicks
 from bench.load import bench_rate_limited, bench_sustained
 from bench.report import Report
@@ -53,10 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     kind = "PostgreSQL" if postgres_url else "SQLite (file in a temp dir)"
     print(f"Benchmark: database {kind}; N={n}, K={k}, P={sizes}, D={DUE}", flush=True)
     report = Report()
+    report.put("database", "postgresql" if postgres_url else "sqlite")
+    report.put("quick", bool(args.quick))
+    report.put("n", n)
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-") as directory:
         tmp = Path(directory)
         bench_acknowledgement(postgres_url, tmp, n, report)
+        bench_naive(tmp, n, report)
         bench_clicks(postgres_url, tmp, k, report)
         bench_sweep(postgres_url, tmp, sizes, report)
         rate, seconds = (20.0, 10) if args.quick else (40.0, 30)
@@ -65,9 +72,17 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - began
 
     report.add("total run time", f"{total:.1f} s")
+    report.put("total_s", round(total, 1))
+    report.put("problems", len(report.problems))
+    _print_summary(report, f"{kind}, {'quick' if args.quick else 'full'}")
+    return 1 if report.problems else 0
+
+
+def _print_summary(report: Report, title: str) -> None:
+    """The figures block, the problems, and last the one JSON line."""
     width = max(len(name) for name, _ in report.figures)
     print()
-    print(f"Figures ({kind}, {'quick' if args.quick else 'full'})")
+    print(f"Figures ({title})")
     for name, value in report.figures:
         print(f"  {name:<{width}}  {value}")
     if report.problems:
@@ -75,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         print("Problems")
         for problem in report.problems:
             print(f"  {problem}")
-        return 1
-    return 0
+    print()
+    print(report.json_line(), flush=True)
 
 
 if __name__ == "__main__":

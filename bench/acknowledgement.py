@@ -127,6 +127,9 @@ def _report_acknowledgement(fired: Fired, n: int, report: Report) -> None:
             ("requests/s", f"{rps:.1f}"),
         ],
     )
+    report.put_ms("ack_p50_ms", p50)
+    report.put_ms("ack_p99_ms", p99)
+    report.put_ms("ack_max_ms", worst)
     report.add("webhook ack p50", ms(p50))
     report.add("webhook ack p99", ms(p99))
     report.add("webhook ack max", ms(worst))
@@ -152,6 +155,9 @@ def _report_invitations(watched: Watched, n: int, report: Report) -> None:
             ("service VmHWM", mib(watched.hwm_kib)),
         ],
     )
+    finished = watched.finished_after
+    report.put("invite_all_s", None if finished is None else round(finished, 2))
+    report.put("rss_peak_mb", round(watched.hwm_kib / 1024, 1))
     report.add("first webhook → all invited", took)
     report.add("invitations/s", throughput)
     report.add("service peak RSS (VmHWM)", mib(watched.hwm_kib))

@@ -129,9 +129,13 @@ def _report_clicks(latencies: list[float], failed: list[int], k: int, report: Re
             ("p99", ms(p99)),
             ("max", ms(max(latencies))),
         ]
+        report.put_ms("click_p50_ms", p50)
+        report.put_ms("click_p99_ms", p99)
         report.add("click → Okdesk p50", ms(p50))
         report.add("click → Okdesk p99", ms(p99))
     else:
+        report.put("click_p50_ms", None)
+        report.put("click_p99_ms", None)
         report.add("click → Okdesk p50", "no click reached Okdesk")
         report.add("click → Okdesk p99", "no click reached Okdesk")
     table(f"3. Click → rating in Okdesk (K={k}, fast fakes, polled every 5 ms)", rows)

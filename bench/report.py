@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+
+Figure = float | int | str | bool | None
 
 # --- small helpers -------------------------------------------------------------------------
 
@@ -59,7 +62,20 @@ class Report:
 
     figures: list[tuple[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    values: dict[str, Figure] = field(default_factory=dict)
 
     def add(self, name: str, value: str) -> None:
         """Record one figure for the final block."""
         self.figures.append((name, value))
+
+    def put(self, key: str, value: Figure) -> None:
+        """Record one figure for the JSON line, under a flat key."""
+        self.values[key] = value
+
+    def put_ms(self, key: str, seconds: float) -> None:
+        """Record seconds as milliseconds for the JSON line, rounded to 0.1 ms."""
+        self.values[key] = round(seconds * 1000, 1)
+
+    def json_line(self) -> str:
+        """Every figure as one line of JSON (the benchmark prints it last)."""
+        return json.dumps(self.values, ensure_ascii=False, separators=(", ", ": "))

@@ -125,6 +125,13 @@ def bench_sweep(
     print(f"  plan of the due query: {sweeps[-1].plan}")
     print("  (empty sweep: a second apply_timeouts call at the same instant, nothing due;")
     print("   statistics gathered with ANALYZE after seeding)", flush=True)
+    _record(sweeps, report)
+
+
+def _record(sweeps: list[Sweep], report: Report) -> None:
+    """The sweeps' figures for the summary and the JSON line."""
     for s in sweeps:
+        report.put_ms(f"sweep_ms_{s.pending}", s.sweep_seconds)
+        report.put_ms(f"sweep_query_ms_{s.pending}", s.query_seconds)
         report.add(f"sweep P={s.pending:,} apply_timeouts", ms(s.sweep_seconds))
         report.add(f"sweep P={s.pending:,} due_for_timeout", ms(s.query_seconds))

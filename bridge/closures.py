@@ -3,6 +3,7 @@ back to work ends it. One short transaction, no vendor call: the invitation is q
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -37,25 +38,37 @@ def record_status_change(
     engine: Engine, settings: Settings, change: StatusChange, now: datetime
 ) -> ClosureDecision:
     """Open, cancel or release the ticket's survey; queue what follows."""
+    return record_status_changes(engine, settings, [(change, now)])[0]
+
+
+def record_status_changes(
+    engine: Engine, settings: Settings, changes: Sequence[tuple[StatusChange, datetime]]
+) -> list[ClosureDecision]:
+    """Several status changes in one transaction, in order, each decided as if alone."""
     with transaction(engine) as session:
-        current = surveys.current_survey(session, issue_id=change.issue_id)
-        decision = decide_status_change(
-            change.new_status,
-            current,
-            trigger_statuses=settings.okdesk_trigger_statuses,
-            done_statuses=settings.done_statuses,
-        )
-        if decision is ClosureDecision.OPEN:
-            return _open(session, settings, change, now)
-        if current is not None and current.id is not None:
-            if decision is ClosureDecision.CANCEL:
-                if not surveys.apply_change(
-                    session, workflow.reopened(current.id, now=now), now=now
-                ):
-                    surveys.apply_change(session, workflow.released(current.id), now=now)
-            elif decision is ClosureDecision.RELEASE:
+        return [_record(session, settings, change, now) for change, now in changes]
+
+
+def _record(
+    session: Session, settings: Settings, change: StatusChange, now: datetime
+) -> ClosureDecision:
+    """Open, cancel or release one ticket's survey within `session`."""
+    current = surveys.current_survey(session, issue_id=change.issue_id)
+    decision = decide_status_change(
+        change.new_status,
+        current,
+        trigger_statuses=settings.okdesk_trigger_statuses,
+        done_statuses=settings.done_statuses,
+    )
+    if decision is ClosureDecision.OPEN:
+        return _open(session, settings, change, now)
+    if current is not None and current.id is not None:
+        if decision is ClosureDecision.CANCEL:
+            if not surveys.apply_change(session, workflow.reopened(current.id, now=now), now=now):
                 surveys.apply_change(session, workflow.released(current.id), now=now)
-        return decision
+        elif decision is ClosureDecision.RELEASE:
+            surveys.apply_change(session, workflow.released(current.id), now=now)
+    return decision
 
 
 def _open(

@@ -6,7 +6,6 @@ transaction, answer. Okdesk is never called from here; the worker does that.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -58,9 +57,7 @@ async def _receive(request: Request, state: App) -> dict[str, str]:
     change = _status_change(payload)
     if change.new_status in state.settings.okdesk_trigger_statuses:
         _throttle(state, request, change.issue_id)
-    decision = await asyncio.to_thread(
-        closures.record_status_change, state.engine, state.settings, change, state.clock()
-    )
+    decision = await state.status_changes.submit((change, state.clock()))
     log.info(
         "okdesk.webhook issue_id=%s status=%s result=%s",
         change.issue_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Protocol
 
 from fastapi import Depends, HTTPException, Request
@@ -11,6 +12,9 @@ from sqlalchemy.engine import Engine
 
 from bot.events import Event, addressed_to
 from bot.messenger import Messenger
+from bridge import closures
+from bridge.decisions import ClosureDecision
+from bridge.grouped import GroupCommit
 from bridge.installation import MemberPin
 from bridge.intake import SenderLimit
 from bridge.settings import Settings
@@ -37,6 +41,8 @@ class App:
         self.poller: PollerPulse | None = None
         self.senders = SenderLimit(settings.webhook_surveys_per_minute)
         self.installation = MemberPin(engine, clock, settings.bitrix_member_id)
+        self.status_changes: GroupCommit[tuple[closures.StatusChange, datetime], ClosureDecision]
+        self.status_changes = GroupCommit(partial(closures.record_status_changes, engine, settings))
         # Settings do not change while the app runs: checked once, not on every request.
         self.placeholders = frozenset(settings.placeholders())
 
@@ -60,7 +66,7 @@ class App:
             self.worker.wake()
 
 
-def _state(request: Request) -> App:
+async def _state(request: Request) -> App:
     state: App = request.app.state.bridge
     return state
 

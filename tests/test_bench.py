@@ -1,0 +1,77 @@
+"""The benchmark's baseline and its figures: the naive app (bench/naive.py) answers the closure
+webhook only after the vendors did their part, and a tiny run fills the JSON line. No timing is
+asserted: the benchmark prints figures, this only checks what they are made of."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from bench.baseline import bench_naive, naive_on
+from bench.load import least_seconds
+from bench.report import Report
+from tests.harness.constants import WEBHOOK_TOKEN
+from tests.harness.payloads import closed_webhook
+from tests.harness.processes import fakes_process
+
+ISSUE = 4242
+
+
+def _post_closure(url: str, issue_id: int, token: str = WEBHOOK_TOKEN) -> httpx.Response:
+    """The real closure webhook, as Okdesk posts it."""
+    return httpx.post(
+        f"{url}/api/v1/okdesk/webhook",
+        params={"token": token},
+        json=closed_webhook(issue_id),
+        timeout=30,
+    )
+
+
+def test_the_naive_app_answers_after_the_message_is_sent(tmp_path: Path) -> None:
+    with fakes_process() as fakes:
+        fakes.seed_tickets([ISSUE])
+        with naive_on(fakes, tmp_path) as naive:
+            refused = _post_closure(naive.url, ISSUE, token="wrong")
+            answer = _post_closure(naive.url, ISSUE)
+            # Read right after the answer: the message is already in the portal.
+            bitrix = fakes.state("bitrix")
+            okdesk = fakes.state("okdesk")
+    assert refused.status_code == 401
+    assert answer.status_code == 200, answer.text
+    sent = [m for m in bitrix["messages"].values() if f"№{ISSUE}" in m["MESSAGE"]]
+    assert [str(m["ID"]) for m in sent] == [str(answer.json()["message_id"])]
+    assert sent[0]["DIALOG_ID"] == "27"  # the fixture user found by the contact's e-mail
+    assert bitrix["calls_by_method"]["user.get"] == 1
+    assert bitrix["calls_by_method"]["imbot.message.add"] == 1
+    assert okdesk["requests"] == 2  # the issue, then its contact
+
+
+def test_the_naive_app_answers_502_and_sends_nothing_when_okdesk_fails(tmp_path: Path) -> None:
+    with fakes_process() as fakes:
+        fakes.seed_tickets([ISSUE])
+        fakes.fail("okdesk", "issue", [503])
+        with naive_on(fakes, tmp_path) as naive:
+            answer = _post_closure(naive.url, ISSUE)
+            bitrix = fakes.state("bitrix")
+    assert answer.status_code == 502
+    assert "imbot.message.add" not in bitrix["calls_by_method"]
+
+
+def test_a_tiny_naive_run_fills_the_json_line(tmp_path: Path) -> None:
+    report = Report()
+    report.put("ack_p50_ms", 2.0)
+    report.put("ack_p99_ms", 4.0)
+    bench_naive(tmp_path, 3, report)
+    figures = json.loads(report.json_line())
+    assert report.problems == []
+    assert figures["naive_ack_p50_ms"] <= figures["naive_ack_p99_ms"]
+    assert figures["ack_p99_ratio"] == round(figures["naive_ack_p99_ms"] / 4.0, 1)
+
+
+def test_the_least_time_is_what_the_bucket_allows() -> None:
+    assert least_seconds(40, burst=50, drain_per_second=2.0) == 0.0
+    assert least_seconds(50, burst=50, drain_per_second=2.0) == 0.0
+    assert least_seconds(1050, burst=50, drain_per_second=2.0) == 500.0
+    assert least_seconds(60, burst=10, drain_per_second=0.5) == 100.0

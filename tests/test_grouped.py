@@ -1,0 +1,104 @@
+"""Group commit of closure webhooks: requests arriving together share one transaction, each is
+answered only once its rows are committed, and one bad item never fails the others."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from bridge import closures
+from bridge.decisions import ClosureDecision
+from bridge.grouped import GroupCommit
+from storage.db import transaction
+from storage.queue import pending_by_kind
+from storage.surveys import current_survey
+from storage.tables import JobKind, utcnow
+from tests.harness.vendors import make_settings
+
+pytestmark = pytest.mark.anyio
+
+
+class Writes:
+    """A write function that records its batches; the first one waits until released."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.first_started = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, items: Sequence[str]) -> list[str]:
+        if not self.batches:
+            self.first_started.set()
+            assert self.release.wait(10)
+        self.batches.append(list(items))
+        if "bad" in items:
+            raise ValueError("a bad item")
+        return [item.upper() for item in items]
+
+
+async def _started(writes: Writes) -> None:
+    assert await asyncio.to_thread(writes.first_started.wait, 10)
+
+
+async def test_requests_that_arrive_during_a_write_share_the_next() -> None:
+    writes = Writes()
+    group: GroupCommit[str, str] = GroupCommit(writes)
+    first = asyncio.create_task(group.submit("a"))
+    await _started(writes)
+    others = [asyncio.create_task(group.submit(name)) for name in ("b", "c", "d")]
+    await asyncio.sleep(0.01)
+    assert not any(task.done() for task in [first, *others])  # nobody answered before commit
+    writes.release.set()
+    assert await asyncio.gather(first, *others) == ["A", "B", "C", "D"]
+    assert writes.batches == [["a"], ["b", "c", "d"]]
+
+
+async def test_a_failing_batch_is_written_again_item_by_item() -> None:
+    writes = Writes()
+    group: GroupCommit[str, str] = GroupCommit(writes)
+    first = asyncio.create_task(group.submit("a"))
+    await _started(writes)
+    others = [asyncio.create_task(group.submit(name)) for name in ("b", "bad", "c")]
+    await asyncio.sleep(0.01)
+    writes.release.set()
+    results = await asyncio.gather(first, *others, return_exceptions=True)
+    assert results[:2] == ["A", "B"] and results[3] == "C"
+    assert isinstance(results[2], ValueError)
+    assert writes.batches == [["a"], ["b", "bad", "c"], ["b"], ["bad"], ["c"]]
+
+
+async def test_a_request_that_goes_away_leaves_its_row_written() -> None:
+    writes = Writes()
+    group: GroupCommit[str, str] = GroupCommit(writes)
+    first = asyncio.create_task(group.submit("a"))
+    await _started(writes)
+    first.cancel()
+    writes.release.set()
+    later = await group.submit("b")
+    assert later == "B" and writes.batches == [["a"], ["b"]]
+
+
+def test_one_transaction_decides_each_change_as_if_alone(engine: Engine, database_url: str) -> None:
+    settings = make_settings(database_url)
+    now = utcnow()
+    closed = closures.StatusChange(700_001, "closed", 11771, "Касса", None)
+    other = closures.StatusChange(700_002, "closed", 11771, "Принтер", None)
+    reopened = closures.StatusChange(700_002, "in_progress", 11771, "Принтер", None)
+    decisions = closures.record_status_changes(
+        engine, settings, [(closed, now), (closed, now), (other, now), (reopened, now)]
+    )
+    assert decisions == [
+        ClosureDecision.OPEN,
+        ClosureDecision.DUPLICATE,
+        ClosureDecision.OPEN,
+        ClosureDecision.CANCEL,
+    ]
+    with transaction(engine) as session:
+        assert current_survey(session, issue_id=700_001) is not None
+        assert current_survey(session, issue_id=700_002) is None
+        # As one by one: both invitations queued, the reopened one's closing queued too.
+        assert pending_by_kind(session) == {JobKind.INVITE: 2, JobKind.CLOSE_INVITATION: 1}
