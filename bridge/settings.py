@@ -188,6 +188,15 @@ class Settings(SurveyRulesSettings):
             raise ValueError("must be longer than zero")
         return value
 
+    @field_validator("bitrix_poll_interval")
+    @classmethod
+    def _leaves_room_to_invite(cls, value: timedelta) -> timedelta:
+        # imbot.v2 allows 2 requests a second, shared with the invitations: polling more often
+        # than once a second would take the whole budget and starve them.
+        if value < timedelta(seconds=1):
+            raise ValueError("must be at least 1s (imbot.v2 allows 2 requests a second)")
+        return value
+
     # --- issue 10: the survey rules (fields in bridge.survey_settings) ---------------------
 
     @model_validator(mode="after")

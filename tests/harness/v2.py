@@ -25,7 +25,7 @@ def v2_settings(database_url: str, **overrides: Any) -> Settings:
         "bitrix_api": "v2",
         "bitrix_bot_token": BOT_TOKEN,
         "public_url": "",
-        "bitrix_poll_interval": "0.3s",
+        "bitrix_poll_interval": "1s",
         # The poll lease is twice this: a crashed poller's lease runs out in 3 s.
         "http_timeout": "1.5s",
     }

@@ -137,3 +137,10 @@ def test_imbot_v2_needs_a_bot_token_and_no_public_url() -> None:
     made = settings(bitrix_api="v2", bitrix_bot_token="t" * 40, public_url="")
     assert made.fetches_events and made.public_url is None
     assert made.bot_token in made.secrets()
+
+
+def test_polling_imbot_v2_more_than_once_a_second_stops_the_start() -> None:
+    # It would take imbot.v2's whole 2 requests a second from the invitations.
+    error = settings_error(bitrix_api="v2", bitrix_bot_token="t" * 40, bitrix_poll_interval="0.3s")
+    assert "bitrix_poll_interval" in error.lower() and "at least 1s" in error
+    assert settings(bitrix_poll_interval="1s").bitrix_poll_interval.total_seconds() == 1

@@ -22,7 +22,7 @@ from tests.harness.processes import (
 from tests.harness.v2 import BOT_TOKEN
 from tests.harness.waiting import wait_for
 
-V2 = {"BITRIX_API": "v2", "BITRIX_BOT_TOKEN": BOT_TOKEN, "BITRIX_POLL_INTERVAL": "0.5s"}
+V2 = {"BITRIX_API": "v2", "BITRIX_BOT_TOKEN": BOT_TOKEN, "BITRIX_POLL_INTERVAL": "1s"}
 
 
 def _invitation(fakes: Fakes, issue_id: int) -> dict[str, Any] | None:
