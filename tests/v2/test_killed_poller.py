@@ -22,7 +22,8 @@ def test_a_click_handled_but_not_acknowledged_when_killed_is_rated_once(
 ) -> None:
     with fakes_process("--bitrix-api", "v2") as fakes:
         fakes.seed_tickets([401])
-        env = _v2_env(fakes, database_url)
+        # The dead poller's lease (2 x HTTP_TIMEOUT) must run out before another may poll.
+        env = {**_v2_env(fakes, database_url), "HTTP_TIMEOUT": "2s"}
         register_bot(env, tmp_path)
         dying = Service(env, tmp_path / "dying.log", module="tests.chaos.faulty_service")
         dying.start()
@@ -44,7 +45,7 @@ def test_a_click_handled_but_not_acknowledged_when_killed_is_rated_once(
         service = Service(env, tmp_path / "service.log")
         service.start()
         try:
-            wait_for(lambda: fakes.state("bitrix")["events_pending"] == 0, within=30)
+            wait_for(lambda: fakes.state("bitrix")["events_pending"] == 0, within=60)
             wait_for(lambda: _rates(fakes, 401) == ["good"], within=30)
             # A little more time for a second write, if the replay were to cause one.
             wait_for(lambda: _invitation(fakes, 401) is None, within=30)
