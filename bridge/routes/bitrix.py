@@ -64,7 +64,7 @@ async def bitrix_events(request: Request, state: State) -> dict[str, str]:
     except EventFormatError as exc:
         raise HTTPException(400, str(exc)) from None
     _refuse_another_portal(parsed, state.settings)
-    await asyncio.to_thread(_handle_events, state, parsed)
+    await asyncio.to_thread(handle_events, state, parsed)
     state.wake_worker()
     return {"result": "ok"}
 
@@ -88,7 +88,8 @@ def _refuse_another_portal(parsed: ParsedEvent, settings: Settings) -> None:
         raise HTTPException(403, _REFUSED[why])
 
 
-def _handle_events(state: App, parsed: ParsedEvent) -> None:
+def handle_events(state: App, parsed: ParsedEvent) -> None:
+    """An authenticated request's events, from our portal's installation, stored."""
     # In the request's one worker thread: the installation check may read the database.
     if not state.installation.admits(parsed.auth.member_id, parsed.events):
         log.warning("bitrix.event_refused reason=member_id event=%s", parsed.name)

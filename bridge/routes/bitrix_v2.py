@@ -26,8 +26,8 @@ from bridge.intake import (
     require_type,
     same_secret,
 )
-from bridge.routes.bitrix import handle_event
-from bridge.routes.state import App, State, refuse_while_placeholder
+from bridge.routes.bitrix import handle_events
+from bridge.routes.state import State, refuse_while_placeholder
 from bridge.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ async def bitrix_v2_events(request: Request, state: State) -> dict[str, str]:
     except EventFormatError as exc:
         raise HTTPException(400, str(exc)) from None
     _refuse_another_portal(parsed, state.settings)
-    await asyncio.to_thread(_handle, state, parsed)
+    await asyncio.to_thread(handle_events, state, parsed)
     state.wake_worker()
     return {"result": "ok"}
 
@@ -78,12 +78,3 @@ def _refuse_another_portal(parsed: ParsedEvent, settings: Settings) -> None:
     if parsed.auth.domain.lower().split(":")[0] != settings.portal_domain:
         log.warning("bitrix.event_refused reason=domain event=%s", parsed.name)
         raise HTTPException(403, "the event comes from another portal")
-
-
-def _handle(state: App, parsed: ParsedEvent) -> None:
-    if not state.installation.admits(parsed.auth.member_id, parsed.events):
-        log.warning("bitrix.event_refused reason=member_id event=%s", parsed.name)
-        raise HTTPException(403, "the event comes from another portal installation")
-    now = state.clock()
-    for event in parsed.events:
-        handle_event(state, event, parsed.auth.access_token, now)
