@@ -7,13 +7,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench.acknowledgement import Watched, _acknowledge_and_invite
 from bench.databases import fresh_database
 from bench.report import Report, mib, ms, percentile, proc_memory, table
-from bench.service import FIRST_ISSUE, SLOW_LATENCY, service_pid, start_service, webhook_bodies
-from tests.harness.constants import WEBHOOK_TOKEN
+from bench.service import (
+    FIRST_ISSUE,
+    SLOW_LATENCY,
+    post_webhook,
+    service_pid,
+    start_service,
+    webhook_bodies,
+)
+from bench.wire import Connection
 from tests.harness.processes import (
     Service,
     fakes_process,
@@ -27,23 +32,24 @@ async def _sustained(
 ) -> list[tuple[float, float]]:
     """POST one webhook every 1/rate seconds; (send time, latency) of each."""
     samples: list[tuple[float, float]] = []
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=service.url, limits=limits, timeout=60) as client:
-        origin = time.perf_counter()
+    idle: list[Connection] = []
+    origin = time.perf_counter()
 
-        async def one(body: bytes, at: float) -> None:
-            await asyncio.sleep(max(0.0, origin + at - time.perf_counter()))
-            start = time.perf_counter()
-            response = await client.post(
-                "/api/v1/okdesk/webhook",
-                params={"token": WEBHOOK_TOKEN},
-                content=body,
-                headers={"content-type": "application/json"},
-            )
-            response.raise_for_status()
-            samples.append((start - origin, time.perf_counter() - start))
+    async def one(body: bytes, at: float) -> None:
+        await asyncio.sleep(max(0.0, origin + at - time.perf_counter()))
+        connection = idle.pop() if idle else Connection(service.url)
+        start = time.perf_counter()
+        answer = await post_webhook(connection, body)
+        samples.append((start - origin, time.perf_counter() - start))
+        idle.append(connection)
+        if answer.status != 200:
+            raise RuntimeError(f"webhook answered {answer.status}: {answer.body[:200]!r}")
 
+    try:
         await asyncio.gather(*(one(body, i / rate) for i, body in enumerate(bodies)))
+    finally:
+        for connection in idle:
+            await connection.close()
     return samples
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import messages
 from bridge.polling import start_polling
+from bridge.priority import IntakeFirst, IntakeMiddleware
 from bridge.routes import admin, bitrix, bitrix_v2, health, metrics, okdesk
 from bridge.routes.state import App
 from bridge.server import install_limits, limits_of
@@ -42,10 +43,11 @@ def create_app(
 ) -> FastAPI:
     """The FastAPI app; its lifespan applies migrations and runs the worker."""
     messages.use_texts(settings.chosen_texts())
+    priority = IntakeFirst()
     app = FastAPI(
         title="Okdesk → Bitrix24 ticket rating",
         version="0.1.0",
-        lifespan=_lifespan(settings, transport, clock),
+        lifespan=_lifespan(settings, transport, clock, priority),
         docs_url=None,
         redoc_url=None,
         # The schema describes the intake routes for schema-driven tests; public only if asked.
@@ -59,6 +61,7 @@ def create_app(
         # Without ADMIN_TOKEN the report does not exist (404), rather than refuse everyone.
         app.include_router(admin.router)
     app.add_exception_handler(SQLAlchemyError, _storage_unavailable)
+    app.add_middleware(IntakeMiddleware, priority=priority)
     install_limits(app, limits_of(settings))
     return app
 
@@ -67,6 +70,7 @@ def _lifespan(
     settings: Settings,
     transport: httpx.AsyncBaseTransport | None,
     clock: Callable[[], datetime],
+    priority: IntakeFirst,
 ) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -76,11 +80,13 @@ def _lifespan(
         app.state.bridge = state
         stop = asyncio.Event()
         try:
-            async with open_vendors(settings, engine, transport=transport) as vendors:
+            async with open_vendors(
+                settings, engine, transport=transport, priority=priority
+            ) as vendors:
                 state.chat = vendors.messenger
                 tasks = []
                 if settings.worker_enabled and not settings.placeholders():
-                    state.worker = Worker(engine, settings, vendors, clock)
+                    state.worker = Worker(engine, settings, vendors, clock, priority=priority)
                     tasks.append(asyncio.create_task(state.worker.run(stop)))
                 if not settings.placeholders():
                     # Fetching events is the web side's intake, not the worker's: every

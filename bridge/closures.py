@@ -53,7 +53,7 @@ def _record(
     session: Session, settings: Settings, change: StatusChange, now: datetime
 ) -> ClosureDecision:
     """Open, cancel or release one ticket's survey within `session`."""
-    current = surveys.current_survey(session, issue_id=change.issue_id)
+    current = surveys.current_of(session, issue_id=change.issue_id)
     decision = decide_status_change(
         change.new_status,
         current,
@@ -62,7 +62,7 @@ def _record(
     )
     if decision is ClosureDecision.OPEN:
         return _open(session, settings, change, now)
-    if current is not None and current.id is not None:
+    if current is not None:
         if decision is ClosureDecision.CANCEL:
             if not surveys.apply_change(session, workflow.reopened(current.id, now=now), now=now):
                 surveys.apply_change(session, workflow.released(current.id), now=now)

@@ -22,6 +22,7 @@ from bot.messenger import Messenger
 from bridge.helpdesk import Helpdesk
 from bridge.metrics import PrometheusObserver
 from bridge.okdesk.client import OkdeskClient
+from bridge.priority import IntakeFirst, YieldingTransport
 from bridge.settings import Settings
 from storage import budget
 from storage.db import transaction
@@ -90,10 +91,16 @@ class SharedRequestBudget:
 
 @asynccontextmanager
 async def open_vendors(
-    settings: Settings, engine: Engine, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    engine: Engine,
+    transport: httpx.AsyncBaseTransport | None = None,
+    priority: IntakeFirst | None = None,
 ) -> AsyncIterator[Vendors]:
-    """Clients for Okdesk and Bitrix24 around one long-lived HTTP client."""
+    """Clients for Okdesk and Bitrix24 around one long-lived HTTP client; with `priority`,
+    each call waits while the service answers intake requests (`bridge.priority`)."""
     timeout = settings.http_timeout.total_seconds()
+    if priority is not None:
+        transport = YieldingTransport(transport or httpx.AsyncHTTPTransport(), priority)
     async with httpx.AsyncClient(
         timeout=timeout, follow_redirects=False, transport=transport
     ) as http:

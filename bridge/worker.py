@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from bot import messages
 from bridge.housekeeping import Chores
 from bridge.logs import setup_logging
+from bridge.priority import IntakeFirst
 from bridge.reconcile import reconcile
 from bridge.running import Checkpoint, JobRunner, no_checkpoint
 from bridge.scheduling import CHAT_LANE, LANES, Scheduler
@@ -54,8 +55,10 @@ class Worker:
         vendors: Vendors,
         clock: Callable[[], datetime] = utcnow,
         checkpoint: Checkpoint = no_checkpoint,
+        priority: IntakeFirst | None = None,
     ) -> None:
         self._engine = engine
+        self._priority = priority
         self._settings = settings
         self._vendors = vendors
         self._clock = clock
@@ -127,6 +130,8 @@ class Worker:
 
     async def tick(self) -> int:
         """Housekeeping, then start due jobs in each lane's free slots; how many started."""
+        if self._priority is not None:
+            await self._priority.wait_turn()
         now = self._clock()
         self.done["timeouts applied"] += await asyncio.to_thread(self._chores.run, now)
         await asyncio.to_thread(self._scheduler.extend, now, list(self._leases))

@@ -19,6 +19,8 @@ from sqlmodel import Session, col, select
 from storage.sql import rowcount
 from storage.tables import Job, JobKind, JobState
 
+_INSERT_JOB = Job.__table__.insert()  # type: ignore[attr-defined]
+
 
 def enqueue(
     session: Session,
@@ -29,14 +31,20 @@ def enqueue(
     payload: dict[str, Any] | None = None,
 ) -> None:
     """Queue a job to run as soon as a worker is free."""
-    session.add(
-        Job(
-            kind=kind,
-            survey_id=survey_id,
-            payload=json.dumps(payload or {}, ensure_ascii=False),
-            available_at=now,
-            created_at=now,
-        )
+    # Written at once with one cached statement (an ORM object would cost a flush each time);
+    # what the session still holds is flushed first, so a survey added to it exists for the FK.
+    session.flush()
+    session.connection().execute(
+        _INSERT_JOB,
+        {
+            "kind": kind,
+            "survey_id": survey_id,
+            "payload": json.dumps(payload or {}, ensure_ascii=False),
+            "state": JobState.PENDING,
+            "available_at": now,
+            "attempts": 0,
+            "created_at": now,
+        },
     )
 
 
