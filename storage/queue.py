@@ -31,21 +31,34 @@ def enqueue(
     payload: dict[str, Any] | None = None,
 ) -> None:
     """Queue a job to run as soon as a worker is free."""
+    _insert_jobs(session, [_job_row(kind, now, survey_id, payload)])
+
+
+def enqueue_many(session: Session, *, kind: JobKind, jobs: Sequence[tuple[int, datetime]]) -> None:
+    """Queue one job of `kind` per (survey id, when), in one statement."""
+    _insert_jobs(session, [_job_row(kind, now, survey_id, None) for survey_id, now in jobs])
+
+
+def _job_row(
+    kind: JobKind, now: datetime, survey_id: int | None, payload: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "survey_id": survey_id,
+        "payload": json.dumps(payload or {}, ensure_ascii=False),
+        "state": JobState.PENDING,
+        "available_at": now,
+        "attempts": 0,
+        "created_at": now,
+    }
+
+
+def _insert_jobs(session: Session, rows: list[dict[str, Any]]) -> None:
     # Written at once with one cached statement (an ORM object would cost a flush each time);
     # what the session still holds is flushed first, so a survey added to it exists for the FK.
-    session.flush()
-    session.connection().execute(
-        _INSERT_JOB,
-        {
-            "kind": kind,
-            "survey_id": survey_id,
-            "payload": json.dumps(payload or {}, ensure_ascii=False),
-            "state": JobState.PENDING,
-            "available_at": now,
-            "attempts": 0,
-            "created_at": now,
-        },
-    )
+    if rows:
+        session.flush()
+        session.connection().execute(_INSERT_JOB, rows)
 
 
 def claim_jobs(

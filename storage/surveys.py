@@ -106,30 +106,46 @@ class CurrentSurvey:
 # webhook's 1 ms on the write path, measured with py-spy).
 _SURVEYS = Survey.__table__  # type: ignore[attr-defined]
 _CURRENT = select_columns(
-    _SURVEYS.c.id, _SURVEYS.c.state, _SURVEYS.c.bitrix_user_id, _SURVEYS.c.automatic
-).where(_SURVEYS.c.current_issue_id == bindparam("issue_id"))
+    _SURVEYS.c.current_issue_id,
+    _SURVEYS.c.id,
+    _SURVEYS.c.state,
+    _SURVEYS.c.bitrix_user_id,
+    _SURVEYS.c.automatic,
+).where(_SURVEYS.c.current_issue_id.in_(bindparam("issue_ids", expanding=True)))
 _OPEN = {
     dialect: module.insert(_SURVEYS)
     .on_conflict_do_nothing(index_elements=["current_issue_id"])
-    .returning(_SURVEYS.c.id)
+    .returning(_SURVEYS.c.current_issue_id, _SURVEYS.c.id)
     for dialect, module in (("sqlite", sqlite), ("postgresql", postgresql))
 }
 
 
 def open_survey(session: Session, *, survey: Survey) -> int | None:
     """Insert `survey` as its ticket's current survey; None when the ticket already has one."""
+    return open_surveys(session, [survey]).get(survey.issue_id)
+
+
+def open_surveys(session: Session, opening: Sequence[Survey]) -> dict[int, int]:
+    """Insert each survey as its ticket's current survey, in one statement; ticket → new id.
+    A ticket that already has a current survey keeps it and is missing from the answer."""
+    if not opening:
+        return {}
     connection = session.connection()
-    values = survey.model_dump(exclude={"id"})
-    row = connection.execute(_OPEN[connection.dialect.name], values).first()
-    return None if row is None else int(row[0])
+    rows = [survey.model_dump(exclude={"id"}) for survey in opening]
+    # One INSERT ... VALUES (...), (...) RETURNING (SQLAlchemy's "insertmanyvalues").
+    found = connection.execute(_OPEN[connection.dialect.name], rows).all()
+    return {int(issue_id): int(survey_id) for issue_id, survey_id in found}
 
 
-def current_of(session: Session, *, issue_id: int) -> CurrentSurvey | None:
-    """The id and state of the ticket's current survey (`current_survey`, without the row)."""
-    row = session.connection().execute(_CURRENT, {"issue_id": issue_id}).first()
-    if row is None:
-        return None
-    return CurrentSurvey(int(row[0]), SurveyState(row[1]), row[2], bool(row[3]))
+def current_of_many(session: Session, *, issue_ids: Sequence[int]) -> dict[int, CurrentSurvey]:
+    """The id and state of each ticket's current survey, for the tickets that have one."""
+    if not issue_ids:
+        return {}
+    found = session.connection().execute(_CURRENT, {"issue_ids": sorted(set(issue_ids))})
+    return {
+        int(row[0]): CurrentSurvey(int(row[1]), SurveyState(row[2]), row[3], bool(row[4]))
+        for row in found
+    }
 
 
 def current_survey(session: Session, *, issue_id: int) -> Survey | None:

@@ -190,17 +190,20 @@ def test_a_record_is_masked_once_and_the_formatter_masks_only_tracebacks(
 
     bridge.logs._redact = Counting([SECRET])
     record = log.makeRecord("bridge.test", logging.INFO, __file__, 1, "x=%s n=%d", ("v", 3), None)
-    assert len(calls) == 2  # the string argument, then the message it makes
+    assert len(calls) == 1  # a short argument is masked with the message it makes
     handler = logging.getLogger().handlers[0]
     for _ in range(3):
         handler.format(record)
-    assert len(calls) == 2
+    assert len(calls) == 1
     assert record.getMessage() == "x=v n=3"
+    long = log.makeRecord("bridge.test", logging.INFO, __file__, 1, "x=%s", ("v" * 600,), None)
+    assert len(calls) == 3  # a long one first, so that its cut never halves a secret
+    assert long.getMessage().endswith("...[cut, 600 chars in all]")
     try:
         raise RuntimeError(f"token {SECRET}")
     except RuntimeError:
         log.exception("job.crashed")
-    assert len(calls) == 4  # the message, then the traceback
+    assert len(calls) == 5  # the message, then the traceback
     assert SECRET not in stream.getvalue() and "RuntimeError: token ***" in stream.getvalue()
     started = time.perf_counter()
     log.info("path=%s", "a@" * SIZE)
