@@ -116,11 +116,13 @@ def _held_back(survey_id: int) -> Effect:
     return applying(lambda now: skipped(survey_id, reason=COOLDOWN_REASON, now=now))
 
 
-def opened_skipped(survey: Survey, reason: str, now: datetime) -> Survey:
-    """A survey opened already skipped: the closure is recorded, nobody is asked."""
-    survey.state = SurveyState.SKIPPED
-    survey.reason = reason
-    survey.deadline_at = None
-    survey.remind_at = None
-    survey.finished_at = now
-    return survey
+def opened_skipped(reason: str, now: datetime) -> SurveyFields:
+    """The fields of a survey opened already skipped: the closure is recorded, nobody is
+    asked."""
+    return {
+        "state": SurveyState.SKIPPED,
+        "reason": reason,
+        "deadline_at": None,
+        "remind_at": None,
+        "finished_at": now,
+    }

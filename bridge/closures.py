@@ -17,7 +17,8 @@ from bridge.okdesk.data import TicketContext
 from bridge.settings import Settings
 from storage import queue, surveys
 from storage.db import transaction
-from storage.tables import JobKind, Survey, SurveyState
+from storage.surveys import NewSurvey
+from storage.tables import JobKind, SurveyState
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class _Batch:
         self.settings = settings
         self.current = surveys.current_of_many(session, issue_ids=issue_ids)
         # Surveys opened by this batch and not inserted yet: ticket → (row, ask?, decision #).
-        self.staged: dict[int, tuple[Survey, bool, int]] = {}
+        self.staged: dict[int, tuple[NewSurvey, bool, int]] = {}
         self.decisions: list[ClosureDecision] = []
 
     def record(self, change: StatusChange, now: datetime) -> None:
@@ -80,7 +81,7 @@ class _Batch:
         current = self.current.get(issue_id)
         decision = decide_status_change(
             change.new_status,
-            surveys.CurrentSurvey(0, staged[0].state, None, False) if staged else current,
+            surveys.CurrentSurvey(0, staged[0]["state"], None, False) if staged else current,
             trigger_statuses=self.settings.okdesk_trigger_statuses,
             done_statuses=self.settings.done_statuses,
         )
@@ -111,16 +112,16 @@ class _Batch:
             if survey_id is None:
                 self.decisions[index] = ClosureDecision.DUPLICATE
                 continue
-            self.current[issue_id] = surveys.CurrentSurvey(survey_id, survey.state, None, False)
+            self.current[issue_id] = surveys.CurrentSurvey(survey_id, survey["state"], None, False)
             if ask:
-                invite.append((survey_id, survey.created_at))
+                invite.append((survey_id, survey["created_at"]))
         queue.enqueue_many(self.session, kind=JobKind.INVITE, jobs=invite)
 
 
-def _new_survey(settings: Settings, change: StatusChange, now: datetime) -> tuple[Survey, bool]:
+def _new_survey(settings: Settings, change: StatusChange, now: datetime) -> tuple[NewSurvey, bool]:
     """The survey a closure opens, and whether anybody is to be asked."""
     deadline = now + settings.rating_timeout if settings.default_rating is not None else None
-    survey = Survey(
+    survey = surveys.new_survey(
         token=surveys.new_survey_token(),
         issue_id=change.issue_id,
         current_issue_id=change.issue_id,
@@ -142,5 +143,5 @@ def _new_survey(settings: Settings, change: StatusChange, now: datetime) -> tupl
     )
     skip = skip_reason(settings, change.issue_id, change.closed_at, change.context)
     if skip is not None:
-        survey = opened_skipped(survey, skip, now)
+        survey.update(opened_skipped(skip, now))
     return survey, skip is None

@@ -9,8 +9,10 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypedDict
+from functools import cache
+from typing import Any, Protocol, TypedDict
 
+from pydantic_core import PydanticUndefined
 from sqlalchemy import bindparam, func, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.dialects import postgresql, sqlite
@@ -120,18 +122,38 @@ _OPEN = {
 }
 
 
+# A survey to be opened: its columns, as `Survey(...).model_dump()` gives them.
+NewSurvey = dict[str, Any]
+
+
+def new_survey(**values: Any) -> NewSurvey:
+    """The row `Survey(**values)` would insert (every other column at its default), built
+    without the ORM object: SQLAlchemy instruments each attribute as it is set, which cost a
+    fifth of a closure's write."""
+    return {**_defaults(), **values}
+
+
+@cache
+def _defaults() -> dict[str, Any]:
+    fields = Survey.model_fields.items()
+    return {
+        name: field.default
+        for name, field in fields
+        if name != "id" and field.default is not PydanticUndefined
+    }
+
+
 def open_survey(session: Session, *, survey: Survey) -> int | None:
     """Insert `survey` as its ticket's current survey; None when the ticket already has one."""
-    return open_surveys(session, [survey]).get(survey.issue_id)
+    return open_surveys(session, [survey.model_dump(exclude={"id"})]).get(survey.issue_id)
 
 
-def open_surveys(session: Session, opening: Sequence[Survey]) -> dict[int, int]:
+def open_surveys(session: Session, rows: Sequence[NewSurvey]) -> dict[int, int]:
     """Insert each survey as its ticket's current survey, in one statement; ticket → new id.
     A ticket that already has a current survey keeps it and is missing from the answer."""
-    if not opening:
+    if not rows:
         return {}
     connection = session.connection()
-    rows = [survey.model_dump(exclude={"id"}) for survey in opening]
     # One INSERT ... VALUES (...), (...) RETURNING (SQLAlchemy's "insertmanyvalues").
     found = connection.execute(_OPEN[connection.dialect.name], rows).all()
     return {int(issue_id): int(survey_id) for issue_id, survey_id in found}

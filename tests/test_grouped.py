@@ -6,17 +6,19 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
+from unittest.mock import ANY
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import col, select
 
 from bridge import closures
 from bridge.decisions import ClosureDecision
 from bridge.grouped import GroupCommit
 from storage.db import transaction
 from storage.queue import pending_by_kind
-from storage.surveys import current_survey
-from storage.tables import JobKind, utcnow
+from storage.surveys import current_survey, new_survey, open_surveys
+from storage.tables import JobKind, Survey, SurveyState, utcnow
 from tests.harness.vendors import make_settings
 
 pytestmark = pytest.mark.anyio
@@ -102,3 +104,69 @@ def test_one_transaction_decides_each_change_as_if_alone(engine: Engine, databas
         assert current_survey(session, issue_id=700_002) is None
         # As one by one: both invitations queued, the reopened one's closing queued too.
         assert pending_by_kind(session) == {JobKind.INVITE: 2, JobKind.CLOSE_INVITATION: 1}
+
+
+def test_a_batch_reopened_and_closed_again_opens_a_second_survey(
+    engine: Engine, database_url: str
+) -> None:
+    settings = make_settings(database_url)
+    now = utcnow()
+    closed = closures.StatusChange(700_003, "closed", 11771, "Касса", None)
+    reopened = closures.StatusChange(700_003, "in_progress", 11771, "Касса", None)
+    decisions = closures.record_status_changes(
+        engine, settings, [(closed, now), (reopened, now), (closed, now), (closed, now)]
+    )
+    assert decisions == [
+        ClosureDecision.OPEN,
+        ClosureDecision.CANCEL,
+        ClosureDecision.OPEN,
+        ClosureDecision.DUPLICATE,
+    ]
+    with transaction(engine) as session:
+        states = session.exec(
+            select(Survey.state).where(Survey.issue_id == 700_003).order_by(col(Survey.id))
+        ).all()
+        assert states == [SurveyState.CANCELLED, SurveyState.INVITING]
+        assert pending_by_kind(session) == {JobKind.INVITE: 2, JobKind.CLOSE_INVITATION: 1}
+
+
+def test_a_survey_opened_by_another_replica_meanwhile_makes_this_closure_a_duplicate(
+    engine: Engine, database_url: str
+) -> None:
+    settings = make_settings(database_url)
+    now = utcnow()
+    with transaction(engine) as session:
+        batch = closures._Batch(session, settings, [700_004])
+        batch.record(closures.StatusChange(700_004, "closed", 11771, "Касса", None), now)
+        # Another replica commits its survey of the same ticket between our read and insert.
+        other = new_survey(
+            token="other",
+            issue_id=700_004,
+            current_issue_id=700_004,
+            state=SurveyState.INVITING,
+            language="ru",
+            created_at=now,
+            updated_at=now,
+        )
+        assert open_surveys(session, [other]) == {700_004: ANY}
+        batch.flush()
+        assert batch.decisions == [ClosureDecision.DUPLICATE]
+        assert pending_by_kind(session) == {}
+
+
+def test_a_new_survey_row_is_what_the_orm_object_would_insert() -> None:
+    now = utcnow()
+    values = {
+        "token": "t",
+        "issue_id": 1,
+        "current_issue_id": 1,
+        "state": SurveyState.INVITING,
+        "language": "ru",
+        "issue_title": "Касса",
+        "contact_id": 11771,
+        "created_at": now,
+        "updated_at": now,
+        "deadline_at": None,
+        "remind_at": None,
+    }
+    assert new_survey(**values) == Survey(**values).model_dump(exclude={"id"})
