@@ -1,11 +1,11 @@
 """Logging that cannot leak, cannot be forged and cannot be made slow by what it logs.
 
 Every record is made safe once, where it is made (a record factory), so the rule covers every
-handler, uvicorn's access log (whose request lines carry `?token=` and whatever path a client
-sent) and test capture alike:
+handler, the access lines (whose paths carry whatever a client sent) and test capture alike:
 
-- each argument is looked at up to `SCAN_ARGUMENT` characters, masked, escaped and cut to
-  `MAX_ARGUMENT` characters (masked before the cut, so no half secret is left); the message
+- each argument longer than `MAX_ARGUMENT` is looked at up to `SCAN_ARGUMENT` characters,
+  masked, escaped and cut to `MAX_ARGUMENT` characters (masked before the cut, so no half
+  secret is left; a shorter one is masked and escaped with the message it goes into); the message
   they make is treated the same (`SCAN_MESSAGE`, `MAX_MESSAGE`), as a `token=` may span the
   format and an argument;
 - masking hides known secrets (also URL-encoded), `token=`/`api_token=`/`auth[...]=` values

@@ -161,6 +161,9 @@ def _send_forged_and_malformed(portal: Portal, token: str) -> None:
     bad_issue = closed_webhook(104)
     bad_issue["issue"]["id"] = SENTINEL_EMAIL
     assert portal.webhook(bad_issue) == 400
+    # A secret in the path itself reaches the access line, masked.
+    wrong_path = f"{WEBHOOK}/{SENTINEL_WEBHOOK_TOKEN}"
+    assert portal.raw(wrong_path, b"{}", "application/json", SENTINEL_WEBHOOK_TOKEN) == 404
 
 
 def _assert_nothing_stored_leaks(database_url: str) -> None:
@@ -198,10 +201,13 @@ def test_no_secret_or_e_mail_reaches_logs_output_or_storage(
             service.stop()
 
     log = service.log_path.read_text(encoding="utf-8", errors="replace")
-    # The log is the real thing: debug lines and uvicorn's access log with masked tokens.
+    # The log is the real thing: debug lines, and an access line for each refused request
+    # (its path, never its query, where the tokens travel).
     assert " DEBUG " in log
-    assert "POST /api/v1/bitrix/events?token=***&CLIENT_ID=*** " in log
-    assert "POST /api/v1/okdesk/webhook?token=*** " in log
+    assert "method=POST path=/api/v1/bitrix/events status=403" in log
+    assert "method=POST path=/api/v1/okdesk/webhook status=401" in log
+    assert "method=POST path=/api/v1/okdesk/webhook/*** status=404" in log
+    assert "?token=" not in log
     assert "survey.rating_sent" in log
     assert _leaks(log) == {}, _leaks(log)
     assert _leaks(registration) == {}, registration
