@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import messages
+from bridge import closures
 from bridge.polling import start_polling
 from bridge.priority import IntakeFirst, IntakeMiddleware
 from bridge.routes import admin, bitrix, bitrix_v2, health, metrics, okdesk
@@ -76,6 +77,7 @@ def _lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_db_engine(settings.database_url)
         await asyncio.to_thread(upgrade, settings.database_url)
+        await asyncio.to_thread(closures.warm_up, engine, settings, clock())
         state = App(settings, engine, clock)
         app.state.bridge = state
         stop = asyncio.Event()
