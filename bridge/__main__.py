@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -41,7 +42,21 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("settings.plain_http %s uses plain http: use https outside tests", name)
     # uvicorn re-raises SIGTERM after its graceful shutdown; a finished stop is a success.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    return serve(create_app(settings), settings, limits_of(settings))
+    app = create_app(settings)
+    keep_out_of_collection()
+    return serve(app, settings, limits_of(settings))
+
+
+def keep_out_of_collection() -> None:
+    """Move what is imported and built before serving (modules, models, SQL and schema caches:
+    most of the process's objects) out of the garbage collector's sight, for good.
+
+    They live as long as the process, yet every full collection walked them all: the event
+    loop stopped for ~80 ms every few hundred webhooks, and those stops were the webhook
+    answers' p99 (`python -m bench`, table 1). Refcounting still frees them if they go.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@
   that would pass the limit with 503. Idle and slow connections count, which is why heads and
   bodies have timeouts.
 - A client that goes away in the middle of its body costs one log line, not a traceback.
+- One access line a request (`http.request`: client, method, path, status; never the query,
+  where tokens travel), except an accepted webhook or event: its route logs what became of it.
 - Database work runs in threads (`asyncio.to_thread`): the event loop gets a pool of
   `DATABASE_THREADS` when it is made, as asyncio's default (cores + 4) would queue requests.
 """
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import math
 from collections.abc import Callable
@@ -37,7 +38,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
-from bridge.priority import INTAKE_PREFIX
+from bridge.logs import access_line
 from bridge.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -112,22 +113,9 @@ def database_threads() -> ThreadPoolExecutor:
 def serve(app: ASGIApp, settings: Settings, limits: Limits = LIMITS) -> int:
     """Serve until stopped: 0, or uvicorn's 3 when the server could not start."""
     server = uvicorn.Server(ServerConfig(app, settings, limits))
-    keep_out_of_collection()
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn raises Ctrl+C again when stopped
         server.run()
     return 0 if server.started else STARTUP_FAILURE
-
-
-def keep_out_of_collection() -> None:
-    """Move what is imported and built before serving (modules, models, SQL and schema caches:
-    most of the process's objects) out of the garbage collector's sight, for good.
-
-    They live as long as the process, yet every full collection walked them all: the event
-    loop stopped for ~80 ms every few hundred webhooks, and those stops were the webhook
-    answers' p99 (`python -m bench`, table 1). Refcounting still frees them if they go.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def _plain_response(status: str, text: str) -> bytes:
@@ -282,26 +270,7 @@ class LimitsMiddleware:
                 await _answer(scope, receive, send, status, detail)
         except ClientDisconnect:
             log.info("http.client_gone path=%s received=%d bytes", scope["path"], body.received)
-        _access_line(scope, status)
-
-
-def _access_line(scope: Scope, status: int) -> None:
-    """One line a request: who, what, and the answer. The path only: a query may hold a token.
-
-    An accepted intake request (a webhook, a Bitrix24 event) is not repeated here: its route
-    logs what became of it (`okdesk.webhook issue_id=... result=...`), and two lines for each
-    of them cost a sixth of a webhook's CPU time (`python -m bench`).
-    """
-    if 200 <= status < 300 and scope["path"].startswith(INTAKE_PREFIX):
-        return
-    client = scope.get("client")
-    log.info(
-        "http.request client=%s method=%s path=%s status=%s",
-        client[0] if client else "-",
-        scope["method"],
-        scope["path"],
-        status or "none",
-    )
+        access_line(scope, status)
 
 
 async def _answer(scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:

@@ -117,7 +117,7 @@ _CURRENT = select_columns(
 _OPEN = {
     dialect: module.insert(_SURVEYS)
     .on_conflict_do_nothing(index_elements=["current_issue_id"])
-    .returning(_SURVEYS.c.current_issue_id, _SURVEYS.c.id)
+    .returning(_SURVEYS.c.issue_id, _SURVEYS.c.id)
     for dialect, module in (("sqlite", sqlite), ("postgresql", postgresql))
 }
 
@@ -144,13 +144,15 @@ def _defaults() -> dict[str, Any]:
 
 
 def open_survey(session: Session, *, survey: Survey) -> int | None:
-    """Insert `survey` as its ticket's current survey; None when the ticket already has one."""
+    """Insert `survey` (as its ticket's current survey, if it names it current); None when the
+    ticket already has a current one."""
     return open_surveys(session, [survey.model_dump(exclude={"id"})]).get(survey.issue_id)
 
 
 def open_surveys(session: Session, rows: Sequence[NewSurvey]) -> dict[int, int]:
-    """Insert each survey as its ticket's current survey, in one statement; ticket → new id.
-    A ticket that already has a current survey keeps it and is missing from the answer."""
+    """Insert the surveys (of different tickets) in one statement; ticket → new id. A survey
+    made its ticket's current one when the ticket already has a current one is not inserted,
+    and its ticket is missing from the answer."""
     if not rows:
         return {}
     connection = session.connection()

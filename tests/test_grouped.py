@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
+from typing import Any
 from unittest.mock import ANY
 
 import pytest
@@ -156,7 +157,7 @@ def test_a_survey_opened_by_another_replica_meanwhile_makes_this_closure_a_dupli
 
 def test_a_new_survey_row_is_what_the_orm_object_would_insert() -> None:
     now = utcnow()
-    values = {
+    values: dict[str, Any] = {
         "token": "t",
         "issue_id": 1,
         "current_issue_id": 1,
