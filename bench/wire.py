@@ -38,22 +38,32 @@ class Connection:
     async def post(
         self, path: str, body: bytes, *, params: dict[str, str], content_type: str
     ) -> Answer:
-        """POST `body` and read the whole answer."""
+        """POST `body` and read the whole answer. A kept-alive connection the server closed
+        while it was idle (uvicorn does after 5 s) is reopened and the request sent again:
+        nothing of it was read."""
         url = urlsplit(self.base_url)
         host, port = url.hostname or "127.0.0.1", url.port or 80
-        if self._writer is None:
-            self._reader, self._writer = await asyncio.open_connection(host, port)
-        assert self._reader is not None
         target = f"{path}?{urlencode(params)}" if params else path
         head = (
             f"POST {target} HTTP/1.1\r\nhost: {host}:{port}\r\n"
             f"content-type: {content_type}\r\ncontent-length: {len(body)}\r\n\r\n"
         )
-        self._writer.write(head.encode("latin-1") + body)
-        answer, keep = await _read_answer(self._reader)
-        if not keep:
-            await self.close()
-        return answer
+        for reused in (self._writer is not None, False):
+            if self._writer is None:
+                self._reader, self._writer = await asyncio.open_connection(host, port)
+            assert self._reader is not None
+            self._writer.write(head.encode("latin-1") + body)
+            try:
+                answer, keep = await _read_answer(self._reader)
+            except (WireError, ConnectionError):
+                await self.close()
+                if reused:
+                    continue
+                raise
+            if not keep:
+                await self.close()
+            return answer
+        raise WireError("unreachable")
 
     async def close(self) -> None:
         """Close the connection (the next request opens a new one)."""
@@ -66,6 +76,8 @@ class Connection:
 async def _read_answer(reader: asyncio.StreamReader) -> tuple[Answer, bool]:
     """One response: (answer, whether the connection stays open)."""
     status_line = await reader.readline()
+    if not status_line:
+        raise WireError("the server closed the connection before answering")
     parts = status_line.split()
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
         raise WireError(f"not an HTTP/1.1 status line: {status_line[:80]!r}")

@@ -75,3 +75,29 @@ async def test_something_that_is_not_http_is_an_error() -> None:
     finally:
         await connection.close()
         server.close()
+
+
+async def test_a_connection_the_server_closed_while_idle_is_reopened_and_the_request_resent() -> (
+    None
+):
+    served = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal served
+        await reader.readuntil(b"\r\n\r\n")
+        served += 1
+        writer.write(ANSWERS[0])
+        await writer.drain()
+        writer.close()  # as uvicorn closes a kept-alive connection idle for 5 s
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    connection = Connection(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    try:
+        for _ in range(2):
+            answer = await connection.post("/", b"", params={}, content_type="text/plain")
+            assert answer.status == 200
+            await asyncio.sleep(0.05)
+    finally:
+        await connection.close()
+        server.close()
+    assert served == 2
