@@ -20,11 +20,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import messages
 from bridge import closures
+from bridge.limits import install_limits
 from bridge.polling import start_polling
 from bridge.priority import IntakeFirst, IntakeMiddleware
 from bridge.routes import admin, bitrix, bitrix_v2, health, metrics, okdesk
 from bridge.routes.state import App
-from bridge.server import install_limits, limits_of
+from bridge.server import limits_of
 from bridge.settings import Settings
 from bridge.vendors import open_vendors
 from bridge.worker import Worker

@@ -34,7 +34,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from bridge.server import LIMITS, Limits, install_limits
+from bridge.limits import install_limits
+from bridge.server import LIMITS, Limits
 from tests.harness.constants import ISSUE_ID, WEBHOOK_TOKEN
 from tests.harness.payloads import closed_webhook
 from tests.harness.processes import Service, service_on_fakes
@@ -308,7 +309,7 @@ async def test_the_middleware_answers_408_to_a_late_body_and_431_to_a_large_head
 @pytest.mark.anyio
 async def test_an_aborted_upload_is_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
     part = {"type": "http.request", "body": b"{", "more_body": True}
-    with caplog.at_level(logging.INFO, logger="bridge.server"):
+    with caplog.at_level(logging.INFO):
         sent = await _call(LIMITS, [part, {"type": "http.disconnect"}])
     assert sent == []
     assert [r.getMessage() for r in caplog.records] == ["http.client_gone path=/ received=1 bytes"]
