@@ -5,7 +5,8 @@ the worker makes (an HTTP round of its own, a budget transaction, a settling tra
 takes CPU from the requests being answered. An answer is what a sender times out on and
 retries; an invitation sent half a second later is the same invitation. So the worker's next
 step (its next claim, its next vendor call) waits while any intake request is being served,
-but never more than `max_wait` at a time, and then one step every `spacing`: under a flood of
+and until none has been for `settle` (10 ms: the gap between two webhooks of a burst), but never
+more than `max_wait` at a time, and then one step every `spacing`: under a flood of
 webhooks the worker slows to a trickle (at most 50 steps a second), it does not stop, and it
 does not wake all at once either (thirty vendor calls at one moment stall the answers too).
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -25,15 +27,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 INTAKE_PREFIX = "/api/v1/"
 MAX_WAIT = 0.5
 SPACING = 0.02
+SETTLE = 0.01
 
 
 class IntakeFirst:
     """Counts the intake requests being served; the worker's steps wait until none is."""
 
-    def __init__(self, max_wait: float = MAX_WAIT, spacing: float = SPACING) -> None:
+    def __init__(
+        self, max_wait: float = MAX_WAIT, spacing: float = SPACING, settle: float = SETTLE
+    ) -> None:
         self._max_wait = max_wait
         self._spacing = spacing
+        self._settle = settle
         self._last_pass = 0.0
+        self._last_served = -settle
         self._serving = 0
         self._quiet = asyncio.Event()
         self._quiet.set()
@@ -49,24 +56,26 @@ class IntakeFirst:
         finally:
             self._serving -= 1
             if self._serving == 0:
+                self._last_served = time.monotonic()
                 self._quiet.set()
 
     async def wait_turn(self) -> None:
-        """Return once no intake request is being served; or, when they go on, after
-        `max_wait` and `spacing` after the last step that went ahead while they did."""
-        if self._serving == 0:
-            return
-        loop = asyncio.get_running_loop()
-        began = loop.time()
-        while self._serving:
-            now = loop.time()
+        """Return once no intake request has been served for `settle` (a gap between two
+        webhooks of a burst is not a pause); or, while they go on, after `max_wait`, and
+        `spacing` after the last step that went ahead while they did."""
+        began = now = time.monotonic()
+        while self._serving or now - self._last_served < self._settle:
             turn = max(began + self._max_wait, self._last_pass + self._spacing)
             if now >= turn:
                 self._last_pass = now
                 break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._quiet.wait(), turn - now)
-        self.waited += loop.time() - began
+            if self._serving:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._quiet.wait(), turn - now)
+            else:
+                await asyncio.sleep(min(turn, self._last_served + self._settle) - now)
+            now = time.monotonic()
+        self.waited += now - began
 
 
 class IntakeMiddleware:

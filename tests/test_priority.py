@@ -62,3 +62,15 @@ async def test_the_worker_transport_waits_for_its_turn_before_sending() -> None:
             assert sent == []
         assert (await asyncio.wait_for(call, 1)).status_code == 200
     assert sent == ["https://okdesk.example/api/v1/issues/1"]
+
+
+async def test_a_gap_between_two_webhooks_is_not_a_pause() -> None:
+    priority = IntakeFirst(max_wait=60, settle=0.3)
+    with priority.serving():
+        step = asyncio.create_task(priority.wait_turn())
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    assert not step.done()  # the intake was quiet for less than `settle`
+    with priority.serving():
+        await asyncio.sleep(0.01)
+    await asyncio.wait_for(step, 2)  # and then it was quiet long enough
