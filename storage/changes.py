@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, update
 from sqlalchemy import select as select_columns
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from storage import queue
 from storage.sql import rowcount
-from storage.surveys import SurveyChange
+from storage.surveys import SurveyChange, apply_change
 from storage.tables import JobKind, RatingChange, Survey, SurveyState
 
 
@@ -26,7 +26,7 @@ def open_window(session: Session, *, survey_id: int, until: datetime) -> None:
     )
 
 
-def _open(now: datetime, user_id: int) -> tuple[object, ...]:
+def _open(now: datetime, user_id: int) -> tuple[ColumnElement[bool], ...]:
     return (
         col(Survey.state) == SurveyState.RATED,
         col(Survey.change_until) > now,
@@ -39,7 +39,7 @@ def start_change(session: Session, *, survey_id: int, user_id: int, now: datetim
     """The person pressed «Изменить оценку» in time: the five buttons come back."""
     result = session.execute(
         update(Survey)
-        .where(col(Survey.id) == survey_id, *_open(now, user_id))  # type: ignore[arg-type]
+        .where(col(Survey.id) == survey_id, *_open(now, user_id))
         .values(changing=True, updated_at=now)
     )
     if rowcount(result) != 1:
@@ -58,18 +58,8 @@ def change_score(
     now: datetime,
 ) -> bool:
     """Apply a change of score while its window is open, and keep it in the history."""
-    result = session.execute(
-        update(Survey)
-        .where(
-            col(Survey.id) == change.survey_id,
-            col(Survey.state).in_(list(change.from_states)),
-            col(Survey.changing).is_(True),
-            col(Survey.score) == from_score,
-            *_open(now, user_id),  # type: ignore[arg-type]
-        )
-        .values(**change.fields, updated_at=now)
-    )
-    if rowcount(result) != 1:
+    guard = [col(Survey.changing).is_(True), col(Survey.score) == from_score]
+    if not apply_change(session, change, now=now, guard=[*guard, *_open(now, user_id)]):
         return False
     to_score = change.fields.get("score")
     if to_score is not None and to_score != from_score:
@@ -83,8 +73,6 @@ def change_score(
                 source=source,
             )
         )
-    for kind in change.jobs:
-        queue.enqueue(session, kind=kind, now=now, survey_id=change.survey_id)
     return True
 
 

@@ -9,41 +9,20 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
-from storage import queue
-from storage.sql import rowcount
-from storage.surveys import SurveyChange
+from storage.surveys import SurveyChange, apply_change, due_by
 from storage.tables import Survey
 
 
 def due_for_reminder(session: Session, *, now: datetime, limit: int) -> Sequence[Survey]:
     """Surveys whose reminder time passed (an index range scan: only due rows are read)."""
-    statement = (
-        select(Survey)
-        .where(col(Survey.remind_at) <= now)
-        .order_by(col(Survey.remind_at))
-        .limit(limit)
-    )
-    return session.exec(statement).all()
+    return due_by(session, Survey.remind_at, now=now, limit=limit)
 
 
 def apply_once(session: Session, change: SurveyChange, *, now: datetime) -> bool:
     """Apply a reminder `change` unless the survey was ever reminded: never a second one."""
-    result = session.execute(
-        update(Survey)
-        .where(
-            col(Survey.id) == change.survey_id,
-            col(Survey.state).in_(list(change.from_states)),
-            col(Survey.reminded_at).is_(None),
-        )
-        .values(**change.fields, updated_at=now)
-    )
-    if rowcount(result) != 1:
-        return False
-    for kind in change.jobs:
-        queue.enqueue(session, kind=kind, now=now, survey_id=change.survey_id)
-    return True
+    return apply_change(session, change, now=now, guard=[col(Survey.reminded_at).is_(None)])
 
 
 def drop_reminder(session: Session, *, survey_id: int) -> None:

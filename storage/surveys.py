@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any, Protocol, TypedDict
 
 from pydantic_core import PydanticUndefined
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import ColumnElement, bindparam, func, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
@@ -70,15 +70,26 @@ class SurveyChange(Protocol):
     def jobs(self) -> tuple[JobKind, ...]: ...
 
 
-def apply_change(session: Session, change: SurveyChange, *, now: datetime) -> bool:
-    """Apply `change` if the survey is still in one of its `from_states`, and queue its jobs.
+def apply_change(
+    session: Session,
+    change: SurveyChange,
+    *,
+    now: datetime,
+    guard: Sequence[ColumnElement[bool]] = (),
+) -> bool:
+    """Apply `change` if the survey is still in one of its `from_states` (and matches every
+    condition in `guard`), and queue its jobs.
 
     Every change of a survey goes through here: of two racing changes exactly one matches the
     row. True when it applied.
     """
     result = session.execute(
         update(Survey)
-        .where(col(Survey.id) == change.survey_id, col(Survey.state).in_(list(change.from_states)))
+        .where(
+            col(Survey.id) == change.survey_id,
+            col(Survey.state).in_(list(change.from_states)),
+            *guard,
+        )
         .values(**change.fields, updated_at=now)
     )
     if rowcount(result) != 1:
@@ -220,12 +231,14 @@ def set_recipients(session: Session, *, recipients: dict[int, int]) -> None:
 
 def due_for_timeout(session: Session, *, now: datetime, limit: int) -> Sequence[Survey]:
     """Surveys whose deadline passed (an index range scan: only due rows are read)."""
-    statement = (
-        select(Survey)
-        .where(col(Survey.deadline_at) <= now)
-        .order_by(col(Survey.deadline_at))
-        .limit(limit)
-    )
+    return due_by(session, Survey.deadline_at, now=now, limit=limit)
+
+
+def due_by(
+    session: Session, when: datetime | None, *, now: datetime, limit: int
+) -> Sequence[Survey]:
+    """Surveys whose time in the indexed column `when` passed, earliest first."""
+    statement = select(Survey).where(col(when) <= now).order_by(col(when)).limit(limit)
     return session.exec(statement).all()
 
 
