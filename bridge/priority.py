@@ -44,7 +44,6 @@ class IntakeFirst:
         self._serving = 0
         self._quiet = asyncio.Event()
         self._quiet.set()
-        self.waited = 0.0
 
     @contextlib.contextmanager
     def serving(self) -> Iterator[None]:
@@ -75,7 +74,6 @@ class IntakeFirst:
             else:
                 await asyncio.sleep(min(turn, self._last_served + self._settle) - now)
             now = time.monotonic()
-        self.waited += now - began
 
 
 class IntakeMiddleware:
