@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from bench.databases import fresh_database
-from bench.report import Report, mib, ms, percentile, proc_memory, table
+from bench.report import Report, mib, ms, proc_memory, table
 from bench.service import (
     CONCURRENCY,
     FIRST_ISSUE,
@@ -106,11 +106,7 @@ def bench_acknowledgement(postgres_url: str | None, tmp: Path, n: int, report: R
 
 def _report_acknowledgement(fired: Fired, n: int, report: Report) -> None:
     """Table 1: how fast the webhooks were answered."""
-    not_ok = {code: count for code, count in fired.statuses.items() if code != 200}
-    if not_ok:
-        report.problems.append(f"webhook answers other than 200: {not_ok}")
-    p50 = percentile(fired.latencies, 0.50)
-    p99 = percentile(fired.latencies, 0.99)
+    p50, p99 = fired.p50_p99(report, "webhook")
     worst = max(fired.latencies)
     rps = len(fired.latencies) / fired.elapsed
     results = ", ".join(f"{name} {count}" for name, count in sorted(fired.results.items()))

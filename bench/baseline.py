@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.report import Report, ms, percentile, table
+from bench.report import Report, ms, table
 from bench.service import (
     CONCURRENCY,
     FIRST_ISSUE,
@@ -54,11 +54,7 @@ def bench_naive(tmp: Path, n: int, report: Report) -> None:
 
 def _report_naive(fired: Fired, n: int, report: Report) -> None:
     """Table 1b: the naive design beside ours (ours must have been measured first)."""
-    not_ok = {code: count for code, count in fired.statuses.items() if code != 200}
-    if not_ok:
-        report.problems.append(f"naive webhook answers other than 200: {not_ok}")
-    p50 = percentile(fired.latencies, 0.50)
-    p99 = percentile(fired.latencies, 0.99)
+    p50, p99 = fired.p50_p99(report, "naive webhook")
     report.put_ms("naive_ack_p50_ms", p50)
     report.put_ms("naive_ack_p99_ms", p99)
     ours_p50 = report.values.get("ack_p50_ms")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.report import Report, percentile
 from bench.wire import Answer, Connection
 from tests.harness.constants import WEBHOOK_TOKEN
 from tests.harness.payloads import closed_webhook
@@ -45,6 +46,13 @@ class Fired:
     results: Counter[str]
     started: float
     elapsed: float
+
+    def p50_p99(self, report: Report, who: str) -> tuple[float, float]:
+        """The median and 99th percentile latency; answers other than 200 are a problem."""
+        not_ok = {code: count for code, count in self.statuses.items() if code != 200}
+        if not_ok:
+            report.problems.append(f"{who} answers other than 200: {not_ok}")
+        return percentile(self.latencies, 0.50), percentile(self.latencies, 0.99)
 
 
 def webhook_bodies(issue_ids: list[int]) -> list[bytes]:
