@@ -75,7 +75,7 @@ async def _acknowledge_and_invite(
         watch_invitations(fakes, service_pid(service), len(bodies), started)
     )
     try:
-        fired = await fire_webhooks(service, bodies, CONCURRENCY, started)
+        fired = await fire_webhooks(service, bodies, CONCURRENCY, started, warm_up=True)
     except BaseException:
         watcher.cancel()
         raise
@@ -110,11 +110,14 @@ def _report_acknowledgement(fired: Fired, n: int, report: Report) -> None:
     worst = max(fired.latencies)
     rps = len(fired.latencies) / fired.elapsed
     results = ", ".join(f"{name} {count}" for name, count in sorted(fired.results.items()))
+    cold = max(fired.cold, default=0.0)
     table(
         f"1. Webhook acknowledgement (N={n}, concurrency {CONCURRENCY}, vendors 300 ms/call)",
         [
-            ("requests", str(len(fired.latencies))),
-            ("HTTP 200", f"{fired.statuses[200]} of {len(fired.latencies)}"),
+            ("untimed first answers, one per connection", str(len(fired.cold))),
+            ("  their slowest (a fresh process)", ms(cold)),
+            ("requests timed", str(len(fired.latencies))),
+            ("HTTP 200", f"{fired.statuses[200]} of {len(fired.latencies) + len(fired.cold)}"),
             ("results", results or "-"),
             ("p50", ms(p50)),
             ("p99", ms(p99)),
@@ -126,9 +129,11 @@ def _report_acknowledgement(fired: Fired, n: int, report: Report) -> None:
     report.put_ms("ack_p50_ms", p50)
     report.put_ms("ack_p99_ms", p99)
     report.put_ms("ack_max_ms", worst)
+    report.put_ms("ack_cold_max_ms", cold)
     report.add("webhook ack p50", ms(p50))
     report.add("webhook ack p99", ms(p99))
     report.add("webhook ack max", ms(worst))
+    report.add("webhook ack, first answers of a fresh process", ms(cold))
     report.add("webhook ack requests/s", f"{rps:.1f}")
 
 

@@ -48,7 +48,9 @@ def bench_naive(tmp: Path, n: int, report: Report) -> None:
     with fakes_process("--latency", SLOW_LATENCY) as fakes:
         fakes.seed_tickets(issue_ids)
         with naive_on(fakes, tmp) as naive:
-            fired = asyncio.run(fire_webhooks(naive, webhook_bodies(issue_ids), CONCURRENCY))
+            fired = asyncio.run(
+                fire_webhooks(naive, webhook_bodies(issue_ids), CONCURRENCY, warm_up=True)
+            )
     _report_naive(fired, n, report)
 
 

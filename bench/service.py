@@ -8,7 +8,7 @@ import json
 import re
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,8 @@ class Fired:
     results: Counter[str]
     started: float
     elapsed: float
+    # The untimed first answers on each sender's new connection (`fire_webhooks(warm_up=True)`).
+    cold: list[float] = field(default_factory=list)
 
     def p50_p99(self, report: Report, who: str) -> tuple[float, float]:
         """The median and 99th percentile latency; answers other than 200 are a problem."""
@@ -54,6 +56,12 @@ class Fired:
             report.problems.append(f"{who} answers other than 200: {not_ok}")
         return percentile(self.latencies, 0.50), percentile(self.latencies, 0.99)
 
+    def record(self, answer: Answer) -> None:
+        """Count one answer's status and result."""
+        self.statuses[answer.status] += 1
+        if answer.status == 200:
+            self.results[str(json.loads(answer.body).get("result"))] += 1
+
 
 def webhook_bodies(issue_ids: list[int]) -> list[bytes]:
     """Closure webhooks, encoded up front so that building them is not timed."""
@@ -61,31 +69,50 @@ def webhook_bodies(issue_ids: list[int]) -> list[bytes]:
 
 
 async def fire_webhooks(
-    service: Service, bodies: list[bytes], concurrency: int, started: asyncio.Event | None = None
+    service: Service,
+    bodies: list[bytes],
+    concurrency: int,
+    started: asyncio.Event | None = None,
+    *,
+    warm_up: bool = False,
 ) -> Fired:
     """POST every body to the webhook with `concurrency` requests in flight, each sender on its
-    own kept-alive connection (bench/wire.py: a client cheap enough not to be what is timed)."""
+    own kept-alive connection (bench/wire.py: a client cheap enough not to be what is timed).
+
+    With `warm_up`, each sender first posts one body untimed, and the clock starts once all
+    of them are answered: the connections are open and the first-request costs of a fresh
+    process (FastAPI sets a route up on its first request) are paid, as for a service that
+    has been running. Those first answers are kept in `Fired.cold`, not in the percentiles.
+    """
     fired = Fired([], Counter(), Counter(), 0.0, 0.0)
     pending = iter(bodies)
-
-    async def sender() -> None:
-        connection = Connection(service.url)
-        try:
-            for body in pending:
-                start = time.perf_counter()
-                answer = await post_webhook(connection, body)
-                fired.latencies.append(time.perf_counter() - start)
-                fired.statuses[answer.status] += 1
-                if answer.status == 200:
-                    fired.results[str(json.loads(answer.body).get("result"))] += 1
-        finally:
-            await connection.close()
-
-    fired.started = time.perf_counter()
+    connections = [Connection(service.url) for _ in range(concurrency)]
     if started is not None:
         started.set()
-    await asyncio.gather(*(sender() for _ in range(concurrency)))
-    fired.elapsed = time.perf_counter() - fired.started
+
+    async def cold(connection: Connection, body: bytes) -> None:
+        start = time.perf_counter()
+        answer = await post_webhook(connection, body)
+        fired.cold.append(time.perf_counter() - start)
+        fired.record(answer)
+
+    async def sender(connection: Connection) -> None:
+        for body in pending:
+            start = time.perf_counter()
+            answer = await post_webhook(connection, body)
+            fired.latencies.append(time.perf_counter() - start)
+            fired.record(answer)
+
+    try:
+        if warm_up:
+            first = [next(pending) for _ in range(min(concurrency, len(bodies)))]
+            await asyncio.gather(*map(cold, connections, first))
+        fired.started = time.perf_counter()
+        await asyncio.gather(*map(sender, connections))
+        fired.elapsed = time.perf_counter() - fired.started
+    finally:
+        for connection in connections:
+            await connection.close()
     return fired
 
 

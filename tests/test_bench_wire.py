@@ -4,10 +4,13 @@ Content-Length, in chunks, and reopens a connection the server closed."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
+from bench.service import fire_webhooks
 from bench.wire import Connection, WireError
+from tests.harness.processes import Service
 
 pytestmark = pytest.mark.anyio
 
@@ -101,3 +104,33 @@ async def test_a_connection_the_server_closed_while_idle_is_reopened_and_the_req
         await connection.close()
         server.close()
     assert served == 2
+
+
+async def test_warm_up_answers_are_kept_apart_and_every_body_is_sent() -> None:
+    """With warm_up, each sender's first webhook is answered before the clock starts and is
+    kept in `cold`, not in the percentiles; every body is still sent once."""
+    bodies_seen: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                return
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            bodies_seen.append(await reader.readexactly(length))
+            writer.write(ANSWERS[0])
+            await writer.drain()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    service = Service({"PORT": str(port)}, Path("unused.log"))
+    bodies = [str(i).encode() for i in range(10)]
+    try:
+        fired = await fire_webhooks(service, bodies, 3, warm_up=True)
+    finally:
+        server.close()
+    assert sorted(bodies_seen) == sorted(bodies)
+    assert bodies_seen[:3] == bodies[:3]  # the warm-up round went first, one per sender
+    assert (len(fired.cold), len(fired.latencies)) == (3, 7)
+    assert fired.statuses[200] == 10 and fired.results["accepted"] == 10
