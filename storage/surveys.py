@@ -15,10 +15,11 @@ from typing import Any, Protocol, TypedDict
 from pydantic_core import PydanticUndefined
 from sqlalchemy import ColumnElement, bindparam, func, update
 from sqlalchemy import select as select_columns
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, select
 
 from storage import queue
+from storage.bulk import insert_from_json, json_rows
 from storage.sql import rowcount
 from storage.tables import JobKind, Survey, SurveyState
 
@@ -125,11 +126,17 @@ _CURRENT = select_columns(
     _SURVEYS.c.bitrix_user_id,
     _SURVEYS.c.automatic,
 ).where(_SURVEYS.c.current_issue_id.in_(bindparam("issue_ids", expanding=True)))
+_NEW_COLUMNS = [column.name for column in _SURVEYS.c if column.name != "id"]
 _OPEN = {
-    dialect: module.insert(_SURVEYS)
-    .on_conflict_do_nothing(index_elements=["current_issue_id"])
-    .returning(_SURVEYS.c.issue_id, _SURVEYS.c.id)
-    for dialect, module in (("sqlite", sqlite), ("postgresql", postgresql))
+    dialect: insert.on_conflict_do_nothing(index_elements=["current_issue_id"]).returning(
+        _SURVEYS.c.issue_id, _SURVEYS.c.id
+    )
+    for dialect, insert in (
+        # SQLite: one INSERT ... VALUES (...), (...) (SQLAlchemy's "insertmanyvalues").
+        ("sqlite", sqlite.insert(_SURVEYS)),
+        # PostgreSQL: the rows as one JSON parameter, a text psycopg caches (storage/bulk.py).
+        ("postgresql", insert_from_json(_SURVEYS, _NEW_COLUMNS)),
+    )
 }
 
 
@@ -167,8 +174,9 @@ def open_surveys(session: Session, rows: Sequence[NewSurvey]) -> dict[int, int]:
     if not rows:
         return {}
     connection = session.connection()
-    # One INSERT ... VALUES (...), (...) RETURNING (SQLAlchemy's "insertmanyvalues").
-    found = connection.execute(_OPEN[connection.dialect.name], rows).all()
+    dialect = connection.dialect.name
+    parameters = {"rows": json_rows(rows, _NEW_COLUMNS)} if dialect == "postgresql" else rows
+    found = connection.execute(_OPEN[dialect], parameters).all()
     return {int(issue_id): int(survey_id) for issue_id, survey_id in found}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from unittest.mock import ANY
 
@@ -171,3 +172,77 @@ def test_a_new_survey_row_is_what_the_orm_object_would_insert() -> None:
         "remind_at": None,
     }
     assert new_survey(**values) == Survey(**values).model_dump(exclude={"id"})
+
+
+def test_surveys_opened_together_read_back_as_written(engine: Engine) -> None:
+    """Every column survives the batch insert (on PostgreSQL the rows travel as JSON): text
+    with quotes, backslashes and Cyrillic, 64-bit ids, booleans, aware datetimes to the
+    microsecond, nulls; each ticket gets its own id."""
+    now = utcnow()
+    later = datetime(2026, 12, 1, 23, 59, 58, 123456, tzinfo=timezone(timedelta(hours=3)))
+    full = new_survey(
+        token="tok-1",
+        issue_id=9_000_000_001,
+        current_issue_id=9_000_000_001,
+        state=SurveyState.AWAITING,
+        reason='a "quoted" \\ reason',
+        language="en",
+        issue_title="Касса не печатает чек ★",
+        engineer="Иван Петров",
+        engineer_group="Поддержка",
+        company_id=2**40,
+        company_name="ООО «Ромашка»",
+        type_code="service",
+        priority_code="high",
+        is_test=True,
+        contact_id=11771,
+        bitrix_user_id=2**33,
+        message_id=77,
+        score=4,
+        automatic=True,
+        rated_by=5,
+        reply_text="отлично\nспасибо",
+        okdesk_rate="good",
+        created_at=now,
+        updated_at=now,
+        deadline_at=later,
+        remind_at=later,
+        change_until=later,
+        changing=True,
+    )
+    bare = new_survey(
+        token="tok-2",
+        issue_id=2,
+        current_issue_id=2,
+        state=SurveyState.INVITING,
+        language="ru",
+        created_at=now,
+        updated_at=now,
+    )
+    with transaction(engine) as session:
+        opened = open_surveys(session, [full, bare])
+    assert set(opened) == {9_000_000_001, 2} and len(set(opened.values())) == 2
+    with transaction(engine) as session:
+        for row in (full, bare):
+            stored = session.get(Survey, opened[row["issue_id"]])
+            assert stored is not None
+            assert stored.model_dump(exclude={"id"}, warnings=False) == {
+                **row,
+                "deadline_at": row["deadline_at"] and row["deadline_at"].astimezone(UTC),
+                "remind_at": row["remind_at"] and row["remind_at"].astimezone(UTC),
+                "change_until": row["change_until"] and row["change_until"].astimezone(UTC),
+            }
+
+
+def test_a_naive_datetime_is_refused_by_the_batch_insert(engine: Engine) -> None:
+    row = new_survey(
+        token="tok-3",
+        issue_id=3,
+        current_issue_id=3,
+        state=SurveyState.INVITING,
+        language="ru",
+        created_at=datetime(2026, 12, 1, 12, 0),  # noqa: DTZ001 - the naive one refused
+        updated_at=utcnow(),
+    )
+    with pytest.raises(Exception, match="naive datetime"), transaction(engine) as session:
+        open_surveys(session, [row])

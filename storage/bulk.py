@@ -1,0 +1,51 @@
+"""Many rows in one INSERT whose text does not depend on how many there are (PostgreSQL).
+
+SQLAlchemy's multi-row INSERT ("insertmanyvalues") renders one placeholder per value, so a
+batch of eight 40-column surveys is a statement of 320 parameters, different for every batch
+size. psycopg caches its translation of a statement only up to 50 parameters and 4 KB, so it
+parsed that text anew for every batch: an eighth of the service's CPU under a burst of closure
+webhooks (`python -m bench` on PostgreSQL, profiled with py-spy). Here the rows travel as one
+JSON parameter that `jsonb_to_recordset` turns back into typed columns: one statement text,
+compiled and translated once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Table, Text, bindparam, cast, column, func, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import JSONB, Insert
+
+
+def insert_from_json(table: Table, columns: Sequence[str]) -> Insert:
+    """`INSERT INTO table (columns) SELECT columns FROM jsonb_to_recordset(:rows)`, the
+    records typed as the table's columns; give it `rows=json_rows(...)`."""
+    typed = [column(name, table.c[name].type) for name in columns]
+    records = (
+        func.jsonb_to_recordset(cast(bindparam("rows", type_=Text), JSONB))
+        .table_valued(*typed)
+        .render_derived(with_types=True)
+    )
+    source = select(*(records.c[name] for name in columns))
+    return postgresql.insert(table).from_select(list(columns), source)
+
+
+def json_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """The rows as the JSON array `insert_from_json` reads: every column present (null when
+    missing), datetimes as ISO 8601 in UTC (naive ones refused, as the UTC columns do)."""
+    return json.dumps([{name: row.get(name) for name in columns} for row in rows], default=_value)
+
+
+def _value(value: object) -> object:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"{type(value).__name__} cannot be written as a JSON record")
