@@ -6,20 +6,45 @@ size. psycopg caches its translation of a statement only up to 50 parameters and
 parsed that text anew for every batch: an eighth of the service's CPU under a burst of closure
 webhooks (`python -m bench` on PostgreSQL, profiled with py-spy). Here the rows travel as one
 JSON parameter that `jsonb_to_recordset` turns back into typed columns: one statement text,
-compiled and translated once.
+compiled and translated once. SQLite keeps the multi-row INSERT: its driver parses fast.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Table, Text, bindparam, cast, column, func, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Connection, CursorResult, Table, Text, bindparam, cast, column, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB, Insert
+
+
+class ManyRows:
+    """One INSERT of many rows of `table` (the `columns` given, the rest null), for SQLite and
+    PostgreSQL; `finish` adds what both need (ON CONFLICT, RETURNING)."""
+
+    def __init__(
+        self, table: Table, columns: Sequence[str], finish: Callable[[Any], Any] = lambda s: s
+    ) -> None:
+        self.columns = list(columns)
+        self.statements = {
+            "sqlite": finish(sqlite.insert(table)),
+            "postgresql": finish(insert_from_json(table, self.columns)),
+        }
+
+    def execute(
+        self, connection: Connection, rows: Sequence[Mapping[str, Any]]
+    ) -> CursorResult[*tuple[Any, ...]]:
+        """Insert the rows in one statement."""
+        dialect = connection.dialect.name
+        if dialect == "postgresql":
+            parameters: Any = {"rows": json_rows(rows, self.columns)}
+        else:
+            parameters = [{name: row.get(name) for name in self.columns} for row in rows]
+        return connection.execute(self.statements[dialect], parameters)
 
 
 def insert_from_json(table: Table, columns: Sequence[str]) -> Insert:

@@ -16,10 +16,14 @@ from sqlalchemy import ColumnElement, func, update
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
+from storage.bulk import ManyRows
 from storage.sql import rowcount
 from storage.tables import Job, JobKind, JobState
 
-_INSERT_JOB = Job.__table__.insert()  # type: ignore[attr-defined]
+_INSERT_JOBS = ManyRows(
+    Job.__table__,  # type: ignore[attr-defined]
+    ["kind", "survey_id", "payload", "state", "available_at", "attempts", "created_at"],
+)
 
 
 def enqueue(
@@ -58,7 +62,7 @@ def _insert_jobs(session: Session, rows: list[dict[str, Any]]) -> None:
     # what the session still holds is flushed first, so a survey added to it exists for the FK.
     if rows:
         session.flush()
-        session.connection().execute(_INSERT_JOB, rows)
+        _INSERT_JOBS.execute(session.connection(), rows)
 
 
 def claim_jobs(

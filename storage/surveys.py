@@ -15,11 +15,10 @@ from typing import Any, Protocol, TypedDict
 from pydantic_core import PydanticUndefined
 from sqlalchemy import ColumnElement, bindparam, func, update
 from sqlalchemy import select as select_columns
-from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, select
 
 from storage import queue
-from storage.bulk import insert_from_json, json_rows
+from storage.bulk import ManyRows
 from storage.sql import rowcount
 from storage.tables import JobKind, Survey, SurveyState
 
@@ -126,18 +125,13 @@ _CURRENT = select_columns(
     _SURVEYS.c.bitrix_user_id,
     _SURVEYS.c.automatic,
 ).where(_SURVEYS.c.current_issue_id.in_(bindparam("issue_ids", expanding=True)))
-_NEW_COLUMNS = [column.name for column in _SURVEYS.c if column.name != "id"]
-_OPEN = {
-    dialect: insert.on_conflict_do_nothing(index_elements=["current_issue_id"]).returning(
+_OPEN = ManyRows(
+    _SURVEYS,
+    [column.name for column in _SURVEYS.c if column.name != "id"],
+    lambda insert: insert.on_conflict_do_nothing(index_elements=["current_issue_id"]).returning(
         _SURVEYS.c.issue_id, _SURVEYS.c.id
-    )
-    for dialect, insert in (
-        # SQLite: one INSERT ... VALUES (...), (...) (SQLAlchemy's "insertmanyvalues").
-        ("sqlite", sqlite.insert(_SURVEYS)),
-        # PostgreSQL: the rows as one JSON parameter, a text psycopg caches (storage/bulk.py).
-        ("postgresql", insert_from_json(_SURVEYS, _NEW_COLUMNS)),
-    )
-}
+    ),
+)
 
 
 # A survey to be opened: its columns, as `Survey(...).model_dump()` gives them.
@@ -173,10 +167,7 @@ def open_surveys(session: Session, rows: Sequence[NewSurvey]) -> dict[int, int]:
     and its ticket is missing from the answer."""
     if not rows:
         return {}
-    connection = session.connection()
-    dialect = connection.dialect.name
-    parameters = {"rows": json_rows(rows, _NEW_COLUMNS)} if dialect == "postgresql" else rows
-    found = connection.execute(_OPEN[dialect], parameters).all()
+    found = _OPEN.execute(session.connection(), rows).all()
     return {int(issue_id): int(survey_id) for issue_id, survey_id in found}
 
 
