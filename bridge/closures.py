@@ -17,7 +17,7 @@ from bridge.decisions import ClosureDecision, decide_status_change
 from bridge.okdesk.data import TicketContext
 from bridge.settings import Settings
 from storage import queue, surveys
-from storage.db import transaction
+from storage.db import WriterBusyError, transaction, transaction_at_once
 from storage.surveys import NewSurvey
 from storage.tables import JobKind, SurveyState
 
@@ -53,10 +53,28 @@ def record_status_changes(
     every statement is a round trip, and a batch of sixteen waited for fifty of them.
     """
     with transaction(engine) as session:
-        batch = _Batch(session, settings, [change.issue_id for change, _ in changes])
-        for change, now in changes:
-            batch.record(change, now)
-        batch.flush()
+        return _record(session, settings, changes)
+
+
+def record_status_changes_at_once(
+    engine: Engine, settings: Settings, changes: Sequence[tuple[StatusChange, datetime]]
+) -> list[ClosureDecision] | None:
+    """`record_status_changes` on the caller's thread, if the database lets it begin at once
+    (`storage.db.transaction_at_once`); None, with nothing written, if it would wait."""
+    try:
+        with transaction_at_once(engine) as session:
+            return _record(session, settings, changes)
+    except WriterBusyError:
+        return None
+
+
+def _record(
+    session: Session, settings: Settings, changes: Sequence[tuple[StatusChange, datetime]]
+) -> list[ClosureDecision]:
+    batch = _Batch(session, settings, [change.issue_id for change, _ in changes])
+    for change, now in changes:
+        batch.record(change, now)
+    batch.flush()
     return batch.decisions
 
 
@@ -69,9 +87,7 @@ def warm_up(engine: Engine, settings: Settings, now: datetime) -> None:
     open. Otherwise the first webhooks after a start pay for that (tens of ms among them)."""
     closure = StatusChange(-1, settings.okdesk_trigger_statuses[0], None, None, None)
     with contextlib.suppress(_WarmUpDoneError), transaction(engine) as session:
-        batch = _Batch(session, settings, [closure.issue_id])
-        batch.record(closure, now)
-        batch.flush()
+        _record(session, settings, [(closure, now)])
         raise _WarmUpDoneError
 
 

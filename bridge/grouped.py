@@ -21,10 +21,20 @@ MAX_BATCH = 64
 
 
 class GroupCommit(Generic[Item, Result]):
-    """Runs `write(items) -> results` (blocking, one transaction) in a thread, items batched."""
+    """Runs `write(items) -> results` (blocking, one transaction) in a thread, items batched.
 
-    def __init__(self, write: Callable[[Sequence[Item]], list[Result]]) -> None:
+    `write_at_once`, when given, is tried first on the event loop itself: it writes the batch
+    if it can begin without waiting, or returns None having written nothing (SQLite, when
+    another writer holds it: `storage.db.transaction_at_once`).
+    """
+
+    def __init__(
+        self,
+        write: Callable[[Sequence[Item]], list[Result]],
+        write_at_once: Callable[[Sequence[Item]], list[Result] | None] | None = None,
+    ) -> None:
         self._write = write
+        self._write_at_once = write_at_once
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -43,8 +53,11 @@ class GroupCommit(Generic[Item, Result]):
             await self._commit(batch)
 
     async def _commit(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
+        items = [item for item, _ in batch]
         try:
-            results = await asyncio.to_thread(self._write, [item for item, _ in batch])
+            results = self._write_at_once(items) if self._write_at_once is not None else None
+            if results is None:
+                results = await asyncio.to_thread(self._write, items)
         except Exception as exc:
             if len(batch) > 1:
                 for one in batch:

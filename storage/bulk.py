@@ -24,7 +24,8 @@ from sqlalchemy.dialects.postgresql import JSONB, Insert
 
 class ManyRows:
     """One INSERT of many rows of `table` (the `columns` given, the rest null), for SQLite and
-    PostgreSQL; `finish` adds what both need (ON CONFLICT, RETURNING)."""
+    PostgreSQL; `finish` adds what both need (ON CONFLICT, RETURNING). Every row has the same
+    keys: SQLite's multi-row INSERT takes the first row's as its columns."""
 
     def __init__(
         self, table: Table, columns: Sequence[str], finish: Callable[[Any], Any] = lambda s: s
@@ -41,10 +42,10 @@ class ManyRows:
         """Insert the rows in one statement."""
         dialect = connection.dialect.name
         if dialect == "postgresql":
-            parameters: Any = {"rows": json_rows(rows, self.columns)}
-        else:
-            parameters = [{name: row.get(name) for name in self.columns} for row in rows]
-        return connection.execute(self.statements[dialect], parameters)
+            return connection.execute(
+                self.statements[dialect], {"rows": json_rows(rows, self.columns)}
+            )
+        return connection.execute(self.statements[dialect], list(rows))
 
 
 def insert_from_json(table: Table, columns: Sequence[str]) -> Insert:

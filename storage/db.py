@@ -3,6 +3,11 @@
 SQLite runs in WAL mode with a busy timeout, and every transaction starts with
 `BEGIN IMMEDIATE`: a deferred transaction that reads and then writes can fail with
 "database is locked" even with a busy timeout, an immediate one waits its turn instead.
+
+Transactions run on the database threads (`asyncio.to_thread`), except a short SQLite write
+that can begin at once (`transaction_at_once`): that one runs on the event loop itself. Handed
+to a thread, a closure webhook's write cost a third more CPU than the write, the two threads
+trading the interpreter lock at every SQLite call (`python -m bench`, table 1).
 """
 
 from __future__ import annotations
@@ -16,7 +21,14 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+class WriterBusyError(Exception):
+    """Another writer holds the database: a transaction begun now would have to wait."""
 
 
 def normalize_url(url: str) -> URL:
@@ -51,7 +63,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     for pragma in (
         "journal_mode=WAL",
-        "busy_timeout=30000",
+        f"busy_timeout={BUSY_TIMEOUT_MS}",
         "synchronous=NORMAL",
         "foreign_keys=ON",
         "secure_delete=ON",
@@ -73,9 +85,7 @@ def _writer_lock(engine: Engine) -> AbstractContextManager[object]:
     # handler would poll with sleeps of up to 100 ms. Other processes still meet busy_timeout.
     if engine.dialect.name != "sqlite":
         return nullcontext()
-    if engine not in _writers:
-        _writers[engine] = threading.RLock()
-    return _writers[engine]
+    return _writers.setdefault(engine, threading.RLock())
 
 
 @contextmanager
@@ -87,6 +97,39 @@ def transaction(engine: Engine) -> Iterator[Session]:
         session.begin(),
     ):
         yield session
+
+
+def quick_writes(engine: Engine) -> bool:
+    """Whether a short write may run on the event loop (`transaction_at_once`): SQLite's are
+    a millisecond of local file work; PostgreSQL's wait on the network, so they never do."""
+    return engine.dialect.name == "sqlite"
+
+
+@contextmanager
+def transaction_at_once(engine: Engine) -> Iterator[Session]:
+    """A SQLite transaction (`quick_writes`) begun only if it need not wait: no other thread
+    of this process is writing, and no other process holds the write lock (its BEGIN fails at
+    once rather than wait out the busy timeout). Otherwise `WriterBusyError`, before anything
+    is written: the caller then writes in a thread with `transaction`, which waits its turn."""
+    lock = _writers.setdefault(engine, threading.RLock())
+    if not lock.acquire(blocking=False):
+        raise WriterBusyError
+    try:
+        with engine.connect() as connection:
+            sqlite = connection.connection.dbapi_connection
+            assert sqlite is not None
+            sqlite.execute("PRAGMA busy_timeout=0")
+            try:
+                begun = connection.begin()  # BEGIN IMMEDIATE (`_begin_immediate`)
+            except OperationalError as exc:
+                raise WriterBusyError from exc
+            finally:
+                sqlite.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            with begun, Session(bind=connection, expire_on_commit=False) as session:
+                yield session
+                session.flush()
+    finally:
+        lock.release()
 
 
 def ping(engine: Engine) -> None:

@@ -19,6 +19,7 @@ from bridge.installation import MemberPin
 from bridge.intake import SenderLimit
 from bridge.settings import Settings
 from bridge.worker import Worker
+from storage.db import quick_writes
 
 
 class PollerPulse(Protocol):
@@ -42,7 +43,12 @@ class App:
         self.senders = SenderLimit(settings.webhook_surveys_per_minute)
         self.installation = MemberPin(engine, clock, settings.bitrix_member_id)
         self.status_changes: GroupCommit[tuple[closures.StatusChange, datetime], ClosureDecision]
-        self.status_changes = GroupCommit(partial(closures.record_status_changes, engine, settings))
+        self.status_changes = GroupCommit(
+            partial(closures.record_status_changes, engine, settings),
+            partial(closures.record_status_changes_at_once, engine, settings)
+            if quick_writes(engine)
+            else None,
+        )
         # Settings do not change while the app runs: checked once, not on every request.
         self.placeholders = frozenset(settings.placeholders())
 
