@@ -8,7 +8,9 @@ import json
 import re
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +81,9 @@ async def fire_webhooks(
     """POST every body to the webhook with `concurrency` requests in flight, each sender on its
     own kept-alive connection (bench/wire.py: a client cheap enough not to be what is timed).
 
-    With `warm_up`, each sender first posts one body untimed, and the clock starts once all
-    of them are answered: the connections are open and the first-request costs of a fresh
-    process (FastAPI sets a route up on its first request) are paid, as for a service that
-    has been running. Those first answers are kept in `Fired.cold`, not in the percentiles.
+    With `warm_up`, each sender first posts one body untimed (kept in `Fired.cold`), and the
+    clock starts once all are answered: the connections are open and a fresh process's
+    first-request costs (FastAPI sets a route up on its first request) are paid.
     """
     fired = Fired([], Counter(), Counter(), 0.0, 0.0)
     pending = iter(bodies)
@@ -90,25 +91,20 @@ async def fire_webhooks(
     if started is not None:
         started.set()
 
-    async def cold(connection: Connection, body: bytes) -> None:
-        start = time.perf_counter()
-        answer = await post_webhook(connection, body)
-        fired.cold.append(time.perf_counter() - start)
-        fired.record(answer)
-
-    async def sender(connection: Connection) -> None:
-        for body in pending:
+    async def send(connection: Connection, bodies: Iterable[bytes], times: list[float]) -> None:
+        for body in bodies:
             start = time.perf_counter()
             answer = await post_webhook(connection, body)
-            fired.latencies.append(time.perf_counter() - start)
+            times.append(time.perf_counter() - start)
             fired.record(answer)
 
     try:
         if warm_up:
-            first = [next(pending) for _ in range(min(concurrency, len(bodies)))]
-            await asyncio.gather(*map(cold, connections, first))
+            firsts = list(islice(pending, concurrency))
+            pairs = zip(connections, firsts, strict=False)
+            await asyncio.gather(*(send(c, [body], fired.cold) for c, body in pairs))
         fired.started = time.perf_counter()
-        await asyncio.gather(*map(sender, connections))
+        await asyncio.gather(*(send(c, pending, fired.latencies) for c in connections))
         fired.elapsed = time.perf_counter() - fired.started
     finally:
         for connection in connections:
