@@ -81,9 +81,9 @@ async def fire_webhooks(
     """POST every body to the webhook with `concurrency` requests in flight, each sender on its
     own kept-alive connection (bench/wire.py: a client cheap enough not to be what is timed).
 
-    With `warm_up`, each sender first posts one body untimed (kept in `Fired.cold`), and the
-    clock starts once all are answered: the connections are open and a fresh process's
-    first-request costs (FastAPI sets a route up on its first request) are paid.
+    With `warm_up`, each sender first posts one body untimed (kept in `Fired.cold`; at most
+    half the bodies), and the clock starts once all are answered: the connections are open and
+    a fresh process's first-request costs (FastAPI sets a route up on its first one) are paid.
     """
     fired = Fired([], Counter(), Counter(), 0.0, 0.0)
     pending = iter(bodies)
@@ -100,7 +100,7 @@ async def fire_webhooks(
 
     try:
         if warm_up:
-            firsts = list(islice(pending, concurrency))
+            firsts = list(islice(pending, min(concurrency, len(bodies) // 2)))
             pairs = zip(connections, firsts, strict=False)
             await asyncio.gather(*(send(c, [body], fired.cold) for c, body in pairs))
         fired.started = time.perf_counter()
