@@ -24,8 +24,9 @@ from sqlalchemy.dialects.postgresql import JSONB, Insert
 
 class ManyRows:
     """One INSERT of many rows of `table` (the `columns` given, the rest null), for SQLite and
-    PostgreSQL; `finish` adds what both need (ON CONFLICT, RETURNING). Every row has the same
-    keys: SQLite's multi-row INSERT takes the first row's as its columns."""
+    PostgreSQL; `finish` adds what both need (ON CONFLICT, RETURNING). Every row holds exactly
+    `columns`: SQLite's multi-row INSERT takes its columns from the first row's keys,
+    PostgreSQL's from `columns`."""
 
     def __init__(
         self, table: Table, columns: Sequence[str], finish: Callable[[Any], Any] = lambda s: s

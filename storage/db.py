@@ -85,6 +85,10 @@ def _writer_lock(engine: Engine) -> AbstractContextManager[object]:
     # handler would poll with sleeps of up to 100 ms. Other processes still meet busy_timeout.
     if engine.dialect.name != "sqlite":
         return nullcontext()
+    return _sqlite_writer(engine)
+
+
+def _sqlite_writer(engine: Engine) -> threading.RLock:
     return _writers.setdefault(engine, threading.RLock())
 
 
@@ -111,7 +115,7 @@ def transaction_at_once(engine: Engine) -> Iterator[Session]:
     of this process is writing, and no other process holds the write lock (its BEGIN fails at
     once rather than wait out the busy timeout). Otherwise `WriterBusyError`, before anything
     is written: the caller then writes in a thread with `transaction`, which waits its turn."""
-    lock = _writers.setdefault(engine, threading.RLock())
+    lock = _sqlite_writer(engine)
     if not lock.acquire(blocking=False):
         raise WriterBusyError
     try:
