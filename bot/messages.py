@@ -207,3 +207,17 @@ def rating_keyboard(survey_token: str) -> dict[str, Any]:
             for score in SCORES
         ]
     }
+
+
+_STYLE_TAGS = re.compile(r"\[/?(?:b|i|u|s|size(?:=[^\]]*)?|color(?:=[^\]]*)?)\]", re.IGNORECASE)
+_LABELLED = re.compile(r"\[(url|send|put)=([^\]]*)\](.*?)\[/\1\]", re.IGNORECASE)
+
+
+def as_seen(message: str) -> str:
+    """A message as a person reads it in the chat: BB codes gone, [br] a line break."""
+    seen = _LABELLED.sub(
+        lambda m: f"{m.group(3)} ({m.group(2)})" if m.group(1).lower() == "url" else m.group(3),
+        message,
+    )
+    seen = re.sub(r"\[br\]", "\n", _STYLE_TAGS.sub("", seen), flags=re.IGNORECASE)
+    return seen

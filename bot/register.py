@@ -194,6 +194,12 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
+    if settings.placeholders():
+        sys.stderr.write(
+            f"{', '.join(settings.placeholders())} still hold the example values of example.env: "
+            "set them in .env first\n"
+        )
+        return 2
 
     async def go() -> str:
         async with httpx.AsyncClient(timeout=30) as http:
@@ -201,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         sys.stdout.write(asyncio.run(go()) + "\n")
+    except TransientError as exc:
+        sys.stderr.write(f"Bitrix24 did not answer (unreachable or busy): {exc}\n")
+        return 1
     except DeliveryError as exc:
         sys.stderr.write(f"Bitrix24 refused: {exc}\n")
         return 1

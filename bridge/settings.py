@@ -18,6 +18,7 @@ from bot.settings import PLACEHOLDER, SettingsError, check_base_url, load_settin
 from bot.texts_file import load_texts
 from bridge.durations import Duration, parse_optional_duration
 from bridge.survey_settings import SurveyRulesSettings
+from storage.db import unsupported_kind
 
 OkdeskRate = Literal["bad", "normal", "good"]
 
@@ -159,6 +160,14 @@ class Settings(SurveyRulesSettings):
     @classmethod
     def _okdesk_url(cls, value: str) -> str:
         return check_base_url(value, "OKDESK_URL")
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        why_not = unsupported_kind(value)
+        if why_not is not None:
+            raise ValueError(why_not)
+        return value
 
     @field_validator("rating_map")
     @classmethod

@@ -12,6 +12,8 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -76,12 +78,37 @@ def serve(sandbox: Sandbox, port: int, open_browser: bool) -> None:
     asyncio.run(server.serve())
 
 
+def port_taken(port: int) -> bool:
+    """Whether something already listens on the page's port."""
+    with socket.socket() as probe:
+        # As uvicorn binds: a port left in TIME_WAIT by the last run is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _stop_as_ctrl_c(signum: int, frame: object) -> None:
+    """SIGTERM (kill, docker stop, a service manager) stops the whole tree, as Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Start everything, serve the page, stop everything."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     port = args.port or free_port()
+    if port_taken(port):
+        print(
+            f"python -m sandbox: port {port} is in use; choose another with --port "
+            "(--port 0: any free port)",
+            file=sys.stderr,
+        )
+        return 2
+    signal.signal(signal.SIGTERM, _stop_as_ctrl_c)
     with tempfile.TemporaryDirectory(prefix="rating-sandbox-") as directory:
         sandbox = Sandbox(Path(directory), args.rating_timeout, args.bitrix_api)
         api = "imbot.v2" if args.bitrix_api == "v2" else "imbot v1"

@@ -31,6 +31,20 @@ class WriterBusyError(Exception):
     """Another writer holds the database: a transaction begun now would have to wait."""
 
 
+SUPPORTED_KINDS = ("sqlite", "postgresql", "postgres")
+
+
+def unsupported_kind(url: str) -> str | None:
+    """Why `url` names a database this service cannot use, or None when it can."""
+    scheme = url.split(":", 1)[0].lower()
+    if scheme.split("+", 1)[0] in SUPPORTED_KINDS:
+        return None
+    return (
+        f"{scheme or 'this'}:// is not supported: use sqlite:///path/to/rating.db "
+        "or postgresql://user:password@host:5432/database"
+    )
+
+
 def normalize_url(url: str) -> URL:
     """Parse a database URL, choosing the psycopg 3 driver for plain `postgresql://`."""
     parsed = make_url(url)

@@ -11,7 +11,7 @@ from alembic.config import Config
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import OperationalError
 
-from storage.db import normalize_url
+from storage.db import normalize_url, unsupported_kind
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DEFAULT_DATABASE_URL = "sqlite:///./data/rating.db"
@@ -63,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help="overrides DATABASE_URL and .env")
     args = parser.parse_args(argv)
     url = args.database_url or _StorageSettings().database_url
+    why_not = unsupported_kind(url)
+    if why_not is not None:
+        sys.stderr.write(f"DATABASE_URL: {why_not}\n")
+        return 2
     upgrade_or_exit(url)
     sys.stdout.write(f"migrations applied to {describe(url)}\n")
     return 0

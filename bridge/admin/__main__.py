@@ -23,6 +23,8 @@ from storage.migrate import upgrade_or_exit
 from storage.tables import SurveyState
 
 Command = Callable[[Context, argparse.Namespace], Exit]
+# The commands that talk to Okdesk or Bitrix24: with example settings they would only fail slowly.
+ASKS_VENDORS = ("check", "send-test")
 COMMANDS: dict[str, tuple[str, Command]] = {
     "status": ("surveys and jobs by state, failed ones with reasons", lambda c, _a: _status(c)),
     "retry-failed": ("queue failed work again", lambda c, _a: repairs.retry_command(c)),
@@ -116,8 +118,14 @@ def run(
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: usage is checked before the settings are read."""
     arguments = sys.argv[1:] if argv is None else argv
-    parser().parse_args(arguments)
+    command = parser().parse_args(arguments).command
     settings = settings_or_exit()
+    if command in ASKS_VENDORS and settings.placeholders():
+        sys.stderr.write(
+            f"{', '.join(settings.placeholders())} still hold the example values of example.env: "
+            "set them in .env first\n"
+        )
+        return Exit.USAGE
     upgrade_or_exit(settings.database_url)
     return run(arguments, settings, sys.stdout)
 

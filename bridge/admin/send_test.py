@@ -40,9 +40,9 @@ async def send_test(ctx: Context, email: str) -> Exit:
         ctx.say(f"{many} that e-mail address: no test invitation sent")
         return Exit.FAILED
     survey_id = _queue_test(ctx, users[0].id)
-    text = messages.text("test_invitation", ctx.settings.language)
+    text = messages.as_seen(messages.text("test_invitation", ctx.settings.language))
     ctx.say(f"test invitation queued as survey {survey_id} for Bitrix24 user {users[0].id}:")
-    ctx.say(f"  {text}")
+    ctx.say("\n".join(f"  {line}" for line in text.splitlines()))
     ctx.say("the worker sends it; a click is thanked and nothing is written to Okdesk")
     return Exit.OK
 

@@ -102,7 +102,8 @@ async def test_send_test_is_invited_thanked_and_never_written_to_okdesk(
 ) -> None:
     ran = await _admin(database_url, vendors, "send-test", EMAIL.upper())
     assert ran.code == 0 and f"for Bitrix24 user {USER_ID}" in ran.out
-    assert "тестовое приглашение" in ran.out and EMAIL not in ran.out
+    assert "  Проверка: это тестовое приглашение\n  Администратор" in ran.out
+    assert "[" not in ran.out and EMAIL not in ran.out, "printed as a person sees it"
     _no_secret(ran.out)
     okdesk_reads = len(vendors.okdesk.requests)
     async with running_app(make_settings(database_url), vendors) as app:

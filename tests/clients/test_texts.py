@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from bot.messages import (
     Language,
+    as_seen,
     command_params,
     invitation,
     parse_command_params,
@@ -131,3 +132,19 @@ def test_invitation_bounds_a_huge_title() -> None:
     assert "Ж" * 199 + "…" in text
     assert "Ж" * 200 not in text
     assert "И" * 99 + "…" in text
+
+
+@pytest.mark.parametrize(
+    ("message", "seen"),
+    [
+        ("[b]Заявка №7 закрыта[/b][br]«Принтер»", "Заявка №7 закрыта\n«Принтер»"),
+        ("[B]Bold[/B][BR]next", "Bold\nnext"),
+        ("[i]a[/i] [u]b[/u] [s]c[/s]", "a b c"),
+        ("[size=14]big[/size] [color=#ff0000]red[/color]", "big red"),
+        ("[url=https://acme.example/x]the page[/url]", "the page (https://acme.example/x)"),
+        ("[send=5]five[/send] or [put=4]four[/put]", "five or four"),
+        ("no markup (1) [unknown]", "no markup (1) [unknown]"),
+    ],
+)
+def test_as_seen_shows_a_message_as_the_chat_does(message: str, seen: str) -> None:
+    assert as_seen(message) == seen
