@@ -32,3 +32,21 @@ def parse_optional_duration(value: object) -> object:
     if isinstance(value, str) and value.strip().lower() in ("off", "none", "no", "false", ""):
         return None
     return parse_duration(value)
+
+
+_SPOKEN_UNITS = {
+    "ru": (("д", 86400), ("ч", 3600), ("мин", 60), ("с", 1)),
+    "en": (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)),
+}
+
+
+def spoken(delta: timedelta, language: str = "en") -> str:
+    """A duration as people write it (`24 ч`, `10 min`, `90 s`): the largest whole unit, days
+    from two on (a day is said `24 ч`, as the settings' own default reads)."""
+    seconds = delta.total_seconds()
+    units = _SPOKEN_UNITS.get(language, _SPOKEN_UNITS["en"])
+    for name, size in units:
+        least = 2 * size if size == 86400 else size
+        if seconds >= least and float(seconds / size).is_integer():
+            return f"{int(seconds // size)} {name}"
+    return f"{seconds:g} {units[-1][0]}"

@@ -77,7 +77,7 @@ class Settings(SurveyRulesSettings):
     default_rating: Annotated[int | None, BeforeValidator(parse_default_rating)] = Field(
         default=5, ge=1, le=5
     )
-    default_rating_when_undeliverable: bool = True
+    default_rating_when_undeliverable: bool = False
     rating_map: Annotated[dict[int, OkdeskRate], NoDecode, BeforeValidator(parse_rating_map)] = (
         Field(default={1: "bad", 2: "bad", 3: "normal", 4: "good", 5: "good"})
     )

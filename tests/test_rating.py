@@ -257,11 +257,13 @@ async def test_default_never_overrides_a_rating_given_in_okdesk(
     assert _survey(engine).okdesk_rate == "normal"
 
 
-async def test_undeliverable_survey_gets_the_default_unless_disabled(
+async def test_undeliverable_survey_gets_the_default_when_switched_on(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
     vendors.bitrix.users = []
-    settings = make_settings(database_url, rating_timeout="1s")
+    settings = make_settings(
+        database_url, rating_timeout="1s", default_rating_when_undeliverable=True
+    )
     async with running_app(settings, vendors) as app:
         await app.webhook(closed_webhook())
         await eventually(lambda: _finished(engine))
@@ -269,13 +271,11 @@ async def test_undeliverable_survey_gets_the_default_unless_disabled(
     assert _rated_in_okdesk(vendors) == ["good"]
 
 
-async def test_undeliverable_default_can_be_disabled(
+async def test_an_undeliverable_survey_stays_unrated_by_default(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
     vendors.bitrix.users = []
-    settings = make_settings(
-        database_url, rating_timeout="1s", default_rating_when_undeliverable=False
-    )
+    settings = make_settings(database_url, rating_timeout="1s")
     async with running_app(settings, vendors) as app:
         await app.webhook(closed_webhook())
         await eventually(lambda: _survey(engine).state == SurveyState.UNDELIVERABLE)

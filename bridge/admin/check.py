@@ -27,7 +27,9 @@ from bot.register_v2 import Paced
 from bot.settings import SettingsError
 from bridge.admin.check_v2 import v2_bot, v2_command
 from bridge.admin.context import Context, Exit
+from bridge.durations import spoken
 from bridge.okdesk.client import OkdeskClient, TokenRefusedError
+from bridge.settings import Settings
 from outbound.errors import DeliveryError
 
 NEEDED_SCOPES = {"imbot": ("imbot",), "user": ("user", "user_basic")}
@@ -68,7 +70,21 @@ async def run_checks(ctx: Context) -> Exit:
         ]
     for finding in findings:
         ctx.say(f"{'ok  ' if finding.ok else 'FAIL'}  {finding.name}: {finding.detail}")
+    ctx.say(f"info  default rating: {default_rating_said(settings)}")
     return Exit.OK if all(f.ok for f in findings) else Exit.FAILED
+
+
+def default_rating_said(settings: Settings) -> str:
+    """What happens to a survey nobody answers, in one line."""
+    if settings.default_rating is None:
+        return "off: a survey nobody answers ends without a rating"
+    okdesk = settings.rating_map[settings.default_rating]
+    after = (
+        f"{settings.default_rating} ({okdesk} in Okdesk, marked automatic) after "
+        f"{spoken(settings.rating_timeout)} without an answer"
+    )
+    unasked = "also" if settings.default_rating_when_undeliverable else "not"
+    return f"{after}; tickets whose person could not be asked are {unasked} rated"
 
 
 async def _guarded(name: str, check: Callable[[], Awaitable[tuple[bool, str]]]) -> Finding:

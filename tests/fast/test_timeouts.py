@@ -60,7 +60,10 @@ async def test_a_click_after_the_timeout_rates_nothing(service: Service) -> None
     assert service.rated() == ["good"]
 
 
-async def test_an_undeliverable_survey_gets_the_default(service: Service) -> None:
+async def test_an_undeliverable_survey_gets_the_default_when_switched_on(
+    service: Service,
+) -> None:
+    service.configure(default_rating_when_undeliverable=True)
     service.messenger.users.clear()
     service.close()
     await service.drain()
@@ -69,8 +72,7 @@ async def test_an_undeliverable_survey_gets_the_default(service: Service) -> Non
     assert service.rated() == ["good"]
 
 
-async def test_the_default_for_undeliverable_surveys_can_be_disabled(service: Service) -> None:
-    service.configure(default_rating_when_undeliverable=False)
+async def test_an_undeliverable_survey_stays_unrated_by_default(service: Service) -> None:
     service.messenger.users.clear()
     service.close()
     await service.drain()

@@ -68,7 +68,7 @@ def test_environment_values_are_typed(monkeypatch: pytest.MonkeyPatch) -> None:
             "RATING_TIMEOUT": "15m",
             "BITRIX_BOT_ID": "",
             "PORT": "9000",
-            "DEFAULT_RATING_WHEN_UNDELIVERABLE": "false",
+            "DEFAULT_RATING_WHEN_UNDELIVERABLE": "true",
         },
     )
 
@@ -78,7 +78,7 @@ def test_environment_values_are_typed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert made.rating_timeout == timedelta(minutes=15)
     assert made.bitrix_bot_id is None
     assert made.port == 9000
-    assert made.default_rating_when_undeliverable is False
+    assert made.default_rating_when_undeliverable is True
 
 
 def test_dot_env_in_the_working_directory_is_read(_isolated: Path) -> None:

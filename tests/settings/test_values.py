@@ -16,6 +16,7 @@ def test_valid_values_give_settings_with_defaults() -> None:
     assert made.okdesk_trigger_statuses == ["closed"]
     assert made.rating_timeout == timedelta(hours=24)
     assert made.default_rating == 5
+    assert made.default_rating_when_undeliverable is False, "a person never asked is not rated"
     assert made.rating_map == {1: "bad", 2: "bad", 3: "normal", 4: "good", 5: "good"}
     assert made.language == "ru"
     assert made.placeholders() == []
