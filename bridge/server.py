@@ -7,9 +7,11 @@
 - A head may hold `max_head` bytes: else 431, from the protocol or the middleware.
 - The body must be complete within `body_timeout` of its head: else 408 and the connection
   closes (`bridge.limits.LimitsMiddleware`, installed in the app by `install_limits`).
-- At most `max_connections` connections and requests at once: uvicorn answers the request
-  that would pass the limit with 503. Idle and slow connections count, which is why heads and
-  bodies have timeouts.
+- At most `max_connections` connections and requests at once, and `per_client` connections
+  from one client address (`bridge.connections`): past it a connection is refused with 503.
+  When the server is full, a new connection takes the place of the one silent longest, so
+  silent connections cannot starve requests that come. A kept-alive connection idles 2 s.
+- `X-Forwarded-For` and `X-Forwarded-Proto` are believed only from `TRUSTED_PROXIES`.
 - A client gone in the middle of its body costs one log line. One access line a request
   (`http.request`: client, method, path, status; never the query, where tokens travel), except
   an accepted webhook or event: its route logs what became of it.
@@ -34,6 +36,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from bridge.connections import ConnectionBook, Trusted, longest_silent
 from bridge.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,7 +51,9 @@ class Limits:
     max_head: int = 16 * 1024
     max_connections: int = 1000
     backlog: int = 256
-    keep_alive: int = 5
+    keep_alive: int = 2
+    per_client: int = 50
+    trusted_proxies: tuple[str, ...] = ()
 
 
 LIMITS = Limits()
@@ -62,6 +67,8 @@ def limits_of(settings: Settings) -> Limits:
         body_timeout=settings.http_body_timeout.total_seconds(),
         max_connections=settings.http_max_connections,
         backlog=settings.http_backlog,
+        per_client=settings.http_max_connections_per_client,
+        trusted_proxies=tuple(settings.trusted_proxies),
     )
 
 
@@ -76,16 +83,21 @@ class ServerConfig(uvicorn.Config):
             http=GuardedProtocol,
             ws="none",
             log_config=None,
-            proxy_headers=True,
+            # uvicorn would believe 127.0.0.1's forwarded headers: only the configured ones.
+            proxy_headers=bool(limits.trusted_proxies),
+            forwarded_allow_ips=list(limits.trusted_proxies),
             server_header=False,
             # One line a request comes from `LimitsMiddleware` (`http.request`), not uvicorn.
             access_log=False,
-            limit_concurrency=limits.max_connections,
+            # uvicorn refuses a request once connections reach this: `GuardedProtocol` keeps
+            # them at most `max_connections`, so only too many requests at once get its 503.
+            limit_concurrency=limits.max_connections + 1,
             backlog=limits.backlog,
             timeout_keep_alive=limits.keep_alive,
             timeout_graceful_shutdown=math.ceil(settings.shutdown_grace.total_seconds()),
         )
         self.limits = limits
+        self.book = ConnectionBook(limits.per_client, Trusted(limits.trusted_proxies))
 
     def get_loop_factory(self) -> Callable[[], asyncio.AbstractEventLoop]:
         """uvicorn's choice of event loop, running `to_thread` work on the database threads."""
@@ -134,13 +146,38 @@ class GuardedProtocol(HttpToolsProtocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits = config.limits if isinstance(config, ServerConfig) else LIMITS
+        fallback = ConnectionBook(LIMITS.per_client)
+        self.book = config.book if isinstance(config, ServerConfig) else fallback
         self.head_timer: asyncio.TimerHandle | None = None
         self.head_bytes = 0
-        self.head_begun = self.in_message = False
+        self.head_begun = self.in_message = self.admitted = False
+        self.awaited_since = 0.0
+
+    @property
+    def silent_since(self) -> float | None:
+        """Since when this connection has awaited a head with no byte of it; None if not."""
+        silent = self.head_timer is not None and self.head_bytes == 0
+        silent = silent and not self.transport.is_closing()
+        return self.awaited_since if silent else None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        """Start waiting for the first head."""
+        """Admit the connection (`bridge.connections`), then wait for the first head."""
         super().connection_made(transport)
+        host = self.client[0] if self.client else None
+        self.admitted = self.book.admit(host)
+        if not self.admitted:
+            log.warning("http.connection_refused client=%s reason=too_many_from_client", host)
+            self._refuse("503 Service Unavailable", "too many connections from this address")
+            return
+        if len(self.connections) > self.limits.max_connections:
+            ours = (c for c in self.connections if isinstance(c, GuardedProtocol))
+            silent = longest_silent(ours, besides=self)
+            if silent is None:
+                log.warning("http.connection_refused client=%s reason=server_full", host)
+                self._refuse("503 Service Unavailable", "the service is at its connection limit")
+                return
+            log.debug("http.silent_connection_closed client=%s reason=server_full", silent.client)
+            silent.transport.close()
         self._await_head()
 
     def data_received(self, data: bytes) -> None:
@@ -178,20 +215,27 @@ class GuardedProtocol(HttpToolsProtocol):
             self._await_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """Forget the timer with the connection."""
+        """Forget the timer and the client's count with the connection."""
         self._stop_head_timer()
+        if self.admitted:
+            self.admitted = False
+            self.book.leave(self.client[0] if self.client else None)
         super().connection_lost(exc)
 
-    def _refuse_head(self) -> None:
+    def _refuse(self, status: str, text: str) -> None:
         self._stop_head_timer()
-        text = f"the request head is larger than {self.limits.max_head} bytes"
-        self.transport.write(_plain_response("431 Request Header Fields Too Large", text))
+        self.transport.write(_plain_response(status, text))
         self.transport.close()
+
+    def _refuse_head(self) -> None:
+        text = f"the request head is larger than {self.limits.max_head} bytes"
+        self._refuse("431 Request Header Fields Too Large", text)
 
     def _await_head(self) -> None:
         self._stop_head_timer()
         self.head_bytes = 0
         self.head_begun = False
+        self.awaited_since = self.loop.time()
         self.head_timer = self.loop.call_later(self.limits.head_timeout, self._head_timed_out)
 
     def _stop_head_timer(self) -> None:

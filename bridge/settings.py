@@ -6,6 +6,7 @@ Every setting is documented in example.env. Durations accept seconds or a unit:
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from datetime import timedelta
 from typing import Annotated, Literal
@@ -50,6 +51,16 @@ def parse_statuses(value: object) -> object:
     return value
 
 
+def parse_proxies(value: object) -> object:
+    """`10.0.0.1, 10.1.0.0/16` → ["10.0.0.1", "10.1.0.0/16"], each an address or a network."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list):
+        for part in value:
+            ipaddress.ip_network(str(part), strict=False)  # ValueError names the bad one
+    return value
+
+
 class Settings(SurveyRulesSettings):
     """Everything the service needs: storage, Okdesk, Bitrix24 (inherited), the workflow."""
 
@@ -91,6 +102,13 @@ class Settings(SurveyRulesSettings):
     http_body_timeout: Duration = timedelta(seconds=10)
     http_max_connections: int = Field(default=1000, ge=2)
     http_backlog: int = Field(default=256, ge=1)
+    # Connections one client address may hold at once (past it, refused); not for a proxy.
+    http_max_connections_per_client: int = Field(default=50, ge=1)
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs or networks).
+    # Empty: nobody's, so a client is always the address that connected.
+    trusted_proxies: Annotated[list[str], NoDecode, BeforeValidator(parse_proxies)] = Field(
+        default=[]
+    )
     # Serve the intake routes' OpenAPI schema at /openapi.json (off: it maps the service).
     openapi_enabled: bool = False
 

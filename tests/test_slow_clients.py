@@ -5,7 +5,9 @@
   seconds each, in the log filter).
 - A head or a body that trickles in is cut off after its timeout (408), while others are
   served; a client that goes away mid-body costs one log line.
-- Connections past the limit get 503 at once, and idle ones are closed at the head timeout.
+- A request past the connection limit takes the place of a silent connection (issue 23,
+  point 5; more in tests/test_connection_starvation.py), and idle ones are closed at the head
+  timeout.
 
 Wall-clock figures are printed (run with `-s`); the only time asserted is a generous bound
 that a stall breaks.
@@ -61,6 +63,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         tmp_path_factory.mktemp("slow_clients"),
         ISSUES,
         HTTP_MAX_CONNECTIONS=str(MAX_CONNECTIONS),
+        HTTP_MAX_CONNECTIONS_PER_CLIENT=str(MAX_CONNECTIONS + 1),  # all from 127.0.0.1
     ) as running:
         yield running
     log = running.log_path.read_text(errors="replace")
@@ -228,20 +231,22 @@ def test_trickling_heads_and_bodies_are_cut_off_while_others_are_served(
 
 
 @pytest.mark.slow
-def test_connections_past_the_limit_get_503_and_idle_ones_are_closed(service: Service) -> None:
+def test_a_request_past_the_limit_takes_a_silent_ones_place_and_idle_ones_are_closed(
+    service: Service,
+) -> None:
     port = _port(service)
     idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(MAX_CONNECTIONS)]
     try:
         time.sleep(0.5)
         started = time.monotonic()
-        refused = httpx.post(
+        served = httpx.post(
             service.url + WEBHOOK,
             params={"token": WEBHOOK_TOKEN},
             json=closed_webhook(ISSUES[-1]),
             timeout=STALL,
         )
-        refused_after = time.monotonic() - started
-        assert refused.status_code == 503
+        served_after = time.monotonic() - started
+        assert served.status_code == 200
         # Nobody closes the idle connections but the service, at the head timeout.
         for sock in idle:
             sock.settimeout(LIMITS.head_timeout + STALL)
@@ -251,9 +256,7 @@ def test_connections_past_the_limit_get_503_and_idle_ones_are_closed(service: Se
         for sock in idle:
             sock.close()
     after = _acknowledge(service)
-    print(
-        f"\n{len(idle)} idle connections: the next request refused (503) in {refused_after:.3f} s"
-    )
+    print(f"\n{len(idle)} idle connections: the next request served in {served_after:.3f} s")
     print(f"idle connections closed by the service after {closed_after:.1f} s")
     print(f"then a webhook acknowledged in {after * 1000:.0f} ms")
 

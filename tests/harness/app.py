@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from starlette.types import ASGIApp
 
 from bridge.app import create_app
 from bridge.logs import install_redaction
-from bridge.server import database_threads
+from bridge.server import ServerConfig, database_threads, limits_of
 from bridge.settings import Settings
 from storage.tables import utcnow
 from tests.harness.senders import Senders
@@ -30,15 +31,26 @@ class Running(Senders[Coroutine[Any, Any, httpx.Response]]):
 
 @asynccontextmanager
 async def running_app(
-    settings: Settings, fakes: Vendors, *, clock: Callable[[], datetime] = utcnow
+    settings: Settings,
+    fakes: Vendors,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    peer: str = "127.0.0.1",
+    as_served: bool = False,
 ) -> AsyncIterator[Running]:
     """Run the app against the fakes until the block ends, at `clock`'s time (a ManualClock
-    puts the app's and its worker's time under the test's control)."""
+    puts the app's and its worker's time under the test's control). Requests come from
+    `peer`; `as_served`: through what uvicorn wraps around the app (`ServerConfig.load`)."""
     # What `python -m bridge` sets up once per process.
     install_redaction(settings.secrets())
     asyncio.get_running_loop().set_default_executor(database_threads())
     app = create_app(settings, transport=fakes.transport, clock=clock)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        served: ASGIApp = app
+        if as_served:
+            config = ServerConfig(app, settings, limits_of(settings))
+            config.load()
+            served = config.loaded_app
+        transport = httpx.ASGITransport(app=served, client=(peer, 50123))
         async with httpx.AsyncClient(transport=transport, base_url="http://rating.test") as client:
             yield Running(client, settings)

@@ -1,0 +1,96 @@
+"""Silent connections cannot starve the webhooks (issue 23, point 5): the real service process,
+attacked from other loopback addresses (127.0.0.2, ...: Linux routes all of 127/8 to lo).
+
+- One client address holds at most HTTP_MAX_CONNECTIONS_PER_CLIENT connections: the next is
+  refused at once with 503, and a webhook from elsewhere is answered.
+- Many addresses together filling HTTP_MAX_CONNECTIONS with silent connections: a webhook
+  still finds room, the longest-silent connection gives its place.
+Before the fix both webhooks got 503 (uvicorn counted every silent connection to the limit).
+Figures under attack beside a baseline: `python -m bench.starvation`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from tests.harness.constants import ISSUE_ID, WEBHOOK_TOKEN
+from tests.harness.payloads import closed_webhook
+from tests.harness.processes import Service, service_on_fakes
+from tests.harness.senders import WEBHOOK
+
+STALL = 10.0  # seconds: a bound only a stall passes, never a measured figure
+MAX_CONNECTIONS, PER_CLIENT = 60, 20
+ISSUES = list(range(ISSUE_ID + 100, ISSUE_ID + 110))
+_issues = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """The service as a process with small limits, against the fakes as a process."""
+    with service_on_fakes(
+        tmp_path_factory.mktemp("starvation"),
+        ISSUES,
+        HTTP_MAX_CONNECTIONS=str(MAX_CONNECTIONS),
+        HTTP_MAX_CONNECTIONS_PER_CLIENT=str(PER_CLIENT),
+    ) as running:
+        yield running
+
+
+@contextmanager
+def silent(service: Service, clients: list[str], each: int) -> Iterator[list[socket.socket]]:
+    """`each` connections from every client address, none of which says anything."""
+    port = int(service.env["PORT"])
+    opened = [
+        socket.create_connection(("127.0.0.1", port), timeout=STALL, source_address=(host, 0))
+        for host in clients
+        for _ in range(each)
+    ]
+    try:
+        time.sleep(0.5)  # the service has taken them all in
+        yield opened
+    finally:
+        for sock in opened:
+            sock.close()
+
+
+def _webhook(service: Service) -> int:
+    answer = httpx.post(
+        service.url + WEBHOOK,
+        params={"token": WEBHOOK_TOKEN},
+        json=closed_webhook(ISSUES[next(_issues)]),
+        timeout=STALL,
+    )
+    return answer.status_code
+
+
+def _answered_at_once(sock: socket.socket) -> bytes:
+    sock.settimeout(STALL / 2)  # the head timeout (10 s) would close it silently
+    try:
+        return sock.recv(1024)
+    except TimeoutError:
+        return b""
+
+
+@pytest.mark.slow
+def test_one_client_cannot_hold_more_than_its_share_of_connections(service: Service) -> None:
+    with silent(service, ["127.0.0.2"], MAX_CONNECTIONS) as held:
+        assert _webhook(service) == 200
+        over = [_answered_at_once(sock) for sock in held[PER_CLIENT : PER_CLIENT + 3]]
+    assert all(answer.startswith(b"HTTP/1.1 503") for answer in over), over
+    assert b"too many connections from this address" in over[0]
+
+
+@pytest.mark.slow
+def test_silent_connections_from_many_clients_give_their_place_to_a_webhook(
+    service: Service,
+) -> None:
+    clients = [f"127.0.0.{n}" for n in range(10, 10 + MAX_CONNECTIONS // PER_CLIENT + 1)]
+    with silent(service, clients, PER_CLIENT):  # more than the server holds
+        assert [_webhook(service) for _ in range(3)] == [200, 200, 200]
