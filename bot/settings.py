@@ -136,9 +136,10 @@ class BotSettings(BaseSettings):
         return token.get_secret_value()
 
     def plain_http_urls(self) -> list[str]:
-        """Names of base URLs that use plain http (allowed for local fakes, with a warning)."""
+        """Names of base URLs that send plain http over a network (allowed, with a warning; a
+        loopback address, as the sandbox's fakes have, crosses no network and is not listed)."""
         urls = {"BITRIX_WEBHOOK_URL": self.bitrix_webhook_url, "PUBLIC_URL": self.public_url}
-        return [name for name, url in urls.items() if url and url.startswith("http://")]
+        return [name for name, url in urls.items() if url and plain_over_network(url)]
 
     def placeholders(self) -> list[str]:
         """Names of settings still holding the example values of example.env."""
@@ -162,6 +163,14 @@ class BotSettings(BaseSettings):
         secret = [v.get_secret_value() for v in values if v is not None]
         webhook_code = urlsplit(self.bitrix_webhook_url).path.rstrip("/").rsplit("/", 1)[-1]
         return [s for s in [*secret, webhook_code] if len(s) >= 4]
+
+
+def plain_over_network(url: str) -> bool:
+    """Whether `url` is plain http to a host beyond this machine."""
+    if not url.startswith("http://"):
+        return False
+    host = (urlsplit(url).hostname or "").lower()
+    return host != "localhost" and not host.startswith("127.") and host != "::1"
 
 
 class SettingsError(Exception):

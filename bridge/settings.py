@@ -15,7 +15,13 @@ from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_v
 from pydantic_settings import NoDecode
 
 from bot.messages import Language
-from bot.settings import PLACEHOLDER, SettingsError, check_base_url, load_settings
+from bot.settings import (
+    PLACEHOLDER,
+    SettingsError,
+    check_base_url,
+    load_settings,
+    plain_over_network,
+)
 from bot.texts_file import load_texts
 from bridge.durations import Duration, parse_optional_duration
 from bridge.survey_settings import SurveyRulesSettings
@@ -261,7 +267,7 @@ class Settings(SurveyRulesSettings):
 
     def plain_http_urls(self) -> list[str]:
         """Names of base URLs that use plain http (allowed for local fakes, with a warning)."""
-        okdesk = ["OKDESK_URL"] if self.okdesk_url.startswith("http://") else []
+        okdesk = ["OKDESK_URL"] if plain_over_network(self.okdesk_url) else []
         return [*super().plain_http_urls(), *okdesk]
 
     def placeholders(self) -> list[str]:

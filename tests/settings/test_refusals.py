@@ -86,15 +86,28 @@ def test_several_problems_are_reported_at_once() -> None:
 
 def test_plain_http_urls_are_accepted_and_listed() -> None:
     made = settings(
+        okdesk_url="http://okdesk.internal:8081",
+        bitrix_webhook_url="http://10.0.0.7:8082/rest/1/hooktoken",
+        public_url="http://rating.acme.example",
+    )
+
+    assert made.okdesk_url == "http://okdesk.internal:8081/"
+    assert made.bitrix_webhook_url == "http://10.0.0.7:8082/rest/1/hooktoken/"
+    assert made.public_url == "http://rating.acme.example/"
+    assert sorted(made.plain_http_urls()) == ["BITRIX_WEBHOOK_URL", "OKDESK_URL", "PUBLIC_URL"]
+
+
+def test_plain_http_to_this_machine_is_accepted_and_not_warned_about() -> None:
+    made = settings(
         okdesk_url="http://127.0.0.1:8081",
-        bitrix_webhook_url="http://127.0.0.1:8082/rest/1/hooktoken",
+        bitrix_webhook_url="http://127.0.0.2:8082/rest/1/hooktoken",
         public_url="http://localhost:8080",
     )
 
     assert made.okdesk_url == "http://127.0.0.1:8081/"
-    assert made.bitrix_webhook_url == "http://127.0.0.1:8082/rest/1/hooktoken/"
-    assert made.public_url == "http://localhost:8080/"
-    assert sorted(made.plain_http_urls()) == ["BITRIX_WEBHOOK_URL", "OKDESK_URL", "PUBLIC_URL"]
+    assert made.plain_http_urls() == [], (
+        "the sandbox's log opens with no warning that means nothing"
+    )
 
 
 @pytest.mark.parametrize("public_url", [None, ""])

@@ -1,5 +1,6 @@
-"""Indexes the purge reads instead of whole tables: unpurged finished surveys, stale
-undeliverable surveys, finished jobs
+"""Indexes the purge reads instead of whole tables
+
+Unpurged finished surveys, stale undeliverable surveys, finished jobs.
 
 Revision ID: 0004
 Revises: 0003

@@ -1,5 +1,6 @@
-"""Issue 10 (reminder, who is asked, automatic comment, language): the reminder's times, the
-engineer's id, and what events told about a person's language
+"""The reminder's times, the engineer's id, and what events told about a person's language
+
+For the reminder, who is asked, the automatic comment and the language of each person.
 
 Revision ID: 0007
 Revises: 0006
