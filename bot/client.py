@@ -223,9 +223,8 @@ class BitrixClient:
 
     async def token_owner(self, access_token: str) -> int | None:
         """Whose OAuth access token this is, asked of our own portal (`profile`, which needs
-        no scope); None when the portal does not accept the token (expired or invented).
-
-        The portal is the configured one, never a URL from an event.
+        no scope); None when the portal does not accept it: expired, invented, or a deactivated
+        user's (empty result, PHP's `[]`: bitrix24.md §13). Asked of our portal, never an event's.
         """
         parts = urlsplit(self._base)
         url = f"{parts.scheme}://{parts.netloc}/rest/profile.json"
@@ -234,9 +233,9 @@ class BitrixClient:
     def _read_owner(self, method: str, response: httpx.Response) -> int | None:
         answer = _json(response)
         error = str(answer.get("error") or "") if isinstance(answer, dict) else ""
-        if response.status_code == 401 or error in _NOT_A_TOKEN:
-            return None
         result = answer.get("result") if isinstance(answer, dict) else None
+        if response.status_code == 401 or error in _NOT_A_TOKEN or result == []:
+            return None
         if not response.is_success or not isinstance(result, dict):
             raise self._failure(method, response, answer)
         owner = str(result.get("ID", ""))

@@ -33,8 +33,9 @@ class Answer:
 
     A typed reply that is not a rating has no score; one that may be a rating but is not
     clearly one is `doubtful`, and the bot asks back with buttons instead of guessing. A clear
-    typed score counts once the event's `access_token` is shown (through our own portal) to
-    belong to the person it names: whoever holds only the handler URL cannot rate for others.
+    typed score counts at once when it came over the authenticated event channel with no
+    token (`channel_proven`: a webhook bot's events carry none, bitrix24.md §12); when the
+    event carries the person's `access_token`, once our own portal says whose it is.
     """
 
     user_id: int
@@ -48,6 +49,7 @@ class Answer:
     access_token: str | None = None
     # The ticket a typed reply names («№12345 — 4»), when it names one.
     ticket: int | None = None
+    channel_proven: bool = False
 
     @classmethod
     def typed(
@@ -58,6 +60,7 @@ class Answer:
         text: str,
         replay_key: str | None,
         access_token: str | None,
+        channel_proven: bool = False,
     ) -> Answer:
         """A reply the person typed in their private chat with the bot, read as an answer."""
         reading = read_reply(text)
@@ -70,6 +73,7 @@ class Answer:
             doubtful=reading.kind is ReplyKind.DOUBTFUL,
             access_token=access_token or None,
             ticket=reading.ticket,
+            channel_proven=channel_proven,
         )
 
     @property
@@ -85,6 +89,7 @@ class Answer:
             by_button=self.survey_token is not None,
             doubtful=self.doubtful,
             verifiable=bool(self.access_token),
+            channel_proven=self.channel_proven,
         )
 
 

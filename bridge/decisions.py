@@ -68,6 +68,10 @@ class AnswerFacts:
     doubtful: bool = False
     # A typed reply's sender can be checked (the event carried their access token).
     verifiable: bool = False
+    # A typed reply that came, with no token, over the authenticated event channel (our URL
+    # secret, application token, domain, member_id) from a private chat: Bitrix24's own word
+    # of who wrote it (bitrix24.md §12), as a webhook bot's events carry no user token.
+    channel_proven: bool = False
 
 
 def may_answer(survey: SurveyView, user_id: int) -> bool:
@@ -85,7 +89,8 @@ def decide_answer(
     """What an answer does to the survey it names (or the person's latest one).
 
     A button press rates at once (it carries the survey's unguessable token); a clear typed
-    score is rated once its sender is verified; a doubtful one is asked back with buttons.
+    score is rated once its sender is verified: by `profile` when the event carries the
+    person's token, else by the event channel itself; a doubtful one is asked back.
     A `changeable` survey (its person pressed «Изменить оценку» in time) is rated again so.
     """
     if survey is None:
@@ -98,9 +103,11 @@ def decide_answer(
         return AnswerOutcome.ALREADY_DONE
     if answer.by_button:
         return AnswerOutcome.RATED
-    if answer.doubtful or not answer.verifiable:
+    if answer.doubtful:
         return AnswerOutcome.ASKED_BACK
-    return AnswerOutcome.VERIFYING
+    if answer.verifiable:
+        return AnswerOutcome.VERIFYING
+    return AnswerOutcome.RATED if answer.channel_proven else AnswerOutcome.ASKED_BACK
 
 
 def default_applies(

@@ -1,8 +1,9 @@
 """Ask why after a rating: "what went wrong?" (FOLLOWUP_MAX_SCORE and below), or "anything to
 add?" (above it, with FOLLOWUP_ON_HIGH), once per survey.
 
-The person's next message within FOLLOWUP_WINDOW is kept with the survey; once our portal
-confirms the event's access token is theirs (as for a typed score), it goes to the Okdesk
+The person's next message within FOLLOWUP_WINDOW is kept with the survey. Once its sender is
+proven (as for a typed score: by the event channel when the event carries no token, or by our
+portal's `profile` when it carries the person's access token), it goes to the Okdesk
 ticket as the contact's comment (HTML escaped, private unless FOLLOWUP_COMMENT_PUBLIC), a
 queued job retried like the rating, and the bot says it was passed on. A message after the
 window is an ordinary message.
@@ -62,7 +63,13 @@ def ask(
 
 
 def take(
-    session: Session, *, user_id: int, text: str, access_token: str | None, now: datetime
+    session: Session,
+    *,
+    user_id: int,
+    text: str,
+    access_token: str | None,
+    channel_proven: bool = False,
+    now: datetime,
 ) -> Survey | None:
     """Keep a message as the answer to the person's open question; the survey, or None."""
     survey = followups.open_question(session, bitrix_user_id=user_id, now=now)
@@ -71,6 +78,9 @@ def take(
         return None
     if not followups.take_answer(session, survey_id=survey.id, text=kept, now=now):
         return None
+    if channel_proven and not access_token:
+        queue.enqueue(session, kind=JobKind.POST_FOLLOWUP, now=now, survey_id=survey.id)
+        return survey
     payload = {"user_id": user_id, "access_token": access_token or ""}
     queue.enqueue(
         session, kind=JobKind.VERIFY_FOLLOWUP, now=now, survey_id=survey.id, payload=payload

@@ -44,6 +44,9 @@ class TypedReply(Protocol):
     @property
     def access_token(self) -> str | None: ...
 
+    @property
+    def channel_proven(self) -> bool: ...
+
 
 @dataclass(frozen=True)
 class Routed:
@@ -63,6 +66,7 @@ def route(session: Session, answer: TypedReply, now: datetime) -> Routed:
             user_id=answer.user_id,
             text=answer.reply_text or "",
             access_token=answer.access_token,
+            channel_proven=answer.channel_proven,
             now=now,
         )
         if taken is not None:

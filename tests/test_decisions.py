@@ -110,6 +110,24 @@ def test_a_button_press_rates_only_the_owners_waiting_survey(
             AnswerOutcome.VERIFYING,
         ),
         (AnswerFacts(user_id=27, score=4, by_button=False), AnswerOutcome.ASKED_BACK),
+        # A webhook bot's event carries no token: the authenticated channel proves it.
+        (
+            AnswerFacts(user_id=27, score=4, by_button=False, channel_proven=True),
+            AnswerOutcome.RATED,
+        ),
+        # A token, when the event carries one, is still checked by `profile`.
+        (
+            AnswerFacts(user_id=27, score=4, by_button=False, verifiable=True, channel_proven=True),
+            AnswerOutcome.VERIFYING,
+        ),
+        (
+            AnswerFacts(user_id=27, score=4, by_button=False, doubtful=True, channel_proven=True),
+            AnswerOutcome.ASKED_BACK,
+        ),
+        (
+            AnswerFacts(user_id=28, score=4, by_button=False, channel_proven=True),
+            AnswerOutcome.NOT_YOURS,
+        ),
         (
             AnswerFacts(user_id=27, score=4, by_button=False, doubtful=True, verifiable=True),
             AnswerOutcome.ASKED_BACK,

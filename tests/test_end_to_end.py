@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.harness.constants import EVENTS_TOKEN
-from tests.harness.payloads import click_body, closed_webhook, reply_body
+from tests.harness.payloads import click_body, closed_webhook
 from tests.harness.processes import (
     Fakes,
     Service,
@@ -75,9 +76,16 @@ def _refused(fakes: Fakes, send: Senders[httpx.Response]) -> None:
     assert _rates(fakes, 103) == []
 
 
-def test_the_whole_loop_through_real_processes(database_url: str, tmp_path: Path) -> None:
+# By default the fake portal is as strict as the real one: a webhook bot's events carry no
+# user token (bitrix24.md §12); the other reading (an OAuth application's events, with the
+# person's token that `profile` checks) runs the same loop.
+@pytest.mark.parametrize("tokens", [False, True], ids=["no_tokens", "with_tokens"])
+def test_the_whole_loop_through_real_processes(
+    database_url: str, tmp_path: Path, tokens: bool
+) -> None:
     with fakes_process() as fakes:
         fakes.seed_tickets([101, 102, 103])
+        fakes.control("bitrix", "event_tokens", {"enabled": tokens})
         env = service_env(fakes, database_url, free_port())
         assert "BITRIX_BOT_ID=567" in register_bot(env, tmp_path)
         service = Service(env, tmp_path / "service.log")
@@ -85,11 +93,14 @@ def test_the_whole_loop_through_real_processes(database_url: str, tmp_path: Path
         send = service.senders()
         try:
             _rated_by_click(fakes, send)
-            # A typed "5".
+            # A typed "5", as the portal posts it.
             send.webhook(closed_webhook(102))
             wait_for(lambda: _invitation(fakes, 102) is not None)
-            assert send.event(reply_body("5", message_id=777)).status_code == 200
+            typed = fakes.control("bitrix", "write", {"user_id": 27, "text": "5"})
+            assert typed == {"delivered": True, "status": 200}
             wait_for(lambda: _rates(fakes, 102) == ["good"])
+            profiles = fakes.state("bitrix")["calls_by_method"].get("profile", 0)
+            assert profiles == (1 if tokens else 0)
             _refused(fakes, send)
             assert _rates(fakes, 101) == ["good"]
         finally:

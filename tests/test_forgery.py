@@ -37,12 +37,27 @@ def _replies(engine: Engine) -> list[str]:
     return [j.payload for j in jobs(engine) if j.kind == JobKind.REPLY]
 
 
-async def test_a_typed_score_counts_once_our_portal_confirms_its_sender(
+async def test_a_typed_score_over_the_event_channel_is_rated_with_no_token(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    """A webhook bot's events carry no user token (bitrix24.md §12): the authenticated channel
+    (URL secret, application token, domain, member_id), a private chat and the survey's person
+    make a clear typed score that person's answer; `profile` is not asked."""
+    async with running_app(make_settings(database_url), vendors) as app:
+        await _awaiting(app, engine)
+        assert (await app.event(reply_body("5"))).status_code == 200
+        await eventually(lambda: surveys(engine)[0].rating_sent_at is not None)
+    assert (surveys(engine)[0].score, surveys(engine)[0].rated_by) == (5, USER_ID)
+    assert [name for name, _ in vendors.bitrix.calls if name == "profile"] == []
+    assert len(vendors.okdesk.rate_posts) == 1
+
+
+async def test_a_typed_score_with_a_token_counts_once_our_portal_confirms_its_sender(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
     async with running_app(make_settings(database_url), vendors) as app:
         await _awaiting(app, engine)
-        assert (await app.event(reply_body("5"))).status_code == 200
+        assert (await app.event(reply_body("5", tokens=True))).status_code == 200
         await eventually(lambda: surveys(engine)[0].rating_sent_at is not None)
     assert (surveys(engine)[0].score, surveys(engine)[0].rated_by) == (5, USER_ID)
     assert [name for name, _ in vendors.bitrix.calls if name == "profile"] == ["profile"]
@@ -64,19 +79,26 @@ async def test_a_forged_typed_score_with_someone_elses_token_changes_nothing(
     assert vendors.okdesk.rate_posts == []
 
 
-@pytest.mark.parametrize("token", ["", "not-a-token-the-portal-knows"])
-async def test_a_typed_score_that_cannot_be_verified_is_confirmed_with_buttons(
-    database_url: str, engine: Engine, vendors: Vendors, token: str
+@pytest.mark.parametrize("deactivated", [False, True])
+async def test_a_typed_score_whose_token_the_portal_refuses_is_confirmed_with_buttons(
+    database_url: str, engine: Engine, vendors: Vendors, deactivated: bool
 ) -> None:
+    """An invented token (401), or the token of a user deactivated since (`profile` answers
+    `[]`, bitrix24.md §13): not verified at once, asked back, never retried for 72 h."""
+    token = "not-a-token-the-portal-knows"
     body = reply_body("4", message_id=556, **{"auth[access_token]": token})
     async with running_app(make_settings(database_url), vendors) as app:
         await _awaiting(app, engine)
+        if deactivated:
+            vendors.bitrix.user_tokens[token] = USER_ID
+            vendors.bitrix.users[0]["ACTIVE"] = False
         assert (await app.event(body)).status_code == 200
         await eventually(lambda: len(vendors.bitrix.messages) == 2)
     (asked,) = [m for m in vendors.bitrix.messages.values() if "Оценить заявку" in m["MESSAGE"]]
     assert asked["MESSAGE"] == f"Оценить заявку №{ISSUE_ID} на 4? Нажмите кнопку с оценкой."
     assert [b["TEXT"] for b in asked["KEYBOARD"]["BUTTONS"]] == ["1", "2", "3", "4", "5"]
     assert surveys(engine)[0].state == SurveyState.AWAITING
+    assert [j.attempts for j in jobs(engine) if j.kind == JobKind.VERIFY_REPLY] == [1]
 
 
 async def test_a_doubtful_reply_is_asked_back_not_guessed(

@@ -162,6 +162,9 @@ def _handle_reply(state: App, reply: ChatReply, access_token: str, now: datetime
         text=reply.text,
         replay_key=reply.replay_key,
         access_token=access_token,
+        # Only authenticated events reach here (URL secret, application token, domain,
+        # member_id), and only from a private chat: with no token, the channel is the proof.
+        channel_proven=True,
     )
     outcome = answers.record_answer(state.engine, state.settings, answer, now)
     log.info("bitrix.reply user_id=%s result=%s", reply.user_id, outcome)

@@ -146,13 +146,16 @@ class Service:
     def type_reply(
         self, text: str, *, message_id: int = 84331, access_token: str = USER_TOKEN
     ) -> str:
-        """The requester types a reply to the bot in their private chat."""
+        """The requester types a reply to the bot in their private chat (`access_token=""`: a
+        webhook bot's event, which carries none, bitrix24.md §12)."""
         answer = Answer.typed(
             user_id=USER_ID,
             dialog_id=str(USER_ID),
             text=text,
             replay_key=f"bitrix:message:{message_id}",
             access_token=access_token,
+            # As the events route: the event passed the channel checks, in a private chat.
+            channel_proven=True,
         )
         return self._answer(answer)
 

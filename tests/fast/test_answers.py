@@ -111,6 +111,18 @@ async def test_a_doubtful_reply_is_asked_back(service: Service) -> None:
     assert service.click(4) == "rated"
 
 
+async def test_a_clear_score_over_the_event_channel_with_no_token_is_rated_at_once(
+    service: Service,
+) -> None:
+    """A webhook bot's events carry no user token (bitrix24.md §12): the channel proves them."""
+    await _invited(service)
+    service.messenger.token_owners.clear()
+    assert service.type_reply("5", access_token="") == "rated"
+    await service.drain()
+    assert service.survey().state == SurveyState.RATED
+    assert service.rated() == ["good"]
+
+
 async def test_a_score_whose_token_the_portal_does_not_know_is_asked_back(
     service: Service,
 ) -> None:

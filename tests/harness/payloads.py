@@ -47,23 +47,32 @@ def event_body(name: str, **fields: str) -> bytes:
     return urlencode(replaced).encode()
 
 
-def click_body(params: str, user_id: int = USER_ID) -> bytes:
+# A bot registered over an incoming webhook with CLIENT_ID (ours) gets events with no token
+# (bitrix24.md §12): the default. `tokens=True` is the other reading, an OAuth application's
+# events with the person's access token (§5).
+WEBHOOK_BOT = {"click": "ONIMCOMMANDADD_webhook_bot", "reply": "ONIMBOTMESSAGEADD_webhook_bot"}
+WITH_TOKENS = {"click": "ONIMCOMMANDADD_keyboard_click", "reply": "ONIMBOTMESSAGEADD_text_reply"}
+
+
+def click_body(params: str, user_id: int = USER_ID, *, tokens: bool = False) -> bytes:
     """A keyboard click on a rating button."""
     return event_body(
-        "ONIMCOMMANDADD_keyboard_click",
+        (WITH_TOKENS if tokens else WEBHOOK_BOT)["click"],
         **{
             "data[COMMAND][103][COMMAND_PARAMS]": params,
             "data[USER][ID]": str(user_id),
             "data[PARAMS][DIALOG_ID]": str(user_id),
             "data[PARAMS][FROM_USER_ID]": str(user_id),
-            "auth[user_id]": str(user_id),
+            **({"auth[user_id]": str(user_id)} if tokens else {}),
         },
     )
 
 
-def reply_body(message: str, message_id: int = 84331, **fields: str) -> bytes:
+def reply_body(
+    message: str, message_id: int = 84331, *, tokens: bool = False, **fields: str
+) -> bytes:
     """A message typed to the bot in the private chat."""
     return event_body(
-        "ONIMBOTMESSAGEADD_text_reply",
+        (WITH_TOKENS if tokens else WEBHOOK_BOT)["reply"],
         **{"data[PARAMS][MESSAGE]": message, "data[PARAMS][MESSAGE_ID]": str(message_id), **fields},
     )

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import pytest
+
 from bot.events import ChatReply, RatingClick, parse_event
 from bot.messages import rating_keyboard
 from bridge.okdesk.data import OkdeskWebhook
@@ -62,27 +64,46 @@ def test_closing_a_ticket_posts_the_captured_webhook_shape_that_we_read() -> Non
     assert sent["issue"]["completed_at"] == "2026-11-30T15:00:00.000+03:00"
 
 
-def test_a_button_press_is_the_captured_click_key_for_key_and_reads_as_a_click() -> None:
+# A webhook bot's events carry no token (bitrix24.md §12): the fake's default; with
+# `user_tokens_in_events` they are an OAuth application's, as captured (§5).
+CAPTURED = {
+    (False, "click"): "ONIMCOMMANDADD_webhook_bot",
+    (False, "reply"): "ONIMBOTMESSAGEADD_webhook_bot",
+    (True, "click"): "ONIMCOMMANDADD_keyboard_click",
+    (True, "reply"): "ONIMBOTMESSAGEADD_text_reply",
+}
+
+
+@pytest.mark.parametrize("tokens", [False, True])
+def test_a_button_press_is_the_captured_click_key_for_key_and_reads_as_a_click(
+    tokens: bool,
+) -> None:
     fake, message_id = _portal()
+    fake.user_tokens_in_events = tokens
     body = fake.click(message_id, user_id=27, button=3)
     assert body is not None
-    captured = (FIXTURES / "bitrix24/ONIMCOMMANDADD_keyboard_click.form").read_bytes().strip()
+    captured = (FIXTURES / f"bitrix24/{CAPTURED[tokens, 'click']}.form").read_bytes().strip()
     assert _form_keys(body) == _form_keys(captured)
     parsed = parse_event(body)
     (click,) = parsed.events
     assert isinstance(click, RatingClick)
     assert (click.params, click.user_id, click.message_id) == (f"{TOKEN}:4", 27, message_id)
     assert (parsed.auth.domain, parsed.auth.application_token) == ("127.0.0.1", "app")
+    assert bool(parsed.auth.access_token) is tokens
 
 
-def test_a_typed_message_is_the_captured_reply_key_for_key_and_its_token_is_the_persons() -> None:
+@pytest.mark.parametrize("tokens", [False, True])
+def test_a_typed_message_is_the_captured_reply_key_for_key_with_a_token_only_if_set(
+    tokens: bool,
+) -> None:
     fake, _ = _portal()
+    fake.user_tokens_in_events = tokens
     body = fake.write(27, "отлично")
     assert body is not None
-    captured = (FIXTURES / "bitrix24/ONIMBOTMESSAGEADD_text_reply.form").read_bytes().strip()
+    captured = (FIXTURES / f"bitrix24/{CAPTURED[tokens, 'reply']}.form").read_bytes().strip()
     assert _form_keys(body) == _form_keys(captured)
     (reply,) = parse_event(body).events
     assert isinstance(reply, ChatReply)
     assert (reply.text, reply.user_id) == ("отлично", 27)
-    token = dict(parse_qsl(body.decode()))["auth[access_token]"]
-    assert fake.user_tokens[token] == 27
+    token = dict(parse_qsl(body.decode())).get("auth[access_token]")
+    assert (token is not None and fake.user_tokens[token] == 27) is tokens

@@ -123,3 +123,16 @@ async def test_a_follow_up_whose_sender_is_someone_else_is_not_posted(service: S
     await service.drain()
     assert service.helpdesk.comments == []
     assert service.survey().followup_text is None
+
+
+async def test_a_follow_up_over_the_event_channel_with_no_token_reaches_okdesk(
+    service: Service,
+) -> None:
+    """A webhook bot's events carry no user token (bitrix24.md §12): the authenticated event
+    channel is the proof, so the answer is posted without asking `profile`."""
+    await rated(service, 2)
+    service.messenger.token_owners.clear()
+    assert service.type_reply("Мастер опоздал", message_id=1, access_token="") == "followed_up"
+    await service.drain()
+    assert [comment[1] for comment in service.helpdesk.comments] == ["Мастер опоздал"]
+    assert _texts(service)[-1] == PASSED

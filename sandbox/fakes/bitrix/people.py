@@ -1,6 +1,12 @@
 """What people do in the portal: press a bot message's button (ONIMCOMMANDADD) or write to the
 bot (ONIMBOTMESSAGEADD). Each builds the form body Bitrix24 posts to the handler, in the shape of
 the captured events (bitrix24.md §5), and `deliver` posts it once, as Bitrix24 does (no retry).
+
+A bot registered over an incoming webhook with CLIENT_ID is bound with no application, so its
+events carry no token at all: `auth` holds only `domain`, `member_id` and `application_token`,
+and `data[BOT][id]` only the bot's id and code (bitrix24.md §12). That is the default here;
+`user_tokens_in_events` (`POST /_fake/event_tokens`) gives the other reading, an OAuth
+application's events, with the person's access token (§5) that `profile` knows.
 """
 
 from __future__ import annotations
@@ -13,12 +19,12 @@ from urllib.parse import urlencode
 
 import httpx
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox.fakes._common import read_json_object
 from sandbox.fakes.bitrix.messages import MEMBER_ID, MessageMethods
-from sandbox.fakes.bitrix.php import as_int, as_str, upper_keys
+from sandbox.fakes.bitrix.php import Answer, as_int, as_str, time_info, truthy, upper_keys
 
 Pairs = list[tuple[str, Any]]
 SERVER_ENDPOINT = "https://oauth.bitrix.info/rest/"
@@ -31,6 +37,42 @@ class PeopleMethods(MessageMethods):
     domain: str
     user_tokens: dict[str, int]
     user_messages: dict[int, dict[str, Any]]
+    calls: list[tuple[str, dict[str, Any]]]
+    webhook_path: str
+    owner_is_admin: bool
+    operating_reset_at: int | None
+    # The other reading: events carry the person's OAuth token, as an application's do (§5).
+    user_tokens_in_events: bool = False
+
+    def _profile(self, params: dict[str, Any]) -> Response:
+        """`profile` with OAuth (`auth=<access_token>`, query or body): the token's user; a
+        deactivated user's token answers an empty result, PHP's `[]` (bitrix24.md §13)."""
+        token = as_str(params.get("auth") or params.get("AUTH"))
+        self.calls.append(("profile", {}))
+        user_id = self.user_tokens.get(token)
+        if user_id is None:
+            body = {"error": "invalid_token", "error_description": "Unable to verify access token"}
+            return JSONResponse(body, 401)
+        user = next((u for u in self.users if as_int(u.get("ID")) == user_id), {})
+        found = self._profile_of(user_id, admin=False) if truthy(user.get("ACTIVE", True)) else []
+        timing = time_info(time.time(), self.operating_reset_at)
+        return JSONResponse({"result": found, "time": timing})
+
+    def _owner_profile(self, _params: dict[str, Any]) -> Answer:
+        """`profile` over the webhook: its owner, with `ADMIN` (bitrix24.md §13)."""
+        owner = as_int(self.webhook_path.strip("/").split("/")[1]) or 1
+        return Answer(self._profile_of(owner, admin=self.owner_is_admin))
+
+    def _profile_of(self, user_id: int, *, admin: bool) -> dict[str, Any]:
+        user = next((u for u in self.users if as_int(u.get("ID")) == user_id), {})
+        return {
+            "ID": str(user_id),
+            "ADMIN": admin,
+            "NAME": as_str(user.get("NAME")),
+            "LAST_NAME": as_str(user.get("LAST_NAME")),
+            "PERSONAL_GENDER": "",
+            "TIME_ZONE": None,
+        }
 
     def access_token(self, user_id: int) -> str:
         """The person's OAuth access token (minted once; `profile` knows whose it is)."""
@@ -59,12 +101,16 @@ class PeopleMethods(MessageMethods):
         }
 
     def _bot_block(self, head: str, bot: dict[str, Any]) -> Pairs:
-        """The bot's OAuth block, flat and again under AUTH, then its id and code."""
+        """The bot's OAuth block, flat and again under AUTH (only with tokens in events),
+        then its id and code."""
+        ids: Pairs = [(f"{head}[BOT_ID]", bot["ID"]), (f"{head}[BOT_CODE]", bot["CODE"])]
+        if not self.user_tokens_in_events:
+            return ids
         oauth = self._oauth(bot["ID"], secrets.token_hex(24), bot["CLIENT_ID"])
         oauth["client_id"] = f"local.{secrets.token_hex(7)}"
         pairs: Pairs = [(f"{head}[{key}]", value) for key, value in oauth.items()]
         pairs += [(f"{head}[AUTH][{key}]", value) for key, value in oauth.items()]
-        return [*pairs, (f"{head}[BOT_ID]", bot["ID"]), (f"{head}[BOT_CODE]", bot["CODE"])]
+        return pairs + ids
 
     def _person(self, user_id: int) -> tuple[Pairs, bool]:
         """`data[USER][...]` of the acting person, and whether they are an extranet user."""
@@ -78,8 +124,13 @@ class PeopleMethods(MessageMethods):
         return [(f"data[USER][{key}]", value) for key, value in values.items()], extranet
 
     def _tail(self, user_id: int, application_token: str) -> Pairs:
-        """`ts` and the person's `auth[...]` block, which end every event."""
-        oauth = self._oauth(user_id, self.access_token(user_id), application_token)
+        """`ts` and the `auth[...]` block, which end every event: the portal and the
+        subscription only, or with tokens in events the person's whole OAuth block."""
+        if self.user_tokens_in_events:
+            oauth = self._oauth(user_id, self.access_token(user_id), application_token)
+        else:
+            oauth = {"domain": self.domain, "member_id": MEMBER_ID}
+            oauth["application_token"] = application_token
         return [("ts", int(time.time()))] + [(f"auth[{k}]", v) for k, v in oauth.items()]
 
     def click(self, message_id: int, user_id: int, button: int = 0) -> bytes | None:
@@ -191,7 +242,14 @@ def people_routes(fake: PeopleMethods) -> list[BaseRoute]:
         status = await deliver(url, body)
         return JSONResponse({"delivered": True, "status": status})
 
+    async def event_tokens(request: Request) -> JSONResponse:
+        """`{"enabled": bool}`: whether events carry the person's token (the other reading)."""
+        data = await read_json_object(request)
+        fake.user_tokens_in_events = bool(data.get("enabled", fake.user_tokens_in_events))
+        return JSONResponse({"enabled": fake.user_tokens_in_events})
+
     return [
         Route("/_fake/press", press, methods=["POST"]),
         Route("/_fake/write", write, methods=["POST"]),
+        Route("/_fake/event_tokens", event_tokens, methods=["POST"]),
     ]

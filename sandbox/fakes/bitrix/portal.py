@@ -161,6 +161,7 @@ class FakeBitrix(PeopleMethods, ScopeMethods):
             "imbot.message.update": self._message_update,
             "batch": self._batch,
             "scope": self._scope,
+            "profile": self._owner_profile,
         }
 
     def fail(self, method: str, *entries: FailEntry) -> None:
@@ -179,7 +180,7 @@ class FakeBitrix(PeopleMethods, ScopeMethods):
             return bad_gateway()
         path = request.url.path
         if path in ("/rest/profile", "/rest/profile.json"):
-            return await self._profile(request)
+            return self._profile(await _read_params(request))
         if not path.startswith(self.webhook_path):
             return JSONResponse(NO_AUTH, 401)
         method = method_key(path[len(self.webhook_path) :])
@@ -193,27 +194,6 @@ class FakeBitrix(PeopleMethods, ScopeMethods):
         except BitrixError as error:
             return JSONResponse(error.body(), error.status)
         return JSONResponse(self._success(answer, start))
-
-    async def _profile(self, request: Request) -> Response:
-        """`profile` with OAuth (`auth=<access_token>`, query or body): the token's user."""
-        params = await _read_params(request)
-        token = as_str(params.get("auth") or params.get("AUTH"))
-        self.calls.append(("profile", {}))
-        user_id = self.user_tokens.get(token)
-        if user_id is None:
-            body = {"error": "invalid_token", "error_description": "Unable to verify access token"}
-            return JSONResponse(body, 401)
-        user = next((u for u in self.users if as_int(u.get("ID")) == user_id), {})
-        result = {
-            "ID": str(user_id),
-            "ADMIN": False,
-            "NAME": as_str(user.get("NAME")),
-            "LAST_NAME": as_str(user.get("LAST_NAME")),
-            "PERSONAL_GENDER": "",
-            "TIME_ZONE": None,
-        }
-        timing = time_info(time.time(), self.operating_reset_at)
-        return JSONResponse({"result": result, "time": timing})
 
     def _refusal(self) -> BitrixError | None:
         """The portal-wide refusal of this request, if any: a manual block or the rate limit."""
@@ -276,14 +256,15 @@ class FakeBitrix(PeopleMethods, ScopeMethods):
             flt = upper_keys(params["FILTER"])
         else:
             flt = {k: v for k, v in params.items() if k not in USER_GET_RESERVED}
+        flt = self._scoped_filter(flt)
         admin_mode = self.owner_is_admin and php_truthy(params.get("ADMIN_MODE"))
         found = [u for u in self.users if _user_matches(u, flt) and _visible(u, admin_mode)]
         found.sort(key=lambda u: as_int(u.get("ID")) or 0)
         start = max(as_int(params.get("START")) or 0, 0)
         more = start + PAGE_SIZE < len(found)
-        return Answer(
-            found[start : start + PAGE_SIZE], len(found), start + PAGE_SIZE if more else None
-        )
+        # An empty answer has no `total` (bitrix24.md §13).
+        total = len(found) or None
+        return Answer(found[start : start + PAGE_SIZE], total, start + PAGE_SIZE if more else None)
 
     def _batch(self, params: dict[str, Any]) -> Answer:
         """batch: run up to 50 sub-calls, collecting results and errors per key."""

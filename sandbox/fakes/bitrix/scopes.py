@@ -3,7 +3,9 @@
 A Bitrix24 incoming webhook is created with a set of scopes; `scope` answers that set as a
 list of names (with `full=true`, every scope the portal has), and a method whose scope the
 webhook lacks answers 403 `insufficient_scope` (bitrix24.md §7). `profile` and `batch` need
-none; `user.get` works with `user` or `user_basic` (§6).
+none; `user.get` works with `user`, `user_basic` or `user_brief` (§6), and a filter key the
+scope may not read is silently dropped: `user_brief` has no contact data, so a `user_brief`-only
+webhook's EMAIL filter is ignored and user.get answers everyone (USERAPI prepareUserFilter).
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from typing import Any
 
 from sandbox.fakes.bitrix.php import Answer, BitrixError, php_truthy
 
-PORTAL_SCOPES = ("bizproc", "crm", "im", "imbot", "imopenlines", "task", "user", "user_basic")
+PORTAL_SCOPES: tuple[str, ...] = ("bizproc", "crm", "im", "imbot", "imopenlines", "task")
+PORTAL_SCOPES += ("user", "user_basic", "user_brief")
 DEFAULT_SCOPES = ("imbot", "im", "user")
 # The scopes any one of which lets a method run (methods not listed need none).
-_NEEDS = {"user.get": frozenset({"user", "user_basic"})}
+_NEEDS = {"user.get": frozenset({"user", "user_basic", "user_brief"})}
+# Filter keys that need contact data (`user_basic` or `user`).
+_CONTACT_KEYS = frozenset({"EMAIL", "PERSONAL_PHONE", "PERSONAL_MOBILE", "WORK_PHONE"})
 
 
 def needed_scopes(method: str) -> frozenset[str] | None:
@@ -41,3 +46,10 @@ class ScopeMethods:
         needed = needed_scopes(method)
         if needed is not None and not needed & set(self.scopes):
             raise BitrixError("insufficient_scope", "The request requires higher privileges")
+
+    def _scoped_filter(self, flt: dict[str, Any]) -> dict[str, Any]:
+        """A user.get filter without the keys the webhook's scopes may not use (dropped
+        silently, as Bitrix24 does)."""
+        if {"user", "user_basic"} & set(self.scopes):
+            return flt
+        return {k: v for k, v in flt.items() if k.lstrip("=%!<>@") not in _CONTACT_KEYS}
