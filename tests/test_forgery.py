@@ -20,7 +20,14 @@ from tests.harness.constants import (
     WEBHOOK_PATH,
 )
 from tests.harness.databases import jobs, surveys
-from tests.harness.payloads import click_body, closed_webhook, fixture_bytes, reply_body, rest_issue
+from tests.harness.payloads import (
+    click_body,
+    closed_webhook,
+    fixture_bytes,
+    oauth_reply_body,
+    reply_body,
+    rest_issue,
+)
 from tests.harness.vendors import Vendors, make_settings
 from tests.harness.waiting import eventually
 
@@ -57,7 +64,7 @@ async def test_a_typed_score_with_a_token_counts_once_our_portal_confirms_its_se
 ) -> None:
     async with running_app(make_settings(database_url), vendors) as app:
         await _awaiting(app, engine)
-        assert (await app.event(reply_body("5", tokens=True))).status_code == 200
+        assert (await app.event(oauth_reply_body("5"))).status_code == 200
         await eventually(lambda: surveys(engine)[0].rating_sent_at is not None)
     assert (surveys(engine)[0].score, surveys(engine)[0].rated_by) == (5, USER_ID)
     assert [name for name, _ in vendors.bitrix.calls if name == "profile"] == ["profile"]

@@ -68,11 +68,18 @@ def click_body(params: str, user_id: int = USER_ID, *, tokens: bool = False) -> 
     )
 
 
-def reply_body(
-    message: str, message_id: int = 84331, *, tokens: bool = False, **fields: str
-) -> bytes:
-    """A message typed to the bot in the private chat."""
+def reply_body(message: str, message_id: int = 84331, **fields: str) -> bytes:
+    """A message typed to the bot in the private chat, as a webhook bot gets it (no token)."""
+    return _reply(WEBHOOK_BOT["reply"], message, message_id, fields)
+
+
+def oauth_reply_body(message: str, message_id: int = 84331, **fields: str) -> bytes:
+    """The same message as an OAuth application's bot gets it: with the person's token."""
+    return _reply(WITH_TOKENS["reply"], message, message_id, fields)
+
+
+def _reply(fixture: str, message: str, message_id: int, fields: dict[str, str]) -> bytes:
     return event_body(
-        (WITH_TOKENS if tokens else WEBHOOK_BOT)["reply"],
+        fixture,
         **{"data[PARAMS][MESSAGE]": message, "data[PARAMS][MESSAGE_ID]": str(message_id), **fields},
     )
