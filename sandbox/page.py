@@ -32,6 +32,7 @@ from sandbox.render import Knobs, chat_log, log_panel, people_tabs, person_of, t
 from sandbox.run import Sandbox
 from sandbox.skeleton import page_html
 from sandbox.texts import Lang, language, text
+from sandbox.world import person_of_ticket
 from storage.db import create_db_engine
 from storage.tables import Survey
 
@@ -146,11 +147,13 @@ def _who(value: str | None) -> int:
     return person_of(int(value) if value and value.isdigit() else 0).user_id
 
 
-def _done(request: Request, form: Form, note: str) -> Response:
-    """JSON for the page's script; a redirect back to the page for a plain form post."""
+def _done(request: Request, form: Form, note: str, who: int | None = None) -> Response:
+    """JSON for the page's script; a redirect back to the page for a plain form post (to
+    `who`'s chat when the action concerns another person)."""
     if request.headers.get("x-sandbox") == "fetch":
-        return JSONResponse({"note": note})
-    query = urlencode({"who": _who(form.get("who")), "lang": language(form.get("lang"))})
+        return JSONResponse({"note": note, "who": who})
+    shown = who if who is not None else _who(form.get("who"))
+    query = urlencode({"who": shown, "lang": language(form.get("lang"))})
     return RedirectResponse(f"/?{query}", 303)
 
 
@@ -179,22 +182,28 @@ async def panels(request: Request) -> Response:
     return JSONResponse(await _console(request).panels(who, lang))
 
 
-async def _status(request: Request, code: str) -> Response:
+async def _status(request: Request, code: str) -> tuple[Form, dict[str, Any]]:
     """An engineer moves a ticket to `code` in Okdesk, which posts its webhook."""
     form = await _form(request)
     body = {"issue_id": int(form.get("issue_id", "0") or 0), "code": code}
-    answer = await _console(request).act("okdesk", "status", body)
-    return _done(request, form, _sent(answer, language(form.get("lang"))))
+    return form, await _console(request).act("okdesk", "status", body)
 
 
 async def close(request: Request) -> Response:
-    """«Закрыть»."""
-    return await _status(request, "closed")
+    """«Закрыть»: the page then shows the chat of the person the invitation goes to."""
+    form, answer = await _status(request, "closed")
+    lang = language(form.get("lang"))
+    person = person_of_ticket(int(form.get("issue_id", "0") or 0))
+    if person is None or not answer.get("delivered"):
+        return _done(request, form, _sent(answer, lang))
+    note = text("invited_in", lang, status=answer.get("status") or "—", name=person.name)
+    return _done(request, form, note, person.user_id)
 
 
 async def reopen(request: Request) -> Response:
     """«Открыть снова»."""
-    return await _status(request, "opened")
+    form, answer = await _status(request, "opened")
+    return _done(request, form, _sent(answer, language(form.get("lang"))))
 
 
 async def press(request: Request) -> Response:

@@ -55,8 +55,7 @@ def _rate_badge(issue: dict[str, Any], lang: Lang) -> str:
         return f'<span class="rate none">{text("no_rating", lang)}</span>'
     code = escape(str(value))
     label = escape(named(RATES, str(value), lang))
-    shown = code if label == code else f"{code} · {label}"
-    return f'<span class="rate {code}">{shown}</span>'
+    return f'<span class="rate {code}" title="{code}">{label}</span>'
 
 
 def _ticket_action(issue: dict[str, Any], lang: Lang) -> str:

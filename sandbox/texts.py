@@ -44,7 +44,12 @@ TEXTS: dict[str, dict[Lang, str]] = {
         "en": "No messages yet. Close one of this person's tickets in Okdesk.",
     },
     "you": {"ru": "Вы", "en": "You"},
-    "reply": {"ru": "Напишите боту, например «5» или «отлично»", "en": "Write to the bot: «5»"},
+    "reply": {"ru": "Ответ, например 5", "en": "Your reply, e.g. 5"},
+    "invited_in": {
+        "ru": "Okdesk отправил вебхук, сервис ответил {status}; приглашение придёт в чат: {name}",
+        "en": "Okdesk sent the webhook; the service answered {status}; the invitation goes to "
+        "{name}'s chat",
+    },
     "send": {"ru": "Отправить", "en": "Send"},
     "knobs": {"ru": "Настройки", "en": "Knobs"},
     "latency": {"ru": "Задержка Okdesk и Битрикс24, мс", "en": "Vendor latency, ms"},

@@ -43,6 +43,12 @@ TICKETS = (
 )
 
 
+def person_of_ticket(number: int) -> Person | None:
+    """The person who asked for ticket `number` (None for a ticket not of this world)."""
+    contact_id = next((c for n, _title, c in TICKETS if n == number), None)
+    return next((p for p in PEOPLE if p.contact_id == contact_id), None)
+
+
 def contact(person: Person) -> dict[str, Any]:
     """The person as Okdesk's `GET /api/v1/contacts/` shows them (okdesk.md §4)."""
     return {

@@ -47,6 +47,12 @@
       });
       const result = await answer.json();
       note.textContent = result.note || "";
+      if (result.who && String(result.who) !== body.dataset.who) {
+        // The invitation goes to the ticket's person: show their chat, keep the note.
+        sessionStorage.setItem("note", note.textContent);
+        location.href = `/?who=${result.who}&lang=${body.dataset.lang}`;
+        return;
+      }
       if (form.id === "reply") form.elements.text.value = "";
     } catch (error) {
       note.textContent = String(error);
@@ -57,6 +63,11 @@
     await refresh();
   });
 
+  const kept = sessionStorage.getItem("note");
+  if (kept) {
+    note.textContent = kept;
+    sessionStorage.removeItem("note");
+  }
   scrollChat();
   setInterval(refresh, 1000);
 })();

@@ -87,7 +87,7 @@ def test_closing_a_ticket_and_pressing_4_rates_it_good_in_okdesk(page: Any, api:
     expect(invitation.locator(".keyboard button")).to_have_count(5)
     _shoot(page, "2-invitation", api)
     invitation.get_by_role("button", name="4", exact=True).click()
-    expect(ticket.locator(".rating")).to_contain_text("good", timeout=WAIT_MS)
+    expect(ticket.locator(".rating")).to_have_text("хорошо", timeout=WAIT_MS)
     expect(invitation).to_contain_text("4 из 5")
     # The rating buttons are gone; the thank-you offers to change the score.
     expect(invitation.locator(".keyboard button")).to_have_text(["Изменить оценку"])
@@ -104,15 +104,47 @@ def test_a_typed_reply_rates_a_second_ticket(page: Any, api: str) -> None:
     page.locator("#reply input[name=text]").fill("5")
     page.locator("#reply").get_by_role("button").click()
     expect(page.locator("#chat-log .message.mine")).to_have_text("Вы5")
-    expect(ticket.locator(".rating")).to_contain_text("good", timeout=WAIT_MS)
+    expect(ticket.locator(".rating")).to_have_text("хорошо", timeout=WAIT_MS)
     expect(invitation).to_contain_text("5 из 5")
     _shoot(page, "4-rated-by-reply", api)
 
 
-def test_the_page_reads_on_a_phone(browser: Any, sandbox: RunningSandbox, api: str) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    phone = context.new_page()
-    phone.goto(sandbox.url)
-    _shoot(phone, "5-phone", api)
-    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+# Every cell of the tickets list, and the reply box's placeholder, drawn whole: nothing reaches
+# past its box (the list once scrolled sideways on a phone, the placeholder was cut).
+_CUT = """() => {
+  const list = document.getElementById("tickets");
+  const edge = list.getBoundingClientRect().right + 0.5;
+  const cut = [...list.querySelectorAll("td, button, .rate, .status")].filter(
+    (e) => e.getClientRects().length && e.getBoundingClientRect().right > edge);
+  const input = document.querySelector("#reply input[name=text]");
+  const style = getComputedStyle(input);
+  const ruler = document.createElement("canvas").getContext("2d");
+  ruler.font = `${style.fontSize} ${style.fontFamily}`;
+  const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return {cut: cut.map((e) => e.outerHTML.slice(0, 60)),
+          scrolls: list.scrollWidth > list.clientWidth,
+          placeholder: ruler.measureText(input.placeholder).width <= room};
+}"""
+
+
+@pytest.mark.parametrize(("width", "name"), [(390, "5-phone"), (1280, "6-laptop")])
+def test_the_page_reads_whole_on_a_phone_and_a_laptop(
+    browser: Any, sandbox: RunningSandbox, api: str, width: int, name: str
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 844})
+    shown = context.new_page()
+    shown.goto(sandbox.url)
+    _shoot(shown, name, api)
+    assert shown.evaluate("document.documentElement.scrollWidth") <= width
+    assert shown.evaluate(_CUT) == {"cut": [], "scrolls": False, "placeholder": True}
     context.close()
+
+
+def test_closing_a_ticket_shows_the_chat_it_went_to(page: Any, api: str) -> None:
+    expect = sync_api.expect
+    expect(page.locator("nav.people .current")).to_have_text("Иван Петров")
+    page.locator("#ticket-314602").get_by_role("button", name="Закрыть").click()
+    expect(page.locator("nav.people .current")).to_have_text("Олег Смирнов")
+    expect(page.locator("#note")).to_contain_text("приглашение придёт в чат: Олег Смирнов")
+    expect(_invitation(page, 314602)).to_contain_text("Заявка №314602 закрыта", timeout=WAIT_MS)
+    _shoot(page, "7-switched-chat", api)

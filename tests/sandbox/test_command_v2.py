@@ -53,7 +53,7 @@ def _press_4(url: str) -> None:
     form = {"message_id": message_id, "who": "27", "button": "3"}
     pressed = httpx.post(f"{url}press", data=form, headers=FETCH, timeout=10)
     assert "ONIMBOTV2COMMANDADD" in pressed.json()["note"]
-    wait_for(lambda: "good · хорошо" in _row(url, 314599), within=WITHIN, every=0.3)
+    wait_for(lambda: ">хорошо</span>" in _row(url, 314599), within=WITHIN, every=0.3)
     thanks = "Спасибо! Ваша оценка заявки №314599: 4 из 5."
     wait_for(lambda: thanks in _panels(url, 27)["chat-log"], within=WITHIN, every=0.3)
 
@@ -63,7 +63,7 @@ def _type_5(url: str) -> None:
     _close(url, 314600, 31)
     typed = httpx.post(f"{url}write", data={"text": "5", "who": "31"}, headers=FETCH, timeout=10)
     assert "ONIMBOTV2MESSAGEADD" in typed.json()["note"]
-    wait_for(lambda: "good · хорошо" in _row(url, 314600), within=WITHIN, every=0.3)
+    wait_for(lambda: ">хорошо</span>" in _row(url, 314600), within=WITHIN, every=0.3)
     wait_for(lambda: "5 из 5" in _panels(url, 31)["chat-log"], within=WITHIN, every=0.3)
     assert '<div class="message mine" ' in _panels(url, 31)["chat-log"]
 
