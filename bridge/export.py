@@ -1,8 +1,10 @@
 """The survey export: one CSV row per survey, shared by `python -m bridge.admin export` and
 the report page's `/admin/export.csv`.
 
-No e-mail address is ever stored, so none can be exported; what the personal-data purge erased
-(the engineer's name, the comment) comes out empty. The administrator's test invitations are
+No e-mail address is ever stored, and any a person typed is masked; what the personal-data
+purge erased (the engineer's name, the comment) comes out empty. No cell can start a
+spreadsheet formula, in either locale (`bridge.report.export.cell`), in the CLI's CSV as on
+the page's (issue 22 point 8, issue 23 point 11). The administrator's test invitations are
 left out. Times are UTC, ISO 8601.
 """
 
@@ -13,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
+from bridge.report.export import cell
 from storage import listing
 from storage.db import transaction
 from storage.tables import Survey
@@ -53,8 +56,8 @@ def rows(engine: Engine, since: datetime | None, until: datetime | None) -> Iter
 
 
 def row(survey: Survey) -> list[str]:
-    """One survey as a row of `HEADER`'s columns."""
-    return [
+    """One survey as a row of `HEADER`'s columns, safe to open in a spreadsheet."""
+    values = [
         str(survey.issue_id),
         str(survey.state),
         _text(survey.score),
@@ -68,6 +71,7 @@ def row(survey: Survey) -> list[str]:
         _when(survey.rating_sent_at),
         survey.reply_text or "",
     ]
+    return [cell(value) for value in values]
 
 
 def _text(value: int | None) -> str:

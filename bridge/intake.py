@@ -154,9 +154,10 @@ def describe(exc: ValidationError) -> str:
 
 
 class SenderLimit:
-    """How many surveys one sender may open per minute (a token bucket per sender address).
+    """How often one sender may do a thing per minute (a token bucket per sender address):
+    open a survey through the webhook, or guess an ADMIN_TOKEN or METRICS_TOKEN wrong.
 
-    Past the limit the webhook answers 429: Okdesk does not resend, but reconciliation reads
+    Past the survey limit the webhook answers 429: Okdesk does not resend, but reconciliation reads
     the real ticket list and opens the surveys of genuine closures later.
     """
 
@@ -167,6 +168,13 @@ class SenderLimit:
         self._burst = float(per_minute)
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def spent(self, sender: str) -> bool:
+        """Whether the sender's allowance is used up now (nothing is taken)."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, since = self._buckets.get(sender, (self._burst, now))
+        return min(self._burst, tokens + (now - since) * self._rate) < 1.0
 
     def allow(self, sender: str) -> bool:
         """Take one survey from the sender's allowance; False when it is used up."""

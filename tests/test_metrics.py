@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import Engine
 
 from bridge.intake import same_secret
+from bridge.routes.metrics import CACHED
 from bridge.vendors import budget_shape
 from outbound.errors import RejectedError, TransientError
 from outbound.observe import CallOutcome, observed
@@ -93,14 +94,16 @@ async def test_a_webhook_a_click_and_a_timeout_move_the_counters(
 async def test_refusals_are_counted_by_status(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
+    clock = ManualClock()
     settings = make_settings(database_url, webhook_surveys_per_minute=2, worker_enabled=False)
-    async with running_app(settings, vendors) as app:
+    async with running_app(settings, vendors, clock=clock) as app:
         before = await _scrape(app)
         assert (await app.webhook(closed_webhook(), token="wrong-token-000000")).status_code == 401
         assert (await app.webhook(b"{not json")).status_code == 400
         assert (await app.webhook(closed_webhook())).status_code == 200
         assert (await app.webhook(closed_webhook())).status_code == 200  # the same closure
         assert (await app.webhook(closed_webhook(ISSUE_ID + 1))).status_code == 429
+        clock.now += CACHED  # a scrape is kept for a second
         after = await _scrape(app)
     for result in ("refused_401", "refused_400", "refused_429", "accepted", "duplicate"):
         assert _moved(before, after, "webhooks_total", result=result) == 1, result
@@ -153,6 +156,7 @@ async def test_vendor_failures_are_counted_by_outcome(
         before = await _scrape(app)
         await app.webhook(closed_webhook())
         await eventually(lambda: _state(engine, ISSUE_ID) != SurveyState.INVITING)
+        await asyncio.sleep(CACHED.total_seconds())  # a scrape is kept for a second
         after = await _scrape(app)
     read = {"vendor": "okdesk", "method": "issues.show"}
     assert _moved(before, after, "vendor_calls_total", outcome="transient", **read) == 1

@@ -1,5 +1,5 @@
 """The CSV export: one line per survey of the period, UTF-8 with a BOM so that Excel reads
-Cyrillic, and cells a spreadsheet would run as a formula neutralised.
+Cyrillic, and no cell a spreadsheet could run as a formula, in either locale (`neutral`).
 
 What the personal-data purge erased is NULL in the table and so an empty cell here; e-mail
 addresses are never stored, and any a person typed into a comment are masked.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -17,8 +18,16 @@ from bridge.report.privacy import without_emails
 from bridge.report.texts import CSV_HEADER
 
 BOM = "\ufeff"
-# A cell starting with one of these is a formula to Excel and LibreOffice.
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+# A cell starting with one of these (after spaces and quotes) is a formula to Excel and
+# LibreOffice. Russian Excel splits a line at `;` (its list separator), quotes or not, and a
+# line break or a tab can start a cell too: text after any of them may begin a cell of its own.
+_FORMULA_AFTER = re.compile(r"""(^|[;\r\n\t])([\s"']*)(?=[=+\-@\t\r])""")
+
+
+def neutral(text: str) -> str:
+    """`text` with a `'` before each formula sign that could begin a cell: at the start, and
+    after a `;`, a line break or a tab (a cell of its own in Russian Excel)."""
+    return _FORMULA_AFTER.sub(lambda m: f"{m[1]}{m[2]}'", text)
 
 
 def cell(value: Any) -> str:
@@ -31,8 +40,7 @@ def cell(value: Any) -> str:
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, int):
         return str(value)
-    text = without_emails(str(value))
-    return "'" + text if text.startswith(_FORMULA) else text
+    return neutral(without_emails(str(value)))
 
 
 def lines(batches: Iterable[Sequence[Sequence[Any]]], language: str) -> Iterator[str]:

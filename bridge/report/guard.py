@@ -6,7 +6,10 @@ works) or as a bearer token, compared in constant time.
 The retry button posts a form. A browser sends the administrator's saved Basic credentials
 with any request to the page's origin, also one another site's page makes it send, so a POST
 must also carry a token only our page can have (an HMAC of a per-page nonce keyed with
-ADMIN_TOKEN, valid for a few hours) and come from our own origin (Origin, else Referer).
+ADMIN_TOKEN, valid for a few hours, good for one POST: `SpentForms`) and come from our own
+origin, scheme included (Origin, else Referer).
+
+Wrong tokens are throttled per address by the route (`GUESSES_PER_MINUTE`).
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ import binascii
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 from urllib.parse import urlsplit
 
 FORM_LIFETIME = 12 * 3600
+# Wrong ADMIN_TOKENs one address may try per minute (1,230 a second went through before).
+GUESSES_PER_MINUTE = 10
 
 
 def authorized(header: str | None, token: str) -> bool:
@@ -41,6 +47,12 @@ def authorized(header: str | None, token: str) -> bool:
     return hmac.compare_digest(given, token.encode())
 
 
+def _issued(nonce: str) -> int | None:
+    issued, _, _ = nonce.partition(".")
+    # isdigit() is true for «²», which int() refuses: a 500 before.
+    return int(issued) if issued.isascii() and issued.isdigit() and len(issued) < 12 else None
+
+
 def _mac(token: str, nonce: str) -> str:
     return hmac.new(token.encode(), b"admin-form:" + nonce.encode(), hashlib.sha256).hexdigest()
 
@@ -54,16 +66,46 @@ def form_token(token: str, now: float | None = None) -> tuple[str, str]:
 
 def form_valid(token: str, nonce: str, csrf: str, now: float | None = None) -> bool:
     """Whether a posted (nonce, csrf) pair was made by our page, not too long ago."""
-    issued, _, _ = nonce.partition(".")
-    if not issued.isdigit():
+    issued = _issued(nonce)
+    if issued is None:
         return False
-    age = (time.time() if now is None else now) - int(issued)
-    return 0 <= age <= FORM_LIFETIME and hmac.compare_digest(_mac(token, nonce), csrf)
+    age = (time.time() if now is None else now) - issued
+    # Bytes: compare_digest refuses a str with non-ASCII (a 500 before).
+    made = _mac(token, nonce).encode()
+    return 0 <= age <= FORM_LIFETIME and hmac.compare_digest(made, csrf.encode())
 
 
-def same_origin(origin: str | None, referer: str | None, host: str | None) -> bool:
-    """Whether the request comes from a page of this host (Origin, else Referer)."""
+class SpentForms:
+    """Nonces of forms already posted: each form is good for one POST (in this process)."""
+
+    MAX = 10_000
+
+    def __init__(self) -> None:
+        self._spent: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def spend(self, nonce: str, now: float | None = None) -> bool:
+        """Mark a valid form's nonce as used; False when it already was."""
+        moment = time.time() if now is None else now
+        with self._lock:
+            if nonce in self._spent:
+                return False
+            if len(self._spent) >= self.MAX:
+                # A form older than its lifetime is refused anyway: forget those first.
+                fresh = {n: i for n, i in self._spent.items() if moment - i <= FORM_LIFETIME}
+                self._spent = dict(list(fresh.items())[-self.MAX // 2 :])
+            self._spent[nonce] = _issued(nonce) or 0
+        return True
+
+
+def same_origin(origin: str | None, referer: str | None, ours: str) -> bool:
+    """Whether the request comes from a page of our origin `scheme://host` (Origin, else
+    Referer): an http page of the same host is another origin."""
     source = origin if origin and origin != "null" else referer
-    if not source or not host:
+    if not source:
         return False
-    return urlsplit(source).netloc.lower() == host.lower()
+    try:
+        parts = urlsplit(source)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
+    return f"{parts.scheme}://{parts.netloc}".lower() == ours.lower()

@@ -10,6 +10,8 @@ DEFAULT_DAYS = 30
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 # A longer period is refused: it says nothing a year's does not, and costs more to read.
 LONGEST = timedelta(days=3 * 366)
+# Days a report can be about: the day after the last must exist (9999-12-31 was a 500).
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
 
 
 class PeriodError(ValueError):
@@ -42,15 +44,18 @@ def _day(value: str, name: str) -> date:
     try:
         if _ISO_DAY.fullmatch(value) is None:
             raise ValueError(value)
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise PeriodError(f"{name} must be a date YYYY-MM-DD, e.g. 2026-03-01") from None
+    if not EARLIEST <= day <= LATEST:
+        raise PeriodError(f"{name} must be between {EARLIEST} and {LATEST}")
+    return day
 
 
 def parse_period(first: str | None, last: str | None, today: date) -> Period:
     """The period of the query; missing dates mean the last 30 days up to today."""
     end = _day(last, "to") if last else today
-    begin = _day(first, "from") if first else end - timedelta(days=DEFAULT_DAYS - 1)
+    begin = _day(first, "from") if first else max(EARLIEST, end - timedelta(DEFAULT_DAYS - 1))
     if begin > end:
         raise PeriodError("from must not be after to")
     if end - begin > LONGEST:

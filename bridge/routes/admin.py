@@ -29,7 +29,13 @@ from storage import report as queries
 from storage.db import transaction
 
 log = logging.getLogger(__name__)
-_NO_STORE = {"Cache-Control": "no-store", "X-Frame-Options": "DENY"}
+_NO_STORE = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    # Same-origin only: the form's Referer (its fallback proof of origin) still comes.
+    "Referrer-Policy": "same-origin",
+}
 # No script, no remote anything: the page needs only its own inline style and form.
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'"
 EXPORT_BATCH = 1000
@@ -41,11 +47,21 @@ def _token(state: App) -> str:
 
 
 def _admin(request: Request, state: State) -> App:
-    if not guard.authorized(request.headers.get("authorization"), _token(state)):
+    address = request.client.host if request.client else "-"
+    if state.admin_guesses.spent(address):
+        raise HTTPException(
+            429,
+            "too many wrong ADMIN_TOKENs from this address: try again in a minute",
+            headers={**_NO_STORE, "Retry-After": "60"},
+        )
+    given = request.headers.get("authorization")
+    if not guard.authorized(given, _token(state)):
+        if given:  # a browser's first request, before its login box, guesses nothing
+            state.admin_guesses.allow(address)
         raise HTTPException(
             401,
             "the report needs ADMIN_TOKEN",
-            headers={"WWW-Authenticate": 'Basic realm="rating"'},
+            headers={**_NO_STORE, "WWW-Authenticate": 'Basic realm="rating"'},
         )
     return state
 
@@ -62,7 +78,9 @@ def _period(state: App, first: str | None, last: str | None) -> Period:
 
 
 def _count(value: str | None) -> int:
-    return int(value) if value is not None and value.isdigit() and len(value) < 9 else 0
+    # isdigit() is true for «²», which int() refuses (a 500 before).
+    digits = value is not None and value.isascii() and value.isdigit() and len(value) < 9
+    return int(value) if digits and value is not None else 0
 
 
 @router.get("")
@@ -87,13 +105,16 @@ async def page(request: Request, state: Admin) -> HTMLResponse:
 async def retry(request: Request, state: Admin) -> Response:
     """Queue the failed jobs again, then back to the page (303) with how many were queued."""
     headers = request.headers
-    if not guard.same_origin(headers.get("origin"), headers.get("referer"), headers.get("host")):
-        return PlainTextResponse("refused: the form must come from this page", status_code=403)
+    ours = f"{request.url.scheme}://{headers.get('host', '')}"
+    if not guard.same_origin(headers.get("origin"), headers.get("referer"), ours):
+        return _refused("refused: the form must come from this page")
     # Two short fields: read by hand rather than add a multipart parser for them.
     form = parse_qs((await request.body())[:1000].decode("utf-8", "replace"))
     nonce, csrf = (form.get(name, [""])[0] for name in ("nonce", "csrf"))
     if not guard.form_valid(_token(state), nonce, csrf):
-        return PlainTextResponse("refused: the form is stale or forged, reload the page", 403)
+        return _refused("refused: the form is stale or forged, reload the page")
+    if not state.spent_forms.spend(nonce):
+        return _refused("refused: this form was already sent, reload the page")
     period = _period(state, request.query_params.get("from"), request.query_params.get("to"))
     queued, refused = await asyncio.to_thread(
         retry_failed, state.engine, state.settings, state.clock()
@@ -102,6 +123,10 @@ async def retry(request: Request, state: Admin) -> Response:
     log.info("admin.retry_failed queued=%d refused=%d", queued, len(refused))
     target = f"/admin?{period.query()}&queued={queued}&refused={len(refused)}"
     return RedirectResponse(target, status_code=303)
+
+
+def _refused(text: str) -> PlainTextResponse:
+    return PlainTextResponse(text, status_code=403, headers=_NO_STORE)
 
 
 @router.get("/export.csv")

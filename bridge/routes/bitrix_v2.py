@@ -50,6 +50,8 @@ async def bitrix_v2_events(request: Request, state: State) -> dict[str, str]:
         parsed = parse_v2_body(body, request.headers.get("content-type", ""))
     except EventFormatError as exc:
         raise HTTPException(400, str(exc)) from None
+    except RecursionError:  # json.loads of `[[[[…` 30,000 deep (a 500 before)
+        raise HTTPException(400, "the body is nested too deeply") from None
     _refuse_another_portal(parsed, state.settings)
     await asyncio.to_thread(handle_events, state, parsed)
     state.wake_worker()

@@ -17,6 +17,7 @@ from bridge.decisions import ClosureDecision
 from bridge.grouped import GroupCommit
 from bridge.installation import MemberPin
 from bridge.intake import SenderLimit
+from bridge.report import guard
 from bridge.settings import Settings
 from bridge.worker import Worker
 from storage.db import quick_writes
@@ -41,6 +42,9 @@ class App:
         # The imbot.v2 event poller of this replica (fetch mode only), for readiness.
         self.poller: PollerPulse | None = None
         self.senders = SenderLimit(settings.webhook_surveys_per_minute)
+        # /admin: wrong tokens per address, and the forms already posted (issue 23, p11).
+        self.admin_guesses = SenderLimit(guard.GUESSES_PER_MINUTE)
+        self.spent_forms = guard.SpentForms()
         self.installation = MemberPin(engine, clock, settings.bitrix_member_id)
         self.status_changes: GroupCommit[tuple[closures.StatusChange, datetime], ClosureDecision]
         self.status_changes = GroupCommit(

@@ -95,6 +95,7 @@ async def test_the_retry_button_queues_the_failed_and_comes_back(admin: Running)
     assert answer.headers["location"] == f"/admin?{dataset.QUERY}&queued=1&refused=0"
     page = await admin.client.get(answer.headers["location"], headers=BEARER)
     assert "Поставлено в очередь заново: 1." in page.text
-    # Referer alone (no Origin) from our page is accepted too.
+    # Referer alone (no Origin) from our page is accepted too, with the new page's form.
+    form = _form(page.text)
     again = await _post(admin, form, referer=f"http://rating.test/admin?{dataset.QUERY}")
     assert again.headers["location"].endswith("queued=0&refused=0")
