@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from bench import report_page
 from bench.acknowledgement import bench_acknowledgement
 from bench.baseline import bench_naive
 from bench.clicks import bench_clicks
@@ -32,9 +33,25 @@ from bench.sweep import bench_sweep
 # --- main ----------------------------------------------------------------------------------
 
 
+TERMS = """terms:
+  N   closure webhooks fired at the service for the acknowledgement figures (500; --quick 200)
+  K   button clicks whose way from the click to Okdesk's rating is timed (100; --quick 30)
+  P   surveys waiting when the timeout sweep is timed (1,000 to 100,000; --quick to 10,000)
+  D   surveys falling due at once in each sweep (100)
+  p50/p99  the median and the 99th percentile of the times measured
+  ack  the time from sending a webhook to receiving its answer (16 senders, kept-alive)
+
+--report-page [--surveys S] [--requests R] times GET /admin instead (bench.report_page)."""
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        epilog=TERMS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--database-url",
         help="a PostgreSQL URL; the benchmark creates and drops databases of its own beside it "
@@ -45,8 +62,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the four benchmarks and print their figures."""
-    args = parse_args(argv)
+    """Run the benchmarks and print their figures (`--report-page`: the report page's)."""
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["--report-page"]:
+        return report_page.main(arguments[1:])
+    args = parse_args(arguments)
     postgres_url: str | None = args.database_url
     if postgres_url is not None and make_url(postgres_url).get_backend_name() != "postgresql":
         print("--database-url must be a postgresql:// URL", file=sys.stderr)

@@ -11,7 +11,7 @@ import sys
 from bridge.app import create_app
 from bridge.logs import setup_logging
 from bridge.server import limits_of, serve
-from bridge.settings import settings_or_exit
+from bridge.settings import settings_help, settings_or_exit
 from storage.migrate import upgrade_or_exit
 
 log = logging.getLogger("bridge")
@@ -22,9 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(
         prog="python -m bridge",
         description="Serve the Okdesk webhook and the Bitrix24 bot's events, and run the "
-        "worker. Every setting comes from the environment or .env (see example.env).",
-        epilog="Other commands: python -m bot.register, python -m bridge.worker [--once], "
-        "python -m bridge.admin, python -m storage.migrate.",
+        "worker, on HOST:PORT (0.0.0.0:8080) until Ctrl-C or SIGTERM.",
+        epilog=settings_help(
+            "one log line per event on stderr (LOG_FORMAT=json for JSON lines); secrets are "
+            "masked. Other commands: python -m bot.register, python -m bridge.admin, "
+            "python -m bridge.worker [--once], python -m storage.migrate."
+        ),
     ).parse_args(argv)
     settings = settings_or_exit()
     # Once for the process, before anything logs: every record masks the secrets from here on.

@@ -26,6 +26,7 @@ from bot.texts_file import load_texts
 from bridge.durations import Duration, parse_optional_duration
 from bridge.survey_settings import SurveyRulesSettings
 from storage.db import unsupported_kind
+from storage.migrate import DEFAULT_DATABASE_URL
 
 OkdeskRate = Literal["bad", "normal", "good"]
 
@@ -70,7 +71,7 @@ def parse_proxies(value: object) -> object:
 class Settings(SurveyRulesSettings):
     """Everything the service needs: storage, Okdesk, Bitrix24 (inherited), the workflow."""
 
-    database_url: str = "sqlite:///./data/rating.db"
+    database_url: str = DEFAULT_DATABASE_URL
 
     okdesk_url: str
     okdesk_api_token: SecretStr = Field(min_length=4)
@@ -289,6 +290,18 @@ class Settings(SurveyRulesSettings):
             self.admin_token,
         )
         return [*super().secrets(), *(v.get_secret_value() for v in values if v is not None)]
+
+
+def settings_help(prints: str) -> str:
+    """The end of a command's --help: the settings it needs and what it prints."""
+    required = [
+        name.upper() for name, field in Settings.model_fields.items() if field.is_required()
+    ]
+    return (
+        f"settings: from the environment or ./.env (each one explained in example.env); "
+        f"required: {', '.join(required)}; DATABASE_URL defaults to {DEFAULT_DATABASE_URL}. "
+        f"Prints: {prints}"
+    )
 
 
 def settings_or_exit() -> Settings:

@@ -30,7 +30,7 @@ from bridge.priority import IntakeFirst
 from bridge.reconcile import reconcile
 from bridge.running import Checkpoint, JobRunner, no_checkpoint
 from bridge.scheduling import CHAT_LANE, LANES, Scheduler
-from bridge.settings import Settings, settings_or_exit
+from bridge.settings import Settings, settings_help, settings_or_exit
 from bridge.settle import Settler, pass_backoff
 from bridge.vendors import Vendors, open_vendors
 from outbound.errors import DeliveryError
@@ -249,7 +249,14 @@ def summary(done: Counter[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: `python -m bridge.worker [--once]`."""
-    parser = argparse.ArgumentParser(prog="python -m bridge.worker", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bridge.worker",
+        description=__doc__,
+        epilog=settings_help(
+            "log lines on stderr while it runs; with --once, last, one line saying what the "
+            "drain did (for cron)."
+        ),
+    )
     parser.add_argument("--once", action="store_true", help="drain what is due, then exit")
     args = parser.parse_args(argv)
     settings = settings_or_exit()

@@ -37,6 +37,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m sandbox",
         description="Try the service with fake Okdesk and Bitrix24: no accounts, nothing to set.",
+        epilog="settings: none (.env is not read; the fakes, a temporary SQLite database and "
+        "fresh secrets are made for the run). Prints: the page's address; stop with Ctrl-C or "
+        "SIGTERM, which stops the fakes and the service too.",
     )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="the page's port (0: any)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")

@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m storage.migrate",
         description="Apply database migrations to DATABASE_URL (read like the service does).",
+        epilog="settings: DATABASE_URL from the environment or ./.env (default "
+        f"{DEFAULT_DATABASE_URL}); nothing else. Prints: the database migrated, its password "
+        "hidden. The service migrates on start too; this is for a separate deploy step.",
     )
     parser.add_argument("--database-url", help="overrides DATABASE_URL and .env")
     args = parser.parse_args(argv)

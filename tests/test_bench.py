@@ -5,6 +5,8 @@ asserted: the benchmark prints figures, this only checks what they are made of."
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -12,7 +14,7 @@ import httpx
 from bench.baseline import bench_naive, naive_on
 from bench.load import least_seconds
 from bench.report import Report
-from tests.harness.constants import WEBHOOK_TOKEN
+from tests.harness.constants import ROOT, WEBHOOK_TOKEN
 from tests.harness.payloads import closed_webhook
 from tests.harness.processes import fakes_process
 
@@ -76,3 +78,32 @@ def test_the_least_time_is_what_the_bucket_allows() -> None:
     assert least_seconds(50, burst=50, drain_per_second=2.0) == 0.0
     assert least_seconds(1050, burst=50, drain_per_second=2.0) == 500.0
     assert least_seconds(60, burst=10, drain_per_second=0.5) == 100.0
+
+
+def test_the_report_page_benchmark_runs_as_the_readme_says() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--report-page", "--surveys", "30", "--requests", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "GET /admin p95" in done.stdout and "surveys (all in the last 30 days)        30" in (
+        done.stdout
+    )
+
+
+def test_the_benchmark_help_defines_its_terms() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0
+    for term in ("N   ", "K   ", "P   ", "D   ", "p50/p99  ", "ack  "):
+        assert f"\n  {term}" in done.stdout, term
+    assert "\n--report-page" in done.stdout

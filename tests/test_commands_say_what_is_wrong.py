@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from bridge.admin.__main__ import COMMANDS
+from bridge.settings import Settings
 from tests.harness.app import running_app
 from tests.harness.constants import ROOT
 from tests.harness.vendors import Vendors, make_settings
@@ -64,3 +66,28 @@ async def test_the_front_door_names_the_service_and_links_to_what_answers(
     assert 'href="/healthz"' in page.text and 'href="/readyz"' in page.text
     assert ('href="/admin"' in page.text) == (admin_token is not None)
     assert ("Оценка заявок" in page.text) == (language == "ru")
+
+
+REQUIRED = [name.upper() for name, field in Settings.model_fields.items() if field.is_required()]
+
+
+@pytest.mark.parametrize(
+    ("argv", "required"),
+    [
+        (["bridge"], REQUIRED),
+        (["bridge.worker"], REQUIRED),
+        (["bridge.admin"], REQUIRED),
+        *[(["bridge.admin", name], REQUIRED) for name in COMMANDS],
+        (["storage.migrate"], ["DATABASE_URL"]),
+        (["sandbox"], []),
+    ],
+)
+def test_every_help_says_which_settings_it_needs_and_what_it_prints(
+    tmp_path: Path, argv: list[str], required: list[str]
+) -> None:
+    done = _run(tmp_path, *argv, "--help")
+    assert done.returncode == 0, done.stderr
+    said = " ".join(done.stdout.split())
+    assert "settings:" in said and "Prints:" in said
+    for name in required:
+        assert name in said, name

@@ -17,7 +17,7 @@ import httpx
 
 from bridge.admin import check, repairs, send_test, views
 from bridge.admin.context import Context, Exit
-from bridge.settings import Settings, settings_or_exit
+from bridge.settings import Settings, settings_help, settings_or_exit
 from storage.db import create_db_engine
 from storage.migrate import upgrade_or_exit
 from storage.tables import SurveyState
@@ -56,6 +56,19 @@ COMMANDS: dict[str, tuple[str, Command]] = {
 }
 
 
+PRINTS = {
+    "status": "a count of surveys and jobs by state, then each failed one with its reason",
+    "retry-failed": "how many failed jobs were queued again, and any that could not be",
+    "check": "one line per check, `ok` or `FAIL` with what to fix; exit 1 if any failed",
+    "send-test": "whom the test invitation was queued for, and the message as the person sees it",
+    "list": "the latest surveys, one line each, newest first",
+    "show": "every survey of the ticket with its jobs and their errors",
+    "resend": "the survey queued again, or why not",
+    "cancel": "the survey withdrawn, or why not",
+    "export": "CSV (one row per survey, no e-mails, no tests) on stdout",
+}
+
+
 def _status(ctx: Context) -> Exit:
     ctx.say(views.status(ctx.engine))
     return Exit.OK
@@ -73,10 +86,18 @@ def _day(value: str) -> datetime:
 
 def parser() -> argparse.ArgumentParser:
     """The command line: one subcommand each, each with its --help."""
-    top = argparse.ArgumentParser(prog="python -m bridge.admin", description=__doc__)
+    top = argparse.ArgumentParser(
+        prog="python -m bridge.admin",
+        description=__doc__,
+        epilog=settings_help(
+            "plain text on stdout (export: CSV); `check` and `send-test` also call Okdesk and "
+            "Bitrix24, the others read the database only."
+        ),
+    )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub = {
-        name: commands.add_parser(name, help=h, description=h) for name, (h, _) in COMMANDS.items()
+        name: commands.add_parser(name, help=h, description=h, epilog=settings_help(PRINTS[name]))
+        for name, (h, _) in COMMANDS.items()
     }
     sub["send-test"].add_argument("email", help="the person's e-mail address in Bitrix24")
     sub["list"].add_argument("--state", type=SurveyState, choices=list(SurveyState))
