@@ -1,137 +1,40 @@
-"""In-memory fake of the Okdesk REST API: contacts, issues, rates, comments and the issue list."""
+"""In-memory fake of the Okdesk REST API: contacts, issues, rates, comments and the issue list.
+
+`wire` holds Okdesk's formats (errors, the rate body, list filters), `comments` the tickets'
+comments; the status webhook it posts is `sandbox.fakes.okdesk_webhooks`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox.fakes._common import bad_gateway, control_routes, int_keys, str_keys, unlucky
+from sandbox.fakes.okdesk.comments import Comments
+from sandbox.fakes.okdesk.wire import (
+    STATUSES,
+    OkdeskJSON,
+    ValidationError,
+    completed_since,
+    json_body,
+    matches,
+    not_found,
+    okdesk_errors,
+    page_of,
+    rate_value,
+)
 from sandbox.fakes.okdesk_webhooks import webhook_routes
 
 FailEntry = int | tuple[int, dict[str, str]]
 Handler = Callable[[Request], Awaitable[Response]]
-
-RATE_VALUES = ("bad", "normal", "good")
-# GET /api/v1/issues/statuses answers `[{id, code, name, color}]` (okdesk.md §8).
-STATUSES = [
-    {"id": 1, "code": "opened", "name": "Открыта", "color": "#5cb85c"},
-    {"id": 2, "code": "in_progress", "name": "В работе", "color": "#f0ad4e"},
-    {"id": 3, "code": "completed", "name": "Решена", "color": "#5bc0de"},
-    {"id": 4, "code": "closed", "name": "Закрыта", "color": "#777777"},
-]
-MAX_PAGE_SIZE = 50
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-
-
-class _ValidationError(Exception):
-    """A request parameter failed validation (answered as 422)."""
-
-    def __init__(self, errors: dict[str, Any]) -> None:
-        super().__init__(errors)
-        self.errors = errors
-
-
-def _errors(body: Any, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
-    """Answer an Okdesk-style `{"errors": ...}` body."""
-    return JSONResponse({"errors": body}, status, headers=headers)
-
-
-def _not_found() -> JSONResponse:
-    """Answer Okdesk's 404."""
-    return _errors("Не найдено", 404)
-
-
-async def _json_body(request: Request) -> dict[str, Any]:
-    """Parse the request body as a JSON object ({} when empty or not an object)."""
-    raw = await request.body()
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _rate_value(body: dict[str, Any]) -> str:
-    """Pick the rate from a flat, wrapped or doubled body, or raise _ValidationError."""
-    found = [body["rate"]] if "rate" in body else []
-    wrapped = body.get("issue")
-    if isinstance(wrapped, dict) and "rate" in wrapped:
-        found.append(wrapped["rate"])
-    if not found:
-        raise _ValidationError({"rate": ["отсутствует"]})
-    if any(value not in RATE_VALUES for value in found) or len(set(found)) > 1:
-        raise _ValidationError({"rate": ["имеет непредусмотренное значение"]})
-    return str(found[0])
-
-
-def _page(query: QueryParams) -> tuple[int, int]:
-    """Read `page[size]` and `page[number]`, or raise _ValidationError."""
-    size_raw = query.get("page[size]", str(MAX_PAGE_SIZE))
-    number_raw = query.get("page[number]", "1")
-    if not size_raw.isdigit() or not 1 <= int(size_raw) <= MAX_PAGE_SIZE:
-        too_big = f"должно быть меньше или равно {MAX_PAGE_SIZE}"
-        raise _ValidationError({"page": {"size": [too_big]}})
-    if not number_raw.isdigit() or int(number_raw) < 1:
-        raise _ValidationError({"page": {"number": ["должно быть больше 0"]}})
-    return int(size_raw), int(number_raw)
-
-
-def _since(query: QueryParams) -> date | None:
-    """Read `completed_since`: a date, `DD-MM-YYYY`; a time after it is accepted and ignored.
-
-    The documentation gives this filter as a date (okdesk.md §11.5), so the fake keeps only the
-    date, as Okdesk may, and lists everything completed on that day or later.
-    """
-    raw = query.get("completed_since")
-    if not raw:
-        return None
-    day = raw.strip().split(" ", 1)[0]
-    try:
-        return datetime.strptime(day, "%d-%m-%Y").replace(tzinfo=UTC).date()
-    except ValueError:
-        raise _ValidationError({"completed_since": ["Неверный формат даты"]}) from None
-
-
-def _completed_on(issue: dict[str, Any]) -> date | None:
-    """The day an issue completed, in the account's time zone (the offset it is written in)."""
-    completed = issue.get("completed_at")
-    try:
-        return datetime.fromisoformat(completed).date() if isinstance(completed, str) else None
-    except ValueError:
-        return None
-
-
-def _matches(issue: dict[str, Any], statuses: set[str], since: date | None) -> bool:
-    """Tell whether an issue passes the list filters."""
-    status = issue.get("status")
-    code = status.get("code") if isinstance(status, dict) else None
-    if statuses and code not in statuses:
-        return False
-    if since is None:
-        return True
-    completed = _completed_on(issue)
-    return completed is not None and completed >= since
-
-
-class _OkdeskJSON(JSONResponse):
-    """JSON as Okdesk sends it; text UTF-8 cannot carry (a lone surrogate) goes escaped."""
-
-    def render(self, content: Any) -> bytes:
-        """Encode as UTF-8, escaping everything when the text is not valid Unicode."""
-        try:
-            return super().render(content)
-        except UnicodeEncodeError:
-            return json.dumps(content, separators=(",", ":")).encode("ascii")
 
 
 class FakeOkdesk:
@@ -148,8 +51,8 @@ class FakeOkdesk:
         self.issues: dict[int, dict[str, Any]] = {}
         self.rate_posts: list[tuple[int, dict[str, Any]]] = []
         # Issue id → its comments, oldest first, in the shape GET .../comments lists them.
-        self.comments: dict[int, list[dict[str, Any]]] = {}
-        self._comment_ids = itertools.count(1)
+        self._stored = Comments(self.contacts)
+        self.comments = self._stored.by_issue
         self.requests: list[tuple[str, str]] = []
         self.fail_next: dict[str, list[FailEntry]] = {}
         self._rate_ids = itertools.count(1)
@@ -188,7 +91,7 @@ class FakeOkdesk:
             if unlucky(self.error_rate):
                 return bad_gateway()
             if request.query_params.get("api_token") != self.api_token:
-                return _errors("Вы не авторизованы", 401)
+                return okdesk_errors("Вы не авторизованы", 401)
             queued = self.fail_next.get(route)
             if queued:
                 return self._failure(queued.pop(0))
@@ -200,34 +103,34 @@ class FakeOkdesk:
     def _failure(entry: FailEntry) -> JSONResponse:
         """Answer a queued fake failure."""
         status, headers = entry if isinstance(entry, tuple) else (entry, {})
-        return _errors("fake failure", status, headers)
+        return okdesk_errors("fake failure", status, headers)
 
     async def _missing(self, request: Request) -> Response:
         """Answer 404 for any unknown path."""
-        return _not_found()
+        return not_found()
 
     async def _contact(self, request: Request) -> Response:
         """GET /api/v1/contacts/?id=N: one contact object."""
         raw = request.query_params.get("id", "")
         contact = self.contacts.get(int(raw)) if raw.isdigit() else None
-        return _not_found() if contact is None else JSONResponse(contact)
+        return not_found() if contact is None else JSONResponse(contact)
 
     async def _issue(self, request: Request) -> Response:
         """GET /api/v1/issues/{id}: one issue object, as seeded in the REST shape (§5)."""
         issue = self.issues.get(request.path_params["issue_id"])
-        return _not_found() if issue is None else _OkdeskJSON(issue)
+        return not_found() if issue is None else OkdeskJSON(issue)
 
     async def _rate(self, request: Request) -> Response:
         """POST /api/v1/issues/{id}/rates: set the issue's rate."""
         issue_id: int = request.path_params["issue_id"]
-        body = await _json_body(request)
+        body = await json_body(request)
         issue = self.issues.get(issue_id)
         if issue is None:
-            return _not_found()
+            return not_found()
         try:
-            value = _rate_value(body)
-        except _ValidationError as invalid:
-            return _errors(invalid.errors, 422)
+            value = rate_value(body)
+        except ValidationError as invalid:
+            return okdesk_errors(invalid.errors, 422)
         issue["rate"] = {"id": next(self._rate_ids), "value": value}
         self.rate_posts.append((issue_id, body))
         return JSONResponse({"id": issue_id, "rate": issue["rate"]})
@@ -243,54 +146,20 @@ class FakeOkdesk:
         """
         issue_id: int = request.path_params["issue_id"]
         if issue_id not in self.issues:
-            return _not_found()
-        body = await _json_body(request)
-        wrapped = body.get("comment")
-        fields = wrapped if isinstance(wrapped, dict) else body
+            return not_found()
+        body = await json_body(request)
         try:
-            comment = self._new_comment(fields)
-        except _ValidationError as invalid:
-            return _errors(invalid.errors, 422)
-        self.comments.setdefault(issue_id, []).append(comment)
+            comment = self._stored.add(issue_id, body)
+        except ValidationError as invalid:
+            return okdesk_errors(invalid.errors, 422)
         return JSONResponse(comment)
-
-    def _new_comment(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """A comment from the request's fields, or raise _ValidationError."""
-        errors: dict[str, Any] = {}
-        content, author_id = fields.get("content"), fields.get("author_id")
-        author_type = fields.get("author_type", "employee")
-        public = fields.get("public", False)
-        if not isinstance(content, str) or not content.strip():
-            errors["content"] = ["отсутствует"]
-        if author_id is None or author_id == "":
-            errors["author_id"] = ["отсутствует"]
-        elif not str(author_id).isdigit():
-            errors["author_id"] = ["имеет неверное значение"]
-        if author_type not in ("employee", "contact"):
-            errors["author_type"] = ["имеет непредусмотренное значение"]
-        if not isinstance(public, bool):
-            errors["public"] = ["имеет неверное значение"]
-        if errors:
-            raise _ValidationError(errors)
-        author = {"id": int(str(author_id)), "name": None, "type": author_type}
-        if author_type == "contact":
-            contact = self.contacts.get(author["id"], {})
-            author["name"] = contact.get("name") or contact.get("first_name")
-        return {
-            "id": next(self._comment_ids),
-            "content": content,
-            "public": public,
-            "attachments": [],
-            "author": author,
-            "published_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        }
 
     async def _comments(self, request: Request) -> Response:
         """GET /api/v1/issues/{id}/comments: the ticket's comments, oldest first."""
         issue_id: int = request.path_params["issue_id"]
         if issue_id not in self.issues:
-            return _not_found()
-        return _OkdeskJSON(self.comments.get(issue_id, []))
+            return not_found()
+        return OkdeskJSON(self.comments.get(issue_id, []))
 
     # --- end of comments ----------------------------------------------------------------------
 
@@ -305,14 +174,14 @@ class FakeOkdesk:
         """
         query = request.query_params
         try:
-            size, number = _page(query)
-            since = _since(query)
-        except _ValidationError as invalid:
-            return _errors(invalid.errors, 422)
+            size, number = page_of(query)
+            since = completed_since(query)
+        except ValidationError as invalid:
+            return okdesk_errors(invalid.errors, 422)
         statuses = set(query.getlist("status_codes[]") + query.getlist("status_codes"))
         found = [self.issues[key] for key in sorted(self.issues)]
-        found = [issue for issue in found if _matches(issue, statuses, since)]
-        return _OkdeskJSON(found[(number - 1) * size : number * size])
+        found = [issue for issue in found if matches(issue, statuses, since)]
+        return OkdeskJSON(found[(number - 1) * size : number * size])
 
     def control_state(self) -> dict[str, Any]:
         """Return the public state as JSON-ready data."""
