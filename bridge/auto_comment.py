@@ -5,7 +5,8 @@ A queued job like any other: retried while Okdesk fails, failed (for the adminis
 retry) when Okdesk refuses it, never dropped. The comment is written as the employee
 OKDESK_COMMENT_AUTHOR_ID, or else as the ticket's engineer from the closure webhook: Okdesk
 wants an author for every comment (okdesk.md §7). Okdesk has no idempotency key: the ticket's
-comments are read first, and a comment already there is not posted again.
+comments are read first, and one that carries this survey's mark (`bridge.okdesk.marks`: it
+survives Okdesk rewriting the HTML) is not posted again.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import html
 import logging
 
 from bot import messages
+from bridge.okdesk.marks import CommentKind, already_posted, with_mark
 from bridge.settings import Settings
 from bridge.vendors import Vendors
 from outbound.errors import RejectedError
@@ -23,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def comment_text(survey: Survey, settings: Settings) -> str:
-    """The comment, in the service's language, as Okdesk's HTML."""
+    """The comment, in the service's language, as Okdesk's HTML, with the survey's mark."""
     # Never invited (no user, or Bitrix24 out of reach until the timeout) or not answered.
     key = "auto_rating_unreached" if survey.message_id is None else "auto_rating_unanswered"
     text = messages.text(
@@ -34,7 +36,9 @@ def comment_text(survey: Survey, settings: Settings) -> str:
         rate=settings.rating_map[survey.score or 0] if survey.score else "",
         timeout=_hours(settings),
     )
-    return html.escape(text).replace("\n", "<br>")
+    assert survey.id is not None
+    content = html.escape(text).replace("\n", "<br>")
+    return with_mark(content, survey.id, CommentKind.AUTO_RATING)
 
 
 def _hours(settings: Settings) -> str:
@@ -50,9 +54,11 @@ async def post_auto_comment(survey: Survey, vendors: Vendors, settings: Settings
             "no Okdesk employee to write the automatic rating's comment as: "
             "set OKDESK_COMMENT_AUTHOR_ID"
         )
+    assert survey.id is not None
     content = comment_text(survey, settings)
     # Read before writing: a try whose answer was lost may have posted it already.
-    if content in await vendors.helpdesk.comment_texts(survey.issue_id):
+    posted = await vendors.helpdesk.comment_texts(survey.issue_id)
+    if already_posted(posted, survey.id, CommentKind.AUTO_RATING):
         log.info("survey.auto_comment_present survey_id=%s", survey.id)
         return
     await vendors.helpdesk.comment_issue(

@@ -17,7 +17,8 @@ from bot.errors import MessageNotEditableError
 from bot.messenger import ChatMessage
 from bot.users import BitrixUser
 from bridge.okdesk.data import Ticket, TicketPage
-from outbound.errors import DeliveryError
+from outbound.errors import DeliveryError, RejectedError
+from sandbox.fakes.okdesk.readings import rewritten
 
 
 class Failures:
@@ -62,10 +63,20 @@ class MemoryHelpdesk:
         self.rated: list[tuple[int, str]] = []
         self.comments: list[Comment] = []
         self.failures = Failures()
+        # Calls whose work is done but whose answer is lost: they raise after it.
+        self.lost = Failures()
+        # The unsettled readings (okdesk.md §12), lenient here; the sandbox's fake is strict.
+        self.rewrite_html = False
+        self.contact_comments_refused = False
+        self.second_rating = "replaced"  # or "ignored", "refused"
 
     def fail(self, method: str, *errors: DeliveryError) -> None:
         """Make the next calls of `method` (`ticket`, `rate_issue`, ...) fail."""
         self.failures.fail(method, *errors)
+
+    def lose(self, method: str, *errors: DeliveryError) -> None:
+        """Make the next calls of `method` do their work, then fail (the answer lost)."""
+        self.lost.fail(method, *errors)
 
     def set_status(self, issue_id: int, status: str) -> None:
         """Move a ticket to another status, as an engineer would in Okdesk."""
@@ -90,8 +101,13 @@ class MemoryHelpdesk:
     async def rate_issue(self, issue_id: int, rate: str) -> None:
         """Rate the ticket (it then shows the rating)."""
         self.failures.check("rate_issue")
-        self.tickets[issue_id] = replace(self.tickets[issue_id], rate=rate)
+        second = self.second_rating if self.tickets[issue_id].rate else "replaced"
+        if second == "refused":
+            raise RejectedError("Okdesk rating: HTTP 422 {'rate': ['уже выставлена']}")
+        if second == "replaced":
+            self.tickets[issue_id] = replace(self.tickets[issue_id], rate=rate)
         self.rated.append((issue_id, rate))
+        self.lost.check("rate_issue")
 
     # --- issue 10: comments ---
     async def comment_issue(
@@ -99,7 +115,11 @@ class MemoryHelpdesk:
     ) -> None:
         """Add a comment to the ticket (kept in `comments`, oldest first)."""
         self.failures.check("comment_issue")
-        self.comments.append(Comment(issue_id, content, author_id, author_type, public))
+        if author_type == "contact" and self.contact_comments_refused:
+            raise RejectedError("Okdesk comment: HTTP 403 Доступ запрещен")
+        stored = rewritten(content) if self.rewrite_html else content
+        self.comments.append(Comment(issue_id, stored, author_id, author_type, public))
+        self.lost.check("comment_issue")
 
     async def comment_texts(self, issue_id: int) -> list[str]:
         """The contents of the ticket's comments, oldest first."""

@@ -110,6 +110,22 @@ async def test_a_comment_already_on_the_ticket_is_not_posted_again(service: Serv
     assert job.state == JobState.DONE
 
 
+async def test_a_lost_answer_posts_the_comment_once_though_okdesk_rewrote_its_html(
+    service: Service,
+) -> None:
+    service.helpdesk.rewrite_html = True
+    service.helpdesk.lose("comment_issue", TransientError("Okdesk comment: HTTP 504"))
+    service.close()
+    await service.drain()
+    await service.later(DAY)
+    for _ in range(3):
+        await service.later(timedelta(minutes=1))
+    (comment,) = service.helpdesk.comments
+    assert comment.content.startswith("<p>") and "<br />" in comment.content
+    (job,) = [j for j in service.jobs() if j.kind == JobKind.AUTO_COMMENT]
+    assert job.state == JobState.DONE
+
+
 async def test_a_refused_comment_stays_failed_for_the_administrator_the_rating_stands(
     service: Service,
 ) -> None:
@@ -146,6 +162,8 @@ async def test_through_okdesks_wire_the_comment_is_private_and_by_the_engineer(
 @pytest.fixture
 def ok() -> FakeOkdesk:
     fake = FakeOkdesk(api_token=OKDESK_TOKEN)
+    # The wire's shape, with the lenient readings (the strict ones: tests/test_okdesk_readings.py).
+    fake.readings.update({"rewrite_html": False, "contact_comments": "accepted"})
     fake.issues[1] = rest_issue(1)
     fake.contacts[11771] = {"id": 11771, "name": "Петров Иван"}
     return fake

@@ -17,7 +17,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox.fakes._common import bad_gateway, control_routes, int_keys, str_keys, unlucky
-from sandbox.fakes.okdesk.comments import Comments
+from sandbox.fakes.okdesk.comments import Comments, RefusedError
+from sandbox.fakes.okdesk.readings import Readings
 from sandbox.fakes.okdesk.wire import (
     STATUSES,
     OkdeskJSON,
@@ -32,7 +33,9 @@ from sandbox.fakes.okdesk.wire import (
 )
 from sandbox.fakes.okdesk_webhooks import webhook_routes
 
-FailEntry = int | tuple[int, dict[str, str]]
+# A queued failure: a status (with headers), or "lost": done, then answered 504 (the answer lost).
+FailEntry = int | tuple[int, dict[str, str]] | str
+LOST = "lost"
 Handler = Callable[[Request], Awaitable[Response]]
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -47,11 +50,12 @@ class FakeOkdesk:
         self.error_rate = 0.0
         # Where the status webhook posts (set through /_fake/webhook; empty: no webhook).
         self.webhook_url = ""
+        self.readings = Readings()
         self.contacts: dict[int, dict[str, Any]] = {}
         self.issues: dict[int, dict[str, Any]] = {}
         self.rate_posts: list[tuple[int, dict[str, Any]]] = []
         # Issue id → its comments, oldest first, in the shape GET .../comments lists them.
-        self._stored = Comments(self.contacts)
+        self._stored = Comments(self.contacts, self.readings)
         self.comments = self._stored.by_issue
         self.requests: list[tuple[str, str]] = []
         self.fail_next: dict[str, list[FailEntry]] = {}
@@ -93,16 +97,20 @@ class FakeOkdesk:
             if request.query_params.get("api_token") != self.api_token:
                 return okdesk_errors("Вы не авторизованы", 401)
             queued = self.fail_next.get(route)
-            if queued:
-                return self._failure(queued.pop(0))
-            return await handler(request)
+            entry = queued.pop(0) if queued else None
+            if entry is None:
+                return await handler(request)
+            if entry == LOST:
+                await handler(request)
+                return okdesk_errors("Gateway Timeout", 504)
+            return self._failure(entry)
 
         return endpoint
 
     @staticmethod
-    def _failure(entry: FailEntry) -> JSONResponse:
+    def _failure(entry: int | tuple[int, dict[str, str]] | str) -> JSONResponse:
         """Answer a queued fake failure."""
-        status, headers = entry if isinstance(entry, tuple) else (entry, {})
+        status, headers = entry if isinstance(entry, tuple) else (int(entry), {})
         return okdesk_errors("fake failure", status, headers)
 
     async def _missing(self, request: Request) -> Response:
@@ -113,7 +121,9 @@ class FakeOkdesk:
         """GET /api/v1/contacts/?id=N: one contact object."""
         raw = request.query_params.get("id", "")
         contact = self.contacts.get(int(raw)) if raw.isdigit() else None
-        return not_found() if contact is None else JSONResponse(contact)
+        if contact is None:
+            return not_found() if self.readings.missing_contact == "404" else JSONResponse({})
+        return JSONResponse(contact)
 
     async def _issue(self, request: Request) -> Response:
         """GET /api/v1/issues/{id}: one issue object, as seeded in the REST shape (§5)."""
@@ -131,7 +141,11 @@ class FakeOkdesk:
             value = rate_value(body)
         except ValidationError as invalid:
             return okdesk_errors(invalid.errors, 422)
-        issue["rate"] = {"id": next(self._rate_ids), "value": value}
+        second = self.readings.second_rating if issue.get("rate") else "replaced"
+        if second == "refused":
+            return okdesk_errors({"rate": ["уже выставлена"]}, 422)
+        if second == "replaced":
+            issue["rate"] = {"id": next(self._rate_ids), "value": value}
         self.rate_posts.append((issue_id, body))
         return JSONResponse({"id": issue_id, "rate": issue["rate"]})
 
@@ -152,6 +166,8 @@ class FakeOkdesk:
             comment = self._stored.add(issue_id, body)
         except ValidationError as invalid:
             return okdesk_errors(invalid.errors, 422)
+        except RefusedError:
+            return okdesk_errors("Доступ запрещен", 403)
         return JSONResponse(comment)
 
     async def _comments(self, request: Request) -> Response:
@@ -191,13 +207,22 @@ class FakeOkdesk:
             "rate_posts": [[issue_id, body] for issue_id, body in self.rate_posts],
             "comments": str_keys(self.comments),
             "requests": len(self.requests),
+            "readings": vars(self.readings),
         }
 
     def control_seed(self, data: dict[str, Any]) -> None:
         """Merge `{"contacts": {...}, "issues": {...}}` (str-keyed or lists) into the state."""
         self.contacts.update(int_keys(data.get("contacts", {})))
         self.issues.update(int_keys(data.get("issues", {})))
+        self.readings.update(data.get("readings", {}))
 
     def control_fail(self, name: str, entries: list[Any]) -> None:
         """Queue failures given as JSON: `429` or `[429, {"Retry-After": "3"}]`."""
-        self.fail(name, *(tuple(e) if isinstance(e, list) else int(e) for e in entries))
+        self.fail(name, *(_entry(e) for e in entries))
+
+
+def _entry(raw: Any) -> FailEntry:
+    """A failure given as JSON: `429`, `[429, {"Retry-After": "3"}]` or `"lost"`."""
+    if isinstance(raw, list):
+        return (int(raw[0]), dict(raw[1]))
+    return LOST if raw == LOST else int(raw)

@@ -7,14 +7,20 @@ import itertools
 from datetime import UTC, datetime
 from typing import Any
 
+from sandbox.fakes.okdesk.readings import Readings, rewritten
 from sandbox.fakes.okdesk.wire import ValidationError
+
+
+class RefusedError(Exception):
+    """The key may not write this comment (a contact's, with `contact_comments` refused)."""
 
 
 class Comments:
     """Every ticket's comments, in the shape `GET .../comments` lists them."""
 
-    def __init__(self, contacts: dict[int, dict[str, Any]]) -> None:
+    def __init__(self, contacts: dict[int, dict[str, Any]], readings: Readings) -> None:
         self.contacts = contacts
+        self.readings = readings
         # Issue id → its comments, oldest first.
         self.by_issue: dict[int, list[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
@@ -24,6 +30,10 @@ class Comments:
         wrapped = body.get("comment")
         fields = wrapped if isinstance(wrapped, dict) else body
         comment = self._new_comment(fields)
+        if comment["author"]["type"] == "contact" and self.readings.contact_comments == "refused":
+            raise RefusedError
+        if self.readings.rewrite_html:
+            comment["content"] = rewritten(comment["content"])
         self.by_issue.setdefault(issue_id, []).append(comment)
         return comment
 
