@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from bot.client import BitrixClient
 from bot.users import BitrixUser
+from bot.visible import visible_keyboard, visible_text
 from outbound.errors import DeliveryError, RejectedError, TransientError
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,11 @@ class ChatMessage:
 
     text: str
     keyboard: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        # Every message the bot posts is built here: none carries hidden or reversing marks.
+        object.__setattr__(self, "text", visible_text(self.text))
+        object.__setattr__(self, "keyboard", visible_keyboard(self.keyboard))
 
 
 class Messenger(Protocol):
