@@ -89,6 +89,17 @@ _TEXTS: dict[str, dict[Language, str]] = {
         "ru": "Спасибо! Ваш комментарий к заявке №{number} передан в службу поддержки.",
         "en": "Thank you! Your comment on ticket #{number} was passed on to the support team.",
     },
+    "followup_quoted": {
+        "ru": "Комментарий клиента {name} к оценке (Okdesk не принял его от имени клиента):",
+        "en": "The client {name}'s comment on the rating (Okdesk would not take it in the "
+        "client's name):",
+    },
+    "rating_kept": {
+        "ru": "Okdesk оставил у заявки №{number} прежнюю оценку: изменить её не удалось. "
+        "Ваша оценка {score} из 5 сохранена у нас, и служба поддержки её увидит.",
+        "en": "Okdesk kept the earlier rating of ticket #{number}: it could not be changed. "
+        "Your rating {score} out of 5 is kept with us, and the support team will see it.",
+    },
     "change_button": {"ru": "Изменить оценку", "en": "Change rating"},
     "change_prompt": {
         "ru": "Ваша оценка заявки №{number}: {score} из 5. Выберите новую оценку.",

@@ -5,13 +5,12 @@ The person's next message within FOLLOWUP_WINDOW is kept with the survey. Once i
 proven (as for a typed score: by the event channel when the event carries no token, or by our
 portal's `profile` when it carries the person's access token), it goes to the Okdesk
 ticket as the contact's comment (HTML escaped, private unless FOLLOWUP_COMMENT_PUBLIC), a
-queued job retried like the rating, and the bot says it was passed on. A message after the
-window is an ordinary message.
+queued job retried like the rating, posted once (`bridge.followup_comment`), and the bot says
+it was passed on. A message after the window is an ordinary message.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 from collections.abc import Callable
@@ -21,9 +20,10 @@ from sqlmodel import Session
 
 from bot import messages
 from bridge.chat import say, survey_language
+from bridge.followup_comment import as_html as as_html  # re-exported
+from bridge.followup_comment import post_answer
 from bridge.settings import Settings
 from bridge.vendors import Vendors
-from outbound.errors import RejectedError
 from storage import followups, queue
 from storage.tables import Job, JobKind, Survey
 
@@ -124,15 +124,7 @@ async def _post(survey: Survey, vendors: Vendors, settings: Settings) -> Effect:
     survey_id = survey.id
     if survey_id is None or survey.followup_text is None or survey.followup_posted_at:
         return _nothing
-    if survey.contact_id is None:
-        raise RejectedError("the ticket's contact is not known: the comment has no author")
-    await vendors.helpdesk.comment_issue(
-        survey.issue_id,
-        content=as_html(survey.followup_text),
-        author_id=survey.contact_id,
-        author_type="contact",
-        public=settings.followup_comment_public,
-    )
+    await post_answer(survey, vendors, settings)
     log.info("followup.posted survey_id=%s issue_id=%s", survey_id, survey.issue_id)
     text = messages.text("followup_passed", survey_language(survey), number=survey.issue_id)
     dialog_id = str(survey.bitrix_user_id)
@@ -142,11 +134,6 @@ async def _post(survey: Survey, vendors: Vendors, settings: Settings) -> Effect:
         say(session, dialog_id, text, now)
 
     return record
-
-
-def as_html(text: str) -> str:
-    """A person's text as Okdesk comment HTML: escaped, line breaks as `<br>` (okdesk.md §7)."""
-    return "<br>".join(html.escape(line) for line in text.splitlines())
 
 
 def _nothing(_session: Session, _now: datetime) -> None:

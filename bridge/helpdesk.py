@@ -23,6 +23,10 @@ class Helpdesk(Protocol):
         """The contact's e-mail, None when it has none or is gone."""
         ...
 
+    async def contact_name(self, contact_id: int) -> str | None:
+        """The contact's name, None when it has none or is gone."""
+        ...
+
     async def issue_rate(self, issue_id: int) -> str | None:
         """The rating the ticket shows now, or None when unrated or gone."""
         ...

@@ -22,6 +22,7 @@ from bot.errors import MessageNotEditableError
 from bot.messenger import ChatMessage
 from bridge import followup, workflow
 from bridge.answers import Answer, ask_back, language_of, record_verified_answer
+from bridge.chat import say
 from bridge.decisions import decide_rating_write
 from bridge.settings import Settings
 from bridge.vendors import Vendors
@@ -140,10 +141,10 @@ async def send_rating(survey: Survey, vendors: Vendors, settings: Settings) -> E
     shown = await vendors.helpdesk.issue_rate(survey.issue_id)
     write = decide_rating_write(wanted, shown, automatic=survey.automatic)
     if write.post:
-        await vendors.helpdesk.rate_issue(survey.issue_id, wanted)
-        shown = await vendors.helpdesk.issue_rate(survey.issue_id)
+        before = shown
+        shown = await _post_rating(survey, vendors, wanted, before)
         if shown != wanted:
-            raise RejectedError(f"Okdesk accepted the rating {wanted!r} but shows {shown!r}")
+            return kept_earlier(survey, wanted=wanted, shown=shown)
     log.info("survey.rating_sent survey_id=%s issue_id=%s", survey_id, survey.issue_id)
     reason = write.note
     # Issue 10: the ticket shows the default we set; a comment says it was automatic.
@@ -157,6 +158,41 @@ async def send_rating(survey: Survey, vendors: Vendors, settings: Settings) -> E
                 survey_id, shown=shown, note=reason, now=now, comment=comment
             )
             surveys.apply_change(session, change, now=now)
+
+    return record
+
+
+async def _post_rating(survey: Survey, vendors: Vendors, wanted: str, before: str | None) -> str:
+    """Post the rating and read back what the ticket shows; raise unless it shows `wanted`
+    or still shows the rating it had (Okdesk may refuse or ignore a second one: §12)."""
+    try:
+        await vendors.helpdesk.rate_issue(survey.issue_id, wanted)
+    except RejectedError as refused:
+        if before is None:
+            raise
+        log.warning("survey.second_rating_refused survey_id=%s error=%s", survey.id, refused)
+    shown = await vendors.helpdesk.issue_rate(survey.issue_id)
+    if shown != wanted and (before is None or shown != before):
+        raise RejectedError(f"Okdesk accepted the rating {wanted!r} but shows {shown!r}")
+    return shown
+
+
+def kept_earlier(survey: Survey, *, wanted: str, shown: str) -> Effect:
+    """Okdesk kept the ticket's earlier rating: recorded as the survey's reason (the operator
+    sees it), and the person is told their new score did not reach Okdesk."""
+    assert survey.id is not None and survey.score is not None
+    survey_id, written = survey.id, survey.score
+    note = f"Okdesk kept the earlier rating {shown!r}: the new one, {wanted!r}, did not take"
+    log.warning("survey.rating_kept survey_id=%s shown=%s wanted=%s", survey_id, shown, wanted)
+    text = messages.text("rating_kept", language_of(survey), number=survey.issue_id, score=written)
+
+    def record(session: Session, now: datetime) -> None:
+        current = surveys.get_survey(session, survey_id=survey_id)
+        if current is None or current.score == written:
+            change = workflow.rating_written(survey_id, shown=shown, note=note, now=now)
+            surveys.apply_change(session, change, now=now)
+            if survey.bitrix_user_id is not None and not survey.automatic:
+                say(session, str(survey.bitrix_user_id), text, now)
 
     return record
 

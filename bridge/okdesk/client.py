@@ -17,7 +17,14 @@ from typing import Any
 
 import httpx
 
-from bridge.okdesk.data import Ticket, TicketPage, list_date, read_emails, read_ticket
+from bridge.okdesk.data import (
+    Ticket,
+    TicketPage,
+    list_date,
+    read_emails,
+    read_name,
+    read_ticket,
+)
 from outbound.errors import RejectedError, TransientError
 from outbound.observe import CallObserver, observed
 from outbound.transient import no_answer_is_transient, retry_after_seconds, transient_status
@@ -71,20 +78,28 @@ class OkdeskClient:
         detail = " ".join(detail.split())[:200]
         return RejectedError(f"Okdesk {what}: HTTP {response.status_code} {detail}".rstrip())
 
-    async def contact_email(self, contact_id: int) -> str | None:
-        """The contact's e-mail (or first additional one), None when it has none or is gone."""
+    async def _contact(self, contact_id: int) -> dict[str, Any]:
+        """The contact object; {} when there is none (404, `{}` or anything not an object)."""
         with observed(self._observer, "okdesk", "contacts.show"):
             response = await self._request(
                 "contact lookup", "GET", "contacts/", params={"id": contact_id}
             )
             if response.status_code == 404:
-                return None
+                return {}
             if not response.is_success:
                 raise self._rejected("contact lookup", response)
             contact = _json(response)
-        # A lookup by id answers one object; anything else means "no such contact" (okdesk.md §4).
-        if not isinstance(contact, dict):
-            return None
+        # A lookup by id answers one object; a missing contact may be 404 or `200 {}`, and
+        # anything else means "no such contact" too (okdesk.md §4, §12).
+        return contact if isinstance(contact, dict) else {}
+
+    async def contact_name(self, contact_id: int) -> str | None:
+        """The contact's name as Okdesk shows it, None when it has none or is gone."""
+        return read_name(await self._contact(contact_id))
+
+    async def contact_email(self, contact_id: int) -> str | None:
+        """The contact's e-mail (or first additional one), None when it has none or is gone."""
+        contact = await self._contact(contact_id)
         fields = ("email", "additional_emails", "cc_email")
         found = [address for field in fields for address in read_emails(contact.get(field))]
         return found[0] if found else None

@@ -239,7 +239,7 @@ def read_ticket(item: object, issue_id: int | None = None) -> Ticket | None:
         status=_code(item.get("status"), "code"),
         contact_id=_contact_id(item),
         title=clean_text(item.get("title"), TITLE_LIMIT),
-        engineer=_name(item.get("assignee")),
+        engineer=read_name(item.get("assignee")),
         # REST answers an object {id, value}; webhooks a plain string (okdesk.md §5, §6).
         rate=_code(item.get("rate"), "value"),
         completed_at=read_time(item.get("completed_at")),
@@ -276,8 +276,9 @@ def _contact_id(item: dict[str, Any]) -> int | None:
     return None
 
 
-def _name(person: object) -> str | None:
-    """A person's name: REST's `{id, name}`, or the webhook's `{employee: {first_name...}}`."""
+def read_name(person: object) -> str | None:
+    """A person's name: REST's `{id, name}`, a contact's or the webhook's `{first_name...}`
+    (an assignee's `{employee: {...}}` too)."""
     if isinstance(person, dict) and isinstance(person.get("employee"), dict):
         person = person["employee"]
     if not isinstance(person, dict):

@@ -59,6 +59,7 @@ class MemoryHelpdesk:
     def __init__(self) -> None:
         self.tickets: dict[int, Ticket] = {}
         self.emails: dict[int, str | None] = {}
+        self.names: dict[int, str] = {}
         # Every rating written, in order: (ticket, bad / normal / good).
         self.rated: list[tuple[int, str]] = []
         self.comments: list[Comment] = []
@@ -91,6 +92,11 @@ class MemoryHelpdesk:
         """The contact's e-mail; None when the contact has none or is unknown."""
         self.failures.check("contact_email")
         return self.emails.get(contact_id)
+
+    async def contact_name(self, contact_id: int) -> str | None:
+        """The contact's name; None when it has none or is unknown."""
+        self.failures.check("contact_name")
+        return self.names.get(contact_id)
 
     async def issue_rate(self, issue_id: int) -> str | None:
         """The rating the ticket shows now."""

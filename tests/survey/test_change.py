@@ -177,7 +177,8 @@ async def test_the_follow_up_stays_open_through_a_change(service: Service) -> No
 
     assert service.type_reply("Но сначала было плохо", message_id=21) == "followed_up"
     await service.drain()
-    assert [content for _, content, *_ in service.helpdesk.comments] == ["Но сначала было плохо"]
+    mark = f"[rating-bot #{service.survey().id} followup]"
+    assert [c for _, c, *_ in service.helpdesk.comments] == [f"Но сначала было плохо<br>{mark}"]
 
 
 class _ChangingMidWrite(MemoryHelpdesk):

@@ -33,10 +33,11 @@ async def test_a_low_score_is_followed_by_the_question_and_the_reason_reaches_ok
     )
     await service.drain()
 
+    mark = f"[rating-bot #{service.survey().id} followup]"
     assert service.helpdesk.comments == [
         (
             ISSUE_ID,
-            "Мастер опоздал &lt;на 2 часа&gt;<br>и не извинился",
+            f"Мастер опоздал &lt;на 2 часа&gt;<br>и не извинился<br>{mark}",
             CONTACT_ID,
             "contact",
             False,
