@@ -1,12 +1,17 @@
 """Issue 10's whole story through the running service (real processes, fakes over HTTP):
-closure → invitation → click 2 → question → typed reason → Okdesk comment from the contact →
-«Изменить оценку» → 4 → Okdesk shows good, and the history holds both scores."""
+closure → invitation → click 2 → question → typed reason → one Okdesk comment →
+«Изменить оценку» → 4 → Okdesk shows good, and the history holds both scores.
+
+Twice: with the fake's strict readings (okdesk.md §12: the contact may not write, the HTML is
+rewritten, a second rating is ignored) and Okdesk's first answer to the comment lost, and with
+the lenient ones."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlmodel import select
 
 from storage.db import create_db_engine, transaction
@@ -24,6 +29,7 @@ from tests.harness.processes import (
 from tests.harness.waiting import wait_for
 
 ISSUE = 601
+LENIENT = {"rewrite_html": False, "contact_comments": "accepted", "second_rating": "replaced"}
 
 
 def _message(fakes: Fakes, message_id: int) -> dict[str, Any]:
@@ -53,11 +59,16 @@ def _comments(fakes: Fakes) -> list[dict[str, Any]]:
     return list(fakes.state("okdesk")["comments"].get(str(ISSUE), []))
 
 
+@pytest.mark.parametrize("strict", [True, False], ids=["strict", "lenient"])
 def test_low_score_reason_and_change_of_mind_through_real_processes(
-    database_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path, strict: bool
 ) -> None:
     with fakes_process() as fakes:
         fakes.seed_tickets([ISSUE])
+        if strict:
+            fakes.fail("okdesk", "comment", ["lost"])
+        else:
+            fakes.seed("okdesk", {"readings": LENIENT})
         env = service_env(
             fakes, database_url, free_port(), FOLLOWUP_MAX_SCORE="3", CHANGE_WINDOW="1h"
         )
@@ -66,13 +77,13 @@ def test_low_score_reason_and_change_of_mind_through_real_processes(
         service.start()
         send = service.senders()
         try:
-            _the_story(fakes, send)
+            _the_story(fakes, send, strict)
         finally:
             service.stop()
-    _history_holds_both(database_url)
+    _history_holds_both(database_url, "bad" if strict else "good")
 
 
-def _the_story(fakes: Fakes, send: Any) -> None:
+def _the_story(fakes: Fakes, send: Any, strict: bool) -> None:
     assert send.webhook(closed_webhook(ISSUE)).json() == {"result": "accepted"}
     wait_for(lambda: _invitation(fakes) is not None)
     invitation = _invitation(fakes)
@@ -89,17 +100,26 @@ def _the_story(fakes: Fakes, send: Any) -> None:
 
     reason = "Мастер опоздал <на 2 часа>"
     assert send.event(reply_body(reason, message_id=9001)).status_code == 200
-    wait_for(lambda: len(_comments(fakes)) == 1)
-    (comment,) = _comments(fakes)
-    assert comment["content"] == "Мастер опоздал &lt;на 2 часа&gt;"
-    assert comment["author"] == {"id": CONTACT_ID, "name": "Петров Иван", "type": "contact"}
-    assert comment["public"] is False
     wait_for(lambda: any("передан в службу поддержки" in m["MESSAGE"] for m in _messages(fakes)))
+    (comment,) = _comments(fakes)
+    assert "Мастер опоздал &lt;на 2 часа&gt;" in comment["content"]
+    assert " followup]" in comment["content"] and comment["public"] is False
+    if strict:
+        # Refused as the contact: the engineer writes it, quoting the contact by name.
+        assert comment["author"] == {"id": 52, "name": None, "type": "employee"}
+        assert "Комментарий клиента Иван Петров" in comment["content"]
+    else:
+        assert comment["author"] == {"id": CONTACT_ID, "name": "Петров Иван", "type": "contact"}
 
     assert send.event(click_body(f"{token}:change")).status_code == 200
     wait_for(lambda: len(_buttons(_message(fakes, message_id))) == 5)
     assert send.event(click_body(f"{token}:4")).status_code == 200
-    wait_for(lambda: _okdesk_rate(fakes) == "good")
+    if strict:
+        # Okdesk ignores a second rating: it keeps "bad", and the person is told so.
+        wait_for(lambda: any("прежнюю оценку" in m["MESSAGE"] for m in _messages(fakes)))
+        assert _okdesk_rate(fakes) == "bad"
+    else:
+        wait_for(lambda: _okdesk_rate(fakes) == "good")
     wait_for(
         lambda: (
             _message(fakes, message_id)["MESSAGE"]
@@ -110,13 +130,13 @@ def _the_story(fakes: Fakes, send: Any) -> None:
     assert rates == ["bad", "good"]
 
 
-def _history_holds_both(database_url: str) -> None:
+def _history_holds_both(database_url: str, shown: str) -> None:
     engine = create_db_engine(database_url, pool_size=1)
     try:
         with transaction(engine) as session:
             survey = session.exec(select(Survey).where(Survey.issue_id == ISSUE)).one()
             changes = session.exec(select(RatingChange)).all()
-            assert (survey.score, survey.okdesk_rate) == (4, "good")
+            assert (survey.score, survey.okdesk_rate) == (4, shown)
             assert survey.followup_text == "Мастер опоздал <на 2 часа>"
             assert [(c.from_score, c.to_score, c.changed_by, c.source) for c in changes] == [
                 (2, 4, USER_ID, "click")

@@ -33,7 +33,8 @@ from sandbox.fakes.okdesk.wire import (
 )
 from sandbox.fakes.okdesk_webhooks import webhook_routes
 
-# A queued failure: a status (with headers), or "lost": done, then answered 504 (the answer lost).
+# A queued failure: a status (with headers), or "lost": the next request that succeeds is done,
+# then answered 504 (its answer lost on the way back).
 FailEntry = int | tuple[int, dict[str, str]] | str
 LOST = "lost"
 Handler = Callable[[Request], Awaitable[Response]]
@@ -101,7 +102,10 @@ class FakeOkdesk:
             if entry is None:
                 return await handler(request)
             if entry == LOST:
-                await handler(request)
+                answer = await handler(request)
+                if answer.status_code >= 300:
+                    queued.insert(0, entry)  # nothing was done: the next success is lost
+                    return answer
                 return okdesk_errors("Gateway Timeout", 504)
             return self._failure(entry)
 
