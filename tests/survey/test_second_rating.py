@@ -3,9 +3,9 @@ mind does not take, the person is told so honestly and the operator sees why (is
 
 from __future__ import annotations
 
-import pytest
-
 import io
+
+import pytest
 
 from bridge.admin.context import Context
 from bridge.admin.views import show_ticket

@@ -97,7 +97,7 @@ class FakeOkdesk:
                 return bad_gateway()
             if request.query_params.get("api_token") != self.api_token:
                 return okdesk_errors("Вы не авторизованы", 401)
-            queued = self.fail_next.get(route)
+            queued = self.fail_next.setdefault(route, [])
             entry = queued.pop(0) if queued else None
             if entry is None:
                 return await handler(request)
