@@ -101,15 +101,7 @@ def _the_story(fakes: Fakes, send: Any, strict: bool) -> None:
     reason = "Мастер опоздал <на 2 часа>"
     assert send.event(reply_body(reason, message_id=9001)).status_code == 200
     wait_for(lambda: any("передан в службу поддержки" in m["MESSAGE"] for m in _messages(fakes)))
-    (comment,) = _comments(fakes)
-    assert "Мастер опоздал &lt;на 2 часа&gt;" in comment["content"]
-    assert " followup]" in comment["content"] and comment["public"] is False
-    if strict:
-        # Refused as the contact: the engineer writes it, quoting the contact by name.
-        assert comment["author"] == {"id": 52, "name": None, "type": "employee"}
-        assert "Комментарий клиента Иван Петров" in comment["content"]
-    else:
-        assert comment["author"] == {"id": CONTACT_ID, "name": "Петров Иван", "type": "contact"}
+    _one_comment(fakes, strict)
 
     assert send.event(click_body(f"{token}:change")).status_code == 200
     wait_for(lambda: len(_buttons(_message(fakes, message_id))) == 5)
@@ -128,6 +120,19 @@ def _the_story(fakes: Fakes, send: Any, strict: bool) -> None:
     )
     rates = [body["rate"] for issue, body in fakes.state("okdesk")["rate_posts"] if issue == ISSUE]
     assert rates == ["bad", "good"]
+
+
+def _one_comment(fakes: Fakes, strict: bool) -> None:
+    """Exactly one comment holds the reason, found again by its mark after a lost answer."""
+    (comment,) = _comments(fakes)
+    assert "Мастер опоздал &lt;на 2 часа&gt;" in comment["content"]
+    assert " followup]" in comment["content"] and comment["public"] is False
+    if strict:
+        # Refused as the contact: the engineer writes it, quoting the contact by name.
+        assert comment["author"] == {"id": 52, "name": None, "type": "employee"}
+        assert "Комментарий клиента Иван Петров" in comment["content"]
+    else:
+        assert comment["author"] == {"id": CONTACT_ID, "name": "Петров Иван", "type": "contact"}
 
 
 def _history_holds_both(database_url: str, shown: str) -> None:
