@@ -9,9 +9,10 @@ import signal
 import sys
 
 from bridge.app import create_app
+from bridge.command_help import settings_help
 from bridge.logs import setup_logging
 from bridge.server import limits_of, serve
-from bridge.settings import settings_help, settings_or_exit
+from bridge.settings import settings_or_exit
 from storage.migrate import upgrade_or_exit
 
 log = logging.getLogger("bridge")

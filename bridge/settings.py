@@ -155,7 +155,7 @@ class Settings(SurveyRulesSettings):
     # bearer token. Unset: the routes do not exist.
     admin_token: SecretStr | None = Field(default=None, min_length=16)
 
-    # --- follow-up and change of mind (issue 10, points 1, 2) ---
+    # --- follow-up and change of mind ---
     # A score at or below this is followed by "what went wrong?" (`off`: never asked).
     followup_max_score: Annotated[int | None, BeforeValidator(parse_default_rating)] = Field(
         default=3, ge=1, le=5
@@ -231,8 +231,7 @@ class Settings(SurveyRulesSettings):
             raise ValueError("must be at least 1s (imbot.v2 allows 2 requests a second)")
         return value
 
-    # --- issue 10: the survey rules (fields in bridge.survey_settings) ---------------------
-
+    # The survey rules' own fields are in bridge.survey_settings.
     @model_validator(mode="after")
     def _rules_fit_the_timeout(self) -> Settings:
         delay = self.reminder_delay
@@ -256,8 +255,6 @@ class Settings(SurveyRulesSettings):
     def chosen_texts(self) -> dict[str, dict[Language, str]]:
         """The texts TEXTS_FILE replaces (checked when the settings were read)."""
         return {} if self.texts_file is None else load_texts(self.texts_file)
-
-    # --- end of issue 10 ----------------------------------------------------------------------
 
     @property
     def done_statuses(self) -> frozenset[str]:
@@ -290,18 +287,6 @@ class Settings(SurveyRulesSettings):
             self.admin_token,
         )
         return [*super().secrets(), *(v.get_secret_value() for v in values if v is not None)]
-
-
-def settings_help(prints: str) -> str:
-    """The end of a command's --help: the settings it needs and what it prints."""
-    required = [
-        name.upper() for name, field in Settings.model_fields.items() if field.is_required()
-    ]
-    return (
-        f"settings: from the environment or ./.env (each one explained in example.env); "
-        f"required: {', '.join(required)}; DATABASE_URL defaults to {DEFAULT_DATABASE_URL}. "
-        f"Prints: {prints}"
-    )
 
 
 def settings_or_exit() -> Settings:

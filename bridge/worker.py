@@ -24,13 +24,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from bot import messages
+from bridge.command_help import settings_help
 from bridge.housekeeping import Chores
 from bridge.logs import setup_logging
 from bridge.priority import IntakeFirst
 from bridge.reconcile import reconcile
 from bridge.running import Checkpoint, JobRunner, no_checkpoint
 from bridge.scheduling import CHAT_LANE, LANES, Scheduler
-from bridge.settings import Settings, settings_help, settings_or_exit
+from bridge.settings import Settings, settings_or_exit
 from bridge.settle import Settler, pass_backoff
 from bridge.vendors import Vendors, open_vendors
 from outbound.errors import DeliveryError
