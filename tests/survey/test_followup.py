@@ -135,5 +135,6 @@ async def test_a_follow_up_over_the_event_channel_with_no_token_reaches_okdesk(
     service.messenger.token_owners.clear()
     assert service.type_reply("Мастер опоздал", message_id=1, access_token="") == "followed_up"
     await service.drain()
-    assert [comment[1] for comment in service.helpdesk.comments] == ["Мастер опоздал"]
+    mark = f"[rating-bot #{service.survey().id} followup]"
+    assert [comment[1] for comment in service.helpdesk.comments] == [f"Мастер опоздал<br>{mark}"]
     assert _texts(service)[-1] == PASSED
