@@ -29,6 +29,8 @@ class EventAuth:
     # The acting person's OAuth token, when the event carries one (bitrix24.md §5); a secret,
     # kept out of the repr. It proves who typed a reply when our portal accepts it.
     access_token: str = field(default="", repr=False, compare=False)
+    # The names of the `auth[...]` keys the event carried (what a live portal sends, §12).
+    keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -169,9 +171,15 @@ def parse_event(body: bytes) -> ParsedEvent:
             domain=_text(auth.get("domain")),
             member_id=_text(auth.get("member_id")),
             access_token=_text(auth.get("access_token"))[:200],
+            keys=auth_keys(auth),
         ),
         events=_events(name, data),
     )
+
+
+def auth_keys(auth: Tree) -> tuple[str, ...]:
+    """The names of an `auth` block's keys, sorted and bounded (never their values)."""
+    return tuple(sorted(str(key)[:32] for key in auth))[:20]
 
 
 def _events(name: str, data: Tree) -> tuple[Event, ...]:

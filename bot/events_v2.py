@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.events import (
@@ -23,6 +23,7 @@ from bot.events import (
     OtherEvent,
     ParsedEvent,
     RatingClick,
+    auth_keys,
 )
 from bot.form import EventFormatError, Tree, parse_form
 
@@ -86,18 +87,34 @@ def v2_events(kind: str, data: Tree, key: str | None = None) -> tuple[Event, ...
     bot, chat, user = _group(data, "bot"), _group(data, "chat"), _group(data, "user")
     bot_id, code = _int(bot.get("id")), _text(bot.get("code"))
     ids = (bot_id,) if bot_id is not None else ()
-    chat_type = "P" if _text(chat.get("type")).lower() == PRIVATE else _text(chat.get("type"))
     dialog = _text(chat.get("dialogId")) or _text(data.get("dialogId"))
+    chat_type = _chat_type(chat, _group(data, "message"), dialog)
+    # v2 events carry `language` like v1's data[PARAMS][LANGUAGE] (bitrix24.md §13).
+    language = _text(data.get("language")).strip().lower()[:8]
     if kind == "ONIMBOTV2COMMANDADD":
-        return (_click(data, bot_id, code, dialog, chat_type, key),)
+        return (replace(_click(data, bot_id, code, dialog, chat_type, key), language=language),)
     if kind == "ONIMBOTV2MESSAGEADD":
-        return _reply(data, ids, code, dialog, chat_type)
+        return tuple(
+            replace(e, language=language) if isinstance(e, ChatReply) else e
+            for e in _reply(data, ids, code, dialog, chat_type)
+        )
     if kind == "ONIMBOTV2JOINCHAT":
-        joined = BotJoined(ids, (code,), dialog, _int(user.get("id")), chat_type.upper())
+        joined = BotJoined(ids, (code,), dialog, _int(user.get("id")), chat_type.upper(), language)
         return (joined,)
     if kind == "ONIMBOTV2DELETE":
         return (BotDeleted(bot_id=bot_id, bot_code=code),)
     return (OtherEvent(kind),)
+
+
+def _chat_type(chat: Tree, message: Tree, dialog: str) -> str:
+    """ "P" for a private chat: `chat.type` "private" in the samples, but the entities page lists
+    no such type, so also `messageType` "P" or a numeric `dialogId` (bitrix24.md §13)."""
+    given = _text(chat.get("type"))
+    kind = _text(chat.get("messageType") or message.get("messageType")).upper()
+    # A group's dialogId is "chat<N>": a numeric one is a person, so the chat is private.
+    if given.lower() in (PRIVATE, "p") or kind == "P" or dialog.isdecimal():
+        return "P"
+    return given.upper()
 
 
 def _click(
@@ -161,6 +178,7 @@ def parse_v2_body(body: bytes, content_type: str) -> ParsedEvent:
             domain=_text(auth.get("domain")),
             member_id=_text(auth.get("member_id")),
             access_token=_text(auth.get("access_token"))[:200],
+            keys=auth_keys(auth),
         ),
         events=v2_events(kind, _group(tree, "data")),
     )

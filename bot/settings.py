@@ -60,6 +60,12 @@ class BotSettings(BaseSettings):
     # The v2 bot has a code of its own: reusing the v1 code would return the v1 bot (§1).
     bitrix_v2_bot_code: str = Field(default="okdesk_rating_v2", pattern=r"^[A-Za-z0-9_]{1,50}$")
     bitrix_v2_bot_id: int | None = Field(default=None, gt=0)
+    # The portal installation events must come from (`auth[member_id]`: python -m bridge.admin
+    # check shows what the events carry). Unset: not checked, reported as not configured.
+    bitrix_member_id: str | None = Field(default=None, max_length=64)
+    # In imbot.v2 mode, keep the v1 event route open for the v1 bot's last surveys (README,
+    # "Switching from imbot v1 to v2"); closed otherwise.
+    bitrix_switching_from_v1: bool = False
 
     @field_validator("bitrix_webhook_url")
     @classmethod
@@ -118,6 +124,7 @@ class BotSettings(BaseSettings):
         "bitrix_application_token",
         "bitrix_bot_token",
         "bitrix_v2_bot_id",
+        "bitrix_member_id",
         mode="before",
     )
     @classmethod

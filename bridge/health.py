@@ -79,6 +79,7 @@ async def readiness(
         if blocked
         else "ok"
     )
+    checks["member_id"] = _member_check(settings, facts.get(StatusKey.BITRIX_MEMBER_MISMATCH))
     lag = facts.get(POLL_LAG)
     if settings.fetches_events:
         checks["events"] = _events_check(settings, poller, lag)
@@ -98,12 +99,29 @@ async def readiness(
 
 def _stored_facts(engine: Engine) -> dict[str, Any]:
     with transaction(engine) as session:
-        keys = (StatusKey.WORKER_HEARTBEAT, StatusKey.BOT_DELETED, StatusKey.PORTAL_BLOCKED)
+        keys = (
+            StatusKey.WORKER_HEARTBEAT,
+            StatusKey.BOT_DELETED,
+            StatusKey.PORTAL_BLOCKED,
+            StatusKey.BITRIX_MEMBER_MISMATCH,
+        )
         found = {key: status.get_status(session, key=key) for key in keys}
         lag = polling.poll_lag(session, now=utcnow())
     facts: dict[str, Any] = {key: fact.value if fact else None for key, fact in found.items()}
     facts[POLL_LAG] = None if lag is None else round(lag, 1)
     return facts
+
+
+def _member_check(settings: Settings, mismatch: str | None) -> str:
+    """Events' `auth[member_id]` against BITRIX_MEMBER_ID (`bridge.installation`)."""
+    if settings.bitrix_member_id is None:
+        return "off"
+    if mismatch is None:
+        return "ok"
+    return (
+        f"an event carried member_id {mismatch}, not BITRIX_MEMBER_ID: events are refused "
+        "(python -m bridge.admin check shows what the portal's events carry)"
+    )
 
 
 def _events_check(settings: Settings, poller: PollerPulse | None, lag: float | None) -> str:

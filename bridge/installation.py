@@ -1,7 +1,16 @@
-"""Which installation of our portal may send the bot events: its `auth[member_id]`, pinned.
+"""Which installation of our portal may send the bot events: its `auth[member_id]`, configured.
 
-`bot.origin` already refused events from another portal; what remains is the installation,
-which only the database can remember once learned.
+`bot.origin` already refused events from another portal (application token, domain); what
+remains is the installation. It is never learned from an event: an invented `member_id` pinned
+that way made every genuine event 403 for good. It comes from `BITRIX_MEMBER_ID`; no REST method
+over an incoming webhook tells it (bitrix24.md; `app.info` is for OAuth applications), so
+`python -m bridge.admin check` shows what the portal's events carry, for the operator to set.
+
+It is a consistency check, not a secret (it travels in every event body). Not configured, any
+`member_id` passes: the URL secret and the application token are what authenticate, and refusing
+would lose every event until someone configured it. A configured one that an event does not
+carry is recorded, so `/readyz` and `admin check` show the mismatch; the next event accepted
+clears it (a forged one cannot hold readiness down while genuine events arrive).
 """
 
 from __future__ import annotations
@@ -11,26 +20,18 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
-from bot.events import Event, RatingClick
+from bot.events import EventAuth
 from bridge.intake import same_secret
-from storage import status, surveys
+from storage import status
 from storage.db import transaction
 from storage.status import StatusKey
 
 log = logging.getLogger(__name__)
-MEMBER_KEY = StatusKey.BITRIX_MEMBER_ID
 
 
-class MemberPin:
-    """Our portal installation's `auth[member_id]`: configured, or learned and stored.
-
-    Learned from the first event that proves it comes from our portal: a click on a button we
-    sent (it carries a survey's unguessable token, and names that survey's person). The handler
-    URL and the application token alone (both visible in that URL) never decide it. Until it is
-    learned, events pass on the other checks.
-    """
+class MemberCheck:
+    """Events' `auth[member_id]` against `BITRIX_MEMBER_ID`, and what events carry (logged once)."""
 
     def __init__(
         self, engine: Engine, clock: Callable[[], datetime], configured: str | None
@@ -38,34 +39,48 @@ class MemberPin:
         self.engine = engine
         self.clock = clock
         self.member_id = configured
+        # Unknown at start (another run may have recorded one): cleared by the first accepted.
+        self._mismatch_stored = True
+        self._keys_told = False
 
-    def admits(self, member_id: str, events: tuple[Event, ...]) -> bool:
-        """Whether an event's `auth[member_id]` is our installation's (may read the database)."""
-        if not member_id:
-            return False
-        if self.member_id is None:
-            self.member_id = self._learn(member_id, events)
-            if self.member_id is None:
-                return True
-        return same_secret(member_id, self.member_id)
+    def admits(self, auth: EventAuth, *, may_lack: bool = False) -> bool:
+        """Whether the event is our installation's (may write the database, rarely).
 
-    def _learn(self, member_id: str, events: tuple[Event, ...]) -> str | None:
-        with transaction(self.engine) as session:
-            stored = status.get_status(session, key=MEMBER_KEY)
-            if stored is not None:
-                return stored.value
-            if not any(_proves_portal(session, event) for event in events):
-                return None
-            log.info("bitrix.member_id_pinned member_id=%s", member_id[:64])
-            return status.first_status(
-                session, key=MEMBER_KEY, value=member_id[:64], now=self.clock()
-            )
-
-
-def _proves_portal(session: Session, event: Event) -> bool:
-    """A click on one of our buttons, by the person the survey was sent to."""
-    button = event.button if isinstance(event, RatingClick) else None
-    if not isinstance(event, RatingClick) or button is None:
+        `may_lack`: an imbot.v2 webhook event may come without `member_id` (bitrix24.md §12);
+        it is then accepted on the application token."""
+        self._tell_keys(auth)
+        if self.member_id is None or (not auth.member_id and may_lack):
+            return True
+        if auth.member_id and same_secret(auth.member_id, self.member_id):
+            if self._mismatch_stored:
+                self._store(lambda session, now: status.clear_status(session, key=MISMATCH))
+                self._mismatch_stored = False
+            return True
+        seen = auth.member_id[:64] or "(none)"
+        log.warning("bitrix.member_id_mismatch member_id=%s: check BITRIX_MEMBER_ID", seen)
+        self._store(lambda s, now: status.set_status(s, key=MISMATCH, value=seen, now=now))
+        self._mismatch_stored = True
         return False
-    survey = surveys.survey_by_token(session, token=button[0])
-    return survey is not None and survey.bitrix_user_id == event.user_id
+
+    def _tell_keys(self, auth: EventAuth) -> None:
+        """Once a process: which `auth` keys the portal's events carry, values masked."""
+        if self._keys_told:
+            return
+        self._keys_told = True
+        told = carried(auth)
+        log.info("bitrix.event_auth %s", told)
+        self._store(lambda s, now: status.set_status(s, key=AUTH_KEYS, value=told, now=now))
+
+    def _store(self, change: Callable[..., None]) -> None:
+        with transaction(self.engine) as session:
+            change(session, self.clock())
+
+
+MISMATCH = StatusKey.BITRIX_MEMBER_MISMATCH
+AUTH_KEYS = StatusKey.BITRIX_EVENT_AUTH
+
+
+def carried(auth: EventAuth) -> str:
+    """The `auth` keys an event carried, with no token value (member_id is no secret)."""
+    keys = ", ".join(auth.keys) or "none"
+    return f"keys={keys} member_id={auth.member_id[:64] or '(none)'}"

@@ -84,9 +84,6 @@ class Settings(SurveyRulesSettings):
     okdesk_done_statuses: Annotated[list[str], NoDecode, BeforeValidator(parse_statuses)] = Field(
         default=[]
     )
-    # The portal installation events must come from (`auth[member_id]`). Empty: the first
-    # authentic event's is kept and every later event must match it.
-    bitrix_member_id: str | None = None
     # Surveys one sender may open per minute through the webhook; past it the webhook answers
     # 429 and reconciliation (which reads the real ticket list) picks the closures up later.
     webhook_surveys_per_minute: int = Field(default=600, ge=1)
@@ -174,11 +171,6 @@ class Settings(SurveyRulesSettings):
     @field_validator("metrics_token", "admin_token", mode="before")
     @classmethod
     def _token_unset(cls, value: object) -> object:
-        return None if value == "" else value
-
-    @field_validator("bitrix_member_id", mode="before")
-    @classmethod
-    def _member_unset(cls, value: object) -> object:
         return None if value == "" else value
 
     @field_validator("okdesk_url")

@@ -21,8 +21,12 @@ class StatusKey(StrEnum):
     BOT_DELETED = "bot_deleted"
     # Bitrix24 blocked the portal (OVERLOAD_LIMIT); the value is the next probe time.
     PORTAL_BLOCKED = "portal_blocked"
-    # Our portal installation's member_id, learned from an event that proves it.
+    # Our portal installation's member_id as older releases learned it (no longer read).
     BITRIX_MEMBER_ID = "bitrix_member_id"
+    # The member_id of the latest event refused for not being BITRIX_MEMBER_ID's.
+    BITRIX_MEMBER_MISMATCH = "bitrix_member_mismatch"
+    # Which `auth` keys the portal's events carry (no values), told once a process.
+    BITRIX_EVENT_AUTH = "bitrix_event_auth"
     # Up to when Okdesk's completed tickets were reconciled.
     RECONCILE_WATERMARK = "reconcile_watermark"
 

@@ -123,26 +123,41 @@ async def test_a_doubtful_reply_is_asked_back_not_guessed(
     assert "Чтобы оценить заявку" in _replies(engine)[1]
 
 
-async def test_events_from_another_portal_installation_are_refused(
+OURS = b"bac1cd5c8f1a4e0b9d2f6a7c3e4b5d61"
+
+
+async def test_an_invented_member_id_pins_nothing_genuine_events_still_pass(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
+    """Issue 23.2: a click "by the survey's person" with an invented member_id once pinned it,
+    and every genuine event was refused for good. Not configured, member_id is not checked."""
     async with running_app(make_settings(database_url), vendors) as app:
         await _awaiting(app, engine)
         token = surveys(engine)[0].token
-        other = click_body(f"{token}:1").replace(b"bac1cd5c8f1a4e0b9d2f6a7c3e4b5d61", b"f" * 32)
-        # Before anything proves which installation is ours, a forged installation's event
-        # (a join, here) pins nothing.
+        forged = click_body(f"{token}:1").replace(OURS, b"f" * 32)
+        assert (await app.event(forged)).status_code == 200
         join = fixture_bytes("bitrix24/ONIMBOTJOINCHAT_private.form")
-        forged_join = join.replace(b"bac1cd5c8f1a4e0b9d2f6a7c3e4b5d61", b"f" * 32)
-        assert (await app.event(forged_join)).status_code == 200
-        # A click on a button we sent proves it: the installation is pinned, another refused.
-        ours = await app.event(click_body(f"{token}:5"))
-        refused = await app.event(other)
-        refused_join = await app.event(forged_join)
+        genuine = [(await app.event(join)).status_code for _ in range(3)]
+        ready = (await app.client.get("/readyz")).json()
+    assert genuine == [200, 200, 200]
+    assert ready["checks"]["member_id"] == "off"
+
+
+async def test_a_configured_member_id_refuses_another_and_readyz_shows_the_mismatch(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    join = fixture_bytes("bitrix24/ONIMBOTJOINCHAT_private.form")
+    settings = make_settings(database_url, bitrix_member_id=OURS.decode())
+    async with running_app(settings, vendors) as app:
+        refused = await app.event(join.replace(OURS, b"f" * 32))
+        mismatch = (await app.client.get("/readyz")).json()
+        accepted = await app.event(join)
+        cleared = (await app.client.get("/readyz")).json()
     assert refused.status_code == 403 and "installation" in refused.text
-    assert refused_join.status_code == 403
-    assert ours.status_code == 200
-    assert surveys(engine)[0].score == 5
+    assert mismatch["status"] == "not_ready"
+    assert mismatch["checks"]["member_id"].startswith("an event carried member_id ffff")
+    assert accepted.status_code == 200
+    assert cleared["checks"]["member_id"] == "ok"
 
 
 async def test_a_configured_member_id_refuses_even_the_first_event(

@@ -25,6 +25,7 @@ from bot.messages import RATE_COMMAND
 from bot.register import handler_url, register_command
 from bot.register_v2 import Paced
 from bot.settings import SettingsError
+from bridge.admin.check_events import events_carry
 from bridge.admin.check_v2 import v2_bot, v2_command
 from bridge.admin.context import Context, Exit
 from bridge.durations import spoken
@@ -67,6 +68,7 @@ async def run_checks(ctx: Context) -> Exit:
             await _guarded("bitrix24 bot", bot),
             await _guarded(f"command {RATE_COMMAND!r}", command),
             await _guarded("public url", lambda: _public_url(ctx, http)),
+            await _guarded("bitrix24 events", lambda: events_carry(ctx)),
         ]
     for finding in findings:
         ctx.say(f"{'ok  ' if finding.ok else 'FAIL'}  {finding.name}: {finding.detail}")

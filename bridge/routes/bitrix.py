@@ -52,6 +52,9 @@ _REFUSED = {
 @router.post("/api/v1/bitrix/events", openapi_extra=BITRIX_OPENAPI)
 async def bitrix_events(request: Request, state: State) -> dict[str, str]:
     """Bitrix24 tells the bot something happened: a click, a reply, a join, a removal."""
+    if state.settings.bitrix_api == "v2" and not state.settings.bitrix_switching_from_v1:
+        # Issue 23.3: with imbot.v2 the v1 route is a door nobody needs, unless configured.
+        raise HTTPException(404, "imbot v1 is not in use (BITRIX_API=v2)")
     refuse_while_placeholder(state, "BITRIX_EVENTS_TOKEN")
     if not same_secret(
         request.query_params.get("token"), state.settings.bitrix_events_token.get_secret_value()
@@ -88,10 +91,10 @@ def _refuse_another_portal(parsed: ParsedEvent, settings: Settings) -> None:
         raise HTTPException(403, _REFUSED[why])
 
 
-def handle_events(state: App, parsed: ParsedEvent) -> None:
+def handle_events(state: App, parsed: ParsedEvent, *, may_lack_member: bool = False) -> None:
     """An authenticated request's events, from our portal's installation, stored."""
-    # In the request's one worker thread: the installation check may read the database.
-    if not state.installation.admits(parsed.auth.member_id, parsed.events):
+    # In the request's one worker thread: the installation check may write the database.
+    if not state.installation.admits(parsed.auth, may_lack=may_lack_member):
         log.warning("bitrix.event_refused reason=member_id event=%s", parsed.name)
         raise HTTPException(403, "the event comes from another portal installation")
     now = state.clock()

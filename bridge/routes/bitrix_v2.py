@@ -1,9 +1,10 @@
 """imbot.v2 in webhook mode (`BITRIX_EVENT_MODE=webhook`): Bitrix24 posts `ONIMBOTV2*` events.
 
 Checked as strictly as v1's (`bridge.routes.bitrix`): the secret in our URL, the body's type
-and size, the top-level `auth[application_token]`, `auth[domain]` and the pinned
-`auth[member_id]`, and the bot each event names. The body is a form in which every value is a
-string, or JSON (bitrix24-v2.md, open point 2); either is read. Handling is v1's path.
+and size, the top-level `auth[application_token]`, `auth[domain]` and the configured
+`auth[member_id]` (an event without one passes), and the bot each event names. The body is a
+form in which every value is a string, or JSON (bitrix24-v2.md, open point 2); either is read.
+Handling is v1's path.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+from functools import partial
 
 from fastapi import APIRouter, HTTPException, Request
 
@@ -53,7 +55,9 @@ async def bitrix_v2_events(request: Request, state: State) -> dict[str, str]:
     except RecursionError:  # json.loads of `[[[[…` 30,000 deep (a 500 before)
         raise HTTPException(400, "the body is nested too deeply") from None
     _refuse_another_portal(parsed, state.settings)
-    await asyncio.to_thread(handle_events, state, parsed)
+    # A v2 webhook event may come without auth[member_id] (bitrix24.md §12): accepted on the
+    # application token, the URL secret and the domain.
+    await asyncio.to_thread(partial(handle_events, state, parsed, may_lack_member=True))
     state.wake_worker()
     return {"result": "ok"}
 

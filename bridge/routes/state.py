@@ -15,7 +15,7 @@ from bot.messenger import Messenger
 from bridge import closures
 from bridge.decisions import ClosureDecision
 from bridge.grouped import GroupCommit
-from bridge.installation import MemberPin
+from bridge.installation import MemberCheck
 from bridge.intake import SenderLimit
 from bridge.report import guard
 from bridge.settings import Settings
@@ -45,7 +45,7 @@ class App:
         # /admin: wrong tokens per address, and the forms already posted (issue 23, p11).
         self.admin_guesses = SenderLimit(guard.GUESSES_PER_MINUTE)
         self.spent_forms = guard.SpentForms()
-        self.installation = MemberPin(engine, clock, settings.bitrix_member_id)
+        self.installation = MemberCheck(engine, clock, settings.bitrix_member_id)
         self.status_changes: GroupCommit[tuple[closures.StatusChange, datetime], ClosureDecision]
         self.status_changes = GroupCommit(
             partial(closures.record_status_changes, engine, settings),

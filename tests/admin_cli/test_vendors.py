@@ -49,7 +49,8 @@ async def test_check_passes_on_a_good_setup(database_url: str, vendors: Vendors)
     ran = await _admin(database_url, vendors, "check")
     assert ran.code == 0, ran.out
     lines = [line for line in ran.out.splitlines() if not line.startswith("info  ")]
-    assert len(lines) == 5 and all(line.startswith("ok  ") for line in lines)
+    assert len(lines) == 6 and all(line.startswith("ok  ") for line in lines)
+    assert "bitrix24 events: BITRIX_MEMBER_ID not configured (not checked); no event" in ran.out
     assert "info  default rating: 5 (good in Okdesk, marked automatic) after 24 h" in ran.out
     assert "okdesk token: Okdesk accepts the token (4 ticket statuses)" in ran.out
     assert "bitrix24 scopes: the webhook has imbot, user" in ran.out
@@ -123,3 +124,17 @@ async def test_send_test_is_invited_thanked_and_never_written_to_okdesk(
     assert done.state == SurveyState.RATED and done.reason == TEST_NOTE
     assert done.okdesk_rate is None and done.rating_sent_at is not None
     assert vendors.okdesk.rate_posts == [] and len(vendors.okdesk.requests) == okdesk_reads
+
+
+async def test_check_prints_what_the_portals_events_carry_without_token_values(
+    database_url: str, vendors: Vendors
+) -> None:
+    """Issue 21.6 / 23.2: the operator learns the member_id to set from `check`."""
+    vendors.transport.routes[PUBLIC_HOST] = _public()
+    async with running_app(make_settings(database_url), vendors) as app:
+        assert (await app.event(click_body("s7Kq2m:4", tokens=True))).status_code == 200
+    ran = await _admin(database_url, vendors, "check")
+    (line,) = [line for line in ran.out.splitlines() if "bitrix24 events" in line]
+    assert "keys=access_token, application_token, client_endpoint, domain, " in line
+    assert "member_id=bac1cd5c8f1a4e0b9d2f6a7c3e4b5d61" in line
+    assert "c3d4e5f6000018d6" not in ran.out

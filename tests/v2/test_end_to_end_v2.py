@@ -105,6 +105,8 @@ def test_a_v1_invitation_is_answered_after_switching_to_v2(
         old = _invitation(fakes, 301)
         assert old is not None
         v2_env = {**_v2_env(fakes, database_url), "PUBLIC_URL": v1_env["PUBLIC_URL"]}
+        # Issue 23.3: the v1 route stays open in v2 mode only while switching is configured.
+        v2_env["BITRIX_SWITCHING_FROM_V1"] = "true"
         v2_env["PORT"] = v1_env["PORT"]
         register_bot(v2_env, tmp_path)
         v2 = Service(v2_env, tmp_path / "v2.log")

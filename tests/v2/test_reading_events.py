@@ -141,3 +141,39 @@ def test_a_voucher_names_its_user_and_cannot_be_forged() -> None:
     assert vouched_user("another-secret", made) is None
     assert vouched_user("bot-secret", made.replace("27:", "28:")) is None
     assert vouched_user("bot-secret", "c3d4e5f6000018d6") is None
+
+
+@pytest.mark.parametrize(
+    ("chat", "message", "private"),
+    [
+        ({"dialogId": "27", "type": "private"}, {}, True),
+        # The entities page lists no "private" type (bitrix24.md §13): the other signs.
+        ({"dialogId": "chat5", "type": "", "messageType": "P"}, {}, True),
+        ({"dialogId": "chat5"}, {"messageType": "P"}, True),
+        ({"dialogId": "27", "type": "user"}, {}, True),
+        ({"dialogId": "chat5", "type": "chat"}, {"messageType": "C"}, False),
+        ({"dialogId": "chat5", "type": "open"}, {}, False),
+    ],
+)
+def test_a_private_chat_is_known_by_its_type_its_message_type_or_a_numeric_dialog(
+    chat: dict[str, Any], message: dict[str, Any], private: bool
+) -> None:
+    data = {"bot": BOT, "chat": chat, "user": {"id": 27}, "language": "en"}
+    data["message"] = {"id": 791, "authorId": 27, "text": "4", **message}
+    (reply,) = v2_events("ONIMBOTV2MESSAGEADD", data)
+    assert isinstance(reply, ChatReply)
+    assert reply.private is private
+
+
+def test_v2_events_carry_the_persons_language() -> None:
+    click = {"bot": BOT, "chat": CHAT, "user": {"id": 27}, "language": "en"}
+    click["command"] = {"id": 78, "command": "/rate", "params": "t:4", "context": "keyboard"}
+    reply = {"bot": BOT, "chat": CHAT, "user": {"id": 27}, "language": "EN"}
+    reply["message"] = {"id": 791, "authorId": 27, "text": "4"}
+    join = {"bot": BOT, "dialogId": "27", "chat": CHAT, "user": {"id": 27}, "language": "ru"}
+    read = [
+        v2_events("ONIMBOTV2COMMANDADD", click)[0],
+        v2_events("ONIMBOTV2MESSAGEADD", reply)[0],
+        v2_events("ONIMBOTV2JOINCHAT", join)[0],
+    ]
+    assert [getattr(event, "language", None) for event in read] == ["en", "en", "ru"]

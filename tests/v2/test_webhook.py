@@ -75,3 +75,33 @@ async def test_forged_events_are_refused(
         answer = await app.client.post(EVENTS, params={"token": token}, content=body, headers=FORM)
         assert answer.status_code == 403
     assert surveys(engine)[0].state == SurveyState.AWAITING
+
+
+async def test_a_click_without_member_id_is_accepted_on_the_application_token(
+    database_url: str, engine: Engine
+) -> None:
+    """v2 `events.md#webhook-payload` shows an `auth` of only domain and application_token
+    (bitrix24.md §12): no 403 for the missing member_id, even when one is configured."""
+    mode = {**MODE, "bitrix_member_id": "bac1cd5c8f1a4e0b9d2f6a7c3e4b5d61"}
+    vendors = await v2_vendors(database_url, **mode)
+    async with running_app(v2_settings(database_url, **mode), vendors) as app:
+        body = await _click(app, engine, vendors, 4)
+        pairs = [p for p in body.split(b"&") if not p.startswith(b"auth%5Bmember_id%5D=")]
+        answer = await app.client.post(
+            EVENTS, params={"token": EVENTS_TOKEN}, content=b"&".join(pairs), headers=FORM
+        )
+        assert answer.status_code == 200
+        await eventually(lambda: surveys(engine)[0].score == 5)
+
+
+@pytest.mark.parametrize(("switching", "status"), [(False, 404), (True, 403)])
+async def test_the_v1_route_is_closed_in_v2_mode_unless_switching(
+    database_url: str, switching: bool, status: int
+) -> None:
+    mode = {**MODE, "bitrix_switching_from_v1": switching}
+    vendors = await v2_vendors(database_url, **mode)
+    async with running_app(v2_settings(database_url, **mode), vendors) as app:
+        answer = await app.client.post(
+            "/api/v1/bitrix/events", params={"token": "wrong-token-000000"}, headers=FORM
+        )
+    assert answer.status_code == status
