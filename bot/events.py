@@ -30,7 +30,7 @@ class EventAuth:
     # kept out of the repr. It proves who typed a reply when our portal accepts it.
     access_token: str = field(default="", repr=False, compare=False)
     # The names of the `auth[...]` keys the event carried (what a live portal sends, §12).
-    keys: tuple[str, ...] = ()
+    keys: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
