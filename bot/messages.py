@@ -139,15 +139,15 @@ _TEXTS: dict[str, dict[Language, str]] = {
     },
     "auto_rating_unanswered": {
         "ru": "Оценка {score} из 5 ({rate}) выставлена автоматически: клиент не ответил "
-        "на опрос по заявке №{number} за {timeout} ч.",
+        "на опрос по заявке №{number} за {timeout}.",
         "en": "The rating {score} out of 5 ({rate}) was set automatically: the client did not "
-        "answer the survey about ticket #{number} within {timeout} h.",
+        "answer the survey about ticket #{number} within {timeout}.",
     },
     "auto_rating_unreached": {
         "ru": "Оценка {score} из 5 ({rate}) выставлена автоматически: клиента не удалось "
-        "спросить об оценке заявки №{number} в Битрикс24 за {timeout} ч.",
+        "спросить об оценке заявки №{number} в Битрикс24 за {timeout}.",
         "en": "The rating {score} out of 5 ({rate}) was set automatically: the client could "
-        "not be asked in Bitrix24 to rate ticket #{number} within {timeout} h.",
+        "not be asked in Bitrix24 to rate ticket #{number} within {timeout}.",
     },
 }
 

@@ -15,6 +15,7 @@ import html
 import logging
 
 from bot import messages
+from bridge.durations import spoken
 from bridge.okdesk.marks import CommentKind, already_posted, with_mark
 from bridge.settings import Settings
 from bridge.vendors import Vendors
@@ -34,16 +35,11 @@ def comment_text(survey: Survey, settings: Settings) -> str:
         number=survey.issue_id,
         score=survey.score,
         rate=settings.rating_map[survey.score or 0] if survey.score else "",
-        timeout=_hours(settings),
+        timeout=spoken(settings.rating_timeout, settings.language),
     )
     assert survey.id is not None
     content = html.escape(text).replace("\n", "<br>")
     return with_mark(content, survey.id, CommentKind.AUTO_RATING)
-
-
-def _hours(settings: Settings) -> str:
-    hours = settings.rating_timeout.total_seconds() / 3600
-    return f"{hours:g}"
 
 
 async def post_auto_comment(survey: Survey, vendors: Vendors, settings: Settings) -> None:

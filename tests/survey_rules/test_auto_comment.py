@@ -15,7 +15,7 @@ from bridge.auto_comment import comment_text
 from bridge.okdesk.client import OkdeskClient
 from outbound.errors import RejectedError, TransientError
 from sandbox.fakes.okdesk import FakeOkdesk
-from storage.tables import JobKind, JobState, SurveyState
+from storage.tables import JobKind, JobState, Survey, SurveyState
 from tests.fast.harness import ISSUE_ID, Service
 from tests.harness.app import running_app
 from tests.harness.constants import OKDESK_TOKEN
@@ -45,7 +45,9 @@ async def test_the_default_rating_gets_a_private_comment_saying_why(service: Ser
 
 async def test_a_person_who_could_not_be_asked_is_named_as_the_reason(service: Service) -> None:
     service.messenger.users.clear()
-    service.configure(language="en", okdesk_comment_author_id="7")
+    service.configure(
+        language="en", okdesk_comment_author_id="7", default_rating_when_undeliverable=True
+    )
     service.close()
     await service.drain()
     await service.later(DAY)
@@ -227,3 +229,15 @@ async def test_the_client_posts_the_documented_body_and_maps_a_refusal(ok: FakeO
         assert await client.comment_texts(9) == []
     (comment,) = ok.comments[1]
     assert comment["content"] == "<b>x</b>" and comment["author"]["id"] == 52
+
+
+@pytest.mark.parametrize(
+    ("timeout", "language", "said"),
+    [("30s", "ru", "за 30 с."), ("10m", "ru", "за 10 мин."), ("36h", "en", "within 36 h.")],
+)
+def test_the_comment_says_the_timeout_as_people_write_it(
+    timeout: str, language: str, said: str
+) -> None:
+    settings = make_settings("sqlite://", rating_timeout=timeout, language=language)
+    survey = Survey(id=3, token="t", issue_id=ISSUE_ID, score=5, message_id=9, language=language)
+    assert said in comment_text(survey, settings)
