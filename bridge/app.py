@@ -64,6 +64,7 @@ def create_app(
         app.include_router(admin.router)
     app.add_exception_handler(SQLAlchemyError, _storage_unavailable)
     app.add_middleware(IntakeMiddleware, priority=priority)
+    app.state.intake_first = priority
     install_limits(app, limits_of(settings))
     return app
 

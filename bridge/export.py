@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from bridge.report.export import cell
 from storage import listing
-from storage.db import transaction
+from storage.db import reading
 from storage.tables import Survey
 
 HEADER = [
@@ -44,7 +44,7 @@ def rows(engine: Engine, since: datetime | None, until: datetime | None) -> Iter
     """
     after = 0
     while True:
-        with transaction(engine) as session:
+        with reading(engine) as session:
             page = listing.survey_page(
                 session, after_id=after, since=since, until=until, limit=PAGE
             )

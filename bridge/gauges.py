@@ -20,7 +20,7 @@ from bridge.metrics import PREFIX
 from bridge.settings import Settings
 from bridge.vendors import budget_shape
 from storage import budget, polling, queue, status
-from storage.db import transaction
+from storage.db import reading
 from storage.status import StatusKey
 from storage.tables import JobKind
 
@@ -40,7 +40,7 @@ class StoredFacts:
 def read_facts(engine: Engine, settings: Settings, now: datetime) -> StoredFacts:
     """Everything the gauges show, in one transaction."""
     shape = budget_shape(settings)
-    with transaction(engine) as session:
+    with reading(engine) as session:
         pending = queue.pending_by_kind(session)
         due = queue.oldest_due(session, now=now)
         beat = status.get_status(session, key=StatusKey.WORKER_HEARTBEAT)

@@ -1,14 +1,23 @@
-"""Intake first (bridge/priority.py): the worker's next step waits while a request is being
-answered, but never for good, and steps that waited go ahead one at a time."""
+"""Intake first (bridge/priority.py): the worker's next step waits while an accepted request is
+being answered (a refused one, which needs no secret, never makes it wait), but never for
+good, and steps that waited go ahead one at a time."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from starlette.types import Message
 
 from bridge.priority import IntakeFirst, YieldingTransport
+from tests.harness.app import Running, running_app
+from tests.harness.constants import WEBHOOK_TOKEN
+from tests.harness.payloads import closed_webhook
+from tests.harness.senders import EVENTS, WEBHOOK
+from tests.harness.vendors import make_settings, seeded_vendors
 
 pytestmark = pytest.mark.anyio
 
@@ -73,3 +82,45 @@ async def test_a_gap_between_two_webhooks_is_not_a_pause() -> None:
     with priority.serving():
         await asyncio.sleep(0.01)
     await asyncio.wait_for(step, 2)  # and then it was quiet long enough
+
+
+# --- only accepted intake counts (issue 23, point 6) -----------------------------------------
+
+
+async def _busy_while_answering(app: Running, path: str, query: bytes, body: bytes) -> bool:
+    """Send one request straight to the app; whether the worker had to wait while its answer
+    was being sent (the request still in flight)."""
+    assert isinstance(app.app, FastAPI)
+    priority: IntakeFirst = app.app.state.intake_first
+    busy: list[bool] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            busy.append(priority.busy)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+        "query_string": query, "client": ("203.0.113.9", 4000), "server": ("rating.test", 80),
+        "headers": [(b"host", b"rating.test"), (b"content-type", b"application/json")],
+    }  # fmt: skip
+    await app.app(scope, receive, send)
+    assert not priority.busy  # and nothing is left counted once it was answered
+    return busy == [True]
+
+
+async def test_a_refused_request_does_not_make_the_worker_wait(database_url: str) -> None:
+    settings = make_settings(database_url, worker_enabled=False)
+    body = json.dumps(closed_webhook()).encode()
+    async with running_app(settings, seeded_vendors()) as app:
+        wrong = await _busy_while_answering(app, WEBHOOK, b"token=wrong-token-000000", body)
+        unread = await _busy_while_answering(app, WEBHOOK, f"token={WEBHOOK_TOKEN}".encode(), b"{")
+        events = await _busy_while_answering(app, EVENTS, b"token=wrong", b"")
+        accepted = await _busy_while_answering(
+            app, WEBHOOK, f"token={WEBHOOK_TOKEN}".encode(), body
+        )
+    assert (wrong, unread, events) == (False, False, False)
+    assert accepted  # an accepted webhook does make it wait

@@ -9,7 +9,7 @@ from bridge.report import figures
 from bridge.report.page import Report
 from bridge.report.period import Period
 from storage import report as queries
-from storage.db import transaction
+from storage.db import reading
 
 COMMENTS, TROUBLES = 20, 20
 
@@ -17,7 +17,7 @@ COMMENTS, TROUBLES = 20, 20
 def read_report(engine: Engine, period: Period) -> Report:
     """The page's figures for `period` (the machine's side is as of now, any period)."""
     start, end = period.start, period.end
-    with transaction(engine) as session:
+    with reading(engine) as session:
         cells = queries.cells(session, start=start, end=end)
         weeks = queries.weeks(session, start=start, end=end)
         comments = queries.comments(session, start=start, end=end, limit=COMMENTS)

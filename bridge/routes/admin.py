@@ -26,7 +26,7 @@ from bridge.report.period import Period, PeriodError, parse_period
 from bridge.report.read import read_report
 from bridge.routes.state import App, State
 from storage import report as queries
-from storage.db import transaction
+from storage.db import reading
 
 log = logging.getLogger(__name__)
 _NO_STORE = {
@@ -144,7 +144,7 @@ async def export_csv(request: Request, state: Admin) -> StreamingResponse:
 def _batches(state: App, period: Period) -> Iterator[list[tuple[Any, ...]]]:
     after: tuple[datetime, int] | None = None
     while True:
-        with transaction(state.engine) as session:
+        with reading(state.engine) as session:
             rows, after = queries.export_batch(
                 session, start=period.start, end=period.end, after=after, limit=EXPORT_BATCH
             )

@@ -34,6 +34,7 @@ from bridge.intake import (
     require_type,
     same_secret,
 )
+from bridge.priority import intake_accepted
 from bridge.routes.state import App, State, refuse_while_placeholder
 from bridge.settings import Settings
 from storage import status
@@ -67,6 +68,7 @@ async def bitrix_events(request: Request, state: State) -> dict[str, str]:
     except EventFormatError as exc:
         raise HTTPException(400, str(exc)) from None
     _refuse_another_portal(parsed, state.settings)
+    intake_accepted(request)  # from now on the worker waits (bridge.priority)
     await asyncio.to_thread(handle_events, state, parsed)
     state.wake_worker()
     return {"result": "ok"}

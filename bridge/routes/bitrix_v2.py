@@ -28,6 +28,7 @@ from bridge.intake import (
     require_type,
     same_secret,
 )
+from bridge.priority import intake_accepted
 from bridge.routes.bitrix import handle_events
 from bridge.routes.state import State, refuse_while_placeholder
 from bridge.settings import Settings
@@ -57,6 +58,7 @@ async def bitrix_v2_events(request: Request, state: State) -> dict[str, str]:
     _refuse_another_portal(parsed, state.settings)
     # A v2 webhook event may come without auth[member_id] (bitrix24.md §12): accepted on the
     # application token, the URL secret and the domain.
+    intake_accepted(request)  # from now on the worker waits (bridge.priority)
     await asyncio.to_thread(partial(handle_events, state, parsed, may_lack_member=True))
     state.wake_worker()
     return {"result": "ok"}

@@ -24,6 +24,7 @@ from bridge.intake import (
     same_secret,
 )
 from bridge.okdesk.data import OkdeskWebhook, clean_text
+from bridge.priority import intake_accepted
 from bridge.routes.state import App, State, refuse_while_placeholder
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ async def _receive(request: Request, state: App) -> dict[str, str]:
     change = _status_change(payload)
     if change.new_status in state.settings.okdesk_trigger_statuses:
         _throttle(state, request, change.issue_id)
+    intake_accepted(request)  # from now on the worker waits (bridge.priority)
     decision = await state.status_changes.submit((change, state.clock()))
     log.info(
         "okdesk.webhook issue_id=%s status=%s result=%s",

@@ -23,10 +23,13 @@ from tests.harness.vendors import Vendors
 class Running(Senders[Coroutine[Any, Any, httpx.Response]]):
     """The app with its lifespan running, a client that talks to it, and the vendors' senders."""
 
-    def __init__(self, client: httpx.AsyncClient, settings: Settings) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, settings: Settings, app: ASGIApp | None = None
+    ) -> None:
         super().__init__(client.post)
         self.client = client
         self.settings = settings
+        self.app = app
 
 
 @asynccontextmanager
@@ -53,4 +56,4 @@ async def running_app(
             served = config.loaded_app
         transport = httpx.ASGITransport(app=served, client=(peer, 50123))
         async with httpx.AsyncClient(transport=transport, base_url="http://rating.test") as client:
-            yield Running(client, settings)
+            yield Running(client, settings, app)
