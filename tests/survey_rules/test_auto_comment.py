@@ -5,7 +5,7 @@ comments endpoint, as okdesk.md §7 describes it."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -27,6 +27,7 @@ from tests.harness.waiting import eventually
 pytestmark = pytest.mark.anyio
 
 DAY = timedelta(days=1)
+WHEN = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 TOKEN = {"api_token": OKDESK_TOKEN}
 
 
@@ -239,5 +240,15 @@ def test_the_comment_says_the_timeout_as_people_write_it(
     timeout: str, language: str, said: str
 ) -> None:
     settings = make_settings("sqlite://", rating_timeout=timeout, language=language)
-    survey = Survey(id=3, token="t", issue_id=ISSUE_ID, score=5, message_id=9, language=language)
+    survey = Survey(
+        id=3,
+        token="t",
+        issue_id=ISSUE_ID,
+        state=SurveyState.DEFAULTED,
+        score=5,
+        message_id=9,
+        language=language,
+        created_at=WHEN,
+        updated_at=WHEN,
+    )
     assert said in comment_text(survey, settings)
