@@ -11,13 +11,15 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bot.messages import RATE_COMMAND, Language, command_params, text
+from bot.messages import RATE_COMMAND, Language, command_params, plain, text
 
 CHANGE = "change"
 # Survey tokens are URL-safe base64 (storage.surveys.new_survey_token).
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # At most this many ticket buttons (the newest waiting tickets).
 MAX_CHOICES = 10
+# A button's title is cut to this many characters (a button is one line).
+TITLE_LIMIT = 40
 
 
 def change_params(survey_token: str) -> str:
@@ -44,17 +46,23 @@ def change_keyboard(survey_token: str, language: Language) -> dict[str, Any]:
 
 
 def ticket_keyboard(
-    choices: Sequence[tuple[str, int]], score: int, language: Language
+    choices: Sequence[tuple[str, int, str | None]], score: int, language: Language
 ) -> dict[str, Any]:
-    """One button per waiting ticket ((survey token, ticket number)), each rating it `score`."""
+    """One button per waiting ticket ((survey token, ticket number, title)), each rating it
+    `score`; a button names the ticket's title, so the person need not know its number."""
     buttons = [
         {
-            "TEXT": text("ticket_button", language, number=number),
+            "TEXT": _ticket_label(number, title, language),
             "COMMAND": RATE_COMMAND,
             "COMMAND_PARAMS": command_params(token, score),
             "DISPLAY": "LINE",
             "BLOCK": "Y",
         }
-        for token, number in choices[:MAX_CHOICES]
+        for token, number, title in choices[:MAX_CHOICES]
     ]
     return {"BUTTONS": buttons}
+
+
+def _ticket_label(number: int, title: str | None, language: Language) -> str:
+    label = text("ticket_button", language, number=number)
+    return f"{label} «{plain(title, TITLE_LIMIT)}»" if title else label

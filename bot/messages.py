@@ -42,6 +42,10 @@ _TEXTS: dict[str, dict[Language, str]] = {
         "ru": "Спасибо! Ваша оценка заявки №{number}: {score} из 5.",
         "en": "Thank you! Your rating for ticket #{number}: {score} out of 5.",
     },
+    "already_rated": {
+        "ru": "Заявка №{number} уже оценена: {score} из 5. Спасибо!",
+        "en": "Ticket #{number} is already rated: {score} out of 5. Thank you!",
+    },
     "expired": {
         "ru": "Время для оценки заявки №{number} истекло.",
         "en": "The time for rating ticket #{number} has passed.",

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from bot import messages
 from bot.messages import Language
 from bot.replies import ReplyKind, read_reply
-from bridge import changes, followup, metrics, typed, workflow
+from bridge import buttons, changes, followup, metrics, typed, workflow
 from bridge.decisions import AnswerFacts, AnswerOutcome, decide_answer, may_answer
 from bridge.okdesk.data import clean_text
 from bridge.settings import Settings
@@ -130,17 +130,20 @@ def _record(session: Session, settings: Settings, answer: Answer, now: datetime)
 def _late(
     session: Session, settings: Settings, survey: Survey, answer: Answer, now: datetime
 ) -> None:
-    """A score button pressed on a person's rating after its change window: say so once."""
+    """A score button pressed on an ended survey: say once what happened (`bridge.buttons`),
+    or, on a person's rating after its change window, that it can no longer change."""
+    if answer.survey_token is None or survey.bitrix_user_id != answer.user_id:
+        return
     if (
-        answer.survey_token is not None
-        and settings.change_window is not None
+        settings.change_window is not None
         and survey.state == SurveyState.RATED
         and not survey.automatic
         and not survey.is_test
         and (survey.change_until is None or survey.change_until <= now)
-        and survey.bitrix_user_id == answer.user_id
     ):
         changes.late_press(session, survey, answer.dialog_id, now)
+    else:
+        buttons.ended_press(session, survey, now)
 
 
 def _verify(session: Session, survey: Survey, answer: Answer, now: datetime) -> None:
@@ -228,7 +231,8 @@ def _respond(
     if outcome is AnswerOutcome.ASKED_BACK and survey is not None and answer.score is not None:
         text = messages.text("confirm_score", language, number=survey.issue_id, score=answer.score)
         keyboard = messages.rating_keyboard(survey.token)
-        reply(session, settings, answer.dialog_id, text, now, keyboard=keyboard)
+        ids = [survey.id] if survey.id is not None else []
+        reply(session, settings, answer.dialog_id, text, now, keyboard=keyboard, survey_ids=ids)
         return
     key = _HINTS.get(outcome)
     if outcome is AnswerOutcome.NO_SURVEY:
@@ -251,8 +255,10 @@ def reply(
     now: datetime,
     *,
     keyboard: dict[str, object] | None = None,
+    survey_ids: list[int] | None = None,
 ) -> bool:
-    """Queue a short bot message to a dialog, unless that dialog had its share this minute."""
+    """Queue a short bot message to a dialog, unless that dialog had its share this minute
+    (`survey_ids`: the surveys whose buttons it carries, `bridge.buttons`)."""
     minute = now.replace(second=0, microsecond=0).isoformat()
     slots = (f"reply:{dialog_id}:{minute}:{n}" for n in range(settings.replies_per_minute))
     if not any(seen.first_sighting(session, key=slot, now=now) for slot in slots):
@@ -261,6 +267,7 @@ def reply(
     payload: dict[str, object] = {"dialog_id": dialog_id, "text": text}
     if keyboard is not None:
         payload["keyboard"] = keyboard
+        payload["survey_ids"] = survey_ids or []
     queue.enqueue(session, kind=JobKind.REPLY, now=now, payload=payload)
     return True
 

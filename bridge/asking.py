@@ -22,7 +22,7 @@ from bridge.jobs import Effect, applying
 from bridge.okdesk.data import TicketContext
 from bridge.settings import Settings
 from bridge.workflow import Change, Trigger
-from storage import asking
+from storage import asking, surveys
 from storage.db import transaction
 from storage.surveys import SurveyFields
 from storage.tables import Survey, SurveyState
@@ -77,6 +77,9 @@ def before_sending(engine: Engine, settings: Settings, batch: Invitations) -> No
     """Hold back the invitations of people asked within the cooldown; ask the others in the
     language their events showed. One person is asked once a batch."""
     with transaction(engine) as session:
+        # Two batches deciding about one person at once would both see nobody asked.
+        for user_id in sorted(set(batch.recipients.values())):
+            asking.hold_person(session, bitrix_user_id=user_id)
         languages = asking.known_languages(session, bitrix_user_ids=batch.recipients.values())
         asked: set[int] = set()
         for i, survey in sorted(batch.surveys.items(), key=lambda item: _order(item[1])):
@@ -91,6 +94,9 @@ def before_sending(engine: Engine, settings: Settings, batch: Invitations) -> No
             if language is not None and language != survey.language:
                 asking.set_language(session, survey_id=survey.id, language=language)
                 survey.language = language
+        # Known before sending: the cooldown of a later batch counts this invitation in
+        # flight, and a click that beats the record of the invitation is theirs.
+        surveys.set_recipients(session, recipients=batch.recipients)
 
 
 def _order(survey: Survey) -> tuple[datetime, int]:
@@ -101,8 +107,13 @@ def _cooling_down(
     session: Session, settings: Settings, survey: Survey, user_id: int, asked: set[int]
 ) -> bool:
     cooldown = settings.survey_cooldown
-    # A test, or an invitation the administrator sends again, is never held back.
-    if cooldown is None or survey.is_test or survey.message_id is not None:
+    # A test, or an invitation the administrator sends (again), is never held back.
+    if (
+        cooldown is None
+        or survey.is_test
+        or survey.message_id is not None
+        or survey.reason == workflow.SENT_BY_ADMINISTRATOR
+    ):
         return False
     assert survey.id is not None
     if user_id in asked:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,9 +25,12 @@ def say(
     now: datetime,
     *,
     keyboard: dict[str, Any] | None = None,
+    survey_ids: Sequence[int] = (),
 ) -> None:
-    """Queue one bot message to a dialog (the worker sends it)."""
+    """Queue one bot message to a dialog (the worker sends it); `survey_ids`: the surveys
+    whose buttons it carries (they are taken away when a survey ends, `bridge.buttons`)."""
     payload: dict[str, object] = {"dialog_id": dialog_id, "text": text}
     if keyboard is not None:
         payload["keyboard"] = keyboard
+        payload["survey_ids"] = list(survey_ids)
     queue.enqueue(session, kind=JobKind.REPLY, now=now, payload=payload)

@@ -26,6 +26,7 @@ from bridge.jobs import Effect, Outcome, applying, nothing
 from bridge.settings import Settings
 from bridge.vendors import Vendors
 from outbound.errors import DeliveryError, TransientError
+from storage import messages as survey_messages
 from storage import status, surveys
 from storage.status import StatusKey
 from storage.tables import Survey, SurveyState
@@ -192,6 +193,7 @@ def _invited(survey: Survey, user_id: int, message_id: int, title: str | None) -
     def record(session: Session, now: datetime) -> None:
         # The bot could post, so it exists again (after ONIMBOTDELETE and a new registration).
         status.clear_status(session, key=StatusKey.BOT_DELETED)
+        survey_messages.remember(session, survey_ids=[survey_id], message_id=message_id, now=now)
         if not surveys.apply_change(session, sent, now=now):
             # Reopened or timed out while we were sending: take the buttons away again.
             surveys.apply_change(session, late, now=now)

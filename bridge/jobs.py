@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import Session
 
 from bot import messages
-from bot.buttons import change_keyboard
 from bot.errors import MessageNotEditableError
 from bot.messenger import ChatMessage
-from bridge import followup, workflow
+from bridge import buttons, followup, workflow
 from bridge.answers import Answer, ask_back, language_of, record_verified_answer
 from bridge.chat import say
 from bridge.decisions import decide_rating_write
@@ -28,7 +26,7 @@ from bridge.settings import Settings
 from bridge.vendors import Vendors
 from outbound.errors import DeliveryError, RejectedError
 from storage import surveys
-from storage.tables import Job, JobKind, Survey, SurveyState
+from storage.tables import Job, JobKind, Survey
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +50,17 @@ def applying(change: Callable[[datetime], workflow.Change]) -> Effect:
     return apply
 
 
-async def run(job: Job, survey: Survey | None, vendors: Vendors, settings: Settings) -> Effect:
-    """Do the job's vendor calls and say what to record (invitations: `bridge.invitations`)."""
+async def run(
+    job: Job,
+    survey: Survey | None,
+    vendors: Vendors,
+    settings: Settings,
+    carrying: Sequence[int] = (),
+) -> Effect:
+    """Do the job's vendor calls and say what to record (invitations: `bridge.invitations`);
+    `carrying`: the messages with the survey's buttons (`bridge.buttons`)."""
     if job.kind == JobKind.REPLY:
-        await send_reply(job, vendors)
-        return nothing
+        return await send_reply(job, vendors)
     if job.kind == JobKind.VERIFY_REPLY:
         return await verify_reply(job, vendors, settings)
     if survey is None:
@@ -65,21 +69,23 @@ async def run(job: Job, survey: Survey | None, vendors: Vendors, settings: Setti
     if job.kind == JobKind.SEND_RATING:
         return await send_rating(survey, vendors, settings)
     if job.kind == JobKind.CLOSE_INVITATION:
-        await close_invitation(survey, vendors)
-        return nothing
+        return await close_invitation(survey, vendors, carrying)
     if job.kind in followup.JOB_KINDS:
         return await followup.run(job, survey, vendors, settings)
     raise RejectedError(f"unknown job kind {job.kind!r}")
 
 
-async def send_reply(job: Job, vendors: Vendors) -> None:
-    """Post a short bot message queued by an answer or a greeting."""
+async def send_reply(job: Job, vendors: Vendors) -> Effect:
+    """Post a short bot message queued by an answer or a greeting; one with survey buttons
+    («which ticket?», an ask-back) is recorded under each of those surveys."""
     payload = json.loads(job.payload)
     if not isinstance(payload, dict) or "dialog_id" not in payload or "text" not in payload:
         raise RejectedError("the reply's chat and text were purged: nothing to send")
     keyboard = payload.get("keyboard")
     message = ChatMessage(str(payload["text"]), keyboard if isinstance(keyboard, dict) else None)
-    await vendors.messenger.send(str(payload["dialog_id"]), message)
+    message_id = await vendors.messenger.send(str(payload["dialog_id"]), message)
+    survey_ids = [int(i) for i in payload.get("survey_ids") or ()]
+    return buttons.recorded(survey_ids, message_id) if message.keyboard else nothing
 
 
 async def verify_reply(job: Job, vendors: Vendors, settings: Settings) -> Effect:
@@ -197,40 +203,18 @@ def kept_earlier(survey: Survey, *, wanted: str, shown: str) -> Effect:
     return record
 
 
-async def close_invitation(survey: Survey, vendors: Vendors) -> None:
-    """Replace the invitation's buttons with the outcome (thanks, time passed, reopened)."""
+async def close_invitation(
+    survey: Survey, vendors: Vendors, carrying: Sequence[int] = ()
+) -> Effect:
+    """Replace the invitation's buttons with the outcome (thanks, time passed, reopened), and
+    take the buttons off every other message of the survey (`bridge.buttons`)."""
     if survey.message_id is None or survey.bitrix_user_id is None:
-        return
-    language = language_of(survey)
-    if survey.state == SurveyState.CANCELLED:
-        key = "withdrawn" if survey.reason == workflow.WITHDRAWN_REASON else "cancelled"
-        text = messages.text(key, language, number=survey.issue_id)
-    elif survey.is_test and survey.score is not None and not survey.automatic:
-        text = messages.text("test_thanks", language, score=survey.score)
-    elif survey.automatic:
-        text = messages.text("expired", language, number=survey.issue_id)
-    elif survey.score is not None:
-        await _thank(survey, vendors, language)
-        return
-    else:
-        return
-    await _redraw(survey, vendors, ChatMessage(text))
-
-
-async def _thank(survey: Survey, vendors: Vendors, language: messages.Language) -> None:
-    """The thank-you, with «Изменить оценку» while its window is open, or the five buttons
-    again once it was pressed (`bridge.changes`)."""
-    assert survey.score is not None
-    number, score = survey.issue_id, survey.score
-    keyboard: dict[str, Any] | None = None
-    if survey.changing and survey.change_until is not None:
-        text = messages.text("change_prompt", language, number=number, score=score)
-        keyboard = messages.rating_keyboard(survey.token)
-    else:
-        text = messages.text("thanks", language, number=number, score=score)
-        if survey.change_until is not None:
-            keyboard = change_keyboard(survey.token, language)
-    await _redraw(survey, vendors, ChatMessage(text, keyboard))
+        return nothing
+    outcome = buttons.outcome(survey)
+    if outcome is None:
+        return nothing
+    await _redraw(survey, vendors, outcome.message)
+    return await buttons.take_away(survey, vendors, outcome.closing, carrying)
 
 
 async def _redraw(survey: Survey, vendors: Vendors, message: ChatMessage) -> None:

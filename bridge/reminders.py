@@ -26,6 +26,7 @@ from bridge.settings import Settings
 from bridge.vendors import Vendors
 from bridge.workflow import Change, Trigger
 from outbound.errors import RejectedError
+from storage import messages as survey_messages
 from storage import queue, reminders, surveys
 from storage.db import transaction
 from storage.surveys import SurveyFields
@@ -104,17 +105,17 @@ def _title(survey: Survey) -> str:
 
 def _recorded(survey_id: int, message_id: int) -> Effect:
     """The reminder becomes the survey's message (its buttons get the thanks), unless an
-    answer, a reopening or the timeout came first: then its buttons are taken away."""
+    answer, a reopening or the timeout came first: then its buttons are taken away. Either
+    way it is one of the survey's messages with buttons (`bridge.buttons`): the invitation
+    above it loses them too when the survey ends."""
     still: Change = Change(
         survey_id, None, frozenset({SurveyState.AWAITING}), {"message_id": message_id}
     )
 
     def record(session: Session, now: datetime) -> None:
+        survey_messages.remember(session, survey_ids=[survey_id], message_id=message_id, now=now)
         if not surveys.apply_change(session, still, now=now):
-            payload = {"message_id": message_id}
-            queue.enqueue(
-                session, kind=JobKind.CLOSE_REMINDER, now=now, survey_id=survey_id, payload=payload
-            )
+            queue.enqueue(session, kind=JobKind.CLOSE_INVITATION, now=now, survey_id=survey_id)
 
     return record
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.engine import Engine
 
@@ -17,9 +17,10 @@ from bridge.settings import Settings
 from bridge.settle import Settler, pass_backoff
 from bridge.vendors import Vendors
 from outbound.errors import DeliveryError, TransientError
+from storage import messages as survey_messages
 from storage import surveys
 from storage.db import transaction
-from storage.tables import Job, Survey
+from storage.tables import Job, JobKind, Survey
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,13 @@ class JobRunner:
         """Run a job of any lane but invitations."""
         try:
             survey = await asyncio.to_thread(self._load_survey, job)
-            run = survey_jobs.run if job.kind in survey_jobs.KINDS else jobs.run
-            outcome: jobs.Outcome = await run(job, survey, self._vendors, self._settings)
+            if job.kind in survey_jobs.KINDS:
+                outcome: jobs.Outcome = await survey_jobs.run(
+                    job, survey, self._vendors, self._settings
+                )
+            else:
+                carrying = await asyncio.to_thread(self._carrying, job)
+                outcome = await jobs.run(job, survey, self._vendors, self._settings, carrying)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -56,10 +62,9 @@ class JobRunner:
         try:
             loaded = await asyncio.to_thread(self._load_surveys, claimed)
             batch = await invitations.find_recipients(loaded, self._vendors, self._settings)
-            # Issue 10: the cooldown (the person is known now) and their language.
+            # Issue 10: the cooldown (the person is known now) and their language; the
+            # recipients are recorded in the same transaction, before sending.
             await asyncio.to_thread(asking.before_sending, self._engine, self._settings, batch)
-            # Known before sending: a click that beats the record of the invitation is theirs.
-            await asyncio.to_thread(self._remember_recipients, batch.recipients)
             outcomes = await invitations.send_invitations(batch, self._vendors)
         except asyncio.CancelledError:
             raise
@@ -73,13 +78,15 @@ class JobRunner:
         with transaction(self._engine) as session:
             return surveys.get_survey(session, survey_id=job.survey_id)
 
+    def _carrying(self, job: Job) -> Sequence[int]:
+        """The messages with the buttons of the survey whose invitation a job closes."""
+        if job.kind != JobKind.CLOSE_INVITATION or job.survey_id is None:
+            return ()
+        with transaction(self._engine) as session:
+            return survey_messages.with_buttons(session, survey_id=job.survey_id)
+
     def _load_surveys(self, claimed: list[Job]) -> list[Survey | None]:
         return [self._load_survey(job) for job in claimed]
-
-    def _remember_recipients(self, recipients: dict[int, int]) -> None:
-        if recipients:
-            with transaction(self._engine) as session:
-                surveys.set_recipients(session, recipients=recipients)
 
     async def _record(self, results: list[tuple[Job, jobs.Outcome]]) -> None:
         """Record outcomes; what the database refuses is recorded again, never redone."""

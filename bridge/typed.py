@@ -89,7 +89,7 @@ def _ask_which(
     session: Session, answer: TypedReply, waiting: list[Survey], score: int, now: datetime
 ) -> None:
     language = survey_language(waiting[0])
-    choices = [(survey.token, survey.issue_id) for survey in waiting]
+    choices = [(survey.token, survey.issue_id, survey.issue_title) for survey in waiting]
     keyboard = ticket_keyboard(choices, score, language)
     say(
         session,
@@ -97,4 +97,5 @@ def _ask_which(
         messages.text("which_ticket", language, score=score),
         now,
         keyboard=keyboard,
+        survey_ids=[survey.id for survey in waiting[: len(keyboard["BUTTONS"])] if survey.id],
     )

@@ -101,8 +101,10 @@ TRANSITIONS: dict[tuple[SurveyState, Trigger], SurveyState] = {
 WAITING = frozenset({S.INVITING, S.AWAITING, S.UNDELIVERABLE})
 FINAL = frozenset({S.CANCELLED, S.FAILED})
 ANY = frozenset(SurveyState)
-# The reason a survey withdrawn by the administrator keeps (its closing message says so).
+# The reasons of the administrator's acts: a withdrawal (its closing message says so), and
+# an invitation sent (again), which no cooldown holds back (`bridge.asking`).
 WITHDRAWN_REASON = "withdrawn by the administrator"
+SENT_BY_ADMINISTRATOR = "sent by the administrator"
 # A job that fails for good fails its survey with this trigger.
 GIVE_UP = {JobKind.INVITE: Trigger.INVITATION_FAILED, JobKind.SEND_RATING: Trigger.RATING_FAILED}
 
@@ -158,8 +160,9 @@ def _ended(survey_id: int, trigger: Trigger, now: datetime, fields: SurveyFields
 
 
 def invited(survey_id: int, *, user_id: int, message_id: int, title: str | None) -> Change:
-    """The invitation was posted to `user_id` as message `message_id`."""
-    return _moved(survey_id, Trigger.INVITED, _invitation_fields(user_id, message_id, title))
+    """The invitation was posted to `user_id` as message `message_id`; no reason remains."""
+    fields = _invitation_fields(user_id, message_id, title)
+    return _moved(survey_id, Trigger.INVITED, {**fields, "reason": None})
 
 
 def invited_too_late(survey_id: int, *, user_id: int, message_id: int, title: str | None) -> Change:
@@ -187,13 +190,9 @@ def reopened(survey_id: int, *, now: datetime) -> Change:
 
 
 def resent(survey_id: int) -> Change:
-    """The administrator sends the invitation again; the deadline stays as it was.
-
-    The old message keeps its buttons: they carry the same survey token, so whichever message
-    the person answers rates the survey once, and the answer's thanks replace the buttons of
-    the newest message.
-    """
-    return _moved(survey_id, Trigger.RESENT, {"reason": None}, JobKind.INVITE)
+    """The administrator sends the invitation again; the deadline stays as it was. Either
+    message rates the survey once; both lose their buttons when it ends (`bridge.buttons`)."""
+    return _moved(survey_id, Trigger.RESENT, {"reason": SENT_BY_ADMINISTRATOR}, JobKind.INVITE)
 
 
 def withdrawn(survey_id: int, *, now: datetime) -> Change:
@@ -294,7 +293,8 @@ def retried(survey: SurveyView, *, invitation: bool, deadline: datetime | None) 
         trigger = Trigger.INVITATION_RETRIED
     else:
         trigger = Trigger.DEFAULT_RETRIED if survey.automatic else Trigger.RATING_RETRIED
-    fields: SurveyFields = {"reason": None, "finished_at": None}
+    reason = SENT_BY_ADMINISTRATOR if invitation else None
+    fields: SurveyFields = {"reason": reason, "finished_at": None}
     if invitation and deadline is not None:
         fields["deadline_at"] = deadline
     return _moved(survey.id, trigger, fields)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col
 
@@ -21,13 +21,14 @@ _NOT_ASKING = [SurveyState.CANCELLED, SurveyState.SKIPPED]
 
 
 def asked_since(session: Session, *, bitrix_user_id: int, since: datetime, other_than: int) -> bool:
-    """Whether another survey closed at or after `since` reached this person."""
+    """Whether another survey closed at or after `since` reached this person, or is being
+    sent to them now (its recipient recorded, its message not yet)."""
     statement = (
         select_columns(col(Survey.id))
         .where(
             col(Survey.bitrix_user_id) == bitrix_user_id,
             col(Survey.id) != other_than,
-            col(Survey.message_id).is_not(None),
+            or_(col(Survey.message_id).is_not(None), col(Survey.state) == SurveyState.INVITING),
             col(Survey.created_at) >= since,
             col(Survey.is_test).is_(False),
             col(Survey.state).not_in(_NOT_ASKING),
@@ -82,3 +83,16 @@ def forget_people(session: Session, *, seen_before: datetime) -> int:
     """Forget what events showed about people not seen since the cut-off."""
     result = session.execute(delete(ChatPerson).where(col(ChatPerson.seen_at) < seen_before))
     return rowcount(result)
+
+
+def hold_person(session: Session, *, bitrix_user_id: int) -> None:
+    """Until the transaction ends, no other one may decide whether to ask this person
+    (PostgreSQL: an advisory lock; SQLite's writers already take turns)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select_columns(func.pg_advisory_xact_lock(_PERSON_LOCKS, bitrix_user_id % 2**31))
+        )
+
+
+# The advisory lock space of "deciding whether to ask a person" (any fixed number).
+_PERSON_LOCKS = 81723451

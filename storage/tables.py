@@ -274,3 +274,15 @@ class EventPoll(SQLModel, table=True):
     lease_until: datetime | None = _when()
     # When Event.get last answered (the poll lag is measured from it).
     polled_at: datetime | None = _when()
+
+
+class SurveyMessage(SQLModel, table=True):
+    """A bot message that carries a survey's buttons (the invitation, the reminder, «which
+    ticket?», an ask-back): all of them lose the buttons when the survey ends."""
+
+    __tablename__ = "survey_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    survey_id: int = Field(foreign_key="survey.id", index=True)
+    message_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    sent_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

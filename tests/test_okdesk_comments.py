@@ -120,7 +120,7 @@ def test_the_change_button_and_the_ticket_buttons_round_trip() -> None:
     assert parse_command_params(change["COMMAND_PARAMS"]) is None
     assert parse_change_params("s7Kq2m:4") is None and parse_change_params("a b:change") is None
 
-    buttons = ticket_keyboard([("tokA", 101), ("tokB", 102)], 4, "en")["BUTTONS"]
+    buttons = ticket_keyboard([("tokA", 101, None), ("tokB", 102, None)], 4, "en")["BUTTONS"]
     assert [b["TEXT"] for b in buttons] == ["#101", "#102"]
     assert [parse_command_params(b["COMMAND_PARAMS"]) for b in buttons] == [
         ("tokA", 4),

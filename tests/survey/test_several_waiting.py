@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from storage.tables import SurveyState
-from tests.fast.harness import ISSUE_ID, Service
+from tests.fast.harness import ISSUE_ID, TITLE, USER_ID, Service
 from tests.survey.steps import add_ticket, configure
 
 pytestmark = pytest.mark.anyio
@@ -38,7 +38,8 @@ async def test_a_typed_score_asks_which_ticket_with_a_button_each(service: Servi
         "Ваших оценок ждут несколько заявок. Какую из них вы оцениваете на 4? "
         "Нажмите кнопку с её номером."
     )
-    assert [b["TEXT"] for b in question.buttons] == [f"№{OTHER}", f"№{ISSUE_ID}"]
+    titles = [f"№{OTHER} «{TITLE}»", f"№{ISSUE_ID} «{TITLE}»"]
+    assert [b["TEXT"] for b in question.buttons] == titles  # the title, not only the number
     assert all(p.message.keyboard for p in service.chat()[:2])
 
     other_token = service.surveys()[1].token
@@ -52,6 +53,10 @@ async def test_a_typed_score_asks_which_ticket_with_a_button_each(service: Servi
     }
     rated_message = next(p for p in service.chat() if f"№{OTHER}" in p.message.text)
     assert rated_message.message.text == f"Спасибо! Ваша оценка заявки №{OTHER}: 4 из 5."
+    # «Which ticket?» was answered: its buttons go (issue 22, point 1).
+    answered = service.messenger.chat[max(service.messenger.chat)]
+    assert answered.dialog_id == str(USER_ID) and answered.edits == 1
+    assert answered.buttons == [] and f"№{OTHER}: 4 из 5" in answered.message.text
 
 
 async def test_a_score_naming_its_ticket_rates_that_ticket(service: Service) -> None:

@@ -224,7 +224,7 @@ def test_without_a_default_rating_the_reminder_may_come_any_time() -> None:
     assert settings.reminder_delay == timedelta(days=2)
 
 
-async def test_over_bitrix24s_wire_the_reminder_carries_the_buttons_and_gets_the_thanks(
+async def test_over_bitrix24s_wire_the_reminder_and_the_invitation_both_get_the_thanks(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
     settings = make_settings(database_url, rating_timeout="30s", reminder_after="1s")
@@ -234,13 +234,14 @@ async def test_over_bitrix24s_wire_the_reminder_carries_the_buttons_and_gets_the
         survey = db_surveys(engine)[-1]
         await app.event(click_body(f"{survey.token}:2"))
         await eventually(lambda: db_surveys(engine)[-1].rating_sent_at is not None)
-        await eventually(lambda: len(vendors.calls("imbot.message.update")) == 1)
+        await eventually(lambda: len(vendors.calls("imbot.message.update")) == 2)
     _, reminder = vendors.calls("imbot.message.add")
     assert "Напоминаем" in reminder["MESSAGE"]
     first, second = sorted(vendors.bitrix.messages)
-    assert vendors.bitrix.messages[first]["KEYBOARD"] is not None  # the invitation keeps them
-    (thanks,) = vendors.calls("imbot.message.update")
+    thanks, closed = vendors.calls("imbot.message.update")
     assert int(thanks["MESSAGE_ID"]) == second == db_surveys(engine)[-1].message_id
+    assert int(closed["MESSAGE_ID"]) == first  # the invitation's buttons go too (issue 22)
+    assert vendors.bitrix.messages[first]["KEYBOARD"] is None
     assert vendors.bitrix.messages[second]["KEYBOARD"] is None
-    assert "2 из 5" in thanks["MESSAGE"]
+    assert "2 из 5" in thanks["MESSAGE"] and "2 из 5" in closed["MESSAGE"]
     assert [job.kind for job in db_jobs(engine)].count(JobKind.REMIND) == 1
