@@ -121,7 +121,8 @@ def test_reopening_cancels_frees_the_ticket_and_takes_the_buttons_away() -> None
 
 def test_a_resent_invitation_is_invited_again_and_keeps_its_deadline() -> None:
     change = workflow.resent(7)
-    assert change.fields == {"state": S.INVITING, "reason": None}
+    # The administrator's mark: no cooldown holds it back (issue 22, point 6).
+    assert change.fields == {"state": S.INVITING, "reason": workflow.SENT_BY_ADMINISTRATOR}
     assert change.jobs == (JobKind.INVITE,)
 
 
@@ -150,6 +151,7 @@ def test_an_invitation_recorded_too_late_takes_its_buttons_away() -> None:
         "message_id": 99,
         "bitrix_user_id": 27,
         "issue_title": "Printer",
+        "reason": None,
     }
     assert late.from_states == ANY and "state" not in late.fields
     assert "issue_title" not in late.fields
