@@ -1,5 +1,4 @@
-"""Every bot message that carries a survey's buttons, so all of them lose the buttons when the
-survey ends (issue 22, point 1)
+"""Every bot message that carries a survey's buttons, so all lose them when it ends
 
 Revision ID: 0009
 Revises: 0008
