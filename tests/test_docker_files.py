@@ -61,3 +61,9 @@ def test_what_the_dockerfile_copies_is_in_the_build_context() -> None:
 def test_the_service_runs_as_its_own_user_not_root() -> None:
     users = re.findall(r"^USER\s+(\S+)", (ROOT / "Dockerfile").read_text(), flags=re.MULTILINE)
     assert users and users[-1] not in ("root", "0")
+
+
+def test_the_compose_file_says_how_to_register_the_bot_and_run_admin_commands() -> None:
+    header = (ROOT / "docker-compose.yaml").read_text().split("services:")[0]
+    for command in ("bot.register", "bridge.admin check", "bridge.admin send-test"):
+        assert f"docker compose run --rm rating python -m {command}" in header, command

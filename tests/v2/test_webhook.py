@@ -80,8 +80,9 @@ async def test_forged_events_are_refused(
 async def test_a_click_without_member_id_is_accepted_on_the_application_token(
     database_url: str, engine: Engine
 ) -> None:
-    """The v2 events page of Bitrix24's docs (webhook payload) shows an `auth` of only domain and application_token
-    (bitrix24.md §12): no 403 for the missing member_id, even when one is configured."""
+    """The v2 events page of Bitrix24's docs (webhook payload) shows an `auth` of only domain
+    and application_token (bitrix24.md §12): no 403 for the missing member_id, even when one
+    is configured."""
     mode = {**MODE, "bitrix_member_id": "bac1cd5c8f1a4e0b9d2f6a7c3e4b5d61"}
     vendors = await v2_vendors(database_url, **mode)
     async with running_app(v2_settings(database_url, **mode), vendors) as app:
