@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
@@ -281,9 +282,14 @@ class Settings(SurveyRulesSettings):
         return [*super().secrets(), *(v.get_secret_value() for v in values if v is not None)]
 
 
-def settings_or_exit() -> Settings:
-    """The service's settings, or exit 2 with a message naming every bad setting."""
+def settings_or_exit(env_file: str | None = None) -> Settings:
+    """The service's settings (from `env_file` instead of ./.env when given), or exit 2 with a
+    message naming every bad setting."""
     try:
+        if env_file is not None:
+            if not Path(env_file).is_file():
+                raise SettingsError(f"--env-file {env_file}: no such file")
+            return load_settings(Settings, _env_file=env_file)
         return load_settings(Settings)
     except SettingsError as exc:
         sys.stderr.write(f"{exc}\nSee example.env for what each setting means.\n")

@@ -118,6 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Запускаю поддельные Okdesk и Битрикс24 ({api}) и сервис…", flush=True)
         try:
             sandbox.start()
+            print(
+                "Настройки сервиса / the service's settings: "
+                f"python -m bridge.admin --env-file {sandbox.settings_file} check",
+                flush=True,
+            )
             serve(sandbox, port, not args.no_browser)
         except KeyboardInterrupt:
             pass

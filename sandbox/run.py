@@ -80,6 +80,7 @@ class Sandbox:
         register_bot(env, self.directory)
         self.service = Service(env, self.directory / "service.log")
         self.service.start()
+        self.write_settings()
         query = urlencode({"token": self.keys.webhook_token})
         self.fakes.control("okdesk", "webhook", {"url": f"{self.service.url}{WEBHOOK}?{query}"})
 
@@ -91,7 +92,19 @@ class Sandbox:
             self.service.env["RATING_TIMEOUT"] = rating_timeout
             self.rating_timeout = rating_timeout
             self.service.start()
+            self.write_settings()
             log.info("sandbox.service_restarted rating_timeout=%s", rating_timeout)
+
+    @property
+    def settings_file(self) -> Path:
+        """The service's settings as a `.env` file, for `python -m bridge.admin --env-file`."""
+        return self.directory / "service.env"
+
+    def write_settings(self) -> None:
+        """Write the running service's settings to `settings_file`."""
+        assert self.service is not None
+        lines = [f"{name}={value}" for name, value in sorted(self.service.env.items())]
+        self.settings_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     def log_tail(self, lines: int = 14) -> list[str]:
         """The last lines of the service's log."""

@@ -95,6 +95,12 @@ def parser() -> argparse.ArgumentParser:
             "Bitrix24, the others read the database only."
         ),
     )
+    top.add_argument(
+        "--env-file",
+        metavar="PATH",
+        help="read the settings from this file instead of ./.env (the environment still wins); "
+        "`python -m sandbox` prints the one of its service",
+    )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub = {
         name: commands.add_parser(name, help=h, description=h, epilog=settings_help(PRINTS[name]))
@@ -140,8 +146,9 @@ def run(
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: usage is checked before the settings are read."""
     arguments = sys.argv[1:] if argv is None else argv
-    command = parser().parse_args(arguments).command
-    settings = settings_or_exit()
+    parsed = parser().parse_args(arguments)
+    command = parsed.command
+    settings = settings_or_exit(parsed.env_file)
     if command in ASKS_VENDORS and settings.placeholders():
         sys.stderr.write(
             f"{', '.join(settings.placeholders())} still hold the example values of example.env: "
