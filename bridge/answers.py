@@ -21,7 +21,7 @@ from bridge.decisions import AnswerFacts, AnswerOutcome, decide_answer, may_answ
 from bridge.okdesk.data import clean_text
 from bridge.settings import Settings
 from storage import queue, seen, surveys
-from storage.db import transaction
+from storage.db import after_commit, transaction
 from storage.tables import JobKind, Survey, SurveyState
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,8 @@ def record_verified_answer(
         may_answer(survey, answer.user_id) or changes.may_change(survey, answer.user_id, now)
     ):
         outcome = _rate(session, settings, survey, answer, now)
-    metrics.answered(answer.source, outcome)
+    # Counted once committed: a settle retried after a database error counts it once.
+    after_commit(session, lambda: metrics.answered(answer.source, outcome))
     return outcome
 
 

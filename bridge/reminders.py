@@ -67,9 +67,12 @@ def apply_reminders(
         due = reminders.due_for_reminder(session, now=now, limit=batch)
         for survey in due:
             assert survey.id is not None
-            # Still being invited (an outage), undeliverable or answered: no reminder.
-            if survey.state != SurveyState.AWAITING or not reminders.apply_once(
-                session, reminded(survey.id, now=now), now=now
+            # Still being invited (an outage), undeliverable or answered, or reminders were
+            # switched off since it was scheduled: no reminder.
+            if (
+                settings.reminder_delay is None
+                or survey.state != SurveyState.AWAITING
+                or not reminders.apply_once(session, reminded(survey.id, now=now), now=now)
             ):
                 reminders.drop_reminder(session, survey_id=survey.id)
     return len(due)
@@ -85,10 +88,15 @@ def sweep(engine: Engine, settings: Settings, now: datetime) -> int:
             return looked_at
 
 
-async def remind(survey: Survey, vendors: Vendors) -> Effect:
-    """Send the reminder with the buttons, unless the survey stopped waiting meanwhile."""
+async def remind(survey: Survey, vendors: Vendors, settings: Settings) -> Effect:
+    """Send the reminder with the buttons, unless the survey stopped waiting meanwhile (or
+    REMINDER_AFTER was switched off since it was queued)."""
     assert survey.id is not None
-    if survey.state != SurveyState.AWAITING or survey.bitrix_user_id is None:
+    if (
+        survey.state != SurveyState.AWAITING
+        or survey.bitrix_user_id is None
+        or settings.reminder_delay is None
+    ):
         log.info("survey.reminder_not_needed survey_id=%s state=%s", survey.id, survey.state)
         return nothing
     language = language_of(survey)

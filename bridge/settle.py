@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import PortalBlockedError
 from bridge import jobs, workflow
+from bridge.scheduling import CHAT_LANE, LANES
 from bridge.settings import Settings
 from outbound.errors import DeliveryError, TransientError
 from storage import queue, status, surveys
@@ -28,15 +29,9 @@ from storage.tables import Job, JobKind
 log = logging.getLogger(__name__)
 
 Result = tuple[Job, jobs.Outcome]
-BITRIX_KINDS = frozenset(
-    {
-        JobKind.INVITE,
-        JobKind.CLOSE_INVITATION,
-        JobKind.REPLY,
-        JobKind.VERIFY_REPLY,
-        JobKind.VERIFY_FOLLOWUP,
-    }
-)
+# Every job that calls Bitrix24 (the chat lane and the invitations): its success lifts a
+# portal block (issue 22: the reminder's did not, as the list was written out by hand).
+BITRIX_KINDS = frozenset({JobKind.INVITE, *LANES[CHAT_LANE]})
 # Jobs whose payload holds a secret (a person's access token): erased once the job ends.
 SECRET_PAYLOADS = frozenset({JobKind.VERIFY_REPLY, JobKind.VERIFY_FOLLOWUP})
 
@@ -93,9 +88,13 @@ class Settler:
                 if job.kind in BITRIX_KINDS:
                     # Bitrix24 answered: whatever blocked the portal has lifted.
                     status.clear_status(session, key=StatusKey.PORTAL_BLOCKED)
-                self.done[f"{job.kind} done"] += 1
-                return
-        log.warning("job.lease_lost job_id=%s kind=%s", job.id, job.kind)
+                finished = True
+            else:
+                finished = False
+        if finished:  # counted once committed: a refused commit is settled again
+            self.done[f"{job.kind} done"] += 1
+        else:
+            log.warning("job.lease_lost job_id=%s kind=%s", job.id, job.kind)
 
     def _retry(self, job: Job, error: TransientError) -> None:
         assert job.id is not None and job.lease_token is not None

@@ -24,7 +24,7 @@ async def run(job: Job, survey: Survey | None, vendors: Vendors, settings: Setti
         log.warning("job.orphaned job_id=%s kind=%s", job.id, job.kind)
         return nothing
     if job.kind == JobKind.REMIND:
-        return await reminders.remind(survey, vendors)
+        return await reminders.remind(survey, vendors, settings)
     if job.kind == JobKind.CLOSE_REMINDER:
         await reminders.close_reminder(job, survey, vendors)
         return nothing

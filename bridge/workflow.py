@@ -190,9 +190,9 @@ def reopened(survey_id: int, *, now: datetime) -> Change:
 
 
 def resent(survey_id: int) -> Change:
-    """The administrator sends the invitation again; the deadline stays as it was. Either
-    message rates the survey once; both lose their buttons when it ends (`bridge.buttons`)."""
-    return _moved(survey_id, Trigger.RESENT, {"reason": SENT_BY_ADMINISTRATOR}, JobKind.INVITE)
+    """The administrator sends it again: the deadline stays, the purge will come again."""
+    fields: SurveyFields = {"reason": SENT_BY_ADMINISTRATOR, "personal_data_purged": False}
+    return _moved(survey_id, Trigger.RESENT, fields, JobKind.INVITE)
 
 
 def withdrawn(survey_id: int, *, now: datetime) -> Change:

@@ -13,7 +13,7 @@ trading the interpreter lock at every SQLite call (`python -m bench`, table 1).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -120,6 +120,12 @@ def transaction(engine: Engine) -> Iterator[Session]:
         session.begin(),
     ):
         yield session
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run `action` once the session's transaction is committed, never if it is rolled back
+    (a count kept in memory must not grow when a refused commit is tried again)."""
+    event.listen(session, "after_commit", lambda _session: action(), once=True)
 
 
 @contextmanager

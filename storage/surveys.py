@@ -52,6 +52,8 @@ class SurveyFields(TypedDict, total=False):
     followup_posted_at: datetime | None
     change_until: datetime | None
     changing: bool
+    # Issue 22: a survey sent again after the purge holds personal data again.
+    personal_data_purged: bool
 
 
 class SurveyChange(Protocol):

@@ -122,7 +122,12 @@ def test_reopening_cancels_frees_the_ticket_and_takes_the_buttons_away() -> None
 def test_a_resent_invitation_is_invited_again_and_keeps_its_deadline() -> None:
     change = workflow.resent(7)
     # The administrator's mark: no cooldown holds it back (issue 22, point 6).
-    assert change.fields == {"state": S.INVITING, "reason": workflow.SENT_BY_ADMINISTRATOR}
+    # It holds personal data again once sent: the purge comes again (issue 22, point 8).
+    assert change.fields == {
+        "state": S.INVITING,
+        "reason": workflow.SENT_BY_ADMINISTRATOR,
+        "personal_data_purged": False,
+    }
     assert change.jobs == (JobKind.INVITE,)
 
 

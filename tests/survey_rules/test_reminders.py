@@ -168,7 +168,7 @@ async def test_a_click_between_the_reminders_check_and_its_send_wins(service: Se
     waiting = service.survey()
     # The reminder job read the survey waiting; the click lands before its message is sent.
     assert service.click(3) == "rated"
-    effect = await reminders.remind(waiting, service.vendors())
+    effect = await reminders.remind(waiting, service.vendors(), service.settings)
     with transaction(service.engine) as session:
         effect(session, service.clock.now())
     await service.drain()
