@@ -6,10 +6,12 @@ timeout and opened again, so `HTTP_MAX_CONNECTIONS` stay taken and webhooks get 
 point 5: 3 of 56 webhooks answered). So:
 - one client address holds at most `HTTP_MAX_CONNECTIONS_PER_CLIENT` connections (not a
   trusted proxy's, which speaks for many clients);
-- when the server is full, the connection that has been silent longest (awaiting a request
-  head, not a byte of it come, also between two requests of a kept-alive one) is closed for a
-  new one. A request that arrives (a webhook with its secret, at once) therefore always finds
-  room; only connections that say nothing are pushed out.
+- when the server is full, a new connection takes the place of a silent one (awaiting a
+  request head, not a byte of it come, also between two requests of a kept-alive one) of the
+  address that holds the most (more than the newcomer's, or the newcomer's own), the one silent
+  longest; with none, it is refused. A webhook's connection (its address holds few) therefore finds
+  room and keeps it until its head comes, at once: many addresses that each hold their share
+  of silent connections push out only their own, however fast they reconnect.
 The decisions are here, without I/O; `bridge.server.GuardedProtocol` applies them.
 """
 
@@ -23,6 +25,10 @@ from typing import Protocol, TypeVar
 
 class Held(Protocol):
     """What the book needs to know of a connection."""
+
+    @property
+    def host(self) -> str | None:
+        """The client address it came from."""
 
     @property
     def silent_since(self) -> float | None:
@@ -55,6 +61,7 @@ class ConnectionBook:
         self.per_client = per_client
         self.proxies = proxies or Trusted(())
         self.by_client: Counter[str] = Counter()
+        self.total = 0
 
     def admit(self, host: str | None) -> bool:
         """Count a new connection from `host`; False (not counted) when it holds its share."""
@@ -62,17 +69,36 @@ class ConnectionBook:
         if host not in self.proxies and self.by_client[key] >= self.per_client:
             return False
         self.by_client[key] += 1
+        self.total += 1
         return True
+
+    @property
+    def admitted(self) -> int:
+        """Connections admitted and not yet closed."""
+        return self.total
 
     def leave(self, host: str | None) -> None:
         """Forget an admitted connection."""
         key = host or "-"
+        self.total -= 1
         self.by_client[key] -= 1
         if self.by_client[key] <= 0:
             del self.by_client[key]
 
-
-def longest_silent(connections: Iterable[C], besides: C) -> C | None:
-    """The connection silent the longest (other than `besides`), or None if none is silent."""
-    silent = [c for c in connections if c is not besides and c.silent_since is not None]
-    return min(silent, key=lambda c: c.silent_since or 0.0, default=None)
+    def place_for(self, newcomer: C, connections: Iterable[C]) -> C | None:
+        """The silent connection a newcomer takes the place of when the server is full: one
+        of the address holding the most, more than the newcomer's, or one of its own; None:
+        refuse it."""
+        mine = self.by_client[newcomer.host or "-"]
+        silent = [
+            c
+            for c in connections
+            if c is not newcomer
+            and c.silent_since is not None
+            and (self.by_client[c.host or "-"] > mine or c.host == newcomer.host)
+        ]
+        return min(
+            silent,
+            key=lambda c: (-self.by_client[c.host or "-"], c.silent_since or 0.0),
+            default=None,
+        )

@@ -9,8 +9,9 @@
   closes (`bridge.limits.LimitsMiddleware`, installed in the app by `install_limits`).
 - At most `max_connections` connections and requests at once, and `per_client` connections
   from one client address (`bridge.connections`): past it a connection is refused with 503.
-  When the server is full, a new connection takes the place of the one silent longest, so
-  silent connections cannot starve requests that come. A kept-alive connection idles 2 s.
+  When the server is full, a new connection takes the place of a silent one of the address
+  holding the most (or of its own), so silent connections cannot starve requests that come.
+  A kept-alive connection idles 2 s.
 - `X-Forwarded-For` and `X-Forwarded-Proto` are believed only from `TRUSTED_PROXIES`.
 - A client gone in the middle of its body costs one log line. One access line a request
   (`http.request`: client, method, path, status; never the query, where tokens travel), except
@@ -36,7 +37,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from bridge.connections import ConnectionBook, Trusted, longest_silent
+from bridge.connections import ConnectionBook, Trusted
 from bridge.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -89,9 +90,10 @@ class ServerConfig(uvicorn.Config):
             server_header=False,
             # One line a request comes from `LimitsMiddleware` (`http.request`), not uvicorn.
             access_log=False,
-            # uvicorn refuses a request once connections reach this: `GuardedProtocol` keeps
-            # them at most `max_connections`, so only too many requests at once get its 503.
-            limit_concurrency=limits.max_connections + 1,
+            # Not uvicorn's limit: it counts every connection, also those refused and closing,
+            # and 503s a webhook's request under churn. `GuardedProtocol` holds at most
+            # `max_connections` admitted ones, so at most as many requests run at once.
+            limit_concurrency=None,
             backlog=limits.backlog,
             timeout_keep_alive=limits.keep_alive,
             timeout_graceful_shutdown=math.ceil(settings.shutdown_grace.total_seconds()),
@@ -154,6 +156,11 @@ class GuardedProtocol(HttpToolsProtocol):
         self.awaited_since = 0.0
 
     @property
+    def host(self) -> str | None:
+        """The client address this connection came from."""
+        return self.client[0] if self.client else None
+
+    @property
     def silent_since(self) -> float | None:
         """Since when this connection has awaited a head with no byte of it; None if not."""
         silent = self.head_timer is not None and self.head_bytes == 0
@@ -169,9 +176,9 @@ class GuardedProtocol(HttpToolsProtocol):
             log.warning("http.connection_refused client=%s reason=too_many_from_client", host)
             self._refuse("503 Service Unavailable", "too many connections from this address")
             return
-        if len(self.connections) > self.limits.max_connections:
+        if self.book.admitted > self.limits.max_connections:
             ours = (c for c in self.connections if isinstance(c, GuardedProtocol))
-            silent = longest_silent(ours, besides=self)
+            silent = self.book.place_for(self, ours)
             if silent is None:
                 log.warning("http.connection_refused client=%s reason=server_full", host)
                 self._refuse("503 Service Unavailable", "the service is at its connection limit")

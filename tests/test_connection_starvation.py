@@ -16,10 +16,12 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import httpx
 import pytest
 
+from bridge.connections import ConnectionBook, Trusted
 from tests.harness.constants import ISSUE_ID, WEBHOOK_TOKEN
 from tests.harness.payloads import closed_webhook
 from tests.harness.processes import Service, service_on_fakes
@@ -94,3 +96,43 @@ def test_silent_connections_from_many_clients_give_their_place_to_a_webhook(
     clients = [f"127.0.0.{n}" for n in range(10, 10 + MAX_CONNECTIONS // PER_CLIENT + 1)]
     with silent(service, clients, PER_CLIENT):  # more than the server holds
         assert [_webhook(service) for _ in range(3)] == [200, 200, 200]
+
+
+# --- the decision alone (bridge.connections) ---------------------------------------------------
+
+
+@dataclass
+class _Held:
+    host: str | None
+    silent_since: float | None
+
+
+def _book(holders: list[_Held]) -> ConnectionBook:
+    book = ConnectionBook(per_client=100, proxies=Trusted(["10.0.0.0/8"]))
+    for holder in holders:
+        assert book.admit(holder.host)
+    return book
+
+
+def test_a_newcomer_takes_the_place_of_the_heaviest_addresses_longest_silent() -> None:
+    a_old, a_new, b_busy = _Held("a", 1.0), _Held("a", 2.0), _Held("b", None)
+    b_silent, newcomer = _Held("b", 0.5), _Held("webhook", None)
+    held = [a_old, a_new, _Held("a", None), b_busy, b_silent, newcomer]
+    assert _book(held).place_for(newcomer, held) is a_old
+
+
+def test_a_heavy_address_pushes_out_only_its_own_and_none_busy() -> None:
+    held = [_Held("a", 1.0), _Held("a", 2.0), _Held("b", 1.5), _Held("b", 0.1), _Held("b", None)]
+    assert _book(held).place_for(held[-1], held) is held[3]  # b's own, not a's
+    busy_b = [_Held("a", 1.0), _Held("a", 2.0), _Held("b", None), _Held("b", None)]
+    assert _book(busy_b).place_for(busy_b[-1], busy_b) is None
+    no_one_silent = [_Held("a", None), _Held("a", None), _Held("c", None)]
+    assert _book(no_one_silent).place_for(no_one_silent[-1], no_one_silent) is None
+
+
+def test_an_address_past_its_share_is_refused_but_a_trusted_proxy_is_not() -> None:
+    book = ConnectionBook(per_client=2, proxies=Trusted(["10.0.0.0/8"]))
+    assert [book.admit("198.51.100.1") for _ in range(3)] == [True, True, False]
+    assert all(book.admit("10.1.2.3") for _ in range(5))
+    book.leave("198.51.100.1")
+    assert book.admit("198.51.100.1")
