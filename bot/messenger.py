@@ -67,6 +67,10 @@ class Messenger(Protocol):
         """The bot's id when known without asking Bitrix24 (configured, or found already)."""
         ...
 
+    async def bot_listed(self) -> bool:
+        """Whether the portal still lists our bot (asked now, never from memory)."""
+        ...
+
 
 class ImbotMessenger:
     """`Messenger` over `imbot.message.add` / `imbot.message.update` (v1).
@@ -94,6 +98,10 @@ class ImbotMessenger:
     async def token_owner(self, access_token: str) -> int | None:
         """Whose OAuth access token this is, asked of our own portal."""
         return await self._client.token_owner(access_token)
+
+    async def bot_listed(self) -> bool:
+        """Whether imbot.bot.list still shows a bot with our CODE."""
+        return await self._client.bot_id_by_code(self._bot_code) is not None
 
     async def bot_id(self) -> int:
         """The bot's id: configured, or found by its CODE."""

@@ -81,6 +81,19 @@ class ImbotV2Messenger:
             self._bot_id = int(bot["id"])
         return self._bot_id
 
+    async def bot_listed(self) -> bool:
+        """Whether the portal still has our v2 bot: `Bot.get` by code, the one-bot form of
+        `Bot.list` (both scoped to our botToken); BOT_NOT_FOUND means it is gone."""
+        try:
+            await self._client.call(
+                "imbot.v2.Bot.get", {"code": self._bot_code, "botToken": self._token}
+            )
+        except RejectedError as exc:
+            if exc.code == BOT_NOT_FOUND:
+                return False
+            raise
+        return True
+
     def forget_bot(self) -> None:
         """Bitrix24 says the bot is gone: look it up by code again next time."""
         self._bot_id = None

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from bot import messages
 from bot.errors import MessageNotEditableError
 from bot.messenger import ChatMessage
-from bridge import buttons, followup, workflow
+from bridge import bot_removal, buttons, followup, workflow
 from bridge.answers import Answer, ask_back, language_of, record_verified_answer
 from bridge.chat import say
 from bridge.decisions import decide_rating_write
@@ -63,6 +63,9 @@ async def run(
         return await send_reply(job, vendors)
     if job.kind == JobKind.VERIFY_REPLY:
         return await verify_reply(job, vendors, settings)
+    if job.kind == JobKind.CHECK_BOT_DELETED:
+        gone = await bot_removal.check(vendors.messenger)
+        return bot_removal.record_deleted if gone else nothing
     if survey is None:
         log.warning("job.orphaned job_id=%s kind=%s", job.id, job.kind)
         return nothing

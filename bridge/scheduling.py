@@ -31,6 +31,7 @@ LANES: dict[str, list[JobKind]] = {
         JobKind.REMIND,
         JobKind.CLOSE_REMINDER,
         JobKind.VERIFY_FOLLOWUP,
+        JobKind.CHECK_BOT_DELETED,
     ],
 }
 

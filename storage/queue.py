@@ -38,6 +38,17 @@ def enqueue(
     _insert_jobs(session, [_job_row(kind, now, survey_id, payload)])
 
 
+def enqueue_unless_pending(session: Session, *, kind: JobKind, now: datetime) -> bool:
+    """Queue a job of `kind` with no survey unless one is pending already; whether queued."""
+    statement = select_columns(col(Job.id)).where(
+        col(Job.kind) == kind, col(Job.state) == JobState.PENDING
+    )
+    if session.execute(statement.limit(1)).first() is not None:
+        return False
+    enqueue(session, kind=kind, now=now)
+    return True
+
+
 def enqueue_many(session: Session, *, kind: JobKind, jobs: Sequence[tuple[int, datetime]]) -> None:
     """Queue one job of `kind` per (survey id, when), in one statement."""
     _insert_jobs(session, [_job_row(kind, now, survey_id, None) for survey_id, now in jobs])

@@ -75,6 +75,8 @@ class JobKind(StrEnum):
     # A follow-up (the answer to "what went wrong?"): its sender checked, then the comment.
     VERIFY_FOLLOWUP = "verify_followup"
     POST_FOLLOWUP = "post_followup"
+    # An ONIMBOTDELETE for our bot, believed only when the portal no longer lists the bot.
+    CHECK_BOT_DELETED = "check_bot_deleted"
 
 
 class JobState(StrEnum):

@@ -19,7 +19,7 @@ from tests.harness.constants import (
     USER_TOKEN,
     WEBHOOK_PATH,
 )
-from tests.harness.databases import jobs, surveys
+from tests.harness.databases import checked_bot, jobs, surveys
 from tests.harness.payloads import (
     click_body,
     closed_webhook,
@@ -182,6 +182,21 @@ async def test_events_for_another_bot_are_not_ours(
         ready = (await app.client.get("/readyz")).json()
     assert surveys(engine)[0].state == SurveyState.AWAITING
     assert ready["checks"]["bot"] == "ok"
+
+
+async def test_a_forged_bot_deletion_changes_nothing_while_the_portal_lists_the_bot(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    """Issue 23.10: anyone with the handler URL can post ONIMBOTDELETE for our bot; the worker
+    asks the portal (imbot.bot.list) and, the bot still listed, readiness stays ok."""
+    async with running_app(make_settings(database_url), vendors) as app:
+        assert (await app.event(fixture_bytes("bitrix24/ONIMBOTDELETE.form"))).status_code == 200
+        await eventually(lambda: checked_bot(engine))
+        asked = len(vendors.calls("imbot.bot.list"))
+        ready = await app.client.get("/readyz")
+        await _awaiting(app, engine)
+    assert asked == 1
+    assert ready.status_code == 200 and ready.json()["checks"]["bot"] == "ok"
 
 
 async def test_a_closure_okdesk_does_not_show_invites_nobody(

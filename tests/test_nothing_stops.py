@@ -79,13 +79,19 @@ async def _ready(client: httpx.AsyncClient) -> bool:
     return response.status_code == 200 and response.json()["status"] == "ready"
 
 
+async def _not_ready(client: httpx.AsyncClient) -> bool:
+    return (await client.get("/readyz")).status_code == 503
+
+
 async def test_readiness_names_a_deleted_bot_and_health_stays_alive(
     database_url: str, vendors: Vendors
 ) -> None:
 
     async with running_app(make_settings(database_url), vendors) as app:
         await eventually(lambda: _ready(app.client))
+        vendors.bitrix.bots.clear()  # deleted in the portal, so the worker's check agrees
         await app.event(fixture_bytes("bitrix24/ONIMBOTDELETE.form"))
+        await eventually(lambda: _not_ready(app.client))
         ready = await app.client.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["checks"]["bot"].startswith("deleted at")

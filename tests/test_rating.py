@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from storage.tables import Survey, SurveyState
 from tests.harness.app import Running, running_app
 from tests.harness.constants import ISSUE_ID
-from tests.harness.databases import surveys
+from tests.harness.databases import checked_bot, surveys
 from tests.harness.payloads import (
     click_body,
     closed_webhook,
@@ -209,12 +209,17 @@ async def test_bot_deleted_shows_in_readiness(
 ) -> None:
     async with running_app(make_settings(database_url), vendors) as app:
         assert (await app.client.get("/readyz")).json()["checks"]["bot"] == "ok"
+        registered = dict(vendors.bitrix.bots)
+        vendors.bitrix.bots.clear()  # deleted in the portal: imbot.bot.list no longer shows it
         await app.event(fixture_bytes("bitrix24/ONIMBOTDELETE.form"))
+        await eventually(lambda: checked_bot(engine))
         ready = await app.client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"]["bot"].startswith("deleted")
+    assert vendors.calls("imbot.bot.list")
     assert ready.json()["checks"]["database"] == "ok"
     # Registered again: the next invitation goes out, and readiness is clear again.
+    vendors.bitrix.bots.update(registered)
     async with running_app(make_settings(database_url), vendors) as app:
         await _invite(app, engine)
         assert (await app.client.get("/readyz")).json()["checks"]["bot"] == "ok"

@@ -25,7 +25,7 @@ from bot.events import (
 )
 from bot.form import EventFormatError
 from bot.origin import Refusal, refusal
-from bridge import answers, changes, languages
+from bridge import answers, bot_removal, changes, languages
 from bridge.intake import (
     BITRIX_MAX_BODY,
     BITRIX_OPENAPI,
@@ -37,9 +37,6 @@ from bridge.intake import (
 from bridge.priority import intake_accepted
 from bridge.routes.state import App, State, refuse_while_placeholder
 from bridge.settings import Settings
-from storage import status
-from storage.db import transaction
-from storage.status import StatusKey
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -124,9 +121,8 @@ def handle_event(state: App, event: Event, access_token: str, now: datetime) -> 
         text = messages.text("welcome", language)
         answers.queue_reply(state.engine, settings, event.dialog_id, text, now)
     elif isinstance(event, BotDeleted):
-        log.warning("bitrix.bot_deleted bot_id=%s: run python -m bot.register", event.bot_id)
-        with transaction(state.engine) as session:
-            status.set_status(session, key=StatusKey.BOT_DELETED, value=now.isoformat(), now=now)
+        # Issue 23.10: anyone with the handler URL can say so; the worker asks the portal.
+        bot_removal.queue_check(state.engine, event.bot_id, now)
 
 
 def _handle_click(state: App, click: RatingClick, now: datetime) -> None:

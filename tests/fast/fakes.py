@@ -231,3 +231,7 @@ class MemoryMessenger:
     def known_bot_id(self) -> int | None:
         """The bot's id (configured)."""
         return self.bot_id
+
+    async def bot_listed(self) -> bool:
+        """Whether the portal lists the bot: always, in memory."""
+        return True

@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from storage.db import create_db_engine, transaction
 from storage.migrate import upgrade
-from storage.tables import Job, Survey
+from storage.tables import Job, JobKind, JobState, Survey
 from tests.harness.constants import POSTGRES_URL
 
 _TABLES = (
@@ -93,6 +93,12 @@ def surveys(engine: Engine) -> list[Survey]:
     """All surveys, oldest first."""
     with transaction(engine) as session:
         return list(session.exec(select(Survey).order_by(Survey.id)).all())  # type: ignore[arg-type]
+
+
+def checked_bot(engine: Engine) -> bool:
+    """Whether a check of a reported bot deletion ran and none is pending."""
+    kinds = [(j.kind, j.state) for j in jobs(engine) if j.kind == JobKind.CHECK_BOT_DELETED]
+    return bool(kinds) and all(state == JobState.DONE for _, state in kinds)
 
 
 def jobs(engine: Engine) -> list[Job]:
