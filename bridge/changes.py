@@ -9,6 +9,7 @@ the button away; a late press is answered politely. A reopened ticket's rating i
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
@@ -18,9 +19,9 @@ from bot import messages
 from bridge import workflow
 from bridge.chat import say, survey_language
 from bridge.settings import Settings
-from storage import changes, seen, surveys
+from storage import changes, queue, seen, surveys
 from storage.db import transaction
-from storage.tables import Survey, SurveyState
+from storage.tables import JobKind, Survey, SurveyState
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +77,10 @@ def change(
 ) -> bool:
     """Replace the survey's score (the caller checked `may_change`); False when too late."""
     assert survey.id is not None and survey.score is not None
+    change = workflow.changed(survey.id, score=score)
     applied = changes.change_score(
         session,
-        workflow.changed(survey.id, score=score),
+        replace(change, jobs=tuple(j for j in change.jobs if j != JobKind.SEND_RATING)),
         from_score=survey.score,
         user_id=user_id,
         source=source,
@@ -86,6 +88,10 @@ def change(
     )
     if applied:
         log.info("survey.score_changed survey_id=%s source=%s", survey.id, source)
+        # One rating write per ticket at a time: a write under way finds the new score when
+        # it records (after this row's lock) and queues the next one itself.
+        if not queue.has_pending(session, survey_id=survey.id, kind=JobKind.SEND_RATING):
+            queue.enqueue(session, kind=JobKind.SEND_RATING, now=now, survey_id=survey.id)
     return applied
 
 

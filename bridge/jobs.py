@@ -25,7 +25,7 @@ from bridge.decisions import decide_rating_write
 from bridge.settings import Settings
 from bridge.vendors import Vendors
 from outbound.errors import DeliveryError, RejectedError
-from storage import surveys
+from storage import queue, surveys
 from storage.tables import Job, JobKind, Survey
 
 log = logging.getLogger(__name__)
@@ -160,15 +160,23 @@ async def send_rating(survey: Survey, vendors: Vendors, settings: Settings) -> E
     comment = survey.automatic and reason is None and settings.auto_rating_comment
 
     def record(session: Session, now: datetime) -> None:
-        # A change of mind since this job read the score: its own job writes the new one.
-        current = surveys.get_survey(session, survey_id=survey_id)
-        if current is None or current.score == written:
+        if not score_moved_on(session, survey_id, written, now):
             change = workflow.rating_written(
                 survey_id, shown=shown, note=reason, now=now, comment=comment
             )
             surveys.apply_change(session, change, now=now)
 
     return record
+
+
+def score_moved_on(session: Session, survey_id: int, written: int, now: datetime) -> bool:
+    """Whether the person changed their score while `written` was being written; if so, the
+    next write is queued now: one rating write per ticket at a time, the last score last."""
+    current = surveys.get_survey(session, survey_id=survey_id, lock=True)
+    if current is None or current.score == written:
+        return current is None
+    queue.enqueue(session, kind=JobKind.SEND_RATING, now=now, survey_id=survey_id)
+    return True
 
 
 async def _post_rating(survey: Survey, vendors: Vendors, wanted: str, before: str | None) -> str:
@@ -196,8 +204,7 @@ def kept_earlier(survey: Survey, *, wanted: str, shown: str) -> Effect:
     text = messages.text("rating_kept", language_of(survey), number=survey.issue_id, score=written)
 
     def record(session: Session, now: datetime) -> None:
-        current = surveys.get_survey(session, survey_id=survey_id)
-        if current is None or current.score == written:
+        if not score_moved_on(session, survey_id, written, now):
             change = workflow.rating_written(survey_id, shown=shown, note=note, now=now)
             surveys.apply_change(session, change, now=now)
             if survey.bitrix_user_id is not None and not survey.automatic:

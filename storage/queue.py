@@ -247,3 +247,11 @@ def oldest_due(session: Session, *, now: datetime) -> datetime | None:
             col(Job.state) == JobState.PENDING, col(Job.available_at) <= now
         )
     ).scalar_one_or_none()
+
+
+def has_pending(session: Session, *, survey_id: int, kind: JobKind) -> bool:
+    """Whether a job of `kind` for the survey is queued or running."""
+    statement = select(Job.id).where(
+        col(Job.survey_id) == survey_id, col(Job.kind) == kind, col(Job.state) == JobState.PENDING
+    )
+    return session.exec(statement.limit(1)).first() is not None

@@ -189,8 +189,10 @@ def current_survey(session: Session, *, issue_id: int) -> Survey | None:
     return session.exec(select(Survey).where(Survey.current_issue_id == issue_id)).first()
 
 
-def get_survey(session: Session, *, survey_id: int) -> Survey | None:
-    """The survey with this id."""
+def get_survey(session: Session, *, survey_id: int, lock: bool = False) -> Survey | None:
+    """The survey with this id (`lock`: its row, until the transaction ends)."""
+    if lock:
+        return session.get(Survey, survey_id, with_for_update=True, populate_existing=True)
     return session.get(Survey, survey_id)
 
 
