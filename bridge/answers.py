@@ -16,7 +16,7 @@ from sqlmodel import Session
 from bot import messages
 from bot.messages import Language
 from bot.replies import ReplyKind, read_reply
-from bridge import buttons, changes, followup, metrics, typed, workflow
+from bridge import buttons, changes, checks, followup, metrics, typed, workflow
 from bridge.decisions import AnswerFacts, AnswerOutcome, decide_answer, may_answer
 from bridge.okdesk.data import clean_text
 from bridge.settings import Settings
@@ -149,6 +149,9 @@ def _late(
 def _verify(session: Session, survey: Survey, answer: Answer, now: datetime) -> None:
     """Queue the check that the typed score's sender is who the event says (the worker asks
     our portal whose access token it is; the token is erased when the check is done)."""
+    if not checks.may_check(session, bitrix_user_id=answer.user_id, now=now):
+        log.warning("answer.check_throttled survey_id=%s", survey.id)
+        return
     payload = {
         "survey_id": survey.id,
         "user_id": answer.user_id,

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from storage.bulk import ManyRows
 from storage.sql import rowcount
-from storage.tables import Job, JobKind, JobState
+from storage.tables import Job, JobKind, JobState, Survey
 
 _INSERT_JOBS = ManyRows(
     Job.__table__,  # type: ignore[attr-defined]
@@ -255,3 +255,19 @@ def has_pending(session: Session, *, survey_id: int, kind: JobKind) -> bool:
         col(Job.survey_id) == survey_id, col(Job.kind) == kind, col(Job.state) == JobState.PENDING
     )
     return session.exec(statement.limit(1)).first() is not None
+
+
+def queued_since(
+    session: Session, *, kind: JobKind, since: datetime, bitrix_user_id: int | None = None
+) -> int:
+    """Jobs of `kind` queued since `since`: all, or for the surveys of one Bitrix24 user."""
+    query = (
+        select_columns(func.count())
+        .select_from(Job)
+        .where(col(Job.kind) == kind, col(Job.created_at) >= since)
+    )
+    if bitrix_user_id is not None:
+        query = query.join(Survey, col(Survey.id) == col(Job.survey_id)).where(
+            col(Survey.bitrix_user_id) == bitrix_user_id
+        )
+    return int(session.execute(query).scalar_one())
