@@ -11,6 +11,10 @@ message id), and the rest (a welcome, a deletion) is idempotent or throttled.
 While `hasMore`, it polls again at once (the request budget paces it); otherwise every
 `BITRIX_POLL_INTERVAL`. 429, 503 and network errors back off (jittered, doubling to
 `RETRY_CAP`); `BOT_NOT_FOUND` means the bot was deleted, handled as v1's ONIMBOTDELETE.
+Any other exception is logged and backed off the same way: the poller never dies. An event
+whose handling fails the same way `SET_ASIDE_AFTER` times in a row is set aside (remembered as
+seen, and listed for the operator by `python -m bridge.admin check`), so the events behind it
+go on; a database outage is never blamed on an event.
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ import secrets
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from bot.events import BotDeleted, ChatReply
 from bot.events_v2 import FetchedEvent, replay_key
 from bot.messenger import Messenger
 from bot.messenger_v2 import BOT_NOT_FOUND, ImbotV2Messenger
+from bridge import set_aside
 from bridge.routes.bitrix import handle_event
 from bridge.routes.state import App
 from outbound.errors import DeliveryError, RejectedError, TransientError
@@ -69,6 +74,7 @@ class EventPoller:
         self.checkpoint = checkpoint
         self.failures = 0
         self.last_error: str | None = None
+        self.strikes = set_aside.Strikes()
         self._bot: int | None = None
 
     @property
@@ -100,6 +106,10 @@ class EventPoller:
             return self._failed(exc, interval)
         except (DeliveryError, SQLAlchemyError) as exc:
             return self._failed(exc, None)
+        except Exception as exc:
+            # A bug, or an answer we could not read: logged with its trace, backed off, survived.
+            log.error("bitrix.poll_crashed error=%s", type(exc).__name__, exc_info=exc)
+            return self._failed(exc, None)
         self.failures, self.last_error = 0, None
         return 0.0 if more else interval
 
@@ -126,7 +136,7 @@ class EventPoller:
             return False
         events, next_offset, more = await self.messenger.fetch_events(offset or None)
         for fetched in events:
-            await asyncio.to_thread(self._handle, bot, fetched)
+            await asyncio.to_thread(self._handle_or_set_aside, bot, fetched)
         self.checkpoint("before_offset_saved")
         held = await asyncio.to_thread(self._save, bot, next_offset)
         if events:
@@ -144,8 +154,33 @@ class EventPoller:
                 return False
             return polling.stored_offset(session, bot_id=bot)
 
+    def _handle_or_set_aside(self, bot: int, fetched: FetchedEvent) -> None:
+        """Handle an event; one that failed the same way too often is set aside instead."""
+        key = replay_key(bot, fetched.event_id)
+        try:
+            self._handle(bot, fetched)
+        except (OperationalError, InterfaceError):
+            raise  # the database, not the event: it waits for the database
+        except Exception as exc:
+            if not self.strikes.struck(key, type(exc).__name__):
+                raise
+            with transaction(self.state.engine) as session:
+                set_aside.remember(
+                    session, fetched, error=type(exc).__name__, now=self.state.clock()
+                )
+                seen.first_sighting(session, key=key, now=self.state.clock())
+            log.error(
+                "bitrix.event_set_aside event_id=%s error=%s: it failed %s times alike",
+                fetched.event_id,
+                type(exc).__name__,
+                set_aside.SET_ASIDE_AFTER,
+            )
+            return
+        self.strikes.forget(key)
+
     def _handle(self, bot: int, fetched: FetchedEvent) -> None:
         key = replay_key(bot, fetched.event_id)
+        self.checkpoint(f"handling:{fetched.event_id}")
         with transaction(self.state.engine) as session:
             if session.get(SeenEvent, key) is not None:
                 return

@@ -29,6 +29,8 @@ class StatusKey(StrEnum):
     BITRIX_EVENT_AUTH = "bitrix_event_auth"
     # Up to when Okdesk's completed tickets were reconciled.
     RECONCILE_WATERMARK = "reconcile_watermark"
+    # Fetched imbot.v2 events that failed alike too often and were set aside (JSON list).
+    EVENTS_SET_ASIDE = "events_set_aside"
 
 
 def set_status(session: Session, *, key: StatusKey, value: str, now: datetime) -> None:

@@ -25,7 +25,7 @@ from bot.messages import RATE_COMMAND
 from bot.register import handler_url, register_command
 from bot.register_v2 import Paced
 from bot.settings import SettingsError
-from bridge.admin.check_events import events_carry
+from bridge.admin.check_events import events_carry, set_aside_said
 from bridge.admin.check_v2 import v2_bot, v2_command
 from bridge.admin.context import Context, Exit
 from bridge.durations import spoken
@@ -73,6 +73,7 @@ async def run_checks(ctx: Context) -> Exit:
     for finding in findings:
         ctx.say(f"{'ok  ' if finding.ok else 'FAIL'}  {finding.name}: {finding.detail}")
     ctx.say(f"info  default rating: {default_rating_said(settings)}")
+    ctx.say(f"info  fetched events: {await set_aside_said(ctx)}")
     return Exit.OK if all(f.ok for f in findings) else Exit.FAILED
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bridge import set_aside
 from bridge.admin.context import Context
 from storage import status
 from storage.db import transaction
@@ -32,3 +33,13 @@ def _stored(ctx: Context) -> tuple[str | None, str | None]:
         seen = status.get_status(session, key=StatusKey.BITRIX_EVENT_AUTH)
         mismatch = status.get_status(session, key=StatusKey.BITRIX_MEMBER_MISMATCH)
         return (seen.value if seen else None, mismatch.value if mismatch else None)
+
+
+async def set_aside_said(ctx: Context) -> str:
+    """The fetched events set aside (issue 22, point 9), in one line."""
+
+    def read() -> str:
+        with transaction(ctx.engine) as session:
+            return set_aside.said(set_aside.listed(session))
+
+    return await asyncio.to_thread(read)
