@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -58,6 +59,7 @@ class Console:
         self.engine = engine
         self.api = sandbox.api
         self.knobs = Knobs(rating_timeout=sandbox.rating_timeout)
+        self.bot_language: Lang = "ru"
 
     async def state(self, which: str) -> dict[str, Any]:
         """One fake's public state."""
@@ -90,6 +92,16 @@ class Console:
         await self.act("bitrix", "v2/type", body)
         return text("event_queued", lang, event="ONIMBOTV2MESSAGEADD")
 
+    async def speak(self, lang: Lang) -> None:
+        """Make the bot speak the page's language: the portal's events say it, and the service
+        (restarted with LANGUAGE) writes its messages and Okdesk comments in it."""
+        if lang == self.bot_language:
+            return
+        if self.api == "v1":
+            await self.act("bitrix", "language", {"language": lang})
+        await asyncio.to_thread(partial(self.sandbox.restart_service, LANGUAGE=lang))
+        self.bot_language = lang
+
     async def panels(self, who: int, lang: Lang) -> dict[str, str]:
         """The parts of the page that change: tickets, the chat and the service's log."""
         okdesk, bitrix = await asyncio.gather(self.state("okdesk"), self.state("bitrix"))
@@ -121,7 +133,8 @@ class Console:
         await self.act("bitrix", "rate_limit", {**limit, "drain_per_second": knobs.per_second})
         note = text("applied", lang)
         if knobs.rating_timeout != self.knobs.rating_timeout:
-            await asyncio.to_thread(self.sandbox.restart_service, knobs.rating_timeout)
+            restart = partial(self.sandbox.restart_service, RATING_TIMEOUT=knobs.rating_timeout)
+            await asyncio.to_thread(restart)
             note = text("restarted", lang, timeout=knobs.rating_timeout)
         self.knobs = knobs
         return note
@@ -168,6 +181,7 @@ async def home(request: Request) -> Response:
     console = _console(request)
     lang = language(request.query_params.get("lang"))
     who = _who(request.query_params.get("who"))
+    await console.speak(lang)
     panels = await console.panels(who, lang)
     tabs = people_tabs(who, lang)
     css, script = request.app.state.assets

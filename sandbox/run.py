@@ -84,16 +84,18 @@ class Sandbox:
         query = urlencode({"token": self.keys.webhook_token})
         self.fakes.control("okdesk", "webhook", {"url": f"{self.service.url}{WEBHOOK}?{query}"})
 
-    def restart_service(self, rating_timeout: str) -> None:
-        """Stop the service and start it again with another RATING_TIMEOUT (same database)."""
+    def restart_service(self, **settings: str) -> None:
+        """Stop the service and start it again with these settings changed (same database)."""
         with self._restarting:
             assert self.service is not None
             self.service.stop()
-            self.service.env["RATING_TIMEOUT"] = rating_timeout
-            self.rating_timeout = rating_timeout
+            self.service.env.update(settings)
+            self.rating_timeout = self.service.env["RATING_TIMEOUT"]
             self.service.start()
             self.write_settings()
-            log.info("sandbox.service_restarted rating_timeout=%s", rating_timeout)
+            log.info(
+                "sandbox.service_restarted %s", " ".join(f"{k}={v}" for k, v in settings.items())
+            )
 
     @property
     def settings_file(self) -> Path:

@@ -20,7 +20,7 @@ def test_the_sandbox_serves_its_page_and_stops_its_whole_tree_on_ctrl_c(tmp_path
         assert "Закрыть" in page.text and "Касса не печатает чек" in page.text
         assert 'data-api="v1"' in page.text and "imbot v1" in page.text
         assert len(started) == 2, "the fakes and the service run as its children"
-        english = httpx.get(f"{running.url}?lang=en", timeout=10).text
+        english = httpx.get(f"{running.url}?lang=en", timeout=60).text
         assert ">Close</button>" in english and "Rating timeout" in english
         # Without JavaScript a form posts and the page comes back (POST, then 303).
         plain = httpx.post(f"{running.url}close", data={"issue_id": "314602", "who": "44"})

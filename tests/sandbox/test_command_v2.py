@@ -72,8 +72,10 @@ def test_on_imbot_v2_a_press_of_4_and_a_typed_5_rate_tickets_good(tmp_path: Path
     with sandbox_process(tmp_path, "--bitrix-api", "v2") as running:
         page = httpx.get(running.url, timeout=10).text
         assert 'data-api="v2"' in page and "PUBLIC_URL не нужен" in page
-        english = httpx.get(f"{running.url}?lang=en", timeout=10).text
+        english = httpx.get(f"{running.url}?lang=en", timeout=60).text
         assert "imbot.v2 in fetch mode" in english and "no PUBLIC_URL is needed" in english
+        # Back to Russian: the English page had the bot speak English (the service restarted).
+        assert httpx.get(running.url, timeout=60).status_code == 200
         _press_4(running.url)
         _type_5(running.url)
         assert interrupt(running.process) == 0

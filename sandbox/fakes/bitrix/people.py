@@ -43,6 +43,8 @@ class PeopleMethods(MessageMethods):
     operating_reset_at: int | None
     # The other reading: events carry the person's OAuth token, as an application's do (§5).
     user_tokens_in_events: bool = False
+    # What events say in data[PARAMS][LANGUAGE]: the portal's language (bitrix24.md §8).
+    language: str = "ru"
 
     def _profile(self, params: dict[str, Any]) -> Response:
         """`profile` with OAuth (`auth=<access_token>`, query or body): the token's user; a
@@ -153,7 +155,7 @@ class PeopleMethods(MessageMethods):
         pairs += [(f"{head}[{key}]", value) for key, value in values.items()]
         chat = {"DIALOG_ID": user_id, "MESSAGE_TYPE": "P", "CHAT_TYPE": "P"}
         chat.update(FROM_USER_ID=user_id, TO_USER_ID=bot["ID"], TO_CHAT_ID=1000 + user_id)
-        chat.update(MESSAGE_ID=message_id, LANGUAGE="ru")
+        chat.update(MESSAGE_ID=message_id, LANGUAGE=self.language)
         pairs += [(f"data[PARAMS][{key}]", value) for key, value in chat.items()]
         return urlencode(pairs + person + self._tail(user_id, command["CLIENT_ID"])).encode()
 
@@ -191,7 +193,7 @@ class PeopleMethods(MessageMethods):
         chat.update(FROM_USER_ID=user_id, DIALOG_ID=user_id, TO_CHAT_ID=1000 + user_id)
         chat.update(AUTHOR_ID=user_id, TO_USER_ID=bot["ID"], SYSTEM="N")
         chat.update(COMMAND_CONTEXT="TEXTAREA", PLATFORM_CONTEXT="web", MESSAGE_ID=message_id)
-        chat.update(CHAT_TYPE="P", LANGUAGE="ru", PUSH="Y", CONVERT="N", SKIP_COMMAND="N")
+        chat.update(CHAT_TYPE="P", LANGUAGE=self.language, PUSH="Y", CONVERT="N", SKIP_COMMAND="N")
         chat.update(SKIP_CONNECTOR="N", FAKE_RELATION=0)
         pairs += [(f"data[PARAMS][{key}]", value) for key, value in chat.items()]
         person, _ = self._person(user_id)
@@ -248,7 +250,14 @@ def people_routes(fake: PeopleMethods) -> list[BaseRoute]:
         fake.user_tokens_in_events = bool(data.get("enabled", fake.user_tokens_in_events))
         return JSONResponse({"enabled": fake.user_tokens_in_events})
 
+    async def language(request: Request) -> JSONResponse:
+        """`{"language": "ru" | "en"}`: the portal's language, which events carry."""
+        data = await read_json_object(request)
+        fake.language = "en" if data.get("language") == "en" else "ru"
+        return JSONResponse({"language": fake.language})
+
     return [
+        Route("/_fake/language", language, methods=["POST"]),
         Route("/_fake/press", press, methods=["POST"]),
         Route("/_fake/write", write, methods=["POST"]),
         Route("/_fake/event_tokens", event_tokens, methods=["POST"]),
