@@ -250,15 +250,21 @@ def people_routes(fake: PeopleMethods) -> list[BaseRoute]:
         fake.user_tokens_in_events = bool(data.get("enabled", fake.user_tokens_in_events))
         return JSONResponse({"enabled": fake.user_tokens_in_events})
 
-    async def language(request: Request) -> JSONResponse:
-        """`{"language": "ru" | "en"}`: the portal's language, which events carry."""
-        data = await read_json_object(request)
-        fake.language = "en" if data.get("language") == "en" else "ru"
-        return JSONResponse({"language": fake.language})
-
     return [
-        Route("/_fake/language", language, methods=["POST"]),
+        _language_route(fake),
         Route("/_fake/press", press, methods=["POST"]),
         Route("/_fake/write", write, methods=["POST"]),
         Route("/_fake/event_tokens", event_tokens, methods=["POST"]),
     ]
+
+
+def _language_route(fake: PeopleMethods) -> Route:
+    """`POST /_fake/language {"language": "ru" | "en"}`: the portal's language, which events
+    carry."""
+
+    async def language(request: Request) -> JSONResponse:
+        data = await read_json_object(request)
+        fake.language = "en" if data.get("language") == "en" else "ru"
+        return JSONResponse({"language": fake.language})
+
+    return Route("/_fake/language", language, methods=["POST"])
