@@ -8,8 +8,9 @@ A crash in between replays the events, and a replay changes nothing: a fetched e
 remembered by its `eventId` (a click in the same transaction as its rating; a reply by its
 message id), and the rest (a welcome, a deletion) is idempotent or throttled.
 
-While `hasMore`, it polls again at once (the request budget paces it); otherwise every
-`BITRIX_POLL_INTERVAL`. 429, 503 and network errors back off (jittered, doubling to
+While `hasMore`, it polls again after `MORE_PAUSE` (the docs ask for "a minimum pause of two
+seconds", bitrix24.md §13: it leaves invitations room in the 2 requests a second); otherwise
+every `BITRIX_POLL_INTERVAL`. 429, 503 and network errors back off (jittered, doubling to
 `RETRY_CAP`); `BOT_NOT_FOUND` means the bot was deleted, handled as v1's ONIMBOTDELETE.
 Any other exception is logged and backed off the same way: the poller never dies. An event
 whose handling fails the same way `SET_ASIDE_AFTER` times in a row is set aside (remembered as
@@ -42,6 +43,8 @@ from storage.db import transaction
 from storage.tables import SeenEvent
 
 log = logging.getLogger(__name__)
+# The least pause before the next Event.get while Bitrix24 says `hasMore` (v2 index.md#polling).
+MORE_PAUSE = 2.0
 
 
 def start_polling(
@@ -111,7 +114,7 @@ class EventPoller:
             log.error("bitrix.poll_crashed error=%s", type(exc).__name__, exc_info=exc)
             return self._failed(exc, None)
         self.failures, self.last_error = 0, None
-        return 0.0 if more else interval
+        return MORE_PAUSE if more else interval
 
     def _failed(self, exc: Exception, at_least: float | None) -> float:
         self.failures += 1

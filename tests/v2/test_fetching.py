@@ -13,6 +13,8 @@ from sqlalchemy.engine import Engine
 
 from bridge.polling import EventPoller
 from bridge.routes.state import App
+from storage import polling
+from storage.db import transaction
 from storage.tables import JobKind, Survey, SurveyState, utcnow
 from tests.harness.app import running_app
 from tests.harness.constants import ISSUE_ID, USER_ID
@@ -150,3 +152,37 @@ async def test_a_bot_deleted_in_the_portal_shows_in_readiness(
 
         await eventually(deleted, within=30)
     assert ready.status_code in (200, 503)
+
+
+def _offset_stored(engine: Engine, bot_id: int) -> bool:
+    with transaction(engine) as session:
+        return polling.stored_offset(session, bot_id=bot_id) is not None
+
+
+def _event_gets(vendors: Vendors) -> int:
+    return sum(name == "imbot.v2.event.get" for name, _ in portal(vendors).calls)
+
+
+async def test_with_more_events_waiting_the_next_event_get_comes_no_sooner_than_two_seconds(
+    database_url: str, engine: Engine
+) -> None:
+    """bitrix24.md §13: after `hasMore`, "a minimum pause of two seconds" before the next
+    Event.get. Counted, not timed: in the second after the first call, no second call."""
+    vendors = await v2_vendors(database_url)
+    fake = portal(vendors)
+    bot_id = next(iter(fake.bots))
+    for n in range(150):  # more than one Event.get's 100
+        fake.type_message(bot_id, USER_ID, f"привет {n}")
+    settings = v2_settings(database_url)
+    stop = asyncio.Event()
+    async with httpx.AsyncClient(transport=vendors.transport) as http:
+        poller = EventPoller(App(settings, engine, utcnow), v2_messenger(http, settings))
+        task = asyncio.create_task(poller.run(stop))
+        await eventually(lambda: _offset_stored(engine, bot_id), within=30)  # round one done
+        await asyncio.sleep(1.0)
+        after_first = _event_gets(vendors)
+        await eventually(lambda: fake.queue.pending() == 0, within=30)
+        stop.set()
+        await task
+    assert after_first == 1
+    assert _event_gets(vendors) >= 2
