@@ -48,6 +48,13 @@ def users_with_email(answer: Answer, email: str) -> list[BitrixUser] | DeliveryE
     return [u for u in users if u.active and u.email.strip().casefold() == wanted]
 
 
+def owner_is_admin(profile: Any) -> bool:
+    """Whether `profile` over the webhook names a portal administrator (bitrix24.md §13: only
+    then does `user.get` honour ADMIN_MODE and find extranet users outside the owner's groups)."""
+    admin = profile.get("ADMIN") if isinstance(profile, dict) else None
+    return admin is True or str(admin).lower() in ("true", "y", "1")
+
+
 def _user(item: dict[str, Any]) -> BitrixUser:
     active = item.get("ACTIVE")
     return BitrixUser(

@@ -43,7 +43,7 @@ from storage.db import transaction
 from storage.tables import SeenEvent
 
 log = logging.getLogger(__name__)
-# The least pause before the next Event.get while Bitrix24 says `hasMore` (v2 index.md#polling).
+# The least pause before the next Event.get while Bitrix24 says `hasMore` (bitrix24.md §13).
 MORE_PAUSE = 2.0
 
 

@@ -25,6 +25,7 @@ from bot.messages import RATE_COMMAND
 from bot.register import handler_url, register_command
 from bot.register_v2 import Paced
 from bot.settings import SettingsError
+from bot.users import owner_is_admin
 from bridge.admin.check_events import events_carry, set_aside_said
 from bridge.admin.check_v2 import v2_bot, v2_command
 from bridge.admin.context import Context, Exit
@@ -65,6 +66,7 @@ async def run_checks(ctx: Context) -> Exit:
         findings = [
             await _guarded("okdesk token", lambda: _okdesk_token(okdesk)),
             await _guarded("bitrix24 scopes", lambda: _scopes(bitrix)),
+            await _guarded("bitrix24 webhook owner", lambda: _owner(bitrix)),
             await _guarded("bitrix24 bot", bot),
             await _guarded(f"command {RATE_COMMAND!r}", command),
             await _guarded("public url", lambda: _public_url(ctx, http)),
@@ -117,6 +119,17 @@ async def _scopes(bitrix: BitrixClient) -> tuple[bool, str]:
             f"(Developer resources) and add {' and '.join(missing)}, then keep its URL"
         )
     return True, "the webhook has " + ", ".join(sorted(given & {"imbot", "user", "user_basic"}))
+
+
+async def _owner(bitrix: BitrixClient) -> tuple[bool, str]:
+    if owner_is_admin(await bitrix.call("profile", {})):
+        return True, "a portal administrator: extranet users are found (ADMIN_MODE)"
+    return False, (
+        "the incoming webhook's owner is not a portal administrator: extranet users (clients "
+        "invited into the portal) outside the owner's groups are not found and get no "
+        "invitation; create the webhook as an administrator or a system user and set "
+        "BITRIX_WEBHOOK_URL"
+    )
 
 
 async def _bot(ctx: Context, bitrix: BitrixClient) -> tuple[bool, str]:

@@ -49,7 +49,8 @@ async def test_check_passes_on_a_good_setup(database_url: str, vendors: Vendors)
     ran = await _admin(database_url, vendors, "check")
     assert ran.code == 0, ran.out
     lines = [line for line in ran.out.splitlines() if not line.startswith("info  ")]
-    assert len(lines) == 6 and all(line.startswith("ok  ") for line in lines)
+    assert len(lines) == 7 and all(line.startswith("ok  ") for line in lines)
+    assert "bitrix24 webhook owner: a portal administrator" in ran.out
     assert "bitrix24 events: BITRIX_MEMBER_ID not configured (not checked); no event" in ran.out
     assert "info  default rating: 5 (good in Okdesk, marked automatic) after 24 h" in ran.out
     assert "okdesk token: Okdesk accepts the token (4 ticket statuses)" in ran.out
@@ -69,6 +70,22 @@ async def test_check_says_what_to_fix(database_url: str, vendors: Vendors) -> No
     assert "the webhook lacks imbot, user" in lines["FAIL  bitrix24 scopes"]
     assert "insufficient_scope" in lines["FAIL  bitrix24 bot"]
     assert lines["FAIL  public url"].startswith("GET https://rating.acme.example/healthz got no")
+    _no_secret(ran.out)
+
+
+async def test_check_fails_with_a_hint_when_the_webhooks_owner_is_no_administrator(
+    database_url: str, vendors: Vendors
+) -> None:
+    """bitrix24.md §13: ADMIN_MODE needs an administrator; otherwise extranet clients outside
+    the owner's groups are silently "not in Bitrix24". `profile` over the webhook tells."""
+    vendors.transport.routes[PUBLIC_HOST] = _public()
+    vendors.bitrix.owner_is_admin = False
+    ran = await _admin(database_url, vendors, "check")
+    assert ran.code == 1
+    lines = dict(line.split(": ", 1) for line in ran.out.splitlines())
+    said = lines["FAIL  bitrix24 webhook owner"]
+    assert "not a portal administrator" in said and "administrator or a system user" in said
+    assert ("profile", {}) in vendors.bitrix.calls
     _no_secret(ran.out)
 
 
