@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.buttons import parse_change_params
+from bot.dialogs import checked_dialog
 from bot.form import EventFormatError, Tree, parse_form
 from bot.messages import RATE_COMMAND, parse_command_params
 
@@ -196,7 +197,7 @@ def _events(name: str, data: Tree) -> tuple[Event, ...]:
             BotJoined(
                 bot_ids=_bot_ids(data),
                 bot_codes=_bot_codes(data),
-                dialog_id=_text(params.get("DIALOG_ID")),
+                dialog_id=_dialog(params),
                 user_id=_int_or_none(params.get("USER_ID") or user.get("ID")),
                 chat_type=_text(params.get("CHAT_TYPE") or params.get("MESSAGE_TYPE")).upper(),
                 language=_language(params),
@@ -220,11 +221,15 @@ def _click(command: Tree, params: Tree, user: Tree) -> RatingClick:
         command=_text(command.get("COMMAND")).lstrip("/"),
         params=_text(command.get("COMMAND_PARAMS")),
         user_id=_required_int(user.get("ID"), "data[USER][ID]"),
-        dialog_id=_text(params.get("DIALOG_ID")),
+        dialog_id=_dialog(params),
         message_id=_int_or_none(command.get("MESSAGE_ID") or params.get("MESSAGE_ID")),
         chat_type=_text(params.get("CHAT_TYPE") or params.get("MESSAGE_TYPE")).upper(),
         language=_language(params),
     )
+
+
+def _dialog(params: Tree) -> str:
+    return checked_dialog(_text(params.get("DIALOG_ID")), "data[PARAMS][DIALOG_ID]")
 
 
 def _language(params: Tree) -> str:
@@ -239,7 +244,7 @@ def _reply(
         bot_codes=bot_codes,
         text=_text(params.get("MESSAGE")),
         user_id=_required_int(user.get("ID") or params.get("FROM_USER_ID"), "data[USER][ID]"),
-        dialog_id=_text(params.get("DIALOG_ID")),
+        dialog_id=_dialog(params),
         message_id=_int_or_none(params.get("MESSAGE_ID")),
         chat_type=_text(params.get("CHAT_TYPE") or params.get("MESSAGE_TYPE")).upper(),
         from_bot=_text(user.get("IS_BOT")).upper() == "Y",

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
+from bot.dialogs import checked_dialog
 from bot.events import (
     BotDeleted,
     BotJoined,
@@ -87,7 +88,9 @@ def v2_events(kind: str, data: Tree, key: str | None = None) -> tuple[Event, ...
     bot, chat, user = _group(data, "bot"), _group(data, "chat"), _group(data, "user")
     bot_id, code = _int(bot.get("id")), _text(bot.get("code"))
     ids = (bot_id,) if bot_id is not None else ()
-    dialog = _text(chat.get("dialogId")) or _text(data.get("dialogId"))
+    dialog = checked_dialog(
+        _text(chat.get("dialogId")) or _text(data.get("dialogId")), "data[chat][dialogId]"
+    )
     chat_type = _chat_type(chat, _group(data, "message"), dialog)
     # v2 events carry `language` like v1's data[PARAMS][LANGUAGE] (bitrix24.md §13).
     language = _text(data.get("language")).strip().lower()[:8]

@@ -17,10 +17,11 @@ from bot import messages
 from bot.messages import Language
 from bot.replies import ReplyKind, read_reply
 from bridge import buttons, changes, checks, followup, metrics, typed, workflow
+from bridge.chat import say, say_to
 from bridge.decisions import AnswerFacts, AnswerOutcome, decide_answer, may_answer
 from bridge.okdesk.data import clean_text
 from bridge.settings import Settings
-from storage import queue, seen, surveys
+from storage import asking, queue, seen, surveys
 from storage.db import after_commit, transaction
 from storage.tables import JobKind, Survey, SurveyState
 
@@ -39,7 +40,6 @@ class Answer:
     """
 
     user_id: int
-    dialog_id: str
     score: int | None
     survey_token: str | None = None
     reply_text: str | None = None
@@ -56,7 +56,6 @@ class Answer:
         cls,
         *,
         user_id: int,
-        dialog_id: str,
         text: str,
         replay_key: str | None,
         access_token: str | None,
@@ -66,7 +65,6 @@ class Answer:
         reading = read_reply(text)
         return cls(
             user_id=user_id,
-            dialog_id=dialog_id,
             score=reading.score if reading.kind is not ReplyKind.OTHER else None,
             reply_text=clean_text(text, 1000),
             replay_key=replay_key,
@@ -111,7 +109,7 @@ def _record(session: Session, settings: Settings, answer: Answer, now: datetime)
     if answer.survey_token is not None:
         survey = surveys.survey_by_token(session, token=answer.survey_token)
     else:
-        routed = typed.route(session, answer, now)
+        routed = typed.route(session, settings, answer, now)
         if routed.outcome is not None:
             return routed.outcome
         survey = routed.survey
@@ -141,9 +139,9 @@ def _late(
         and not survey.is_test
         and (survey.change_until is None or survey.change_until <= now)
     ):
-        changes.late_press(session, survey, answer.dialog_id, now)
+        changes.late_press(session, settings, survey, now)
     else:
-        buttons.ended_press(session, survey, now)
+        buttons.ended_press(session, settings, survey, now)
 
 
 def _verify(session: Session, survey: Survey, answer: Answer, now: datetime) -> None:
@@ -155,7 +153,6 @@ def _verify(session: Session, survey: Survey, answer: Answer, now: datetime) -> 
     payload = {
         "survey_id": survey.id,
         "user_id": answer.user_id,
-        "dialog_id": answer.dialog_id,
         "score": answer.score,
         "reply_text": answer.reply_text,
         "access_token": answer.access_token,
@@ -199,7 +196,7 @@ def _rate(
             session, survey, score=score, user_id=user_id, source=answer.source, now=now
         ):
             return AnswerOutcome.ALREADY_DONE
-        followup.ask(session, settings, survey, score=score, dialog_id=answer.dialog_id, now=now)
+        followup.ask(session, settings, survey, score=score, now=now)
         return AnswerOutcome.CHANGED
     change = workflow.answered(
         survey.id,
@@ -211,7 +208,7 @@ def _rate(
     if not surveys.apply_change(session, change, now=now):
         return AnswerOutcome.ALREADY_DONE
     changes.open_window(session, settings, survey, now)
-    followup.ask(session, settings, survey, score=score, dialog_id=answer.dialog_id, now=now)
+    followup.ask(session, settings, survey, score=score, now=now)
     return AnswerOutcome.RATED
 
 
@@ -236,52 +233,40 @@ def _respond(
         text = messages.text("confirm_score", language, number=survey.issue_id, score=answer.score)
         keyboard = messages.rating_keyboard(survey.token)
         ids = [survey.id] if survey.id is not None else []
-        reply(session, settings, answer.dialog_id, text, now, keyboard=keyboard, survey_ids=ids)
+        say_to(session, settings, survey, text, now, keyboard=keyboard, survey_ids=ids)
         return
     key = _HINTS.get(outcome)
     if outcome is AnswerOutcome.NO_SURVEY:
         key = "survey_gone" if answer.survey_token else "nothing_to_rate"
-    if key is None:
+    if key is None or not _may_write_to(session, answer.user_id):
         return
     # Typed chatter gets one hint per survey (or one a day when nothing waits), never a storm.
     if answer.survey_token is None:
         about = f"survey:{survey.id}" if survey is not None else f"day:{now.date()}"
-        if not seen.first_sighting(session, key=f"hint:{answer.dialog_id}:{about}", now=now):
+        if not seen.first_sighting(session, key=f"hint:{answer.user_id}:{about}", now=now):
             return
-    reply(session, settings, answer.dialog_id, messages.text(key, language), now)
+    say(session, settings, answer.user_id, messages.text(key, language), now)
 
 
-def reply(
-    session: Session,
-    settings: Settings,
-    dialog_id: str,
-    text: str,
-    now: datetime,
-    *,
-    keyboard: dict[str, object] | None = None,
-    survey_ids: list[int] | None = None,
-) -> bool:
-    """Queue a short bot message to a dialog, unless that dialog had its share this minute
-    (`survey_ids`: the surveys whose buttons it carries, `bridge.buttons`)."""
-    minute = now.replace(second=0, microsecond=0).isoformat()
-    slots = (f"reply:{dialog_id}:{minute}:{n}" for n in range(settings.replies_per_minute))
-    if not any(seen.first_sighting(session, key=slot, now=now) for slot in slots):
-        log.info("reply.throttled dialog_id=%s", dialog_id[:40])
-        return False
-    payload: dict[str, object] = {"dialog_id": dialog_id, "text": text}
-    if keyboard is not None:
-        payload["keyboard"] = keyboard
-        payload["survey_ids"] = survey_ids or []
-    queue.enqueue(session, kind=JobKind.REPLY, now=now, payload=payload)
-    return True
+def _may_write_to(session: Session, user_id: int) -> bool:
+    """Whether the bot may answer this person: it asked them, or they opened the chat with it
+    (issue 23, point 7: an event names anyone, and the bot must not write to strangers)."""
+    return asking.has_survey(session, bitrix_user_id=user_id) or seen.was_seen(
+        session, key=_opened(user_id)
+    )
 
 
-def queue_reply(
-    engine: Engine, settings: Settings, dialog_id: str, text: str, now: datetime
+def _opened(user_id: int) -> str:
+    return f"welcome:{user_id}"
+
+
+def welcome(
+    engine: Engine, settings: Settings, user_id: int, language: Language, now: datetime
 ) -> None:
-    """Queue a short bot message, in a transaction of its own."""
+    """Greet a person who opened the chat with the bot: once, however often the event comes."""
     with transaction(engine) as session:
-        reply(session, settings, dialog_id, text, now)
+        if seen.first_sighting(session, key=_opened(user_id), now=now):
+            say(session, settings, user_id, messages.text("welcome", language), now)
 
 
 def language_of(survey: Survey) -> Language:

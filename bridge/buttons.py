@@ -23,7 +23,8 @@ from bot.errors import MessageNotEditableError
 from bot.messages import Language
 from bot.messenger import ChatMessage
 from bridge import workflow
-from bridge.chat import say, survey_language
+from bridge.chat import say_to, survey_language
+from bridge.settings import Settings
 from bridge.vendors import Vendors
 from storage import messages as survey_messages
 from storage import queue, seen, surveys
@@ -127,7 +128,7 @@ def takes_answers(survey: Survey, now: datetime) -> bool:
     )
 
 
-def ended_press(session: Session, survey: Survey, now: datetime) -> None:
+def ended_press(session: Session, settings: Settings, survey: Survey, now: datetime) -> None:
     """A score button of an ended survey was pressed by its person: say once what happened
     (already rated N, the time ran out, the ticket was reopened, or withdrawn)."""
     language = survey_language(survey)
@@ -135,10 +136,8 @@ def ended_press(session: Session, survey: Survey, now: datetime) -> None:
         text = messages.text("already_rated", language, number=survey.issue_id, score=survey.score)
     else:
         text = ended_text(survey, language) or messages.text("survey_gone", language)
-    if survey.bitrix_user_id is not None and seen.first_sighting(
-        session, key=f"ended-press:{survey.id}", now=now
-    ):
-        say(session, str(survey.bitrix_user_id), text, now)
+    if seen.first_sighting(session, key=f"ended-press:{survey.id}", now=now):
+        say_to(session, settings, survey, text, now)
 
 
 def _nothing(_session: Session, _now: datetime) -> None:

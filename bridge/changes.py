@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from bot import messages
 from bridge import workflow
-from bridge.chat import say, survey_language
+from bridge.chat import say_to, survey_language
 from bridge.settings import Settings
 from storage import changes, queue, seen, surveys
 from storage.db import transaction
@@ -46,7 +46,9 @@ def open_window(session: Session, settings: Settings, survey: Survey, now: datet
         changes.open_window(session, survey_id=survey.id, until=now + settings.change_window)
 
 
-def press_change(engine: Engine, *, token: str, user_id: int, dialog_id: str, now: datetime) -> str:
+def press_change(
+    engine: Engine, settings: Settings, *, token: str, user_id: int, now: datetime
+) -> str:
     """«Изменить оценку» was pressed: the five buttons, or a polite word why not."""
     with transaction(engine) as session:
         survey = surveys.survey_by_token(session, token=token)
@@ -54,11 +56,11 @@ def press_change(engine: Engine, *, token: str, user_id: int, dialog_id: str, no
             return "ignored"
         if changes.start_change(session, survey_id=survey.id, user_id=user_id, now=now):
             return "change_offered"
-        late_press(session, survey, dialog_id, now)
+        late_press(session, settings, survey, now)
         return "change_closed"
 
 
-def late_press(session: Session, survey: Survey, dialog_id: str, now: datetime) -> None:
+def late_press(session: Session, settings: Settings, survey: Survey, now: datetime) -> None:
     """A late press (or one after the ticket was reopened) gets one short answer."""
     if not seen.first_sighting(session, key=f"change-closed:{survey.id}", now=now):
         return
@@ -69,7 +71,7 @@ def late_press(session: Session, survey: Survey, dialog_id: str, now: datetime) 
         text = messages.text(
             "change_closed", language, number=survey.issue_id, score=survey.score or "—"
         )
-    say(session, dialog_id, text, now)
+    say_to(session, settings, survey, text, now)
 
 
 def change(

@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot import messages
-from bridge.chat import say, survey_language
+from bridge.chat import say_to, survey_language
 from bridge.followup_comment import as_html as as_html  # re-exported
 from bridge.followup_comment import post_answer
 from bridge.settings import Settings
@@ -49,17 +49,18 @@ def ask(
     survey: Survey,
     *,
     score: int,
-    dialog_id: str,
     now: datetime,
 ) -> None:
     """After a person's rating (or change), ask the question if it is due and never asked."""
-    key = question(settings, score)
-    if key is None or survey.id is None or survey.is_test:
+    key, survey_id = question(settings, score), survey.id
+    if key is None or survey_id is None or survey.is_test:
         return
     until = now + settings.followup_window
-    if followups.ask(session, survey_id=survey.id, until=until, now=now):
+    if followups.ask(session, survey_id=survey_id, until=until, now=now):
         text = messages.text(key, survey_language(survey), number=survey.issue_id)
-        say(session, dialog_id, text, now)
+        if not say_to(session, settings, survey, text, now):
+            # Never shown (the person's share of the minute was spent): it is not open.
+            followups.withdraw_question(session, survey_id=survey_id)
 
 
 def take(
@@ -127,11 +128,10 @@ async def _post(survey: Survey, vendors: Vendors, settings: Settings) -> Effect:
     await post_answer(survey, vendors, settings)
     log.info("followup.posted survey_id=%s issue_id=%s", survey_id, survey.issue_id)
     text = messages.text("followup_passed", survey_language(survey), number=survey.issue_id)
-    dialog_id = str(survey.bitrix_user_id)
 
     def record(session: Session, now: datetime) -> None:
         followups.mark_posted(session, survey_id=survey_id, now=now)
-        say(session, dialog_id, text, now)
+        say_to(session, settings, survey, text, now)
 
     return record
 

@@ -20,7 +20,7 @@ from bot.errors import MessageNotEditableError
 from bot.messenger import ChatMessage
 from bridge import bot_removal, buttons, followup, workflow
 from bridge.answers import Answer, ask_back, language_of, record_verified_answer
-from bridge.chat import say
+from bridge.chat import say_to
 from bridge.decisions import decide_rating_write
 from bridge.settings import Settings
 from bridge.vendors import Vendors
@@ -103,7 +103,6 @@ async def verify_reply(job: Job, vendors: Vendors, settings: Settings) -> Effect
         raise RejectedError("the reply's token was erased: nothing to verify")
     answer = Answer(
         user_id=int(payload["user_id"]),
-        dialog_id=str(payload["dialog_id"]),
         score=int(payload["score"]),
         reply_text=payload.get("reply_text"),
     )
@@ -153,7 +152,7 @@ async def send_rating(survey: Survey, vendors: Vendors, settings: Settings) -> E
         before = shown
         shown = await _post_rating(survey, vendors, wanted, before)
         if shown != wanted:
-            return kept_earlier(survey, wanted=wanted, shown=shown)
+            return kept_earlier(survey, settings, wanted=wanted, shown=shown)
     log.info("survey.rating_sent survey_id=%s issue_id=%s", survey_id, survey.issue_id)
     reason = write.note
     # Issue 10: the ticket shows the default we set; a comment says it was automatic.
@@ -194,7 +193,7 @@ async def _post_rating(survey: Survey, vendors: Vendors, wanted: str, before: st
     return shown
 
 
-def kept_earlier(survey: Survey, *, wanted: str, shown: str) -> Effect:
+def kept_earlier(survey: Survey, settings: Settings, *, wanted: str, shown: str) -> Effect:
     """Okdesk kept the ticket's earlier rating: recorded as the survey's reason (the operator
     sees it), and the person is told their new score did not reach Okdesk."""
     assert survey.id is not None and survey.score is not None
@@ -207,8 +206,8 @@ def kept_earlier(survey: Survey, *, wanted: str, shown: str) -> Effect:
         if not score_moved_on(session, survey_id, written, now):
             change = workflow.rating_written(survey_id, shown=shown, note=note, now=now)
             surveys.apply_change(session, change, now=now)
-            if survey.bitrix_user_id is not None and not survey.automatic:
-                say(session, str(survey.bitrix_user_id), text, now)
+            if not survey.automatic:
+                say_to(session, settings, survey, text, now)
 
     return record
 

@@ -17,8 +17,9 @@ from sqlmodel import Session
 from bot import messages
 from bot.buttons import ticket_keyboard
 from bridge import followup
-from bridge.chat import say, survey_language
+from bridge.chat import say_to, survey_language
 from bridge.decisions import AnswerOutcome
+from bridge.settings import Settings
 from storage import changes, surveys
 from storage.tables import Survey
 
@@ -28,9 +29,6 @@ class TypedReply(Protocol):
 
     @property
     def user_id(self) -> int: ...
-
-    @property
-    def dialog_id(self) -> str: ...
 
     @property
     def score(self) -> int | None: ...
@@ -56,7 +54,7 @@ class Routed:
     outcome: AnswerOutcome | None = None
 
 
-def route(session: Session, answer: TypedReply, now: datetime) -> Routed:
+def route(session: Session, settings: Settings, answer: TypedReply, now: datetime) -> Routed:
     """The survey a typed reply is about (see the module's docstring)."""
     waiting = surveys.awaiting_surveys(session, bitrix_user_id=answer.user_id)
     waiting += changes.changing_surveys(session, bitrix_user_id=answer.user_id, now=now)
@@ -77,23 +75,24 @@ def route(session: Session, answer: TypedReply, now: datetime) -> Routed:
             return Routed(named[0])
         if waiting:
             text = messages.text("not_waiting", survey_language(waiting[0]), number=answer.ticket)
-            say(session, answer.dialog_id, text, now)
+            say_to(session, settings, waiting[0], text, now)
             return Routed(None, AnswerOutcome.NO_SURVEY)
     if answer.score is not None and len(waiting) > 1:
-        _ask_which(session, answer, waiting, answer.score, now)
+        _ask_which(session, settings, waiting, answer.score, now)
         return Routed(None, AnswerOutcome.WHICH_TICKET)
     return Routed(waiting[0] if waiting else None)
 
 
 def _ask_which(
-    session: Session, answer: TypedReply, waiting: list[Survey], score: int, now: datetime
+    session: Session, settings: Settings, waiting: list[Survey], score: int, now: datetime
 ) -> None:
     language = survey_language(waiting[0])
     choices = [(survey.token, survey.issue_id, survey.issue_title) for survey in waiting]
     keyboard = ticket_keyboard(choices, score, language)
-    say(
+    say_to(
         session,
-        answer.dialog_id,
+        settings,
+        waiting[0],
         messages.text("which_ticket", language, score=score),
         now,
         keyboard=keyboard,

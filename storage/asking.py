@@ -96,3 +96,11 @@ def hold_person(session: Session, *, bitrix_user_id: int) -> None:
 
 # The advisory lock space of "deciding whether to ask a person" (any fixed number).
 _PERSON_LOCKS = 81723451
+
+
+def has_survey(session: Session, *, bitrix_user_id: int) -> bool:
+    """Whether any survey was addressed to this person (the bot answers only them)."""
+    statement = (
+        select_columns(col(Survey.id)).where(col(Survey.bitrix_user_id) == bitrix_user_id).limit(1)
+    )
+    return session.execute(statement).first() is not None

@@ -55,3 +55,12 @@ def mark_posted(session: Session, *, survey_id: int, now: datetime) -> None:
 def forget_answer(session: Session, *, survey_id: int) -> None:
     """The answer's sender was not the survey's person: it is not kept."""
     session.execute(update(Survey).where(col(Survey.id) == survey_id).values(followup_text=None))
+
+
+def withdraw_question(session: Session, *, survey_id: int) -> None:
+    """The question was never shown to the person: it is not open, and may be asked again."""
+    session.execute(
+        update(Survey)
+        .where(col(Survey.id) == survey_id, col(Survey.followup_text).is_(None))
+        .values(followup_asked_at=None, followup_until=None)
+    )

@@ -20,3 +20,8 @@ def first_sighting(session: Session, *, key: str, now: datetime) -> bool:
     )
     # RETURNING rather than rowcount: psycopg reports -1 for INSERT .. ON CONFLICT here.
     return session.execute(statement).first() is not None
+
+
+def was_seen(session: Session, *, key: str) -> bool:
+    """Whether a key was recorded (and not yet forgotten by the purge)."""
+    return session.get(SeenEvent, key) is not None

@@ -58,7 +58,7 @@ def _awaiting_survey(engine: Engine, settings: Settings, issue_id: int, *, due: 
 
 
 def _click(engine: Engine, settings: Settings, token: str, score: int) -> AnswerOutcome:
-    answer = answers.Answer(USER_ID, str(USER_ID), score, survey_token=token)
+    answer = answers.Answer(USER_ID, score, survey_token=token)
     return answers.record_answer(engine, settings, answer, utcnow())
 
 

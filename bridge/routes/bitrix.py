@@ -13,7 +13,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Request
 
-from bot import messages
+from bot.dialogs import names_someone_else
 from bot.events import (
     BotDeleted,
     BotJoined,
@@ -92,6 +92,9 @@ def _refuse_another_portal(parsed: ParsedEvent, settings: Settings) -> None:
 
 def handle_events(state: App, parsed: ParsedEvent, *, may_lack_member: bool = False) -> None:
     """An authenticated request's events, from our portal's installation, stored."""
+    if any(_speaks_for_someone_else(event) for event in parsed.events):
+        log.warning("bitrix.event_refused reason=dialog event=%s", parsed.name)
+        raise HTTPException(403, "a private chat's DIALOG_ID must be the person who wrote in it")
     # In the request's one worker thread: the installation check may write the database.
     if not state.installation.admits(parsed.auth, may_lack=may_lack_member):
         log.warning("bitrix.event_refused reason=member_id event=%s", parsed.name)
@@ -107,6 +110,9 @@ def handle_event(state: App, event: Event, access_token: str, now: datetime) -> 
     if not state.ours(event):
         log.warning("bitrix.event_ignored reason=another_bot event=%s", type(event).__name__)
         return
+    if _speaks_for_someone_else(event):
+        log.warning("bitrix.event_ignored reason=dialog event=%s", type(event).__name__)
+        return
     if isinstance(event, RatingClick | ChatReply | BotJoined) and not getattr(
         event, "from_bot", False
     ):
@@ -116,13 +122,20 @@ def handle_event(state: App, event: Event, access_token: str, now: datetime) -> 
         _handle_click(state, event, now)
     elif isinstance(event, ChatReply):
         _handle_reply(state, event, access_token, now)
-    elif isinstance(event, BotJoined) and event.private and event.dialog_id:
+    elif isinstance(event, BotJoined) and event.private and event.dialog_id.isdecimal():
+        # The person opened the chat (a private dialog is its counterpart, bitrix24.md §4).
         language = languages.spoken(event.language) or settings.language
-        text = messages.text("welcome", language)
-        answers.queue_reply(state.engine, settings, event.dialog_id, text, now)
+        answers.welcome(state.engine, settings, int(event.dialog_id), language, now)
     elif isinstance(event, BotDeleted):
         # Issue 23.10: anyone with the handler URL can say so; the worker asks the portal.
         bot_removal.queue_check(state.engine, event.bot_id, now)
+
+
+def _speaks_for_someone_else(event: Event) -> bool:
+    """A private chat's event whose DIALOG_ID is not its sender: Bitrix24 sends none."""
+    if isinstance(event, RatingClick | ChatReply | BotJoined):
+        return names_someone_else(event.dialog_id, event.user_id, event.chat_type)
+    return False
 
 
 def _handle_click(state: App, click: RatingClick, now: datetime) -> None:
@@ -130,11 +143,7 @@ def _handle_click(state: App, click: RatingClick, now: datetime) -> None:
     change_token = click.change_request
     if change_token is not None:
         result = changes.press_change(
-            state.engine,
-            token=change_token,
-            user_id=click.user_id,
-            dialog_id=click.dialog_id,
-            now=now,
+            state.engine, state.settings, token=change_token, user_id=click.user_id, now=now
         )
         log.info("bitrix.change_pressed user_id=%s result=%s", click.user_id, result)
         return
@@ -144,7 +153,6 @@ def _handle_click(state: App, click: RatingClick, now: datetime) -> None:
     token, score = button
     answer = answers.Answer(
         user_id=click.user_id,
-        dialog_id=click.dialog_id,
         score=score,
         survey_token=token,
         replay_key=click.replay_key,
@@ -159,7 +167,6 @@ def _handle_reply(state: App, reply: ChatReply, access_token: str, now: datetime
         return
     answer = answers.Answer.typed(
         user_id=reply.user_id,
-        dialog_id=reply.dialog_id,
         text=reply.text,
         replay_key=reply.replay_key,
         access_token=access_token,

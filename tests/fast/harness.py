@@ -137,7 +137,6 @@ class Service:
         """A person presses a rating button (of the latest survey's invitation by default)."""
         answer = Answer(
             user_id=user_id,
-            dialog_id=str(user_id),
             score=score,
             survey_token=token or self.survey().token,
         )
@@ -150,7 +149,6 @@ class Service:
         webhook bot's event, which carries none, bitrix24.md §12)."""
         answer = Answer.typed(
             user_id=USER_ID,
-            dialog_id=str(USER_ID),
             text=text,
             replay_key=f"bitrix:message:{message_id}",
             access_token=access_token,

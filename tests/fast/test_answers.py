@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bridge.answers import welcome
 from storage.tables import SurveyState
 from tests.fast.harness import ISSUE_ID, USER_ID, USER_TOKEN, Service
 
@@ -57,12 +58,14 @@ async def test_a_second_click_rates_nothing_more(service: Service) -> None:
     assert service.survey().score == 4
 
 
-async def test_someone_elses_click_is_refused_politely(service: Service) -> None:
+async def test_someone_elses_click_is_refused_and_a_stranger_is_not_written_to(
+    service: Service,
+) -> None:
     await _invited(service)
     assert service.click(1, user_id=45) == "not_yours"
     await service.drain()
-    (refusal,) = service.chat(45)
-    assert "только её автор" in refusal.message.text and refusal.buttons == []
+    # Issue 23, point 7: the bot writes only to people it has a survey with.
+    assert service.chat(45) == []
     assert service.survey().state == SurveyState.AWAITING
     assert service.rated() == []
     assert len(service.chat()[0].buttons) == 5
@@ -155,10 +158,19 @@ async def test_text_that_is_not_a_rating_gets_instructions_once(service: Service
 
 
 async def test_a_reply_with_nothing_to_rate_says_so(service: Service) -> None:
+    welcome(service.engine, service.settings, USER_ID, "ru", service.clock.now())
     assert service.type_reply("5") == "no_survey"
     await service.drain()
-    (sent,) = service.chat()
+    _, sent = service.chat()
     assert "нет заявок" in sent.message.text
+
+
+async def test_a_stranger_who_never_opened_the_chat_is_not_written_to(service: Service) -> None:
+    # Issue 23, point 7: a forged reply in the name of anyone makes the bot write to no one.
+    assert service.type_reply("5") == "no_survey"
+    assert service.type_reply("алло?", message_id=2) == "no_survey"
+    await service.drain()
+    assert service.chat() == []
 
 
 async def test_a_replayed_message_rates_nothing_new(service: Service) -> None:

@@ -39,9 +39,9 @@ def press_change_button(
     """The person presses «Изменить оценку» under the thank-you."""
     return press_change(
         service.engine,
+        service.settings,
         token=token or service.survey().token,
         user_id=user_id,
-        dialog_id=str(user_id),
         now=service.clock.now(),
     )
 
