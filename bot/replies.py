@@ -30,6 +30,8 @@ OTHER, not a rating:
 - several different scores, halves and ranges: «3 или 4», «4-5», «3.5», «между 3 и 4»;
 - numbers outside 1–5 («0», «6», «3 из 10»), a grade word among ordinary words («good morning»,
   «хорошо, в 5 приду»), a doubtful reply asked as a question («хорошо?»);
+- a formula or a sum: «=1+1», «=5», «2*2», «5=5», «3 + 1» (a spreadsheet would run it, and
+  nobody rates by arithmetic);
 - anything longer than 200 characters once markup is dropped.
 
 A ticket reference, «заявка 12345», «№12345», «#12345», names the ticket the reply is about: it is
@@ -41,6 +43,7 @@ The reader is pure and linear: a reply over 2,000 characters is never read, a no
 same text, so none backtracks quadratically. The words it knows are in `bot.reply_words`.
 """
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -71,12 +74,19 @@ def read_reply(text: str) -> ReplyReading:
     reply = normalise(text)
     if reply is None:
         return ReplyReading(ReplyKind.OTHER)
+    if _FORMULA.search(reply):
+        return ReplyReading(ReplyKind.OTHER)
     tokens, tickets = take_tickets(tokenise(reply))
     if len(tickets) > 1:
         return ReplyReading(ReplyKind.OTHER)
     ticket = next(iter(tickets), None)
     kind, score = _judge(tokens)
     return ReplyReading(kind, None if kind is ReplyKind.OTHER else score, ticket)
+
+
+# A reply that opens like a spreadsheet formula, or does arithmetic between numbers. «/» is not
+# here: «5/5» and «10/10» are ratings.
+_FORMULA = re.compile(r"^[=@]|[0-9]\s*[=+*×÷^]\s*[0-9]")
 
 
 def parse_rating(text: str) -> int | None:

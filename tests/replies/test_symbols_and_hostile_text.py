@@ -177,3 +177,25 @@ def test_text_of_rating_pieces_reads_without_error(text: str) -> None:
 @given(st.integers(min_value=1, max_value=5), WHITESPACE, WHITESPACE)
 def test_digit_surrounded_by_whitespace_is_that_score(score: int, before: str, after: str) -> None:
     assert read_reply(f"{before}{score}{after}") == ReplyReading(RATING, score)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("=1+1", OTHER),
+        ("=5", OTHER),
+        ("@5", OTHER),
+        ("=HYPERLINK(5)", OTHER),
+        ("1+1", OTHER),
+        ("2*2", OTHER),
+        ("3 + 1", OTHER),
+        ("5=5", OTHER),
+        ("4^1", OTHER),
+        ("5/5", RATING),
+        ("5+", RATING),
+        ("5 - быстро", RATING),
+    ],
+)
+def test_a_formula_or_a_sum_is_not_a_rating(text: str, expected: ReplyKind) -> None:
+    """Issue 23, point 11: «=1+1» read as a 1 rated tickets by arithmetic."""
+    assert read_reply(text).kind is expected
