@@ -1,7 +1,7 @@
 """Which survey a typed reply is about (issue 10, points 1, 2 and 6).
 
-A reply that is no score, or that no survey waits for, answers the person's open follow-up
-question when there is one. A score goes to the one survey waiting (for a first score, or a
+While the person's follow-up question is open, their next text is its answer, unless it is a
+score after «Изменить оценку» or one naming a waiting ticket. A score goes to the one survey waiting (for a first score, or a
 changed one after «Изменить оценку»); with several waiting, to the ticket the text names
 («№12345 — 4»), else the bot asks which, with a button per ticket carrying the score.
 """
@@ -56,9 +56,13 @@ class Routed:
 
 def route(session: Session, settings: Settings, answer: TypedReply, now: datetime) -> Routed:
     """The survey a typed reply is about (see the module's docstring)."""
-    waiting = surveys.awaiting_surveys(session, bitrix_user_id=answer.user_id)
-    waiting += changes.changing_surveys(session, bitrix_user_id=answer.user_id, now=now)
-    if answer.score is None or not waiting:
+    changing = changes.changing_surveys(session, bitrix_user_id=answer.user_id, now=now)
+    waiting = surveys.awaiting_surveys(session, bitrix_user_id=answer.user_id) + changing
+    named = any(survey.issue_id == answer.ticket for survey in waiting)
+    # While a question is open the next text is its answer (issue 22, point 5: «Ужасно долго»
+    # about A must not rate B), unless it is a score for the change just asked for, or for a
+    # waiting ticket it names.
+    if answer.score is None or not (changing or named):
         taken = followup.take(
             session,
             user_id=answer.user_id,

@@ -57,7 +57,7 @@ def _rated_by_click(fakes: Fakes, send: Senders[httpx.Response]) -> None:
 
 
 def _refused(fakes: Fakes, send: Senders[httpx.Response]) -> None:
-    """Refused: forged URL token, foreign domain, another user's click."""
+    """Refused: forged URL token, foreign domain, another user's click (not answered)."""
     send.webhook(closed_webhook(103))
     wait_for(lambda: _invitation(fakes, 103) is not None)
     third = _invitation(fakes, 103)
@@ -72,8 +72,10 @@ def _refused(fakes: Fakes, send: Senders[httpx.Response]) -> None:
     )
     assert foreign.status_code == 403
     assert send.event(click_body(f"{_token(third)}:1", user_id=45)).status_code == 200
-    wait_for(lambda: len(fakes.state("bitrix")["messages"]) == 4)
-    assert _rates(fakes, 103) == []
+    # The stranger is not written to (issue 23.7); the person's own click is what lands.
+    assert send.event(click_body(f"{_token(third)}:5")).status_code == 200
+    wait_for(lambda: _rates(fakes, 103) == ["good"])
+    assert len(fakes.state("bitrix")["messages"]) == 3
 
 
 # By default the fake portal is as strict as the real one: a webhook bot's events carry no

@@ -92,3 +92,24 @@ async def test_one_waiting_ticket_is_rated_without_asking(service: Service) -> N
 async def test_a_doubtful_score_with_two_waiting_asks_which_ticket_too(service: Service) -> None:
     await _two_waiting(service)
     assert service.type_reply("ну 4 наверное", message_id=1) == "which_ticket"
+
+
+async def test_an_answer_about_one_ticket_never_rates_the_other(service: Service) -> None:
+    """Issue 22, point 5: «Ужасно долго» reads as a score, yet it answers «Что пошло не так?»."""
+    await _two_waiting(service)
+    configure(service, followup_max_score="3", change_window="off")
+    assert service.click(2, token=service.surveys()[0].token) == "rated"
+    await service.drain()
+    assert service.chat()[-1].message.text.startswith(f"Что пошло не так с заявкой №{ISSUE_ID}?")
+
+    assert service.type_reply("Ужасно долго", message_id=1) == "followed_up"
+    await service.drain()
+
+    assert _state(service) == {
+        ISSUE_ID: (SurveyState.RATED, 2),
+        OTHER: (SurveyState.AWAITING, None),
+    }
+    assert service.surveys()[0].followup_text == "Ужасно долго"
+    assert [text for _, text, *_ in service.helpdesk.comments] == ["Ужасно долго"]
+    # Once answered, a score names the other ticket again.
+    assert service.type_reply("5", message_id=2) == "verifying"
