@@ -1,9 +1,10 @@
 """Which survey a typed reply is about (issue 10, points 1, 2 and 6).
 
 While the person's follow-up question is open, their next text is its answer, unless it is a
-score after «Изменить оценку» or one naming a waiting ticket. A score goes to the one survey waiting (for a first score, or a
-changed one after «Изменить оценку»); with several waiting, to the ticket the text names
-(«№12345 — 4»), else the bot asks which, with a button per ticket carrying the score.
+score after «Изменить оценку» or one naming a waiting ticket. A score goes to the one survey
+waiting (for a first score, or a changed one after «Изменить оценку»); with several waiting,
+to the ticket the text names («№12345 — 4»), else the bot asks which, with a button per ticket
+carrying the score.
 """
 
 from __future__ import annotations
