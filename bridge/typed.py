@@ -75,9 +75,9 @@ def route(session: Session, settings: Settings, answer: TypedReply, now: datetim
         if taken is not None:
             return Routed(taken, AnswerOutcome.FOLLOWED_UP)
     if answer.score is not None and answer.ticket is not None:
-        named = [survey for survey in waiting if survey.issue_id == answer.ticket]
-        if named:
-            return Routed(named[0])
+        chosen = [survey for survey in waiting if survey.issue_id == answer.ticket]
+        if chosen:
+            return Routed(chosen[0])
         if waiting:
             text = messages.text("not_waiting", survey_language(waiting[0]), number=answer.ticket)
             say_to(session, settings, waiting[0], text, now)
