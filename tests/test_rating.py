@@ -11,11 +11,12 @@ from sqlalchemy.engine import Engine
 
 from storage.tables import Survey, SurveyState
 from tests.harness.app import Running, running_app
-from tests.harness.constants import ISSUE_ID
+from tests.harness.constants import ISSUE_ID, USER_ID
 from tests.harness.databases import checked_bot, surveys
 from tests.harness.payloads import (
     click_body,
     closed_webhook,
+    event_body,
     fixture_bytes,
     fixture_json,
     reply_body,
@@ -83,17 +84,15 @@ async def test_double_click_and_replay_rate_once(
     assert _survey(engine).score in (4, 1)
 
 
-async def test_another_users_click_gets_a_polite_reply_and_changes_nothing(
+async def test_another_users_click_changes_nothing_and_a_stranger_is_not_written_to(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
     async with running_app(make_settings(database_url), vendors) as app:
         survey = await _invite(app, engine)
         await app.event(click_body(f"{survey.token}:1", user_id=45))
-        await eventually(lambda: len(vendors.calls("imbot.message.add")) == 2)
-        await asyncio.sleep(0.2)
-    reply = vendors.calls("imbot.message.add")[1]
-    assert reply["DIALOG_ID"] == "45" and "только её автор" in reply["MESSAGE"]
-    assert "KEYBOARD" not in reply
+        await asyncio.sleep(0.3)
+    # Issue 23, point 7: the bot writes only to people it asked or who opened the chat.
+    assert [m["DIALOG_ID"] for m in vendors.calls("imbot.message.add")] == [str(USER_ID)]
     assert _survey(engine).state == SurveyState.AWAITING
     assert vendors.okdesk.rate_posts == []
 
@@ -170,9 +169,12 @@ async def test_reply_without_pending_survey_says_so(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
     async with running_app(make_settings(database_url), vendors) as app:
-        await app.event(reply_body("5"))
-        await eventually(lambda: len(vendors.calls("imbot.message.add")) == 1)
-    (sent,) = vendors.calls("imbot.message.add")
+        await app.event(reply_body("5"))  # a stranger to the bot: not written to (23.7)
+        await app.event(event_body("ONIMBOTJOINCHAT_private"))  # the person opens the chat
+        await app.event(reply_body("5", message_id=84332))
+        await eventually(lambda: len(vendors.calls("imbot.message.add")) == 2)
+    welcome, sent = vendors.calls("imbot.message.add")
+    assert welcome["MESSAGE"].startswith("Здравствуйте!")
     assert sent["DIALOG_ID"] == "27" and "нет заявок" in sent["MESSAGE"]
 
 
