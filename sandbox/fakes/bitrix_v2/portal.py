@@ -192,7 +192,7 @@ class FakeBitrixV2(V2Methods, FakeBitrix):
             "message": message_object(message_id, author, text, chat_id, now),
             "chat": private_chat(user_id, chat_id),
             "user": user_object(user, user_id),
-            "language": "en",
+            "language": self.language,
         }
 
     def _deliver(
