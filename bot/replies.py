@@ -143,3 +143,39 @@ def _judge_words(clauses: list[Clause]) -> tuple[ReplyKind, int | None]:
         return ReplyKind.OTHER, None
     clear = any(clause.strength is Strength.CLEAR for clause in clauses)
     return ReplyKind.RATING if clear else ReplyKind.DOUBTFUL, scores.pop()
+
+
+# What a bare score is made of: «5», «оценка 5», «5 баллов», «4 из 5», «№12345 — 4», stars.
+_BARE = frozenset(
+    {
+        Role.SCORE,
+        Role.NUMBER,
+        Role.LEAD,
+        Role.ON,
+        Role.UNIT,
+        Role.SCALE,
+        Role.BREAK,
+        Role.QUESTION,
+        Role.TICKET,
+        Role.HASH,
+    }
+)
+
+
+def carries_words(text: str | None) -> bool:
+    """Whether a typed reply says something beyond a score: «5» and «оценка 5» do not, «5,
+    спасибо» and «отлично» do (a grade sign such as ★★★★☆ or 👍 is no words either)."""
+    if not text or not text.strip():
+        return False
+    reply = normalise(text)
+    if reply is None:  # too long to be a bare score
+        return True
+    tokens, _ = take_tickets(tokenise(reply))
+    return any(
+        token.role not in _BARE and not (token.role is Role.CLEAR and not _has_letters(token.text))
+        for token in tokens
+    )
+
+
+def _has_letters(text: str) -> bool:
+    return any(character.isalpha() for character in text)

@@ -10,14 +10,16 @@ left out. Times are UTC, ISO 8601.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
 from bridge.report.export import cell
+from bridge.report.words import history, words
 from storage import listing
 from storage.db import reading
+from storage.report_words import Change, changes_of
 from storage.tables import Survey
 
 HEADER = [
@@ -33,6 +35,8 @@ HEADER = [
     "answered",
     "rating_sent",
     "comment",
+    "followup",
+    "score_changes",
 ]
 PAGE = 1000
 
@@ -48,15 +52,17 @@ def rows(engine: Engine, since: datetime | None, until: datetime | None) -> Iter
             page = listing.survey_page(
                 session, after_id=after, since=since, until=until, limit=PAGE
             )
-            found = [row(survey) for survey in page]
+            changes = changes_of(session, (survey.id or 0 for survey in page))
+            found = [row(survey, changes.get(survey.id or 0, [])) for survey in page]
             after = max((survey.id or 0 for survey in page), default=after)
         yield from found
         if len(found) < PAGE:
             return
 
 
-def row(survey: Survey) -> list[str]:
-    """One survey as a row of `HEADER`'s columns, safe to open in a spreadsheet."""
+def row(survey: Survey, changes: Sequence[Change] = ()) -> list[str]:
+    """One survey as a row of `HEADER`'s columns, safe to open in a spreadsheet: the typed
+    reply only when it carried words, the follow-up answer, the changes of mind."""
     values = [
         str(survey.issue_id),
         str(survey.state),
@@ -69,7 +75,9 @@ def row(survey: Survey) -> list[str]:
         _when(survey.created_at),
         _when(survey.answered_at),
         _when(survey.rating_sent_at),
-        survey.reply_text or "",
+        words(survey.reply_text) or "",
+        survey.followup_text or "",
+        history(changes),
     ]
     return [cell(value) for value in values]
 

@@ -52,17 +52,6 @@ class Team:
 
 
 @dataclass(frozen=True)
-class Comment:
-    """What a person wrote with their rating."""
-
-    issue_id: int
-    score: int
-    text: str
-    engineer: str | None
-    answered_at: datetime | None
-
-
-@dataclass(frozen=True)
 class Trouble:
     """A survey the machine could not finish, and why."""
 
@@ -190,37 +179,6 @@ def teams(period: Sequence[Cell], *, by: str) -> list[Team]:
     return sorted(rated, key=lambda t: (-t.ratings, t.name is None, t.name or ""))
 
 
-def comments(session: Session, *, start: datetime, end: datetime, limit: int) -> list[Comment]:
-    """The latest comments of people's ratings, low scores first.
-
-    Score by score, newest first, through the small `ix_survey_comments` index (rows with a
-    comment only), so that reading stops once `limit` are found.
-    """
-    found: list[Comment] = []
-    for score in range(1, 6):
-        if len(found) >= limit:
-            break
-        rows = session.execute(
-            select(
-                col(Survey.issue_id),
-                col(Survey.score),
-                col(Survey.reply_text),
-                col(Survey.engineer),
-                col(Survey.answered_at),
-            )
-            .where(col(Survey.score) == score, _commented(), _in_period(start, end))
-            .where(col(Survey.automatic).is_(False))
-            .order_by(col(Survey.answered_at).desc())
-            .limit(limit - len(found))
-        ).all()
-        found.extend(Comment(*row) for row in rows)
-    return found
-
-
-def _commented() -> ColumnElement[bool]:
-    return and_(col(Survey.reply_text).is_not(None), col(Survey.reply_text) != "")
-
-
 def machine_counts(session: Session) -> dict[str, int]:
     """Surveys waiting, undeliverable and failed now (any period), by state."""
     rows = session.execute(
@@ -255,6 +213,7 @@ EXPORT_COLUMNS: Sequence[Any] = (
     col(Survey.answered_at),
     col(Survey.rating_sent_at),
     col(Survey.reply_text),
+    col(Survey.followup_text),
 )
 
 
@@ -267,7 +226,8 @@ def export_batch(
     limit: int,
 ) -> tuple[list[tuple[Any, ...]], tuple[datetime, int] | None]:
     """Up to `limit` surveys of the period after the key `after` (None: from the first), in
-    the order of EXPORT_COLUMNS, and the key to read on from (None: that was the last).
+    the order of EXPORT_COLUMNS then the survey's id, and the key to read on from (None:
+    that was the last).
 
     The export reads in short transactions, not one long one: on SQLite every transaction
     holds the write lock, and a slow download must not stop the worker.
@@ -278,4 +238,4 @@ def export_batch(
         statement = statement.where(tuple_(*key) > tuple_(*after))
     rows = session.execute(statement.order_by(*key).limit(limit)).all()
     last = (rows[-1][-2], rows[-1][-1]) if len(rows) == limit else None
-    return [tuple(row[:-2]) for row in rows], last
+    return [(*row[:-2], row[-1]) for row in rows], last

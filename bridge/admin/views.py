@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from bridge import export
 from bridge.admin.context import Context, Exit
-from storage import listing, queue, surveys
+from storage import changes, listing, queue, surveys
 from storage.db import transaction
 from storage.tables import Survey, SurveyState
 
@@ -31,6 +31,8 @@ SHOWN_FIELDS = (
     "automatic",
     "okdesk_rate",
     "reply_text",
+    "followup_text",
+    "followup_at",
     "created_at",
     "updated_at",
     "deadline_at",
@@ -85,6 +87,10 @@ def show_ticket(ctx: Context, issue_id: int) -> Exit:
             current = " (current)" if survey.current_issue_id == issue_id else ""
             lines.append(f"survey {survey.id} of ticket {issue_id}{current}")
             lines += [f"  {name}: {_value(getattr(survey, name))}" for name in SHOWN_FIELDS]
+            lines += [
+                f"  score changed: {c.from_score} -> {c.to_score} at {_when(c.changed_at)}"
+                for c in changes.history(session, survey_id=survey.id)
+            ]
             for job in listing.survey_jobs(session, survey_id=survey.id):
                 error = f", last error: {job.last_error}" if job.last_error else ""
                 lines.append(

@@ -9,7 +9,9 @@ from bridge.report import sections
 from bridge.report.figures import Overview, Row, Week
 from bridge.report.period import Period
 from bridge.report.texts import texts
-from storage.report import Comment, Trouble
+from bridge.report.words import Comment
+from storage.report import Trouble
+from storage.report_words import Change
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class Report:
     engineers: list[Row]
     groups: list[Row]
     comments: list[Comment]
+    changes: list[Change]
     machine: dict[str, int]
     troubles: list[Trouble]
 
@@ -74,6 +77,8 @@ border-left:5px solid #2e9e44}
 .comments li.s3{border-left-color:#f1c40f}
 .comments .score{font-weight:700;float:right;font-size:18px}
 blockquote{margin:0 0 4px;white-space:pre-wrap;overflow-wrap:anywhere}
+.followup em{color:#5a6478}
+.changed{margin:0 0 4px;color:#5a6478}
 .comments small{color:#5a6478}
 .notice{background:#e3f4e8;border:1px solid #9ed3ad;border-radius:8px;padding:8px 12px}
 .retry button{font:inherit;padding:8px 14px;border:0;border-radius:6px;background:#1f6fb2;
@@ -104,7 +109,13 @@ def _notice(notice: Notice | None, t: dict[str, str]) -> str:
 
 
 def render(
-    report: Report, *, language: str, nonce: str, csrf: str, notice: Notice | None = None
+    report: Report,
+    *,
+    language: str,
+    okdesk: str,
+    nonce: str,
+    csrf: str,
+    notice: Notice | None = None,
 ) -> str:
     """The whole page."""
     t = texts(language)
@@ -120,7 +131,8 @@ def render(
         + sections.teams(report.engineers, "engineer", t, language)
         + sections.teams(report.groups, "group", t, language)
         + "</div>"
-        + sections.comments(report.comments, t)
+        + sections.comments(report.comments, okdesk, t)
+        + sections.changes(report.changes, okdesk, t)
         + f"<h2>{escape(t['machine'])}</h2>"
         + sections.machine(report.machine, report.troubles, t)
         + sections.retry_form(nonce, csrf, report.period.query(), t)

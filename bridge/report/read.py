@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from bridge.report import figures
+from bridge.report import figures, words
 from bridge.report.page import Report
 from bridge.report.period import Period
 from storage import report as queries
+from storage import report_words
 from storage.db import reading
 
-COMMENTS, TROUBLES = 20, 20
+COMMENTS, TROUBLES, CHANGES = 20, 20, 20
 
 
 def read_report(engine: Engine, period: Period) -> Report:
@@ -20,7 +21,8 @@ def read_report(engine: Engine, period: Period) -> Report:
     with reading(engine) as session:
         cells = queries.cells(session, start=start, end=end)
         weeks = queries.weeks(session, start=start, end=end)
-        comments = queries.comments(session, start=start, end=end, limit=COMMENTS)
+        comments = words.comments(session, start=start, end=end, limit=COMMENTS)
+        changes = report_words.latest_changes(session, start=start, end=end, limit=CHANGES)
         machine = queries.machine_counts(session)
         troubles = queries.troubles(session, limit=TROUBLES)
     return Report(
@@ -30,6 +32,7 @@ def read_report(engine: Engine, period: Period) -> Report:
         figures.table(queries.teams(cells, by="engineer")),
         figures.table(queries.teams(cells, by="group")),
         comments,
+        changes,
         machine,
         troubles,
     )

@@ -6,11 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
-from bridge.report import svg
+from bridge.report import svg, words
 from bridge.report.figures import Overview, Row, Week
 from bridge.report.privacy import without_emails
 from bridge.report.texts import decimal, percent
-from storage.report import Comment, Trouble
+from bridge.report.words import Comment
+from storage.report import Trouble
+from storage.report_words import Change
 
 MACHINE_STATES = ("inviting", "awaiting", "undeliverable", "failed")
 
@@ -83,20 +85,54 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
-def comments(items: Sequence[Comment], t: dict[str, str]) -> str:
+def ticket(issue_id: int, okdesk: str, t: dict[str, str]) -> str:
+    """The ticket's number, linked to it in Okdesk."""
+    href = escape(f"{okdesk.rstrip('/')}/issues/{issue_id}")
+    return f'<a href="{href}" rel="noreferrer" target="_blank">{escape(t["ticket"])} {issue_id}</a>'
+
+
+def _said(c: Comment, t: dict[str, str]) -> str:
+    said = f"<blockquote>{escape(without_emails(c.text))}</blockquote>" if c.text else ""
+    if c.followup:
+        said += (
+            f'<blockquote class="followup"><em>{escape(t["followup"])}</em> '
+            f"{escape(without_emails(c.followup))}</blockquote>"
+        )
+    if c.changes:
+        said += f'<p class="changed">{escape(t["changed"])} {escape(words.history(c.changes))}</p>'
+    return said
+
+
+def comments(items: Sequence[Comment], okdesk: str, t: dict[str, str]) -> str:
     """The latest comments, low scores first."""
     if not items:
         return (
             f"<section><h2>{escape(t['comments'])}</h2><p>{escape(t['no_comments'])}</p></section>"
         )
     entries = "".join(
-        f'<li class="s{c.score}"><span class="score">{c.score}</span>'
-        f"<blockquote>{escape(without_emails(c.text))}</blockquote>"
-        f"<small>{escape(t['ticket'])} {c.issue_id} · {escape(c.engineer or t['unknown'])}"
+        f'<li class="s{c.score}"><span class="score">{c.score}</span>{_said(c, t)}'
+        f"<small>{ticket(c.issue_id, okdesk, t)} · {escape(c.engineer or t['unknown'])}"
         f" · {_when(c.answered_at)}</small></li>"
         for c in items
     )
     return f'<section><h2>{escape(t["comments"])}</h2><ul class="comments">{entries}</ul></section>'
+
+
+def changes(items: Sequence[Change], okdesk: str, t: dict[str, str]) -> str:
+    """The latest changes of mind: ticket, from → to, when."""
+    if not items:
+        return ""
+    rows = "".join(
+        f"<tr><td>{ticket(c.issue_id, okdesk, t)}</td><td>{c.from_score} → {c.to_score}</td>"
+        f"<td>{_when(c.changed_at)}</td></tr>"
+        for c in items
+    )
+    head = "".join(f"<th>{escape(t[k])}</th>" for k in ("ticket", "score", "when"))
+    return (
+        f'<section><h2>{escape(t["changes"])}</h2><div class="scroll">'
+        f'<table data-table="changes"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>'
+        "</table></div></section>"
+    )
 
 
 def machine(counts: dict[str, int], items: Sequence[Trouble], t: dict[str, str]) -> str:

@@ -49,6 +49,9 @@ RU: dict[str, str] = {
     "chart_distribution": "Гистограмма: сколько раз поставили каждую оценку от 1 до 5",
     "chart_trend": "График CSAT по неделям",
     "surveys": "Опросов за период: {n}",
+    "followup": "Ответ на вопрос после оценки:",
+    "changed": "Передумал(а):",
+    "changes": "Изменённые оценки",
 }
 
 EN: dict[str, str] = {
@@ -98,6 +101,9 @@ EN: dict[str, str] = {
     "chart_distribution": "Bar chart: how often each score from 1 to 5 was given",
     "chart_trend": "Line chart of CSAT by week",
     "surveys": "Surveys in the period: {n}",
+    "followup": "Answer to the question after the rating:",
+    "changed": "Changed their mind:",
+    "changes": "Changed ratings",
 }
 
 CSV_HEADER: dict[str, list[str]] = {
@@ -114,6 +120,8 @@ CSV_HEADER: dict[str, list[str]] = {
         "Ответ",
         "Оценка отправлена",
         "Комментарий",
+        "Ответ на вопрос после оценки",
+        "Изменения оценки",
     ],
     "en": [
         "Ticket",
@@ -128,6 +136,8 @@ CSV_HEADER: dict[str, list[str]] = {
         "Answered",
         "Rating sent",
         "Comment",
+        "Follow-up answer",
+        "Score changes",
     ],
 }
 

@@ -94,6 +94,7 @@ async def page(request: Request, state: Admin) -> HTMLResponse:
     html = render(
         report,
         language=state.settings.language,
+        okdesk=state.settings.okdesk_url,
         nonce=nonce,
         csrf=csrf,
         notice=notice if "queued" in query else None,
@@ -148,6 +149,7 @@ def _batches(state: App, period: Period) -> Iterator[list[tuple[Any, ...]]]:
             rows, after = queries.export_batch(
                 session, start=period.start, end=period.end, after=after, limit=EXPORT_BATCH
             )
+            rows = export.with_words(session, rows)
         yield rows
         if after is None:
             return

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from storage.db import transaction
-from storage.tables import Job, JobKind, JobState, Survey, SurveyState
+from storage.tables import Job, JobKind, JobState, RatingChange, Survey, SurveyState
 
 QUERY = "from=2026-03-02&to=2026-03-15"
 IVAN, ANNA = "Иван Петров", "Anna <b>Smith</b>"
@@ -45,6 +45,9 @@ EXPECTED: dict[str, Any] = {
 }
 
 DAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+FOLLOWUP = "Инженер так и не перезвонил"
+# Ticket 1002: a 2, changed to a 4 on 2026-03-03 at 12:30 UTC.
+CHANGED = (2, 4, datetime(2026, 3, 3, 12, 30, tzinfo=UTC))
 
 
 def _survey(n: int, day: int, **fields: Any) -> Survey:
@@ -76,9 +79,11 @@ def _rated() -> list[Survey]:
     anna = {"engineer": ANNA, "engineer_group": SECOND}
     return [
         _survey(1, 0, score=5, reply_text="Спасибо, всё быстро"),
-        _survey(2, 1, score=4),
-        _survey(3, 2, score=2, reply_text="Долго ждал ответа"),
-        _survey(4, 3, score=5, **anna),
+        # A bare typed «4» is no comment; this person first gave a 2 (CHANGED).
+        _survey(2, 1, score=4, reply_text="4"),
+        _survey(3, 2, score=2, reply_text="Долго ждал ответа", followup_text=FOLLOWUP),
+        # Only an answer to the follow-up question, no typed reply.
+        _survey(4, 3, score=5, followup_text="Анна всё объяснила", **anna),
         _survey(5, 8, score=1, reply_text=HOSTILE, **anna),
         _survey(6, 9, score=3, reply_text="=cmd|' /C calc'!A0", **anna),
         # Purged: the engineer and the comment are gone; the score and group stay.
@@ -111,6 +116,17 @@ def seed(engine: Engine) -> None:
     with transaction(engine) as session:
         session.add_all(surveys)
         session.flush()
+        changed = next(s for s in surveys if s.issue_id == 1002)
+        session.add(
+            RatingChange(
+                survey_id=changed.id,
+                from_score=CHANGED[0],
+                to_score=CHANGED[1],
+                changed_at=CHANGED[2],
+                changed_by=77,
+                source="button",
+            )
+        )
         session.add(
             Job(
                 kind=JobKind.INVITE,
