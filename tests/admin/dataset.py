@@ -117,6 +117,7 @@ def seed(engine: Engine) -> None:
         session.add_all(surveys)
         session.flush()
         changed = next(s for s in surveys if s.issue_id == 1002)
+        assert changed.id is not None
         session.add(
             RatingChange(
                 survey_id=changed.id,
