@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, select, tuple_
+from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, select, tuple_
 from sqlmodel import Session, col
 
-from storage.tables import Survey, SurveyState, UTCDateTime
+from storage.tables import Job, JobState, Survey, SurveyState, UTCDateTime
 
 _WAITING = (SurveyState.INVITING, SurveyState.AWAITING)
 _TROUBLE = (SurveyState.UNDELIVERABLE, SurveyState.FAILED)
@@ -198,6 +198,18 @@ def troubles(session: Session, *, limit: int) -> list[Trouble]:
         .limit(limit)
     ).all()
     return [Trouble(*row) for row in rows]
+
+
+def retryable(session: Session) -> bool:
+    """Whether a failed job can be queued again (its survey's personal data not purged)."""
+    statement = (
+        select(col(Job.id))
+        .outerjoin(Survey, col(Survey.id) == col(Job.survey_id))
+        .where(col(Job.state) == JobState.FAILED)
+        .where(or_(col(Job.survey_id).is_(None), col(Survey.personal_data_purged).is_(False)))
+        .limit(1)
+    )
+    return session.execute(statement).first() is not None
 
 
 EXPORT_COLUMNS: Sequence[Any] = (

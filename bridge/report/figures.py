@@ -29,11 +29,23 @@ class Week:
     monday: date
     score: Score
 
-    @property
-    def label(self) -> str:
-        """The ISO week as 2026-W10."""
-        year, week, _ = self.monday.isocalendar()
-        return f"{year}-W{week:02d}"
+    def label(self, language: str) -> str:
+        """The week by its dates: `02.03–08.03.2026` (ru), `Mar 2–Mar 8, 2026` (en)."""
+        sunday = self.monday + timedelta(days=6)
+        if language == "en":
+            return f"{self.short(language)}–{_english(sunday)}, {sunday.year}"
+        return f"{self.monday:%d.%m}–{sunday:%d.%m.%Y}"
+
+    def short(self, language: str) -> str:
+        """The week's Monday for the chart's axis: `02.03` (ru), `Mar 2` (en)."""
+        return _english(self.monday) if language == "en" else f"{self.monday:%d.%m}"
+
+
+def _english(day: date) -> str:
+    return f"{_MONTHS[day.month - 1]} {day.day}"
+
+
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
 @dataclass(frozen=True)

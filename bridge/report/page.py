@@ -27,6 +27,7 @@ class Report:
     changes: list[Change]
     machine: dict[str, int]
     troubles: list[Trouble]
+    retryable: bool
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ blockquote{margin:0 0 4px;white-space:pre-wrap;overflow-wrap:anywhere}
 .changed{margin:0 0 4px;color:#5a6478}
 .comments small{color:#5a6478}
 .notice{background:#e3f4e8;border:1px solid #9ed3ad;border-radius:8px;padding:8px 12px}
+.problem{background:#fdecea;border:1px solid #e6a19a;border-radius:8px;padding:8px 12px}
 .retry button{font:inherit;padding:8px 14px;border:0;border-radius:6px;background:#1f6fb2;
 color:#fff;margin-top:10px}
 """
@@ -108,6 +110,12 @@ def _notice(notice: Notice | None, t: dict[str, str]) -> str:
     return f'<p class="notice" role="status">{escape(text)}</p>'
 
 
+def _problem(problem: str | None, t: dict[str, str]) -> str:
+    if problem is None:
+        return ""
+    return f'<p class="problem" role="alert">{escape(problem)} {escape(t["shown_instead"])}</p>'
+
+
 def render(
     report: Report,
     *,
@@ -116,6 +124,7 @@ def render(
     nonce: str,
     csrf: str,
     notice: Notice | None = None,
+    problem: str | None = None,
 ) -> str:
     """The whole page."""
     t = texts(language)
@@ -124,9 +133,10 @@ def render(
         _header(report, t)
         + "<main>"
         + _notice(notice, t)
+        + _problem(problem, t)
         + f"<p>{escape(t['surveys'].format(n=overview.surveys))}</p>"
         + sections.cards(overview, t, language)
-        + sections.charts(overview, report.weeks, t)
+        + sections.charts(overview, report.weeks, t, language)
         + '<div class="tables">'
         + sections.teams(report.engineers, "engineer", t, language)
         + sections.teams(report.groups, "group", t, language)
@@ -134,8 +144,8 @@ def render(
         + sections.comments(report.comments, okdesk, t)
         + sections.changes(report.changes, okdesk, t)
         + f"<h2>{escape(t['machine'])}</h2>"
-        + sections.machine(report.machine, report.troubles, t)
-        + sections.retry_form(nonce, csrf, report.period.query(), t)
+        + sections.machine(report.machine, report.troubles, t, language)
+        + (sections.retry_form(nonce, csrf, report.period.query(), t) if report.retryable else "")
         + "</main>"
     )
     return (

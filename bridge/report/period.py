@@ -15,7 +15,12 @@ EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
 
 
 class PeriodError(ValueError):
-    """The query's dates cannot be read or make no period; the message says why."""
+    """The query's dates cannot be read or make no period: `key` names the reason among the
+    page's texts (`bridge.report.texts`), `field` the date it is about."""
+
+    def __init__(self, message: str, key: str, field: str = "") -> None:
+        super().__init__(message)
+        self.key, self.field = key, field
 
 
 @dataclass(frozen=True)
@@ -46,9 +51,11 @@ def _day(value: str, name: str) -> date:
             raise ValueError(value)
         day = date.fromisoformat(value)
     except ValueError:
-        raise PeriodError(f"{name} must be a date YYYY-MM-DD, e.g. 2026-03-01") from None
+        raise PeriodError(
+            f"{name} must be a date YYYY-MM-DD, e.g. 2026-03-01", "bad_day", name
+        ) from None
     if not EARLIEST <= day <= LATEST:
-        raise PeriodError(f"{name} must be between {EARLIEST} and {LATEST}")
+        raise PeriodError(f"{name} must be between {EARLIEST} and {LATEST}", "far_day", name)
     return day
 
 
@@ -57,7 +64,7 @@ def parse_period(first: str | None, last: str | None, today: date) -> Period:
     end = _day(last, "to") if last else today
     begin = _day(first, "from") if first else max(EARLIEST, end - timedelta(DEFAULT_DAYS - 1))
     if begin > end:
-        raise PeriodError("from must not be after to")
+        raise PeriodError("from must not be after to", "backwards")
     if end - begin > LONGEST:
-        raise PeriodError("the period must not be longer than three years")
+        raise PeriodError("the period must not be longer than three years", "too_long")
     return Period(begin, end)

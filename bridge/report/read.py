@@ -25,6 +25,7 @@ def read_report(engine: Engine, period: Period) -> Report:
         changes = report_words.latest_changes(session, start=start, end=end, limit=CHANGES)
         machine = queries.machine_counts(session)
         troubles = queries.troubles(session, limit=TROUBLES)
+        retryable = queries.retryable(session)
     return Report(
         period,
         figures.overview(queries.totals(cells)),
@@ -35,4 +36,5 @@ def read_report(engine: Engine, period: Period) -> Report:
         changes,
         machine,
         troubles,
+        retryable,
     )

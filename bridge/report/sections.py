@@ -9,6 +9,7 @@ from html import escape
 from bridge.report import svg, words
 from bridge.report.figures import Overview, Row, Week
 from bridge.report.privacy import without_emails
+from bridge.report.reasons import reason
 from bridge.report.texts import decimal, percent
 from bridge.report.words import Comment
 from storage.report import Trouble
@@ -39,10 +40,10 @@ def cards(overview: Overview, t: dict[str, str], lang: str) -> str:
     )
 
 
-def charts(overview: Overview, weeks: Sequence[Week], t: dict[str, str]) -> str:
+def charts(overview: Overview, weeks: Sequence[Week], t: dict[str, str], lang: str) -> str:
     """The distribution and the weekly trend, side by side where there is room."""
     bars = svg.distribution(overview.distribution, t["chart_distribution"], t["bar"])
-    line = svg.trend(weeks, t["chart_trend"], t["point"])
+    line = svg.trend(weeks, t["chart_trend"], t["point"], lang)
     return (
         '<section class="charts">'
         f"<figure><figcaption>{escape(t['distribution'])}</figcaption>{bars}</figure>"
@@ -135,7 +136,7 @@ def changes(items: Sequence[Change], okdesk: str, t: dict[str, str]) -> str:
     )
 
 
-def machine(counts: dict[str, int], items: Sequence[Trouble], t: dict[str, str]) -> str:
+def machine(counts: dict[str, int], items: Sequence[Trouble], t: dict[str, str], lang: str) -> str:
     """Surveys waiting, undeliverable and failed now, with the reasons of the latest ones."""
     tiles = "".join(
         f'<div class="card small"><span class="label">{escape(t[s])}</span>'
@@ -146,7 +147,7 @@ def machine(counts: dict[str, int], items: Sequence[Trouble], t: dict[str, str])
         [
             str(i.issue_id),
             t.get(i.state, i.state),
-            without_emails(i.reason or "—"),
+            without_emails(reason(i.reason, lang) if i.reason else "—"),
             _when(i.updated_at),
         ]
         for i in items

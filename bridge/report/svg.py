@@ -52,7 +52,7 @@ def distribution(counts: dict[int, int], label: str, bar_title: str) -> str:
     return "".join(parts)
 
 
-def trend(weeks: Sequence[Week], label: str, point_title: str) -> str:
+def trend(weeks: Sequence[Week], label: str, point_title: str, language: str) -> str:
     """CSAT per ISO week as a line with a dot per week that has ratings (0-100%);
     `point_title` has {week}, {csat} and {n}."""
     plot = HEIGHT - _TOP - _BOTTOM
@@ -62,13 +62,13 @@ def trend(weeks: Sequence[Week], label: str, point_title: str) -> str:
     for i, week in enumerate(weeks):
         x = _LEFT + step * (i + 0.5)
         if len(weeks) <= 12 or i % ((len(weeks) + 11) // 12) == 0:
-            parts.append(_text(x, HEIGHT - 6, week.label[-3:], ' class="axis"'))
+            parts.append(_text(x, HEIGHT - 6, week.short(language), ' class="axis"'))
         if week.score.csat is None:
             continue
         y = _TOP + plot * (1 - week.score.csat)
         points.append(f"{x:.1f},{y:.1f}")
         title = point_title.format(
-            week=week.label, csat=percent(week.score.csat), n=week.score.ratings
+            week=week.label(language), csat=percent(week.score.csat), n=week.score.ratings
         )
         parts.append(
             f'<g><title>{escape(title)}</title><circle cx="{x:.1f}" cy="{y:.1f}" r="4"/></g>'

@@ -50,6 +50,13 @@ RU: dict[str, str] = {
     "chart_trend": "График CSAT по неделям",
     "surveys": "Опросов за период: {n}",
     "followup": "Ответ на вопрос после оценки:",
+    "bad_day": "Дата «{field}» должна быть в виде ГГГГ-ММ-ДД, например 2026-03-01.",
+    "far_day": "Дата «{field}» должна быть между 2000-01-01 и 2999-12-31.",
+    "backwards": "Начало периода позже его конца.",
+    "too_long": "Период не может быть длиннее трёх лет.",
+    "shown_instead": "Показаны последние 30 дней.",
+    "field_from": "с",
+    "field_to": "по",
     "changed": "Передумал(а):",
     "changes": "Изменённые оценки",
 }
@@ -102,6 +109,13 @@ EN: dict[str, str] = {
     "chart_trend": "Line chart of CSAT by week",
     "surveys": "Surveys in the period: {n}",
     "followup": "Answer to the question after the rating:",
+    "bad_day": "The date «{field}» must be YYYY-MM-DD, e.g. 2026-03-01.",
+    "far_day": "The date «{field}» must be between 2000-01-01 and 2999-12-31.",
+    "backwards": "The period starts after it ends.",
+    "too_long": "The period must not be longer than three years.",
+    "shown_instead": "Showing the last 30 days.",
+    "field_from": "from",
+    "field_to": "to",
     "changed": "Changed their mind:",
     "changes": "Changed ratings",
 }
@@ -158,3 +172,9 @@ def decimal(value: float | None, language: str) -> str:
         return "—"
     text = f"{value:.2f}"
     return text if language == "en" else text.replace(".", ",")
+
+
+def period_error(key: str, field: str, language: str) -> str:
+    """Why the query's dates make no period, in `language`."""
+    t = texts(language)
+    return t[key].format(field=t.get(f"field_{field}", field))

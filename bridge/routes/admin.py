@@ -24,6 +24,7 @@ from bridge.report import export, guard
 from bridge.report.page import Notice, render
 from bridge.report.period import Period, PeriodError, parse_period
 from bridge.report.read import read_report
+from bridge.report.texts import period_error
 from bridge.routes.state import App, State
 from storage import report as queries
 from storage.db import reading
@@ -70,11 +71,15 @@ Admin = Annotated[App, Depends(_admin)]
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
-def _period(state: App, first: str | None, last: str | None) -> Period:
+def _period(state: App, first: str | None, last: str | None) -> tuple[Period, str | None]:
+    """The query's period, or the last 30 days and why the query's makes none (in the page's
+    language)."""
+    today = state.clock().date()
     try:
-        return parse_period(first, last, state.clock().date())
+        return parse_period(first, last, today), None
     except PeriodError as exc:
-        raise HTTPException(400, str(exc)) from None
+        why = period_error(exc.key, exc.field, state.settings.language)
+        return parse_period(None, None, today), why
 
 
 def _count(value: str | None) -> int:
@@ -87,7 +92,7 @@ def _count(value: str | None) -> int:
 async def page(request: Request, state: Admin) -> HTMLResponse:
     """The report for `?from=&to=` (the last 30 days by default)."""
     query = request.query_params
-    period = _period(state, query.get("from"), query.get("to"))
+    period, problem = _period(state, query.get("from"), query.get("to"))
     report = await asyncio.to_thread(read_report, state.engine, period)
     nonce, csrf = guard.form_token(_token(state))
     notice = Notice(_count(query.get("queued")), _count(query.get("refused")))
@@ -98,8 +103,10 @@ async def page(request: Request, state: Admin) -> HTMLResponse:
         nonce=nonce,
         csrf=csrf,
         notice=notice if "queued" in query else None,
+        problem=problem,
     )
-    return HTMLResponse(html, headers={**_NO_STORE, "Content-Security-Policy": _CSP})
+    headers = {**_NO_STORE, "Content-Security-Policy": _CSP}
+    return HTMLResponse(html, status_code=400 if problem else 200, headers=headers)
 
 
 @router.post("/retry")
@@ -116,7 +123,7 @@ async def retry(request: Request, state: Admin) -> Response:
         return _refused("refused: the form is stale or forged, reload the page")
     if not state.spent_forms.spend(nonce):
         return _refused("refused: this form was already sent, reload the page")
-    period = _period(state, request.query_params.get("from"), request.query_params.get("to"))
+    period, _ = _period(state, request.query_params.get("from"), request.query_params.get("to"))
     queued, refused = await asyncio.to_thread(
         retry_failed, state.engine, state.settings, state.clock()
     )
@@ -131,9 +138,13 @@ def _refused(text: str) -> PlainTextResponse:
 
 
 @router.get("/export.csv")
-async def export_csv(request: Request, state: Admin) -> StreamingResponse:
+async def export_csv(request: Request, state: Admin) -> Response:
     """Every survey of the period as CSV, streamed."""
-    period = _period(state, request.query_params.get("from"), request.query_params.get("to"))
+    period, problem = _period(
+        state, request.query_params.get("from"), request.query_params.get("to")
+    )
+    if problem:
+        return PlainTextResponse(problem, status_code=400, headers=_NO_STORE)
     name = f"ratings-{period.first.isoformat()}-{period.last.isoformat()}.csv"
     return StreamingResponse(
         export.lines(_batches(state, period), state.settings.language),

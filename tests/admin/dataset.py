@@ -37,7 +37,7 @@ EXPECTED: dict[str, Any] = {
     "engineers": {IVAN: (3, "67%", "3.67"), ANNA: (3, "33%", "3.00"), None: (1, "100%", "4.00")},
     "groups": {FIRST: (4, "75%", "3.75"), SECOND: (3, "33%", "3.00")},
     # week 10 holds Ivan's three and Anna's 5 (3 good of 4), week 11 the rest (1 of 3).
-    "weeks": {"2026-W10": (4, 0.75), "2026-W11": (3, 1 / 3)},
+    "weeks": {"02.03–08.03.2026": (4, 0.75), "09.03–15.03.2026": (3, 1 / 3)},
     "inviting": 0,
     "awaiting": 2,
     "undeliverable": 1,
@@ -46,6 +46,9 @@ EXPECTED: dict[str, Any] = {
 
 DAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 FOLLOWUP = "Инженер так и не перезвонил"
+# Reasons as the service records them (bridge.invitations, bridge.okdesk.client).
+NOBODY = "no active Bitrix24 user has the contact's e-mail address"
+OKDESK_500 = "Okdesk rate: HTTP 500"
 # Ticket 1002: a 2, changed to a 4 on 2026-03-03 at 12:30 UTC.
 CHANGED = (2, 4, datetime(2026, 3, 3, 12, 30, tzinfo=UTC))
 
@@ -98,8 +101,8 @@ def _others() -> list[Survey]:
         _survey(9, 11, **automatic, reply_text="автоматическая не считается"),
         _survey(10, 12, state=SurveyState.AWAITING),
         _survey(11, 13, state=SurveyState.AWAITING),
-        _survey(12, 5, state=SurveyState.UNDELIVERABLE, message_id=None, reason="нет пользователя"),
-        _survey(13, 6, state=SurveyState.FAILED, message_id=None, reason="Okdesk answered 500"),
+        _survey(12, 5, state=SurveyState.UNDELIVERABLE, message_id=None, reason=NOBODY),
+        _survey(13, 6, state=SurveyState.FAILED, message_id=None, reason=OKDESK_500),
         # Left out: a test invitation, and a rating before the period.
         _survey(14, 3, score=1, is_test=True, reply_text="test"),
         _survey(15, -1, score=1, reply_text="before the period"),
@@ -135,7 +138,7 @@ def seed(engine: Engine) -> None:
                 state=JobState.FAILED,
                 available_at=DAY,
                 attempts=9,
-                last_error="Okdesk answered 500",
+                last_error=OKDESK_500,
                 created_at=DAY,
                 finished_at=DAY,
             )

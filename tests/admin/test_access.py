@@ -9,6 +9,7 @@ import re
 import httpx
 import pytest
 
+from bridge.report import guard
 from tests.admin import dataset
 from tests.admin.conftest import ADMIN_TOKEN, BEARER, basic
 from tests.harness.app import Running, running_app
@@ -60,7 +61,10 @@ async def test_basic_with_any_user_and_bearer_are_let_in(admin: Running) -> None
 async def test_a_bad_date_is_400_with_a_reason(admin: Running, query: str) -> None:
     answer = await admin.client.get(f"/admin?{query}", headers=BEARER)
     assert answer.status_code == 400
-    assert "from" in answer.json()["detail"] or "to" in answer.json()["detail"]
+    assert answer.headers["content-type"].startswith("text/html")
+    problem = answer.text.split('class="problem" role="alert">')[1].split("</p>")[0]
+    assert problem.endswith("Показаны последние 30 дней.")
+    assert "«с»" in problem or "«по»" in problem or "Начало периода позже" in problem
 
 
 def _form(page: str) -> dict[str, str]:
@@ -95,7 +99,9 @@ async def test_the_retry_button_queues_the_failed_and_comes_back(admin: Running)
     assert answer.headers["location"] == f"/admin?{dataset.QUERY}&queued=1&refused=0"
     page = await admin.client.get(answer.headers["location"], headers=BEARER)
     assert "Поставлено в очередь заново: 1." in page.text
-    # Referer alone (no Origin) from our page is accepted too, with the new page's form.
-    form = _form(page.text)
+    # Nothing failed is left: no button. Referer alone (no Origin) from our page is
+    # accepted too, with a fresh form of our page.
+    assert 'class="retry"' not in page.text
+    form = dict(zip(("nonce", "csrf"), guard.form_token(ADMIN_TOKEN), strict=True))
     again = await _post(admin, form, referer=f"http://rating.test/admin?{dataset.QUERY}")
     assert again.headers["location"].endswith("queued=0&refused=0")

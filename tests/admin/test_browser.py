@@ -82,6 +82,13 @@ def test_the_page_shows_the_hand_computed_figures(browser: Any, service: Service
     assert str(page.locator("svg.chart title").first.text_content()).startswith("Гистограмма")
     comments = page.locator(".comments blockquote").all_inner_texts()
     assert comments[0].startswith("Не решили <script>alert(1)</script>")
+    assert "Ответ на вопрос после оценки: " + dataset.FOLLOWUP in comments
+    changed = page.locator('table[data-table="changes"] tbody tr').all_inner_texts()
+    assert changed == ["Заявка 1002\t2 → 4\t2026-03-03 12:30"]
+    link = page.locator(".comments a").first.get_attribute("href")
+    assert link.endswith("/issues/1005")
+    axis = page.locator("svg.chart text.axis").all_text_contents()
+    assert axis[-2:] == ["02.03", "09.03"]
     page.context.close()
 
 

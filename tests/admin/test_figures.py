@@ -32,7 +32,7 @@ def test_the_figures_are_the_hand_computed_ones(engine: Engine) -> None:
     assert overview.score.mean == pytest.approx(24 / 7)
     assert overview.response_rate == pytest.approx(7 / 11)
     assert overview.distribution == EXPECTED["distribution"]
-    weeks = {w.label: (w.score.ratings, round(w.score.csat or 0, 4)) for w in report.weeks}
+    weeks = {w.label("ru"): (w.score.ratings, round(w.score.csat or 0, 4)) for w in report.weeks}
     assert weeks == {k: (n, round(c, 4)) for k, (n, c) in EXPECTED["weeks"].items()}
     engineers = {
         r.name: (r.score.ratings, percent(r.score.csat), f"{r.score.mean:.2f}")
@@ -80,7 +80,8 @@ async def test_the_page_shows_them_escaped(admin: Running) -> None:
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "Anna &lt;b&gt;Smith&lt;/b&gt;" in page
     assert "boss@acme.example" not in page
-    assert "Okdesk answered 500" in page and "нет пользователя" in page
+    assert "Okdesk ответил HTTP 500 (rate)" in page
+    assert "В Битрикс24 нет активного пользователя с e-mail контакта" in page
     assert page.count("<svg") == 2 and "<title>Оценка 4: 2</title>" in page
 
 
