@@ -1,4 +1,5 @@
-"""Register the rating bot in the portal, or update it: `python -m bot.register [--unregister]`.
+"""Register the rating bot in the portal, or update it: `python -m bot.register [--unregister]`;
+change the events secret with `--rotate`, then `--rotate --bind` (steps below).
 
 Running it again changes nothing and duplicates nothing: an existing bot with our CODE is
 updated in place, and Bitrix24 answers `imbot.command.register` for a command the bot already
@@ -12,6 +13,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from bot import rotation
 from bot.client import BitrixClient
 from bot.messages import RATE_COMMAND
 from bot.register_v2 import Paced, run_v2
@@ -126,7 +129,8 @@ async def register_command(client: BitrixClient, bot_id: int, url: str, *, new_b
             {
                 "COMMAND_ID": command_id,
                 "CLIENT_ID": client.client_id,
-                "FIELDS": {**COMMAND_FLAGS, "LANG": COMMAND_LANG},
+                # The handler too: a new events token (--rotate --bind) must reach ONIMCOMMANDADD.
+                "FIELDS": {**COMMAND_FLAGS, "LANG": COMMAND_LANG, "EVENT_COMMAND_ADD": url},
             },
         )
     return command_id
@@ -181,32 +185,66 @@ async def run(settings: BotSettings, *, remove: bool, http: httpx.AsyncClient) -
     )
 
 
+def _parser() -> argparse.ArgumentParser:
+    required = [n.upper() for n, f in BotSettings.model_fields.items() if f.is_required()]
+    epilog = (
+        "settings: from the environment or ./.env (each one explained in example.env); "
+        f"required: {', '.join(required)}; PUBLIC_URL with BITRIX_API=v1 or "
+        "BITRIX_EVENT_MODE=webhook; BITRIX_BOT_TOKEN with BITRIX_API=v2. Prints: the bot's id "
+        "and the lines to put in .env; with --rotate, the lines BITRIX_EVENTS_TOKEN=<new> and "
+        "BITRIX_EVENTS_TOKEN_PREVIOUS=<old> (nothing is sent to the portal); with --rotate "
+        "--bind, that the handlers now carry the new token (v2 fetch mode: nothing to rebind)."
+    )
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.register",
+        description=f"{__doc__}\nRotating the events secret:\n\n{rotation.STEPS}",
+        epilog=textwrap.fill(epilog, 95),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--unregister", action="store_true", help="remove the bot instead")
+    parser.add_argument(
+        "--rotate", action="store_true", help="print a new events token (step 1 below)"
+    )
+    parser.add_argument(
+        "--bind", action="store_true", help="with --rotate: rebind the handlers (step 3)"
+    )
+    return parser
+
+
+def _load(args: argparse.Namespace) -> BotSettings:
+    settings = load_settings(BotSettings)
+    if settings.bitrix_api == "v1":
+        handler_url(settings)
+    if settings.placeholders():
+        raise SettingsError(
+            f"{', '.join(settings.placeholders())} still hold the example values of example.env: "
+            "set them in .env first"
+        )
+    if args.bind:
+        rotation.check_bind(settings)
+    return settings
+
+
+async def _act(settings: BotSettings, args: argparse.Namespace) -> str:
+    if args.rotate and not args.bind:
+        return rotation.start(settings, rotation.new_events_token())
+    if args.bind and (skipped := rotation.nothing_to_bind(settings)):
+        return skipped
+    async with httpx.AsyncClient(timeout=30) as http:
+        done = await run(settings, remove=args.unregister, http=http)
+    return f"{done}\n{rotation.finish()}" if args.bind else done
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m bot.register", description=__doc__)
-    parser.add_argument("--unregister", action="store_true", help="remove the bot instead")
+    parser = _parser()
     args = parser.parse_args(argv)
+    if (args.bind and not args.rotate) or (args.rotate and args.unregister):
+        parser.error("--bind goes with --rotate, and --rotate not with --unregister")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     try:
-        settings = load_settings(BotSettings)
-        if settings.bitrix_api == "v1":
-            handler_url(settings)
-    except SettingsError as exc:
-        sys.stderr.write(f"{exc}\n")
-        return 2
-    if settings.placeholders():
-        sys.stderr.write(
-            f"{', '.join(settings.placeholders())} still hold the example values of example.env: "
-            "set them in .env first\n"
-        )
-        return 2
-
-    async def go() -> str:
-        async with httpx.AsyncClient(timeout=30) as http:
-            return await run(settings, remove=args.unregister, http=http)
-
-    try:
-        sys.stdout.write(asyncio.run(go()) + "\n")
+        settings = _load(args)
+        sys.stdout.write(asyncio.run(_act(settings, args)) + "\n")
     except TransientError as exc:
         sys.stderr.write(f"Bitrix24 did not answer (unreachable or busy): {exc}\n")
         return 1

@@ -46,6 +46,9 @@ class BotSettings(BaseSettings):
     bitrix_bot_code: str = Field(default="okdesk_rating", pattern=r"^[A-Za-z0-9_]{1,50}$")
     bitrix_bot_id: int | None = Field(default=None, gt=0)
     bitrix_events_token: SecretStr = Field(min_length=16)
+    # During a rotation (`python -m bot.register --rotate`) the old URL secret is still accepted,
+    # so events the portal sends before the handlers are rebound are not refused.
+    bitrix_events_token_previous: SecretStr | None = Field(default=None, min_length=16)
     bitrix_application_token: SecretStr | None = None
     bot_name: str = "Оценка заявок"
     bot_color: str = "AQUA"
@@ -75,10 +78,10 @@ class BotSettings(BaseSettings):
             raise ValueError("BITRIX_WEBHOOK_URL must look like https://portal/rest/<user>/<code>/")
         return url
 
-    @field_validator("bitrix_client_id", "bitrix_events_token")
+    @field_validator("bitrix_client_id", "bitrix_events_token", "bitrix_events_token_previous")
     @classmethod
-    def _url_safe(cls, value: SecretStr) -> SecretStr:
-        if not URL_SAFE.fullmatch(value.get_secret_value()):
+    def _url_safe(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not URL_SAFE.fullmatch(value.get_secret_value()):
             raise ValueError(
                 "may hold only the letters A-Z and a-z, the digits 0-9, '-' and '_' "
                 "(Bitrix24 puts it into the handler URL unencoded)"
@@ -125,11 +128,18 @@ class BotSettings(BaseSettings):
         "bitrix_bot_token",
         "bitrix_v2_bot_id",
         "bitrix_member_id",
+        "bitrix_events_token_previous",
         mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @property
+    def events_tokens(self) -> list[str]:
+        """The URL secrets an event may carry: the current one, and during a rotation the old."""
+        tokens = [self.bitrix_events_token, self.bitrix_events_token_previous]
+        return [token.get_secret_value() for token in tokens if token is not None]
 
     @property
     def portal_domain(self) -> str:
@@ -164,6 +174,7 @@ class BotSettings(BaseSettings):
         values = [
             self.bitrix_client_id,
             self.bitrix_events_token,
+            self.bitrix_events_token_previous,
             self.bitrix_application_token,
             self.bitrix_bot_token,
         ]

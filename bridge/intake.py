@@ -107,6 +107,12 @@ def same_secret(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
+def known_secret(given: str | None, expected: list[str]) -> bool:
+    """Whether `given` equals one of the expected secrets; each is compared, in constant time."""
+    matches = [same_secret(given, secret) for secret in expected]
+    return any(matches)
+
+
 def require_type(request: Request, allowed: tuple[str, ...]) -> None:
     """415 unless the body's media type is one of `allowed`."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -80,6 +80,7 @@ REQUIRED = [name.upper() for name, field in Settings.model_fields.items() if fie
         *[(["bridge.admin", name], REQUIRED) for name in COMMANDS],
         (["storage.migrate"], ["DATABASE_URL"]),
         (["sandbox"], []),
+        (["bot.register"], ["BITRIX_WEBHOOK_URL", "BITRIX_EVENTS_TOKEN", "PUBLIC_URL"]),
     ],
 )
 def test_every_help_says_which_settings_it_needs_and_what_it_prints(

@@ -30,9 +30,9 @@ from bridge.intake import (
     BITRIX_MAX_BODY,
     BITRIX_OPENAPI,
     FORM_TYPES,
+    known_secret,
     read_body,
     require_type,
-    same_secret,
 )
 from bridge.priority import intake_accepted
 from bridge.routes.state import App, State, refuse_while_placeholder
@@ -54,9 +54,7 @@ async def bitrix_events(request: Request, state: State) -> dict[str, str]:
         # Issue 23.3: with imbot.v2 the v1 route is a door nobody needs, unless configured.
         raise HTTPException(404, "imbot v1 is not in use (BITRIX_API=v2)")
     refuse_while_placeholder(state, "BITRIX_EVENTS_TOKEN")
-    if not same_secret(
-        request.query_params.get("token"), state.settings.bitrix_events_token.get_secret_value()
-    ):
+    if not known_secret(request.query_params.get("token"), state.settings.events_tokens):
         raise HTTPException(403, "missing or wrong events token")
     require_type(request, FORM_TYPES)
     body = await read_body(request, BITRIX_MAX_BODY)

@@ -24,9 +24,9 @@ from bridge.intake import (
     BITRIX_OPENAPI,
     FORM_TYPES,
     JSON_TYPES,
+    known_secret,
     read_body,
     require_type,
-    same_secret,
 )
 from bridge.priority import intake_accepted
 from bridge.routes.bitrix import handle_events
@@ -43,9 +43,7 @@ async def bitrix_v2_events(request: Request, state: State) -> dict[str, str]:
     if state.settings.bitrix_api != "v2":
         raise HTTPException(404, "imbot.v2 is not in use (BITRIX_API=v1)")
     refuse_while_placeholder(state, "BITRIX_EVENTS_TOKEN")
-    if not same_secret(
-        request.query_params.get("token"), state.settings.bitrix_events_token.get_secret_value()
-    ):
+    if not known_secret(request.query_params.get("token"), state.settings.events_tokens):
         raise HTTPException(403, "missing or wrong events token")
     require_type(request, FORM_TYPES + JSON_TYPES)
     body = await read_body(request, BITRIX_MAX_BODY)
