@@ -94,7 +94,17 @@ async def readiness(
     }
     if settings.fetches_events:
         body["bitrix_poll_lag_seconds"] = lag
+    body["bitrix_webhook_owner"] = _OWNER_SAID.get(facts.get(StatusKey.WEBHOOK_OWNER), _UNKNOWN)
     return JSONResponse(body, status_code=503 if reasons else 200)
+
+
+# Shown, never a reason to be unready: employees are found either way (bitrix24.md §13).
+_UNKNOWN = "not checked yet: python -m bridge.admin check tells"
+_OWNER_SAID = {
+    "administrator": "a portal administrator",
+    "not_administrator": "not a portal administrator: extranet users outside the owner's "
+    "groups are not found; create the webhook as an administrator",
+}
 
 
 def _stored_facts(engine: Engine) -> dict[str, Any]:
@@ -104,6 +114,7 @@ def _stored_facts(engine: Engine) -> dict[str, Any]:
             StatusKey.BOT_DELETED,
             StatusKey.PORTAL_BLOCKED,
             StatusKey.BITRIX_MEMBER_MISMATCH,
+            StatusKey.WEBHOOK_OWNER,
         )
         found = {key: status.get_status(session, key=key) for key in keys}
         lag = polling.poll_lag(session, now=utcnow())

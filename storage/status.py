@@ -31,6 +31,9 @@ class StatusKey(StrEnum):
     RECONCILE_WATERMARK = "reconcile_watermark"
     # Fetched imbot.v2 events that failed alike too often and were set aside (JSON list).
     EVENTS_SET_ASIDE = "events_set_aside"
+    # Whether the incoming webhook's owner is a portal administrator, as `admin check` found
+    # (`administrator` or `not_administrator`).
+    WEBHOOK_OWNER = "webhook_owner"
 
 
 def set_status(session: Session, *, key: StatusKey, value: str, now: datetime) -> None:

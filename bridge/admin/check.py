@@ -33,6 +33,9 @@ from bridge.durations import spoken
 from bridge.okdesk.client import OkdeskClient, TokenRefusedError
 from bridge.settings import Settings
 from outbound.errors import DeliveryError
+from storage import status
+from storage.db import transaction
+from storage.status import StatusKey
 
 NEEDED_SCOPES = {"imbot": ("imbot",), "user": ("user", "user_basic")}
 
@@ -66,7 +69,7 @@ async def run_checks(ctx: Context) -> Exit:
         findings = [
             await _guarded("okdesk token", lambda: _okdesk_token(okdesk)),
             await _guarded("bitrix24 scopes", lambda: _scopes(bitrix)),
-            await _guarded("bitrix24 webhook owner", lambda: _owner(bitrix)),
+            await _guarded("bitrix24 webhook owner", lambda: _owner(ctx, bitrix)),
             await _guarded("bitrix24 bot", bot),
             await _guarded(f"command {RATE_COMMAND!r}", command),
             await _guarded("public url", lambda: _public_url(ctx, http)),
@@ -121,8 +124,13 @@ async def _scopes(bitrix: BitrixClient) -> tuple[bool, str]:
     return True, "the webhook has " + ", ".join(sorted(given & {"imbot", "user", "user_basic"}))
 
 
-async def _owner(bitrix: BitrixClient) -> tuple[bool, str]:
-    if owner_is_admin(await bitrix.call("profile", {})):
+async def _owner(ctx: Context, bitrix: BitrixClient) -> tuple[bool, str]:
+    admin = owner_is_admin(await bitrix.call("profile", {}))
+    # Kept for /readyz, which never calls Bitrix24 itself.
+    value = "administrator" if admin else "not_administrator"
+    with transaction(ctx.engine) as session:
+        status.set_status(session, key=StatusKey.WEBHOOK_OWNER, value=value, now=ctx.clock())
+    if admin:
         return True, "a portal administrator: extranet users are found (ADMIN_MODE)"
     return False, (
         "the incoming webhook's owner is not a portal administrator: extranet users (clients "

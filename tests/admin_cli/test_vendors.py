@@ -89,6 +89,24 @@ async def test_check_fails_with_a_hint_when_the_webhooks_owner_is_no_administrat
     _no_secret(ran.out)
 
 
+@pytest.mark.parametrize(
+    ("admin", "shown"), [(None, "not checked yet"), (True, "a portal"), (False, "not a portal")]
+)
+async def test_readyz_shows_what_check_found_of_the_webhooks_owner(
+    database_url: str, vendors: Vendors, admin: bool | None, shown: str
+) -> None:
+    vendors.transport.routes[PUBLIC_HOST] = _public()
+    if admin is not None:
+        vendors.bitrix.owner_is_admin = admin
+        await _admin(database_url, vendors, "check")
+    calls = len(vendors.bitrix.calls)
+    async with running_app(make_settings(database_url), vendors) as app:
+        ready = (await app.client.get("/readyz")).json()
+    assert ready["bitrix_webhook_owner"].startswith(shown)
+    assert ("not a portal" in ready["bitrix_webhook_owner"]) is (admin is False)
+    assert ("profile", {}) not in vendors.bitrix.calls[calls:], "the probe asks nobody"
+
+
 async def test_check_finds_a_missing_bot_and_a_sick_public_url(
     database_url: str, vendors: Vendors
 ) -> None:
