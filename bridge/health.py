@@ -94,7 +94,8 @@ async def readiness(
     }
     if settings.fetches_events:
         body["bitrix_poll_lag_seconds"] = lag
-    body["bitrix_webhook_owner"] = _OWNER_SAID.get(facts.get(StatusKey.WEBHOOK_OWNER), _UNKNOWN)
+    owner = str(facts.get(StatusKey.WEBHOOK_OWNER) or "")
+    body["bitrix_webhook_owner"] = _OWNER_SAID.get(owner, _UNKNOWN)
     return JSONResponse(body, status_code=503 if reasons else 200)
 
 
