@@ -91,16 +91,22 @@ async def readiness(
         "reasons": reasons,
         "checks": checks,
         "worker_last_run": facts.get(StatusKey.WORKER_HEARTBEAT),
+        "bitrix_webhook_owner": _owner_said(facts.get(StatusKey.WEBHOOK_OWNER)),
     }
     if settings.fetches_events:
         body["bitrix_poll_lag_seconds"] = lag
-    owner = str(facts.get(StatusKey.WEBHOOK_OWNER) or "")
-    body["bitrix_webhook_owner"] = _OWNER_SAID.get(owner, _UNKNOWN)
     return JSONResponse(body, status_code=503 if reasons else 200)
 
 
 # Shown, never a reason to be unready: employees are found either way (bitrix24.md §13).
 _UNKNOWN = "not checked yet: python -m bridge.admin check tells"
+
+
+def _owner_said(found: object) -> str:
+    """What the last `admin check` found of the incoming webhook's owner."""
+    return _OWNER_SAID.get(str(found or ""), _UNKNOWN)
+
+
 _OWNER_SAID = {
     "administrator": "a portal administrator",
     "not_administrator": "not a portal administrator: extranet users outside the owner's "
