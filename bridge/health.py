@@ -72,13 +72,7 @@ async def readiness(
     checks["worker"] = _worker_check(settings, worker)
     deleted = facts.get(StatusKey.BOT_DELETED)
     checks["bot"] = f"deleted at {deleted}: run python -m bot.register" if deleted else "ok"
-    blocked = facts.get(StatusKey.PORTAL_BLOCKED)
-    checks["portal"] = (
-        f"blocked by Bitrix24 (OVERLOAD_LIMIT) since {blocked}: nothing is sent "
-        "until it lifts; ask Bitrix24 support"
-        if blocked
-        else "ok"
-    )
+    checks["portal"] = _portal_check(facts.get(StatusKey.PORTAL_BLOCKED))
     checks["member_id"] = _member_check(settings, facts.get(StatusKey.BITRIX_MEMBER_MISMATCH))
     lag = facts.get(POLL_LAG)
     if settings.fetches_events:
@@ -100,6 +94,16 @@ async def readiness(
 
 # Shown, never a reason to be unready: employees are found either way (bitrix24.md §13).
 _UNKNOWN = "not checked yet: python -m bridge.admin check tells"
+
+
+def _portal_check(blocked: str | None) -> str:
+    """Whether Bitrix24 blocked the portal by hand (OVERLOAD_LIMIT)."""
+    if not blocked:
+        return "ok"
+    return (
+        f"blocked by Bitrix24 (OVERLOAD_LIMIT) since {blocked}: nothing is sent "
+        "until it lifts; ask Bitrix24 support"
+    )
 
 
 def _owner_said(found: object) -> str:
