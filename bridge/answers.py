@@ -196,6 +196,7 @@ def _rate(
             session, survey, score=score, user_id=user_id, source=answer.source, now=now
         ):
             return AnswerOutcome.ALREADY_DONE
+        _confirm(session, settings, survey, score, now)
         followup.ask(session, settings, survey, score=score, now=now)
         return AnswerOutcome.CHANGED
     change = workflow.answered(
@@ -208,8 +209,20 @@ def _rate(
     if not surveys.apply_change(session, change, now=now):
         return AnswerOutcome.ALREADY_DONE
     changes.open_window(session, settings, survey, now)
+    if answer.survey_token is None:
+        _confirm(session, settings, survey, score, now)
     followup.ask(session, settings, survey, score=score, now=now)
     return AnswerOutcome.RATED
+
+
+def _confirm(
+    session: Session, settings: Settings, survey: Survey, score: int, now: datetime
+) -> None:
+    """Confirm a typed score or a change by a new message under the person's reply (issue 22,
+    point 2): the invitation's edit (it loses its buttons) is far up the chat, out of sight."""
+    key = "test_thanks" if survey.is_test else "thanks"
+    text = messages.text(key, language_of(survey), number=survey.issue_id, score=score)
+    say_to(session, settings, survey, text, now)
 
 
 # The hint a refused answer deserves (a click on a gone survey is told so plainly).
