@@ -24,8 +24,8 @@ from bot.settings import (
     plain_over_network,
 )
 from bot.texts_file import load_texts
+from bridge.attention_settings import AttentionSettings
 from bridge.durations import Duration, parse_optional_duration
-from bridge.survey_settings import SurveyRulesSettings
 from storage.db import unsupported_kind
 from storage.migrate import DEFAULT_DATABASE_URL
 
@@ -69,7 +69,7 @@ def parse_proxies(value: object) -> object:
     return value
 
 
-class Settings(SurveyRulesSettings):
+class Settings(AttentionSettings):
     """Everything the service needs: storage, Okdesk, Bitrix24 (inherited), the workflow."""
 
     database_url: str = DEFAULT_DATABASE_URL

@@ -224,6 +224,8 @@ EXPORT_COLUMNS: Sequence[Any] = (
     col(Survey.created_at),
     col(Survey.answered_at),
     col(Survey.rating_sent_at),
+    col(Survey.handled_at),
+    col(Survey.handled_by),
     col(Survey.reply_text),
     col(Survey.followup_text),
 )

@@ -180,6 +180,9 @@ class Survey(SQLModel, table=True):
     # button when it passes. `changing`: the person pressed it and sees the five buttons.
     change_until: datetime | None = _when(index=True)
     changing: bool = False
+    # A low rating someone on the team has handled («Разобрано» on /admin): who and when.
+    handled_at: datetime | None = _when()
+    handled_by: str | None = Field(default=None, max_length=100)
 
 
 class RatingChange(SQLModel, table=True):

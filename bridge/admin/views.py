@@ -33,6 +33,8 @@ SHOWN_FIELDS = (
     "reply_text",
     "followup_text",
     "followup_at",
+    "handled_at",
+    "handled_by",
     "created_at",
     "updated_at",
     "deadline_at",

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
 
-from bridge.report import sections
+from bridge.report import attention, sections
 from bridge.report.figures import Overview, Row, Week
 from bridge.report.period import Period
 from bridge.report.texts import texts
 from bridge.report.words import Comment
+from storage.attention import Unhandled
 from storage.report import Trouble
 from storage.report_words import Change
 
@@ -28,6 +30,7 @@ class Report:
     machine: dict[str, int]
     troubles: list[Trouble]
     retryable: bool
+    attention: list[Unhandled]
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Notice:
 
     queued: int
     refused: int
+    marked: bool | None = None
 
 
 CSS = """
@@ -83,6 +87,15 @@ blockquote{margin:0 0 4px;white-space:pre-wrap;overflow-wrap:anywhere}
 .comments small{color:#5a6478}
 .notice{background:#e3f4e8;border:1px solid #9ed3ad;border-radius:8px;padding:8px 12px}
 .problem{background:#fdecea;border:1px solid #e6a19a;border-radius:8px;padding:8px 12px}
+.handled{display:flex;flex-wrap:wrap;gap:4px}
+.handled input{font:inherit;width:9em;padding:3px 6px;border:1px solid #9fb3c8;border-radius:4px}
+.handled button{font:inherit;padding:3px 10px;border:0;border-radius:4px;background:#1f6fb2;
+color:#fff}
+tr.s1 td:nth-child(3),tr.s2 td:nth-child(3){color:#c0392b;font-weight:700}
+@media(max-width:640px){[data-table=attention] thead{display:none}
+[data-table=attention] tr{display:block;padding:6px 0;border-bottom:1px solid #e6eaef}
+[data-table=attention] td{display:inline-block;border:0;padding:2px 10px}
+[data-table=attention] td:nth-child(4),[data-table=attention] td:last-child{display:block}}
 .retry button{font:inherit;padding:8px 14px;border:0;border-radius:6px;background:#1f6fb2;
 color:#fff;margin-top:10px}
 """
@@ -104,6 +117,9 @@ def _header(report: Report, t: dict[str, str]) -> str:
 def _notice(notice: Notice | None, t: dict[str, str]) -> str:
     if notice is None:
         return ""
+    if notice.marked is not None:
+        text = t["marked"] if notice.marked else t["not_marked"]
+        return f'<p class="notice" role="status">{escape(text)}</p>'
     text = t["queued"].format(n=notice.queued)
     if notice.refused:
         text += " " + t["refused"].format(n=notice.refused)
@@ -116,19 +132,29 @@ def _problem(problem: str | None, t: dict[str, str]) -> str:
     return f'<p class="problem" role="alert">{escape(problem)} {escape(t["shown_instead"])}</p>'
 
 
+def _machine(report: Report, form: attention.Form, t: dict[str, str], language: str) -> str:
+    retry = sections.retry_form(*form(), report.period.query(), t) if report.retryable else ""
+    return (
+        f"<h2>{escape(t['machine'])}</h2>"
+        + sections.machine(report.machine, report.troubles, t, language)
+        + retry
+    )
+
+
 def render(
     report: Report,
     *,
     language: str,
     okdesk: str,
-    nonce: str,
-    csrf: str,
+    form: attention.Form,
+    now: datetime,
     notice: Notice | None = None,
     problem: str | None = None,
 ) -> str:
-    """The whole page."""
+    """The whole page; `form()` makes each form's single-use token."""
     t = texts(language)
     overview = report.overview
+    query = report.period.query()
     body = (
         _header(report, t)
         + "<main>"
@@ -136,6 +162,9 @@ def render(
         + _problem(problem, t)
         + f"<p>{escape(t['surveys'].format(n=overview.surveys))}</p>"
         + sections.cards(overview, t, language)
+        + attention.section(
+            report.attention, okdesk=okdesk, now=now, form=form, query=query, t=t, lang=language
+        )
         + sections.charts(overview, report.weeks, t, language)
         + '<div class="tables">'
         + sections.teams(report.engineers, "engineer", t, language)
@@ -143,9 +172,7 @@ def render(
         + "</div>"
         + sections.comments(report.comments, okdesk, t)
         + sections.changes(report.changes, okdesk, t)
-        + f"<h2>{escape(t['machine'])}</h2>"
-        + sections.machine(report.machine, report.troubles, t, language)
-        + (sections.retry_form(nonce, csrf, report.period.query(), t) if report.retryable else "")
+        + _machine(report, form, t, language)
         + "</main>"
     )
     return (

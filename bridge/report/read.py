@@ -8,15 +8,16 @@ from sqlalchemy.engine import Engine
 from bridge.report import figures, words
 from bridge.report.page import Report
 from bridge.report.period import Period
+from storage import attention, report_words
 from storage import report as queries
-from storage import report_words
 from storage.db import reading
 
-COMMENTS, TROUBLES, CHANGES = 20, 20, 20
+COMMENTS, TROUBLES, CHANGES, ATTENTION = 20, 20, 20, 50
 
 
-def read_report(engine: Engine, period: Period) -> Report:
-    """The page's figures for `period` (the machine's side is as of now, any period)."""
+def read_report(engine: Engine, period: Period, *, max_score: int = 2) -> Report:
+    """The page's figures for `period` (the machine's side is as of now, any period), and
+    its ratings at or below `max_score` no one has handled."""
     start, end = period.start, period.end
     with reading(engine) as session:
         cells = queries.cells(session, start=start, end=end)
@@ -26,6 +27,9 @@ def read_report(engine: Engine, period: Period) -> Report:
         machine = queries.machine_counts(session)
         troubles = queries.troubles(session, limit=TROUBLES)
         retryable = queries.retryable(session)
+        unhandled = attention.unhandled(
+            session, start=start, end=end, max_score=max_score, limit=ATTENTION
+        )
     return Report(
         period,
         figures.overview(queries.totals(cells)),
@@ -37,4 +41,5 @@ def read_report(engine: Engine, period: Period) -> Report:
         machine,
         troubles,
         retryable,
+        unhandled,
     )

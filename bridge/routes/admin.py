@@ -18,9 +18,11 @@ from fastapi.responses import (
     Response,
     StreamingResponse,
 )
+from starlette.datastructures import QueryParams
 
 from bridge.admin import retry_failed
 from bridge.report import export, guard
+from bridge.report.handling import handler_name, mark_handled
 from bridge.report.page import Notice, render
 from bridge.report.period import Period, PeriodError, parse_period
 from bridge.report.read import read_report
@@ -93,36 +95,53 @@ async def page(request: Request, state: Admin) -> HTMLResponse:
     """The report for `?from=&to=` (the last 30 days by default)."""
     query = request.query_params
     period, problem = _period(state, query.get("from"), query.get("to"))
-    report = await asyncio.to_thread(read_report, state.engine, period)
-    nonce, csrf = guard.form_token(_token(state))
-    notice = Notice(_count(query.get("queued")), _count(query.get("refused")))
+    max_score = state.settings.alert_max_score
+    report = await asyncio.to_thread(read_report, state.engine, period, max_score=max_score)
+    token = _token(state)
     html = render(
         report,
         language=state.settings.language,
         okdesk=state.settings.okdesk_url,
-        nonce=nonce,
-        csrf=csrf,
-        notice=notice if "queued" in query else None,
+        form=lambda: guard.form_token(token),
+        now=state.clock(),
+        notice=_notice(query),
         problem=problem,
     )
     headers = {**_NO_STORE, "Content-Security-Policy": _CSP}
     return HTMLResponse(html, status_code=400 if problem else 200, headers=headers)
 
 
-@router.post("/retry")
-async def retry(request: Request, state: Admin) -> Response:
-    """Queue the failed jobs again, then back to the page (303) with how many were queued."""
+def _notice(query: QueryParams) -> Notice | None:
+    if "handled" in query:
+        return Notice(0, 0, marked=query.get("handled") == "1")
+    if "queued" in query:
+        return Notice(_count(query.get("queued")), _count(query.get("refused")))
+    return None
+
+
+async def _form(request: Request, state: App) -> dict[str, str] | PlainTextResponse:
+    """The posted form's fields once it is proven ours, fresh and unused; else the refusal."""
     headers = request.headers
     ours = f"{request.url.scheme}://{headers.get('host', '')}"
     if not guard.same_origin(headers.get("origin"), headers.get("referer"), ours):
         return _refused("refused: the form must come from this page")
-    # Two short fields: read by hand rather than add a multipart parser for them.
-    form = parse_qs((await request.body())[:1000].decode("utf-8", "replace"))
-    nonce, csrf = (form.get(name, [""])[0] for name in ("nonce", "csrf"))
+    # A few short fields: read by hand rather than add a multipart parser for them.
+    posted = parse_qs((await request.body())[:2000].decode("utf-8", "replace"))
+    form = {name: values[0] for name, values in posted.items()}
+    nonce, csrf = form.get("nonce", ""), form.get("csrf", "")
     if not guard.form_valid(_token(state), nonce, csrf):
         return _refused("refused: the form is stale or forged, reload the page")
     if not state.spent_forms.spend(nonce):
         return _refused("refused: this form was already sent, reload the page")
+    return form
+
+
+@router.post("/retry")
+async def retry(request: Request, state: Admin) -> Response:
+    """Queue the failed jobs again, then back to the page (303) with how many were queued."""
+    form = await _form(request, state)
+    if isinstance(form, Response):
+        return form
     period, _ = _period(state, request.query_params.get("from"), request.query_params.get("to"))
     queued, refused = await asyncio.to_thread(
         retry_failed, state.engine, state.settings, state.clock()
@@ -131,6 +150,22 @@ async def retry(request: Request, state: Admin) -> Response:
     log.info("admin.retry_failed queued=%d refused=%d", queued, len(refused))
     target = f"/admin?{period.query()}&queued={queued}&refused={len(refused)}"
     return RedirectResponse(target, status_code=303)
+
+
+@router.post("/handled")
+async def handled(request: Request, state: Admin) -> Response:
+    """«Разобрано»: record who handled a low rating and when, then back to the page (303)."""
+    form = await _form(request, state)
+    if isinstance(form, Response):
+        return form
+    period, _ = _period(state, request.query_params.get("from"), request.query_params.get("to"))
+    survey_id = _count(form.get("survey"))
+    by = handler_name(form.get("by"))
+    marked = await asyncio.to_thread(
+        mark_handled, state.engine, state.settings, survey_id, by, state.clock()
+    )
+    log.info("admin.rating_handled survey_id=%d marked=%s", survey_id, marked)
+    return RedirectResponse(f"/admin?{period.query()}&handled={int(marked)}", status_code=303)
 
 
 def _refused(text: str) -> PlainTextResponse:

@@ -111,3 +111,17 @@ def test_the_retry_button_queues_the_failed_survey(browser: Any, service: Servic
     assert "queued=1" in page.url
     assert page.locator(".notice").inner_text().startswith("Поставлено в очередь заново: 1.")
     page.context.close()
+
+
+def test_needs_attention_and_handled_on_a_phone(browser: Any, service: Service) -> None:
+    page = _page(browser, service, "phone")
+    rows = page.locator('table[data-table="attention"] tbody tr')
+    assert rows.count() == 2
+    assert "Долго ждал ответа" in rows.first.inner_text()
+    rows.first.locator('input[name="by"]').fill("Ольга")
+    rows.first.locator("form.handled button").click()
+    page.wait_for_load_state()
+    assert "handled=1" in page.url
+    assert page.locator(".notice").inner_text() == "Отмечено как разобранное."
+    assert page.locator('table[data-table="attention"] tbody tr').count() == 1
+    page.context.close()
