@@ -310,3 +310,31 @@ def test_serve_runs_both_fakes_over_http() -> None:
     finally:
         watchdog.cancel()
         proc.kill()
+
+
+@pytest.mark.anyio
+async def test_a_user_brief_only_webhook_drops_the_email_filter(
+    bx: httpx.AsyncClient, bitrix: FakeBitrix
+) -> None:
+    """`user_brief` reads no contact data, so Bitrix24 drops the EMAIL filter silently and
+    user.get answers everyone (bitrix24.md §6); with `user` the filter holds."""
+    bitrix.users.append({"ID": "31", "ACTIVE": True, "NAME": "Ольга", "EMAIL": "o@x.example"})
+    wanted = {"FILTER": {"EMAIL": "i.petrov@romashka.example"}}
+    found = (await bx.post("user.get", json=wanted)).json()["result"]
+    assert [u["ID"] for u in found] == ["27"]
+    bitrix.scopes = ["imbot", "im", "user_brief"]
+    everyone = (await bx.post("user.get", json=wanted)).json()["result"]
+    assert sorted(u["ID"] for u in everyone) == sorted(u["ID"] for u in bitrix.users)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("admin", [True, False])
+async def test_profile_over_the_webhook_is_its_owner_and_says_if_an_administrator(
+    bx: httpx.AsyncClient, bitrix: FakeBitrix, admin: bool
+) -> None:
+    """`profile` with the webhook's own auth names the webhook's owner (user 1 of
+    /rest/1/<code>/) with `ADMIN` (bitrix24.md §13); no OAuth token is needed."""
+    bitrix.owner_is_admin = admin
+    answer = await bx.post("profile", json={})
+    assert answer.status_code == 200
+    assert answer.json()["result"]["ID"] == "1" and answer.json()["result"]["ADMIN"] is admin

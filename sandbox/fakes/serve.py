@@ -47,6 +47,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-v2-limit", action="store_true", help="lift imbot.v2's 2 requests a second"
     )
+    parser.add_argument(
+        "--v2-throttle-status",
+        type=int,
+        choices=(429, 503),
+        default=503,
+        help="how imbot.v2 says 'too many requests' (both are seen; 503 by default)",
+    )
     return parser.parse_args(argv)
 
 
@@ -85,6 +92,7 @@ async def run(args: argparse.Namespace) -> None:
             args.webhook_path,
             latency=args.latency,
             v2_rate_limit=not args.no_v2_limit,
+            v2_throttle_status=args.v2_throttle_status,
             domain="127.0.0.1",
             **limits,
         )

@@ -3,7 +3,7 @@ the tests of the service only mean something if the fake refuses what the portal
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -95,11 +95,39 @@ def test_events_older_than_a_day_are_gone_acknowledged_or_not() -> None:
     assert events(fake, bot_id).json()["result"]["events"] == []
 
 
-def test_a_third_request_within_a_second_is_answered_429() -> None:
+@pytest.mark.parametrize(("setting", "status"), [(None, 503), (503, 503), (429, 429)])
+def test_a_third_request_within_a_second_is_throttled_as_the_fake_is_set(
+    setting: Literal[429, 503] | None, status: int
+) -> None:
     fake, bot_id = fake_with_bot(limit=False)
     fake.v2_rate_limit = True
-    codes = [events(fake, bot_id).status_code for _ in range(3)]
-    assert codes == [200, 200, 429]
+    if setting is not None:
+        fake.v2_throttle_status = setting
+    answers = [events(fake, bot_id) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, status]
+    assert answers[2].json()["error"] == "QUERY_LIMIT_EXCEEDED" and fake.limited == 1
+
+
+def test_empty_maps_are_php_empty_arrays() -> None:
+    fake, bot_id = fake_with_bot()
+    sent = send(fake, bot_id, {"BOT_ID": bot_id, "BUTTONS": KEYBOARD}).json()["result"]
+    assert sent["uuidMap"] == []
+    fake.type_message(bot_id, 27, "5")
+    (typed,) = events(fake, bot_id).json()["result"]["events"]
+    assert typed["data"]["message"]["params"] == []
+
+
+def test_a_v2_edit_has_no_time_limit_only_its_own_live_messages() -> None:
+    fake, bot_id = fake_with_bot()
+    message_id = send(fake, bot_id, {"BOT_ID": bot_id, "BUTTONS": KEYBOARD}).json()["result"]["id"]
+    fake.uneditable.add(message_id)  # past v1's edit period: v2 does not care
+    update = {"botId": bot_id, "botToken": TOKEN, "messageId": message_id}
+    edited = call(fake, "imbot.v2.Chat.Message.update", {**update, "fields": {"message": "Ok"}})
+    assert edited.status_code == 200 and fake.messages[message_id]["MESSAGE"] == "Ok"
+    emptied = {"message": "", "keyboard": "N"}
+    assert call(fake, "imbot.v2.Chat.Message.update", {**update, "fields": emptied}).is_success
+    again = call(fake, "imbot.v2.Chat.Message.update", {**update, "fields": {"message": "Ok"}})
+    assert again.json()["error"] == "ACCESS_DENIED", "an emptied message is deleted"
 
 
 @pytest.mark.parametrize("owner", ["another-app-token", ""])

@@ -3,6 +3,9 @@ edit reported as such, a re-registered bot found again, a missing bot waited for
 
 from __future__ import annotations
 
+import asyncio
+from typing import Literal
+
 import httpx
 import pytest
 
@@ -44,14 +47,38 @@ async def test_buttons_are_sent_with_the_bot_id_and_removed_by_an_edit() -> None
     assert fake.messages[sent]["KEYBOARD"] is None and fake.messages[sent]["MESSAGE"] == "Thanks"
 
 
-async def test_a_message_it_may_not_edit_is_reported_as_not_editable() -> None:
+async def test_an_old_message_is_edited_and_a_deleted_one_is_reported_as_not_editable() -> None:
     fake = FakeBitrixV2(WEBHOOK_PATH, v2_rate_limit=False)
     async with _http(fake) as http:
         chat = await _messenger(http, fake)
-        sent = await chat.send("27", ChatMessage("Rate"))
-        fake.uneditable.add(sent)
+        old = await chat.send("27", ChatMessage("Rate", rating_keyboard("tok")))
+        fake.uneditable.add(old)  # past v1's edit period: v2 edits have no time limit
+        await chat.edit(old, ChatMessage("Thanks"))
+        assert fake.messages[old]["MESSAGE"] == "Thanks"
+        fake.messages[old]["deleted"] = True
         with pytest.raises(MessageNotEditableError):
-            await chat.edit(sent, ChatMessage("Thanks"))
+            await chat.edit(old, ChatMessage("Thanks again"))
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_throttling_either_way_is_transient_and_passes_after_a_pause(
+    status: Literal[429, 503],
+) -> None:
+    fake = FakeBitrixV2(WEBHOOK_PATH, v2_rate_limit=False, v2_throttle_status=status)
+    async with _http(fake) as http:
+        bot_id = await (await _messenger(http, fake)).bot_id()
+        client = BitrixClient(http, BITRIX_BASE + WEBHOOK_PATH, CLIENT_ID)
+        fake.v2_rate_limit = True
+        fetch = {"botId": bot_id, "botToken": BOT_TOKEN}
+        await client.call("imbot.v2.Event.get", fetch)
+        await client.call("imbot.v2.Event.get", fetch)
+        with pytest.raises(TransientError) as limited:
+            await client.call("imbot.v2.Event.get", fetch)
+        # Transient (retried later), never PortalBlockedError (a 503 OVERLOAD_LIMIT: stop).
+        assert type(limited.value) is TransientError
+        assert limited.value.code == "QUERY_LIMIT_EXCEEDED" and fake.limited == 1
+        await asyncio.sleep(1.05)
+        assert "events" in await client.call("imbot.v2.Event.get", fetch)
 
 
 async def test_a_deleted_bot_is_found_again_by_code_or_waited_for() -> None:

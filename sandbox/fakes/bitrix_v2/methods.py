@@ -9,7 +9,7 @@ import itertools
 import re
 from typing import Any
 
-from sandbox.fakes.bitrix.php import Answer, BitrixError, as_int, as_str
+from sandbox.fakes.bitrix.php import Answer, BitrixError, as_int, as_str, php_json_array
 from sandbox.fakes.bitrix_v2.queue import EventQueue, bot_object
 
 MAX_TOKEN = 40
@@ -206,22 +206,25 @@ class V2Methods:
             "API": "v2",
             "deleted": False,
         }
-        return Answer({"id": message_id, "uuidMap": {}})
+        # PHP's empty array is `[]`, never `{}` (bitrix24.md §13).
+        return Answer({"id": message_id, "uuidMap": php_json_array({})})
 
     def _v2_update_message(self, params: dict[str, Any]) -> Answer:
-        """Chat.Message.update: own messages only; anything else (missing, another bot's,
-        too old to edit) is ACCESS_DENIED, the one error the page documents."""
+        """Chat.Message.update: the bot's own messages, however old: v2 edits have no time
+        limit, unlike v1's (`uneditable` is v1's period), bitrix24.md §13. A missing, deleted
+        or another bot's message is ACCESS_DENIED, the one refusal; all emptied deletes it."""
         bot = self._owned_bot(params)
         message = self.messages.get(as_int(params.get("messageId")) or 0)
         fields = params.get("fields")
         if not isinstance(fields, dict) or not fields:
             raise BitrixError("PARAMS_REQUIRED", "fields are required")
-        if message is None or message["BOT_ID"] != bot["ID"] or message["ID"] in self.uneditable:
+        if message is None or message["BOT_ID"] != bot["ID"] or message.get("deleted"):
             raise BitrixError("ACCESS_DENIED", "Access denied")
         if "message" in fields:
             message["MESSAGE"] = as_str(fields["message"]).strip()
         if "keyboard" in fields:
             message["KEYBOARD"] = self._keyboard(bot, fields["keyboard"])
+        message["deleted"] = not message["MESSAGE"] and not message["KEYBOARD"]
         return Answer({"result": True})
 
     @staticmethod

@@ -1,13 +1,20 @@
 """The portal with imbot.v2: the v1 fake plus JSON-only v2 methods under a rate limit of
-2 requests a second per application (HTTP 429), the event queue, a clock tests can advance
-(24 h retention), and what people do: press a button, type a message."""
+2 requests a second per application, the event queue, a clock tests can advance (24 h
+retention), and what people do: press a button, type a message.
+
+Throttling is unsettled (bitrix24-v2.md §6, open point 3): the v2 pages say HTTP 429, the
+portal's general REST layer answers 503 `QUERY_LIMIT_EXCEEDED`. `v2_throttle_status` picks;
+503 by default, the harsher reading: a 503 is also what a down portal and a manual block
+(`OVERLOAD_LIMIT`, stop) answer, so only a client that reads the error code backs off
+correctly, where a 429 says "too many" by itself.
+"""
 
 from __future__ import annotations
 
 import collections
 import json
 import time
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -47,11 +54,18 @@ def php_pairs(value: Any, prefix: str) -> list[tuple[str, str]]:
 class FakeBitrixV2(V2Methods, FakeBitrix):
     """A portal serving imbot.* (v1) and imbot.v2.*, with inspectable state."""
 
-    def __init__(self, *args: Any, v2_rate_limit: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        v2_rate_limit: bool = True,
+        v2_throttle_status: Literal[429, 503] = 503,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.queue = EventQueue()
         self.skew = 0.0
         self.v2_rate_limit = v2_rate_limit
+        self.v2_throttle_status = v2_throttle_status
         self.limited = 0
         self._recent: dict[str, collections.deque[float]] = {}
         self._methods.update(
@@ -93,7 +107,7 @@ class FakeBitrixV2(V2Methods, FakeBitrix):
             if not self._v2_admit(await request.body()):
                 self.limited += 1
                 body = {"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"}
-                return JSONResponse(body, 429)
+                return JSONResponse(body, self.v2_throttle_status)
         return await super()._endpoint(request)
 
     def _v2_admit(self, raw: bytes) -> bool:

@@ -125,6 +125,6 @@ def message_object(
         "isSystem": False,
         "uuid": "",
         "forward": None,
-        "params": {},
+        "params": [],  # PHP's empty array (bitrix24.md §13)
         "viewedByOthers": False,
     }
