@@ -30,6 +30,7 @@ from tests.harness.waiting import eventually
 pytestmark = pytest.mark.anyio
 NEW_TOKEN = "new-events-secret-abcdefghij0123456789"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
+V2_EVENTS = "/api/v1/bitrix/v2/events"
 
 
 def _rotating(database_url: str, **overrides: object) -> Settings:
@@ -177,3 +178,23 @@ def test_the_command_prints_the_two_lines_and_refuses_steps_out_of_order(tmp_pat
     again = _register(tmp_path, "--rotate")
     assert again.returncode == 2 and "a rotation is under way" in again.stderr
     assert EVENTS_TOKEN not in again.stderr + unbound.stderr
+
+
+async def test_the_v2_webhook_route_accepts_both_tokens_during_a_rotation(
+    database_url: str,
+) -> None:
+    mode = {"bitrix_event_mode": "webhook", "public_url": "https://rating.acme.example/"}
+    vendors = await v2_vendors(database_url, **mode)
+    rotating = v2_settings(
+        database_url,
+        **mode,
+        bitrix_events_token=NEW_TOKEN,
+        bitrix_events_token_previous=EVENTS_TOKEN,
+    )
+    async with running_app(rotating, vendors) as app:
+        statuses = [
+            (await app.client.post(V2_EVENTS, params={"token": token}, headers=FORM)).status_code
+            for token in (EVENTS_TOKEN, NEW_TOKEN, "forged-token-0000000000")
+        ]
+    # Past the secret, an empty body is unreadable (400); a wrong secret stops at 403.
+    assert statuses == [400, 400, 403]
