@@ -61,6 +61,19 @@ class Trouble:
     updated_at: datetime
 
 
+def matching(**wanted: str | None) -> list[ColumnElement[bool]]:
+    """Conditions keeping the surveys of one engineer, group, company, type and priority
+    (those given): `matching(engineer="Иван", company=None)`."""
+    columns = {
+        "engineer": col(Survey.engineer),
+        "group": col(Survey.engineer_group),
+        "company": col(Survey.company_name),
+        "type": col(Survey.type_code),
+        "priority": col(Survey.priority_code),
+    }
+    return [columns[name] == value for name, value in wanted.items() if value]
+
+
 def _in_period(start: datetime, end: datetime) -> ColumnElement[bool]:
     return and_(
         col(Survey.created_at) >= start,
@@ -77,7 +90,9 @@ def _count(condition: ColumnElement[bool]) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def weeks(session: Session, *, start: datetime, end: datetime) -> list[Day]:
+def weeks(
+    session: Session, *, start: datetime, end: datetime, where: Sequence[Any] = ()
+) -> list[Day]:
     """People's ratings per ISO week of the period, each dated at its first day in the period.
 
     One small range query a week rather than a GROUP BY over a date function: the ranges
@@ -87,7 +102,7 @@ def weeks(session: Session, *, start: datetime, end: datetime) -> list[Day]:
     for since, until in _week_ranges(start, end):
         ratings, good = session.execute(
             select(func.count(), _count(col(Survey.score) >= 4)).where(
-                _in_period(since, until), _human()
+                _in_period(since, until), _human(), *where
             )
         ).one()
         if ratings:
@@ -125,7 +140,9 @@ class Cell:
         return self.score is not None and not self.automatic
 
 
-def cells(session: Session, *, start: datetime, end: datetime) -> list[Cell]:
+def cells(
+    session: Session, *, start: datetime, end: datetime, where: Sequence[Any] = ()
+) -> list[Cell]:
     """One grouped pass over the period.
 
     SQLite walks `ix_survey_teams` in its grouping order instead of range-scanning the period
@@ -145,7 +162,7 @@ def cells(session: Session, *, start: datetime, end: datetime) -> list[Cell]:
     )
     rows = session.execute(
         select(*columns, func.count(), func.count(col(Survey.message_id)))
-        .where(created >= start, created < end, col(Survey.is_test).is_(False))
+        .where(created >= start, created < end, col(Survey.is_test).is_(False), *where)
         .group_by(*columns)
     ).all()
     return [Cell(r[0], r[1], r[2], bool(r[3]), int(r[4]), int(r[5])) for r in rows]
@@ -236,6 +253,7 @@ def export_batch(
     *,
     start: datetime,
     end: datetime,
+    where: Sequence[Any] = (),
     after: tuple[datetime, int] | None,
     limit: int,
 ) -> tuple[list[tuple[Any, ...]], tuple[datetime, int] | None]:
@@ -247,7 +265,7 @@ def export_batch(
     holds the write lock, and a slow download must not stop the worker.
     """
     key = (col(Survey.created_at), col(Survey.id))
-    statement = select(*EXPORT_COLUMNS, *key).where(_in_period(start, end))
+    statement = select(*EXPORT_COLUMNS, *key).where(_in_period(start, end), *where)
     if after is not None:
         statement = statement.where(tuple_(*key) > tuple_(*after))
     rows = session.execute(statement.order_by(*key).limit(limit)).all()

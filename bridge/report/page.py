@@ -8,6 +8,7 @@ from html import escape
 
 from bridge.report import attention, sections
 from bridge.report.figures import Overview, Row, Week
+from bridge.report.filters import NAMES, Filters
 from bridge.report.period import Period
 from bridge.report.texts import texts
 from bridge.report.words import Comment
@@ -31,6 +32,12 @@ class Report:
     troubles: list[Trouble]
     retryable: bool
     attention: list[Unhandled]
+    previous: Overview
+    filters: Filters
+
+    def query(self) -> str:
+        """The page's query string: the period and the filters."""
+        return self.period.query() + self.filters.query()
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ header h1{font-size:20px;margin:0}
 header form{display:flex;flex-wrap:wrap;gap:6px;align-items:center}
 header input,header button{font:inherit;padding:4px 8px;border-radius:4px;border:1px solid #9fb3c8}
 header a{color:#fff}
+header .filter{width:10em}
 main{max-width:1100px;margin:0 auto;padding:12px}
 h2{font-size:17px;margin:20px 0 8px}
 section{margin-bottom:8px}
@@ -60,7 +68,7 @@ section{margin-bottom:8px}
 .card .label{display:block;font-size:13px;color:#5a6478}
 .card strong{display:block;font-size:28px}
 .card.small strong{font-size:22px}
-.card small{color:#5a6478}
+.card small{color:#5a6478;display:block}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));gap:10px}
 figure{margin:0;background:#fff;border-radius:8px;padding:10px;box-shadow:0 1px 2px #0002}
 figcaption{font-weight:600;margin-bottom:4px}
@@ -108,10 +116,32 @@ def _header(report: Report, t: dict[str, str]) -> str:
         '<form method="get" action="/admin">'
         f'<label>{escape(t["from"])} <input type="date" name="from" value="{first}"></label>'
         f'<label>{escape(t["to"])} <input type="date" name="to" value="{last}"></label>'
-        f'<button type="submit">{escape(t["show"])}</button>'
-        f'<a href="/admin/export.csv?{escape(report.period.query())}">{escape(t["export"])}</a>'
+        + _filters(report, t)
+        + f'<button type="submit">{escape(t["show"])}</button>'
+        f'<a href="/admin/export.csv?{escape(report.query())}">{escape(t["export"])}</a>'
         "</form></header>"
     )
+
+
+def _filters(report: Report, t: dict[str, str]) -> str:
+    known = {
+        "engineer": [r.name for r in report.engineers if r.name],
+        "group": [r.name for r in report.groups if r.name],
+    }
+    lists = "".join(
+        f'<datalist id="known-{name}">'
+        + "".join(f'<option value="{escape(v)}">' for v in values)
+        + "</datalist>"
+        for name, values in known.items()
+    )
+    inputs = "".join(
+        f'<input name="{name}" value="{escape(getattr(report.filters, name) or "")}" '
+        f'placeholder="{escape(t["filter_" + name])}" aria-label="{escape(t["filter_" + name])}"'
+        + (f' list="known-{name}"' if name in known else "")
+        + ' class="filter">'
+        for name in NAMES
+    )
+    return lists + inputs
 
 
 def _notice(notice: Notice | None, t: dict[str, str]) -> str:
@@ -133,7 +163,7 @@ def _problem(problem: str | None, t: dict[str, str]) -> str:
 
 
 def _machine(report: Report, form: attention.Form, t: dict[str, str], language: str) -> str:
-    retry = sections.retry_form(*form(), report.period.query(), t) if report.retryable else ""
+    retry = sections.retry_form(*form(), report.query(), t) if report.retryable else ""
     return (
         f"<h2>{escape(t['machine'])}</h2>"
         + sections.machine(report.machine, report.troubles, t, language)
@@ -154,14 +184,14 @@ def render(
     """The whole page; `form()` makes each form's single-use token."""
     t = texts(language)
     overview = report.overview
-    query = report.period.query()
+    query = report.query()
     body = (
         _header(report, t)
         + "<main>"
         + _notice(notice, t)
         + _problem(problem, t)
         + f"<p>{escape(t['surveys'].format(n=overview.surveys))}</p>"
-        + sections.cards(overview, t, language)
+        + sections.cards(overview, report.previous, t, language)
         + attention.section(
             report.attention, okdesk=okdesk, now=now, form=form, query=query, t=t, lang=language
         )

@@ -40,6 +40,11 @@ class Period:
         """The first moment after the period (UTC)."""
         return datetime.combine(self.last + timedelta(days=1), time(), UTC)
 
+    def previous(self) -> Period:
+        """The period of the same length just before this one."""
+        days = self.last - self.first + timedelta(days=1)
+        return Period(self.first - days, self.first - timedelta(days=1))
+
     def query(self) -> str:
         """The period as the page's query string."""
         return f"from={self.first.isoformat()}&to={self.last.isoformat()}"

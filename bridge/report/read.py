@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from bridge.report import figures, words
+from bridge.report.filters import Filters
 from bridge.report.page import Report
 from bridge.report.period import Period
 from storage import attention, report_words
@@ -15,20 +16,29 @@ from storage.db import reading
 COMMENTS, TROUBLES, CHANGES, ATTENTION = 20, 20, 20, 50
 
 
-def read_report(engine: Engine, period: Period, *, max_score: int = 2) -> Report:
-    """The page's figures for `period` (the machine's side is as of now, any period), and
-    its ratings at or below `max_score` no one has handled."""
+def read_report(
+    engine: Engine, period: Period, *, filters: Filters | None = None, max_score: int = 2
+) -> Report:
+    """The page's figures for `period` and `filters` beside the previous period's (the
+    machine's side is as of now, any period), and its ratings at or below `max_score` no one
+    has handled."""
+    kept = filters or Filters()
+    where = kept.conditions()
     start, end = period.start, period.end
+    before = period.previous()
     with reading(engine) as session:
-        cells = queries.cells(session, start=start, end=end)
-        weeks = queries.weeks(session, start=start, end=end)
-        comments = words.comments(session, start=start, end=end, limit=COMMENTS)
-        changes = report_words.latest_changes(session, start=start, end=end, limit=CHANGES)
+        cells = queries.cells(session, start=start, end=end, where=where)
+        earlier = queries.cells(session, start=before.start, end=before.end, where=where)
+        weeks = queries.weeks(session, start=start, end=end, where=where)
+        comments = words.comments(session, start=start, end=end, where=where, limit=COMMENTS)
+        changes = report_words.latest_changes(
+            session, start=start, end=end, where=where, limit=CHANGES
+        )
         machine = queries.machine_counts(session)
         troubles = queries.troubles(session, limit=TROUBLES)
         retryable = queries.retryable(session)
         unhandled = attention.unhandled(
-            session, start=start, end=end, max_score=max_score, limit=ATTENTION
+            session, start=start, end=end, max_score=max_score, where=where, limit=ATTENTION
         )
     return Report(
         period,
@@ -42,4 +52,6 @@ def read_report(engine: Engine, period: Period, *, max_score: int = 2) -> Report
         troubles,
         retryable,
         unhandled,
+        figures.overview(queries.totals(earlier)),
+        kept,
     )

@@ -18,21 +18,32 @@ from storage.report_words import Change
 MACHINE_STATES = ("inviting", "awaiting", "undeliverable", "failed")
 
 
-def _card(name: str, figure: str, value: str, note: str = "") -> str:
+def _card(name: str, figure: str, value: str, note: str = "", before: str = "") -> str:
     small = f"<small>{escape(note)}</small>" if note else ""
     return (
         f'<div class="card"><span class="label">{escape(name)}</span>'
-        f'<strong data-figure="{figure}">{escape(value)}</strong>{small}</div>'
+        f'<strong data-figure="{figure}">{escape(value)}</strong>{small}{before}</div>'
     )
 
 
-def cards(overview: Overview, t: dict[str, str], lang: str) -> str:
-    """The headline figures as cards."""
+def _before(figure: str, value: str, t: dict[str, str]) -> str:
+    return (
+        f'<small class="previous">{escape(t["previous"])} '
+        f'<b data-figure="{figure}_previous">{escape(value)}</b></small>'
+    )
+
+
+def cards(overview: Overview, previous: Overview, t: dict[str, str], lang: str) -> str:
+    """The headline figures as cards, CSAT and the response rate beside the previous
+    period's."""
     delivered = t["of_delivered"].format(n=overview.delivered)
+    earlier = _before("csat", percent(previous.score.csat), t)
+    earlier_rate = _before("response", percent(previous.response_rate), t)
+    rate = percent(overview.response_rate)
     return (
         '<section class="cards">'
-        + _card(t["csat"], "csat", percent(overview.score.csat))
-        + _card(t["response"], "response", percent(overview.response_rate), delivered)
+        + _card(t["csat"], "csat", percent(overview.score.csat), before=earlier)
+        + _card(t["response"], "response", rate, delivered, earlier_rate)
         + _card(t["mean"], "mean", decimal(overview.score.mean, lang))
         + _card(t["human"], "human", str(overview.human))
         + _card(t["automatic"], "automatic", str(overview.automatic))

@@ -22,6 +22,7 @@ from starlette.datastructures import QueryParams
 
 from bridge.admin import retry_failed
 from bridge.report import export, guard
+from bridge.report.filters import Filters
 from bridge.report.handling import handler_name, mark_handled
 from bridge.report.page import Notice, render
 from bridge.report.period import Period, PeriodError, parse_period
@@ -96,7 +97,10 @@ async def page(request: Request, state: Admin) -> HTMLResponse:
     query = request.query_params
     period, problem = _period(state, query.get("from"), query.get("to"))
     max_score = state.settings.alert_max_score
-    report = await asyncio.to_thread(read_report, state.engine, period, max_score=max_score)
+    filters = Filters.of(query)
+    report = await asyncio.to_thread(
+        read_report, state.engine, period, filters=filters, max_score=max_score
+    )
     token = _token(state)
     html = render(
         report,
@@ -148,7 +152,8 @@ async def retry(request: Request, state: Admin) -> Response:
     )
     state.wake_worker()
     log.info("admin.retry_failed queued=%d refused=%d", queued, len(refused))
-    target = f"/admin?{period.query()}&queued={queued}&refused={len(refused)}"
+    back = period.query() + Filters.of(request.query_params).query()
+    target = f"/admin?{back}&queued={queued}&refused={len(refused)}"
     return RedirectResponse(target, status_code=303)
 
 
@@ -165,7 +170,8 @@ async def handled(request: Request, state: Admin) -> Response:
         mark_handled, state.engine, state.settings, survey_id, by, state.clock()
     )
     log.info("admin.rating_handled survey_id=%d marked=%s", survey_id, marked)
-    return RedirectResponse(f"/admin?{period.query()}&handled={int(marked)}", status_code=303)
+    back = period.query() + Filters.of(request.query_params).query()
+    return RedirectResponse(f"/admin?{back}&handled={int(marked)}", status_code=303)
 
 
 def _refused(text: str) -> PlainTextResponse:
@@ -182,18 +188,25 @@ async def export_csv(request: Request, state: Admin) -> Response:
         return PlainTextResponse(problem, status_code=400, headers=_NO_STORE)
     name = f"ratings-{period.first.isoformat()}-{period.last.isoformat()}.csv"
     return StreamingResponse(
-        export.lines(_batches(state, period), state.settings.language),
+        export.lines(
+            _batches(state, period, Filters.of(request.query_params)), state.settings.language
+        ),
         media_type="text/csv; charset=utf-8",
         headers={**_NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
-def _batches(state: App, period: Period) -> Iterator[list[tuple[Any, ...]]]:
+def _batches(state: App, period: Period, filters: Filters) -> Iterator[list[tuple[Any, ...]]]:
     after: tuple[datetime, int] | None = None
     while True:
         with reading(state.engine) as session:
             rows, after = queries.export_batch(
-                session, start=period.start, end=period.end, after=after, limit=EXPORT_BATCH
+                session,
+                start=period.start,
+                end=period.end,
+                where=filters.conditions(),
+                after=after,
+                limit=EXPORT_BATCH,
             )
             rows = export.with_words(session, rows)
         yield rows

@@ -125,3 +125,14 @@ def test_needs_attention_and_handled_on_a_phone(browser: Any, service: Service) 
     assert page.locator(".notice").inner_text() == "Отмечено как разобранное."
     assert page.locator('table[data-table="attention"] tbody tr').count() == 1
     page.context.close()
+
+
+def test_the_engineer_filter_and_the_previous_period(browser: Any, service: Service) -> None:
+    page = _page(browser, service, "desktop")
+    assert _figure(page, "csat_previous") == "0%"
+    page.locator('header input[name="engineer"]').fill(dataset.IVAN)
+    page.locator('header button[type="submit"]').click()
+    page.wait_for_load_state()
+    # Ivan's 5, 4, 2: 67%; 3 of his 7 delivered invitations answered: 43%.
+    assert (_figure(page, "csat"), _figure(page, "response")) == ("67%", "43%")
+    page.context.close()

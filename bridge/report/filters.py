@@ -1,0 +1,41 @@
+"""The report's filters: `?engineer=&group=&company=&type=&priority=`, each an exact value as
+the closure webhook stored it (empty: any)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from storage.report import matching
+
+NAMES = ("engineer", "group", "company", "type", "priority")
+# The longest value the table holds (engineer, group and company are 300 characters).
+LONGEST = 300
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which surveys the report keeps (None: any)."""
+
+    engineer: str | None = None
+    group: str | None = None
+    company: str | None = None
+    type: str | None = None
+    priority: str | None = None
+
+    @classmethod
+    def of(cls, query: Mapping[str, str]) -> Filters:
+        """The filters a query string names; blank values mean any."""
+        values = {name: (query.get(name) or "").strip()[:LONGEST] or None for name in NAMES}
+        return cls(**values)
+
+    def query(self) -> str:
+        """The filters as query-string parameters, each starting with `&` (empty: none)."""
+        given = {name: value for name, value in asdict(self).items() if value}
+        return f"&{urlencode(given)}" if given else ""
+
+    def conditions(self) -> list[Any]:
+        """The database conditions that keep the surveys these filters name."""
+        return matching(**asdict(self))
