@@ -21,7 +21,6 @@ from bridge.invitations import Invitations
 from bridge.jobs import Effect, applying
 from bridge.okdesk.data import TicketContext
 from bridge.settings import Settings
-from bridge.workflow import Change, Trigger
 from storage import asking, surveys
 from storage.db import transaction
 from storage.surveys import SurveyFields
@@ -59,18 +58,6 @@ def skip_reason(
     if not sampled_in(issue_id, closed_at, settings.survey_sample_percent):
         return f"not asked: outside the SURVEY_SAMPLE_PERCENT={settings.survey_sample_percent}"
     return None
-
-
-def skipped(survey_id: int, *, reason: str, now: datetime) -> Change:
-    """The person was asked lately: nobody is asked, no default rating, no reminder."""
-    fields: SurveyFields = {
-        "state": workflow.target(Trigger.SKIPPED),
-        "reason": reason,
-        "deadline_at": None,
-        "remind_at": None,
-        "finished_at": now,
-    }
-    return Change(survey_id, Trigger.SKIPPED, workflow.sources(Trigger.SKIPPED), fields)
 
 
 def before_sending(engine: Engine, settings: Settings, batch: Invitations) -> None:
@@ -124,7 +111,7 @@ def _cooling_down(
 
 def _held_back(survey_id: int) -> Effect:
     log.info("survey.skipped survey_id=%s reason=cooldown", survey_id)
-    return applying(lambda now: skipped(survey_id, reason=COOLDOWN_REASON, now=now))
+    return applying(lambda now: workflow.skipped(survey_id, reason=COOLDOWN_REASON, now=now))
 
 
 def opened_skipped(reason: str, now: datetime) -> SurveyFields:

@@ -4,8 +4,10 @@ rating means for a survey. No I/O; the services load, decide here, and apply a `
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from bridge.okdesk.data import Ticket
 from bridge.workflow import WAITING, SurveyView, Trigger, sources
 from storage.tables import SurveyState
 
@@ -134,3 +136,23 @@ def decide_rating_write(wanted: str, shown: str | None, *, automatic: bool) -> R
     if automatic and shown is not None:
         return RatingWrite(post=False, note=f"the ticket was already rated {shown!r} in Okdesk")
     return RatingWrite(post=True)
+
+
+# Issue 23.9: what the invitation says when Okdesk shows no contact on the ticket.
+NO_CONTACT = "Okdesk shows no contact on the ticket"
+
+
+def why_not_asked(ticket: Ticket, opened_at: datetime, max_age: timedelta) -> str | None:
+    """Why a closure, as Okdesk's ticket shows it, is not surveyed; None when it is.
+
+    A ticket Okdesk already shows rated was rated before this closure (the survey has written
+    nothing yet): asking would overwrite that rating. One completed more than RECONCILE_MAX_AGE
+    before its closure webhook arrived is an old ticket: nobody is asked weeks later (as
+    reconciliation does not). The webhook's word on either is not taken (issue 23.9).
+    """
+    if ticket.rate is not None:
+        return f"not asked: Okdesk already shows the ticket rated {ticket.rate!r}"
+    if ticket.completed_at is not None and ticket.completed_at < opened_at - max_age:
+        completed = ticket.completed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return f"not asked: Okdesk shows the ticket completed {completed}, before RECONCILE_MAX_AGE"
+    return None

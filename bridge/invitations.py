@@ -22,7 +22,9 @@ from bot.messenger import ChatMessage
 from bot.users import BitrixUser
 from bridge import metrics, workflow
 from bridge.answers import language_of
+from bridge.decisions import NO_CONTACT, why_not_asked
 from bridge.jobs import Effect, Outcome, applying, nothing
+from bridge.okdesk.data import Ticket
 from bridge.settings import Settings
 from bridge.vendors import Vendors
 from outbound.errors import DeliveryError, TransientError
@@ -46,7 +48,8 @@ class Invitations:
     outcomes: list[Outcome]
     # Survey id → the Bitrix24 user who will be asked (recorded before sending).
     recipients: dict[int, int] = field(default_factory=dict)
-    titles: dict[int, str | None] = field(default_factory=dict)
+    # Batch index → the ticket as Okdesk showed it (None: a test invitation).
+    tickets: dict[int, Ticket | None] = field(default_factory=dict)
 
 
 async def find_recipients(
@@ -69,7 +72,7 @@ async def find_recipients(
     for (i, survey), found in zip(list(batch.surveys.items()), looked_up, strict=True):
         assert survey.id is not None
         if isinstance(found, Requester):
-            batch.titles[i] = found.title
+            batch.tickets[i] = found.ticket
             if survey.bitrix_user_id is not None:
                 batch.recipients[survey.id] = survey.bitrix_user_id
             else:
@@ -92,7 +95,7 @@ async def _find_users(batch: Invitations, emails: dict[str, str], vendors: Vendo
             batch.recipients[survey.id] = users[0].id
             continue
         else:
-            batch.outcomes[i] = _undeliverable(survey, _nobody(users))
+            batch.outcomes[i] = _undeliverable(survey, _nobody(users), batch.tickets.get(i))
         del batch.surveys[i]
 
 
@@ -102,7 +105,7 @@ async def send_invitations(batch: Invitations, vendors: Vendors) -> list[Outcome
     for i, survey in batch.surveys.items():
         assert survey.id is not None
         user_id = batch.recipients[survey.id]
-        invitations[str(i)] = (str(user_id), _invitation(survey, batch.titles.get(i)))
+        invitations[str(i)] = (str(user_id), _invitation(survey, batch.tickets.get(i)))
     for key, sent in (await vendors.messenger.send_many(invitations)).items():
         i = int(key)
         survey = batch.surveys[i]
@@ -110,22 +113,23 @@ async def send_invitations(batch: Invitations, vendors: Vendors) -> list[Outcome
         batch.outcomes[i] = (
             sent
             if isinstance(sent, DeliveryError)
-            else _invited(survey, batch.recipients[survey.id], sent, batch.titles.get(i))
+            else _invited(survey, batch.recipients[survey.id], sent, batch.tickets.get(i))
         )
     return batch.outcomes
 
 
 @dataclass(frozen=True)
 class Requester:
-    """Who asked for a ticket, as Okdesk shows it now."""
+    """Who asked for a ticket, and the ticket, as Okdesk shows it now (None: a test)."""
 
     email: str
-    title: str | None
+    ticket: Ticket | None
 
 
 async def _requester(survey: Survey, vendors: Vendors, settings: Settings) -> Requester | Outcome:
-    """The ticket's requester and title, or why nobody will be asked.
+    """The ticket's requester and the ticket, or why nobody will be asked.
 
+    Okdesk's word, never the webhook's: the contact, title and engineer are the ticket's.
     E-mails live only in memory until the Bitrix24 user is found: never stored or logged.
     """
     if survey.is_test:
@@ -139,12 +143,14 @@ async def _requester(survey: Survey, vendors: Vendors, settings: Settings) -> Re
             return _not_surveyed(survey, "the ticket is not in Okdesk")
         if ticket.status not in settings.done_statuses:
             return _not_surveyed(survey, f"the ticket is {ticket.status!r} in Okdesk, not done")
+        not_asked = why_not_asked(ticket, survey.created_at, settings.reconcile_max_age)
+        if not_asked is not None:
+            return _skipped(survey, not_asked)
         if survey.bitrix_user_id is not None:
-            return Requester("", ticket.title)
-        contact_id = ticket.contact_id or survey.contact_id
-        if contact_id is None:
-            return _undeliverable(survey, "the ticket has no contact")
-        email = await vendors.helpdesk.contact_email(contact_id)
+            return Requester("", ticket)
+        if ticket.contact_id is None:
+            return _undeliverable(survey, NO_CONTACT, ticket)
+        email = await vendors.helpdesk.contact_email(ticket.contact_id)
     except DeliveryError as exc:
         return exc
     except Exception as exc:
@@ -152,8 +158,8 @@ async def _requester(survey: Survey, vendors: Vendors, settings: Settings) -> Re
         log.error("invite.lookup_crashed survey_id=%s error=%s", survey.id, type(exc).__name__)
         return TransientError(f"unexpected {type(exc).__name__} reading the ticket")
     if email is None:
-        return _undeliverable(survey, "the contact has no e-mail address in Okdesk")
-    return Requester(email, ticket.title)
+        return _undeliverable(survey, "the contact has no e-mail address in Okdesk", ticket)
+    return Requester(email, ticket)
 
 
 async def _bounded(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
@@ -172,23 +178,27 @@ def _nobody(users: list[BitrixUser]) -> str:
     return f"{len(users)} Bitrix24 users have the contact's e-mail address"
 
 
-def _invitation(survey: Survey, title: str | None) -> ChatMessage:
+def _invitation(survey: Survey, ticket: Ticket | None) -> ChatMessage:
+    language = language_of(survey)
     if survey.is_test:
-        text = messages.text("test_invitation", language_of(survey))
-        return ChatMessage(text, messages.rating_keyboard(survey.token))
-    text = messages.invitation(
-        survey.issue_id, title or survey.issue_title, survey.engineer, language_of(survey)
-    )
+        return ChatMessage(
+            messages.text("test_invitation", language), messages.rating_keyboard(survey.token)
+        )
+    # The title and the engineer as Okdesk shows them, never as the webhook said (issue 23.9).
+    title, engineer = (ticket.title, ticket.engineer) if ticket else (None, None)
+    text = messages.invitation(survey.issue_id, title, engineer, language)
     return ChatMessage(text, messages.rating_keyboard(survey.token))
 
 
-def _invited(survey: Survey, user_id: int, message_id: int, title: str | None) -> Effect:
+def _invited(survey: Survey, user_id: int, message_id: int, ticket: Ticket | None) -> Effect:
     assert survey.id is not None
     survey_id = survey.id
     log.info("survey.invited survey_id=%s issue_id=%s", survey_id, survey.issue_id)
     metrics.invitation_sent()
-    sent = workflow.invited(survey_id, user_id=user_id, message_id=message_id, title=title)
-    late = workflow.invited_too_late(survey_id, user_id=user_id, message_id=message_id, title=title)
+    sent = workflow.invited(survey_id, user_id=user_id, message_id=message_id, shown=ticket)
+    late = workflow.invited_too_late(
+        survey_id, user_id=user_id, message_id=message_id, shown=ticket
+    )
 
     def record(session: Session, now: datetime) -> None:
         # The bot could post, so it exists again (after ONIMBOTDELETE and a new registration).
@@ -209,8 +219,16 @@ def _not_surveyed(survey: Survey, reason: str) -> Effect:
     return applying(lambda now: workflow.not_surveyed(survey_id, reason=reason, now=now))
 
 
-def _undeliverable(survey: Survey, reason: str) -> Effect:
+def _undeliverable(survey: Survey, reason: str, ticket: Ticket | None = None) -> Effect:
     assert survey.id is not None
     survey_id = survey.id
     log.info("survey.undeliverable survey_id=%s reason=%s", survey_id, reason)
-    return applying(lambda _now: workflow.undeliverable(survey_id, reason=reason))
+    return applying(lambda _now: workflow.undeliverable(survey_id, reason=reason, shown=ticket))
+
+
+def _skipped(survey: Survey, reason: str) -> Effect:
+    """Okdesk shows the ticket rated, or completed long ago: ask nobody, no default rating."""
+    assert survey.id is not None
+    survey_id = survey.id
+    log.info("survey.skipped survey_id=%s reason=%s", survey_id, reason)
+    return applying(lambda now: workflow.skipped(survey_id, reason=reason, now=now))

@@ -24,6 +24,7 @@ from bridge.chat import say_to
 from bridge.decisions import decide_rating_write
 from bridge.settings import Settings
 from bridge.vendors import Vendors
+from bridge.write_back import rating_not_written, rating_written
 from outbound.errors import DeliveryError, RejectedError
 from storage import queue, surveys
 from storage.tables import Job, JobKind, Survey
@@ -137,14 +138,12 @@ async def send_rating(survey: Survey, vendors: Vendors, settings: Settings) -> E
         return nothing
     if survey.is_test:
         # The administrator's test invitation (`bridge.admin send-test`): Okdesk hears nothing.
-        return applying(
-            lambda now: workflow.rating_written(survey_id, shown=None, note=TEST_NOTE, now=now)
-        )
+        return applying(lambda now: rating_written(survey_id, shown=None, note=TEST_NOTE, now=now))
     if survey.current_issue_id != survey.issue_id:
         # Reopened since: a later closure's survey rates the ticket, never this older one.
         note = "the ticket was reopened after this rating: not sent"
         log.info("survey.rating_not_sent survey_id=%s reason=%s", survey_id, note)
-        return applying(lambda now: workflow.rating_not_written(survey_id, note=note, now=now))
+        return applying(lambda now: rating_not_written(survey_id, note=note, now=now))
     written, wanted = survey.score, settings.rating_map[survey.score]
     shown = await vendors.helpdesk.issue_rate(survey.issue_id)
     write = decide_rating_write(wanted, shown, automatic=survey.automatic)
@@ -160,9 +159,7 @@ async def send_rating(survey: Survey, vendors: Vendors, settings: Settings) -> E
 
     def record(session: Session, now: datetime) -> None:
         if not score_moved_on(session, survey_id, written, now):
-            change = workflow.rating_written(
-                survey_id, shown=shown, note=reason, now=now, comment=comment
-            )
+            change = rating_written(survey_id, shown=shown, note=reason, now=now, comment=comment)
             surveys.apply_change(session, change, now=now)
 
     return record
@@ -204,7 +201,7 @@ def kept_earlier(survey: Survey, settings: Settings, *, wanted: str, shown: str)
 
     def record(session: Session, now: datetime) -> None:
         if not score_moved_on(session, survey_id, written, now):
-            change = workflow.rating_written(survey_id, shown=shown, note=note, now=now)
+            change = rating_written(survey_id, shown=shown, note=note, now=now)
             surveys.apply_change(session, change, now=now)
             if not survey.automatic:
                 say_to(session, settings, survey, text, now)

@@ -34,8 +34,9 @@ stateDiagram-v2
 ```
 
 A rated or defaulted survey is finished once Okdesk shows its rating (`rating_sent_at`).
-Every change is a `Change` built here and applied by `storage.surveys.apply_change` under its
-state guard: of two racing changes, exactly one applies.
+Every change is a `Change` built here (the rating's write-back in `bridge.write_back`) and
+applied by `storage.surveys.apply_change` under its state guard: of two racing changes, exactly
+one applies.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from bridge.okdesk.data import Ticket
 from storage.surveys import SurveyFields
 from storage.tables import JobKind, SurveyState
 
@@ -159,28 +161,37 @@ def _ended(survey_id: int, trigger: Trigger, now: datetime, fields: SurveyFields
     return _moved(survey_id, trigger, {**stopped, **fields})
 
 
-def invited(survey_id: int, *, user_id: int, message_id: int, title: str | None) -> Change:
-    """The invitation was posted to `user_id` as message `message_id`; no reason remains."""
-    fields = _invitation_fields(user_id, message_id, title)
+def invited(survey_id: int, *, user_id: int, message_id: int, shown: Ticket | None) -> Change:
+    """The invitation was posted to `user_id` as message `message_id`; no reason remains
+    (`shown`: the ticket as Okdesk showed it then, None for a test)."""
+    fields = _invitation_fields(user_id, message_id, shown)
     return _moved(survey_id, Trigger.INVITED, {**fields, "reason": None})
 
 
-def invited_too_late(survey_id: int, *, user_id: int, message_id: int, title: str | None) -> Change:
+def invited_too_late(
+    survey_id: int, *, user_id: int, message_id: int, shown: Ticket | None
+) -> Change:
     """The invitation was posted after the survey ended: record it, take the buttons away."""
-    fields = _invitation_fields(user_id, message_id, title)
+    fields = _invitation_fields(user_id, message_id, shown)
     return Change(survey_id, None, ANY, fields, (JobKind.CLOSE_INVITATION,))
 
 
-def _invitation_fields(user_id: int, message_id: int, title: str | None) -> SurveyFields:
-    fields: SurveyFields = {"message_id": message_id, "bitrix_user_id": user_id}
-    if title:
-        fields["issue_title"] = title
-    return fields
+def _invitation_fields(user_id: int, message_id: int, shown: Ticket | None) -> SurveyFields:
+    return {"message_id": message_id, "bitrix_user_id": user_id, **_as_shown(shown)}
 
 
-def undeliverable(survey_id: int, *, reason: str) -> Change:
+def _as_shown(shown: Ticket | None) -> SurveyFields:
+    """What the survey records of its ticket as Okdesk shows it, over the webhook's word."""
+    if shown is None:
+        return {}
+    fields: SurveyFields = {"issue_title": shown.title, "engineer": shown.engineer}
+    fields["engineer_id"] = shown.context.engineer_id
+    return {**fields, "contact_id": shown.contact_id} if shown.contact_id else fields
+
+
+def undeliverable(survey_id: int, *, reason: str, shown: Ticket | None = None) -> Change:
     """Nobody can be asked: no contact, no e-mail, no Bitrix24 user, or several."""
-    return _moved(survey_id, Trigger.NOT_DELIVERABLE, {"reason": reason})
+    return _moved(survey_id, Trigger.NOT_DELIVERABLE, {"reason": reason, **_as_shown(shown)})
 
 
 def reopened(survey_id: int, *, now: datetime) -> Change:
@@ -212,6 +223,13 @@ def not_surveyed(survey_id: int, *, reason: str, now: datetime) -> Change:
     """Okdesk does not show the ticket done (or at all): nobody is asked."""
     change = _ended(survey_id, Trigger.REOPENED, now, {"reason": reason, "current_issue_id": None})
     return replace(change, from_states=frozenset({S.INVITING}))
+
+
+def skipped(survey_id: int, *, reason: str, now: datetime) -> Change:
+    """Nobody is asked, no default rating, no reminder: the person was asked lately, or Okdesk
+    shows the ticket rated before this closure, or completed long before it."""
+    fields: SurveyFields = {"reason": reason, "deadline_at": None, "remind_at": None}
+    return _moved(survey_id, Trigger.SKIPPED, {**fields, "finished_at": now})
 
 
 def answered(
@@ -258,25 +276,6 @@ def timed_out(survey_id: int, *, default_rating: int, now: datetime) -> Change:
 def clock_stopped(survey_id: int) -> Change:
     """The timeout passed but no default applies: stop watching the clock."""
     return Change(survey_id, None, ANY, {"deadline_at": None})
-
-
-def rating_written(
-    survey_id: int, *, shown: str | None, note: str | None, now: datetime, comment: bool = False
-) -> Change:
-    """Okdesk shows the ticket's rating: the survey is finished (an automatic one, with
-    AUTO_RATING_COMMENT, then gets its private comment saying so: issue 10)."""
-    fields: SurveyFields = {
-        "okdesk_rate": shown,
-        "rating_sent_at": now,
-        "finished_at": now,
-        "reason": note,
-    }
-    return Change(survey_id, None, ANY, fields, (JobKind.AUTO_COMMENT,) if comment else ())
-
-
-def rating_not_written(survey_id: int, *, note: str, now: datetime) -> Change:
-    """The rating will not be written (the ticket was reopened since): finished all the same."""
-    return Change(survey_id, None, ANY, {"finished_at": now, "reason": note})
 
 
 def given_up(survey_id: int, *, job: JobKind, error: str, now: datetime) -> Change | None:

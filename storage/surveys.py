@@ -24,11 +24,15 @@ from storage.tables import JobKind, Survey, SurveyState
 
 
 class SurveyFields(TypedDict, total=False):
-    """The fields of a survey a change may set (a change never rewrites who or what it is)."""
+    """The fields of a survey a change may set (a change never rewrites which ticket it is)."""
 
     state: SurveyState
     reason: str | None
+    # The ticket as Okdesk showed it at the invitation (over what its webhook said).
     issue_title: str | None
+    engineer: str | None
+    engineer_id: int | None
+    contact_id: int | None
     bitrix_user_id: int | None
     message_id: int | None
     score: int | None

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bridge import workflow
+from bridge.okdesk.data import Ticket, TicketContext
 from bridge.workflow import ANY, FINAL, TRANSITIONS, WAITING, Change, Trigger, sources, target
+from bridge.write_back import rating_not_written, rating_written
 from storage.tables import JobKind, Survey, SurveyState
 
 S = SurveyState
@@ -147,9 +149,15 @@ def test_a_ticket_okdesk_does_not_show_done_is_cancelled_only_before_the_invitat
     assert change.fields["state"] is S.CANCELLED and change.jobs == ()
 
 
+# The ticket as Okdesk shows it when the invitation goes: the survey records it (issue 23.9).
+SHOWN = Ticket(
+    1, "closed", 11771, "Printer", "Карпенко Алексей", None, None, TicketContext(engineer_id=52)
+)
+
+
 def test_an_invitation_recorded_too_late_takes_its_buttons_away() -> None:
-    sent = workflow.invited(7, user_id=27, message_id=99, title="Printer")
-    late = workflow.invited_too_late(7, user_id=27, message_id=99, title=None)
+    sent = workflow.invited(7, user_id=27, message_id=99, shown=SHOWN)
+    late = workflow.invited_too_late(7, user_id=27, message_id=99, shown=None)
 
     assert sent.fields == {
         "state": S.AWAITING,
@@ -157,6 +165,9 @@ def test_an_invitation_recorded_too_late_takes_its_buttons_away() -> None:
         "bitrix_user_id": 27,
         "issue_title": "Printer",
         "reason": None,
+        "engineer": "Карпенко Алексей",
+        "engineer_id": 52,
+        "contact_id": 11771,
     }
     assert late.from_states == ANY and "state" not in late.fields
     assert "issue_title" not in late.fields
@@ -218,8 +229,8 @@ def test_a_survey_that_did_not_fail_is_not_retried() -> None:
     "change",
     [
         workflow.clock_stopped(7),
-        workflow.rating_written(7, shown="good", note=None, now=NOW),
-        workflow.rating_not_written(7, note="reopened", now=NOW),
+        rating_written(7, shown="good", note=None, now=NOW),
+        rating_not_written(7, note="reopened", now=NOW),
         workflow.released(7),
     ],
 )

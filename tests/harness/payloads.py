@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -19,15 +20,32 @@ def fixture_bytes(name: str) -> bytes:
     return (FIXTURES / name).read_bytes().strip()
 
 
-def rest_issue(issue_id: int, status: str = "closed") -> dict[str, Any]:
-    """A ticket as Okdesk's REST API shows it (okdesk.md §5)."""
+# The account's time zone in the captured payloads (okdesk.md §2).
+ACCOUNT_ZONE = timezone(timedelta(hours=7))
+# Who the fixtures' ticket is assigned to, in REST's `assignee{id,name}` (okdesk.md §5); the
+# webhook fixture names the same employee as first_name/patronymic/last_name.
+ASSIGNEE = {"id": 52, "name": "Алексей Сергеевич Карпенко"}
+
+
+def okdesk_time(moment: datetime) -> str:
+    """A time as Okdesk writes it: milliseconds and the account's offset."""
+    return moment.astimezone(ACCOUNT_ZONE).isoformat(timespec="milliseconds")
+
+
+def rest_issue(
+    issue_id: int, status: str = "closed", completed_at: datetime | None = None
+) -> dict[str, Any]:
+    """A ticket as Okdesk's REST API shows it (okdesk.md §5), completed an hour ago unless
+    told: a ticket completed longer than RECONCILE_MAX_AGE before its survey is not asked."""
+    completed = completed_at or datetime.now(UTC) - timedelta(hours=1)
     return {
         "id": issue_id,
         "title": "Касса не печатает чек",
         "status": {"code": status, "name": "Закрыта"},
         "rate": None,
-        "completed_at": "2024-08-24T17:26:19.298+07:00",
+        "completed_at": okdesk_time(completed),
         "contact": {"id": CONTACT_ID, "name": "Петров Иван"},
+        "assignee": dict(ASSIGNEE),
     }
 
 

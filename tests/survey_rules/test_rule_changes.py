@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bridge import reminders
-from bridge.asking import skipped
-from bridge.workflow import TRANSITIONS, Trigger, sources
+from bridge.workflow import TRANSITIONS, Trigger, skipped, sources
 from storage.tables import JobKind, SurveyState
 
 S = SurveyState
