@@ -74,6 +74,7 @@ def closed_ticket(issue_id: int = ISSUE_ID, contact_id: int | None = CONTACT_ID)
         engineer=ENGINEER,
         rate=None,
         completed_at=START,
+        context=TicketContext(engineer_id=ENGINEER_ID),
     )
 
 

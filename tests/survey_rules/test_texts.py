@@ -21,7 +21,7 @@ from tests.fast.harness import Service, fast_settings
 from tests.harness.app import running_app
 from tests.harness.constants import ISSUE_ID
 from tests.harness.databases import surveys
-from tests.harness.payloads import click_body, closed_webhook, fixture_bytes
+from tests.harness.payloads import click_body, closed_webhook, fixture_bytes, rest_issue
 from tests.harness.vendors import Vendors, make_settings
 from tests.harness.waiting import eventually
 
@@ -144,10 +144,7 @@ async def test_a_click_in_english_is_thanked_in_english_and_the_next_invitation_
         await eventually(lambda: len(vendors.calls("imbot.message.update")) == 1)
         assert "Thank you" in vendors.calls("imbot.message.update")[0]["MESSAGE"]
 
-        vendors.okdesk.issues[ISSUE_ID + 1] = {
-            **vendors.okdesk.issues[ISSUE_ID],
-            "id": ISSUE_ID + 1,
-        }
+        vendors.okdesk.issues[ISSUE_ID + 1] = rest_issue(ISSUE_ID + 1)
         await app.webhook(closed_webhook(ISSUE_ID + 1))
         await eventually(lambda: len(vendors.calls("imbot.message.add")) == 2)
     assert "How did we do?" in vendors.calls("imbot.message.add")[1]["MESSAGE"]
