@@ -68,3 +68,22 @@ async def test_a_refused_contact_comment_after_a_lost_answer_is_still_one_commen
     # No OKDESK_COMMENT_AUTHOR_ID: the ticket's engineer writes it, as the automatic comment.
     assert (comment.author_id, comment.author_type) == (52, "employee")
     assert "клиента 11771" in comment.content
+
+
+async def test_the_comment_is_written_as_the_contact_okdesk_showed_not_the_webhooks(
+    service: Service,
+) -> None:
+    """Issue 22, point 10: the closure webhook named another contact than the ticket shows;
+    the person invited was Okdesk's contact, and the comment is theirs."""
+    service.close(contact_id=CONTACT_ID + 1000)
+    await service.drain()
+    assert service.click(2) == "rated"
+    await service.drain()
+    assert service.type_reply("Мастер опоздал", message_id=1) == "followed_up"
+    await service.drain()
+    for _ in range(3):
+        await service.later(timedelta(minutes=5))
+
+    (comment,) = service.helpdesk.comments
+    assert (comment.author_id, comment.author_type) == (CONTACT_ID, "contact")
+    assert service.survey().contact_id == CONTACT_ID
