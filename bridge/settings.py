@@ -138,7 +138,8 @@ class Settings(AttentionSettings):
         timedelta(minutes=10)
     )
     reconcile_lookback: Duration = timedelta(days=1)
-    # Closures older than this are never surveyed by reconciliation.
+    # Closures older than this are never surveyed: by reconciliation, or by a closure webhook
+    # for a ticket Okdesk shows completed this long before the webhook (issue 23.9).
     reconcile_max_age: Duration = timedelta(days=3)
     # While Bitrix24 blocks the portal (OVERLOAD_LIMIT), how often one request probes it.
     bitrix_block_probe_interval: Duration = timedelta(minutes=10)

@@ -4,11 +4,13 @@ same e-mail in both), and their tickets, solved and waiting to be closed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from sandbox.processes import Fakes
 
 COMPANY_ID = 2058
+ACCOUNT_ZONE = timezone(timedelta(hours=3))
 
 
 @dataclass(frozen=True)
@@ -83,23 +85,32 @@ def user(person: Person) -> dict[str, Any]:
     }
 
 
-def issue(number: int, title: str, person: Person) -> dict[str, Any]:
-    """A solved ticket as Okdesk's REST API shows it (okdesk.md §5), ready to be closed."""
+def issue(number: int, title: str, person: Person, now: datetime) -> dict[str, Any]:
+    """A ticket solved an hour before `now`, as Okdesk's REST API shows it (okdesk.md §5),
+    ready to be closed: one solved longer than RECONCILE_MAX_AGE ago would not be surveyed."""
     return {
         "id": number,
         "title": title,
         "status": {"code": "completed", "name": "Решена"},
         "rate": None,
-        "created_at": "2026-11-30T10:12:40.000+03:00",
-        "completed_at": "2026-11-30T16:05:12.000+03:00",
+        "created_at": _okdesk_time(now - timedelta(hours=6)),
+        "completed_at": _okdesk_time(now - timedelta(hours=1)),
         "contact": {"id": person.contact_id, "name": f"{person.last_name} {person.first_name}"},
+        # The engineer the fake's status webhook names (REST's `assignee{id,name}`).
+        "assignee": {"id": 52, "name": "Алексей Сергеевич Карпенко"},
     }
+
+
+def _okdesk_time(moment: datetime) -> str:
+    """A time as Okdesk writes it: milliseconds and the account's offset (+03:00)."""
+    return moment.astimezone(ACCOUNT_ZONE).isoformat(timespec="milliseconds")
 
 
 def seed(fakes: Fakes) -> None:
     """Put the people and their tickets into the fakes."""
     by_contact = {person.contact_id: person for person in PEOPLE}
     contacts = {str(p.contact_id): contact(p) for p in PEOPLE}
-    issues = {str(n): issue(n, title, by_contact[c]) for n, title, c in TICKETS}
+    now = datetime.now(UTC)
+    issues = {str(n): issue(n, title, by_contact[c], now) for n, title, c in TICKETS}
     fakes.seed("okdesk", {"contacts": contacts, "issues": issues})
     fakes.seed("bitrix", {"users": [user(person) for person in PEOPLE]})
