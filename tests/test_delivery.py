@@ -44,7 +44,7 @@ async def test_ticket_without_contact_is_undeliverable(
     async with running_app(make_settings(database_url), vendors) as app:
         await app.webhook(payload)
         await eventually(lambda: _state(engine) == SurveyState.UNDELIVERABLE)
-    assert surveys(engine)[0].reason == "the ticket has no contact"
+    assert surveys(engine)[0].reason == "Okdesk shows no contact on the ticket"
     assert vendors.calls("imbot.message.add") == []
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.users import BitrixUser
+from bridge.decisions import NO_CONTACT
 from storage.tables import SurveyState
 from tests.fast.harness import (
     EMAIL,
@@ -102,7 +103,7 @@ async def test_a_ticket_without_contact_is_undeliverable(service: Service) -> No
     service.close(contact_id=None)
     await service.drain()
     survey = service.survey()
-    assert (survey.state, survey.reason) == (SurveyState.UNDELIVERABLE, "the ticket has no contact")
+    assert (survey.state, survey.reason) == (SurveyState.UNDELIVERABLE, NO_CONTACT)
     assert service.messenger.chat == {}
 
 

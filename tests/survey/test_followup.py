@@ -10,7 +10,7 @@ import pytest
 
 from outbound.errors import TransientError
 from tests.fast.harness import CONTACT_ID, ISSUE_ID, Service
-from tests.survey.steps import configure, rated
+from tests.survey.steps import add_ticket, configure, rated
 
 pytestmark = pytest.mark.anyio
 
@@ -87,7 +87,7 @@ async def test_a_high_score_is_asked_nothing_unless_followup_on_high(service: Se
     assert service.type_reply("Спасибо большое", message_id=1) != "followed_up"
 
     configure(service, followup_on_high="true")
-    service.helpdesk.tickets[ISSUE_ID + 1] = service.helpdesk.tickets[ISSUE_ID]
+    add_ticket(service, ISSUE_ID + 1)
     service.close(ISSUE_ID + 1)
     await service.drain()
     assert service.click(5) == "rated"
