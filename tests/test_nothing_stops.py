@@ -161,6 +161,7 @@ async def test_cron_mode_reconciles_and_invites_then_says_what_it_did(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
     stamp = utcnow().strftime("%Y-%m-%dT%H:%M:%S.000+00:00")
+    del vendors.okdesk.issues[ISSUE_ID]  # only the missed closure is listed
     vendors.okdesk.issues[9301] = dict(rest_issue(9301), completed_at=stamp)
     settings = make_settings(database_url, reconcile_interval="1h")
     async with open_vendors(settings, engine, transport=vendors.transport) as clients:
