@@ -162,11 +162,13 @@ def _problem(problem: str | None, t: dict[str, str]) -> str:
     return f'<p class="problem" role="alert">{escape(problem)} {escape(t["shown_instead"])}</p>'
 
 
-def _machine(report: Report, form: attention.Form, t: dict[str, str], language: str) -> str:
+def _machine(
+    report: Report, okdesk: str, form: attention.Form, t: dict[str, str], language: str
+) -> str:
     retry = sections.retry_form(*form(), report.query(), t) if report.retryable else ""
     return (
         f"<h2>{escape(t['machine'])}</h2>"
-        + sections.machine(report.machine, report.troubles, t, language)
+        + sections.machine(report.machine, report.troubles, okdesk, t, language)
         + retry
     )
 
@@ -202,7 +204,7 @@ def render(
         + "</div>"
         + sections.comments(report.comments, okdesk, t)
         + sections.changes(report.changes, okdesk, t)
-        + _machine(report, form, t, language)
+        + _machine(report, okdesk, form, t, language)
         + "</main>"
     )
     return (

@@ -63,10 +63,17 @@ def charts(overview: Overview, weeks: Sequence[Week], t: dict[str, str], lang: s
     )
 
 
+class Html(str):
+    """A table cell that is already HTML (a ticket's link): not escaped again."""
+
+
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]], name: str) -> str:
     th = "".join(f"<th>{escape(h)}</th>" for h in head)
     body = "".join(
-        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+        "<tr>"
+        + "".join(f"<td>{c if isinstance(c, Html) else escape(c)}</td>" for c in row)
+        + "</tr>"
+        for row in rows
     )
     return (
         f'<div class="scroll"><table data-table="{name}"><thead><tr>{th}</tr></thead>'
@@ -147,7 +154,9 @@ def changes(items: Sequence[Change], okdesk: str, t: dict[str, str]) -> str:
     )
 
 
-def machine(counts: dict[str, int], items: Sequence[Trouble], t: dict[str, str], lang: str) -> str:
+def machine(
+    counts: dict[str, int], items: Sequence[Trouble], okdesk: str, t: dict[str, str], lang: str
+) -> str:
     """Surveys waiting, undeliverable and failed now, with the reasons of the latest ones."""
     tiles = "".join(
         f'<div class="card small"><span class="label">{escape(t[s])}</span>'
@@ -156,7 +165,7 @@ def machine(counts: dict[str, int], items: Sequence[Trouble], t: dict[str, str],
     )
     rows = [
         [
-            str(i.issue_id),
+            Html(ticket(i.issue_id, okdesk, t)),
             t.get(i.state, i.state),
             without_emails(reason(i.reason, lang) if i.reason else "—"),
             _when(i.updated_at),

@@ -55,6 +55,7 @@ async def test_reasons_states_and_weeks_are_in_the_page_s_language(
 ) -> None:
     russian = (await admin.client.get(f"/admin?{dataset.QUERY}", headers=BEARER)).text
     assert "<td>Ошибка</td><td>Okdesk ответил HTTP 500 (rate)</td>" in russian
+    assert "/issues/1013" in russian and "/issues/1012" in russian  # every ticket links
     assert "<td>Не доставлены</td>" in russian
     assert "<title>02.03–08.03.2026: CSAT 75%, оценок 4</title>" in russian
     assert ">09.03</text>" in russian and "W1" not in russian
