@@ -142,15 +142,19 @@ def decide_rating_write(wanted: str, shown: str | None, *, automatic: bool) -> R
 NO_CONTACT = "Okdesk shows no contact on the ticket"
 
 
-def why_not_asked(ticket: Ticket, opened_at: datetime, max_age: timedelta) -> str | None:
+def why_not_asked(
+    ticket: Ticket, opened_at: datetime, max_age: timedelta, ours: str | None = None
+) -> str | None:
     """Why a closure, as Okdesk's ticket shows it, is not surveyed; None when it is.
 
     A ticket Okdesk already shows rated was rated before this closure (the survey has written
-    nothing yet): asking would overwrite that rating. One completed more than RECONCILE_MAX_AGE
-    before its closure webhook arrived is an old ticket: nobody is asked weeks later (as
-    reconciliation does not). The webhook's word on either is not taken (issue 23.9).
+    nothing yet): asking would overwrite that rating, unless the rating is the one our own
+    earlier survey of the ticket wrote (`ours`): a ticket reopened and closed again is asked
+    again. One completed more than RECONCILE_MAX_AGE before its closure webhook arrived is an
+    old ticket: nobody is asked weeks later (as reconciliation does not). The webhook's word
+    on either is not taken.
     """
-    if ticket.rate is not None:
+    if ticket.rate is not None and ticket.rate != ours:
         return f"not asked: Okdesk already shows the ticket rated {ticket.rate!r}"
     if ticket.completed_at is not None and ticket.completed_at < opened_at - max_age:
         completed = ticket.completed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

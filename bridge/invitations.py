@@ -53,7 +53,10 @@ class Invitations:
 
 
 async def find_recipients(
-    claimed: Sequence[Survey | None], vendors: Vendors, settings: Settings
+    claimed: Sequence[Survey | None],
+    vendors: Vendors,
+    settings: Settings,
+    written: dict[int, str] | None = None,
 ) -> Invitations:
     """Read each ticket as Okdesk shows it now, then find who to ask (one outcome per survey).
 
@@ -68,7 +71,11 @@ async def find_recipients(
         outcomes=[nothing] * len(claimed),
     )
     emails: dict[str, str] = {}
-    looked_up = await _bounded([_requester(s, vendors, settings) for s in batch.surveys.values()])
+    ours = written or {}
+    asking = [
+        _requester(s, vendors, settings, ours.get(s.issue_id)) for s in batch.surveys.values()
+    ]
+    looked_up = await _bounded(asking)
     for (i, survey), found in zip(list(batch.surveys.items()), looked_up, strict=True):
         assert survey.id is not None
         if isinstance(found, Requester):
@@ -126,8 +133,11 @@ class Requester:
     ticket: Ticket | None
 
 
-async def _requester(survey: Survey, vendors: Vendors, settings: Settings) -> Requester | Outcome:
-    """The ticket's requester and the ticket, or why nobody will be asked.
+async def _requester(
+    survey: Survey, vendors: Vendors, settings: Settings, ours: str | None
+) -> Requester | Outcome:
+    """The ticket's requester and the ticket, or why nobody will be asked (`ours`: the rating
+    our earlier survey of the ticket left in Okdesk).
 
     Okdesk's word, never the webhook's: the contact, title and engineer are the ticket's.
     E-mails live only in memory until the Bitrix24 user is found: never stored or logged.
@@ -143,7 +153,7 @@ async def _requester(survey: Survey, vendors: Vendors, settings: Settings) -> Re
             return _not_surveyed(survey, "the ticket is not in Okdesk")
         if ticket.status not in settings.done_statuses:
             return _not_surveyed(survey, f"the ticket is {ticket.status!r} in Okdesk, not done")
-        not_asked = why_not_asked(ticket, survey.created_at, settings.reconcile_max_age)
+        not_asked = why_not_asked(ticket, survey.created_at, settings.reconcile_max_age, ours)
         if not_asked is not None:
             return _skipped(survey, not_asked)
         if survey.bitrix_user_id is not None:

@@ -61,7 +61,10 @@ class JobRunner:
         """Run a batch of invitations: find the people, record them, send."""
         try:
             loaded = await asyncio.to_thread(self._load_surveys, claimed)
-            batch = await invitations.find_recipients(loaded, self._vendors, self._settings)
+            written = await asyncio.to_thread(self._rates_written, loaded)
+            batch = await invitations.find_recipients(
+                loaded, self._vendors, self._settings, written
+            )
             # Issue 10: the cooldown (the person is known now) and their language; the
             # recipients are recorded in the same transaction, before sending.
             await asyncio.to_thread(asking.before_sending, self._engine, self._settings, batch)
@@ -87,6 +90,12 @@ class JobRunner:
 
     def _load_surveys(self, claimed: list[Job]) -> list[Survey | None]:
         return [self._load_survey(job) for job in claimed]
+
+    def _rates_written(self, loaded: list[Survey | None]) -> dict[int, str]:
+        """What our earlier surveys of these tickets left in Okdesk (a reopened ticket)."""
+        issue_ids = [survey.issue_id for survey in loaded if survey is not None]
+        with transaction(self._engine) as session:
+            return surveys.rates_written(session, issue_ids=issue_ids)
 
     async def _record(self, results: list[tuple[Job, jobs.Outcome]]) -> None:
         """Record outcomes; what the database refuses is recorded again, never redone."""

@@ -188,6 +188,16 @@ def current_of_many(session: Session, *, issue_ids: Sequence[int]) -> dict[int, 
     }
 
 
+def rates_written(session: Session, *, issue_ids: Sequence[int]) -> dict[int, str]:
+    """Each ticket's rating as Okdesk showed it after our latest survey of it that wrote one."""
+    rows = session.exec(
+        select(Survey.issue_id, Survey.okdesk_rate)
+        .where(col(Survey.issue_id).in_(set(issue_ids)), col(Survey.okdesk_rate).is_not(None))
+        .order_by(col(Survey.id))
+    ).all()
+    return {int(issue_id): str(rate) for issue_id, rate in rows}
+
+
 def current_survey(session: Session, *, issue_id: int) -> Survey | None:
     """The survey of the ticket's latest closure, unless the ticket was reopened since."""
     return session.exec(select(Survey).where(Survey.current_issue_id == issue_id)).first()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,7 +16,9 @@ from bridge.decisions import (
     decide_status_change,
     default_applies,
     may_answer,
+    why_not_asked,
 )
+from bridge.okdesk.data import Ticket
 from bridge.workflow import WAITING
 from storage.tables import Survey, SurveyState
 
@@ -201,3 +203,33 @@ def test_rating_write_decision(
     wanted: str, shown: str | None, automatic: bool, expected: RatingWrite
 ) -> None:
     assert decide_rating_write(wanted, shown, automatic=automatic) == expected
+
+
+_NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("rate", "ours", "completed_days_ago", "asked"),
+    [
+        (None, None, 0, True),
+        ("good", None, 0, False),  # rated before this closure, by someone: keep it
+        ("good", "good", 0, True),  # the rating our own earlier survey left: ask again
+        ("bad", "good", 0, False),  # changed in Okdesk since our survey: keep it
+        (None, None, 30, False),  # an old ticket
+    ],
+)
+def test_who_is_not_asked_follows_okdesks_ticket(
+    rate: str | None, ours: str | None, completed_days_ago: int, asked: bool
+) -> None:
+    completed = _NOW - timedelta(days=completed_days_ago, hours=1)
+    ticket = Ticket(
+        id=7,
+        status="closed",
+        contact_id=1,
+        title="t",
+        engineer=None,
+        rate=rate,
+        completed_at=completed,
+    )
+    said = why_not_asked(ticket, _NOW, timedelta(days=3), ours)
+    assert (said is None) is asked

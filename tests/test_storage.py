@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -11,7 +12,10 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import SQLModel
 
 import storage.tables  # noqa: F401  (registers the tables)
+from storage import surveys
+from storage.db import transaction
 from storage.migrate import alembic_config
+from storage.tables import Survey, SurveyState
 from tests.harness.constants import POSTGRES_URL
 
 
@@ -37,3 +41,22 @@ def test_each_migration_is_announced_in_one_line() -> None:
     docs = [script.doc for script in scripts.walk_revisions()]
     assert len(docs) >= 8
     assert [doc for doc in docs if "\n" in doc or not doc.strip()] == []
+
+
+def test_rates_written_are_each_tickets_latest_from_our_surveys(engine: Engine) -> None:
+    when = datetime(2026, 12, 6, tzinfo=UTC)
+    rows = [(7, "bad"), (7, "good"), (8, None), (9, "normal")]
+    with transaction(engine) as session:
+        for issue_id, rate in rows:
+            survey = Survey(
+                token=surveys.new_survey_token(),
+                issue_id=issue_id,
+                state=SurveyState.RATED,
+                okdesk_rate=rate,
+                language="ru",
+                created_at=when,
+                updated_at=when,
+            )
+            surveys.open_survey(session, survey=survey)
+        written = surveys.rates_written(session, issue_ids=[7, 8, 10])
+    assert written == {7: "good"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot.users import BitrixUser
@@ -133,3 +135,40 @@ async def test_two_users_with_the_email_is_undeliverable(service: Service) -> No
     await service.drain()
     assert "2 Bitrix24 users" in (service.survey().reason or "")
     assert service.messenger.chat == {}
+
+
+async def test_a_ticket_rated_by_our_survey_reopened_and_closed_again_is_asked_again(
+    service: Service,
+) -> None:
+    """Okdesk still shows the rating our first survey wrote: that is no reason to stay silent
+    (only a rating someone else gave before this closure is)."""
+    service.close()
+    await service.drain()
+    service.click(5)
+    await service.drain()
+    assert service.rated() == ["good"]
+    service.reopen()
+    await service.drain()
+    service.helpdesk.set_status(ISSUE_ID, "closed")
+    assert service.close() == "accepted"
+    await service.drain()
+    latest = service.surveys()[-1]
+    assert latest.state == SurveyState.AWAITING, latest.reason
+    assert len(service.chat()) == 2
+
+
+async def test_a_ticket_rated_in_okdesk_by_someone_else_is_not_asked(service: Service) -> None:
+    service.close()
+    await service.drain()
+    service.click(5)
+    await service.drain()
+    service.reopen()
+    await service.drain()
+    service.helpdesk.set_status(ISSUE_ID, "closed")
+    ticket = service.helpdesk.tickets[ISSUE_ID]
+    service.helpdesk.tickets[ISSUE_ID] = replace(ticket, rate="bad")
+    service.close()
+    await service.drain()
+    latest = service.surveys()[-1]
+    assert latest.state == SurveyState.SKIPPED
+    assert "already shows the ticket rated 'bad'" in (latest.reason or "")
