@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from tests.admin import dataset
 from tests.admin.conftest import ADMIN_TOKEN, BEARER
@@ -128,3 +129,9 @@ async def test_a_rating_already_handled_or_not_low_is_not_marked(admin: Running)
     latest = _forms(await _page(admin))[other["survey"]]
     high = await _press(admin, {**latest, "survey": "1"}, origin=ORIGIN)
     assert high.headers["location"].endswith("&handled=0")
+
+
+@pytest.mark.parametrize("score", [0, 6])
+def test_alert_max_score_outside_1_to_5_is_refused(score: int) -> None:
+    with pytest.raises(ValidationError, match="alert_max_score"):
+        make_settings("sqlite://", alert_max_score=score)
