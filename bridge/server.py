@@ -53,7 +53,7 @@ class Limits:
     max_connections: int = 1000
     backlog: int = 256
     keep_alive: int = 2
-    per_client: int = 50
+    per_client: int = 200
     trusted_proxies: tuple[str, ...] = ()
 
 

@@ -108,7 +108,7 @@ class Settings(AttentionSettings):
     http_max_connections: int = Field(default=1000, ge=2)
     http_backlog: int = Field(default=256, ge=1)
     # Connections one client address may hold at once (past it, refused); not for a proxy.
-    http_max_connections_per_client: int = Field(default=50, ge=1)
+    http_max_connections_per_client: int = Field(default=200, ge=1)
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs or networks).
     # Empty: nobody's, so a client is always the address that connected.
     trusted_proxies: Annotated[list[str], NoDecode, BeforeValidator(parse_proxies)] = Field(
