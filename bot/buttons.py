@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from bot.messages import RATE_COMMAND, Language, command_params, plain, text
@@ -16,29 +17,45 @@ from bot.messages import RATE_COMMAND, Language, command_params, plain, text
 CHANGE = "change"
 # Survey tokens are URL-safe base64 (storage.surveys.new_survey_token).
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_COUNT = re.compile(r"[0-9]{1,6}")
 # At most this many ticket buttons (the newest waiting tickets).
 MAX_CHOICES = 10
 # A button's title is cut to this many characters (a button is one line).
 TITLE_LIMIT = 40
 
 
-def change_params(survey_token: str) -> str:
-    """The COMMAND_PARAMS of the «Изменить оценку» button."""
-    return f"{survey_token}:{CHANGE}"
+@dataclass(frozen=True)
+class ChangePress:
+    """An «Изменить оценку» press: the survey's token, and how many changes the survey had
+    when the button was drawn (None on a button drawn before the count was carried)."""
+
+    token: str
+    changes_made: int | None
 
 
-def parse_change_params(params: str) -> str | None:
-    """The survey token of an «Изменить оценку» press, or None for anything else."""
-    token, _, word = params.strip().rpartition(":")
-    return token if word == CHANGE and _TOKEN.fullmatch(token) else None
+def change_params(survey_token: str, changes_made: int) -> str:
+    """The COMMAND_PARAMS of the «Изменить оценку» button: each press counts for one change."""
+    return f"{survey_token}:{CHANGE}:{changes_made}"
 
 
-def change_keyboard(survey_token: str, language: Language) -> dict[str, Any]:
+def parse_change_params(params: str) -> ChangePress | None:
+    """An «Изменить оценку» press, or None for anything else."""
+    parts = params.strip().split(":")
+    count: int | None = None
+    if len(parts) == 3 and _COUNT.fullmatch(parts[2]):
+        count = int(parts[2])
+    elif len(parts) != 2:
+        return None
+    token, word = parts[0], parts[1]
+    return ChangePress(token, count) if word == CHANGE and _TOKEN.fullmatch(token) else None
+
+
+def change_keyboard(survey_token: str, language: Language, changes_made: int) -> dict[str, Any]:
     """One button under the thank-you: «Изменить оценку»."""
     button = {
         "TEXT": text("change_button", language),
         "COMMAND": RATE_COMMAND,
-        "COMMAND_PARAMS": change_params(survey_token),
+        "COMMAND_PARAMS": change_params(survey_token, changes_made),
         "DISPLAY": "LINE",
         "BLOCK": "Y",
     }

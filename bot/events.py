@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.buttons import parse_change_params
+from bot.buttons import ChangePress, parse_change_params
 from bot.dialogs import checked_dialog
 from bot.form import EventFormatError, Tree, parse_form
 from bot.messages import RATE_COMMAND, parse_command_params
@@ -61,8 +61,8 @@ class RatingClick:
         return parse_command_params(self.params) if self.command == RATE_COMMAND else None
 
     @property
-    def change_request(self) -> str | None:
-        """The survey token of an «Изменить оценку» press, or None for anything else."""
+    def change_request(self) -> ChangePress | None:
+        """An «Изменить оценку» press, or None for anything else."""
         return parse_change_params(self.params) if self.command == RATE_COMMAND else None
 
 

@@ -115,6 +115,12 @@ _TEXTS: dict[str, dict[Language, str]] = {
         "en": "The rating of ticket #{number} can no longer be changed: the time for that "
         "has passed. Your rating {score} out of 5 is kept. Thank you!",
     },
+    "change_stale": {
+        "ru": "Эта кнопка уже использована: оценка заявки №{number} сейчас {score} из 5. "
+        "Чтобы изменить её снова, нажмите «Изменить оценку» в последнем сообщении о заявке.",
+        "en": "This button was already used: the rating of ticket #{number} is now {score} "
+        "out of 5. To change it again, press «Change rating» on the latest message about it.",
+    },
     "which_ticket": {
         "ru": "Ваших оценок ждут несколько заявок. Какую из них вы оцениваете на {score}? "
         "Нажмите кнопку с её номером.",

@@ -55,7 +55,7 @@ def outcome(survey: Survey) -> Outcome | None:
         return None
     keyboard: dict[str, Any] | None = None
     if _thanked(survey) and survey.change_until is not None:
-        keyboard = change_keyboard(survey.token, language)
+        keyboard = change_keyboard(survey.token, language, survey.changes_made)
     return Outcome(ChatMessage(ended, keyboard), ended)
 
 

@@ -30,14 +30,7 @@ WINDOW_BATCH = 500
 
 def may_change(survey: Survey, user_id: int, now: datetime) -> bool:
     """The survey's person pressed «Изменить оценку» and its window is still open."""
-    return (
-        survey.state == SurveyState.RATED
-        and survey.changing
-        and survey.change_until is not None
-        and survey.change_until > now
-        and survey.bitrix_user_id == user_id
-        and survey.current_issue_id == survey.issue_id
-    )
+    return survey.changing and may_press(survey, user_id, now)
 
 
 def open_window(session: Session, settings: Settings, survey: Survey, now: datetime) -> None:
@@ -47,17 +40,57 @@ def open_window(session: Session, settings: Settings, survey: Survey, now: datet
 
 
 def press_change(
-    engine: Engine, settings: Settings, *, token: str, user_id: int, now: datetime
+    engine: Engine,
+    settings: Settings,
+    *,
+    token: str,
+    changes_made: int | None,
+    user_id: int,
+    now: datetime,
 ) -> str:
-    """«Изменить оценку» was pressed: the five buttons, or a polite word why not."""
+    """«Изменить оценку» was pressed: the five buttons, or a polite word why not.
+
+    Each press counts for one change (issue 23, point 10): a press drawn before the survey's
+    latest change (a replay, or a message left behind) is stale. A button drawn before the
+    count was carried (`changes_made` None) counts as drawn before any change."""
+    drawn_after = changes_made or 0
     with transaction(engine) as session:
         survey = surveys.survey_by_token(session, token=token)
         if survey is None or survey.id is None or survey.bitrix_user_id != user_id:
             return "ignored"
-        if changes.start_change(session, survey_id=survey.id, user_id=user_id, now=now):
+        if changes.start_change(
+            session, survey_id=survey.id, user_id=user_id, changes_made=drawn_after, now=now
+        ):
             return "change_offered"
+        if may_press(survey, user_id, now) and survey.changes_made != drawn_after:
+            stale_press(session, settings, survey, drawn_after, now)
+            return "change_stale"
         late_press(session, settings, survey, now)
         return "change_closed"
+
+
+def may_press(survey: Survey, user_id: int, now: datetime) -> bool:
+    """The survey's person may still press «Изменить оценку» (its window is open)."""
+    return (
+        survey.state == SurveyState.RATED
+        and survey.change_until is not None
+        and survey.change_until > now
+        and survey.bitrix_user_id == user_id
+        and survey.current_issue_id == survey.issue_id
+    )
+
+
+def stale_press(
+    session: Session, settings: Settings, survey: Survey, drawn_after: int, now: datetime
+) -> None:
+    """A press from before the latest change changes nothing; it is answered once."""
+    if not seen.first_sighting(session, key=f"change-stale:{survey.id}:{drawn_after}", now=now):
+        return
+    log.warning("survey.change_press_stale survey_id=%s", survey.id)
+    text = messages.text(
+        "change_stale", survey_language(survey), number=survey.issue_id, score=survey.score
+    )
+    say_to(session, settings, survey, text, now)
 
 
 def late_press(session: Session, settings: Settings, survey: Survey, now: datetime) -> None:

@@ -35,11 +35,18 @@ def _open(now: datetime, user_id: int) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-def start_change(session: Session, *, survey_id: int, user_id: int, now: datetime) -> bool:
-    """The person pressed «Изменить оценку» in time: the five buttons come back."""
+def start_change(
+    session: Session, *, survey_id: int, user_id: int, changes_made: int, now: datetime
+) -> bool:
+    """The person pressed «Изменить оценку» in time, on the button drawn after the survey's
+    latest change (`changes_made`): the five buttons come back."""
     result = session.execute(
         update(Survey)
-        .where(col(Survey.id) == survey_id, *_open(now, user_id))
+        .where(
+            col(Survey.id) == survey_id,
+            col(Survey.changes_made) == changes_made,
+            *_open(now, user_id),
+        )
         .values(changing=True, updated_at=now)
     )
     if rowcount(result) != 1:
@@ -61,6 +68,11 @@ def change_score(
     guard = [col(Survey.changing).is_(True), col(Survey.score) == from_score]
     if not apply_change(session, change, now=now, guard=[*guard, *_open(now, user_id)]):
         return False
+    session.execute(
+        update(Survey)
+        .where(col(Survey.id) == change.survey_id)
+        .values(changes_made=col(Survey.changes_made) + 1)
+    )
     to_score = change.fields.get("score")
     if to_score is not None and to_score != from_score:
         session.add(

@@ -183,6 +183,7 @@ class Survey(SQLModel, table=True):
     # A low rating someone on the team has handled («Разобрано» on /admin): who and when.
     handled_at: datetime | None = _when()
     handled_by: str | None = Field(default=None, max_length=100)
+    changes_made: int = 0  # «Изменить оценку» carries it: a press counts once (23, point 10)
 
 
 class RatingChange(SQLModel, table=True):

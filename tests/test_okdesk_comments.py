@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bot.buttons import change_keyboard, parse_change_params, ticket_keyboard
+from bot.buttons import ChangePress, change_keyboard, parse_change_params, ticket_keyboard
 from bot.messages import parse_command_params
 from bridge.followup import as_html
 from bridge.okdesk.client import OkdeskClient
@@ -114,11 +114,13 @@ async def test_a_failed_comment_is_retried_or_refused(
 
 
 def test_the_change_button_and_the_ticket_buttons_round_trip() -> None:
-    (change,) = change_keyboard("s7Kq2m", "ru")["BUTTONS"]
+    (change,) = change_keyboard("s7Kq2m", "ru", 2)["BUTTONS"]
     assert change["TEXT"] == "Изменить оценку" and change["COMMAND"] == "rate"
-    assert parse_change_params(change["COMMAND_PARAMS"]) == "s7Kq2m"
+    assert parse_change_params(change["COMMAND_PARAMS"]) == ChangePress("s7Kq2m", 2)
+    assert parse_change_params("s7Kq2m:change") == ChangePress("s7Kq2m", None)
     assert parse_command_params(change["COMMAND_PARAMS"]) is None
     assert parse_change_params("s7Kq2m:4") is None and parse_change_params("a b:change") is None
+    assert parse_change_params("s7Kq2m:change:x") is None
 
     buttons = ticket_keyboard([("tokA", 101, None), ("tokB", 102, None)], 4, "en")["BUTTONS"]
     assert [b["TEXT"] for b in buttons] == ["#101", "#102"]

@@ -138,10 +138,15 @@ def _speaks_for_someone_else(event: Event) -> bool:
 
 def _handle_click(state: App, click: RatingClick, now: datetime) -> None:
     button = click.button
-    change_token = click.change_request
-    if change_token is not None:
+    press = click.change_request
+    if press is not None:
         result = changes.press_change(
-            state.engine, state.settings, token=change_token, user_id=click.user_id, now=now
+            state.engine,
+            state.settings,
+            token=press.token,
+            changes_made=press.changes_made,
+            user_id=click.user_id,
+            now=now,
         )
         log.info("bitrix.change_pressed user_id=%s result=%s", click.user_id, result)
         return

@@ -34,13 +34,20 @@ def configure(service: Service, **overrides: Any) -> None:
 
 
 def press_change_button(
-    service: Service, *, token: str | None = None, user_id: int = USER_ID
+    service: Service,
+    *,
+    token: str | None = None,
+    user_id: int = USER_ID,
+    changes_made: int | None = -1,
 ) -> str:
-    """The person presses «Изменить оценку» under the thank-you."""
+    """The person presses «Изменить оценку» under the thank-you (by default the button as the
+    latest thank-you draws it; `changes_made=None`: one drawn before it carried the count)."""
+    survey = service.survey()
     return press_change(
         service.engine,
         service.settings,
-        token=token or service.survey().token,
+        token=token or survey.token,
+        changes_made=survey.changes_made if changes_made == -1 else changes_made,
         user_id=user_id,
         now=service.clock.now(),
     )
