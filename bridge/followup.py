@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 Effect = Callable[[Session, datetime], None]
 TEXT_LIMIT = 4000
+# Answers kept per question: a flood of forged ones cannot make Okdesk a chat log.
+MAX_ANSWERS = 5
 JOB_KINDS = frozenset({JobKind.VERIFY_FOLLOWUP, JobKind.POST_FOLLOWUP})
 
 
@@ -70,17 +72,26 @@ def take(
     text: str,
     access_token: str | None,
     channel_proven: bool = False,
+    is_score: bool = False,
     now: datetime,
 ) -> Survey | None:
-    """Keep a message as the answer to the person's open question; the survey, or None."""
+    """Keep a message as an answer to the person's open question; the survey, or None.
+
+    The question stays open for its window (issue 23, point 10): with no token in events an
+    answer forged in the person's name cannot be told from theirs, so it must not close the
+    question and lose their own. Later answers are appended (up to MAX_ANSWERS and
+    TEXT_LIMIT) and posted; after the first, a score is a score, not an answer."""
     survey = followups.open_question(session, bitrix_user_id=user_id, now=now)
-    kept = text.strip()[:TEXT_LIMIT]
-    if survey is None or survey.id is None or not kept:
+    if survey is None or survey.id is None or not text.strip():
         return None
-    if not followups.take_answer(session, survey_id=survey.id, text=kept, now=now):
+    if survey.followup_answers and (is_score or survey.followup_answers >= MAX_ANSWERS):
+        return None
+    kept = "\n\n".join(filter(None, (survey.followup_text, text.strip())))[:TEXT_LIMIT]
+    if not followups.take_answer(session, survey=survey, text=kept, now=now):
         return None
     if channel_proven and not access_token:
-        queue.enqueue(session, kind=JobKind.POST_FOLLOWUP, now=now, survey_id=survey.id)
+        if not queue.has_pending(session, survey_id=survey.id, kind=JobKind.POST_FOLLOWUP):
+            queue.enqueue(session, kind=JobKind.POST_FOLLOWUP, now=now, survey_id=survey.id)
         return survey
     payload = {"user_id": user_id, "access_token": access_token or ""}
     queue.enqueue(
@@ -123,7 +134,7 @@ async def _verify(job: Job, survey: Survey, vendors: Vendors) -> Effect:
 
 async def _post(survey: Survey, vendors: Vendors, settings: Settings) -> Effect:
     survey_id = survey.id
-    if survey_id is None or survey.followup_text is None or survey.followup_posted_at:
+    if survey_id is None or survey.followup_text is None:
         return _nothing
     await post_answer(survey, vendors, settings)
     log.info("followup.posted survey_id=%s issue_id=%s", survey_id, survey.issue_id)

@@ -34,10 +34,12 @@ async def post_answer(survey: Survey, vendors: Vendors, settings: Settings) -> N
     if survey.contact_id is None:
         raise RejectedError("the ticket's contact is not known: the comment has no author")
     helpdesk = vendors.helpdesk
-    if already_posted(await helpdesk.comment_texts(survey.issue_id), survey.id, _KIND):
+    # Each answer kept so far is one comment (the later ones quote all kept, appended).
+    part = max(survey.followup_answers, 1)
+    if already_posted(await helpdesk.comment_texts(survey.issue_id), survey.id, _KIND, part):
         log.info("followup.present survey_id=%s", survey.id)
         return
-    content = with_mark(as_html(survey.followup_text), survey.id, _KIND)
+    content = with_mark(as_html(survey.followup_text), survey.id, _KIND, part)
     try:
         await helpdesk.comment_issue(
             survey.issue_id,
@@ -64,7 +66,7 @@ async def _post_quoted(survey: Survey, vendors: Vendors, settings: Settings, emp
     quoted = f"{html.escape(heading)}<blockquote>{as_html(survey.followup_text)}</blockquote>"
     await vendors.helpdesk.comment_issue(
         survey.issue_id,
-        content=with_mark(quoted, survey.id, _KIND),
+        content=with_mark(quoted, survey.id, _KIND, max(survey.followup_answers, 1)),
         author_id=employee,
         author_type="employee",
         public=False,

@@ -70,6 +70,7 @@ def route(session: Session, settings: Settings, answer: TypedReply, now: datetim
             text=answer.reply_text or "",
             access_token=answer.access_token,
             channel_proven=answer.channel_proven,
+            is_score=answer.score is not None,
             now=now,
         )
         if taken is not None:

@@ -35,12 +35,22 @@ def open_question(session: Session, *, bitrix_user_id: int, now: datetime) -> Su
     return session.exec(statement).first()
 
 
-def take_answer(session: Session, *, survey_id: int, text: str, now: datetime) -> bool:
-    """Keep the answer with the survey, if the question is still open; it closes."""
+def take_answer(session: Session, *, survey: Survey, text: str, now: datetime) -> bool:
+    """Keep the answer with the survey (after those it kept), if the question is still open;
+    it stays open until its window ends. False when another answer came first."""
     result = session.execute(
         update(Survey)
-        .where(col(Survey.id) == survey_id, col(Survey.followup_until) > now)
-        .values(followup_text=text, followup_at=now, followup_until=None, updated_at=now)
+        .where(
+            col(Survey.id) == survey.id,
+            col(Survey.followup_until) > now,
+            col(Survey.followup_answers) == survey.followup_answers,
+        )
+        .values(
+            followup_text=text,
+            followup_at=now,
+            followup_answers=survey.followup_answers + 1,
+            updated_at=now,
+        )
     )
     return rowcount(result) == 1
 

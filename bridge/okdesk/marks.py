@@ -23,14 +23,16 @@ class CommentKind(StrEnum):
     FOLLOWUP = "followup"
 
 
-def mark(survey_id: int, kind: CommentKind) -> str:
-    """The mark a comment of ours ends with: plain text no sanitiser changes."""
-    return f"[rating-bot #{survey_id} {kind.value}]"
+def mark(survey_id: int, kind: CommentKind, part: int = 1) -> str:
+    """The mark a comment of ours ends with: plain text no sanitiser changes (`part`: the
+    comment after the survey's first of this kind, e.g. a later answer to "why?")."""
+    suffix = f" {part}" if part > 1 else ""
+    return f"[rating-bot #{survey_id} {kind.value}{suffix}]"
 
 
-def with_mark(content: str, survey_id: int, kind: CommentKind) -> str:
+def with_mark(content: str, survey_id: int, kind: CommentKind, part: int = 1) -> str:
     """The comment's HTML with its mark on a line of its own."""
-    return f"{content}<br>{html.escape(mark(survey_id, kind))}"
+    return f"{content}<br>{html.escape(mark(survey_id, kind, part))}"
 
 
 def plain_text(content: str) -> str:
@@ -38,7 +40,7 @@ def plain_text(content: str) -> str:
     return " ".join(html.unescape(_TAG.sub(" ", content)).split())
 
 
-def already_posted(contents: list[str], survey_id: int, kind: CommentKind) -> bool:
+def already_posted(contents: list[str], survey_id: int, kind: CommentKind, part: int = 1) -> bool:
     """Whether one of the ticket's comments carries this survey's mark of this kind."""
-    wanted = mark(survey_id, kind)
+    wanted = mark(survey_id, kind, part)
     return any(wanted in plain_text(content) for content in contents)

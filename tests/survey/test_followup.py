@@ -45,10 +45,10 @@ async def test_a_low_score_is_followed_by_the_question_and_the_reason_reaches_ok
     ]
     survey = service.survey()
     assert survey.followup_text == "Мастер опоздал <на 2 часа>\nи не извинился"
-    assert survey.followup_posted_at is not None and survey.followup_until is None
+    assert survey.followup_posted_at is not None and survey.followup_until is not None
     assert _texts(service)[-1] == PASSED
-    # The question is asked once: the next message is an ordinary one.
-    assert service.type_reply("и ещё кое-что", message_id=2) != "followed_up"
+    # The question is asked once: a score after the answer is not another answer.
+    assert service.type_reply("5", message_id=2) != "followed_up"
     await service.drain()
     assert len(service.helpdesk.comments) == 1
 

@@ -1,0 +1,53 @@
+"""Issue 23, point 10: an answer to «Что пошло не так?» forged in the person's name (with no
+token in events the channel is the only proof, and a forger holding the handler URL passes it)
+does not close the question: it stays open for its window, the person's own answer is kept
+after it and reaches Okdesk, and a flood of forged answers is bounded."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.fast.harness import ISSUE_ID, Service
+from tests.survey.steps import rated
+
+pytestmark = pytest.mark.anyio
+
+
+def _comments(service: Service) -> list[str]:
+    return [content for issue, content, *_ in service.helpdesk.comments if issue == ISSUE_ID]
+
+
+async def test_the_persons_complaint_after_a_forged_answer_reaches_okdesk(
+    service: Service,
+) -> None:
+    await rated(service, 2)
+    service.messenger.token_owners.clear()
+    assert service.type_reply("Всё хорошо", message_id=1, access_token="") == "followed_up"
+    await service.drain()
+
+    real = "Мастер не пришёл, заявку закрыли без работы"
+    assert service.type_reply(real, message_id=2, access_token="") == "followed_up"
+    await service.drain()
+
+    survey_id = service.survey().id
+    comments = _comments(service)
+    assert len(comments) == 2
+    assert comments[1] == f"Всё хорошо<br><br>{real}<br>[rating-bot #{survey_id} followup 2]"
+    assert service.survey().followup_text == f"Всё хорошо\n\n{real}"
+
+
+async def test_answers_are_kept_only_while_the_question_is_open_and_are_bounded(
+    service: Service,
+) -> None:
+    await rated(service, 2)
+    for n in range(8):
+        service.type_reply(f"ответ {n}", message_id=10 + n, access_token="")
+    await service.drain()
+    assert service.survey().followup_answers == 5
+    assert len(_comments(service)) <= 5
+
+    await service.later(timedelta(hours=24))
+    assert service.type_reply("поздно", message_id=30, access_token="") != "followed_up"
+    assert "поздно" not in (service.survey().followup_text or "")
