@@ -68,6 +68,18 @@ _TEXTS: dict[str, dict[Language, str]] = {
         "en": "To rate your ticket, press a button from 1 to 5 under its message "
         "or reply with a single number from 1 to 5 (1 = poor, 5 = excellent).",
     },
+    "only_ratings": {
+        "ru": "Я бот оценки заявок: я только собираю оценки и не могу ответить на сообщение. "
+        "{contact}",
+        "en": "I am the ticket rating bot: I only collect ratings and cannot answer messages. "
+        "{contact}",
+    },
+    "support_contact": {
+        "ru": "С вопросом обратитесь в службу поддержки: ответьте на письмо о заявке "
+        "или создайте новую заявку.",
+        "en": "For a question, contact the support team: reply to the ticket's e-mail "
+        "or open a new ticket.",
+    },
     "confirm_score": {
         "ru": "Оценить заявку №{number} на {score}? Нажмите кнопку с оценкой.",
         "en": "Rate ticket #{number} {score} out of 5? Press the button with your rating.",

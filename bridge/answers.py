@@ -16,7 +16,7 @@ from sqlmodel import Session
 from bot import messages
 from bot.messages import Language
 from bot.replies import ReplyKind, read_reply
-from bridge import buttons, changes, checks, followup, metrics, typed, workflow
+from bridge import buttons, changes, checks, followup, metrics, typed, unanswerable, workflow
 from bridge.chat import say, say_to
 from bridge.decisions import AnswerFacts, AnswerOutcome, decide_answer, may_answer
 from bridge.okdesk.data import clean_text
@@ -253,12 +253,17 @@ def _respond(
         key = "survey_gone" if answer.survey_token else "nothing_to_rate"
     if key is None or not _may_write_to(session, answer.user_id):
         return
+    text = messages.text(key, language)
+    if answer.survey_token is None and outcome is AnswerOutcome.NOT_A_RATING:
+        text = unanswerable.reply(
+            session, settings, answer.user_id, answer.reply_text, survey, language, now
+        )
     # Typed chatter gets one hint per survey (or one a day when nothing waits), never a storm.
     if answer.survey_token is None:
         about = f"survey:{survey.id}" if survey is not None else f"day:{now.date()}"
         if not seen.first_sighting(session, key=f"hint:{answer.user_id}:{about}", now=now):
             return
-    say(session, settings, answer.user_id, messages.text(key, language), now)
+    say(session, settings, answer.user_id, text, now)
 
 
 def _may_write_to(session: Session, user_id: int) -> bool:

@@ -73,6 +73,13 @@ class SurveyRulesSettings(BotSettings):
     okdesk_comment_author_id: int | None = Field(default=None, gt=0)
     # Replacement texts (TOML), checked at start.
     texts_file: Annotated[Path | None, BeforeValidator(parse_texts_file)] = None
+    # Where to ask what the bot cannot answer (told once per survey); unset: the built-in text.
+    support_contact_text: str | None = Field(default=None, max_length=500)
+
+    @field_validator("support_contact_text", mode="before")
+    @classmethod
+    def _contact_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("okdesk_comment_author_id", mode="before")
     @classmethod

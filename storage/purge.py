@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, delete, update
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col
 
-from storage import changes
+from storage import changes, unused
 from storage.sql import rowcount
 from storage.tables import Job, JobState, SeenEvent, Survey, SurveyState
 
@@ -58,6 +58,7 @@ def purge_personal_data(session: Session, *, finished_before: datetime) -> int:
         delete(Job).where(col(Job.state) == JobState.DONE, col(Job.finished_at) < finished_before)
     )
     session.execute(delete(SeenEvent).where(col(SeenEvent.seen_at) < finished_before))
+    unused.forget(session, received_before=finished_before)
     return rowcount(finished) + rowcount(stale)
 
 

@@ -241,6 +241,19 @@ class RequestBudget(SQLModel, table=True):
     refilled_at: float
 
 
+class UnusedMessage(SQLModel, table=True):
+    """A person's text the bot could not use (not a rating, no question open): the operator
+    reads it on /admin; personal data, deleted after PERSONAL_DATA_RETENTION."""
+
+    __tablename__ = "unused_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    survey_id: int | None = Field(default=None, foreign_key="survey.id")
+    bitrix_user_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
 class SeenEvent(SQLModel, table=True):
     """An inbound event already handled, so that a replay changes nothing."""
 

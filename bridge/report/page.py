@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 
-from bridge.report import attention, sections
+from bridge.report import attention, sections, unused
 from bridge.report.figures import Overview, Row, Week
 from bridge.report.filters import NAMES, Filters
 from bridge.report.period import Period
@@ -34,6 +34,7 @@ class Report:
     attention: list[Unhandled]
     previous: Overview
     filters: Filters
+    unused: list[unused.Unused] = field(default_factory=list)
 
     def query(self) -> str:
         """The page's query string: the period and the filters."""

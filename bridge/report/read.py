@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from bridge.report import figures, words
+from bridge.report import figures, unused, words
 from bridge.report.filters import Filters
 from bridge.report.page import Report
 from bridge.report.period import Period
@@ -40,6 +40,7 @@ def read_report(
         unhandled = attention.unhandled(
             session, start=start, end=end, max_score=max_score, where=where, limit=ATTENTION
         )
+        unused_texts = unused.read(session, start=start, end=end)
     return Report(
         period,
         figures.overview(queries.totals(cells)),
@@ -54,4 +55,5 @@ def read_report(
         unhandled,
         figures.overview(queries.totals(earlier)),
         kept,
+        unused_texts,
     )
