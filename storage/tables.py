@@ -176,9 +176,7 @@ class Survey(SQLModel, table=True):
     followup_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     followup_at: datetime | None = _when()
     followup_posted_at: datetime | None = _when()
-    # How many answers were kept: the question stays open for the person's own answer, so a
-    # forged first one cannot close it (issue 23, point 10); each is appended and posted.
-    followup_answers: int = 0
+    followup_answers: int = 0  # answers kept: the question stays open (issue 23, point 10)
     # While set, the thank-you carries «Изменить оценку»; the housekeeping chore removes the
     # button when it passes. `changing`: the person pressed it and sees the five buttons.
     change_until: datetime | None = _when(index=True)
@@ -242,8 +240,7 @@ class RequestBudget(SQLModel, table=True):
 
 
 class UnusedMessage(SQLModel, table=True):
-    """A person's text the bot could not use (not a rating, no question open): the operator
-    reads it on /admin; personal data, deleted after PERSONAL_DATA_RETENTION."""
+    """A person's text the bot could not use, for /admin (`storage.unused`)."""
 
     __tablename__ = "unused_message"
 
