@@ -10,34 +10,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, String, Text, TypeDecorator, text
-from sqlalchemy.engine import Dialect
+from sqlalchemy import BigInteger, Index, String, Text, text
 from sqlmodel import Column, Field, SQLModel
+
+from storage.columns import UTCDateTime as UTCDateTime  # re-exported: migrations use it
 
 
 def utcnow() -> datetime:
     """The current time as an aware UTC datetime."""
     return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """An aware UTC datetime, also on SQLite, which stores datetimes without a zone."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _when(*, index: bool = False, nullable: bool = True) -> Any:

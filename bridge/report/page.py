@@ -168,7 +168,8 @@ def _machine(
 ) -> str:
     retry = sections.retry_form(*form(), report.query(), t) if report.retryable else ""
     return (
-        f"<h2>{escape(t['machine'])}</h2>"
+        unused.section(report.unused, okdesk, language)
+        + f"<h2>{escape(t['machine'])}</h2>"
         + sections.machine(report.machine, report.troubles, okdesk, t, language)
         + retry
     )

@@ -24,8 +24,7 @@ def read_report(
     has handled."""
     kept = filters or Filters()
     where = kept.conditions()
-    start, end = period.start, period.end
-    before = period.previous()
+    start, end, before = period.start, period.end, period.previous()
     with reading(engine) as session:
         cells = queries.cells(session, start=start, end=end, where=where)
         earlier = queries.cells(session, start=before.start, end=before.end, where=where)

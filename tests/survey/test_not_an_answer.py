@@ -52,7 +52,11 @@ async def test_a_question_gets_once_where_to_ask_and_is_kept_for_the_operator(
     now = service.clock.now()
     period = Period(now.date(), now.date())
     page = render(
-        read_report(service.engine, period), language="ru", okdesk="https://o", nonce="n", csrf="c"
+        read_report(service.engine, period),
+        language="ru",
+        okdesk="https://o",
+        form=lambda: ("n", "c"),
+        now=now,
     )
     assert "Сообщения, которые бот не смог использовать" in page
     assert "когда придёт мастер?" in page and "ivan@acme.example" not in page
