@@ -4,7 +4,7 @@ latency and the cost of the timeout sweep. Not a pytest test: run it as
 
     .venv/bin/python -m bench [--database-url postgresql://...] [--quick]
 
-The service and the fake vendors run as real processes on 127.0.0.1 (tests/harness/processes.py).
+The service and the fake vendors run as real processes on 127.0.0.1 (harness/processes.py).
 The database is a fresh SQLite file in a temp dir, or, with --database-url, a PostgreSQL
 database of the benchmark's own (created next to the given one and dropped at the end).
 Nothing here asserts anything about time: it prints tables and, last, one line of JSON with

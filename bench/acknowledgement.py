@@ -24,7 +24,7 @@ from bench.service import (
     start_service,
     webhook_bodies,
 )
-from tests.harness.processes import (
+from harness.processes import (
     Fakes,
     Service,
     fakes_process,

@@ -34,9 +34,9 @@ from bench import report_page
 from bench.clicks import _click_latency, _wait_invited
 from bench.report import ms, percentile, table
 from bench.service import CONCURRENCY, FIRST_ISSUE, fire_webhooks, webhook_bodies
-from tests.harness.constants import WEBHOOK_TOKEN
-from tests.harness.payloads import closed_webhook
-from tests.harness.processes import (
+from harness.constants import WEBHOOK_TOKEN
+from harness.payloads import closed_webhook
+from harness.processes import (
     Fakes,
     Service,
     fakes_process,
@@ -44,7 +44,7 @@ from tests.harness.processes import (
     register_bot,
     service_env,
 )
-from tests.harness.senders import WEBHOOK
+from harness.senders import WEBHOOK
 
 ADMIN_TOKEN = report_page.TOKEN
 MAX_CONNECTIONS = 200

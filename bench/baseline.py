@@ -17,7 +17,7 @@ from bench.service import (
     fire_webhooks,
     webhook_bodies,
 )
-from tests.harness.processes import (
+from harness.processes import (
     Fakes,
     Service,
     fakes_process,

@@ -20,9 +20,9 @@ from bench.service import (
     start_service,
     webhook_bodies,
 )
-from tests.harness.constants import CLIENT_ID, EVENTS_TOKEN
-from tests.harness.payloads import click_body
-from tests.harness.processes import (
+from harness.constants import CLIENT_ID, EVENTS_TOKEN
+from harness.payloads import click_body
+from harness.processes import (
     Fakes,
     Service,
     fakes_process,

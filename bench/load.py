@@ -19,7 +19,7 @@ from bench.service import (
     webhook_bodies,
 )
 from bench.wire import Connection
-from tests.harness.processes import (
+from harness.processes import (
     Service,
     fakes_process,
 )

@@ -23,11 +23,11 @@ from urllib.parse import urlencode
 from sqlalchemy import insert
 
 from bench.report import ms, percentile, table
+from harness.app import running_app
+from harness.vendors import make_settings, seeded_vendors
 from storage.db import create_db_engine
 from storage.migrate import upgrade
 from storage.tables import Survey, SurveyState, utcnow
-from tests.harness.app import running_app
-from tests.harness.vendors import make_settings, seeded_vendors
 
 TOKEN = "bench-admin-token-0123456789"
 ENGINEERS = [f"Инженер {n}" for n in range(40)]

@@ -16,9 +16,9 @@ from typing import Any
 
 from bench.report import Report, percentile
 from bench.wire import Answer, Connection
-from tests.harness.constants import WEBHOOK_TOKEN
-from tests.harness.payloads import closed_webhook
-from tests.harness.processes import (
+from harness.constants import WEBHOOK_TOKEN
+from harness.payloads import closed_webhook
+from harness.processes import (
     Fakes,
     Service,
     free_port,

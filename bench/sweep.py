@@ -17,11 +17,11 @@ from bench.databases import fresh_database, seed_surveys, sweep_plan
 from bench.report import Report, ms
 from bench.service import DUE
 from bridge.housekeeping import apply_timeouts
+from harness.vendors import make_settings
 from storage import surveys
 from storage.db import create_db_engine, transaction
 from storage.migrate import upgrade
 from storage.tables import Survey, SurveyState, utcnow
-from tests.harness.vendors import make_settings
 
 T = TypeVar("T")
 

@@ -15,9 +15,9 @@ import httpx
 from bench.baseline import bench_naive, naive_on
 from bench.load import least_seconds
 from bench.report import Report
-from tests.harness.constants import ROOT, WEBHOOK_TOKEN
-from tests.harness.payloads import closed_webhook
-from tests.harness.processes import fakes_process
+from harness.constants import ROOT, WEBHOOK_TOKEN
+from harness.payloads import closed_webhook
+from harness.processes import fakes_process
 
 ISSUE = 4242
 

@@ -10,7 +10,7 @@ import pytest
 
 from bench.service import fire_webhooks
 from bench.wire import Connection, WireError
-from tests.harness.processes import Service
+from harness.processes import Service
 
 pytestmark = pytest.mark.anyio
 

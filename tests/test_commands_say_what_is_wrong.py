@@ -12,9 +12,9 @@ import pytest
 
 from bridge.admin.__main__ import COMMANDS
 from bridge.settings import Settings
-from tests.harness.app import running_app
-from tests.harness.constants import ROOT
-from tests.harness.vendors import Vendors, make_settings
+from harness.app import running_app
+from harness.constants import ROOT
+from harness.vendors import Vendors, make_settings
 
 
 def _run(cwd: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:

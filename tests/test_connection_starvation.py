@@ -22,10 +22,10 @@ import httpx
 import pytest
 
 from bridge.connections import ConnectionBook, Trusted
-from tests.harness.constants import ISSUE_ID, WEBHOOK_TOKEN
-from tests.harness.payloads import closed_webhook
-from tests.harness.processes import Service, service_on_fakes
-from tests.harness.senders import WEBHOOK
+from harness.constants import ISSUE_ID, WEBHOOK_TOKEN
+from harness.payloads import closed_webhook
+from harness.processes import Service, service_on_fakes
+from harness.senders import WEBHOOK
 
 STALL = 10.0  # seconds: a bound only a stall passes, never a measured figure
 MAX_CONNECTIONS, PER_CLIENT = 60, 20

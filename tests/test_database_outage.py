@@ -11,12 +11,12 @@ import psycopg
 import pytest
 from sqlalchemy import make_url
 
-from tests.harness.constants import CONTACT_ID
-from tests.harness.databases import private_postgres
-from tests.harness.payloads import closed_webhook, fixture_json, rest_issue
-from tests.harness.processes import Service, fakes_process, free_port, register_bot, service_env
-from tests.harness.proxy import Proxy
-from tests.harness.waiting import wait_for
+from harness.constants import CONTACT_ID
+from harness.payloads import closed_webhook, fixture_json, rest_issue
+from harness.processes import Service, fakes_process, free_port, register_bot, service_env
+from harness.proxy import Proxy
+from harness.waiting import wait_for
+from tests.databases import private_postgres
 
 pytestmark = pytest.mark.slow
 

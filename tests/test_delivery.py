@@ -10,13 +10,13 @@ from sqlalchemy.engine import Engine
 
 from bot.client import BitrixClient
 from bot.register import register, unregister
+from harness.app import running_app
+from harness.constants import BITRIX_BASE, CLIENT_ID, WEBHOOK_PATH
+from harness.payloads import closed_webhook, fixture_json, rest_issue
+from harness.vendors import Vendors, make_settings, seeded_vendors
+from harness.waiting import eventually
 from storage.tables import JobState, SurveyState
-from tests.harness.app import running_app
-from tests.harness.constants import BITRIX_BASE, CLIENT_ID, WEBHOOK_PATH
-from tests.harness.databases import jobs, surveys
-from tests.harness.payloads import closed_webhook, fixture_json, rest_issue
-from tests.harness.vendors import Vendors, make_settings, seeded_vendors
-from tests.harness.waiting import eventually
+from tests.databases import jobs, surveys
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.harness.constants import ROOT
+from harness.constants import ROOT
 
 
 def _ignored(path: str) -> bool:

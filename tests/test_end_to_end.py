@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.harness.constants import EVENTS_TOKEN, USER_ID
-from tests.harness.payloads import click_body, closed_webhook
-from tests.harness.processes import (
+from harness.constants import EVENTS_TOKEN, USER_ID
+from harness.payloads import click_body, closed_webhook
+from harness.processes import (
     Fakes,
     Service,
     fakes_process,
@@ -20,8 +20,8 @@ from tests.harness.processes import (
     register_bot,
     service_env,
 )
-from tests.harness.senders import EVENTS, FORM_TYPE, Senders
-from tests.harness.waiting import wait_for
+from harness.senders import EVENTS, FORM_TYPE, Senders
+from harness.waiting import wait_for
 
 
 def _invitation(fakes: Fakes, issue_id: int) -> dict[str, Any] | None:

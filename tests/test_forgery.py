@@ -9,9 +9,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bot.client import BitrixClient
-from storage.tables import JobKind, SurveyState
-from tests.harness.app import Running, running_app
-from tests.harness.constants import (
+from harness.app import Running, running_app
+from harness.constants import (
     BITRIX_BASE,
     CLIENT_ID,
     ISSUE_ID,
@@ -19,8 +18,7 @@ from tests.harness.constants import (
     USER_TOKEN,
     WEBHOOK_PATH,
 )
-from tests.harness.databases import checked_bot, jobs, surveys
-from tests.harness.payloads import (
+from harness.payloads import (
     click_body,
     closed_webhook,
     fixture_bytes,
@@ -28,8 +26,10 @@ from tests.harness.payloads import (
     reply_body,
     rest_issue,
 )
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
+from storage.tables import JobKind, SurveyState
+from tests.databases import checked_bot, jobs, surveys
 
 pytestmark = pytest.mark.anyio
 ANOTHER_TOKEN = "f0f0f0f0000018d6000002370000001b0f1f5f4f5c6fffff"

@@ -17,11 +17,11 @@ from sqlmodel import col, select
 from bridge import closures
 from bridge.decisions import ClosureDecision
 from bridge.grouped import GroupCommit
+from harness.vendors import make_settings
 from storage.db import transaction
 from storage.queue import pending_by_kind
 from storage.surveys import current_survey, new_survey, open_surveys
 from storage.tables import JobKind, Survey, SurveyState, utcnow
-from tests.harness.vendors import make_settings
 
 pytestmark = pytest.mark.anyio
 

@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.engine import Engine
 
+from harness.app import running_app
+from harness.constants import CLIENT_ID, ISSUE_ID, USER_ID
+from harness.payloads import closed_webhook, fixture_json
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from storage.tables import SurveyState
-from tests.harness.app import running_app
-from tests.harness.constants import CLIENT_ID, ISSUE_ID, USER_ID
-from tests.harness.databases import surveys
-from tests.harness.payloads import closed_webhook, fixture_json
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
+from tests.databases import surveys
 
 pytestmark = pytest.mark.anyio
 

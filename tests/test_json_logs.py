@@ -9,8 +9,8 @@ import sys
 from collections.abc import Callable
 
 from bridge.logs import setup_logging
-from tests.harness.constants import OKDESK_TOKEN, WEBHOOK_TOKEN
-from tests.harness.vendors import make_settings
+from harness.constants import OKDESK_TOKEN, WEBHOOK_TOKEN
+from harness.vendors import make_settings
 
 FORGED = '{"time": "2024-01-01T00:00:00.000+00:00", "level": "INFO", "message": "forged"}'
 

@@ -32,8 +32,8 @@ from bridge.logs import (
     safe_message,
     setup_logging,
 )
-from tests.harness.constants import ROOT
-from tests.harness.vendors import make_settings
+from harness.constants import ROOT
+from harness.vendors import make_settings
 
 OLD_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 SECRET = "sntl-okdesk-hook-9a3f60e2d8"

@@ -15,18 +15,18 @@ from sqlalchemy.engine import Engine
 from bridge.intake import same_secret
 from bridge.routes.metrics import CACHED
 from bridge.vendors import budget_shape
+from harness.app import Running, running_app
+from harness.clock import ManualClock
+from harness.constants import ISSUE_ID, OKDESK_BASE, WEBHOOK_PATH
+from harness.payloads import click_body, closed_webhook, rest_issue
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from outbound.errors import RejectedError, TransientError
 from outbound.observe import CallOutcome, observed
 from storage import budget
 from storage.db import transaction
 from storage.tables import SurveyState
-from tests.harness.app import Running, running_app
-from tests.harness.clock import ManualClock
-from tests.harness.constants import ISSUE_ID, OKDESK_BASE, WEBHOOK_PATH
-from tests.harness.databases import surveys
-from tests.harness.payloads import click_body, closed_webhook, rest_issue
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
+from tests.databases import surveys
 
 pytestmark = pytest.mark.anyio
 

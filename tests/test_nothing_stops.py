@@ -22,16 +22,16 @@ from bridge.admin import retry_failed
 from bridge.settle import Settler
 from bridge.vendors import open_vendors
 from bridge.worker import Worker, summary
+from harness.app import running_app
+from harness.constants import BITRIX_BASE, CLIENT_ID, ISSUE_ID, WEBHOOK_PATH
+from harness.payloads import click_body, closed_webhook, fixture_bytes, reply_body, rest_issue
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from storage import purge, queue
 from storage.db import transaction
 from storage.surveys import set_recipients
 from storage.tables import JobKind, JobState, Survey, SurveyState, utcnow
-from tests.harness.app import running_app
-from tests.harness.constants import BITRIX_BASE, CLIENT_ID, ISSUE_ID, WEBHOOK_PATH
-from tests.harness.databases import jobs, surveys
-from tests.harness.payloads import click_body, closed_webhook, fixture_bytes, reply_body, rest_issue
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
+from tests.databases import jobs, surveys
 
 pytestmark = pytest.mark.anyio
 

@@ -13,9 +13,9 @@ from bot.buttons import ChangePress, change_keyboard, parse_change_params, ticke
 from bot.messages import parse_command_params
 from bridge.followup import as_html
 from bridge.okdesk.client import OkdeskClient
+from harness.payloads import fixture_json, rest_issue
 from outbound.errors import RejectedError, TransientError
 from sandbox.fakes.okdesk import FakeOkdesk
-from tests.harness.payloads import fixture_json, rest_issue
 
 pytestmark = pytest.mark.anyio
 TOKEN = {"api_token": "okdesk-test-token"}

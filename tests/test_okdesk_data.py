@@ -26,9 +26,9 @@ from bridge.okdesk.data import (
     read_ticket,
     read_time,
 )
+from harness.payloads import fixture_json
 from outbound.errors import RejectedError, TransientError
 from sandbox.fakes.okdesk import FakeOkdesk
-from tests.harness.payloads import fixture_json
 
 pytestmark = pytest.mark.anyio
 

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from harness.payloads import fixture_json, rest_issue
 from sandbox.fakes.okdesk import FakeOkdesk
 from sandbox.fakes.okdesk.readings import rewritten
-from tests.harness.payloads import fixture_json, rest_issue
 
 pytestmark = pytest.mark.anyio
 TOKEN = {"api_token": "okdesk-test-token"}

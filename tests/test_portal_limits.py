@@ -11,12 +11,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.engine import Engine
 
+from harness.app import running_app
+from harness.payloads import closed_webhook, rest_issue
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from storage.tables import JobKind, SurveyState, utcnow
-from tests.harness.app import running_app
-from tests.harness.databases import jobs, surveys
-from tests.harness.payloads import closed_webhook, rest_issue
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
+from tests.databases import jobs, surveys
 
 pytestmark = pytest.mark.anyio
 

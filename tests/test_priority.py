@@ -13,11 +13,11 @@ from fastapi import FastAPI
 from starlette.types import Message
 
 from bridge.priority import IntakeFirst, YieldingTransport
-from tests.harness.app import Running, running_app
-from tests.harness.constants import WEBHOOK_TOKEN
-from tests.harness.payloads import closed_webhook
-from tests.harness.senders import EVENTS, WEBHOOK
-from tests.harness.vendors import make_settings, seeded_vendors
+from harness.app import Running, running_app
+from harness.constants import WEBHOOK_TOKEN
+from harness.payloads import closed_webhook
+from harness.senders import EVENTS, WEBHOOK
+from harness.vendors import make_settings, seeded_vendors
 
 pytestmark = pytest.mark.anyio
 

@@ -17,6 +17,10 @@ from sqlalchemy.engine import Engine, make_url
 from bridge import closures
 from bridge.decisions import ClosureDecision
 from bridge.grouped import GroupCommit
+from harness.app import running_app
+from harness.payloads import closed_webhook
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from storage.db import (
     BUSY_TIMEOUT_MS,
     WriterBusyError,
@@ -28,11 +32,7 @@ from storage.db import (
 from storage.migrate import upgrade
 from storage.surveys import new_survey, open_surveys
 from storage.tables import SurveyState, utcnow
-from tests.harness.app import running_app
-from tests.harness.databases import surveys
-from tests.harness.payloads import closed_webhook
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
+from tests.databases import surveys
 
 pytestmark = pytest.mark.anyio
 

@@ -21,12 +21,12 @@ from bridge.decisions import AnswerOutcome
 from bridge.settings import Settings
 from bridge.vendors import open_vendors
 from bridge.worker import Worker
+from harness.constants import USER_ID
+from harness.vendors import Vendors, make_settings
 from storage.db import transaction
 from storage.surveys import current_survey
 from storage.tables import JobKind, Survey, SurveyState, utcnow
-from tests.harness.constants import USER_ID
-from tests.harness.databases import jobs, surveys
-from tests.harness.vendors import Vendors, make_settings
+from tests.databases import jobs, surveys
 
 pytestmark = pytest.mark.anyio
 

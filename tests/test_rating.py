@@ -9,11 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from storage.tables import Survey, SurveyState
-from tests.harness.app import Running, running_app
-from tests.harness.constants import ISSUE_ID, USER_ID
-from tests.harness.databases import checked_bot, surveys
-from tests.harness.payloads import (
+from harness.app import Running, running_app
+from harness.constants import ISSUE_ID, USER_ID
+from harness.payloads import (
     click_body,
     closed_webhook,
     event_body,
@@ -21,8 +19,10 @@ from tests.harness.payloads import (
     fixture_json,
     reply_body,
 )
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
+from storage.tables import Survey, SurveyState
+from tests.databases import checked_bot, surveys
 
 pytestmark = pytest.mark.anyio
 

@@ -12,9 +12,9 @@ import pytest
 
 from bridge.decisions import AnswerOutcome, ClosureDecision
 from bridge.settings import Settings
+from harness.constants import ROOT
 from outbound.observe import CallOutcome
 from storage.tables import JobKind
-from tests.harness.constants import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOCS = sorted((ROOT / "docs").glob("*.md"))

@@ -17,16 +17,16 @@ from bridge import closures
 from bridge.okdesk.client import OkdeskClient
 from bridge.reconcile import WATERMARK, reconcile
 from bridge.settings import Settings
+from harness.app import running_app
+from harness.constants import ISSUE_ID, OKDESK_BASE, OKDESK_TOKEN
+from harness.payloads import closed_webhook, rest_issue
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from outbound.errors import TransientError
 from storage import status
 from storage.db import transaction
 from storage.tables import SurveyState, utcnow
-from tests.harness.app import running_app
-from tests.harness.constants import ISSUE_ID, OKDESK_BASE, OKDESK_TOKEN
-from tests.harness.databases import surveys
-from tests.harness.payloads import closed_webhook, rest_issue
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
+from tests.databases import surveys
 
 pytestmark = pytest.mark.anyio
 

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bridge.checks import PER_PERSON
+from harness.app import running_app
+from harness.payloads import closed_webhook, oauth_reply_body
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from storage.tables import JobKind, SurveyState
-from tests.harness.app import running_app
-from tests.harness.databases import jobs, surveys
-from tests.harness.payloads import closed_webhook, oauth_reply_body
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
+from tests.databases import jobs, surveys
 
 pytestmark = pytest.mark.anyio
 FORGED = 8

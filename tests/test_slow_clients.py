@@ -38,10 +38,10 @@ from starlette.routing import Route
 
 from bridge.limits import install_limits
 from bridge.server import LIMITS, Limits
-from tests.harness.constants import ISSUE_ID, WEBHOOK_TOKEN
-from tests.harness.payloads import closed_webhook
-from tests.harness.processes import Service, service_on_fakes
-from tests.harness.senders import WEBHOOK
+from harness.constants import ISSUE_ID, WEBHOOK_TOKEN
+from harness.payloads import closed_webhook
+from harness.processes import Service, service_on_fakes
+from harness.senders import WEBHOOK
 
 STALL = 10.0  # seconds: no acknowledgement takes this long unless the service stalls
 ISSUES = list(range(ISSUE_ID + 1, ISSUE_ID + 60))

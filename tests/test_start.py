@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness.constants import ROOT
-from tests.harness.processes import Service, free_port
+from harness.constants import ROOT
+from harness.processes import Service, free_port
 
 
 def test_missing_settings_stop_the_start_naming_each(tmp_path: Path) -> None:

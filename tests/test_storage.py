@@ -12,11 +12,11 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import SQLModel
 
 import storage.tables  # noqa: F401  (registers the tables)
+from harness.constants import POSTGRES_URL
 from storage import surveys
 from storage.db import transaction
 from storage.migrate import alembic_config
 from storage.tables import Survey, SurveyState
-from tests.harness.constants import POSTGRES_URL
 
 
 def test_migrations_match_the_tables(engine: Engine) -> None:

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from harness.app import Running, running_app
+from harness.vendors import make_settings, seeded_vendors
 from storage.db import create_db_engine
 from tests.admin import dataset
-from tests.harness.app import Running, running_app
-from tests.harness.vendors import make_settings, seeded_vendors
 
 ADMIN_TOKEN = "admin-token-for-the-report-tests"
 

@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from bridge.report import guard
+from harness.app import Running, running_app
+from harness.vendors import make_settings, seeded_vendors
 from tests.admin import dataset
 from tests.admin.conftest import ADMIN_TOKEN, BEARER, basic
-from tests.harness.app import Running, running_app
-from tests.harness.vendors import make_settings, seeded_vendors
 
 pytestmark = pytest.mark.anyio
 PATHS = ("/admin", "/admin/export.csv")

@@ -10,12 +10,12 @@ from datetime import timedelta
 
 import pytest
 
+from harness.app import Running, running_app
+from harness.clock import ManualClock
+from harness.payloads import closed_webhook
+from harness.vendors import make_settings, seeded_vendors
 from tests.admin.conftest import ADMIN_TOKEN, BEARER, basic
 from tests.admin.test_access import _form, _post
-from tests.harness.app import Running, running_app
-from tests.harness.clock import ManualClock
-from tests.harness.payloads import closed_webhook
-from tests.harness.vendors import make_settings, seeded_vendors
 
 pytestmark = pytest.mark.anyio
 METRICS_TOKEN = "metrics-secret-0123456789abcdef"

@@ -15,11 +15,11 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from harness.app import Running, running_app
+from harness.clock import ManualClock
+from harness.vendors import make_settings, seeded_vendors
 from tests.admin import dataset
 from tests.admin.conftest import ADMIN_TOKEN, BEARER
-from tests.harness.app import Running, running_app
-from tests.harness.clock import ManualClock
-from tests.harness.vendors import make_settings, seeded_vendors
 
 pytestmark = pytest.mark.anyio
 ORIGIN = "http://rating.test"

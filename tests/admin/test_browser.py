@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
+from harness.processes import Service, service_on_fakes
 from storage.db import create_db_engine
 from tests.admin import dataset
 from tests.admin.conftest import ADMIN_TOKEN
 from tests.admin.dataset import EXPECTED
-from tests.harness.processes import Service, service_on_fakes
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).parent / "screenshots"

@@ -15,11 +15,11 @@ import io
 import pytest
 from sqlalchemy.engine import Engine
 
+from harness.app import running_app
+from harness.vendors import make_settings, seeded_vendors
 from storage.tables import SurveyState
 from tests.admin.conftest import ADMIN_TOKEN, BEARER
 from tests.admin_cli.cli import WHEN, admin, seed
-from tests.harness.app import running_app
-from tests.harness.vendors import make_settings, seeded_vendors
 
 pytestmark = pytest.mark.anyio
 HOSTILE = [

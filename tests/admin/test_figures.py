@@ -14,10 +14,10 @@ from sqlalchemy.engine import Engine
 from bridge.report.period import parse_period
 from bridge.report.read import read_report
 from bridge.report.texts import percent
+from harness.app import Running
 from tests.admin import dataset
 from tests.admin.conftest import BEARER
 from tests.admin.dataset import EXPECTED
-from tests.harness.app import Running
 
 PERIOD = parse_period("2026-03-02", "2026-03-15", date(2026, 3, 20))
 

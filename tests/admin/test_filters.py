@@ -14,11 +14,11 @@ from urllib.parse import quote, urlencode
 import pytest
 from sqlalchemy import update
 
+from harness.app import Running
 from storage.db import create_db_engine, transaction
 from storage.tables import Survey
 from tests.admin import dataset
 from tests.admin.conftest import BEARER
-from tests.harness.app import Running
 
 pytestmark = pytest.mark.anyio
 

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import update
 
 from bridge.report.reasons import reason
+from harness.app import Running, running_app
+from harness.vendors import make_settings, seeded_vendors
 from storage.db import create_db_engine, transaction
 from storage.tables import Job
 from tests.admin import dataset
 from tests.admin.conftest import ADMIN_TOKEN, BEARER
-from tests.harness.app import Running, running_app
-from tests.harness.vendors import make_settings, seeded_vendors
 
 pytestmark = pytest.mark.anyio
 

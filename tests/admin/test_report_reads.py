@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from harness.app import running_app
+from harness.payloads import closed_webhook
+from harness.vendors import make_settings, seeded_vendors
 from storage.db import reading
 from storage.tables import Survey
-from tests.harness.app import running_app
-from tests.harness.databases import surveys
-from tests.harness.payloads import closed_webhook
-from tests.harness.vendors import make_settings, seeded_vendors
+from tests.databases import surveys
 
 pytestmark = pytest.mark.anyio
 STALL = 10.0  # seconds: only a webhook waiting for the read takes this long

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bot.replies import carries_words
+from harness.app import Running
+from harness.vendors import make_settings
 from tests.admin import dataset
 from tests.admin.conftest import BEARER
 from tests.admin_cli.cli import admin as command
-from tests.harness.app import Running
-from tests.harness.vendors import make_settings
 
 
 @pytest.mark.parametrize(

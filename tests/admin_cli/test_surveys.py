@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bridge import export, workflow
+from harness.constants import ROOT
+from harness.vendors import make_settings
 from storage.tables import JobKind, JobState, SurveyState
 from tests.admin_cli.cli import WHEN, admin, seed
-from tests.harness.constants import ROOT
-from tests.harness.databases import jobs, surveys
-from tests.harness.vendors import make_settings
+from tests.databases import jobs, surveys
 
 S = SurveyState
 

@@ -12,14 +12,14 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from bridge.jobs import TEST_NOTE
+from harness.app import running_app
+from harness.constants import CLIENT_ID, EVENTS_TOKEN, OKDESK_TOKEN, USER_ID
+from harness.payloads import click_body
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from storage.tables import SurveyState
 from tests.admin_cli.cli import Ran, admin
-from tests.harness.app import running_app
-from tests.harness.constants import CLIENT_ID, EVENTS_TOKEN, OKDESK_TOKEN, USER_ID
-from tests.harness.databases import surveys
-from tests.harness.payloads import click_body
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
+from tests.databases import surveys
 
 pytestmark = pytest.mark.anyio
 EMAIL = "i.petrov@romashka.example"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from storage.migrate import upgrade
-from tests.harness.databases import private_postgres
+from tests.databases import private_postgres
 
 # --- databases -----------------------------------------------------------------------------
 

@@ -20,14 +20,14 @@ from sqlalchemy.engine import Engine
 from bot.client import BitrixClient
 from bot.register import register
 from bridge import closures
+from harness.constants import CLIENT_ID, CONTACT_ID, USER_ID
+from harness.payloads import closed_webhook
+from harness.processes import Fakes, Service, service_env
+from harness.vendors import make_settings
 from storage import queue, surveys
 from storage.db import create_db_engine, transaction
 from storage.tables import Job, JobKind, Survey, SurveyState, utcnow
-from tests.harness.constants import CLIENT_ID, CONTACT_ID, USER_ID
-from tests.harness.databases import jobs
-from tests.harness.payloads import closed_webhook
-from tests.harness.processes import Fakes, Service, service_env
-from tests.harness.vendors import make_settings
+from tests.databases import jobs
 
 ENDED_WITHOUT_RATING = {SurveyState.UNDELIVERABLE, SurveyState.CANCELLED, SurveyState.FAILED}
 # Polling gently: SQLite readers take the write lock too.

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
+from harness.processes import Service, fakes_process, free_port
+from harness.waiting import wait_for
 from storage.tables import JobState, SurveyState, utcnow
 from tests.chaos.processes import (
     environment,
@@ -20,9 +22,7 @@ from tests.chaos.processes import (
     seed_rated,
     worker,
 )
-from tests.harness.databases import jobs, surveys
-from tests.harness.processes import Service, fakes_process, free_port
-from tests.harness.waiting import wait_for
+from tests.databases import jobs, surveys
 
 pytestmark = pytest.mark.slow
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.processes import Service, fakes_process, free_port
+from harness.waiting import wait_for
 from storage.tables import JobState
 from tests.chaos.processes import (
     GENTLY,
@@ -20,9 +22,7 @@ from tests.chaos.processes import (
     settled,
     stopped_gracefully,
 )
-from tests.harness.databases import jobs, surveys
-from tests.harness.processes import Service, fakes_process, free_port
-from tests.harness.waiting import wait_for
+from tests.databases import jobs, surveys
 
 pytestmark = pytest.mark.slow
 

@@ -15,6 +15,9 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
+from harness.payloads import click_body, closed_webhook
+from harness.processes import Fakes, Service, fakes_process, free_port
+from harness.waiting import wait_for
 from storage.tables import JobKind, JobState, Survey, SurveyState
 from tests.chaos.processes import (
     _NUMBER,
@@ -28,10 +31,7 @@ from tests.chaos.processes import (
     register_bot,
     settled,
 )
-from tests.harness.databases import jobs, surveys
-from tests.harness.payloads import click_body, closed_webhook
-from tests.harness.processes import Fakes, Service, fakes_process, free_port
-from tests.harness.waiting import wait_for
+from tests.databases import jobs, surveys
 
 pytestmark = pytest.mark.slow
 

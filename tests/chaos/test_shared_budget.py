@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
+from harness.processes import Service, fakes_process, free_port
+from harness.waiting import wait_for
 from storage.tables import JobState, SurveyState
 from tests.chaos.processes import (
     GENTLY,
@@ -21,9 +23,7 @@ from tests.chaos.processes import (
     settled,
     stopped_gracefully,
 )
-from tests.harness.databases import jobs, surveys
-from tests.harness.processes import Service, fakes_process, free_port
-from tests.harness.waiting import wait_for
+from tests.databases import jobs, surveys
 
 pytestmark = pytest.mark.slow
 

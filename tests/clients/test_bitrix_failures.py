@@ -10,9 +10,9 @@ import respx
 
 from bot.client import BitrixClient
 from bot.errors import MessageNotEditableError
+from harness.payloads import fixture_json
 from outbound.errors import RejectedError, TransientError
 from tests.clients.wire import CLIENT_ID, WEBHOOK, assert_no_secret_or_url, ok, sent_json
-from tests.harness.payloads import fixture_json
 
 pytestmark = pytest.mark.anyio
 

@@ -10,9 +10,9 @@ import respx
 
 from bot.client import BitrixClient
 from bot.users import BitrixUser
+from harness.payloads import fixture_json
 from outbound.errors import RejectedError
 from tests.clients.wire import CLIENT_ID, WEBHOOK, batch_answer, ok, sent_json
-from tests.harness.payloads import fixture_json
 
 pytestmark = pytest.mark.anyio
 

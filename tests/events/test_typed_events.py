@@ -20,7 +20,7 @@ from bot.events import (
     parse_event,
 )
 from bot.form import EventFormatError, parse_form
-from tests.harness.payloads import event_body, fixture_bytes
+from harness.payloads import event_body, fixture_bytes
 
 CLICK = "ONIMCOMMANDADD_keyboard_click"
 REPLY = "ONIMBOTMESSAGEADD_text_reply"

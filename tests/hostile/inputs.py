@@ -17,9 +17,9 @@ from pydantic import ValidationError
 
 from bridge.okdesk.data import OkdeskWebhook
 from bridge.settings import Settings
-from tests.harness.app import running_app
-from tests.harness.senders import Senders
-from tests.harness.vendors import Vendors
+from harness.app import running_app
+from harness.senders import Senders
+from harness.vendors import Vendors
 
 INT64 = range(-(2**63), 2**63)
 

@@ -12,16 +12,16 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
+from harness.app import running_app
+from harness.constants import CLIENT_ID, EVENTS_TOKEN, WEBHOOK_TOKEN
+from harness.payloads import click_body, closed_webhook, event_body, reply_body
+from harness.senders import EVENTS, FORM_TYPE, WEBHOOK
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from storage.db import transaction
 from storage.status import StatusKey, get_status
 from storage.tables import SurveyState
-from tests.harness.app import running_app
-from tests.harness.constants import CLIENT_ID, EVENTS_TOKEN, WEBHOOK_TOKEN
-from tests.harness.databases import jobs, surveys
-from tests.harness.payloads import click_body, closed_webhook, event_body, reply_body
-from tests.harness.senders import EVENTS, FORM_TYPE, WEBHOOK
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
+from tests.databases import jobs, surveys
 from tests.hostile.inputs import PROPERTY, app_in_portal, sqlite_only
 
 

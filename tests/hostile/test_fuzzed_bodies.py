@@ -13,8 +13,8 @@ from urllib.parse import parse_qsl, urlencode
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tests.harness.payloads import click_body, closed_webhook, event_body, fixture_bytes, reply_body
-from tests.harness.vendors import Vendors, make_settings
+from harness.payloads import click_body, closed_webhook, event_body, fixture_bytes, reply_body
+from harness.vendors import Vendors, make_settings
 from tests.hostile.inputs import PROPERTY, app_in_portal, overflows_storage, sqlite_only
 
 WEBHOOK_STATUSES = {200, 400, 401, 413, 415}

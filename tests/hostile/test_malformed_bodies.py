@@ -11,14 +11,14 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
+from harness.app import running_app
+from harness.constants import EVENTS_TOKEN, ISSUE_ID, WEBHOOK_TOKEN
+from harness.payloads import click_body, closed_webhook, reply_body
+from harness.senders import EVENTS, FORM_TYPE, JSON_TYPE, WEBHOOK
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from storage.tables import SurveyState
-from tests.harness.app import running_app
-from tests.harness.constants import EVENTS_TOKEN, ISSUE_ID, WEBHOOK_TOKEN
-from tests.harness.databases import jobs, surveys
-from tests.harness.payloads import click_body, closed_webhook, reply_body
-from tests.harness.senders import EVENTS, FORM_TYPE, JSON_TYPE, WEBHOOK
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
+from tests.databases import jobs, surveys
 from tests.hostile.inputs import sqlite_only
 
 # --- 3. bounded and typed input, in process ---------------------------------------------------

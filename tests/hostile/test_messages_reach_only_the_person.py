@@ -8,14 +8,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from harness.app import Running, running_app
+from harness.constants import ISSUE_ID, USER_ID
+from harness.payloads import click_body, closed_webhook, event_body, reply_body
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from storage.db import transaction
 from storage.tables import SeenEvent, SurveyState
-from tests.harness.app import Running, running_app
-from tests.harness.constants import ISSUE_ID, USER_ID
-from tests.harness.databases import jobs, surveys
-from tests.harness.payloads import click_body, closed_webhook, event_body, reply_body
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
+from tests.databases import jobs, surveys
 
 pytestmark = pytest.mark.anyio
 ATTACKER = "99"

@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bridge.decisions import NO_CONTACT
+from harness.app import running_app
+from harness.constants import CONTACT_ID, ISSUE_ID
+from harness.payloads import closed_webhook, rest_issue
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from storage.tables import Survey, SurveyState
-from tests.harness.app import running_app
-from tests.harness.constants import CONTACT_ID, ISSUE_ID
-from tests.harness.databases import surveys
-from tests.harness.payloads import closed_webhook, rest_issue
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
+from tests.databases import surveys
 
 pytestmark = pytest.mark.anyio
 

@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode
 from schemathesis.core.result import Err
 
-from tests.harness.constants import CLIENT_ID, EVENTS_TOKEN, ISSUE_ID, WEBHOOK_TOKEN
-from tests.harness.payloads import click_body, closed_webhook
-from tests.harness.processes import Service, service_on_fakes
-from tests.harness.senders import EVENTS, FORM_TYPE, JSON_TYPE, WEBHOOK
+from harness.constants import CLIENT_ID, EVENTS_TOKEN, ISSUE_ID, WEBHOOK_TOKEN
+from harness.payloads import click_body, closed_webhook
+from harness.processes import Service, service_on_fakes
+from harness.senders import EVENTS, FORM_TYPE, JSON_TYPE, WEBHOOK
 from tests.hostile.inputs import overflows_storage
 
 MIB = 1024 * 1024

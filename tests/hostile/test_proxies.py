@@ -11,10 +11,10 @@ import logging
 
 import pytest
 
-from tests.harness.app import running_app
-from tests.harness.constants import ISSUE_ID
-from tests.harness.payloads import closed_webhook
-from tests.harness.vendors import make_settings, seeded_vendors
+from harness.app import running_app
+from harness.constants import ISSUE_ID
+from harness.payloads import closed_webhook
+from harness.vendors import make_settings, seeded_vendors
 
 pytestmark = pytest.mark.anyio
 LIMIT = 3

@@ -12,13 +12,13 @@ import uvicorn
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp
 
+from harness.app import Running
+from harness.constants import ISSUE_ID
+from harness.payloads import closed_webhook
+from harness.vendors import Vendors
+from harness.waiting import eventually, wait_for
 from storage.tables import Job, JobKind, SurveyState
-from tests.harness.app import Running
-from tests.harness.constants import ISSUE_ID
-from tests.harness.databases import jobs, surveys
-from tests.harness.payloads import closed_webhook
-from tests.harness.vendors import Vendors
-from tests.harness.waiting import eventually, wait_for
+from tests.databases import jobs, surveys
 
 CONTACTS = "/api/v1/contacts/"
 RATES = f"/api/v1/issues/{ISSUE_ID}/rates"

@@ -15,14 +15,14 @@ from starlette.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bridge.admin import retry_failed
+from harness.app import running_app
+from harness.clock import ManualClock
+from harness.constants import WEBHOOK_PATH
+from harness.payloads import click_body, closed_webhook
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from storage.tables import JobState, SurveyState, utcnow
-from tests.harness.app import running_app
-from tests.harness.clock import ManualClock
-from tests.harness.constants import WEBHOOK_PATH
-from tests.harness.databases import surveys
-from tests.harness.payloads import click_body, closed_webhook
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
+from tests.databases import surveys
 from tests.outages.queue import CONTACTS, RATES, invite_jobs, invited, okdesk_requests, survey_state
 
 GAVE_UP = re.compile(r"gave up after (\d+) tries: (.*)")

@@ -6,7 +6,7 @@ import httpx
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
-from tests.harness.proxy import Proxy
+from harness.proxy import Proxy
 from tests.outages.queue import served
 
 

@@ -10,13 +10,13 @@ from email.utils import format_datetime
 import pytest
 from sqlalchemy.engine import Engine
 
+from harness.app import running_app
+from harness.clock import ManualClock
+from harness.payloads import click_body, closed_webhook
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from storage.tables import JobKind, JobState, SurveyState, utcnow
-from tests.harness.app import running_app
-from tests.harness.clock import ManualClock
-from tests.harness.databases import jobs, surveys
-from tests.harness.payloads import click_body, closed_webhook
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
+from tests.databases import jobs, surveys
 from tests.outages.queue import CONTACTS, RATES, invite_jobs, invited, okdesk_requests, survey_state
 
 TRANSIENT = [

@@ -14,14 +14,14 @@ from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bridge.settings import Settings
+from harness.app import Running, running_app
+from harness.clock import ManualClock
+from harness.constants import WEBHOOK_PATH
+from harness.payloads import click_body, closed_webhook
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from storage.tables import JobKind, JobState, SurveyState
-from tests.harness.app import Running, running_app
-from tests.harness.clock import ManualClock
-from tests.harness.constants import WEBHOOK_PATH
-from tests.harness.databases import jobs, surveys
-from tests.harness.payloads import click_body, closed_webhook
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
+from tests.databases import jobs, surveys
 from tests.outages.queue import RATES, invite_jobs, invited, okdesk_requests, served, survey_state
 
 

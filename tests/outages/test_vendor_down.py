@@ -18,15 +18,15 @@ from sqlalchemy.engine import Engine
 
 from bot.client import BitrixClient
 from bot.register import register
+from harness.constants import CLIENT_ID, WEBHOOK_PATH
+from harness.payloads import click_body, closed_webhook
+from harness.processes import Fakes, Service, fakes_process, free_port, service_env
+from harness.proxy import Mode, Proxy
+from harness.senders import Senders
+from harness.vendors import make_settings
+from harness.waiting import wait_for
 from storage.tables import Job, JobKind, JobState, SurveyState
-from tests.harness.constants import CLIENT_ID, WEBHOOK_PATH
-from tests.harness.databases import jobs, surveys
-from tests.harness.payloads import click_body, closed_webhook
-from tests.harness.processes import Fakes, Service, fakes_process, free_port, service_env
-from tests.harness.proxy import Mode, Proxy
-from tests.harness.senders import Senders
-from tests.harness.vendors import make_settings
-from tests.harness.waiting import wait_for
+from tests.databases import jobs, surveys
 
 # --- real processes behind the proxy ----------------------------------------------------------
 

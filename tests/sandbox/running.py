@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from harness.waiting import wait_for
 from sandbox.processes import ROOT, free_port, process_env
-from tests.harness.waiting import wait_for
 
 
 @dataclass

@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.waiting import wait_for
 from sandbox.processes import ROOT
-from tests.harness.waiting import wait_for
 from tests.sandbox.running import sandbox_process
 
 

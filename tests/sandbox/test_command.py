@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness.waiting import wait_for
+from harness.waiting import wait_for
 from tests.sandbox.running import children, interrupt, sandbox_process
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness.waiting import wait_for
+from harness.waiting import wait_for
 from tests.sandbox.running import interrupt, sandbox_process
 
 FETCH = {"x-sandbox": "fetch"}

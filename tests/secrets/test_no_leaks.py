@@ -11,12 +11,9 @@ from urllib.parse import quote, quote_plus
 
 import httpx
 
-from storage.db import create_db_engine
-from storage.tables import JobState
-from tests.harness.constants import USER_ID, USER_TOKEN
-from tests.harness.databases import jobs
-from tests.harness.payloads import click_body, closed_webhook, fixture_json, reply_body, rest_issue
-from tests.harness.processes import (
+from harness.constants import USER_ID, USER_TOKEN
+from harness.payloads import click_body, closed_webhook, fixture_json, reply_body, rest_issue
+from harness.processes import (
     Fakes,
     Service,
     fakes_process,
@@ -25,8 +22,11 @@ from tests.harness.processes import (
     register_bot,
     service_env,
 )
-from tests.harness.senders import WEBHOOK
-from tests.harness.waiting import wait_for
+from harness.senders import WEBHOOK
+from harness.waiting import wait_for
+from storage.db import create_db_engine
+from storage.tables import JobState
+from tests.databases import jobs
 from tests.secrets.stored_text import EMAIL, text_cells
 
 # --- P14: sentinel secrets through the whole loop, as processes -------------------------------

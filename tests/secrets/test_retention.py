@@ -10,16 +10,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.engine import Engine
 
+from harness.app import Running, running_app
+from harness.clock import ManualClock
+from harness.constants import ISSUE_ID, USER_ID
+from harness.payloads import click_body, closed_webhook, reply_body, rest_issue
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from storage.db import transaction
 from storage.purge import purge_personal_data
 from storage.tables import JobState, Survey, SurveyState
-from tests.harness.app import Running, running_app
-from tests.harness.clock import ManualClock
-from tests.harness.constants import ISSUE_ID, USER_ID
-from tests.harness.databases import jobs, surveys
-from tests.harness.payloads import click_body, closed_webhook, reply_body, rest_issue
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
+from tests.databases import jobs, surveys
 from tests.secrets.stored_text import EMAIL, text_cells
 
 # --- P15: personal data retention -------------------------------------------------------------

@@ -18,14 +18,14 @@ from bot.register import register
 from bot.register_v2 import register_v2
 from bot.settings import SettingsError
 from bridge.settings import Settings
+from harness.app import Running, running_app
+from harness.constants import EVENTS_TOKEN, ROOT, USER_ID
+from harness.payloads import closed_webhook
+from harness.v2 import bitrix_client, portal, v2_settings, v2_vendors
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from storage.tables import SurveyState
-from tests.harness.app import Running, running_app
-from tests.harness.constants import EVENTS_TOKEN, ROOT, USER_ID
-from tests.harness.databases import surveys
-from tests.harness.payloads import closed_webhook
-from tests.harness.v2 import bitrix_client, portal, v2_settings, v2_vendors
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
+from tests.databases import surveys
 
 pytestmark = pytest.mark.anyio
 NEW_TOKEN = "new-events-secret-abcdefghij0123456789"

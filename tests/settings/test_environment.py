@@ -10,7 +10,7 @@ import pytest
 
 from bot.settings import SettingsError, load_settings
 from bridge.settings import Settings
-from tests.harness.constants import ROOT
+from harness.constants import ROOT
 from tests.settings.values import VALID
 
 REQUIRED = (

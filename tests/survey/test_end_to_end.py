@@ -14,11 +14,9 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from storage.db import create_db_engine, transaction
-from storage.tables import RatingChange, Survey
-from tests.harness.constants import CONTACT_ID, USER_ID
-from tests.harness.payloads import click_body, closed_webhook, reply_body
-from tests.harness.processes import (
+from harness.constants import CONTACT_ID, USER_ID
+from harness.payloads import click_body, closed_webhook, reply_body
+from harness.processes import (
     Fakes,
     Service,
     fakes_process,
@@ -26,7 +24,9 @@ from tests.harness.processes import (
     register_bot,
     service_env,
 )
-from tests.harness.waiting import wait_for
+from harness.waiting import wait_for
+from storage.db import create_db_engine, transaction
+from storage.tables import RatingChange, Survey
 
 ISSUE = 601
 LENIENT = {"rewrite_html": False, "contact_comments": "accepted", "second_rating": "replaced"}

@@ -13,16 +13,16 @@ from sqlalchemy.engine import Engine
 
 from bridge.auto_comment import comment_text
 from bridge.okdesk.client import OkdeskClient
+from harness.app import running_app
+from harness.constants import OKDESK_TOKEN
+from harness.payloads import closed_webhook, rest_issue
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from outbound.errors import RejectedError, TransientError
 from sandbox.fakes.okdesk import FakeOkdesk
 from storage.tables import JobKind, JobState, Survey, SurveyState
+from tests.databases import jobs, surveys
 from tests.fast.harness import ISSUE_ID, Service
-from tests.harness.app import running_app
-from tests.harness.constants import OKDESK_TOKEN
-from tests.harness.databases import jobs, surveys
-from tests.harness.payloads import closed_webhook, rest_issue
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 

@@ -11,16 +11,16 @@ from sqlalchemy.engine import Engine
 
 from bridge import reminders
 from bridge.settings import Settings
+from harness.app import running_app
+from harness.payloads import click_body, closed_webhook
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from storage import reminders as stored_reminders
 from storage.db import transaction
 from storage.tables import JobKind, SurveyState
+from tests.databases import jobs as db_jobs
+from tests.databases import surveys as db_surveys
 from tests.fast.harness import Service, fast_settings
-from tests.harness.app import running_app
-from tests.harness.databases import jobs as db_jobs
-from tests.harness.databases import surveys as db_surveys
-from tests.harness.payloads import click_body, closed_webhook
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 

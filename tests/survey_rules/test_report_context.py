@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bridge.okdesk.data import TicketContext, read_ticket
+from harness.app import running_app
+from harness.payloads import closed_webhook, rest_issue
+from harness.vendors import Vendors, make_settings
 from storage import purge
 from storage.db import transaction
 from storage.tables import Survey, utcnow
-from tests.harness.app import running_app
-from tests.harness.databases import surveys
-from tests.harness.payloads import closed_webhook, rest_issue
-from tests.harness.vendors import Vendors, make_settings
+from tests.databases import surveys
 
 pytestmark = pytest.mark.anyio
 

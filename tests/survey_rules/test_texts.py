@@ -14,16 +14,16 @@ from bot.events import RatingClick, parse_event
 from bot.settings import SettingsError, load_settings
 from bot.texts_file import load_texts, placeholders
 from bridge.settings import Settings
+from harness.app import running_app
+from harness.constants import ISSUE_ID
+from harness.payloads import click_body, closed_webhook, fixture_bytes, rest_issue
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from storage import asking
 from storage.db import transaction
 from storage.tables import SurveyState, utcnow
+from tests.databases import surveys
 from tests.fast.harness import Service, fast_settings
-from tests.harness.app import running_app
-from tests.harness.constants import ISSUE_ID
-from tests.harness.databases import surveys
-from tests.harness.payloads import click_body, closed_webhook, fixture_bytes, rest_issue
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 

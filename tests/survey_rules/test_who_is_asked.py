@@ -17,9 +17,14 @@ from bridge import workflow
 from bridge.asking import COOLDOWN_REASON, sampled_in
 from bridge.closures import StatusChange, record_status_change
 from bridge.okdesk.data import TicketContext
+from harness.app import running_app
+from harness.payloads import closed_webhook, rest_issue
+from harness.vendors import Vendors, make_settings
+from harness.waiting import eventually
 from storage import surveys
 from storage.db import transaction
 from storage.tables import JobKind, Survey, SurveyState, utcnow
+from tests.databases import surveys as db_surveys
 from tests.fast.harness import (
     CONTACT_ID,
     ENGINEER,
@@ -29,11 +34,6 @@ from tests.fast.harness import (
     closed_ticket,
     fast_settings,
 )
-from tests.harness.app import running_app
-from tests.harness.databases import surveys as db_surveys
-from tests.harness.payloads import closed_webhook, rest_issue
-from tests.harness.vendors import Vendors, make_settings
-from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 
-from tests.harness.constants import USER_ID
-from tests.harness.payloads import click_body, closed_webhook
-from tests.harness.processes import (
+from harness.constants import USER_ID
+from harness.payloads import click_body, closed_webhook
+from harness.processes import (
     Fakes,
     Service,
     fakes_process,
@@ -19,8 +19,8 @@ from tests.harness.processes import (
     register_bot,
     service_env,
 )
-from tests.harness.v2 import BOT_TOKEN
-from tests.harness.waiting import wait_for
+from harness.v2 import BOT_TOKEN
+from harness.waiting import wait_for
 
 V2 = {"BITRIX_API": "v2", "BITRIX_BOT_TOKEN": BOT_TOKEN, "BITRIX_POLL_INTERVAL": "1s"}
 

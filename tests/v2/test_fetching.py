@@ -13,16 +13,16 @@ from sqlalchemy.engine import Engine
 
 from bridge.polling import EventPoller
 from bridge.routes.state import App
+from harness.app import running_app
+from harness.constants import ISSUE_ID, USER_ID
+from harness.payloads import closed_webhook, rest_issue
+from harness.v2 import portal, v2_messenger, v2_settings, v2_vendors
+from harness.vendors import Vendors
+from harness.waiting import eventually
 from storage import polling
 from storage.db import transaction
 from storage.tables import JobKind, Survey, SurveyState, utcnow
-from tests.harness.app import running_app
-from tests.harness.constants import ISSUE_ID, USER_ID
-from tests.harness.databases import jobs, surveys
-from tests.harness.payloads import closed_webhook, rest_issue
-from tests.harness.v2 import portal, v2_messenger, v2_settings, v2_vendors
-from tests.harness.vendors import Vendors
-from tests.harness.waiting import eventually
+from tests.databases import jobs, surveys
 
 pytestmark = pytest.mark.anyio
 

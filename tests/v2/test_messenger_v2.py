@@ -15,10 +15,10 @@ from bot.messages import rating_keyboard
 from bot.messenger import ChatMessage
 from bot.messenger_v2 import ImbotV2Messenger
 from bot.register_v2 import register_v2
+from harness.constants import BITRIX_BASE, CLIENT_ID, WEBHOOK_PATH
+from harness.v2 import BOT_TOKEN, v2_settings
 from outbound.errors import TransientError
 from sandbox.fakes.bitrix_v2 import FakeBitrixV2
-from tests.harness.constants import BITRIX_BASE, CLIENT_ID, WEBHOOK_PATH
-from tests.harness.v2 import BOT_TOKEN, v2_settings
 
 pytestmark = pytest.mark.anyio
 

@@ -15,13 +15,13 @@ from sqlalchemy.engine import Engine
 from bridge import set_aside
 from bridge.polling import EventPoller
 from bridge.routes.state import App
+from harness.constants import USER_ID
+from harness.v2 import portal, v2_messenger, v2_settings, v2_vendors
+from harness.vendors import Vendors
+from harness.waiting import eventually
 from storage.db import transaction
 from storage.tables import SurveyState, utcnow
-from tests.harness.constants import USER_ID
-from tests.harness.databases import surveys
-from tests.harness.v2 import portal, v2_messenger, v2_settings, v2_vendors
-from tests.harness.vendors import Vendors
-from tests.harness.waiting import eventually
+from tests.databases import surveys
 from tests.v2.test_fetching import _invitation, _invite_and_stop
 
 pytestmark = pytest.mark.anyio

@@ -9,14 +9,14 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bot.form import parse_form
+from harness.app import Running, running_app
+from harness.constants import EVENTS_TOKEN, USER_ID
+from harness.payloads import closed_webhook
+from harness.v2 import portal, v2_settings, v2_vendors
+from harness.vendors import Vendors
+from harness.waiting import eventually
 from storage.tables import SurveyState
-from tests.harness.app import Running, running_app
-from tests.harness.constants import EVENTS_TOKEN, USER_ID
-from tests.harness.databases import surveys
-from tests.harness.payloads import closed_webhook
-from tests.harness.v2 import portal, v2_settings, v2_vendors
-from tests.harness.vendors import Vendors
-from tests.harness.waiting import eventually
+from tests.databases import surveys
 
 pytestmark = pytest.mark.anyio
 EVENTS = "/api/v1/bitrix/v2/events"

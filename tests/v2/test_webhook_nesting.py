@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.engine import Engine
 
-from tests.harness.app import running_app
-from tests.harness.constants import EVENTS_TOKEN
-from tests.harness.databases import jobs, surveys
-from tests.harness.v2 import v2_settings, v2_vendors
+from harness.app import running_app
+from harness.constants import EVENTS_TOKEN
+from harness.v2 import v2_settings, v2_vendors
+from tests.databases import jobs, surveys
 
 pytestmark = pytest.mark.anyio
 MODE = {"bitrix_event_mode": "webhook", "public_url": "https://rating.acme.example/"}

@@ -1,5 +1,5 @@
 """Real processes for end-to-end, chaos and benchmark runs: the fakes and the service, started
-by the sandbox's `sandbox.processes` with the tests' identities (tests/harness/constants.py).
+by the sandbox's `sandbox.processes` with the tests' identities (harness/constants.py).
 
 Everything listens on 127.0.0.1 only; every process is stopped by the context managers.
 """
@@ -14,9 +14,7 @@ from typing import Any
 
 import httpx
 
-from sandbox import processes
-from sandbox.processes import Secrets, free_port, process_env, register_bot
-from tests.harness.constants import (
+from harness.constants import (
     CLIENT_ID,
     EVENTS_TOKEN,
     OKDESK_TOKEN,
@@ -25,8 +23,10 @@ from tests.harness.constants import (
     WEBHOOK_PATH,
     WEBHOOK_TOKEN,
 )
-from tests.harness.payloads import fixture_json, rest_issue
-from tests.harness.senders import Senders
+from harness.payloads import fixture_json, rest_issue
+from harness.senders import Senders
+from sandbox import processes
+from sandbox.processes import Secrets, free_port, process_env, register_bot
 
 __all__ = [
     "TEST_SECRETS",

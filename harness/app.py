@@ -15,9 +15,9 @@ from bridge.app import create_app
 from bridge.logs import install_redaction
 from bridge.server import ServerConfig, database_threads, limits_of
 from bridge.settings import Settings
+from harness.senders import Senders
+from harness.vendors import Vendors
 from storage.tables import utcnow
-from tests.harness.senders import Senders
-from tests.harness.vendors import Vendors
 
 
 class Running(Senders[Coroutine[Any, Any, httpx.Response]]):

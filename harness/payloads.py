@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from tests.harness.constants import CONTACT_ID, FIXTURES, ISSUE_ID, USER_ID
+from harness.constants import CONTACT_ID, FIXTURES, ISSUE_ID, USER_ID
 
 
 def fixture_json(name: str) -> Any:

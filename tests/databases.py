@@ -14,10 +14,10 @@ from sqlalchemy import make_url, text
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from harness.constants import POSTGRES_URL
 from storage.db import create_db_engine, transaction
 from storage.migrate import upgrade
 from storage.tables import Job, JobKind, JobState, Survey
-from tests.harness.constants import POSTGRES_URL
 
 _TABLES = (
     "job",

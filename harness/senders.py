@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from tests.harness.constants import CLIENT_ID, EVENTS_TOKEN, PORTAL_DOMAIN, WEBHOOK_TOKEN
+from harness.constants import CLIENT_ID, EVENTS_TOKEN, PORTAL_DOMAIN, WEBHOOK_TOKEN
 
 R = TypeVar("R")
 

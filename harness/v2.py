@@ -11,10 +11,10 @@ from bot.client import BitrixClient
 from bot.messenger_v2 import ImbotV2Messenger
 from bot.register_v2 import register_v2
 from bridge.settings import Settings
+from harness.constants import BITRIX_BASE, CLIENT_ID, USER_ID, USER_TOKEN, WEBHOOK_PATH
+from harness.payloads import fixture_json
+from harness.vendors import Vendors, make_settings, seeded_vendors
 from sandbox.fakes.bitrix_v2 import FakeBitrixV2
-from tests.harness.constants import BITRIX_BASE, CLIENT_ID, USER_ID, USER_TOKEN, WEBHOOK_PATH
-from tests.harness.payloads import fixture_json
-from tests.harness.vendors import Vendors, make_settings, seeded_vendors
 
 BOT_TOKEN = "v2-bot-token-0123456789abcdef"
 

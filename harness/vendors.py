@@ -9,9 +9,7 @@ from typing import Any
 import httpx
 
 from bridge.settings import Settings
-from sandbox.fakes.bitrix import FakeBitrix
-from sandbox.fakes.okdesk import FakeOkdesk
-from tests.harness.constants import (
+from harness.constants import (
     BITRIX_BASE,
     CLIENT_ID,
     CONTACT_ID,
@@ -24,7 +22,9 @@ from tests.harness.constants import (
     WEBHOOK_PATH,
     WEBHOOK_TOKEN,
 )
-from tests.harness.payloads import fixture_json, rest_issue
+from harness.payloads import fixture_json, rest_issue
+from sandbox.fakes.bitrix import FakeBitrix
+from sandbox.fakes.okdesk import FakeOkdesk
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
