@@ -1,5 +1,6 @@
 """pytest fixtures: a real database (SQLite file and PostgreSQL) and the fake vendors with the
-bot registered. What they are built from lives in tests/harness."""
+bot registered. What they are built from lives in harness/ (shared with bench/) and
+tests/databases.py."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from sqlalchemy.engine import Engine
 import bridge.logs
 from bot.client import BitrixClient
 from bot.register import register
+from harness.constants import BITRIX_BASE, CLIENT_ID, WEBHOOK_PATH
+from harness.vendors import Vendors, make_settings, seeded_vendors
 from storage.db import create_db_engine
 from storage.migrate import upgrade
-from tests.harness.constants import BITRIX_BASE, CLIENT_ID, WEBHOOK_PATH
-from tests.harness.databases import empty_postgres, private_postgres, require_postgres
-from tests.harness.vendors import Vendors, make_settings, seeded_vendors
+from tests.databases import empty_postgres, private_postgres, require_postgres
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """The shape of the code: which package may import which, no cycles, and small modules.
 
 `bridge` uses `bot`, `outbound` and `storage`; `bot` knows Bitrix24 and nothing of ours;
-`storage` knows only its tables; `outbound` is what both vendor clients share.
+`storage` knows only its tables; `outbound` is what both vendor clients share. The tools
+(`harness`, `bench`, `sandbox`) never import the tests, and `harness` runs without pytest.
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("bot", "bridge", "outbound", "storage", "sandbox", "bench")
+PACKAGES = ("bot", "bridge", "outbound", "storage", "sandbox", "harness", "bench")
 MAY_IMPORT = {
     "bot": {"bot", "outbound"},
     "outbound": {"outbound"},
     "storage": {"storage"},
     "bridge": {"bridge", "bot", "outbound", "storage"},
     "sandbox": {"sandbox", "bridge", "bot", "outbound", "storage"},
-    "bench": set(PACKAGES) | {"tests"},
+    "harness": {"harness", "sandbox", "bridge", "bot", "outbound", "storage"},
+    "bench": set(PACKAGES),
 }
+# What the tests and the tools share runs without the test runner (bench is started on its own).
+NEVER_IMPORT = {"harness": {"pytest", "_pytest"}, "bench": {"pytest", "_pytest"}}
 MODULE_LINES, TEST_FILE_LINES, FUNCTION_LINES = 300, 450, 40
 
 
@@ -57,6 +61,17 @@ def test_each_package_imports_only_what_it_may(top: str) -> None:
         for path in _modules(top)
         for name in _imports(path)
         if name.split(".")[0] in (*PACKAGES, "tests") and name.split(".")[0] not in MAY_IMPORT[top]
+    }
+    assert not wrong
+
+
+@pytest.mark.parametrize("top", sorted(NEVER_IMPORT))
+def test_the_tools_run_without_pytest(top: str) -> None:
+    wrong = {
+        f"{_name(path)} imports {name}"
+        for path in _modules(top)
+        for name in _imports(path)
+        if name.split(".")[0] in NEVER_IMPORT[top]
     }
     assert not wrong
 
@@ -103,11 +118,7 @@ def _too_long(path: Path, limit: int) -> list[str]:
 
 def test_modules_and_functions_are_small() -> None:
     fakes = set(_modules("sandbox/fakes"))
-    code = [
-        p
-        for p in _modules("bot", "bridge", "outbound", "storage", "sandbox", "bench")
-        if p not in fakes
-    ]
+    code = [p for p in _modules(*PACKAGES) if p not in fakes]
     tests = [*_modules("tests"), *fakes]
     too_big = [
         f"{_name(p)}: {n} lines"
