@@ -33,9 +33,9 @@ import httpx
 
 from bench.attacks import Tickets, attacking
 from bench.report import table
-from tests.harness.constants import EVENTS_TOKEN, USER_ID, WEBHOOK_TOKEN
-from tests.harness.payloads import closed_webhook, reply_body
-from tests.harness.processes import (
+from harness.constants import EVENTS_TOKEN, USER_ID, WEBHOOK_TOKEN
+from harness.payloads import closed_webhook, reply_body
+from harness.processes import (
     Fakes,
     Service,
     fakes_process,
@@ -43,7 +43,7 @@ from tests.harness.processes import (
     register_bot,
     service_env,
 )
-from tests.harness.senders import EVENTS, WEBHOOK
+from harness.senders import EVENTS, WEBHOOK
 
 ATTACKER = "44"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
