@@ -117,9 +117,9 @@ def _too_long(path: Path, limit: int) -> list[str]:
 
 
 def test_modules_and_functions_are_small() -> None:
-    fakes = set(_modules("sandbox/fakes"))
-    code = [p for p in _modules(*PACKAGES) if p not in fakes]
-    tests = [*_modules("tests"), *fakes]
+    """The sandbox's fakes and the harness are code like ours: 300 lines a module at most."""
+    code = list(_modules(*PACKAGES))
+    tests = list(_modules("tests"))
     too_big = [
         f"{_name(p)}: {n} lines"
         for paths, limit in ((code, MODULE_LINES), (tests, TEST_FILE_LINES))

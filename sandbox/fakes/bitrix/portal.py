@@ -1,5 +1,6 @@
 """The portal itself: its state, the HTTP layer (webhook auth, latency, rate limit, queued
-failures), method dispatch with user.get and batch, and the control API tests drive it by."""
+failures), method dispatch (user.get in `users`, batch in `batch`), and the control API tests
+drive it by."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from sandbox.fakes._common import (
     unflatten,
     unlucky,
 )
+from sandbox.fakes.bitrix.batch import BatchMethods
 from sandbox.fakes.bitrix.messages import PORTAL_DOMAIN
 from sandbox.fakes.bitrix.people import PeopleMethods, people_routes
 from sandbox.fakes.bitrix.php import (
@@ -33,39 +35,16 @@ from sandbox.fakes.bitrix.php import (
     Answer,
     BitrixError,
     as_int,
-    as_str,
     method_key,
-    php_json_array,
-    php_truthy,
-    resolve_refs,
     time_info,
-    truthy,
     upper_keys,
 )
-from sandbox.fakes.bitrix.scopes import DEFAULT_SCOPES, ScopeMethods
+from sandbox.fakes.bitrix.scopes import DEFAULT_SCOPES
+from sandbox.fakes.bitrix.users import UserMethods
 
 FailEntry = int | str
 
-PAGE_SIZE = 50
-MAX_BATCH = 50
 NO_AUTH = {"error": "NO_AUTH_FOUND", "error_description": "Wrong authorization data"}
-USER_GET_RESERVED = {"SORT", "ORDER", "SELECT", "START", "ADMIN_MODE", "IMAGE_RESIZE", "AUTH"}
-
-
-def _user_matches(user: dict[str, Any], flt: dict[str, Any]) -> bool:
-    """Apply a user.get filter: ACTIVE as a flag, other plain keys compared casefolded."""
-    for key, wanted in flt.items():
-        if key == "ACTIVE":
-            if truthy(wanted) != truthy(user.get("ACTIVE")):
-                return False
-        elif key in user and as_str(user[key]).casefold() != as_str(wanted).casefold():
-            return False
-    return True
-
-
-def _visible(user: dict[str, Any], admin_mode: bool) -> bool:
-    """user.get hides extranet users outside the owner's groups (here: all) without ADMIN_MODE."""
-    return admin_mode or as_str(user.get("USER_TYPE")).lower() != "extranet"
 
 
 async def _read_params(request: Request) -> dict[str, Any]:
@@ -86,7 +65,7 @@ async def _read_params(request: Request) -> dict[str, Any]:
     return params
 
 
-class FakeBitrix(PeopleMethods, ScopeMethods):
+class FakeBitrix(PeopleMethods, UserMethods, BatchMethods):
     """Bitrix24 webhook REST fake speaking the real wire format, with inspectable state."""
 
     def __init__(
@@ -247,64 +226,6 @@ class FakeBitrix(PeopleMethods, ScopeMethods):
         if error.code == "QUERY_LIMIT_EXCEEDED":
             self.rejected_for_limit += 1
         return error
-
-    # --- user.get and batch -----------------------------------------------------------------
-
-    def _user_get(self, params: dict[str, Any]) -> Answer:
-        """user.get: filter users (FILTER, or top-level keys without it), 50 per page."""
-        if "FILTER" in params:
-            flt = upper_keys(params["FILTER"])
-        else:
-            flt = {k: v for k, v in params.items() if k not in USER_GET_RESERVED}
-        flt = self._scoped_filter(flt)
-        admin_mode = self.owner_is_admin and php_truthy(params.get("ADMIN_MODE"))
-        found = [u for u in self.users if _user_matches(u, flt) and _visible(u, admin_mode)]
-        found.sort(key=lambda u: as_int(u.get("ID")) or 0)
-        start = max(as_int(params.get("START")) or 0, 0)
-        more = start + PAGE_SIZE < len(found)
-        # An empty answer has no `total` (bitrix24.md §13).
-        total = len(found) or None
-        return Answer(found[start : start + PAGE_SIZE], total, start + PAGE_SIZE if more else None)
-
-    def _batch(self, params: dict[str, Any]) -> Answer:
-        """batch: run up to 50 sub-calls, collecting results and errors per key."""
-        cmd = params.get("CMD") or {}
-        commands = dict(enumerate(cmd)) if isinstance(cmd, list) else cmd
-        if not isinstance(commands, dict):
-            raise BitrixError("INVALID_REQUEST", "cmd must be an object")
-        if len(commands) > MAX_BATCH:
-            raise BitrixError("ERROR_BATCH_LENGTH_EXCEEDED", "Max batch length exceeded")
-        out: dict[str, dict[str, Any]] = {
-            n: {} for n in ("result", "error", "total", "next", "time")
-        }
-        for key, query in commands.items():
-            if not self._batch_one(str(key), as_str(query), out) and truthy(params.get("HALT")):
-                break
-        # Each map is a PHP array keyed by the cmd keys: "0".."n-1" come back as a JSON list.
-        names = {"result": "result", "error": "result_error", "total": "result_total"}
-        names.update(next="result_next", time="result_time")
-        return Answer({name: php_json_array(out[part]) for part, name in names.items()})
-
-    def _batch_one(self, key: str, query: str, out: dict[str, dict[str, Any]]) -> bool:
-        """Run one batch sub-call into `out`; return False when it failed."""
-        start = time.time()
-        name, _, query_string = query.partition("?")
-        method = method_key(name)
-        params = unflatten(parse_qsl(query_string, keep_blank_values=True))
-        try:
-            if method == "batch":
-                raise BitrixError("ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed")
-            answer = self._call(method, resolve_refs(params, out["result"]))
-        except BitrixError as error:
-            out["error"][key] = error.body()
-            return False
-        out["result"][key] = answer.result
-        if answer.total is not None:
-            out["total"][key] = answer.total
-        if answer.next is not None:
-            out["next"][key] = answer.next
-        out["time"][key] = time_info(start, self.operating_reset_at)
-        return True
 
     # --- control API ------------------------------------------------------------------------
 
