@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.constants import FIXTURES
 from sandbox.fakes.bitrix import FakeBitrix
 from sandbox.fakes.okdesk import FakeOkdesk
 
-FIXTURES = Path(__file__).parent / "fixtures"
 HOOK = "/rest/1/hooktoken/"
 TOKEN = {"api_token": "okdesk-test-token"}
 KEYBOARD = {"BUTTONS": [{"TEXT": "5", "COMMAND": "rate", "COMMAND_PARAMS": "1:5"}]}

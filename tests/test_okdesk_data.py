@@ -7,7 +7,6 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +25,7 @@ from bridge.okdesk.data import (
     read_ticket,
     read_time,
 )
+from harness.constants import FIXTURES as ALL_FIXTURES
 from harness.payloads import fixture_json
 from outbound.errors import RejectedError, TransientError
 from sandbox.fakes.okdesk import FakeOkdesk
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.anyio
 BASE = "https://acme.okdesk.ru"
 TOKEN = "okdesk-test-token"
 AUTH = {"api_token": TOKEN}
-FIXTURES = Path(__file__).parent / "fixtures" / "okdesk"
+FIXTURES = ALL_FIXTURES / "okdesk"
 ACCOUNT_ZONE = timezone(timedelta(hours=7))
 
 

@@ -8,7 +8,6 @@ import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,12 +20,13 @@ from bot.messages import rating_keyboard
 from bot.messenger import ChatMessage, ImbotMessenger
 from bot.register import register
 from bot.settings import BotSettings
+from harness.constants import FIXTURES as ALL_FIXTURES
 from outbound.errors import DeliveryError, TransientError
 from sandbox.fakes.bitrix import MEMBER_ID, FakeBitrix, php_json_array
 
 pytestmark = pytest.mark.anyio
 
-FIXTURES = Path(__file__).parent / "fixtures" / "bitrix24"
+FIXTURES = ALL_FIXTURES / "bitrix24"
 PORTAL = "https://acme.bitrix24.ru"
 HOOK = "/rest/1/hooktoken/"
 CLIENT_ID = "rating-bot-acme"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -15,10 +14,10 @@ import pytest
 from bot.events import ChatReply, RatingClick, parse_event
 from bot.messages import rating_keyboard
 from bridge.okdesk.data import OkdeskWebhook
+from harness.constants import FIXTURES
 from sandbox.fakes.bitrix import FakeBitrix
 from sandbox.fakes.okdesk_webhooks import change_status, status_webhook
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
 TOKEN = "s7Kq2m"
 
 
