@@ -1,4 +1,4 @@
-"""Vendor payloads from tests/fixtures, as they are or with the fields a test changes."""
+"""Vendor payloads from harness/fixtures, as they are or with the fields a test changes."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from harness.constants import CONTACT_ID, FIXTURES, ISSUE_ID, USER_ID
 
 
 def fixture_json(name: str) -> Any:
-    """A vendor payload from tests/fixtures."""
+    """A vendor payload from harness/fixtures."""
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
 def fixture_bytes(name: str) -> bytes:
-    """A raw vendor body from tests/fixtures."""
+    """A raw vendor body from harness/fixtures."""
     return (FIXTURES / name).read_bytes().strip()
 
 
