@@ -69,7 +69,8 @@ def _shoot(page: Any, name: str, api: str) -> None:
 
 
 def _invitation(page: Any, number: int) -> Any:
-    return page.locator("#chat-log .message.bot", has_text=f"№{number}")
+    """The bot's first message about the ticket: its invitation."""
+    return page.locator("#chat-log .message.bot", has_text=f"№{number}").first
 
 
 def test_closing_a_ticket_and_pressing_4_rates_it_good_in_okdesk(page: Any, api: str) -> None:
@@ -106,6 +107,10 @@ def test_a_typed_reply_rates_a_second_ticket(page: Any, api: str) -> None:
     expect(page.locator("#chat-log .message.mine")).to_have_text("Вы5")
     expect(ticket.locator(".rating")).to_have_text("хорошо", timeout=WAIT_MS)
     expect(invitation).to_contain_text("5 из 5")
+    # Confirmed where the person looks: a new message under their reply.
+    last = page.locator("#chat-log .message").last
+    expect(last).to_contain_text("5 из 5")
+    assert "bot" in (last.get_attribute("class") or "")
     _shoot(page, "4-rated-by-reply", api)
 
 
