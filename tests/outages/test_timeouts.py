@@ -127,9 +127,9 @@ async def test_rating_that_timed_out_but_took_is_not_posted_again(
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "known limit, documented in the README: imbot.message.add has no idempotency key and "
-        "v1 cannot list what the bot sent, so an invitation whose answer timed out after "
-        "Bitrix24 posted it is posted again on retry"
+        "known limit, documented in docs/reliability.md: imbot.message.add has no idempotency "
+        "key and v1 cannot list what the bot sent, so an invitation whose answer timed out "
+        "after Bitrix24 posted it is posted again on retry"
     ),
 )
 async def test_invitation_that_timed_out_but_was_posted_is_not_posted_again(
