@@ -176,27 +176,30 @@ def click_p50(service: Service, fakes: Fakes, tickets: Tickets, count: int) -> s
     return f"{ms(percentile(times, 0.5))} ({len(times)} of {count})" if times else "none"
 
 
-def run(tmp: Path, surveys: int, clicks: int) -> list[tuple[str, str]]:
-    """Start the service on a seeded SQLite file, attack it, and the figures as rows."""
-    url = f"sqlite:///{tmp / 'rating.db'}"
-    report_page.seed(url, surveys)
-    tickets = Tickets()
+@contextmanager
+def service_and_fakes(
+    tmp: Path, database_url: str, **extra: str
+) -> Iterator[tuple[Service, Fakes]]:
+    """The fakes, holding a thousand tickets, and the service on them with its bot registered."""
     with fakes_process() as fakes:
         fakes.seed_tickets(list(range(FIRST_ISSUE, FIRST_ISSUE + 1000)))
-        env = service_env(
-            fakes,
-            url,
-            free_port(),
-            HTTP_MAX_CONNECTIONS=str(MAX_CONNECTIONS),
-            ADMIN_TOKEN=ADMIN_TOKEN,
-        )
+        env = service_env(fakes, database_url, free_port(), **extra)
         register_bot(env, tmp)
         service = Service(env, tmp / "service.log")
         service.start()
         try:
-            return measure(service, fakes, tickets, clicks)
+            yield service, fakes
         finally:
             service.stop()
+
+
+def run(tmp: Path, surveys: int, clicks: int) -> list[tuple[str, str]]:
+    """Start the service on a seeded SQLite file, attack it, and the figures as rows."""
+    url = f"sqlite:///{tmp / 'rating.db'}"
+    report_page.seed(url, surveys)
+    extra = {"HTTP_MAX_CONNECTIONS": str(MAX_CONNECTIONS), "ADMIN_TOKEN": ADMIN_TOKEN}
+    with service_and_fakes(tmp, url, **extra) as (service, fakes):
+        return measure(service, fakes, Tickets(), clicks)
 
 
 def measure(service: Service, fakes: Fakes, tickets: Tickets, clicks: int) -> list[tuple[str, str]]:

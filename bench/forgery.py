@@ -31,17 +31,13 @@ from pathlib import Path
 
 import httpx
 
-from bench.attacks import Tickets, attacking
+from bench.attacks import Tickets, attacking, service_and_fakes
 from bench.report import table
 from harness.constants import EVENTS_TOKEN, USER_ID, WEBHOOK_TOKEN
 from harness.payloads import closed_webhook, reply_body
 from harness.processes import (
     Fakes,
     Service,
-    fakes_process,
-    free_port,
-    register_bot,
-    service_env,
 )
 from harness.senders import EVENTS, WEBHOOK
 
@@ -172,16 +168,8 @@ def measure(service: Service, fakes: Fakes, db: Path, closures: int) -> list[tup
 def run(tmp: Path, closures: int) -> list[tuple[str, str]]:
     """Start the fakes and the service on SQLite, attack it, and the figures as rows."""
     db = tmp / "rating.db"
-    with fakes_process() as fakes:
-        fakes.seed_tickets(list(range(Tickets().next, Tickets().next + 1000)))
-        env = service_env(fakes, f"sqlite:///{db}", free_port())
-        register_bot(env, tmp)
-        service = Service(env, tmp / "service.log")
-        service.start()
-        try:
-            return measure(service, fakes, db, closures)
-        finally:
-            service.stop()
+    with service_and_fakes(tmp, f"sqlite:///{db}") as (service, fakes):
+        return measure(service, fakes, db, closures)
 
 
 def main(argv: list[str] | None = None) -> int:
