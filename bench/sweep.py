@@ -16,11 +16,11 @@ from sqlmodel import col
 from bench.databases import fresh_database, seed_surveys, sweep_plan
 from bench.report import Report, ms
 from bench.service import DUE
-from bridge.housekeeping import apply_timeouts
+from bridge.worker.housekeeping import apply_timeouts
 from harness.vendors import make_settings
-from storage import surveys
 from storage.db import create_db_engine, transaction
 from storage.migrate import upgrade
+from storage.survey import surveys
 from storage.tables import Survey, SurveyState, utcnow
 
 T = TypeVar("T")

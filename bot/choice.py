@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from bot.client import BitrixClient
 from bot.messenger import ImbotMessenger, Messenger
-from bot.messenger_v2 import ImbotV2Messenger
 from bot.settings import BotSettings
+from bot.v2.messenger_v2 import ImbotV2Messenger
 
 
 def messenger_for(settings: BotSettings, client: BitrixClient) -> Messenger:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from bot.form import EventFormatError
+from bot.texts.form import EventFormatError
 
 # 18 digits is the longest id `bot.events` reads as a number.
 _DIALOG = re.compile(r"(?:chat|sg)?[0-9]{1,18}")

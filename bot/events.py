@@ -1,6 +1,6 @@
 """Bitrix24 bot events, parsed into typed values (reference bitrix24.md §5).
 
-The body is decoded by `bot.form` (bounded) and never trusted: `bot.origin` checks that the
+The body is decoded by `bot.texts.form` (bounded) and never trusted: `bot.origin` checks that the
 `auth[...]` block names our portal, the caller pins the installation (`member_id`), and no URL
 or domain in an event is ever called. Every bot event names the bot it is addressed to
 (`bot_id` or `bot_ids`, see `addressed_to`): one handler URL serves all bots of an app.
@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.buttons import ChangePress, parse_change_params
 from bot.dialogs import checked_dialog
-from bot.form import EventFormatError, Tree, parse_form
-from bot.messages import RATE_COMMAND, parse_command_params
+from bot.texts.buttons import ChangePress, parse_change_params
+from bot.texts.form import EventFormatError, Tree, parse_form
+from bot.texts.messages import RATE_COMMAND, parse_command_params
 
 # `CHAT_TYPE` (or `MESSAGE_TYPE`) of a one-to-one dialog with the bot (bitrix24.md §5).
 PRIVATE_CHAT = "P"

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.client import BitrixClient
+from bot.texts.visible import visible_keyboard, visible_text
 from bot.users import BitrixUser
-from bot.visible import visible_keyboard, visible_text
 from outbound.errors import DeliveryError, RejectedError, TransientError
 
 log = logging.getLogger(__name__)

@@ -27,9 +27,9 @@ from tenacity import (
 
 from bot import rotation
 from bot.client import BitrixClient
-from bot.messages import RATE_COMMAND
-from bot.register_v2 import Paced, run_v2
 from bot.settings import BotSettings, SettingsError, load_settings
+from bot.texts.messages import RATE_COMMAND
+from bot.v2.register_v2 import Paced, run_v2
 from outbound.errors import DeliveryError, TransientError
 
 log = logging.getLogger(__name__)

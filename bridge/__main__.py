@@ -8,11 +8,11 @@ import logging
 import signal
 import sys
 
-from bridge.app import create_app
-from bridge.command_help import settings_help
-from bridge.logs import setup_logging
-from bridge.server import limits_of, serve
-from bridge.settings import settings_or_exit
+from bridge.config.command_help import settings_help
+from bridge.config.logs import setup_logging
+from bridge.config.settings import settings_or_exit
+from bridge.web.app import create_app
+from bridge.web.server import limits_of, serve
 from storage.migrate import upgrade_or_exit
 
 log = logging.getLogger("bridge")

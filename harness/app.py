@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp
 
-from bridge.app import create_app
-from bridge.logs import install_redaction
-from bridge.server import ServerConfig, database_threads, limits_of
-from bridge.settings import Settings
+from bridge.config.logs import install_redaction
+from bridge.config.settings import Settings
+from bridge.web.app import create_app
+from bridge.web.server import ServerConfig, database_threads, limits_of
 from harness.senders import Senders
 from harness.vendors import Vendors
 from storage.tables import utcnow

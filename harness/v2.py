@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 
 from bot.client import BitrixClient
-from bot.messenger_v2 import ImbotV2Messenger
-from bot.register_v2 import register_v2
-from bridge.settings import Settings
+from bot.v2.messenger_v2 import ImbotV2Messenger
+from bot.v2.register_v2 import register_v2
+from bridge.config.settings import Settings
 from harness.constants import BITRIX_BASE, CLIENT_ID, USER_ID, USER_TOKEN, WEBHOOK_PATH
 from harness.payloads import fixture_json
 from harness.vendors import Vendors, make_settings, seeded_vendors

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from bridge.settings import Settings
+from bridge.config.settings import Settings
 from harness.constants import (
     BITRIX_BASE,
     CLIENT_ID,

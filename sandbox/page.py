@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from bridge.durations import parse_duration
+from bridge.config.durations import parse_duration
 from sandbox.render import Knobs, chat_log, log_panel, people_tabs, person_of, tickets_panel
 from sandbox.run import Sandbox
 from sandbox.skeleton import page_html

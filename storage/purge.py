@@ -9,8 +9,8 @@ from sqlalchemy import ColumnElement, delete, update
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col
 
-from storage import changes, unused
 from storage.sql import rowcount
+from storage.survey import changes, unused
 from storage.tables import Job, JobState, SeenEvent, Survey, SurveyState
 
 _PURGED: dict[str, Any] = {

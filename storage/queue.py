@@ -16,8 +16,8 @@ from sqlalchemy import ColumnElement, func, update
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
-from storage.bulk import ManyRows
 from storage.sql import rowcount
+from storage.survey.bulk import ManyRows
 from storage.tables import Job, JobKind, JobState, Survey
 
 _INSERT_JOBS = ManyRows(

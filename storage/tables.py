@@ -26,7 +26,7 @@ def _when(*, index: bool = False, nullable: bool = True) -> Any:
 
 
 class SurveyState(StrEnum):
-    """Where a survey stands; see the state diagram in `bridge.workflow`."""
+    """Where a survey stands; see the state diagram in `bridge.rules.workflow`."""
 
     INVITING = "inviting"
     AWAITING = "awaiting"
@@ -75,7 +75,7 @@ class Survey(SQLModel, table=True):
     __table_args__ = (
         Index("ix_survey_purge", "personal_data_purged", "finished_at"),
         Index("ix_survey_state_updated", "state", "updated_at"),
-        # The report page (storage.report): the trend, the tables and totals, the comments.
+        # The report page (storage.reading.report): the trend, the tables and totals, the comments.
         Index("ix_survey_report", "created_at", "is_test", "automatic", "score"),
         Index(
             "ix_survey_teams",
@@ -149,7 +149,7 @@ class Survey(SQLModel, table=True):
     # The engineer's Okdesk employee id from the closure webhook (the automatic comment's
     # author unless OKDESK_COMMENT_AUTHOR_ID is set).
     engineer_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
-    # --- follow-up and change of mind (bridge.followup, bridge.changes) ---
+    # --- follow-up and change of mind (bridge.survey.replies: followup, changes) ---
     # The question after a rating ("what went wrong?") was asked, and is open until then.
     followup_asked_at: datetime | None = _when()
     followup_until: datetime | None = _when()
@@ -221,7 +221,7 @@ class RequestBudget(SQLModel, table=True):
 
 
 class UnusedMessage(SQLModel, table=True):
-    """A person's text the bot could not use, for /admin (`storage.unused`)."""
+    """A person's text the bot could not use, for /admin (`storage.survey.unused`)."""
 
     __tablename__ = "unused_message"
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-import bridge.logs
+import bridge.config.logs
 from bot.client import BitrixClient
 from bot.register import register
 from harness.constants import BITRIX_BASE, CLIENT_ID, WEBHOOK_PATH
@@ -72,11 +72,11 @@ def logging_state() -> Iterator[None]:
     names = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "httpx")
     loggers = [logging.getLogger(name) for name in names]
     saved = [(logger, logger.handlers[:], logger.propagate, logger.level) for logger in loggers]
-    factory, redact = logging.getLogRecordFactory(), bridge.logs._redact
+    factory, redact = logging.getLogRecordFactory(), bridge.config.logs._redact
     yield
     for logger, handlers, propagate, level in saved:
         logger.handlers[:] = handlers
         logger.propagate = propagate
         logger.setLevel(level)
     logging.setLogRecordFactory(factory)
-    bridge.logs._redact = redact
+    bridge.config.logs._redact = redact

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.settle import backoff_seconds, pass_backoff
+from bridge.worker.settle import backoff_seconds, pass_backoff
 
 
 @pytest.mark.parametrize("seed", [0, 1, 42])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bridge.admin.__main__ import COMMANDS
-from bridge.settings import Settings
+from bridge.config.settings import Settings
 from harness.app import running_app
 from harness.constants import ROOT
 from harness.vendors import Vendors, make_settings

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from bridge.connections import ConnectionBook, Trusted
+from bridge.web.connections import ConnectionBook, Trusted
 from harness.constants import ISSUE_ID, WEBHOOK_TOKEN
 from harness.payloads import closed_webhook
 from harness.processes import Service, service_on_fakes
@@ -98,7 +98,7 @@ def test_silent_connections_from_many_clients_give_their_place_to_a_webhook(
         assert [_webhook(service) for _ in range(3)] == [200, 200, 200]
 
 
-# --- the decision alone (bridge.connections) ---------------------------------------------------
+# --- the decision alone (bridge.web.connections) -------------------------------------------------
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The workflow's plain decisions (bridge/decisions.py): webhooks, answers, timeouts, writes."""
+"""The workflow's plain decisions (bridge/rules/decisions.py): webhooks, answers, timeouts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bridge.decisions import (
+from bridge.okdesk.data import Ticket
+from bridge.rules.decisions import (
     AnswerFacts,
     AnswerOutcome,
     ClosureDecision,
@@ -18,8 +19,7 @@ from bridge.decisions import (
     may_answer,
     why_not_asked,
 )
-from bridge.okdesk.data import Ticket
-from bridge.workflow import WAITING
+from bridge.rules.workflow import WAITING
 from storage.tables import Survey, SurveyState
 
 S = SurveyState

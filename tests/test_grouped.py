@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from bridge import closures
-from bridge.decisions import ClosureDecision
-from bridge.grouped import GroupCommit
+from bridge.rules.decisions import ClosureDecision
+from bridge.survey import closures
+from bridge.web.grouped import GroupCommit
 from harness.vendors import make_settings
 from storage.db import transaction
 from storage.queue import pending_by_kind
-from storage.surveys import current_survey, new_survey, open_surveys
+from storage.survey.surveys import current_survey, new_survey, open_surveys
 from storage.tables import JobKind, Survey, SurveyState, utcnow
 
 pytestmark = pytest.mark.anyio

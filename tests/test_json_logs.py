@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from bridge.logs import setup_logging
+from bridge.config.logs import setup_logging
 from harness.constants import OKDESK_TOKEN, WEBHOOK_TOKEN
 from harness.vendors import make_settings
 

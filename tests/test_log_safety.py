@@ -21,8 +21,8 @@ from urllib.parse import quote_plus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import bridge.logs
-from bridge.logs import (
+import bridge.config.logs
+from bridge.config.logs import (
     MAX_ARGUMENT,
     MAX_MESSAGE,
     SCAN_ARGUMENT,
@@ -44,7 +44,7 @@ FORGED = "2024-01-01 00:00:00,000 INFO bridge forged.line"
 # The child masks each text and answers with what it made and how long that took.
 CHILD = """
 import json, sys, time
-from bridge.logs import Redactor
+from bridge.config.logs import Redactor
 redact = Redactor([sys.argv[1]])
 answers = {}
 for name, text in json.load(sys.stdin).items():
@@ -188,7 +188,7 @@ def test_a_record_is_masked_once_and_the_formatter_masks_only_tracebacks(
             calls.append(text)
             return super().__call__(text)
 
-    bridge.logs._redact = Counting([SECRET])
+    bridge.config.logs._redact = Counting([SECRET])
     record = log.makeRecord("bridge.test", logging.INFO, __file__, 1, "x=%s n=%d", ("v", 3), None)
     assert len(calls) == 1  # a short argument is masked with the message it makes
     handler = logging.getLogger().handlers[0]

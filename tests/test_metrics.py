@@ -12,9 +12,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import Engine
 
-from bridge.intake import same_secret
-from bridge.routes.metrics import CACHED
-from bridge.vendors import budget_shape
+from bridge.outside.vendors import budget_shape
+from bridge.web.intake import same_secret
+from bridge.web.routes.metrics import CACHED
 from harness.app import Running, running_app
 from harness.clock import ManualClock
 from harness.constants import ISSUE_ID, OKDESK_BASE, WEBHOOK_PATH

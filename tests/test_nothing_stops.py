@@ -17,11 +17,11 @@ from sqlmodel import col
 
 from bot.client import BitrixClient
 from bot.register import register
-from bridge import housekeeping
-from bridge.admin import retry_failed
-from bridge.settle import Settler
-from bridge.vendors import open_vendors
-from bridge.worker import Worker, summary
+from bridge.outside.vendors import open_vendors
+from bridge.worker import housekeeping
+from bridge.worker.loop import Worker, summary
+from bridge.worker.retrying import retry_failed
+from bridge.worker.settle import Settler
 from harness.app import running_app
 from harness.constants import BITRIX_BASE, CLIENT_ID, ISSUE_ID, WEBHOOK_PATH
 from harness.payloads import click_body, closed_webhook, fixture_bytes, reply_body, rest_issue
@@ -29,7 +29,7 @@ from harness.vendors import Vendors, make_settings
 from harness.waiting import eventually
 from storage import purge, queue
 from storage.db import transaction
-from storage.surveys import set_recipients
+from storage.survey.surveys import set_recipients
 from storage.tables import JobKind, JobState, Survey, SurveyState, utcnow
 from tests.databases import jobs, surveys
 

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bot.buttons import ChangePress, change_keyboard, parse_change_params, ticket_keyboard
-from bot.messages import parse_command_params
-from bridge.followup import as_html
+from bot.texts.buttons import ChangePress, change_keyboard, parse_change_params, ticket_keyboard
+from bot.texts.messages import parse_command_params
 from bridge.okdesk.client import OkdeskClient
+from bridge.survey.replies.followup import as_html
 from harness.payloads import fixture_json, rest_issue
 from outbound.errors import RejectedError, TransientError
 from sandbox.fakes.okdesk import FakeOkdesk

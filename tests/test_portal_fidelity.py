@@ -16,10 +16,10 @@ import pytest
 from bot.client import BitrixClient
 from bot.errors import PortalBlockedError
 from bot.events import RatingClick, addressed_to, parse_event
-from bot.messages import rating_keyboard
 from bot.messenger import ChatMessage, ImbotMessenger
 from bot.register import register
 from bot.settings import BotSettings
+from bot.texts.messages import rating_keyboard
 from harness.constants import FIXTURES as ALL_FIXTURES
 from outbound.errors import DeliveryError, TransientError
 from sandbox.fakes.bitrix import MEMBER_ID, FakeBitrix, php_json_array
@@ -155,7 +155,7 @@ async def test_two_hundred_invitations_are_each_posted_exactly_once(
 ) -> None:
     registration = await register(client, _settings())
     transport = ImbotMessenger(client, "okdesk_rating", registration.bot_id)
-    # bridge.jobs keys its invitations "0", "1", ...: the first 50 would come back as a list.
+    # bridge.survey.jobs keys its invitations "0", "1", ...: the first 50 would come back as a list.
     invitations = {
         str(i): (str(1000 + i), ChatMessage(f"Заявка №{i}", rating_keyboard(f"tok{i}")))
         for i in range(200)

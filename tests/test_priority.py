@@ -1,5 +1,5 @@
-"""Intake first (bridge/priority.py): the worker's next step waits while an accepted request is
-being answered (a refused one, which needs no secret, never makes it wait), but never for
+"""Intake first (bridge/outside/priority.py): the worker's next step waits while an accepted
+request is being answered (a refused one, which needs no secret, never makes it wait), but never for
 good, and steps that waited go ahead one at a time."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from starlette.types import Message
 
-from bridge.priority import IntakeFirst, YieldingTransport
+from bridge.outside.priority import IntakeFirst, YieldingTransport
 from harness.app import Running, running_app
 from harness.constants import WEBHOOK_TOKEN
 from harness.payloads import closed_webhook

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine, make_url
 
-from bridge import closures
-from bridge.decisions import ClosureDecision
-from bridge.grouped import GroupCommit
+from bridge.rules.decisions import ClosureDecision
+from bridge.survey import closures
+from bridge.web.grouped import GroupCommit
 from harness.app import running_app
 from harness.payloads import closed_webhook
 from harness.vendors import Vendors, make_settings
@@ -30,7 +30,7 @@ from storage.db import (
     transaction_at_once,
 )
 from storage.migrate import upgrade
-from storage.surveys import new_survey, open_surveys
+from storage.survey.surveys import new_survey, open_surveys
 from storage.tables import SurveyState, utcnow
 from tests.databases import surveys
 

@@ -16,15 +16,17 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from bridge import answers, closures, housekeeping
-from bridge.decisions import AnswerOutcome
-from bridge.settings import Settings
-from bridge.vendors import open_vendors
-from bridge.worker import Worker
+from bridge.config.settings import Settings
+from bridge.outside.vendors import open_vendors
+from bridge.rules.decisions import AnswerOutcome
+from bridge.survey import closures
+from bridge.survey.replies import answers
+from bridge.worker import housekeeping
+from bridge.worker.loop import Worker
 from harness.constants import USER_ID
 from harness.vendors import Vendors, make_settings
 from storage.db import transaction
-from storage.surveys import current_survey
+from storage.survey.surveys import current_survey
 from storage.tables import JobKind, Survey, SurveyState, utcnow
 from tests.databases import jobs, surveys
 

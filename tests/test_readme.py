@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.decisions import AnswerOutcome, ClosureDecision
-from bridge.settings import Settings
+from bridge.config.settings import Settings
+from bridge.rules.decisions import AnswerOutcome, ClosureDecision
 from harness.constants import ROOT
 from outbound.observe import CallOutcome
 from storage.tables import JobKind
@@ -36,7 +36,7 @@ def test_every_setting_is_in_example_env_and_the_readme(name: str) -> None:
 
 
 def test_every_metric_series_the_service_serves_is_in_the_readme() -> None:
-    sources = [ROOT / "bridge" / "metrics.py", ROOT / "bridge" / "gauges.py"]
+    sources = [ROOT / "bridge" / "config" / "metrics.py", ROOT / "bridge" / "web" / "gauges.py"]
     names = [n for path in sources for n in re.findall(r'PREFIX \+ "(\w+)"', path.read_text())]
     assert len(names) >= 10
     for name in names:

@@ -13,10 +13,10 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from bridge import closures
+from bridge.config.settings import Settings
 from bridge.okdesk.client import OkdeskClient
-from bridge.reconcile import WATERMARK, reconcile
-from bridge.settings import Settings
+from bridge.survey import closures
+from bridge.worker.reconcile import WATERMARK, reconcile
 from harness.app import running_app
 from harness.constants import ISSUE_ID, OKDESK_BASE, OKDESK_TOKEN
 from harness.payloads import closed_webhook, rest_issue

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.engine import Engine
 
-from bridge.checks import PER_PERSON
+from bridge.survey.replies.checks import PER_PERSON
 from harness.app import running_app
 from harness.payloads import closed_webhook, oauth_reply_body
 from harness.vendors import Vendors, make_settings

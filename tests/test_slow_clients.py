@@ -36,8 +36,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from bridge.limits import install_limits
-from bridge.server import LIMITS, Limits
+from bridge.web.limits import install_limits
+from bridge.web.server import LIMITS, Limits
 from harness.constants import ISSUE_ID, WEBHOOK_TOKEN
 from harness.payloads import closed_webhook
 from harness.processes import Service, service_on_fakes

@@ -13,9 +13,9 @@ from sqlmodel import SQLModel
 
 import storage.tables  # noqa: F401  (registers the tables)
 from harness.constants import POSTGRES_URL
-from storage import surveys
 from storage.db import transaction
 from storage.migrate import alembic_config
+from storage.survey import surveys
 from storage.tables import Survey, SurveyState
 
 

@@ -1,4 +1,4 @@
-"""The rating workflow's state machine and the changes it builds (bridge/workflow.py)."""
+"""The rating workflow's state machine and the changes it builds (bridge/rules/workflow.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bridge import workflow
 from bridge.okdesk.data import Ticket, TicketContext
-from bridge.workflow import ANY, FINAL, TRANSITIONS, WAITING, Change, Trigger, sources, target
-from bridge.write_back import rating_not_written, rating_written
+from bridge.rules import workflow
+from bridge.rules.workflow import ANY, FINAL, TRANSITIONS, WAITING, Change, Trigger, sources, target
+from bridge.rules.write_back import rating_not_written, rating_written
 from storage.tables import JobKind, Survey, SurveyState
 
 S = SurveyState

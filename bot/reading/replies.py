@@ -39,17 +39,18 @@ reported whatever the kind («№12345 — 4» is a clear 4 for ticket 12345), a
 different tickets is not a rating at all.
 
 The reader is pure and linear: a reply over 2,000 characters is never read, a normalised one over
-200 characters is never a rating, and no pattern (`bot.reply_tokens`) has two ways to match the
-same text, so none backtracks quadratically. The words it knows are in `bot.reply_words`.
+200 characters is never a rating, and no pattern (`bot.reading.reply_tokens`) has two ways to
+match the same text, so none backtracks quadratically. The words it knows are in
+`bot.reading.reply_words`.
 """
 
 import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.reply_clauses import Clause, Shape, Strength, read_clause, split_clauses
-from bot.reply_tokens import normalise, take_tickets, tokenise
-from bot.reply_words import Role, Token
+from bot.reading.reply_clauses import Clause, Shape, Strength, read_clause, split_clauses
+from bot.reading.reply_tokens import normalise, take_tickets, tokenise
+from bot.reading.reply_words import Role, Token
 
 
 class ReplyKind(StrEnum):

@@ -1,13 +1,13 @@
 """What each clause of a typed reply says: a score, grade words, thanks, or other content.
 
 A reply is cut into clauses at punctuation; each clause is read alone, with every score it
-names, and `bot.replies` judges the reply from its clauses.
+names, and `bot.reading.replies` judges the reply from its clauses.
 """
 
 from enum import Enum
 from typing import NamedTuple
 
-from bot.reply_words import OTHER_SCALES, Role, Token
+from bot.reading.reply_words import OTHER_SCALES, Role, Token
 
 
 class Strength(Enum):

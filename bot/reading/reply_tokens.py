@@ -7,7 +7,7 @@ over 200 once folded, is not read at all. No pattern has two ways to match the s
 import re
 import unicodedata
 
-from bot.reply_words import (
+from bot.reading.reply_words import (
     COUNTED_STEMS,
     FILLED_STARS,
     MARKS,

@@ -1,8 +1,8 @@
-"""The words, numbers and signs a typed reply to the survey is read with (`bot.replies`).
+"""The words, numbers and signs a typed reply to the survey is read with (`bot.reading.replies`).
 
 Every known word has a role (a score, a grade, thanks, a hedge, a counted thing ...) and, for
-scores and grades, the score it stands for. Words are folded as `bot.reply_tokens` folds a reply:
-lower case, «е» for «ё».
+scores and grades, the score it stands for. Words are folded as `bot.reading.reply_tokens`
+folds a reply: lower case, «е» for «ё».
 """
 
 from enum import Enum

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.messages import RATE_COMMAND, Language, command_params, plain, text
+from bot.texts.messages import RATE_COMMAND, Language, command_params, plain, text
 
 CHANGE = "change"
-# Survey tokens are URL-safe base64 (storage.surveys.new_survey_token).
+# Survey tokens are URL-safe base64 (storage.survey.surveys.new_survey_token).
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _COUNT = re.compile(r"[0-9]{1,6}")
 # At most this many ticket buttons (the newest waiting tickets).

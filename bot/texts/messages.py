@@ -180,7 +180,7 @@ def text(key: str, language: Language, **values: object) -> str:
     return (chosen or _TEXTS[key][language]).format(**values)
 
 
-# --- issue 10: words people choose (TEXTS_FILE, read by bot.texts_file) ---------------------
+# --- issue 10: words people choose (TEXTS_FILE, read by bot.texts.texts_file) ---------------------
 # Replacements of some built-in texts; set once at start (`use_texts`), read by `text`.
 _CHOSEN: dict[str, dict[Language, str]] = {}
 

@@ -17,7 +17,7 @@ import tomllib
 from pathlib import Path
 from typing import get_args
 
-from bot.messages import Language, builtin_texts
+from bot.texts.messages import Language, builtin_texts
 
 LANGUAGES: tuple[Language, ...] = get_args(Language)
 

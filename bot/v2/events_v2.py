@@ -26,7 +26,7 @@ from bot.events import (
     RatingClick,
     auth_keys,
 )
-from bot.form import EventFormatError, Tree, parse_form
+from bot.texts.form import EventFormatError, Tree, parse_form
 
 log = logging.getLogger(__name__)
 PRIVATE = "private"

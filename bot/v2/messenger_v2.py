@@ -21,10 +21,10 @@ from typing import Any
 
 from bot.client import BitrixClient
 from bot.errors import MessageNotEditableError
-from bot.events_v2 import FetchedEvent, fetched_events
 from bot.messenger import ChatMessage
 from bot.users import BitrixUser
-from bot.vouchers import vouch, vouched_user
+from bot.v2.events_v2 import FetchedEvent, fetched_events
+from bot.v2.vouchers import vouch, vouched_user
 from outbound.errors import DeliveryError, RejectedError, TransientError
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class ImbotV2Messenger:
         self._bot_id = None
 
     def vouch(self, user_id: int) -> str:
-        """A voucher that `user_id` wrote a message fetched from Bitrix24 (`bot.vouchers`)."""
+        """A voucher that `user_id` wrote a message fetched from Bitrix24 (`bot.v2.vouchers`)."""
         return vouch(self._token, user_id)
 
     async def fetch_events(

@@ -13,8 +13,8 @@ import time
 from typing import Any
 
 from bot.client import BitrixClient
-from bot.messages import RATE_COMMAND
 from bot.settings import BotSettings, SettingsError
+from bot.texts.messages import RATE_COMMAND
 from outbound.errors import RejectedError
 
 V2_EVENTS_PATH = "api/v1/bitrix/v2/events"

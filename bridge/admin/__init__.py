@@ -6,7 +6,6 @@ resend, cancel); `views` those that only read (status, list, show, export); `che
 `send_test` those that talk to the vendors.
 """
 
-from bridge.admin.repairs import retry_failed
 from bridge.admin.views import status
 
-__all__ = ["retry_failed", "status"]
+__all__ = ["status"]

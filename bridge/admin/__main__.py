@@ -17,8 +17,8 @@ import httpx
 
 from bridge.admin import check, repairs, send_test, views
 from bridge.admin.context import Context, Exit
-from bridge.command_help import settings_help
-from bridge.settings import Settings, settings_or_exit
+from bridge.config.command_help import settings_help
+from bridge.config.settings import Settings, settings_or_exit
 from storage.db import create_db_engine
 from storage.migrate import upgrade_or_exit
 from storage.tables import SurveyState

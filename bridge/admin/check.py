@@ -21,17 +21,17 @@ from dataclasses import dataclass
 import httpx
 
 from bot.client import BitrixClient
-from bot.messages import RATE_COMMAND
 from bot.register import handler_url, register_command
-from bot.register_v2 import Paced
 from bot.settings import SettingsError
+from bot.texts.messages import RATE_COMMAND
 from bot.users import owner_is_admin
+from bot.v2.register_v2 import Paced
 from bridge.admin.check_events import events_carry, set_aside_said
 from bridge.admin.check_v2 import v2_bot, v2_command
 from bridge.admin.context import Context, Exit
-from bridge.durations import spoken
+from bridge.config.durations import spoken
+from bridge.config.settings import Settings
 from bridge.okdesk.client import OkdeskClient, TokenRefusedError
-from bridge.settings import Settings
 from outbound.errors import DeliveryError
 from storage import status
 from storage.db import transaction

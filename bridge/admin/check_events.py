@@ -1,6 +1,6 @@
 """`check`: what the portal's events carry (`auth` keys, `member_id`) and BITRIX_MEMBER_ID.
 
-Read from the database, where the service records it once a process (`bridge.installation`):
+Read from the database, where the service records it once a process (`bridge.web.installation`):
 no REST method over an incoming webhook tells a portal's `member_id`, so this is how the
 operator learns what to set.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
-from bridge import set_aside
 from bridge.admin.context import Context
+from bridge.web import set_aside
 from storage import status
 from storage.db import transaction
 from storage.status import StatusKey

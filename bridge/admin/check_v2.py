@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from bot.client import BitrixClient
-from bot.messages import RATE_COMMAND
-from bot.register_v2 import find_v2_bot
 from bot.settings import BotSettings
+from bot.texts.messages import RATE_COMMAND
+from bot.v2.register_v2 import find_v2_bot
 
 
 async def v2_bot(settings: BotSettings, bitrix: BitrixClient) -> tuple[bool, str]:

@@ -12,7 +12,7 @@ from typing import TextIO
 import httpx
 from sqlalchemy.engine import Engine
 
-from bridge.settings import Settings
+from bridge.config.settings import Settings
 from storage.tables import utcnow
 
 
@@ -43,6 +43,6 @@ class Context:
         self.out.write(line + "\n")
 
     def http(self) -> httpx.AsyncClient:
-        """An HTTP client for the vendors (redirects are never followed: see `bridge.vendors`)."""
+        """An HTTP client for the vendors (redirects never followed: `bridge.outside.vendors`)."""
         timeout = self.settings.http_timeout.total_seconds()
         return httpx.AsyncClient(timeout=timeout, follow_redirects=False, transport=self.transport)

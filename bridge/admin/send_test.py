@@ -4,18 +4,19 @@ The user is looked up here, so an unknown e-mail is said at once; only the user'
 stored, as for any survey, never the e-mail. The survey is marked `is_test` and belongs to no
 ticket: `issue_id` 0 (Okdesk numbers tickets from 1, and `show 0` lists the tests) and no
 `current_issue_id`, so it never stands in the way of a real closure. The worker sends it
-without reading Okdesk; its answer is thanked and never written to Okdesk (`bridge.jobs`);
+without reading Okdesk; its answer is thanked and never written to Okdesk (`bridge.survey.jobs`);
 reports and the export leave it out.
 """
 
 from __future__ import annotations
 
-from bot import messages
 from bot.client import BitrixClient
+from bot.texts import messages
 from bridge.admin.context import Context, Exit
 from outbound.errors import DeliveryError
-from storage import queue, surveys
+from storage import queue
 from storage.db import transaction
+from storage.survey import surveys
 from storage.tables import JobKind, Survey, SurveyState
 
 TEST_ISSUE_ID = 0

@@ -7,10 +7,11 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from bridge import export
 from bridge.admin.context import Context, Exit
-from storage import changes, listing, queue, surveys
+from bridge.report import survey_csv
+from storage import queue
 from storage.db import transaction
+from storage.survey import changes, listing, surveys
 from storage.tables import Survey, SurveyState
 
 # What `show` prints of a survey: every field that names no person (no user ids, no texts of
@@ -107,10 +108,10 @@ def show_ticket(ctx: Context, issue_id: int) -> Exit:
 
 
 def export_csv(ctx: Context, since: datetime | None, until: datetime | None) -> Exit:
-    """Every real survey created in [since, until) as CSV (`bridge.export`)."""
+    """Every real survey created in [since, until) as CSV (`bridge.report.survey_csv`)."""
     writer = csv.writer(ctx.out, lineterminator="\n")
-    writer.writerow(export.HEADER)
-    for row in export.rows(ctx.engine, since, until):
+    writer.writerow(survey_csv.HEADER)
+    for row in survey_csv.rows(ctx.engine, since, until):
         writer.writerow(row)
     return Exit.OK
 

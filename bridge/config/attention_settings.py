@@ -1,11 +1,11 @@
-"""The setting of the report's worklist of low ratings (issue 25): `bridge.settings.Settings`
+"""The setting of the report's worklist of low ratings (issue 25): `bridge.config.settings.Settings`
 inherits it. Documented in example.env and the README's settings table."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from bridge.survey_settings import SurveyRulesSettings
+from bridge.config.survey_settings import SurveyRulesSettings
 
 
 class AttentionSettings(SurveyRulesSettings):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.settings import Settings
+from bridge.config.settings import Settings
 from storage.migrate import DEFAULT_DATABASE_URL
 
 

@@ -34,10 +34,11 @@ from urllib.parse import quote, quote_plus
 
 from starlette.types import Scope
 
-from bridge.priority import INTAKE_PREFIX
-from bridge.settings import Settings
+from bridge.config.settings import Settings
 
 log = logging.getLogger("bridge.access")
+# The routes Okdesk and Bitrix24 call (`bridge.web.routes`): served first, logged by their route.
+INTAKE_PREFIX = "/api/v1/"
 
 MAX_ARGUMENT = 500
 SCAN_ARGUMENT = 8 * 1024

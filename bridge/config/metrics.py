@@ -3,7 +3,7 @@
 Counters live in one registry of this process and are counted where things happen: the
 webhook's result, an invitation posted, an answer's outcome, a default rating, every vendor
 call. What the database knows (jobs waiting, the heartbeat, the request budget) is read at
-scrape time instead (`bridge.gauges`), so that every replica reports the same truth.
+scrape time instead (`bridge.web.gauges`), so that every replica reports the same truth.
 
 Labels carry fixed names only (results, sources, method and route names): never a token,
 a URL, a ticket or a person.

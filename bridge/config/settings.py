@@ -15,7 +15,6 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
-from bot.messages import Language
 from bot.settings import (
     PLACEHOLDER,
     SettingsError,
@@ -23,9 +22,10 @@ from bot.settings import (
     load_settings,
     plain_over_network,
 )
-from bot.texts_file import load_texts
-from bridge.attention_settings import AttentionSettings
-from bridge.durations import Duration, parse_optional_duration
+from bot.texts.messages import Language
+from bot.texts.texts_file import load_texts
+from bridge.config.attention_settings import AttentionSettings
+from bridge.config.durations import Duration, parse_optional_duration
 from storage.db import unsupported_kind
 from storage.migrate import DEFAULT_DATABASE_URL
 
@@ -225,7 +225,7 @@ class Settings(AttentionSettings):
             raise ValueError("must be at least 1s (imbot.v2 allows 2 requests a second)")
         return value
 
-    # The survey rules' own fields are in bridge.survey_settings.
+    # The survey rules' own fields are in bridge.config.survey_settings.
     @model_validator(mode="after")
     def _rules_fit_the_timeout(self) -> Settings:
         delay = self.reminder_delay

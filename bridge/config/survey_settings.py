@@ -1,5 +1,5 @@
 """The settings of issue 10's survey rules: the reminder, who is asked, the automatic
-rating's comment, and the texts file. `bridge.settings.Settings` inherits them.
+rating's comment, and the texts file. `bridge.config.settings.Settings` inherits them.
 
 Every one is documented in example.env; those that can be switched off accept `off`.
 """
@@ -14,8 +14,8 @@ from pydantic import BeforeValidator, Field, field_validator
 from pydantic_settings import NoDecode
 
 from bot.settings import BotSettings
-from bot.texts_file import load_texts
-from bridge.durations import parse_duration, parse_optional_duration
+from bot.texts.texts_file import load_texts
+from bridge.config.durations import parse_duration, parse_optional_duration
 
 _OFF = ("off", "none", "no", "false", "")
 

@@ -1,1 +1,8 @@
-"""Okdesk, the helpdesk: its data as we read it (`data`) and its REST API (`client`)."""
+"""Okdesk, the helpdesk: its data as we read it (`data`, `context`), its REST API (`client`),
+the marks our comments carry (`marks`), and the helpdesk the rest of the bridge talks to
+(`helpdesk`).
+
+May import: `outbound`. No other room.
+"""
+
+__all__ = ["client", "data", "helpdesk", "marks"]

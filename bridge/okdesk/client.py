@@ -39,7 +39,7 @@ class TokenRefusedError(RejectedError):
 
 
 class OkdeskClient:
-    """The Okdesk REST calls this service makes; a `bridge.helpdesk.Helpdesk`."""
+    """The Okdesk REST calls this service makes; a `bridge.okdesk.helpdesk.Helpdesk`."""
 
     def __init__(
         self,

@@ -30,7 +30,8 @@ import httpx
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-INTAKE_PREFIX = "/api/v1/"
+from bridge.config.logs import INTAKE_PREFIX
+
 _ACCEPTED = "intake_first.accepted"
 MAX_WAIT = 0.5
 SPACING = 0.02

@@ -19,11 +19,11 @@ from sqlalchemy.engine import Engine
 from bot.choice import messenger_for
 from bot.client import BitrixClient
 from bot.messenger import Messenger
-from bridge.helpdesk import Helpdesk
-from bridge.metrics import PrometheusObserver
+from bridge.config.metrics import PrometheusObserver
+from bridge.config.settings import Settings
 from bridge.okdesk.client import OkdeskClient
-from bridge.priority import IntakeFirst, YieldingTransport
-from bridge.settings import Settings
+from bridge.okdesk.helpdesk import Helpdesk
+from bridge.outside.priority import IntakeFirst, YieldingTransport
 from storage import budget
 from storage.db import transaction
 
@@ -97,7 +97,7 @@ async def open_vendors(
     priority: IntakeFirst | None = None,
 ) -> AsyncIterator[Vendors]:
     """Clients for Okdesk and Bitrix24 around one long-lived HTTP client; with `priority`,
-    each call waits while the service answers intake requests (`bridge.priority`)."""
+    each call waits while the service answers intake requests (`bridge.outside.priority`)."""
     timeout = settings.http_timeout.total_seconds()
     if priority is not None:
         transport = YieldingTransport(transport or httpx.AsyncHTTPTransport(), priority)

@@ -1,2 +1,8 @@
-"""The report page: figures from stored rows (figures, period), charts (svg), the page
-(page, texts), the CSV export (export) and who may see them (guard)."""
+"""The report: figures from stored rows (`read`, `figures`, `period`, `filters`), what needs
+attention and who handled it (`attention`, `handling`), people's words (`words`), the exports
+(`export`, `survey_csv`), and the page (`html`).
+
+May import: `bridge.config`, `bot`, `storage`.
+"""
+
+__all__ = ["export", "filters", "handling", "html", "period", "read", "survey_csv"]

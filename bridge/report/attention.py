@@ -7,10 +7,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from html import escape
 
+from bridge.report.html.sections import ticket
 from bridge.report.privacy import without_emails
-from bridge.report.sections import ticket
 from bridge.report.words import words
-from storage.attention import Unhandled
+from storage.reading.attention import Unhandled
 
 Form = Callable[[], tuple[str, str]]
 

@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bridge.report.html.texts import CSV_HEADER
 from bridge.report.privacy import without_emails
-from bridge.report.texts import CSV_HEADER
 from bridge.report.words import history, words
-from storage.report_words import changes_of
+from storage.reading.report_words import changes_of
 
 BOM = "\ufeff"
 # A cell starting with one of these (after spaces and quotes) is a formula to Excel and
@@ -61,7 +61,7 @@ def lines(batches: Iterable[Sequence[Sequence[Any]]], language: str) -> Iterator
 
 
 def with_words(session: Session, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
-    """Rows of `storage.report.export_batch` (…, reply, follow-up, survey id) as the CSV's
+    """Rows of `storage.reading.report.export_batch` (…, reply, follow-up, survey id) as the CSV's
     (…, the reply's words, the follow-up answer, the changes of mind)."""
     changes = changes_of(session, (row[-1] for row in rows))
     return [(*row[:-3], words(row[-3]), row[-2], history(changes.get(row[-1], []))) for row in rows]

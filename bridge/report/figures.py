@@ -1,4 +1,4 @@
-"""The report's figures from the rows `storage.report` reads (pure: no database, no HTML).
+"""The report's figures from the rows `storage.reading.report` reads (pure: no database, no HTML).
 
 CSAT is the share of 4 and 5 among the ratings people gave; automatic ratings never count.
 The response rate is people's ratings over invitations delivered.
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from storage.report import Day, Team, Totals
+from storage.reading.report import Day, Team, Totals
 
 
 @dataclass(frozen=True)

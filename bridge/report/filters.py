@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from storage.report import matching
+from storage.reading.report import matching
 
 NAMES = ("engineer", "group", "company", "type", "priority")
 # The longest value the table holds (engineer, group and company are 300 characters).

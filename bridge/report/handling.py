@@ -6,9 +6,9 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from bridge.settings import Settings
-from storage import attention
+from bridge.config.settings import Settings
 from storage.db import transaction
+from storage.reading import attention
 
 # Who pressed the button when the form names no one: the page has one password, no users.
 NOBODY_NAMED = "admin"

@@ -16,7 +16,7 @@ EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
 
 class PeriodError(ValueError):
     """The query's dates cannot be read or make no period: `key` names the reason among the
-    page's texts (`bridge.report.texts`), `field` the date it is about."""
+    page's texts (`bridge.report.html.texts`), `field` the date it is about."""
 
     def __init__(self, message: str, key: str, field: str = "") -> None:
         super().__init__(message)

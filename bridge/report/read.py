@@ -1,4 +1,4 @@
-"""Reads what the page shows in one transaction: the queries of `storage.report`, turned
+"""Reads what the page shows in one transaction: the queries of `storage.reading.report`, turned
 into figures by `bridge.report.figures`."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ from sqlalchemy.engine import Engine
 
 from bridge.report import figures, unused, words
 from bridge.report.filters import Filters
-from bridge.report.page import Report
+from bridge.report.html.page import Report
 from bridge.report.period import Period
-from storage import attention, report_words
-from storage import report as queries
 from storage.db import reading
+from storage.reading import attention, report_words
+from storage.reading import report as queries
 
 COMMENTS, TROUBLES, CHANGES, ATTENTION = 20, 20, 20, 50
 

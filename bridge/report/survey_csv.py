@@ -17,9 +17,9 @@ from sqlalchemy.engine import Engine
 
 from bridge.report.export import cell
 from bridge.report.words import history, words
-from storage import listing
 from storage.db import reading
-from storage.report_words import Change, changes_of
+from storage.reading.report_words import Change, changes_of
+from storage.survey import listing
 from storage.tables import Survey
 
 HEADER = [

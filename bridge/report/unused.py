@@ -1,6 +1,6 @@
 """The page's section "messages the bot could not use" (issue 22, point 3): what people wrote
 that was not an answer, newest first, e-mails masked (personal data, gone after
-PERSONAL_DATA_RETENTION, `storage.unused`)."""
+PERSONAL_DATA_RETENTION, `storage.survey.unused`)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from html import escape
 
 from sqlmodel import Session, col, select
 
+from bridge.report.html.sections import ticket
+from bridge.report.html.texts import texts
 from bridge.report.privacy import without_emails
-from bridge.report.sections import ticket
-from bridge.report.texts import texts
-from storage import unused
+from storage.survey import unused
 from storage.tables import Survey
 
 LIMIT = 20

@@ -10,9 +10,9 @@ from datetime import datetime
 from sqlalchemy import ColumnElement
 from sqlmodel import Session
 
-from bot.replies import carries_words
-from storage import report_words
-from storage.report_words import Change
+from bot.reading.replies import carries_words
+from storage.reading import report_words
+from storage.reading.report_words import Change
 
 # Candidates read at a time while looking for replies that carried words.
 PAGE = 200

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from bridge.okdesk.data import Ticket
-from bridge.workflow import WAITING, SurveyView, Trigger, sources
+from bridge.rules.workflow import WAITING, SurveyView, Trigger, sources
 from storage.tables import SurveyState
 
 

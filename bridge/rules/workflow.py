@@ -34,9 +34,9 @@ stateDiagram-v2
 ```
 
 A rated or defaulted survey is finished once Okdesk shows its rating (`rating_sent_at`).
-Every change is a `Change` built here (the rating's write-back in `bridge.write_back`) and
-applied by `storage.surveys.apply_change` under its state guard: of two racing changes, exactly
-one applies.
+Every change is a `Change` built here (the rating's write-back in `bridge.rules.write_back`) and
+applied by `storage.survey.surveys.apply_change` under its state guard: of two racing changes,
+exactly one applies.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from bridge.okdesk.data import Ticket
-from storage.surveys import SurveyFields
+from storage.survey.surveys import SurveyFields
 from storage.tables import JobKind, SurveyState
 
 S = SurveyState
@@ -104,7 +104,7 @@ WAITING = frozenset({S.INVITING, S.AWAITING, S.UNDELIVERABLE})
 FINAL = frozenset({S.CANCELLED, S.FAILED})
 ANY = frozenset(SurveyState)
 # The reasons of the administrator's acts: a withdrawal (its closing message says so), and
-# an invitation sent (again), which no cooldown holds back (`bridge.asking`).
+# an invitation sent (again), which no cooldown holds back (`bridge.survey.asking`).
 WITHDRAWN_REASON = "withdrawn by the administrator"
 SENT_BY_ADMINISTRATOR = "sent by the administrator"
 # A job that fails for good fails its survey with this trigger.
@@ -250,7 +250,7 @@ def answered(
 
 def changed(survey_id: int, *, score: int) -> Change:
     """The person changed their score: the thank-you is redrawn, the new score goes to Okdesk
-    (the survey is unfinished until Okdesk shows it). Applied by `storage.changes`."""
+    (the survey is unfinished until Okdesk shows it). Applied by `storage.survey.changes`."""
     fields: SurveyFields = {
         "score": score,
         "changing": False,

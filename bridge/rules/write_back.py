@@ -1,13 +1,13 @@
 """What a survey records once its rating's write to Okdesk is settled: Okdesk shows the rating,
-or it will not be written. Neither moves the survey's state (`bridge.workflow` draws those);
-both finish it. `bridge.jobs` applies them after reading the ticket back."""
+or it will not be written. Neither moves the survey's state (`bridge.rules.workflow` draws those);
+both finish it. `bridge.survey.jobs` applies them after reading the ticket back."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from bridge.workflow import ANY, Change
-from storage.surveys import SurveyFields
+from bridge.rules.workflow import ANY, Change
+from storage.survey.surveys import SurveyFields
 from storage.tables import JobKind
 
 

@@ -16,14 +16,14 @@ from datetime import UTC, datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bridge import workflow
-from bridge.invitations import Invitations
-from bridge.jobs import Effect, applying
+from bridge.config.settings import Settings
 from bridge.okdesk.data import TicketContext
-from bridge.settings import Settings
-from storage import asking, surveys
+from bridge.rules import workflow
+from bridge.survey.invitations import Invitations
+from bridge.survey.jobs import Effect, applying
 from storage.db import transaction
-from storage.surveys import SurveyFields
+from storage.survey import asking, surveys
+from storage.survey.surveys import SurveyFields
 from storage.tables import Survey, SurveyState
 
 log = logging.getLogger(__name__)

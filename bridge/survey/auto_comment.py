@@ -14,11 +14,11 @@ from __future__ import annotations
 import html
 import logging
 
-from bot import messages
-from bridge.durations import spoken
+from bot.texts import messages
+from bridge.config.durations import spoken
+from bridge.config.settings import Settings
 from bridge.okdesk.marks import CommentKind, already_posted, with_mark
-from bridge.settings import Settings
-from bridge.vendors import Vendors
+from bridge.outside.vendors import Vendors
 from outbound.errors import RejectedError
 from storage.tables import Survey
 

@@ -1,7 +1,7 @@
 """No button that does nothing (issue 22, point 1).
 
 Every bot message that carries a survey's buttons is recorded under the survey
-(`storage.messages`): the invitation, the reminder, «which ticket?», an ask-back. When the
+(`storage.survey.messages`): the invitation, the reminder, «which ticket?», an ask-back. When the
 survey ends (an answer, the timeout, a reopening, a withdrawal), the survey's message shows
 the outcome and every other one shows it too, without buttons. A press on an ended survey
 is answered once with what happened to it.
@@ -17,17 +17,18 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot import messages
-from bot.buttons import change_keyboard
 from bot.errors import MessageNotEditableError
-from bot.messages import Language
 from bot.messenger import ChatMessage
-from bridge import workflow
-from bridge.chat import say_to, survey_language
-from bridge.settings import Settings
-from bridge.vendors import Vendors
-from storage import messages as survey_messages
-from storage import queue, seen, surveys
+from bot.texts import messages
+from bot.texts.buttons import change_keyboard
+from bot.texts.messages import Language
+from bridge.config.settings import Settings
+from bridge.outside.vendors import Vendors
+from bridge.rules import workflow
+from bridge.survey.chat import say_to, survey_language
+from storage import queue, seen
+from storage.survey import messages as survey_messages
+from storage.survey import surveys
 from storage.tables import JobKind, Survey, SurveyState
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.messages import Language
-from bridge.settings import Settings
+from bot.texts.messages import Language
+from bridge.config.settings import Settings
 from storage import queue, seen
 from storage.tables import JobKind, Survey
 
@@ -41,7 +41,7 @@ def say(
 ) -> bool:
     """Queue one bot message to a person's private chat, unless they had their share of this
     minute (REPLIES_PER_MINUTE); whether it was queued. `survey_ids`: the surveys whose buttons
-    it carries (they are taken away when a survey ends, `bridge.buttons`)."""
+    it carries (they are taken away when a survey ends, `bridge.survey.buttons`)."""
     minute = now.replace(second=0, microsecond=0).isoformat()
     slots = (f"reply:{user_id}:{minute}:{n}" for n in range(settings.replies_per_minute))
     if not any(seen.first_sighting(session, key=slot, now=now) for slot in slots):

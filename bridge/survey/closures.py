@@ -11,14 +11,16 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bridge import reminders, workflow
-from bridge.asking import opened_skipped, skip_reason
-from bridge.decisions import ClosureDecision, decide_status_change
+from bridge.config.settings import Settings
 from bridge.okdesk.data import TicketContext
-from bridge.settings import Settings
-from storage import queue, surveys
+from bridge.rules import workflow
+from bridge.rules.decisions import ClosureDecision, decide_status_change
+from bridge.survey import reminders
+from bridge.survey.asking import opened_skipped, skip_reason
+from storage import queue
 from storage.db import WriterBusyError, transaction, transaction_at_once
-from storage.surveys import NewSurvey
+from storage.survey import surveys
+from storage.survey.surveys import NewSurvey
 from storage.tables import JobKind, SurveyState
 
 

@@ -17,20 +17,22 @@ from typing import Any, TypeVar
 
 from sqlmodel import Session
 
-from bot import messages
 from bot.messenger import ChatMessage
+from bot.texts import messages
 from bot.users import BitrixUser
-from bridge import metrics, workflow
-from bridge.answers import language_of
-from bridge.decisions import NO_CONTACT, why_not_asked
-from bridge.jobs import Effect, Outcome, applying, nothing
+from bridge.config import metrics
+from bridge.config.settings import Settings
 from bridge.okdesk.data import Ticket
-from bridge.settings import Settings
-from bridge.vendors import Vendors
+from bridge.outside.vendors import Vendors
+from bridge.rules import workflow
+from bridge.rules.decisions import NO_CONTACT, why_not_asked
+from bridge.survey.jobs import Effect, Outcome, applying, nothing
+from bridge.survey.replies.answers import language_of
 from outbound.errors import DeliveryError, TransientError
-from storage import messages as survey_messages
-from storage import status, surveys
+from storage import status
 from storage.status import StatusKey
+from storage.survey import messages as survey_messages
+from storage.survey import surveys
 from storage.tables import Survey, SurveyState
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 A handler makes the vendor calls and returns an `Effect`: the database change to apply in the
 same transaction that marks the job done, under the job's lease. A worker that lost its lease
 (it was frozen, another took the job over) applies nothing. Invitations go in batches:
-`bridge.invitations`.
+`bridge.survey.invitations`.
 """
 
 from __future__ import annotations
@@ -15,18 +15,22 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from bot import messages
 from bot.errors import MessageNotEditableError
 from bot.messenger import ChatMessage
-from bridge import bot_removal, buttons, followup, workflow
-from bridge.answers import Answer, ask_back, language_of, record_verified_answer
-from bridge.chat import say_to
-from bridge.decisions import decide_rating_write
-from bridge.settings import Settings
-from bridge.vendors import Vendors
-from bridge.write_back import rating_not_written, rating_written
+from bot.texts import messages
+from bridge.config.settings import Settings
+from bridge.outside import bot_removal
+from bridge.outside.vendors import Vendors
+from bridge.rules import workflow
+from bridge.rules.decisions import decide_rating_write
+from bridge.rules.write_back import rating_not_written, rating_written
+from bridge.survey import buttons
+from bridge.survey.chat import say_to
+from bridge.survey.replies import followup
+from bridge.survey.replies.answers import Answer, ask_back, language_of, record_verified_answer
 from outbound.errors import DeliveryError, RejectedError
-from storage import queue, surveys
+from storage import queue
+from storage.survey import surveys
 from storage.tables import Job, JobKind, Survey
 
 log = logging.getLogger(__name__)
@@ -58,8 +62,8 @@ async def run(
     settings: Settings,
     carrying: Sequence[int] = (),
 ) -> Effect:
-    """Do the job's vendor calls and say what to record (invitations: `bridge.invitations`);
-    `carrying`: the messages with the survey's buttons (`bridge.buttons`)."""
+    """Do the job's vendor calls and say what to record (invitations: `bridge.survey.invitations`);
+    `carrying`: the messages with the survey's buttons (`bridge.survey.buttons`)."""
     if job.kind == JobKind.REPLY:
         return await send_reply(job, vendors)
     if job.kind == JobKind.VERIFY_REPLY:
@@ -213,7 +217,7 @@ async def close_invitation(
     survey: Survey, vendors: Vendors, carrying: Sequence[int] = ()
 ) -> Effect:
     """Replace the invitation's buttons with the outcome (thanks, time passed, reopened), and
-    take the buttons off every other message of the survey (`bridge.buttons`)."""
+    take the buttons off every other message of the survey (`bridge.survey.buttons`)."""
     if survey.message_id is None or survey.bitrix_user_id is None:
         return nothing
     outcome = buttons.outcome(survey)

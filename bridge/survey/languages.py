@@ -12,9 +12,9 @@ from typing import get_args
 
 from sqlalchemy.engine import Engine
 
-from bot.messages import Language
-from storage import asking
+from bot.texts.messages import Language
 from storage.db import transaction
+from storage.survey import asking
 
 SPOKEN: tuple[Language, ...] = get_args(Language)
 

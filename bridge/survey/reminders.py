@@ -3,7 +3,7 @@ answered gets the buttons once more. Never a second time, never after an answer,
 or the timeout.
 
 The sweep marks a due survey reminded and queues the reminder in one guarded statement
-(`storage.reminders.apply_once`), so two sweeps queue one. The job reads the survey before
+(`storage.survey.reminders.apply_once`), so two sweeps queue one. The job reads the survey before
 sending; a click that lands between that read and the send wins: the reminder's record then
 fails its guard, and its buttons are replaced by the outcome like the invitation's.
 """
@@ -17,19 +17,20 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot import messages
 from bot.messenger import ChatMessage
-from bridge import workflow
-from bridge.answers import language_of
-from bridge.jobs import Effect, close_invitation, nothing
-from bridge.settings import Settings
-from bridge.vendors import Vendors
-from bridge.workflow import Change, Trigger
+from bot.texts import messages
+from bridge.config.settings import Settings
+from bridge.outside.vendors import Vendors
+from bridge.rules import workflow
+from bridge.rules.workflow import Change, Trigger
+from bridge.survey.jobs import Effect, close_invitation, nothing
+from bridge.survey.replies.answers import language_of
 from outbound.errors import RejectedError
-from storage import messages as survey_messages
-from storage import queue, reminders, surveys
+from storage import queue
 from storage.db import transaction
-from storage.surveys import SurveyFields
+from storage.survey import messages as survey_messages
+from storage.survey import reminders, surveys
+from storage.survey.surveys import SurveyFields
 from storage.tables import Job, JobKind, Survey, SurveyState
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ def _title(survey: Survey) -> str:
 def _recorded(survey_id: int, message_id: int) -> Effect:
     """The reminder becomes the survey's message (its buttons get the thanks), unless an
     answer, a reopening or the timeout came first: then its buttons are taken away. Either
-    way it is one of the survey's messages with buttons (`bridge.buttons`): the invitation
+    way it is one of the survey's messages with buttons (`bridge.survey.buttons`): the invitation
     above it loses them too when the survey ends."""
     still: Change = Change(
         survey_id, None, frozenset({SurveyState.AWAITING}), {"message_id": message_id}

@@ -1,8 +1,8 @@
-"""The web app: its routes (`bridge.routes`), and a lifespan that applies migrations and runs
+"""The web app: its routes (`bridge.web.routes`), and a lifespan that applies migrations and runs
 the worker beside them.
 
 Process-wide set-up (log redaction, the threads database work runs on) is not here: it happens
-once when the process starts (`bridge.__main__`, `bridge.server`), not once per app.
+once when the process starts (`bridge.__main__`, `bridge.web.server`), not once per app.
 """
 
 from __future__ import annotations
@@ -18,17 +18,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import messages
-from bridge import closures
-from bridge.limits import install_limits
-from bridge.polling import start_polling
-from bridge.priority import IntakeFirst, IntakeMiddleware
-from bridge.routes import admin, bitrix, bitrix_v2, health, metrics, okdesk
-from bridge.routes.state import App
-from bridge.server import limits_of
-from bridge.settings import Settings
-from bridge.vendors import open_vendors
-from bridge.worker import Worker
+from bot.texts import messages
+from bridge.config.settings import Settings
+from bridge.outside.priority import IntakeFirst, IntakeMiddleware
+from bridge.outside.vendors import open_vendors
+from bridge.survey import closures
+from bridge.web.limits import install_limits
+from bridge.web.polling import start_polling
+from bridge.web.routes import admin, bitrix, bitrix_v2, health, metrics, okdesk
+from bridge.web.routes.state import App
+from bridge.web.server import limits_of
+from bridge.worker.loop import Worker
 from storage.db import create_db_engine
 from storage.migrate import upgrade
 from storage.tables import utcnow

@@ -12,7 +12,7 @@ point 5: 3 of 56 webhooks answered). So:
   longest; with none, it is refused. A webhook's connection (its address holds few) therefore finds
   room and keeps it until its head comes, at once: many addresses that each hold their share
   of silent connections push out only their own, however fast they reconnect.
-The decisions are here, without I/O; `bridge.server.GuardedProtocol` applies them.
+The decisions are here, without I/O; `bridge.web.server.GuardedProtocol` applies them.
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
-from bridge.metrics import PREFIX
-from bridge.settings import Settings
-from bridge.vendors import budget_shape
+from bridge.config.metrics import PREFIX
+from bridge.config.settings import Settings
+from bridge.outside.vendors import budget_shape
 from storage import budget, polling, queue, status
 from storage.db import reading
 from storage.status import StatusKey
@@ -47,7 +47,7 @@ def read_facts(engine: Engine, settings: Settings, now: datetime) -> StoredFacts
         left = budget.tokens_left(
             session,
             name=shape.name,
-            # The bucket runs on the wall clock, as `bridge.vendors.SharedRequestBudget` does.
+            # The bucket runs on the wall clock, as `bridge.outside.vendors.SharedRequestBudget`.
             now=time.time(),
             burst=shape.burst,
             per_second=shape.per_second,

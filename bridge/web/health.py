@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.settings import Settings
+from bridge.config.settings import Settings
 from storage import polling, status
 from storage.db import ping, transaction
 from storage.status import StatusKey
@@ -135,7 +135,7 @@ def _stored_facts(engine: Engine) -> dict[str, Any]:
 
 
 def _member_check(settings: Settings, mismatch: str | None) -> str:
-    """Events' `auth[member_id]` against BITRIX_MEMBER_ID (`bridge.installation`)."""
+    """Events' `auth[member_id]` against BITRIX_MEMBER_ID (`bridge.web.installation`)."""
     if settings.bitrix_member_id is None:
         return "off"
     if mismatch is None:

@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from bot.events import EventAuth
-from bridge.intake import same_secret
+from bridge.web.intake import same_secret
 from storage import status
 from storage.db import transaction
 from storage.status import StatusKey

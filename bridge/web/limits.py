@@ -1,5 +1,5 @@
 """The app's limits on a request (installed by `install_limits`): a body that does not arrive
-in time gets 408, a head that arrived whole and too large 431 (`bridge.server` bounds a head
+in time gets 408, a head that arrived whole and too large 431 (`bridge.web.server` bounds a head
 that arrives in parts); a client gone mid-body costs one log line; one access line a request.
 """
 
@@ -13,8 +13,8 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bridge.logs import access_line
-from bridge.server import LIMITS, Limits
+from bridge.config.logs import access_line
+from bridge.web.server import LIMITS, Limits
 
 log = logging.getLogger(__name__)
 

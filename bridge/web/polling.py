@@ -31,12 +31,12 @@ from datetime import timedelta
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from bot.events import BotDeleted, ChatReply
-from bot.events_v2 import FetchedEvent, replay_key
 from bot.messenger import Messenger
-from bot.messenger_v2 import BOT_NOT_FOUND, ImbotV2Messenger
-from bridge import set_aside
-from bridge.routes.bitrix import handle_event
-from bridge.routes.state import App
+from bot.v2.events_v2 import FetchedEvent, replay_key
+from bot.v2.messenger_v2 import BOT_NOT_FOUND, ImbotV2Messenger
+from bridge.web import set_aside
+from bridge.web.routes.bitrix import handle_event
+from bridge.web.routes.state import App
 from outbound.errors import DeliveryError, RejectedError, TransientError
 from storage import polling, seen
 from storage.db import transaction

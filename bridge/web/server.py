@@ -6,9 +6,9 @@
   uvicorn's httptools protocol (its C parser costs a third of h11's CPU a request).
 - A head may hold `max_head` bytes: else 431, from the protocol or the middleware.
 - The body must be complete within `body_timeout` of its head: else 408 and the connection
-  closes (`bridge.limits.LimitsMiddleware`, installed in the app by `install_limits`).
+  closes (`bridge.web.limits.LimitsMiddleware`, installed in the app by `install_limits`).
 - At most `max_connections` connections and requests at once, and `per_client` connections
-  from one client address (`bridge.connections`): past it a connection is refused with 503.
+  from one client address (`bridge.web.connections`): past it a connection is refused with 503.
   When the server is full, a new connection takes the place of a silent one of the address
   holding the most (or of its own), so silent connections cannot starve requests that come.
   A kept-alive connection idles 2 s.
@@ -37,8 +37,8 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from bridge.connections import ConnectionBook, Trusted
-from bridge.settings import Settings
+from bridge.config.settings import Settings
+from bridge.web.connections import ConnectionBook, Trusted
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class GuardedProtocol(HttpToolsProtocol):
         return self.awaited_since if silent else None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        """Admit the connection (`bridge.connections`), then wait for the first head."""
+        """Admit the connection (`bridge.web.connections`), then wait for the first head."""
         super().connection_made(transport)
         host = self.client[0] if self.client else None
         self.admitted = self.book.admit(host)

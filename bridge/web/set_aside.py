@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from bot.events_v2 import FetchedEvent
+from bot.v2.events_v2 import FetchedEvent
 from storage import status
 from storage.status import StatusKey
 

@@ -7,12 +7,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from bridge import changes, metrics, reminders, workflow
-from bridge.decisions import default_applies
-from bridge.settings import Settings
-from storage import asking, purge, status, surveys
+from bridge.config import metrics
+from bridge.config.settings import Settings
+from bridge.rules import workflow
+from bridge.rules.decisions import default_applies
+from bridge.survey import reminders
+from bridge.survey.replies import changes
+from storage import purge, status
 from storage.db import transaction
 from storage.status import StatusKey
+from storage.survey import asking, surveys
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +69,7 @@ class Chores:
                 break
         # Issue 10: after the timeouts, so that a survey timed out now is never reminded.
         reminders.sweep(self._engine, self._settings, now)
-        # Change-of-mind windows that passed lose their button (bridge.changes).
+        # Change-of-mind windows that passed lose their button (bridge.survey.replies.changes).
         while changes.close_windows(self._engine, now) >= changes.WINDOW_BATCH:
             pass
         if self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY:

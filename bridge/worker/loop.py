@@ -2,8 +2,8 @@
 
 It runs inside the service (started by the app's lifespan) or alone:
 `python -m bridge.worker` runs until SIGTERM, `python -m bridge.worker --once` drains what is
-due and exits (for cron). Which jobs it takes: `bridge.scheduling`; how it runs them:
-`bridge.running`; its chores: `bridge.housekeeping`.
+due and exits (for cron). Which jobs it takes: `bridge.worker.scheduling`; how it runs them:
+`bridge.worker.running`; its chores: `bridge.worker.housekeeping`.
 """
 
 from __future__ import annotations
@@ -23,17 +23,17 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from bot import messages
-from bridge.command_help import settings_help
-from bridge.housekeeping import Chores
-from bridge.logs import setup_logging
-from bridge.priority import IntakeFirst
-from bridge.reconcile import reconcile
-from bridge.running import Checkpoint, JobRunner, no_checkpoint
-from bridge.scheduling import CHAT_LANE, LANES, Scheduler
-from bridge.settings import Settings, settings_or_exit
-from bridge.settle import Settler, pass_backoff
-from bridge.vendors import Vendors, open_vendors
+from bot.texts import messages
+from bridge.config.command_help import settings_help
+from bridge.config.logs import setup_logging
+from bridge.config.settings import Settings, settings_or_exit
+from bridge.outside.priority import IntakeFirst
+from bridge.outside.vendors import Vendors, open_vendors
+from bridge.worker.housekeeping import Chores
+from bridge.worker.reconcile import reconcile
+from bridge.worker.running import Checkpoint, JobRunner, no_checkpoint
+from bridge.worker.scheduling import CHAT_LANE, LANES, Scheduler
+from bridge.worker.settle import Settler, pass_backoff
 from outbound.errors import DeliveryError
 from storage.db import create_db_engine
 from storage.migrate import upgrade_or_exit
@@ -270,7 +270,3 @@ def main(argv: list[str] | None = None) -> int:
     upgrade_or_exit(settings.database_url)
     asyncio.run(work(settings, once=args.once))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

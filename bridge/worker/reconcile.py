@@ -19,15 +19,16 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from bridge import closures
-from bridge.decisions import ClosureDecision
-from bridge.helpdesk import Helpdesk
+from bridge.config.settings import Settings
 from bridge.okdesk.data import Ticket
-from bridge.settings import Settings
+from bridge.okdesk.helpdesk import Helpdesk
+from bridge.rules.decisions import ClosureDecision
+from bridge.survey import closures
 from outbound.errors import RejectedError
-from storage import status, surveys
+from storage import status
 from storage.db import transaction
 from storage.status import StatusKey
+from storage.survey import surveys
 
 log = logging.getLogger(__name__)
 

@@ -12,14 +12,15 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.engine import Engine
 
-from bridge import asking, invitations, jobs, survey_jobs
-from bridge.settings import Settings
-from bridge.settle import Settler, pass_backoff
-from bridge.vendors import Vendors
+from bridge.config.settings import Settings
+from bridge.outside.vendors import Vendors
+from bridge.survey import asking, invitations, jobs
+from bridge.worker import survey_jobs
+from bridge.worker.settle import Settler, pass_backoff
 from outbound.errors import DeliveryError, TransientError
-from storage import messages as survey_messages
-from storage import surveys
 from storage.db import transaction
+from storage.survey import messages as survey_messages
+from storage.survey import surveys
 from storage.tables import Job, JobKind, Survey
 
 log = logging.getLogger(__name__)

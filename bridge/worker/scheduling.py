@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.client import BATCH_LIMIT
-from bridge.settings import Settings
+from bridge.config.settings import Settings
 from storage import queue, status
 from storage.db import transaction
 from storage.status import StatusKey

@@ -17,13 +17,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import PortalBlockedError
-from bridge import jobs, workflow
-from bridge.scheduling import CHAT_LANE, LANES
-from bridge.settings import Settings
+from bridge.config.settings import Settings
+from bridge.rules import workflow
+from bridge.survey import jobs
+from bridge.worker.scheduling import CHAT_LANE, LANES
 from outbound.errors import DeliveryError, TransientError
-from storage import queue, status, surveys
+from storage import queue, status
 from storage.db import transaction
 from storage.status import StatusKey
+from storage.survey import surveys
 from storage.tables import Job, JobKind
 
 log = logging.getLogger(__name__)

@@ -1,15 +1,15 @@
 """The jobs issue 10 adds: the reminder, a reminder's buttons taken back, the automatic
-rating's comment. `bridge.running` hands them here; the rest go to `bridge.jobs`."""
+rating's comment. `bridge.worker.running` hands them here; the rest go to `bridge.survey.jobs`."""
 
 from __future__ import annotations
 
 import logging
 
-from bridge import reminders
-from bridge.auto_comment import post_auto_comment
-from bridge.jobs import Effect, nothing
-from bridge.settings import Settings
-from bridge.vendors import Vendors
+from bridge.config.settings import Settings
+from bridge.outside.vendors import Vendors
+from bridge.survey import reminders
+from bridge.survey.auto_comment import post_auto_comment
+from bridge.survey.jobs import Effect, nothing
 from outbound.errors import RejectedError
 from storage.tables import Job, JobKind, Survey
 

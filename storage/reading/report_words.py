@@ -1,7 +1,7 @@
 """What people wrote and how they changed their minds, for the report page and the exports.
 
 The typed reply is read back whole: whether it carries words or is a bare score is the bot's
-reading (`bot.replies.carries_words`), so the caller filters the candidates these return.
+reading (`bot.reading.replies.carries_words`), so the caller filters the candidates these return.
 """
 
 from __future__ import annotations

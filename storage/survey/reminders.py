@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from storage.surveys import SurveyChange, apply_change, due_by
+from storage.survey.surveys import SurveyChange, apply_change, due_by
 from storage.tables import Survey
 
 

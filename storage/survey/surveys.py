@@ -18,8 +18,8 @@ from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from storage import queue
-from storage.bulk import ManyRows
 from storage.sql import rowcount
+from storage.survey.bulk import ManyRows
 from storage.tables import JobKind, Survey, SurveyState
 
 
@@ -48,7 +48,7 @@ class SurveyFields(TypedDict, total=False):
     # --- issue 10 ---
     remind_at: datetime | None
     reminded_at: datetime | None
-    # Follow-up and change of mind (bridge.followup, bridge.changes).
+    # Follow-up and change of mind (bridge.survey.replies.followup, bridge.survey.replies.changes).
     followup_asked_at: datetime | None
     followup_until: datetime | None
     followup_text: str | None
@@ -61,7 +61,7 @@ class SurveyFields(TypedDict, total=False):
 
 
 class SurveyChange(Protocol):
-    """What storage needs to apply a change the workflow decided (see `bridge.workflow`)."""
+    """What storage needs to apply a change the workflow decided (see `bridge.rules.workflow`)."""
 
     @property
     def survey_id(self) -> int: ...

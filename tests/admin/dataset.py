@@ -46,7 +46,7 @@ EXPECTED: dict[str, Any] = {
 
 DAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 FOLLOWUP = "Инженер так и не перезвонил"
-# Reasons as the service records them (bridge.invitations, bridge.okdesk.client).
+# Reasons as the service records them (bridge.survey.invitations, bridge.okdesk.client).
 NOBODY = "no active Bitrix24 user has the contact's e-mail address"
 OKDESK_500 = "Okdesk rate: HTTP 500"
 # Ticket 1002: a 2, changed to a 4 on 2026-03-03 at 12:30 UTC.

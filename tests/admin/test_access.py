@@ -9,7 +9,7 @@ import re
 import httpx
 import pytest
 
-from bridge.report import guard
+from bridge.report.html import guard
 from harness.app import Running, running_app
 from harness.vendors import make_settings, seeded_vendors
 from tests.admin import dataset

@@ -11,9 +11,9 @@ from datetime import date
 import pytest
 from sqlalchemy.engine import Engine
 
+from bridge.report.html.texts import percent
 from bridge.report.period import parse_period
 from bridge.report.read import read_report
-from bridge.report.texts import percent
 from harness.app import Running
 from tests.admin import dataset
 from tests.admin.conftest import BEARER
@@ -115,7 +115,7 @@ async def test_the_export_has_a_row_per_survey_and_nothing_erased(admin: Running
 async def test_the_export_reads_past_one_batch(
     admin: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bridge.routes.admin.EXPORT_BATCH", 3)
+    monkeypatch.setattr("bridge.web.routes.admin.EXPORT_BATCH", 3)
     answer = await admin.client.get(f"/admin/export.csv?{dataset.QUERY}", headers=BEARER)
     rows = _export(answer.content.decode("utf-8"))
     assert len(rows) == len({r["Заявка"] for r in rows}) == EXPECTED["surveys"]

@@ -11,7 +11,7 @@ import io
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.replies import carries_words
+from bot.reading.replies import carries_words
 from harness.app import Running
 from harness.vendors import make_settings
 from tests.admin import dataset

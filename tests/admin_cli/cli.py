@@ -12,9 +12,10 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from bridge.admin.__main__ import run
-from bridge.settings import Settings
-from storage import queue, surveys
+from bridge.config.settings import Settings
+from storage import queue
 from storage.db import transaction
+from storage.survey import surveys
 from storage.tables import JobKind, Survey, SurveyState
 
 WHEN = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

@@ -11,7 +11,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.engine import Engine
 
-from bridge import export, workflow
+from bridge.report import survey_csv
+from bridge.rules import workflow
 from harness.constants import ROOT
 from harness.vendors import make_settings
 from storage.tables import JobKind, JobState, SurveyState
@@ -161,7 +162,7 @@ def test_export_writes_one_row_per_real_survey_within_the_dates(
     ran = admin(settings, "export")
     assert ran.code == 0
     table = list(csv.reader(io.StringIO(ran.out)))
-    assert table[0] == export.HEADER
+    assert table[0] == survey_csv.HEADER
     assert table[1] == [
         "501", "rated", "2", "bad", "no", "Иван", "L1", "Ромашка",
         "2026-11-30T12:00:00+00:00", "", "", "", "", "долго", "", "",
@@ -177,8 +178,8 @@ def test_export_writes_one_row_per_real_survey_within_the_dates(
 def test_export_reads_page_after_page(
     database_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(export, "PAGE", 2)
+    monkeypatch.setattr(survey_csv, "PAGE", 2)
     for issue_id in range(601, 606):
         seed(engine, issue_id, S.AWAITING)
-    found = [row[0] for row in export.rows(engine, None, None)]
+    found = [row[0] for row in survey_csv.rows(engine, None, None)]
     assert found == ["601", "602", "603", "604", "605"]

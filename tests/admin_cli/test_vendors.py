@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from bridge.jobs import TEST_NOTE
+from bridge.survey.jobs import TEST_NOTE
 from harness.app import running_app
 from harness.constants import CLIENT_ID, EVENTS_TOKEN, OKDESK_TOKEN, USER_ID
 from harness.payloads import click_body

@@ -14,9 +14,9 @@ import sys
 from typing import Any
 
 from bot.events import RatingClick
-from bot.events_v2 import FetchedEvent
+from bot.v2.events_v2 import FetchedEvent
 from bridge import __main__ as service
-from bridge import polling
+from bridge.web import polling
 
 
 class DyingPoller(polling.EventPoller):

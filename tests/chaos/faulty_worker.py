@@ -12,9 +12,9 @@ import logging
 import os
 import sys
 
-from bridge.logs import setup_logging
-from bridge.settings import settings_or_exit
-from bridge.worker import work
+from bridge.config.logs import setup_logging
+from bridge.config.settings import settings_or_exit
+from bridge.worker.loop import work
 from storage.migrate import upgrade_or_exit
 
 POINTS = ("after_claim", "after_vendor_call")

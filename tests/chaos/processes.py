@@ -19,13 +19,14 @@ from sqlalchemy.engine import Engine
 
 from bot.client import BitrixClient
 from bot.register import register
-from bridge import closures
+from bridge.survey import closures
 from harness.constants import CLIENT_ID, CONTACT_ID, USER_ID
 from harness.payloads import closed_webhook
 from harness.processes import Fakes, Service, service_env
 from harness.vendors import make_settings
-from storage import queue, surveys
+from storage import queue
 from storage.db import create_db_engine, transaction
+from storage.survey import surveys
 from storage.tables import Job, JobKind, Survey, SurveyState, utcnow
 from tests.databases import jobs
 

@@ -9,10 +9,10 @@ import pytest
 import respx
 
 from bot.client import BitrixClient
-from bot.messages import (
+from bot.messenger import ChatMessage, ImbotMessenger
+from bot.texts.messages import (
     rating_keyboard,
 )
-from bot.messenger import ChatMessage, ImbotMessenger
 from outbound.errors import TransientError
 from tests.clients.wire import CLIENT_ID, WEBHOOK, ok, sent_json
 

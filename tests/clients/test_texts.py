@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.messages import (
+from bot.texts.messages import (
     Language,
     as_seen,
     command_params,

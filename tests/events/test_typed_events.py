@@ -19,7 +19,7 @@ from bot.events import (
     addressed_to,
     parse_event,
 )
-from bot.form import EventFormatError, parse_form
+from bot.texts.form import EventFormatError, parse_form
 from harness.payloads import event_body, fixture_bytes
 
 CLICK = "ONIMCOMMANDADD_keyboard_click"

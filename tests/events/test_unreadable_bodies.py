@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.events import ParsedEvent, parse_event
-from bot.form import MAX_DEPTH, MAX_FIELDS, EventFormatError, parse_form
+from bot.texts.form import MAX_DEPTH, MAX_FIELDS, EventFormatError, parse_form
 
 # --- refused bodies --------------------------------------------------------------------------
 

@@ -16,14 +16,14 @@ from sqlmodel import select
 
 from bot.messenger import Messenger
 from bot.users import BitrixUser
-from bridge.answers import Answer, record_answer
-from bridge.closures import StatusChange, record_status_change
-from bridge.decisions import AnswerOutcome, ClosureDecision
-from bridge.helpdesk import Helpdesk
+from bridge.config.settings import Settings
 from bridge.okdesk.data import Ticket, TicketContext
-from bridge.settings import Settings
-from bridge.vendors import Vendors
-from bridge.worker import Worker
+from bridge.okdesk.helpdesk import Helpdesk
+from bridge.outside.vendors import Vendors
+from bridge.rules.decisions import AnswerOutcome, ClosureDecision
+from bridge.survey.closures import StatusChange, record_status_change
+from bridge.survey.replies.answers import Answer, record_answer
+from bridge.worker.loop import Worker
 from storage.db import transaction
 from storage.tables import Job, Survey
 from tests.fast.clock import START, FixedClock

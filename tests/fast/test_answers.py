@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.answers import welcome
+from bridge.survey.replies.answers import welcome
 from storage.tables import SurveyState
 from tests.fast.harness import ISSUE_ID, USER_ID, USER_TOKEN, Service, closed_ticket
 

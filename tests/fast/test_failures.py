@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bridge.admin import retry_failed
+from bridge.worker.retrying import retry_failed
 from outbound.errors import RejectedError, TransientError
 from storage.tables import JobKind, JobState, SurveyState
 from tests.fast.harness import ISSUE_ID, Service, closed_ticket

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from bot.users import BitrixUser
-from bridge.decisions import NO_CONTACT
+from bridge.rules.decisions import NO_CONTACT
 from storage.tables import SurveyState
 from tests.fast.harness import (
     EMAIL,

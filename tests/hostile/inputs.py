@@ -15,8 +15,8 @@ from anyio.from_thread import start_blocking_portal
 from hypothesis import HealthCheck, settings
 from pydantic import ValidationError
 
+from bridge.config.settings import Settings
 from bridge.okdesk.data import OkdeskWebhook
-from bridge.settings import Settings
 from harness.app import running_app
 from harness.senders import Senders
 from harness.vendors import Vendors

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from bridge.decisions import NO_CONTACT
+from bridge.rules.decisions import NO_CONTACT
 from harness.app import running_app
 from harness.constants import CONTACT_ID, ISSUE_ID
 from harness.payloads import closed_webhook, rest_issue

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bridge.admin import retry_failed
+from bridge.worker.retrying import retry_failed
 from harness.app import running_app
 from harness.clock import ManualClock
 from harness.constants import WEBHOOK_PATH

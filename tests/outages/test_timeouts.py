@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bridge.settings import Settings
+from bridge.config.settings import Settings
 from harness.app import Running, running_app
 from harness.clock import ManualClock
 from harness.constants import WEBHOOK_PATH

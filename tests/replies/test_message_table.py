@@ -3,7 +3,7 @@
 import pytest
 from _pytest.mark import ParameterSet
 
-from bot.replies import ReplyKind, ReplyReading, parse_rating, read_reply
+from bot.reading.replies import ReplyKind, ReplyReading, parse_rating, read_reply
 from tests.replies.kinds import DOUBTFUL, OTHER, RATING
 
 

@@ -3,7 +3,7 @@ several different ones are ambiguous."""
 
 import pytest
 
-from bot.replies import ReplyReading, parse_rating, read_reply
+from bot.reading.replies import ReplyReading, parse_rating, read_reply
 from tests.replies.kinds import DOUBTFUL, OTHER, RATING
 
 

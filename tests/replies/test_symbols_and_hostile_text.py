@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.replies import ReplyKind, ReplyReading, parse_rating, read_reply
+from bot.reading.replies import ReplyKind, ReplyReading, parse_rating, read_reply
 from tests.replies.kinds import DOUBTFUL, OTHER, RATING
 
 WHITESPACE = st.text(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.messenger import ChatMessage
-from bot.visible import visible_text
+from bot.texts.visible import visible_text
 
 
 @pytest.mark.parametrize(

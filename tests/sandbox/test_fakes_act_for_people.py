@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 import pytest
 
 from bot.events import ChatReply, RatingClick, parse_event
-from bot.messages import rating_keyboard
+from bot.texts.messages import rating_keyboard
 from bridge.okdesk.data import OkdeskWebhook
 from harness.constants import FIXTURES
 from sandbox.fakes.bitrix import FakeBitrix

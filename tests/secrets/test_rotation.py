@@ -15,9 +15,9 @@ from sqlalchemy.engine import Engine
 
 from bot import rotation
 from bot.register import register
-from bot.register_v2 import register_v2
 from bot.settings import SettingsError
-from bridge.settings import Settings
+from bot.v2.register_v2 import register_v2
+from bridge.config.settings import Settings
 from harness.app import Running, running_app
 from harness.constants import EVENTS_TOKEN, ROOT, USER_ID
 from harness.payloads import closed_webhook

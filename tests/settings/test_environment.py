@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import SettingsError, load_settings
-from bridge.settings import Settings
+from bridge.config.settings import Settings
 from harness.constants import ROOT
 from tests.settings.values import VALID
 

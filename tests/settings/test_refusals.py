@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.settings import SettingsError, load_settings
-from bridge.settings import Settings
+from bridge.config.settings import Settings
 from tests.settings.values import VALID, settings, settings_error
 
 SECRETS = {

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from bridge.admin.check import default_rating_said
-from bridge.durations import spoken
+from bridge.config.durations import spoken
 from tests.settings.values import settings
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from bot.settings import SettingsError, load_settings
-from bridge.settings import Settings
+from bridge.config.settings import Settings
 
 VALID: dict[str, Any] = {
     "okdesk_url": "https://acme.okdesk.ru",

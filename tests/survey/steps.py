@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from bridge.changes import press_change
-from storage import changes
+from bridge.survey.replies.changes import press_change
 from storage.db import transaction
+from storage.survey import changes
 from storage.tables import RatingChange, SurveyState
 from tests.fast.harness import USER_ID, Service, closed_ticket
 

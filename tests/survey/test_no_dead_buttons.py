@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from bridge import workflow
-from storage import surveys
-from storage.asking import set_language
+from bridge.rules import workflow
 from storage.db import transaction
+from storage.survey import surveys
+from storage.survey.asking import set_language
 from tests.fast.harness import ISSUE_ID, USER_ID, Service
 from tests.survey.steps import configure
 

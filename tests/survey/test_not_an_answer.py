@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from bridge.report.page import render
+from bridge.report.html.page import render
 from bridge.report.period import Period
 from bridge.report.read import read_report
 from storage.db import transaction

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from bridge.answers import welcome
+from bridge.survey.replies.answers import welcome
 from storage.tables import JobKind
 from tests.fast.harness import ISSUE_ID, USER_ID, Service
 from tests.survey.steps import add_ticket, configure, rated

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot import messages
+from bot.texts import messages
 from tests.fast.harness import Service
 
 

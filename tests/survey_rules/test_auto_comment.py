@@ -11,8 +11,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from bridge.auto_comment import comment_text
 from bridge.okdesk.client import OkdeskClient
+from bridge.survey.auto_comment import comment_text
 from harness.app import running_app
 from harness.constants import OKDESK_TOKEN
 from harness.payloads import closed_webhook, rest_issue

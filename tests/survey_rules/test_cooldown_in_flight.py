@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from bridge import workflow
-from bridge.admin.repairs import retry_failed
-from bridge.asking import COOLDOWN_REASON
+from bridge.rules import workflow
+from bridge.survey.asking import COOLDOWN_REASON
+from bridge.worker.retrying import retry_failed
 from outbound.errors import RejectedError, TransientError
-from storage import surveys
 from storage.db import transaction
+from storage.survey import surveys
 from storage.tables import Survey, SurveyState
 from tests.fast.harness import CONTACT_ID, Service, closed_ticket
 

@@ -12,12 +12,15 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
-from bridge import metrics, reminders, workflow
+from bridge.config import metrics
+from bridge.rules import workflow
+from bridge.survey import reminders
 from outbound.errors import RejectedError
-from storage import status, surveys
+from storage import status
 from storage.db import transaction
 from storage.purge import purge_personal_data
 from storage.status import StatusKey
+from storage.survey import surveys
 from tests.fast.harness import CONTACT_ID, USER_ID, Service
 
 pytestmark = pytest.mark.anyio

@@ -9,14 +9,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.engine import Engine
 
-from bridge import reminders
-from bridge.settings import Settings
+from bridge.config.settings import Settings
+from bridge.survey import reminders
 from harness.app import running_app
 from harness.payloads import click_body, closed_webhook
 from harness.vendors import Vendors, make_settings
 from harness.waiting import eventually
-from storage import reminders as stored_reminders
 from storage.db import transaction
+from storage.survey import reminders as stored_reminders
 from storage.tables import JobKind, SurveyState
 from tests.databases import jobs as db_jobs
 from tests.databases import surveys as db_surveys

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bridge import reminders
-from bridge.workflow import TRANSITIONS, Trigger, skipped, sources
+from bridge.rules.workflow import TRANSITIONS, Trigger, skipped, sources
+from bridge.survey import reminders
 from storage.tables import JobKind, SurveyState
 
 S = SurveyState

@@ -9,18 +9,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot import messages
 from bot.events import RatingClick, parse_event
 from bot.settings import SettingsError, load_settings
-from bot.texts_file import load_texts, placeholders
-from bridge.settings import Settings
+from bot.texts import messages
+from bot.texts.texts_file import load_texts, placeholders
+from bridge.config.settings import Settings
 from harness.app import running_app
 from harness.constants import ISSUE_ID
 from harness.payloads import click_body, closed_webhook, fixture_bytes, rest_issue
 from harness.vendors import Vendors, make_settings
 from harness.waiting import eventually
-from storage import asking
 from storage.db import transaction
+from storage.survey import asking
 from storage.tables import SurveyState, utcnow
 from tests.databases import surveys
 from tests.fast.harness import Service, fast_settings

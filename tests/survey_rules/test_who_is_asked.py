@@ -13,16 +13,16 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bot.users import BitrixUser
-from bridge import workflow
-from bridge.asking import COOLDOWN_REASON, sampled_in
-from bridge.closures import StatusChange, record_status_change
 from bridge.okdesk.data import TicketContext
+from bridge.rules import workflow
+from bridge.survey.asking import COOLDOWN_REASON, sampled_in
+from bridge.survey.closures import StatusChange, record_status_change
 from harness.app import running_app
 from harness.payloads import closed_webhook, rest_issue
 from harness.vendors import Vendors, make_settings
 from harness.waiting import eventually
-from storage import surveys
 from storage.db import transaction
+from storage.survey import surveys
 from storage.tables import JobKind, Survey, SurveyState, utcnow
 from tests.databases import surveys as db_surveys
 from tests.fast.harness import (

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from bridge.polling import EventPoller
-from bridge.routes.state import App
+from bridge.web.polling import EventPoller
+from bridge.web.routes.state import App
 from harness.app import running_app
 from harness.constants import ISSUE_ID, USER_ID
 from harness.payloads import closed_webhook, rest_issue

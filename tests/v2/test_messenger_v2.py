@@ -11,10 +11,10 @@ import pytest
 
 from bot.client import BitrixClient
 from bot.errors import MessageNotEditableError
-from bot.messages import rating_keyboard
 from bot.messenger import ChatMessage
-from bot.messenger_v2 import ImbotV2Messenger
-from bot.register_v2 import register_v2
+from bot.texts.messages import rating_keyboard
+from bot.v2.messenger_v2 import ImbotV2Messenger
+from bot.v2.register_v2 import register_v2
 from harness.constants import BITRIX_BASE, CLIENT_ID, WEBHOOK_PATH
 from harness.v2 import BOT_TOKEN, v2_settings
 from outbound.errors import TransientError

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from bridge import set_aside
-from bridge.polling import EventPoller
-from bridge.routes.state import App
+from bridge.web import set_aside
+from bridge.web.polling import EventPoller
+from bridge.web.routes.state import App
 from harness.constants import USER_ID
 from harness.v2 import portal, v2_messenger, v2_settings, v2_vendors
 from harness.vendors import Vendors

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from bot.events import BotDeleted, BotJoined, ChatReply, OtherEvent, RatingClick
-from bot.events_v2 import fetched_events, parse_v2_body, v2_events
-from bot.form import EventFormatError
-from bot.vouchers import vouch, vouched_user
+from bot.texts.form import EventFormatError
+from bot.v2.events_v2 import fetched_events, parse_v2_body, v2_events
+from bot.v2.vouchers import vouch, vouched_user
 
 BOT = {"id": 456, "code": "okdesk_rating_v2", "type": "bot"}
 CHAT = {"id": 5, "dialogId": "27", "type": "private"}

@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.form import parse_form
+from bot.texts.form import parse_form
 from harness.app import Running, running_app
 from harness.constants import EVENTS_TOKEN, USER_ID
 from harness.payloads import closed_webhook

@@ -6,15 +6,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 
-from bridge.report import attention, sections, unused
+from bridge.report import attention, unused
 from bridge.report.figures import Overview, Row, Week
 from bridge.report.filters import NAMES, Filters
+from bridge.report.html import sections
+from bridge.report.html.texts import texts
 from bridge.report.period import Period
-from bridge.report.texts import texts
 from bridge.report.words import Comment
-from storage.attention import Unhandled
-from storage.report import Trouble
-from storage.report_words import Change
+from storage.reading.attention import Unhandled
+from storage.reading.report import Trouble
+from storage.reading.report_words import Change
 
 
 @dataclass(frozen=True)

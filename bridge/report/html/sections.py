@@ -6,14 +6,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
-from bridge.report import svg, words
+from bridge.report import words
 from bridge.report.figures import Overview, Row, Week
+from bridge.report.html import svg
+from bridge.report.html.texts import decimal, percent
 from bridge.report.privacy import without_emails
 from bridge.report.reasons import reason
-from bridge.report.texts import decimal, percent
 from bridge.report.words import Comment
-from storage.report import Trouble
-from storage.report_words import Change
+from storage.reading.report import Trouble
+from storage.reading.report_words import Change
 
 MACHINE_STATES = ("inviting", "awaiting", "undeliverable", "failed")
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from html import escape
 
 from bridge.report.figures import Week
-from bridge.report.texts import percent
+from bridge.report.html.texts import percent
 
 WIDTH, HEIGHT = 320, 160
 _TOP, _BOTTOM, _LEFT = 18, 22, 8

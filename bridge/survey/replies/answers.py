@@ -13,16 +13,20 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot import messages
-from bot.messages import Language
-from bot.replies import ReplyKind, read_reply
-from bridge import buttons, changes, checks, followup, metrics, typed, unanswerable, workflow
-from bridge.chat import say, say_to
-from bridge.decisions import AnswerFacts, AnswerOutcome, decide_answer, may_answer
+from bot.reading.replies import ReplyKind, read_reply
+from bot.texts import messages
+from bot.texts.messages import Language
+from bridge.config import metrics
+from bridge.config.settings import Settings
 from bridge.okdesk.data import clean_text
-from bridge.settings import Settings
-from storage import asking, queue, seen, surveys
+from bridge.rules import workflow
+from bridge.rules.decisions import AnswerFacts, AnswerOutcome, decide_answer, may_answer
+from bridge.survey import buttons
+from bridge.survey.chat import say, say_to
+from bridge.survey.replies import changes, checks, followup, typed, unanswerable
+from storage import queue, seen
 from storage.db import after_commit, transaction
+from storage.survey import asking, surveys
 from storage.tables import JobKind, Survey, SurveyState
 
 log = logging.getLogger(__name__)
@@ -128,7 +132,7 @@ def _record(session: Session, settings: Settings, answer: Answer, now: datetime)
 def _late(
     session: Session, settings: Settings, survey: Survey, answer: Answer, now: datetime
 ) -> None:
-    """A score button pressed on an ended survey: say once what happened (`bridge.buttons`),
+    """A score button pressed on an ended survey: say once what happened (`bridge.survey.buttons`),
     or, on a person's rating after its change window, that it can no longer change."""
     if answer.survey_token is None or survey.bitrix_user_id != answer.user_id:
         return

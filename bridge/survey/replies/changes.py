@@ -15,12 +15,13 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot import messages
-from bridge import workflow
-from bridge.chat import say_to, survey_language
-from bridge.settings import Settings
-from storage import changes, queue, seen, surveys
+from bot.texts import messages
+from bridge.config.settings import Settings
+from bridge.rules import workflow
+from bridge.survey.chat import say_to, survey_language
+from storage import queue, seen
 from storage.db import transaction
+from storage.survey import changes, surveys
 from storage.tables import JobKind, Survey, SurveyState
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ The person's next message within FOLLOWUP_WINDOW is kept with the survey. Once i
 proven (as for a typed score: by the event channel when the event carries no token, or by our
 portal's `profile` when it carries the person's access token), it goes to the Okdesk
 ticket as the contact's comment (HTML escaped, private unless FOLLOWUP_COMMENT_PUBLIC), a
-queued job retried like the rating, posted once (`bridge.followup_comment`), and the bot says
-it was passed on. A message after the window is an ordinary message.
+queued job retried like the rating, posted once (`bridge.survey.replies.followup_comment`), and
+the bot says it was passed on. A message after the window is an ordinary message.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from bot import messages
-from bridge.chat import say_to, survey_language
-from bridge.followup_comment import as_html as as_html  # re-exported
-from bridge.followup_comment import post_answer
-from bridge.settings import Settings
-from bridge.vendors import Vendors
-from storage import followups, queue
+from bot.texts import messages
+from bridge.config.settings import Settings
+from bridge.outside.vendors import Vendors
+from bridge.survey.chat import say_to, survey_language
+from bridge.survey.replies.followup_comment import as_html as as_html  # re-exported
+from bridge.survey.replies.followup_comment import post_answer
+from storage import queue
+from storage.survey import followups
 from storage.tables import Job, JobKind, Survey
 
 log = logging.getLogger(__name__)

@@ -15,18 +15,18 @@ from typing import Protocol
 
 from sqlmodel import Session
 
-from bot import messages
-from bot.buttons import ticket_keyboard
-from bridge import followup
-from bridge.chat import say_to, survey_language
-from bridge.decisions import AnswerOutcome
-from bridge.settings import Settings
-from storage import changes, surveys
+from bot.texts import messages
+from bot.texts.buttons import ticket_keyboard
+from bridge.config.settings import Settings
+from bridge.rules.decisions import AnswerOutcome
+from bridge.survey.chat import say_to, survey_language
+from bridge.survey.replies import followup
+from storage.survey import changes, surveys
 from storage.tables import Survey
 
 
 class TypedReply(Protocol):
-    """What routing reads of a typed answer (`bridge.answers.Answer`)."""
+    """What routing reads of a typed answer (`bridge.survey.replies.answers.Answer`)."""
 
     @property
     def user_id(self) -> int: ...

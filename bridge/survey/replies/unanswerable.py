@@ -11,11 +11,11 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from bot import messages
-from bot.messages import Language
-from bridge import workflow
-from bridge.settings import Settings
-from storage import unused
+from bot.texts import messages
+from bot.texts.messages import Language
+from bridge.config.settings import Settings
+from bridge.rules import workflow
+from storage.survey import unused
 from storage.tables import Survey
 
 

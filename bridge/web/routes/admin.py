@@ -1,5 +1,5 @@
 """The report page `/admin`, its CSV export and its retry button; registered only when
-ADMIN_TOKEN is set (`bridge.report.guard` says who may use them)."""
+ADMIN_TOKEN is set (`bridge.report.html.guard` says who may use them)."""
 
 from __future__ import annotations
 
@@ -20,17 +20,18 @@ from fastapi.responses import (
 )
 from starlette.datastructures import QueryParams
 
-from bridge.admin import retry_failed
-from bridge.report import export, guard
+from bridge.report import export
 from bridge.report.filters import Filters
 from bridge.report.handling import handler_name, mark_handled
-from bridge.report.page import Notice, render
+from bridge.report.html import guard
+from bridge.report.html.page import Notice, render
+from bridge.report.html.texts import period_error
 from bridge.report.period import Period, PeriodError, parse_period
 from bridge.report.read import read_report
-from bridge.report.texts import period_error
-from bridge.routes.state import App, State
-from storage import report as queries
+from bridge.web.routes.state import App, State
+from bridge.worker.retrying import retry_failed
 from storage.db import reading
+from storage.reading import report as queries
 
 log = logging.getLogger(__name__)
 _NO_STORE = {

@@ -23,10 +23,14 @@ from bot.events import (
     RatingClick,
     parse_event,
 )
-from bot.form import EventFormatError
 from bot.origin import Refusal, refusal
-from bridge import answers, bot_removal, changes, languages
-from bridge.intake import (
+from bot.texts.form import EventFormatError
+from bridge.config.settings import Settings
+from bridge.outside import bot_removal
+from bridge.outside.priority import intake_accepted
+from bridge.survey import languages
+from bridge.survey.replies import answers, changes
+from bridge.web.intake import (
     BITRIX_MAX_BODY,
     BITRIX_OPENAPI,
     FORM_TYPES,
@@ -34,9 +38,7 @@ from bridge.intake import (
     read_body,
     require_type,
 )
-from bridge.priority import intake_accepted
-from bridge.routes.state import App, State, refuse_while_placeholder
-from bridge.settings import Settings
+from bridge.web.routes.state import App, State, refuse_while_placeholder
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -63,7 +65,7 @@ async def bitrix_events(request: Request, state: State) -> dict[str, str]:
     except EventFormatError as exc:
         raise HTTPException(400, str(exc)) from None
     _refuse_another_portal(parsed, state.settings)
-    intake_accepted(request)  # from now on the worker waits (bridge.priority)
+    intake_accepted(request)  # from now on the worker waits (bridge.outside.priority)
     await asyncio.to_thread(handle_events, state, parsed)
     state.wake_worker()
     return {"result": "ok"}

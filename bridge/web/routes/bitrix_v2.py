@@ -1,6 +1,6 @@
 """imbot.v2 in webhook mode (`BITRIX_EVENT_MODE=webhook`): Bitrix24 posts `ONIMBOTV2*` events.
 
-Checked as strictly as v1's (`bridge.routes.bitrix`): the secret in our URL, the body's type
+Checked as strictly as v1's (`bridge.web.routes.bitrix`): the secret in our URL, the body's type
 and size, the top-level `auth[application_token]`, `auth[domain]` and the configured
 `auth[member_id]` (an event without one passes), and the bot each event names. The body is a
 form in which every value is a string, or JSON (bitrix24-v2.md, open point 2); either is read.
@@ -17,9 +17,11 @@ from functools import partial
 from fastapi import APIRouter, HTTPException, Request
 
 from bot.events import ParsedEvent
-from bot.events_v2 import parse_v2_body
-from bot.form import EventFormatError
-from bridge.intake import (
+from bot.texts.form import EventFormatError
+from bot.v2.events_v2 import parse_v2_body
+from bridge.config.settings import Settings
+from bridge.outside.priority import intake_accepted
+from bridge.web.intake import (
     BITRIX_MAX_BODY,
     BITRIX_OPENAPI,
     FORM_TYPES,
@@ -28,10 +30,8 @@ from bridge.intake import (
     read_body,
     require_type,
 )
-from bridge.priority import intake_accepted
-from bridge.routes.bitrix import handle_events
-from bridge.routes.state import State, refuse_while_placeholder
-from bridge.settings import Settings
+from bridge.web.routes.bitrix import handle_events
+from bridge.web.routes.state import State, refuse_while_placeholder
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -56,7 +56,7 @@ async def bitrix_v2_events(request: Request, state: State) -> dict[str, str]:
     _refuse_another_portal(parsed, state.settings)
     # A v2 webhook event may come without auth[member_id] (bitrix24.md §12): accepted on the
     # application token, the URL secret and the domain.
-    intake_accepted(request)  # from now on the worker waits (bridge.priority)
+    intake_accepted(request)  # from now on the worker waits (bridge.outside.priority)
     await asyncio.to_thread(partial(handle_events, state, parsed, may_lack_member=True))
     state.wake_worker()
     return {"result": "ok"}

@@ -1,4 +1,4 @@
-"""The probes: liveness (`/healthz`) and readiness (`/readyz`), which `bridge.health` decides,
+"""The probes: liveness (`/healthz`) and readiness (`/readyz`), which `bridge.web.health` decides,
 and the front door (`/`): a short page that says what answers here and links to the rest."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from bridge import health
-from bridge.routes.state import State
+from bridge.web import health
+from bridge.web.routes.state import State
 
 router = APIRouter()
 

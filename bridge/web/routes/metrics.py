@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from bridge.gauges import StoredGauges
-from bridge.intake import SenderLimit, same_secret
-from bridge.metrics import REGISTRY
-from bridge.routes.state import App, State
+from bridge.config.metrics import REGISTRY
+from bridge.web.gauges import StoredGauges
+from bridge.web.intake import SenderLimit, same_secret
+from bridge.web.routes.state import App, State
 
 router = APIRouter()
 CACHED = timedelta(seconds=1)

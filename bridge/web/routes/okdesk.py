@@ -12,8 +12,11 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
 
-from bridge import closures, metrics
-from bridge.intake import (
+from bridge.config import metrics
+from bridge.okdesk.data import OkdeskWebhook, clean_text
+from bridge.outside.priority import intake_accepted
+from bridge.survey import closures
+from bridge.web.intake import (
     JSON_TYPES,
     OKDESK_MAX_BODY,
     OKDESK_OPENAPI,
@@ -23,9 +26,7 @@ from bridge.intake import (
     require_type,
     same_secret,
 )
-from bridge.okdesk.data import OkdeskWebhook, clean_text
-from bridge.priority import intake_accepted
-from bridge.routes.state import App, State, refuse_while_placeholder
+from bridge.web.routes.state import App, State, refuse_while_placeholder
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -58,7 +59,7 @@ async def _receive(request: Request, state: App) -> dict[str, str]:
     change = _status_change(payload)
     if change.new_status in state.settings.okdesk_trigger_statuses:
         _throttle(state, request, change.issue_id)
-    intake_accepted(request)  # from now on the worker waits (bridge.priority)
+    intake_accepted(request)  # from now on the worker waits (bridge.outside.priority)
     decision = await state.status_changes.submit((change, state.clock()))
     log.info(
         "okdesk.webhook issue_id=%s status=%s result=%s",

@@ -12,14 +12,14 @@ from sqlalchemy.engine import Engine
 
 from bot.events import Event, addressed_to
 from bot.messenger import Messenger
-from bridge import closures
-from bridge.decisions import ClosureDecision
-from bridge.grouped import GroupCommit
-from bridge.installation import MemberCheck
-from bridge.intake import SenderLimit
-from bridge.report import guard
-from bridge.settings import Settings
-from bridge.worker import Worker
+from bridge.config.settings import Settings
+from bridge.report.html import guard
+from bridge.rules.decisions import ClosureDecision
+from bridge.survey import closures
+from bridge.web.grouped import GroupCommit
+from bridge.web.installation import MemberCheck
+from bridge.web.intake import SenderLimit
+from bridge.worker.loop import Worker
 from storage.db import quick_writes
 
 

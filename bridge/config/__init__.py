@@ -1,0 +1,10 @@
+"""Settings, logging and counters: what every room reads and reports into.
+
+`settings` (with `survey_settings` and `attention_settings` for the groups that outgrew it)
+reads the environment; `durations` parses "24h"; `logs` makes every log line safe; `metrics`
+holds the Prometheus counters; `command_help` tells each command's `--help` what it needs.
+
+May import: `bot` (its settings and texts), `storage`, `outbound`. No other room.
+"""
+
+__all__ = ["command_help", "durations", "logs", "metrics", "settings"]

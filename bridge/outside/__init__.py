@@ -1,0 +1,8 @@
+"""Both vendors as the service reaches them: the Okdesk and Bitrix24 clients around one HTTP
+client and the request budget every replica shares (`vendors`), the lanes that keep intake
+first (`priority`), and what the bot's removal from the portal stops (`bot_removal`).
+
+May import: `bridge.config`, `bridge.okdesk`, `bot`, `storage`, `outbound`.
+"""
+
+__all__ = ["bot_removal", "priority", "vendors"]
