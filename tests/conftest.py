@@ -5,11 +5,12 @@ tests/databases.py."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import respx
 from sqlalchemy.engine import Engine
 
 import bridge.config.logs
@@ -80,3 +81,30 @@ def logging_state() -> Iterator[None]:
         logger.setLevel(level)
     logging.setLogRecordFactory(factory)
     bridge.config.logs._redact = redact
+
+
+# The vendor clients over a router of mocked routes (tests/bot/clients, tests/okdesk).
+@pytest.fixture
+def router() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+async def http(router: respx.MockRouter) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+# The fast unit layer (pure code, in-memory vendors, no processes) runs first, so that a broken
+# rule fails in seconds, before the suites that start servers. Whole folders move, so a module's
+# tests stay together and its fixtures are set up once.
+UNIT_LAYER = ("tests/fast/", "tests/rules/", "tests/bot/reading/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def layer(item: pytest.Item) -> int:
+        path = Path(item.path).resolve().relative_to(Path(__file__).resolve().parent.parent)
+        return 0 if str(path).startswith(UNIT_LAYER) else 1
+
+    items.sort(key=layer)

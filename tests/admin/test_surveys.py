@@ -16,7 +16,7 @@ from bridge.rules import workflow
 from harness.constants import ROOT
 from harness.vendors import make_settings
 from storage.tables import JobKind, JobState, SurveyState
-from tests.admin_cli.cli import WHEN, admin, seed
+from tests.admin.cli import WHEN, admin, seed
 from tests.databases import jobs, surveys
 
 S = SurveyState

@@ -18,7 +18,7 @@ from harness.payloads import click_body
 from harness.vendors import Vendors, make_settings
 from harness.waiting import eventually
 from storage.tables import SurveyState
-from tests.admin_cli.cli import Ran, admin
+from tests.admin.cli import Ran, admin
 from tests.databases import surveys
 
 pytestmark = pytest.mark.anyio

@@ -11,7 +11,7 @@ import pytest
 from bot.settings import SettingsError, load_settings
 from bridge.config.settings import Settings
 from harness.constants import ROOT
-from tests.settings.values import VALID
+from tests.config.values import VALID
 
 REQUIRED = (
     "OKDESK_URL",

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from bot.settings import SettingsError, load_settings
 from bridge.config.settings import Settings
-from tests.settings.values import VALID, settings, settings_error
+from tests.config.values import VALID, settings, settings_error
 
 SECRETS = {
     "okdesk_api_token": "OKDESK-api-secret-aaaa",

@@ -8,7 +8,7 @@ import pytest
 
 from bridge.admin.check import default_rating_said
 from bridge.config.durations import spoken
-from tests.settings.values import settings
+from tests.config.values import settings
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.settings.values import settings, settings_error
+from tests.config.values import settings, settings_error
 
 
 def test_valid_values_give_settings_with_defaults() -> None:

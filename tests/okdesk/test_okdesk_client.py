@@ -11,7 +11,7 @@ import respx
 from bridge.okdesk.client import OkdeskClient
 from harness.payloads import fixture_json
 from outbound.errors import RejectedError, TransientError
-from tests.clients.wire import TOKEN, assert_no_secret_or_url, sent_json
+from tests.bot.clients.wire import TOKEN, assert_no_secret_or_url, sent_json
 
 pytestmark = pytest.mark.anyio
 OKDESK = "https://acme.okdesk.ru"

@@ -26,7 +26,7 @@ BASE = "https://acme.okdesk.ru"
 def okdesk() -> FakeOkdesk:
     fake = FakeOkdesk()
     # The lenient readings: the contact may write, the HTML is kept as sent (both readings of
-    # each are in tests/test_okdesk_readings.py).
+    # each are in tests/okdesk/test_okdesk_readings.py).
     fake.readings.update({"contact_comments": "accepted", "rewrite_html": False})
     fake.contacts[11771] = fixture_json("okdesk/contact_11771.json")
     fake.issues[5] = rest_issue(5)

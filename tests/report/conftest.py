@@ -10,7 +10,7 @@ import pytest
 from harness.app import Running, running_app
 from harness.vendors import make_settings, seeded_vendors
 from storage.db import create_db_engine
-from tests.admin import dataset
+from tests.report import dataset
 
 ADMIN_TOKEN = "admin-token-for-the-report-tests"
 

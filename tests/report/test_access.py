@@ -12,8 +12,8 @@ import pytest
 from bridge.report.html import guard
 from harness.app import Running, running_app
 from harness.vendors import make_settings, seeded_vendors
-from tests.admin import dataset
-from tests.admin.conftest import ADMIN_TOKEN, BEARER, basic
+from tests.report import dataset
+from tests.report.conftest import ADMIN_TOKEN, BEARER, basic
 
 pytestmark = pytest.mark.anyio
 PATHS = ("/admin", "/admin/export.csv")

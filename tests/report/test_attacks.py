@@ -14,8 +14,8 @@ from harness.app import Running, running_app
 from harness.clock import ManualClock
 from harness.payloads import closed_webhook
 from harness.vendors import make_settings, seeded_vendors
-from tests.admin.conftest import ADMIN_TOKEN, BEARER, basic
-from tests.admin.test_access import _form, _post
+from tests.report.conftest import ADMIN_TOKEN, BEARER, basic
+from tests.report.test_access import _form, _post
 
 pytestmark = pytest.mark.anyio
 METRICS_TOKEN = "metrics-secret-0123456789abcdef"

@@ -1,5 +1,5 @@
 """Low ratings as a worklist: «Нужно внимание» lists the period's people's ratings at or
-below ALERT_MAX_SCORE that no one handled (tests/admin/dataset.py: ticket 1005's 1 and
+below ALERT_MAX_SCORE that no one handled (tests/report/dataset.py: ticket 1005's 1 and
 ticket 1003's 2; not the test invitation's 1 nor the 1 before the period), «Разобрано»
 records who and when, guarded as the retry button is, and the export carries it."""
 
@@ -18,8 +18,8 @@ from pydantic import ValidationError
 from harness.app import Running, running_app
 from harness.clock import ManualClock
 from harness.vendors import make_settings, seeded_vendors
-from tests.admin import dataset
-from tests.admin.conftest import ADMIN_TOKEN, BEARER
+from tests.report import dataset
+from tests.report.conftest import ADMIN_TOKEN, BEARER
 
 pytestmark = pytest.mark.anyio
 ORIGIN = "http://rating.test"

@@ -1,7 +1,7 @@
 """The report page in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright):
 the service runs as a process over the hand-made data set; the test logs in, reads the
 figures as a person sees them, presses the retry button, and saves screenshots at desktop and
-phone widths to tests/admin/screenshots/ (git-ignored) for a person to look at."""
+phone widths to tests/report/screenshots/ (git-ignored) for a person to look at."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import pytest
 
 from harness.processes import Service, service_on_fakes
 from storage.db import create_db_engine
-from tests.admin import dataset
-from tests.admin.conftest import ADMIN_TOKEN
-from tests.admin.dataset import EXPECTED
+from tests.report import dataset
+from tests.report.conftest import ADMIN_TOKEN
+from tests.report.dataset import EXPECTED
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).parent / "screenshots"

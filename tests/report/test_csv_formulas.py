@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 from harness.app import running_app
 from harness.vendors import make_settings, seeded_vendors
 from storage.tables import SurveyState
-from tests.admin.conftest import ADMIN_TOKEN, BEARER
-from tests.admin_cli.cli import WHEN, admin, seed
+from tests.admin.cli import WHEN, admin, seed
+from tests.report.conftest import ADMIN_TOKEN, BEARER
 
 pytestmark = pytest.mark.anyio
 HOSTILE = [

@@ -1,4 +1,4 @@
-"""The report's figures against the hand-computed ones of tests/admin/dataset.py, read from
+"""The report's figures against the hand-computed ones of tests/report/dataset.py, read from
 the database by the queries, shown on the page, and exported as CSV."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from bridge.report.html.texts import percent
 from bridge.report.period import parse_period
 from bridge.report.read import read_report
 from harness.app import Running
-from tests.admin import dataset
-from tests.admin.conftest import BEARER
-from tests.admin.dataset import EXPECTED
+from tests.report import dataset
+from tests.report.conftest import BEARER
+from tests.report.dataset import EXPECTED
 
 PERIOD = parse_period("2026-03-02", "2026-03-15", date(2026, 3, 20))
 

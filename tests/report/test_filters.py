@@ -1,4 +1,4 @@
-"""The report's filters and the previous period, against tests/admin/dataset.py by hand.
+"""The report's filters and the previous period, against tests/report/dataset.py by hand.
 
 Ivan (engineer): people's 5, 4, 2 → CSAT 2/3 = 67%; delivered to his tickets: those 3, the
 2 automatic and the 2 awaiting = 7 → response 3/7 = 43%. The second line (group): Anna's 5,
@@ -17,8 +17,8 @@ from sqlalchemy import update
 from harness.app import Running
 from storage.db import create_db_engine, transaction
 from storage.tables import Survey
-from tests.admin import dataset
-from tests.admin.conftest import BEARER
+from tests.report import dataset
+from tests.report.conftest import BEARER
 
 pytestmark = pytest.mark.anyio
 

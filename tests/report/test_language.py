@@ -13,8 +13,8 @@ from harness.app import Running, running_app
 from harness.vendors import make_settings, seeded_vendors
 from storage.db import create_db_engine, transaction
 from storage.tables import Job
-from tests.admin import dataset
-from tests.admin.conftest import ADMIN_TOKEN, BEARER
+from tests.report import dataset
+from tests.report.conftest import ADMIN_TOKEN, BEARER
 
 pytestmark = pytest.mark.anyio
 

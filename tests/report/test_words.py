@@ -1,6 +1,6 @@
 """The words people wrote, on the page, in both exports and in `show TICKET`: a typed reply
 only when it carried words, the answer to the follow-up question, the changes of mind
-(tests/admin/dataset.py: ticket 1003 answered the follow-up, 1004 answered it only, 1002
+(tests/report/dataset.py: ticket 1003 answered the follow-up, 1004 answered it only, 1002
 typed a bare «4» after changing a 2 to a 4)."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from sqlalchemy.engine import Engine
 from bot.reading.replies import carries_words
 from harness.app import Running
 from harness.vendors import make_settings
-from tests.admin import dataset
-from tests.admin.conftest import BEARER
-from tests.admin_cli.cli import admin as command
+from tests.admin.cli import admin as command
+from tests.report import dataset
+from tests.report.conftest import BEARER
 
 
 @pytest.mark.parametrize(

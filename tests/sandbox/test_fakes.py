@@ -289,7 +289,7 @@ async def test_okdesk_issue_list(ok: httpx.AsyncClient) -> None:
 def test_serve_runs_both_fakes_over_http() -> None:
     """serve.py listens on both ports, exposes /_fake/ and stops cleanly on SIGTERM."""
     args = ["-m", "sandbox.fakes.serve", "--okdesk-port", "0", "--bitrix-port", "0"]
-    cwd = Path(__file__).parent.parent
+    cwd = Path(__file__).parents[2]
     proc = subprocess.Popen([sys.executable, *args], cwd=cwd, stdout=subprocess.PIPE, text=True)
     watchdog = threading.Timer(20, proc.kill)
     watchdog.start()

@@ -6,7 +6,7 @@
 - A head or a body that trickles in is cut off after its timeout (408), while others are
   served; a client that goes away mid-body costs one log line.
 - A request past the connection limit takes the place of a silent connection (issue 23,
-  point 5; more in tests/test_connection_starvation.py), and idle ones are closed at the head
+  point 5; more in tests/web/test_connection_starvation.py), and idle ones are closed at the head
   timeout.
 
 Wall-clock figures are printed (run with `-s`); the only time asserted is a generous bound

@@ -1,27 +1,12 @@
-"""The Bitrix24 and Okdesk clients over a router of mocked vendor routes."""
+"""The Bitrix24 client over mocked vendor routes (`router`, `http`: tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import httpx
 import pytest
-import respx
 
 from bot.client import BitrixClient
-from tests.clients.wire import CLIENT_ID, WEBHOOK
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-async def http(router: respx.MockRouter) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
+from tests.bot.clients.wire import CLIENT_ID, WEBHOOK
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from bot.client import BitrixClient
 from bot.wire import BatchParts
 from harness.payloads import fixture_json
 from outbound.errors import RejectedError, TransientError
-from tests.clients.wire import CLIENT_ID, WEBHOOK, batch_answer, ok, sent_json
+from tests.bot.clients.wire import CLIENT_ID, WEBHOOK, batch_answer, ok, sent_json
 
 pytestmark = pytest.mark.anyio
 

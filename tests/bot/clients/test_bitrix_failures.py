@@ -12,7 +12,7 @@ from bot.client import BitrixClient
 from bot.errors import MessageNotEditableError
 from harness.payloads import fixture_json
 from outbound.errors import RejectedError, TransientError
-from tests.clients.wire import CLIENT_ID, WEBHOOK, assert_no_secret_or_url, ok, sent_json
+from tests.bot.clients.wire import CLIENT_ID, WEBHOOK, assert_no_secret_or_url, ok, sent_json
 
 pytestmark = pytest.mark.anyio
 

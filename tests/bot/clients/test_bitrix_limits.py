@@ -12,7 +12,7 @@ from bot.client import OPERATION_LIMIT_BACKOFF, BitrixClient
 from bot.errors import PortalBlockedError
 from harness.payloads import fixture_json
 from outbound.errors import TransientError
-from tests.clients.wire import CLIENT_ID, WEBHOOK, assert_no_secret_or_url, batch_answer
+from tests.bot.clients.wire import CLIENT_ID, WEBHOOK, assert_no_secret_or_url, batch_answer
 
 pytestmark = pytest.mark.anyio
 

@@ -14,7 +14,7 @@ from bot.texts.messages import (
     rating_keyboard,
 )
 from outbound.errors import TransientError
-from tests.clients.wire import CLIENT_ID, WEBHOOK, ok, sent_json
+from tests.bot.clients.wire import CLIENT_ID, WEBHOOK, ok, sent_json
 
 pytestmark = pytest.mark.anyio
 

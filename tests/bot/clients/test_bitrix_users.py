@@ -12,7 +12,7 @@ from bot.client import BitrixClient
 from bot.users import BitrixUser
 from harness.payloads import fixture_json
 from outbound.errors import RejectedError
-from tests.clients.wire import CLIENT_ID, WEBHOOK, batch_answer, ok, sent_json
+from tests.bot.clients.wire import CLIENT_ID, WEBHOOK, batch_answer, ok, sent_json
 
 pytestmark = pytest.mark.anyio
 

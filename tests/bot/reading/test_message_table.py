@@ -4,7 +4,7 @@ import pytest
 from _pytest.mark import ParameterSet
 
 from bot.reading.replies import ReplyKind, ReplyReading, parse_rating, read_reply
-from tests.replies.kinds import DOUBTFUL, OTHER, RATING
+from tests.bot.reading.kinds import DOUBTFUL, OTHER, RATING
 
 
 def case(

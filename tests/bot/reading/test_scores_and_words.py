@@ -4,7 +4,7 @@ several different ones are ambiguous."""
 import pytest
 
 from bot.reading.replies import ReplyReading, parse_rating, read_reply
-from tests.replies.kinds import DOUBTFUL, OTHER, RATING
+from tests.bot.reading.kinds import DOUBTFUL, OTHER, RATING
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.reading.replies import ReplyKind, ReplyReading, parse_rating, read_reply
-from tests.replies.kinds import DOUBTFUL, OTHER, RATING
+from tests.bot.reading.kinds import DOUBTFUL, OTHER, RATING
 
 WHITESPACE = st.text(
     st.sampled_from([" ", "\t", "\n", "\r", "\x0b", "\x0c", "\u00a0", "\u2003", "\u3000"]),

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from harness.v2 import BOT_TOKEN, v2_settings, v2_vendors
-from tests.admin_cli.cli import admin
+from tests.admin.cli import admin
 
 pytestmark = pytest.mark.anyio
 

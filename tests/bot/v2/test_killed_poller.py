@@ -12,7 +12,7 @@ from harness.constants import USER_ID
 from harness.payloads import closed_webhook
 from harness.processes import Service, fakes_process, register_bot
 from harness.waiting import wait_for
-from tests.v2.test_end_to_end_v2 import _invitation, _rates, _v2_env
+from tests.bot.v2.test_end_to_end_v2 import _invitation, _rates, _v2_env
 
 KILLED = 137
 

@@ -21,8 +21,8 @@ from harness.vendors import Vendors
 from harness.waiting import eventually
 from storage.db import transaction
 from storage.tables import SurveyState, utcnow
+from tests.bot.v2.test_fetching import _invitation, _invite_and_stop
 from tests.databases import surveys
-from tests.v2.test_fetching import _invitation, _invite_and_stop
 
 pytestmark = pytest.mark.anyio
 

@@ -165,7 +165,7 @@ async def test_through_okdesks_wire_the_comment_is_private_and_by_the_engineer(
 @pytest.fixture
 def ok() -> FakeOkdesk:
     fake = FakeOkdesk(api_token=OKDESK_TOKEN)
-    # The wire's shape, with the lenient readings (the strict ones: tests/test_okdesk_readings.py).
+    # The wire's shape, lenient readings (the strict ones: tests/okdesk/test_okdesk_readings.py).
     fake.readings.update({"rewrite_html": False, "contact_comments": "accepted"})
     fake.issues[1] = rest_issue(1)
     fake.contacts[11771] = {"id": 11771, "name": "Петров Иван"}
