@@ -27,7 +27,7 @@ from bench.baseline import bench_naive
 from bench.clicks import bench_clicks
 from bench.load import bench_rate_limited, bench_sustained
 from bench.report import Report
-from bench.service import DUE
+from bench.running.service import DUE
 from bench.sweep import bench_sweep
 
 # --- main ----------------------------------------------------------------------------------

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.databases import fresh_database
 from bench.report import Report, mib, ms, proc_memory, table
-from bench.service import (
+from bench.running.databases import fresh_database
+from bench.running.service import (
     CONCURRENCY,
     FIRST_ISSUE,
     INVITE_BOUND,

@@ -33,7 +33,7 @@ import httpx
 from bench import report_page
 from bench.clicks import _click_latency, _wait_invited
 from bench.report import ms, percentile, table
-from bench.service import CONCURRENCY, FIRST_ISSUE, fire_webhooks, webhook_bodies
+from bench.running.service import CONCURRENCY, FIRST_ISSUE, fire_webhooks, webhook_bodies
 from harness.constants import WEBHOOK_TOKEN
 from harness.payloads import closed_webhook
 from harness.processes import (

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.report import Report, ms, table
-from bench.service import (
+from bench.running.service import (
     CONCURRENCY,
     FIRST_ISSUE,
     SLOW_LATENCY,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.databases import fresh_database
 from bench.report import Report, ms, percentile, table
-from bench.service import (
+from bench.running.databases import fresh_database
+from bench.running.service import (
     CONCURRENCY,
     FIRST_ISSUE,
     INVITE_BOUND,

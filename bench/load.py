@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.acknowledgement import Watched, _acknowledge_and_invite
-from bench.databases import fresh_database
 from bench.report import Report, mib, ms, percentile, proc_memory, table
-from bench.service import (
+from bench.running.databases import fresh_database
+from bench.running.service import (
     FIRST_ISSUE,
     SLOW_LATENCY,
     post_webhook,
@@ -18,7 +18,7 @@ from bench.service import (
     start_service,
     webhook_bodies,
 )
-from bench.wire import Connection
+from bench.running.wire import Connection
 from harness.processes import (
     Service,
     fakes_process,

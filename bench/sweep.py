@@ -13,9 +13,9 @@ from sqlalchemy import select as select_columns
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from bench.databases import fresh_database, seed_surveys, sweep_plan
 from bench.report import Report, ms
-from bench.service import DUE
+from bench.running.databases import fresh_database, seed_surveys, sweep_plan
+from bench.running.service import DUE
 from bridge.worker.housekeeping import apply_timeouts
 from harness.vendors import make_settings
 from storage.db import create_db_engine, transaction

@@ -16,7 +16,7 @@ from psycopg import sql
 from sqlalchemy import Table, insert, text
 from sqlalchemy.engine import Engine, make_url
 
-from bench.service import FIRST_ISSUE
+from bench.running.service import FIRST_ISSUE
 from storage.tables import Survey, SurveyState
 
 CHUNK = 5_000

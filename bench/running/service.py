@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import Report, percentile
-from bench.wire import Answer, Connection
+from bench.running.wire import Answer, Connection
 from harness.constants import WEBHOOK_TOKEN
 from harness.payloads import closed_webhook
 from harness.processes import (
@@ -79,7 +79,7 @@ async def fire_webhooks(
     warm_up: bool = False,
 ) -> Fired:
     """POST every body to the webhook with `concurrency` requests in flight, each sender on its
-    own kept-alive connection (bench/wire.py: a client cheap enough not to be what is timed).
+    own kept-alive connection (bench/running/wire.py: a client too cheap to be what is timed).
 
     With `warm_up`, each sender first posts one body untimed (kept in `Fired.cold`; at most
     half the bodies), and the clock starts once all are answered: the connections are open and

@@ -4,8 +4,6 @@ both vendors, send a test invitation, look at surveys, and act on one ticket's s
 `context` holds what every command gets; `repairs` the commands that change surveys (retry,
 resend, cancel); `views` those that only read (status, list, show, export); `check` and
 `send_test` those that talk to the vendors.
+
+May import every room: it is the top. No room imports it.
 """
-
-from bridge.admin.views import status
-
-__all__ = ["status"]

@@ -1,4 +1,4 @@
-"""The benchmark's HTTP client (bench/wire.py) reads answers as servers really send them: by
+"""The benchmark's HTTP client (bench/running/wire.py) reads answers as servers really send them: by
 Content-Length, in chunks, and reopens a connection the server closed."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.service import fire_webhooks
-from bench.wire import Connection, WireError
+from bench.running.service import fire_webhooks
+from bench.running.wire import Connection, WireError
 from harness.processes import Service
 
 pytestmark = pytest.mark.anyio

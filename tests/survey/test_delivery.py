@@ -209,7 +209,7 @@ async def test_registration_twice_makes_one_bot_and_one_command(database_url: st
 async def test_administrator_retries_failed_surveys(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
-    from bridge.admin import status
+    from bridge.admin.views import status
     from bridge.worker.retrying import retry_failed
     from storage.tables import utcnow
 
