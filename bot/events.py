@@ -8,6 +8,7 @@ or domain in an event is ever called. Every bot event names the bot it is addres
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,15 +168,17 @@ def parse_event(body: bytes) -> ParsedEvent:
     data = _group(tree, "data")
     return ParsedEvent(
         name=name,
-        auth=EventAuth(
-            application_token=_text(auth.get("application_token")),
-            domain=_text(auth.get("domain")),
-            member_id=_text(auth.get("member_id")),
-            access_token=_text(auth.get("access_token"))[:200],
-            keys=auth_keys(auth),
-        ),
+        auth=event_auth(auth),
         events=_events(name, data),
     )
+
+
+def event_auth(auth: Tree, text: Callable[[Any], str] | None = None) -> EventAuth:
+    """An event's `auth` block, each value as `text` reads it (a form's strings by default)."""
+    fields = ("application_token", "domain", "member_id", "access_token")
+    values = {key: (text or _text)(auth.get(key)) for key in fields}
+    values["access_token"] = values["access_token"][:200]
+    return EventAuth(**values, keys=auth_keys(auth))
 
 
 def auth_keys(auth: Tree) -> tuple[str, ...]:

@@ -20,11 +20,10 @@ from bot.events import (
     BotJoined,
     ChatReply,
     Event,
-    EventAuth,
     OtherEvent,
     ParsedEvent,
     RatingClick,
-    auth_keys,
+    event_auth,
 )
 from bot.texts.form import EventFormatError, Tree, parse_form
 
@@ -176,13 +175,7 @@ def parse_v2_body(body: bytes, content_type: str) -> ParsedEvent:
     auth = _group(tree, "auth")
     return ParsedEvent(
         name=kind,
-        auth=EventAuth(
-            application_token=_text(auth.get("application_token")),
-            domain=_text(auth.get("domain")),
-            member_id=_text(auth.get("member_id")),
-            access_token=_text(auth.get("access_token"))[:200],
-            keys=auth_keys(auth),
-        ),
+        auth=event_auth(auth, _text),
         events=v2_events(kind, _group(tree, "data")),
     )
 

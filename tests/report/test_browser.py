@@ -5,7 +5,6 @@ phone widths to tests/report/screenshots/ (git-ignored) for a person to look at.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,22 +13,15 @@ import pytest
 
 from harness.processes import Service, service_on_fakes
 from storage.db import create_db_engine
+from tests.browsers import chromium, playwright_or_skip
 from tests.report import dataset
 from tests.report.conftest import ADMIN_TOKEN
 from tests.report.dataset import EXPECTED
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).parent / "screenshots"
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
 
-if not CHROMIUM.exists() and not os.environ.get("REQUIRE_BROWSER"):
-    pytest.skip(
-        "/usr/bin/chromium is missing (apt-get install -y chromium); set REQUIRE_BROWSER=1 "
-        "to make this a failure",
-        allow_module_level=True,
-    )
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+sync_api = playwright_or_skip()
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +38,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Chromium, the system's (Playwright never downloads a browser here)."""
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 def _page(browser: Any, service: Service, size: str) -> Any:

@@ -6,33 +6,19 @@ tests/sandbox/screenshots/ (git-ignored) for a person to look at."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browsers import chromium, playwright_or_skip
 from tests.sandbox.running import RunningSandbox, sandbox_process
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).parent / "screenshots"
 WAIT_MS = 20_000
 
-if not CHROMIUM.exists() and not os.environ.get("REQUIRE_BROWSER"):
-    pytest.skip(
-        "/usr/bin/chromium is missing (apt-get install -y chromium); set REQUIRE_BROWSER=1 "
-        "to make this a failure",
-        allow_module_level=True,
-    )
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-
-
-@pytest.fixture(scope="module", params=["v1", "v2"])
-def api(request: pytest.FixtureRequest) -> str:
-    """The Bitrix24 API the sandbox's bot runs on."""
-    return str(request.param)
+sync_api = playwright_or_skip()
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +31,8 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory, api: str) -> Iterator[Runn
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Chromium, the system's (Playwright never downloads a browser here)."""
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture

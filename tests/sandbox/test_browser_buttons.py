@@ -5,7 +5,6 @@ Screenshots go to tests/sandbox/screenshots/ (git-ignored) for a person to look 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,28 +13,15 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.browsers import chromium, playwright_or_skip
 from tests.sandbox.running import RunningSandbox, sandbox_process
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).parent / "screenshots"
 WAIT_MS = 40_000
 TICKET = 314599
 OTHER = 314602
 
-if not CHROMIUM.exists() and not os.environ.get("REQUIRE_BROWSER"):
-    pytest.skip(
-        "/usr/bin/chromium is missing (apt-get install -y chromium); set REQUIRE_BROWSER=1 "
-        "to make this a failure",
-        allow_module_level=True,
-    )
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-
-
-@pytest.fixture(scope="module", params=["v1", "v2"])
-def api(request: pytest.FixtureRequest) -> str:
-    """The Bitrix24 API the sandbox's bot runs on."""
-    return str(request.param)
+sync_api = playwright_or_skip()
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +35,11 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory, api: str) -> Iterator[Runn
 @pytest.fixture
 def page(sandbox: RunningSandbox) -> Iterator[Any]:
     """A desktop-sized page on the sandbox, in the system's Chromium."""
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+    with chromium() as browser:
         opened = browser.new_context(viewport={"width": 1360, "height": 1000}).new_page()
         opened.set_default_timeout(WAIT_MS)
         opened.goto(sandbox.url)
         yield opened
-        browser.close()
 
 
 def _shoot(page: Any, name: str, api: str) -> None:
