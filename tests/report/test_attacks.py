@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from bridge.report.html import guard
 from harness.app import Running, running_app
 from harness.clock import ManualClock
 from harness.payloads import closed_webhook
@@ -52,6 +53,42 @@ async def test_a_form_is_good_for_one_post(admin: Running) -> None:
     assert first.status_code == 303
     assert replayed.status_code == 403
     assert "already sent" in replayed.text
+
+
+async def test_a_form_sent_to_one_replica_cannot_be_sent_again_to_another(
+    admin: Running, database_url: str
+) -> None:
+    """Behind a load balancer the replay may reach another replica: the used form is recorded
+    in the database they share, not in one process's memory."""
+    settings = make_settings(database_url, admin_token=ADMIN_TOKEN, worker_enabled=False)
+    form = _form((await admin.client.get("/admin", headers=BEARER)).text)
+    assert (await _post(admin, form, origin="http://rating.test")).status_code == 303
+    async with running_app(settings, seeded_vendors()) as other:
+        replayed = await _post(other, form, origin="http://rating.test")
+    # "already sent", not "stale or forged": the other replica took the form as ours.
+    assert replayed.status_code == 403
+    assert "already sent" in replayed.text
+
+
+async def test_a_form_lives_no_longer_than_the_purge_remembers_it(
+    admin: Running, database_url: str
+) -> None:
+    """With PERSONAL_DATA_RETENTION under the form's 12 hours, the purge would forget a used
+    form while it is still valid: the form then lives only as long as the retention."""
+    settings = make_settings(
+        database_url,
+        admin_token=ADMIN_TOKEN,
+        worker_enabled=False,
+        personal_data_retention=timedelta(hours=1),
+    )
+    nonce, csrf = guard.form_token(ADMIN_TOKEN, now=time.time() - 2 * 3600)
+    two_hours_old = {"nonce": nonce, "csrf": csrf}
+    async with running_app(settings, seeded_vendors()) as short:
+        refused = await _post(short, two_hours_old, origin="http://rating.test")
+    assert refused.status_code == 403
+    assert "stale" in refused.text
+    # The same form where the purge keeps 30 days.
+    assert (await _post(admin, two_hours_old, origin="http://rating.test")).status_code == 303
 
 
 async def test_the_origin_must_have_our_scheme_too(admin: Running) -> None:

@@ -6,8 +6,8 @@ works) or as a bearer token, compared in constant time.
 The retry button posts a form. A browser sends the administrator's saved Basic credentials
 with any request to the page's origin, also one another site's page makes it send, so a POST
 must also carry a token only our page can have (an HMAC of a per-page nonce keyed with
-ADMIN_TOKEN, valid for a few hours, good for one POST: `SpentForms`) and come from our own
-origin, scheme included (Origin, else Referer).
+ADMIN_TOKEN, valid for a few hours, good for one POST in any replica: the route records its
+nonce as a seen event) and come from our own origin, scheme included (Origin, else Referer).
 
 Wrong tokens are throttled per address by the route (`GUESSES_PER_MINUTE`).
 """
@@ -19,7 +19,6 @@ import binascii
 import hashlib
 import hmac
 import secrets
-import threading
 import time
 from urllib.parse import urlsplit
 
@@ -64,38 +63,17 @@ def form_token(token: str, now: float | None = None) -> tuple[str, str]:
     return nonce, _mac(token, nonce)
 
 
-def form_valid(token: str, nonce: str, csrf: str, now: float | None = None) -> bool:
-    """Whether a posted (nonce, csrf) pair was made by our page, not too long ago."""
+def form_valid(
+    token: str, nonce: str, csrf: str, now: float | None = None, lifetime: float = FORM_LIFETIME
+) -> bool:
+    """Whether a posted (nonce, csrf) pair was made by our page, at most `lifetime` ago."""
     issued = _issued(nonce)
     if issued is None:
         return False
     age = (time.time() if now is None else now) - issued
     # Bytes: compare_digest refuses a str with non-ASCII (a 500 before).
     made = _mac(token, nonce).encode()
-    return 0 <= age <= FORM_LIFETIME and hmac.compare_digest(made, csrf.encode())
-
-
-class SpentForms:
-    """Nonces of forms already posted: each form is good for one POST (in this process)."""
-
-    MAX = 10_000
-
-    def __init__(self) -> None:
-        self._spent: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def spend(self, nonce: str, now: float | None = None) -> bool:
-        """Mark a valid form's nonce as used; False when it already was."""
-        moment = time.time() if now is None else now
-        with self._lock:
-            if nonce in self._spent:
-                return False
-            if len(self._spent) >= self.MAX:
-                # A form older than its lifetime is refused anyway: forget those first.
-                fresh = {n: i for n, i in self._spent.items() if moment - i <= FORM_LIFETIME}
-                self._spent = dict(list(fresh.items())[-self.MAX // 2 :])
-            self._spent[nonce] = _issued(nonce) or 0
-        return True
+    return 0 <= age <= lifetime and hmac.compare_digest(made, csrf.encode())
 
 
 def same_origin(origin: str | None, referer: str | None, ours: str) -> bool:

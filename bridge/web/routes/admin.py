@@ -30,7 +30,8 @@ from bridge.report.period import Period, PeriodError, parse_period
 from bridge.report.read import read_report
 from bridge.web.routes.state import App, State
 from bridge.worker.retrying import retry_failed
-from storage.db import reading
+from storage import seen
+from storage.db import reading, transaction
 from storage.reading import report as queries
 
 log = logging.getLogger(__name__)
@@ -134,11 +135,19 @@ async def _form(request: Request, state: App) -> dict[str, str] | PlainTextRespo
     posted = parse_qs((await request.body())[:2000].decode("utf-8", "replace"))
     form = {name: values[0] for name, values in posted.items()}
     nonce, csrf = form.get("nonce", ""), form.get("csrf", "")
-    if not guard.form_valid(_token(state), nonce, csrf):
+    # A used form is remembered as a seen event, which the purge forgets after the retention.
+    lifetime = min(guard.FORM_LIFETIME, state.settings.personal_data_retention.total_seconds())
+    if not guard.form_valid(_token(state), nonce, csrf, lifetime=lifetime):
         return _refused("refused: the form is stale or forged, reload the page")
-    if not state.spent_forms.spend(nonce):
+    if not await asyncio.to_thread(_spend, state, nonce):
         return _refused("refused: this form was already sent, reload the page")
     return form
+
+
+def _spend(state: App, nonce: str) -> bool:
+    """Mark a valid form as used, in the database every replica shares; False when it was."""
+    with transaction(state.engine) as session:
+        return seen.first_sighting(session, key=f"admin-form:{nonce}", now=state.clock())
 
 
 @router.post("/retry")

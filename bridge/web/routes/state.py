@@ -44,7 +44,6 @@ class App:
         self.senders = SenderLimit(settings.webhook_surveys_per_minute)
         # /admin: wrong tokens per address, and the forms already posted (issue 23, p11).
         self.admin_guesses = SenderLimit(guard.GUESSES_PER_MINUTE)
-        self.spent_forms = guard.SpentForms()
         self.installation = MemberCheck(engine, clock, settings.bitrix_member_id)
         self.status_changes: GroupCommit[tuple[closures.StatusChange, datetime], ClosureDecision]
         self.status_changes = GroupCommit(
