@@ -62,9 +62,34 @@ def mark_posted(session: Session, *, survey_id: int, now: datetime) -> None:
     )
 
 
-def forget_answer(session: Session, *, survey_id: int) -> None:
-    """The answer's sender was not the survey's person: it is not kept."""
-    session.execute(update(Survey).where(col(Survey.id) == survey_id).values(followup_text=None))
+def forget_answer(session: Session, *, survey_id: int, answer: str) -> None:
+    """One answer's sender was not the survey's person: that answer is not kept. The person's
+    own answers kept beside it stay; when it cannot be told apart (cut at the text's limit),
+    nothing kept is trusted and all of it goes."""
+    survey = session.get(Survey, survey_id)
+    if survey is None or survey.followup_text is None:
+        return
+    kept = _without(survey.followup_text, answer)
+    session.execute(
+        update(Survey)
+        .where(col(Survey.id) == survey_id)
+        .values(
+            followup_text=kept or None,
+            followup_answers=max(survey.followup_answers - 1, 0) if kept else 0,
+        )
+    )
+
+
+def _without(text: str, answer: str) -> str:
+    """`text` (answers joined by blank lines) without one `answer`; "" when it is not there."""
+    if not answer or text == answer:
+        return ""
+    gap = "\n\n"
+    if text.startswith(answer + gap):
+        return text[len(answer) + 2 :]
+    if text.endswith(gap + answer):
+        return text[: -len(answer) - 2]
+    return text.replace(gap + answer + gap, gap, 1) if gap + answer + gap in text else ""
 
 
 def withdraw_question(session: Session, *, survey_id: int) -> None:

@@ -51,3 +51,26 @@ async def test_answers_are_kept_only_while_the_question_is_open_and_are_bounded(
     await service.later(timedelta(hours=24))
     assert service.type_reply("поздно", message_id=30, access_token="") != "followed_up"
     assert "поздно" not in (service.survey().followup_text or "")
+
+
+async def test_a_forged_answer_with_another_persons_token_leaves_the_persons_own(
+    service: Service,
+) -> None:
+    """An event carrying a token proves its sender through `profile`: an answer typed with a
+    colleague's valid token is not the person's, and only it is dropped, not what the person
+    wrote before it."""
+    await rated(service, 2)
+    own = "Мастер опоздал на два часа"
+    assert service.type_reply(own, message_id=1) == "followed_up"
+    service.messenger.token_owners["colleague-token"] = 45
+    forged = "Всё отлично, претензий нет"
+    assert service.type_reply(forged, message_id=2, access_token="colleague-token") == (
+        "followed_up"
+    )
+    await service.drain()
+
+    survey = service.survey()
+    assert survey.followup_text == own
+    assert survey.followup_answers == 1
+    assert all(forged not in comment for comment in _comments(service))
+    assert any(own in comment for comment in _comments(service))

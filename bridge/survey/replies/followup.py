@@ -94,7 +94,7 @@ def take(
         if not queue.has_pending(session, survey_id=survey.id, kind=JobKind.POST_FOLLOWUP):
             queue.enqueue(session, kind=JobKind.POST_FOLLOWUP, now=now, survey_id=survey.id)
         return survey
-    payload = {"user_id": user_id, "access_token": access_token or ""}
+    payload = {"user_id": user_id, "access_token": access_token or "", "answer": text.strip()}
     queue.enqueue(
         session, kind=JobKind.VERIFY_FOLLOWUP, now=now, survey_id=survey.id, payload=payload
     )
@@ -127,8 +127,10 @@ async def _verify(job: Job, survey: Survey, vendors: Vendors) -> Effect:
         return _nothing
     log.warning("followup.forged survey_id=%s claimed_user=%s", survey_id, user_id)
 
+    answer = str(payload.get("answer") or "") if isinstance(payload, dict) else ""
+
     def forget(session: Session, _now: datetime) -> None:
-        followups.forget_answer(session, survey_id=survey_id)
+        followups.forget_answer(session, survey_id=survey_id, answer=answer)
 
     return forget
 
