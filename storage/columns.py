@@ -1,11 +1,20 @@
-"""Column types of our own."""
+"""Column types and index conditions of our own."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, Integer, TypeDecorator, text
 from sqlalchemy.engine import Dialect
+
+# A row id that outlives years of rows appended and folded (SQLite's rowid is 64-bit already).
+ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def where(condition: str) -> dict[str, Any]:
+    """A partial index's condition, on both databases: `Index(..., **where("x IS NOT NULL"))`."""
+    return {f"{name}_where": text(condition) for name in ("sqlite", "postgresql")}
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -6,13 +6,14 @@ own pydantic models in `bridge.okdesk` and `bot.events`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, String, Text, text
+from sqlalchemy import BigInteger, Index, String, Text
 from sqlmodel import Column, Field, SQLModel
 
+from storage.columns import ROW_ID, where
 from storage.columns import UTCDateTime as UTCDateTime  # re-exported: migrations use it
 
 
@@ -23,6 +24,10 @@ def utcnow() -> datetime:
 
 def _when(*, index: bool = False, nullable: bool = True) -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime(), index=index, nullable=nullable))
+
+
+# Words: a typed reply or a follow-up answer (queries say it so, so SQLite reads the index).
+WORDS = "(reply_text <> '' OR followup_text <> '')"
 
 
 class SurveyState(StrEnum):
@@ -48,8 +53,7 @@ class JobKind(StrEnum):
     REPLY = "reply"
     # A typed score waiting for the check that its sender is who the event says.
     VERIFY_REPLY = "verify_reply"
-    # --- issue 10: the one reminder, its buttons taken away when it lost a race, and the
-    # private Okdesk comment saying a rating was set automatically ---
+    # The one reminder, its buttons taken when it lost a race, the automatic rating's comment.
     REMIND = "remind"
     CLOSE_REMINDER = "close_reminder"
     AUTO_COMMENT = "auto_comment"
@@ -75,28 +79,10 @@ class Survey(SQLModel, table=True):
     __table_args__ = (
         Index("ix_survey_purge", "personal_data_purged", "finished_at"),
         Index("ix_survey_state_updated", "state", "updated_at"),
-        # The report page (storage.reading.report): the trend, the tables and totals, the comments.
+        # The report page's period when a filter is not counted by day (storage.reading.report).
         Index("ix_survey_report", "created_at", "is_test", "automatic", "score"),
-        Index(
-            "ix_survey_teams",
-            "engineer",
-            "engineer_group",
-            "score",
-            "automatic",
-            "created_at",
-            "is_test",
-            "message_id",
-        ),
-        Index(
-            "ix_survey_comments",
-            "score",
-            "answered_at",
-            "created_at",
-            "is_test",
-            "automatic",
-            sqlite_where=text("reply_text IS NOT NULL AND reply_text <> ''"),
-            postgresql_where=text("reply_text IS NOT NULL AND reply_text <> ''"),
-        ),
+        # People's words, newest first per score (storage.reading.report_words.written).
+        Index("ix_survey_comments", "score", "id", **where(WORDS)),
         Index("ix_survey_state_test", "state", "is_test"),
     )
 
@@ -141,7 +127,6 @@ class Survey(SQLModel, table=True):
     rating_sent_at: datetime | None = _when()
     finished_at: datetime | None = _when(index=True)
     personal_data_purged: bool = False
-    # --- issue 10 ---
     # When the one reminder is due (set only until the sweep has looked at it) and when it
     # was queued: a survey is reminded at most once.
     remind_at: datetime | None = _when(index=True)
@@ -166,6 +151,27 @@ class Survey(SQLModel, table=True):
     handled_at: datetime | None = _when()
     handled_by: str | None = Field(default=None, max_length=100)
     changes_made: int = 0  # «Изменить оценку» carries it: a press counts once (23, point 10)
+
+
+class SurveyDay(SQLModel, table=True):
+    """Surveys of a UTC day (`created_at`) by engineer, group, score, automatic, and how many were
+    delivered: +1/-1 rows triggers on `survey` append, summed by `storage.reading.daily.fold`."""
+
+    __tablename__ = "survey_day"
+    __table_args__ = (
+        Index("ix_survey_day_day", "day"),
+        Index("ix_survey_day_unfolded", "day", **where("NOT folded")),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(ROW_ID, primary_key=True))
+    day: date
+    engineer: str | None = Field(default=None, max_length=300)
+    engineer_group: str | None = Field(default=None, max_length=300)
+    score: int | None = None
+    automatic: bool
+    surveys: int
+    delivered: int
+    folded: bool = False
 
 
 class RatingChange(SQLModel, table=True):

@@ -28,6 +28,7 @@ _TABLES = (
     "chat_person",
     "rating_change",
     "event_poll",
+    "survey_day",
 )
 _postgres_checked: list[bool] = []
 _databases = itertools.count(1)

@@ -36,6 +36,11 @@ class Filters:
         given = {name: value for name, value in asdict(self).items() if value}
         return f"&{urlencode(given)}" if given else ""
 
+    def counted_by_day(self) -> bool:
+        """Whether the per-day counts serve these filters: they are kept by engineer and group,
+        not by company, type or priority."""
+        return self.company is None and self.type is None and self.priority is None
+
     def conditions(self) -> list[Any]:
         """The database conditions that keep the surveys these filters name."""
         return matching(**asdict(self))

@@ -1,4 +1,5 @@
-"""The worker's chores besides jobs: timeouts, the heartbeat readiness reads, the purge."""
+"""The worker's chores besides jobs: timeouts, the heartbeat readiness reads, the purge, and
+folding the report's per-day counts (`storage.reading.daily`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bridge.survey import reminders
 from bridge.survey.replies import changes
 from storage import purge, status
 from storage.db import transaction
+from storage.reading import daily
 from storage.status import StatusKey
 from storage.survey import asking, surveys
 
@@ -22,6 +24,8 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = timedelta(seconds=5)
 PURGE_EVERY = timedelta(hours=1)
+# The report reads the rows appended since the last fold too: a minute's worth is nothing.
+FOLD_EVERY = timedelta(minutes=1)
 TIMEOUT_BATCH = 500
 
 
@@ -58,6 +62,7 @@ class Chores:
         self._settings = settings
         self._last_heartbeat: datetime | None = None
         self._last_purge: datetime | None = None
+        self._last_fold: datetime | None = None
 
     def run(self, now: datetime) -> int:
         """Apply all due timeouts, beat the heart, purge when due; how many timeouts were due."""
@@ -81,6 +86,10 @@ class Chores:
         if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
             self._purge(now)
             self._last_purge = now
+        if self._last_fold is None or now - self._last_fold >= FOLD_EVERY:
+            with transaction(self._engine) as session:
+                daily.fold(session)
+            self._last_fold = now
         return applied
 
     def _purge(self, now: datetime) -> None:

@@ -1,2 +1,2 @@
-"""What the report reads: the figures (`report`), people's words (`report_words`) and what
-needs attention (`attention`)."""
+"""What the report reads: the figures (`report`), the per-day counts that keep them cheap
+(`daily`), people's words (`report_words`) and what needs attention (`attention`)."""

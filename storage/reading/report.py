@@ -1,9 +1,10 @@
 """What the report page reads: aggregates over the surveys of a period, computed by the database.
 
 A period is the surveys opened (tickets closed) from `start` up to, not including, `end`.
-A person's rating is a score that is not automatic; test invitations never count. Every
-query reads the period through the `created_at` index and returns a few rows, so the page
-stays fast with a hundred thousand surveys.
+A person's rating is a score that is not automatic; test invitations never count. These
+queries read the period's surveys through the `created_at` index; the page reads its totals,
+tables and trend from the per-day counts instead (`storage.reading.daily`) unless a filter
+they do not keep is set.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, tuple_
 from sqlmodel import Session, col
 
-from storage.tables import Job, JobState, Survey, SurveyState, UTCDateTime
+from storage.tables import Job, JobState, Survey, SurveyState
 
 _WAITING = (SurveyState.INVITING, SurveyState.AWAITING)
 _TROUBLE = (SurveyState.UNDELIVERABLE, SurveyState.FAILED)
@@ -143,17 +144,8 @@ class Cell:
 def cells(
     session: Session, *, start: datetime, end: datetime, where: Sequence[Any] = ()
 ) -> list[Cell]:
-    """One grouped pass over the period.
-
-    SQLite walks `ix_survey_teams` in its grouping order instead of range-scanning the period
-    and sorting every row (the unary `+` keeps its planner off the `created_at` index: a third
-    of the time with a hundred thousand surveys); PostgreSQL plans alone.
-    """
-    created: ColumnElement[datetime] = (
-        literal_column("+survey.created_at", UTCDateTime())
-        if session.get_bind().dialect.name == "sqlite"
-        else cast(ColumnElement[datetime], col(Survey.created_at))
-    )
+    """One grouped pass over the surveys of the period: what the per-day counts
+    (`storage.reading.daily`) cannot serve, a company, type or priority chosen, reads this."""
     columns = (
         col(Survey.engineer),
         col(Survey.engineer_group),
@@ -162,7 +154,7 @@ def cells(
     )
     rows = session.execute(
         select(*columns, func.count(), func.count(col(Survey.message_id)))
-        .where(created >= start, created < end, col(Survey.is_test).is_(False), *where)
+        .where(_in_period(start, end), *where)
         .group_by(*columns)
     ).all()
     return [Cell(r[0], r[1], r[2], bool(r[3]), int(r[4]), int(r[5])) for r in rows]
@@ -207,14 +199,23 @@ def machine_counts(session: Session) -> dict[str, int]:
 
 
 def troubles(session: Session, *, limit: int) -> list[Trouble]:
-    """The latest undeliverable and failed surveys, with their reasons."""
-    rows = session.execute(
-        select(col(Survey.issue_id), col(Survey.state), col(Survey.reason), col(Survey.updated_at))
-        .where(col(Survey.state).in_(_TROUBLE), col(Survey.is_test).is_(False))
-        .order_by(col(Survey.updated_at).desc())
-        .limit(limit)
-    ).all()
-    return [Trouble(*row) for row in rows]
+    """The latest undeliverable and failed surveys, with their reasons.
+
+    One query a state: each walks `ix_survey_state_updated` from its newest row and stops at
+    `limit`, where one query for both states sorted every undeliverable and failed survey
+    (0.3 s with a million surveys on SQLite)."""
+    found: list[Trouble] = []
+    for state in _TROUBLE:
+        rows = session.execute(
+            select(
+                col(Survey.issue_id), col(Survey.state), col(Survey.reason), col(Survey.updated_at)
+            )
+            .where(col(Survey.state) == state, col(Survey.is_test).is_(False))
+            .order_by(col(Survey.updated_at).desc())
+            .limit(limit)
+        ).all()
+        found += [Trouble(*row) for row in rows]
+    return sorted(found, key=lambda t: t.updated_at, reverse=True)[:limit]
 
 
 def retryable(session: Session) -> bool:

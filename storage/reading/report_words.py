@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, literal_column, select, text
 from sqlmodel import Session, col
 
-from storage.tables import RatingChange, Survey
+from storage.tables import WORDS, RatingChange, Survey, UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -41,14 +40,13 @@ class Change:
     changed_at: datetime
 
 
-def _filled(column: Any) -> ColumnElement[bool]:
-    return and_(column.is_not(None), column != "")
-
-
-def _period(start: datetime, end: datetime) -> ColumnElement[bool]:
+def _period(
+    start: datetime, end: datetime, created: ColumnElement[datetime] | None = None
+) -> ColumnElement[bool]:
+    opened = col(Survey.created_at) if created is None else created
     return and_(
-        col(Survey.created_at) >= start,
-        col(Survey.created_at) < end,
+        opened >= start,
+        opened < end,
         col(Survey.is_test).is_(False),
         col(Survey.automatic).is_(False),
     )
@@ -77,7 +75,7 @@ def written(
     ).where(
         col(Survey.score) == score,
         _period(start, end),
-        or_(_filled(col(Survey.reply_text)), _filled(col(Survey.followup_text))),
+        text(WORDS),
         *where,
     )
     if before is not None:
@@ -123,8 +121,17 @@ def latest_changes(
     where: Iterable[ColumnElement[bool]] = (),
     limit: int,
 ) -> list[Change]:
-    """The latest changes of mind about surveys of the period, newest first."""
-    statement = _changes(and_(_period(start, end), *where))
+    """The latest changes of mind about surveys of the period, newest first.
+
+    Changes of mind are few: SQLite reads them all and looks up each one's survey, kept off
+    the `created_at` index by the unary `+` (through it, it probed every survey of the
+    period: 0.2 s with a million). PostgreSQL plans alone."""
+    created = (
+        literal_column("+survey.created_at", UTCDateTime())
+        if session.get_bind().dialect.name == "sqlite"
+        else None
+    )
+    statement = _changes(and_(_period(start, end, created), *where))
     rows = session.execute(
         statement.order_by(col(RatingChange.changed_at).desc(), col(RatingChange.id).desc()).limit(
             limit
