@@ -29,6 +29,8 @@ _TABLES = (
     "rating_change",
     "event_poll",
     "survey_day",
+    "portal",
+    "portal_company",
 )
 _postgres_checked: list[bool] = []
 _databases = itertools.count(1)

@@ -24,8 +24,8 @@ from bot.settings import (
 )
 from bot.texts.messages import Language
 from bot.texts.texts_file import load_texts
-from bridge.config.attention_settings import AttentionSettings
 from bridge.config.durations import Duration, parse_optional_duration
+from bridge.config.portal_settings import PortalSettings
 from storage.db import unsupported_kind
 from storage.migrate import DEFAULT_DATABASE_URL
 
@@ -69,7 +69,7 @@ def parse_proxies(value: object) -> object:
     return value
 
 
-class Settings(AttentionSettings):
+class Settings(PortalSettings):
     """Everything the service needs: storage, Okdesk, Bitrix24 (inherited), the workflow."""
 
     database_url: str = DEFAULT_DATABASE_URL

@@ -23,9 +23,11 @@ from bridge.config.metrics import PrometheusObserver
 from bridge.config.settings import Settings
 from bridge.okdesk.client import OkdeskClient
 from bridge.okdesk.helpdesk import Helpdesk
+from bridge.outside.portals import ensure_default
 from bridge.outside.priority import IntakeFirst, YieldingTransport
 from storage import budget
 from storage.db import transaction
+from storage.tables import utcnow
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,9 @@ async def open_vendors(
 ) -> AsyncIterator[Vendors]:
     """Clients for Okdesk and Bitrix24 around one long-lived HTTP client; with `priority`,
     each call waits while the service answers intake requests (`bridge.outside.priority`)."""
+    # The settings' portal is the stored portal `default` (the first start after an upgrade
+    # stores it), wherever vendors are opened: the service, or a worker run alone.
+    await asyncio.to_thread(ensure_default, engine, settings, utcnow())
     timeout = settings.http_timeout.total_seconds()
     if priority is not None:
         transport = YieldingTransport(transport or httpx.AsyncHTTPTransport(), priority)

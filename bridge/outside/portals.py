@@ -1,0 +1,109 @@
+"""The portals as the service reaches them: each one's settings (its credentials opened), the
+settings' own portal stored as `default`, and which portal a closure's company goes to.
+
+A portal's credentials live behind this one door: a webhook now (its URL, the bot's CLIENT_ID
+or token, the events secret, sealed in the `portal` row), an installed application later.
+Everything else sees a portal as the service's `Settings` with that portal's Bitrix24 side,
+so the code that spoke to the one portal speaks to each.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import SecretStr
+from sqlalchemy.engine import Engine
+
+from bridge.config.sealed import SealedSecretError
+from bridge.config.settings import Settings
+from storage import portals
+from storage.db import transaction
+from storage.portals import DEFAULT, Portal, PortalState
+
+log = logging.getLogger(__name__)
+
+# What an unrouted closure's survey says, in the operator's list of undeliverable ones.
+NOT_CONNECTED = "company not connected to a portal"
+PORTAL_REMOVED = "the company's portal was removed"
+# How long a portal read from the database is believed (an added or removed portal is seen
+# by a running service within this time).
+REFRESH_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class PortalView:
+    """One portal as the service uses it: the settings of its Bitrix24 side, opened."""
+
+    number: int
+    name: str
+    state: PortalState
+    route_key: str | None
+    settings: Settings
+
+
+def default_values(settings: Settings) -> dict[str, object]:
+    """What the `default` row records of the settings' portal (never a secret)."""
+    v2 = settings.bitrix_api == "v2"
+    return {
+        "domain": settings.portal_domain,
+        "member_id": settings.bitrix_member_id,
+        "api": settings.bitrix_api,
+        "bot_code": settings.bitrix_v2_bot_code if v2 else settings.bitrix_bot_code,
+        "bot_id": settings.bitrix_v2_bot_id if v2 else settings.bitrix_bot_id,
+    }
+
+
+def ensure_default(engine: Engine, settings: Settings, now: datetime) -> None:
+    """The settings' portal is the row `default` (added at the first start of this release;
+    kept in step with the settings; never brought back once removed)."""
+    with transaction(engine) as session:
+        values = default_values(settings)
+        if portals.add_default(session, values=values, now=now):
+            log.info("portal.default_stored domain=%s", settings.portal_domain)
+            return
+        row = portals.portal_named(session, name=DEFAULT, lock=True)
+        if row is not None and row.webhook_url is None and row.state != PortalState.REMOVED:
+            changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+            if changed:
+                for key, value in changed.items():
+                    setattr(row, key, value)
+                portals.save_portal(session, row, now=now)
+
+
+def opened(portal: Portal, settings: Settings) -> PortalView:
+    """The portal's view: its sealed secrets opened (the settings' own for `default`)."""
+    state, key = PortalState(portal.state), portal.route_key
+    if portal.webhook_url is None:
+        return PortalView(portal.id, portal.name, state, key, settings)
+    box = settings.secret_box()
+    if box is None:
+        raise SealedSecretError(f"portal {portal.name}: SECRETS_KEY is not set")
+
+    def secret(column: str) -> SecretStr | None:
+        value = getattr(portal, column)
+        if value is None:
+            return None
+        return SecretStr(box.open(value, context=context(portal.name, column)))
+
+    v2 = portal.api == "v2"
+    update = {
+        "bitrix_webhook_url": secret("webhook_url").get_secret_value(),  # type: ignore[union-attr]
+        "bitrix_client_id": secret("client_id"),
+        "bitrix_events_token": secret("events_token"),
+        "bitrix_events_token_previous": None,
+        "bitrix_application_token": None,
+        "bitrix_bot_token": secret("bot_token"),
+        "bitrix_api": portal.api,
+        "bitrix_member_id": portal.member_id,
+        "bitrix_v2_bot_code" if v2 else "bitrix_bot_code": portal.bot_code,
+        "bitrix_v2_bot_id" if v2 else "bitrix_bot_id": portal.bot_id,
+        "bitrix_switching_from_v1": False,
+    }
+    return PortalView(portal.id, portal.name, state, key, settings.model_copy(update=update))
+
+
+def context(name: str, column: str) -> str:
+    """What a sealed value is bound to: its portal and its column."""
+    return f"portal:{name}:{column}"
