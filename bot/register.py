@@ -71,9 +71,12 @@ COMMAND_LANG = [
 ]
 
 
-async def register(client: BitrixClient, settings: BotSettings) -> Registration:
-    """Create the bot (or update the existing one) and its hidden `rate` command."""
-    url = handler_url(settings)
+async def register(
+    client: BitrixClient, settings: BotSettings, *, url: str | None = None
+) -> Registration:
+    """Create the bot (or update the existing one) and its hidden `rate` command; `url`: the
+    event handler when not the settings' (an added portal's own route)."""
+    url = url or handler_url(settings)
     bot_id = await client.bot_id_by_code(settings.bitrix_bot_code)
     created = bot_id is None
     if bot_id is None:

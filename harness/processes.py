@@ -52,8 +52,8 @@ TEST_SECRETS = Secrets(
 class Fakes(processes.Fakes):
     """The fakes as a process, with the tests' fixture data at hand."""
 
-    def seed_tickets(self, issue_ids: list[int]) -> None:
-        """Tickets with the fixture contact, and the fixture Bitrix24 user."""
+    def seed_tickets(self, issue_ids: list[int], portal: str = "bitrix") -> None:
+        """Tickets with the fixture contact, and the fixture Bitrix24 user (on `portal`)."""
         self.seed(
             "okdesk",
             {
@@ -62,7 +62,7 @@ class Fakes(processes.Fakes):
             },
         )
         self.seed(
-            "bitrix",
+            portal,
             {
                 "users": fixture_json("bitrix24/user_get_by_email.json")["result"],
                 "user_tokens": {USER_TOKEN: USER_ID},
@@ -74,7 +74,9 @@ class Fakes(processes.Fakes):
 def fakes_process(*args: str) -> Iterator[Fakes]:
     """Start `python -m sandbox.fakes.serve` with the tests' identities."""
     with processes.fakes_process(TEST_SECRETS, *args) as started:
-        yield Fakes(started.okdesk, started.bitrix, started.bitrix_webhook, started.process)
+        yield Fakes(
+            started.okdesk, started.bitrix, started.bitrix_webhook, started.process, started.portals
+        )
 
 
 def service_env(

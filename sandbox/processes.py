@@ -68,9 +68,13 @@ class Fakes:
     bitrix: str
     bitrix_webhook: str
     process: subprocess.Popen[str]
+    # Every fake portal's base and webhook URLs (`--portals N`), the first being `bitrix`'s.
+    portals: list[dict[str, str]] = field(default_factory=list)
 
     def base(self, which: str) -> str:
-        """The base URL of one fake (`okdesk` or `bitrix`)."""
+        """The base URL of one fake: `okdesk`, `bitrix` (the first portal) or `bitrix:N`."""
+        if which.startswith("bitrix:"):
+            return self.portals[int(which.removeprefix("bitrix:"))]["bitrix"]
         return self.okdesk if which == "okdesk" else self.bitrix
 
     def control(self, which: str, route: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +110,7 @@ def start_fakes(keys: Secrets, *args: str) -> Fakes:
         process.wait(10)
         raise RuntimeError("the fakes did not start")
     urls = json.loads(line)
-    return Fakes(urls["okdesk"], urls["bitrix"], urls["bitrix_webhook"], process)
+    return Fakes(urls["okdesk"], urls["bitrix"], urls["bitrix_webhook"], process, urls["portals"])
 
 
 def stop_fakes(fakes: Fakes) -> None:

@@ -15,7 +15,7 @@ from typing import TextIO
 
 import httpx
 
-from bridge.admin import check, repairs, send_test, views
+from bridge.admin import check, portal_views, repairs, send_test, views
 from bridge.admin.context import Context, Exit
 from bridge.config.command_help import settings_help
 from bridge.config.settings import Settings, settings_or_exit
@@ -109,6 +109,7 @@ def parser() -> argparse.ArgumentParser:
     sub["send-test"].add_argument("email", help="the person's e-mail address in Bitrix24")
     sub["list"].add_argument("--state", type=SurveyState, choices=list(SurveyState))
     sub["list"].add_argument("--limit", type=int, default=50, help="at most this many (50)")
+    portal_views.add_parser(commands)
     for name in ("show", "resend", "cancel"):
         sub[name].add_argument("ticket", type=int, help="the Okdesk ticket number")
     sub["export"].add_argument(
@@ -138,6 +139,8 @@ def run(
     engine = create_db_engine(settings.database_url, pool_size=1)
     try:
         context = Context(engine, settings, out, transport)
+        if args.command == "portal":
+            return int(portal_views.run(context, args))
         return int(COMMANDS[args.command][1](context, args))
     finally:
         engine.dispose()

@@ -47,8 +47,9 @@ class BudgetShape:
     per_second: float
 
 
-def budget_shape(settings: Settings) -> BudgetShape:
-    """Our portal's bucket, a little below the portal's own limit."""
+def budget_shape(settings: Settings, portal: int = 0) -> BudgetShape:
+    """A portal's bucket, a little below the portal's own limit (each portal has its own:
+    bitrix24-portals.md §2); the settings' portal keeps the name it had before."""
     # A request is counted when it leaves, but reaches the portal a little later: keep
     # a 10% margin below the portal's limit so that jitter on the way never exceeds it.
     burst = settings.bitrix_burst
@@ -57,7 +58,7 @@ def budget_shape(settings: Settings) -> BudgetShape:
         # rules a burst of 50 (bitrix24-v2.md §6, open point 3): keep to the stricter one.
         burst = min(burst, 2)
     return BudgetShape(
-        name=f"bitrix:{settings.portal_domain}",
+        name=f"bitrix:{settings.portal_domain}" if portal == 0 else f"bitrix:portal:{portal}",
         burst=max(1, int(burst * 0.9)),
         per_second=settings.bitrix_requests_per_second * 0.9,
     )

@@ -206,10 +206,10 @@ def resent(survey_id: int) -> Change:
     return _moved(survey_id, Trigger.RESENT, fields, JobKind.INVITE)
 
 
-def withdrawn(survey_id: int, *, now: datetime) -> Change:
+def withdrawn(survey_id: int, *, now: datetime, reason: str = WITHDRAWN_REASON) -> Change:
     """The administrator cancels a waiting survey unrated: remove the buttons, release the
     ticket so that its next closure gets a new survey."""
-    fields: SurveyFields = {"current_issue_id": None, "reason": WITHDRAWN_REASON}
+    fields: SurveyFields = {"current_issue_id": None, "reason": reason}
     change = _ended(survey_id, Trigger.WITHDRAWN, now, fields)
     return replace(change, jobs=(JobKind.CLOSE_INVITATION,))
 

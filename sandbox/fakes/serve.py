@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 import uvicorn
 from starlette.types import ASGIApp
 
-from sandbox.fakes.bitrix import FakeBitrix
+from sandbox.fakes.bitrix import MEMBER_ID, FakeBitrix
 from sandbox.fakes.bitrix_v2 import FakeBitrixV2
 from sandbox.fakes.okdesk import FakeOkdesk
 
@@ -54,6 +54,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=503,
         help="how imbot.v2 says 'too many requests' (both are seen; 503 by default)",
     )
+    parser.add_argument(
+        "--portals",
+        type=int,
+        default=1,
+        help="how many Bitrix24 portals (v1), each on a port of its own with its own state, "
+        "limits and member_id (ids repeat across them: user 27 on each)",
+    )
     return parser.parse_args(argv)
 
 
@@ -71,14 +78,22 @@ def _port(server: _Server) -> int:
 
 
 async def _announce(servers: list[_Server], tasks: list[asyncio.Task[None]], hook: str) -> None:
-    """Wait until both servers listen, then print their URLs as one JSON line."""
+    """Wait until every server listens, then print their URLs as one JSON line (the first
+    portal as `bitrix`, every portal under `portals`)."""
     while not all(s.started for s in servers):
         if any(t.done() for t in tasks):
             return
         await asyncio.sleep(0.02)
-    okdesk, bitrix = (f"http://127.0.0.1:{_port(s)}" for s in servers)
-    ready = {"okdesk": okdesk, "bitrix": bitrix, "bitrix_webhook": bitrix + hook}
+    okdesk, *portals = (f"http://127.0.0.1:{_port(s)}" for s in servers)
+    ready: dict[str, object] = {"okdesk": okdesk, "bitrix": portals[0]}
+    ready["bitrix_webhook"] = portals[0] + hook
+    ready["portals"] = [{"bitrix": url, "bitrix_webhook": url + hook} for url in portals]
     print(json.dumps(ready), flush=True)
+
+
+def member_id(number: int) -> str:
+    """The member_id of the fake portal `number` (the first has the reference's)."""
+    return MEMBER_ID if number == 0 else f"{MEMBER_ID[:-4]}{number:04d}"
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -99,7 +114,18 @@ async def run(args: argparse.Namespace) -> None:
         if args.bitrix_api == "v2"
         else FakeBitrix(args.webhook_path, latency=args.latency, domain="127.0.0.1", **limits)
     )
+    others = [
+        FakeBitrix(
+            args.webhook_path,
+            latency=args.latency,
+            domain="127.0.0.1",
+            member_id=member_id(n),
+            **limits,
+        )
+        for n in range(1, args.portals)
+    ]
     servers = [_server(okdesk.app, args.okdesk_port), _server(bitrix.app, args.bitrix_port)]
+    servers += [_server(portal.app, 0) for portal in others]
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _stop, servers)

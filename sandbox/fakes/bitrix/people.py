@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox.fakes._common import read_json_object
-from sandbox.fakes.bitrix.messages import MEMBER_ID, MessageMethods
+from sandbox.fakes.bitrix.messages import MessageMethods
 from sandbox.fakes.bitrix.php import Answer, as_int, as_str, time_info, truthy, upper_keys
 
 Pairs = list[tuple[str, Any]]
@@ -35,6 +35,7 @@ class PeopleMethods(MessageMethods):
     """Clicks and typed messages, mixed into `FakeBitrix`, which sets `domain` and the state."""
 
     domain: str
+    member_id: str
     user_tokens: dict[str, int]
     user_messages: dict[int, dict[str, Any]]
     calls: list[tuple[str, dict[str, Any]]]
@@ -96,7 +97,7 @@ class PeopleMethods(MessageMethods):
             "server_endpoint": SERVER_ENDPOINT,
             "status": "L",
             "client_endpoint": f"https://{self.domain}/rest/",
-            "member_id": MEMBER_ID,
+            "member_id": self.member_id,
             "user_id": user_id,
             "refresh_token": secrets.token_hex(24),
             "application_token": application_token,
@@ -131,7 +132,7 @@ class PeopleMethods(MessageMethods):
         if self.user_tokens_in_events:
             oauth = self._oauth(user_id, self.access_token(user_id), application_token)
         else:
-            oauth = {"domain": self.domain, "member_id": MEMBER_ID}
+            oauth = {"domain": self.domain, "member_id": self.member_id}
             oauth["application_token"] = application_token
         return [("ts", int(time.time()))] + [(f"auth[{k}]", v) for k, v in oauth.items()]
 

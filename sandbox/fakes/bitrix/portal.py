@@ -28,7 +28,7 @@ from sandbox.fakes._common import (
     unlucky,
 )
 from sandbox.fakes.bitrix.batch import BatchMethods
-from sandbox.fakes.bitrix.messages import PORTAL_DOMAIN
+from sandbox.fakes.bitrix.messages import MEMBER_ID, PORTAL_DOMAIN
 from sandbox.fakes.bitrix.people import PeopleMethods, people_routes
 from sandbox.fakes.bitrix.php import (
     STATUS_ERROR,
@@ -76,6 +76,7 @@ class FakeBitrix(PeopleMethods, UserMethods, BatchMethods):
         burst: int = 50,
         drain_per_second: float = 2.0,
         domain: str = PORTAL_DOMAIN,
+        member_id: str = MEMBER_ID,
     ) -> None:
         """Create an empty portal; seed `users` before use. `domain` is the portal's host as
         events name it (`auth[domain]`)."""
@@ -83,6 +84,8 @@ class FakeBitrix(PeopleMethods, UserMethods, BatchMethods):
         self.latency = latency
         self.error_rate = 0.0
         self.domain = domain
+        # Never changes, unlike the domain; another portal has its own (portals.md §3).
+        self.member_id = member_id
         self.rate_limit = rate_limit
         self.burst = burst
         self.drain_per_second = drain_per_second
@@ -243,6 +246,7 @@ class FakeBitrix(PeopleMethods, UserMethods, BatchMethods):
             "http_requests": self.http_requests,
             "uneditable": sorted(self.uneditable),
             "overloaded": self.overloaded,
+            "member_id": self.member_id,
             "rate_limit": {
                 "enabled": self.rate_limit,
                 "burst": self.burst,

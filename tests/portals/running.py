@@ -1,0 +1,64 @@
+"""Two fake portals as a process, a database, and `python -m bridge.admin` run as the operator
+runs it (a process with the service's environment)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.processes import Fakes, fakes_process, free_port, process_env, service_env
+
+KEY = base64.b64encode(os.urandom(32)).decode()
+
+
+@dataclass
+class Ran:
+    """What a command printed (stdout and stderr together) and how it exited."""
+
+    code: int
+    out: str
+
+
+@dataclass
+class Portals:
+    """The fakes with two portals (`bitrix` is the settings' one, `bitrix:1` the client's), and
+    the environment of a service pointed at them."""
+
+    fakes: Fakes
+    env: dict[str, str]
+    cwd: Path
+
+    @property
+    def client_webhook(self) -> str:
+        """The incoming webhook the client's administrator hands over."""
+        return self.fakes.portals[1]["bitrix_webhook"]
+
+    def admin(self, *argv: str, **env: str) -> Ran:
+        """`python -m bridge.admin ARGV` with the service's settings (and `env` over them)."""
+        done = subprocess.run(
+            [sys.executable, "-m", "bridge.admin", *argv],
+            cwd=self.cwd,
+            env=process_env({**self.env, **env}),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        return Ran(done.returncode, done.stdout + done.stderr)
+
+
+@contextmanager
+def two_portals(database_url: str, cwd: Path, **extra: str) -> Iterator[Portals]:
+    """Fakes of two portals, each with user 27 and its own limits, and the service's settings
+    (SECRETS_KEY set) on `database_url`."""
+    with fakes_process("--portals", "2") as fakes:
+        fakes.seed_tickets([])
+        fakes.seed_tickets([], portal="bitrix:1")
+        env = service_env(fakes, database_url, free_port(), SECRETS_KEY=KEY, **extra)
+        yield Portals(fakes, env, cwd)
