@@ -1,8 +1,9 @@
 """Both vendors as the service reaches them: the Okdesk and Bitrix24 clients around one HTTP
 client and the request budget every replica shares (`vendors`), the lanes that keep intake
-first (`priority`), and what the bot's removal from the portal stops (`bot_removal`).
+first (`priority`), what the bot's removal from the portal stops (`bot_removal`), and the
+portals, each one's credentials behind one door (`portals`).
 
 May import: `bridge.config`, `bridge.okdesk`, `bot`, `storage`, `outbound`.
 """
 
-__all__ = ["bot_removal", "priority", "vendors"]
+__all__ = ["bot_removal", "portals", "priority", "vendors"]

@@ -83,9 +83,7 @@ class FakeBitrix(PeopleMethods, UserMethods, BatchMethods):
         self.webhook_path = webhook_path if webhook_path.endswith("/") else webhook_path + "/"
         self.latency = latency
         self.error_rate = 0.0
-        self.domain = domain
-        # Never changes, unlike the domain; another portal has its own (portals.md §3).
-        self.member_id = member_id
+        self.domain, self.member_id = domain, member_id  # member_id: one a portal, for good
         self.rate_limit = rate_limit
         self.burst = burst
         self.drain_per_second = drain_per_second
