@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from bench import report_page
+from bench import report_page, soak
 from bench.acknowledgement import bench_acknowledgement
 from bench.baseline import bench_naive
 from bench.clicks import bench_clicks
@@ -41,7 +41,9 @@ TERMS = """terms:
   p50/p99  the median and the 99th percentile of the times measured
   ack  the time from sending a webhook to receiving its answer (16 senders, kept-alive)
 
---report-page [--surveys S] [--requests R] times GET /admin instead (bench.report_page)."""
+--report-page [--surveys S] [--requests R] times GET /admin instead (bench.report_page).
+--soak [--minutes M] [--rate R] runs closures and clicks at R a second each for M minutes and
+  prints the job queue, memory and CPU (bench.soak)."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -66,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else argv
     if arguments[:1] == ["--report-page"]:
         return report_page.main(arguments[1:])
+    if arguments[:1] == ["--soak"]:
+        return soak.main(arguments[1:])
     args = parse_args(arguments)
     postgres_url: str | None = args.database_url
     if postgres_url is not None and make_url(postgres_url).get_backend_name() != "postgresql":
