@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, update
+from sqlalchemy import ColumnElement, func, text, update
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
@@ -230,13 +230,18 @@ def pending_work(session: Session) -> bool:
     return session.execute(statement).first() is not None
 
 
+# The condition of `ix_job_pending` in its own words: SQLite reads a partial index only for a
+# query that says what its condition says (a bound parameter would not), and PostgreSQL's
+# generic plan of a prepared statement likewise. Read from that index alone, whatever the
+# planner's statistics say: after ANALYZE SQLite scanned every job ever kept instead (166 ms
+# with a million surveys).
+PENDING = text("job.state = 'pending'")
+PENDING_BY_KIND = select_columns(col(Job.kind), func.count()).where(PENDING).group_by(col(Job.kind))
+
+
 def pending_by_kind(session: Session) -> dict[JobKind, int]:
     """How many jobs are pending (queued or leased), by kind; kinds with none are absent."""
-    rows = session.execute(
-        select_columns(col(Job.kind), func.count())
-        .where(col(Job.state) == JobState.PENDING)
-        .group_by(col(Job.kind))
-    ).all()
+    rows = session.execute(PENDING_BY_KIND).all()
     return {JobKind(kind): int(count) for kind, count in rows}
 
 

@@ -22,12 +22,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _when(*, index: bool = False, nullable: bool = True) -> Any:
-    return Field(default=None, sa_column=Column(UTCDateTime(), index=index, nullable=nullable))
+def _when() -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 # Words: a typed reply or a follow-up answer (queries say it so, so SQLite reads the index).
 WORDS = "(reply_text <> '' OR followup_text <> '')"
+# Set only while due: the sweeps read due rows, and the index holds no row as NULL.
+_WHILE_DUE = ("deadline_at", "remind_at", "change_until")
 
 
 class SurveyState(StrEnum):
@@ -84,6 +86,7 @@ class Survey(SQLModel, table=True):
         # People's words, newest first per score (storage.reading.report_words.written).
         Index("ix_survey_comments", "score", "id", **where(WORDS)),
         Index("ix_survey_state_test", "state", "is_test"),
+        *(Index(f"ix_survey_{c}", c, **where(f"{c} IS NOT NULL")) for c in _WHILE_DUE),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -122,14 +125,14 @@ class Survey(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     # Set only while the survey waits for an answer, so the timeout sweep reads due rows only.
-    deadline_at: datetime | None = _when(index=True)
+    deadline_at: datetime | None = _when()
     answered_at: datetime | None = _when()
     rating_sent_at: datetime | None = _when()
-    finished_at: datetime | None = _when(index=True)
+    finished_at: datetime | None = _when()
     personal_data_purged: bool = False
     # When the one reminder is due (set only until the sweep has looked at it) and when it
     # was queued: a survey is reminded at most once.
-    remind_at: datetime | None = _when(index=True)
+    remind_at: datetime | None = _when()
     reminded_at: datetime | None = _when()
     # The engineer's Okdesk employee id from the closure webhook (the automatic comment's
     # author unless OKDESK_COMMENT_AUTHOR_ID is set).
@@ -145,7 +148,7 @@ class Survey(SQLModel, table=True):
     followup_answers: int = 0  # answers kept: the question stays open (issue 23, point 10)
     # While set, the thank-you carries «Изменить оценку»; the housekeeping chore removes the
     # button when it passes. `changing`: the person pressed it and sees the five buttons.
-    change_until: datetime | None = _when(index=True)
+    change_until: datetime | None = _when()
     changing: bool = False
     # A low rating someone on the team has handled («Разобрано» on /admin): who and when.
     handled_at: datetime | None = _when()
@@ -199,6 +202,8 @@ class Job(SQLModel, table=True):
     __table_args__ = (
         Index("ix_job_due", "state", "available_at"),
         Index("ix_job_finished", "state", "finished_at"),
+        # /metrics counts pending jobs by kind from this alone (`storage.queue.PENDING`).
+        Index("ix_job_pending", "state", "kind", **where("state = 'pending'")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -16,6 +16,7 @@ from pydantic_core import PydanticUndefined
 from sqlalchemy import ColumnElement, bindparam, func, update
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from storage import queue
 from storage.sql import rowcount
@@ -255,8 +256,12 @@ def due_by(
     session: Session, when: datetime | None, *, now: datetime, limit: int
 ) -> Sequence[Survey]:
     """Surveys whose time in the indexed column `when` passed, earliest first."""
-    statement = select(Survey).where(col(when) <= now).order_by(col(when)).limit(limit)
-    return session.exec(statement).all()
+    return session.exec(due_statement(when, now=now, limit=limit)).all()
+
+
+def due_statement(when: datetime | None, *, now: datetime, limit: int) -> SelectOfScalar[Survey]:
+    """The query of `due_by`: a range of the column's index, which holds due rows only."""
+    return select(Survey).where(col(when) <= now).order_by(col(when)).limit(limit)
 
 
 def failed_surveys(session: Session, *, limit: int) -> Sequence[Survey]:

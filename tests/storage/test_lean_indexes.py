@@ -1,0 +1,106 @@
+"""The indexes the hot reads rely on are the ones the database picks: on SQLite /metrics counts
+pending jobs from their partial index alone, with or without the planner's statistics (after
+ANALYZE it used to scan every job ever kept), and the sweeps read indexes of due rows only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql import ClauseElement
+
+from storage import queue
+from storage.db import reading, transaction
+from storage.survey import surveys
+from storage.tables import Job, JobKind, JobState, Survey, SurveyState
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+
+def _jobs(engine: Engine, *, done: int, pending: dict[JobKind, int]) -> None:
+    rows = [
+        {
+            "kind": JobKind.INVITE,
+            "payload": "{}",
+            "state": JobState.DONE,
+            "available_at": NOW,
+            "created_at": NOW,
+            "finished_at": NOW,
+        }
+        for _ in range(done)
+    ]
+    rows += [
+        {
+            "kind": kind,
+            "payload": "{}",
+            "state": JobState.PENDING,
+            "available_at": NOW,
+            "created_at": NOW,
+        }
+        for kind, count in pending.items()
+        for _ in range(count)
+    ]
+    with transaction(engine) as session:
+        session.execute(insert(Job), rows)
+
+
+def _plan(connection: Connection, statement: ClauseElement) -> str:
+    """SQLite's plan; PostgreSQL's with sequential scans off (it may read a small table
+    whole), which shows which indexes the query can use."""
+    compiled = statement.compile(connection, compile_kwargs={"literal_binds": True})
+    if connection.dialect.name == "sqlite":
+        rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
+        return " ".join(str(row[-1]) for row in rows)
+    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    return " ".join(str(row[0]) for row in connection.exec_driver_sql(f"EXPLAIN {compiled}"))
+
+
+def _analyze(engine: Engine) -> None:
+    with engine.connect() as connection:
+        connection.exec_driver_sql("ANALYZE")
+        connection.commit()
+
+
+def test_pending_jobs_are_counted_from_their_partial_index_with_or_without_statistics(
+    engine: Engine,
+) -> None:
+    _jobs(engine, done=3000, pending={JobKind.REMIND: 7, JobKind.SEND_RATING: 2})
+    statement = queue.PENDING_BY_KIND
+    for analyzed in (False, True):
+        if analyzed:
+            _analyze(engine)
+        with engine.connect() as connection:
+            plan = _plan(connection, statement)
+            connection.rollback()
+        if engine.dialect.name == "sqlite":  # PostgreSQL chooses by its own costs
+            assert "COVERING INDEX ix_job_pending" in plan, plan
+        with reading(engine) as session:
+            assert queue.pending_by_kind(session) == {JobKind.REMIND: 7, JobKind.SEND_RATING: 2}
+
+
+def _waiting(n: int, deadline_at: datetime | None = None) -> Survey:
+    return Survey(
+        token=f"w{n}",
+        issue_id=n,
+        state=SurveyState.AWAITING,
+        language="ru",
+        created_at=NOW,
+        updated_at=NOW,
+        deadline_at=deadline_at,
+    )
+
+
+def test_the_timeout_sweep_reads_only_surveys_that_wait(engine: Engine) -> None:
+    with transaction(engine) as session:
+        session.add_all([_waiting(n) for n in range(1, 200)])
+        session.add(_waiting(500, deadline_at=NOW - timedelta(minutes=1)))
+        session.add(_waiting(501, deadline_at=NOW + timedelta(hours=1)))
+    _analyze(engine)
+    with transaction(engine) as session:
+        due = surveys.due_for_timeout(session, now=NOW, limit=10)
+        assert [s.issue_id for s in due] == [500]
+    with engine.connect() as connection:
+        sweep = surveys.due_statement(Survey.deadline_at, now=NOW, limit=10)
+        assert "ix_survey_deadline_at" in _plan(connection, sweep)
+        connection.rollback()
