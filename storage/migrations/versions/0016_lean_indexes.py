@@ -1,7 +1,7 @@
 """Indexes that serve a query each: /metrics' pending jobs, the sweeps' due rows only; one unused goes
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-06
 
 `ix_job_pending` holds only pending jobs, with their kind: /metrics counts them from it alone. The
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
