@@ -11,7 +11,7 @@ from alembic.config import Config
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import OperationalError
 
-from storage.db import normalize_url, unsupported_kind
+from storage.db import create_db_engine, normalize_url, unsupported_kind, use_incremental_vacuum
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DEFAULT_DATABASE_URL = "sqlite:///./data/rating.db"
@@ -26,8 +26,14 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str) -> None:
-    """Bring the schema of `database_url` to the newest revision."""
+    """Bring the schema of `database_url` to the newest revision (and a SQLite file made
+    before incremental auto-vacuum to it, once: `storage.db.use_incremental_vacuum`)."""
     command.upgrade(alembic_config(database_url), "head")
+    engine = create_db_engine(database_url, pool_size=1)
+    try:
+        use_incremental_vacuum(engine)
+    finally:
+        engine.dispose()
 
 
 def upgrade_or_exit(database_url: str) -> None:
