@@ -61,6 +61,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="how many Bitrix24 portals (v1), each on a port of its own with its own state, "
         "limits and member_id (ids repeat across them: user 27 on each)",
     )
+    parser.add_argument(
+        "--v2-in-batch",
+        action="store_true",
+        help="run imbot.v2 calls inside batch (undocumented; refused by default)",
+    )
     return parser.parse_args(argv)
 
 
@@ -108,6 +113,7 @@ async def run(args: argparse.Namespace) -> None:
             latency=args.latency,
             v2_rate_limit=not args.no_v2_limit,
             v2_throttle_status=args.v2_throttle_status,
+            v2_in_batch=args.v2_in_batch,
             domain="127.0.0.1",
             **limits,
         )

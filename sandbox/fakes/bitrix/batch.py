@@ -34,6 +34,10 @@ class BatchMethods:
     def _call(self, method: str, params: dict[str, Any]) -> Answer:
         raise NotImplementedError  # FakeBitrix's: record, queued failure, scope, method
 
+    def _batch_call(self, method: str, params: dict[str, Any]) -> Answer:
+        """One sub-call, run as a request of its own would be (imbot.v2 narrows this)."""
+        return self._call(method, params)
+
     def _batch(self, params: dict[str, Any]) -> Answer:
         """batch: run up to 50 sub-calls, collecting results and errors per key."""
         cmd = params.get("CMD") or {}
@@ -62,7 +66,7 @@ class BatchMethods:
         try:
             if method == "batch":
                 raise BitrixError("ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed")
-            answer = self._call(method, resolve_refs(params, out["result"]))
+            answer = self._batch_call(method, resolve_refs(params, out["result"]))
         except BitrixError as error:
             out["error"][key] = error.body()
             return False

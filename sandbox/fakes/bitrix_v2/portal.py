@@ -7,6 +7,11 @@ portal's general REST layer answers 503 `QUERY_LIMIT_EXCEEDED`. `v2_throttle_sta
 503 by default, the harsher reading: a 503 is also what a down portal and a manual block
 (`OVERLOAD_LIMIT`, stop) answer, so only a client that reads the error code backs off
 correctly, where a 429 says "too many" by itself.
+
+imbot.v2 inside `batch` is unsettled too: the v2 pages document JSON bodies only and say
+nothing of `batch`, whose sub-calls are query strings. By default (the harsher reading) a v2
+sub-call is refused as any v2 request that is not JSON is (`INVALID_REQUEST`, in the batch's
+`result_error`, the other sub-calls unaffected); `v2_in_batch` runs it, the batch counting once.
 """
 
 from __future__ import annotations
@@ -59,9 +64,11 @@ class FakeBitrixV2(V2Methods, FakeBitrix):
         *args: Any,
         v2_rate_limit: bool = True,
         v2_throttle_status: Literal[429, 503] = 503,
+        v2_in_batch: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.v2_in_batch = v2_in_batch
         self.queue = EventQueue()
         self.skew = 0.0
         self.v2_rate_limit = v2_rate_limit
@@ -129,6 +136,12 @@ class FakeBitrixV2(V2Methods, FakeBitrix):
             return False
         recent.append(now)
         return True
+
+    def _batch_call(self, method: str, params: dict[str, Any]) -> Answer:
+        """A v2 sub-call is refused like a v2 request without a JSON body, unless `v2_in_batch`."""
+        if method.startswith(V2_PREFIX) and not self.v2_in_batch:
+            raise BitrixError("INVALID_REQUEST", "JSON body expected")
+        return self._call(method, params)
 
     def _call(self, method: str, params: dict[str, Any]) -> Answer:
         """v2 keys are camelCase: they reach the method as sent, not upper-cased."""
