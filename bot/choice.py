@@ -13,6 +13,10 @@ def messenger_for(settings: BotSettings, client: BitrixClient) -> Messenger:
     """imbot v1 (`ImbotMessenger`) or imbot.v2 (`ImbotV2Messenger`), as configured."""
     if settings.bitrix_api == "v2":
         return ImbotV2Messenger(
-            client, settings.bitrix_v2_bot_code, settings.bot_token, settings.bitrix_v2_bot_id
+            client,
+            settings.bitrix_v2_bot_code,
+            settings.bot_token,
+            settings.bitrix_v2_bot_id,
+            in_batch=settings.bitrix_v2_in_batch,
         )
     return ImbotMessenger(client, settings.bitrix_bot_code, settings.bitrix_bot_id)

@@ -35,21 +35,28 @@ OPERATION_LIMIT_BACKOFF = 60.0
 # Bitrix24 error codes that mean "not now" rather than "wrong request".
 PORTAL_BLOCKED = "OVERLOAD_LIMIT"
 OPERATION_LIMIT = "OPERATION_TIME_LIMIT"
+LIMIT_EXCEEDED = "QUERY_LIMIT_EXCEEDED"
 TRANSIENT_ERRORS = frozenset(
-    {"QUERY_LIMIT_EXCEEDED", "INTERNAL_SERVER_ERROR", PORTAL_BLOCKED, OPERATION_LIMIT}
+    {LIMIT_EXCEEDED, "INTERNAL_SERVER_ERROR", PORTAL_BLOCKED, OPERATION_LIMIT}
 )
 
 
 class RequestBudget(Protocol):
-    """Waits until one more request to the portal is allowed."""
+    """Waits until one more request to the portal is allowed, and hears when the portal
+    refused one for its limit (QUERY_LIMIT_EXCEEDED: the budget's count was too kind)."""
 
     async def acquire(self) -> None: ...
+
+    async def refused(self) -> None: ...
 
 
 class Unlimited:
     """A budget that never waits (for tools and tests that talk to one fake)."""
 
     async def acquire(self) -> None:
+        return None
+
+    async def refused(self) -> None:
         return None
 
 
@@ -87,11 +94,16 @@ class BitrixClient:
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
         """Call `method` with a JSON body and return its `result` (imbot.* get CLIENT_ID)."""
-        return (await self._answer(method, params)).result
+        return (await self.answer(method, params)).result
 
-    async def _answer(self, method: str, params: dict[str, Any]) -> Answer:
+    async def answer(self, method: str, params: dict[str, Any], *, paid: bool = False) -> Answer:
+        """Call `method` and return its whole answer; `paid`: `take_budget` granted it already."""
         body = self._with_client_id(method, params)
-        return await self._post(method, self._base + method, body, self._read)
+        return await self._post(method, self._base + method, body, self._read, paid=paid)
+
+    async def take_budget(self) -> None:
+        """Wait until the portal's budget grants one request (then sent with `paid=True`)."""
+        await self._budget.acquire()
 
     def _read(self, method: str, response: httpx.Response) -> Answer:
         answer = _json(response)
@@ -107,14 +119,23 @@ class BitrixClient:
         url: str,
         body: dict[str, Any],
         read: Callable[[str, httpx.Response], T],
+        *,
+        paid: bool = False,
     ) -> T:
         """One request within the portal's budget, read by `read`; no answer at all is a
-        TransientError. The observer sees its time (not the wait for the budget) and outcome."""
-        await self._budget.acquire()
-        with observed(self._observer, "bitrix24", method):
-            with no_answer_is_transient(f"Bitrix24 {method}"):
-                response = await self._http.post(url, json=body)
-            return read(method, response)
+        TransientError. The observer sees its time (not the wait for the budget) and outcome.
+        The portal's own refusal for its limit is told to the budget."""
+        if not paid:
+            await self._budget.acquire()
+        try:
+            with observed(self._observer, "bitrix24", method):
+                with no_answer_is_transient(f"Bitrix24 {method}"):
+                    response = await self._http.post(url, json=body)
+                return read(method, response)
+        except TransientError as exc:
+            if exc.code == LIMIT_EXCEEDED:
+                await self._budget.refused()
+            raise
 
     def _with_client_id(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """Every imbot.* call carries CLIENT_ID; never imbot.v2's (read as botToken, v2 §1)."""
@@ -182,22 +203,24 @@ class BitrixClient:
         The caller's keys may be anything, "0" and "1" too: they never reach Bitrix24.
         A failure of the whole request raises; a failed sub-call is returned as its error.
         """
-        answers = await self._batch_answers(calls)
+        answers = await self.batch_answers(calls)
         return {
             key: answer.result if isinstance(answer, Answer) else answer
             for key, answer in answers.items()
         }
 
-    async def _batch_answers(
-        self, calls: Mapping[str, tuple[str, dict[str, Any]]]
+    async def batch_answers(
+        self, calls: Mapping[str, tuple[str, dict[str, Any]]], *, paid: bool = False
     ) -> dict[str, Answer | DeliveryError]:
+        """`batch` with each sub-call's whole answer; `paid`: up to 50 calls, budget taken."""
         outcomes: dict[str, Answer | DeliveryError] = {}
         keys = list(calls)
         for start in range(0, len(keys), BATCH_LIMIT):
             # Sub-calls are named c0, c1, ...: never numeric, so PHP keeps them as keys.
             chunk = {f"c{i}": key for i, key in enumerate(keys[start : start + BATCH_LIMIT])}
             commands = {safe: self._command(*calls[key]) for safe, key in chunk.items()}
-            parts = BatchParts.read(await self.call("batch", {"halt": 0, "cmd": commands}))
+            request = {"halt": 0, "cmd": commands}
+            parts = BatchParts.read((await self.answer("batch", request, paid=paid)).result)
             for safe, key in chunk.items():
                 outcomes[key] = self._sub_outcome(calls[key][0], parts, safe)
         return outcomes
@@ -247,35 +270,10 @@ class BitrixClient:
         Bitrix24 silently drops filter keys the webhook's scope may not use (bitrix24.md §6),
         so the e-mail is checked again here rather than trusted from the filter.
         """
-        found = users_with_email(await self._answer("user.get", user_query(email)), email)
+        found = users_with_email(await self.answer("user.get", user_query(email)), email)
         if isinstance(found, DeliveryError):
             raise found
         return found
-
-    async def find_users_by_emails(
-        self, emails: Mapping[str, str]
-    ) -> dict[str, list[BitrixUser] | DeliveryError]:
-        """`find_users_by_email` for many e-mails, in as few requests as possible.
-
-        Each e-mail gets its own outcome; a request that carried them all fails each one.
-        """
-        if not emails:
-            return {}
-        try:
-            if len(emails) == 1:
-                ((key, email),) = emails.items()
-                return {key: await self.find_users_by_email(email)}
-            answers = await self._batch_answers(
-                {key: ("user.get", user_query(email)) for key, email in emails.items()}
-            )
-        except DeliveryError as exc:
-            return dict.fromkeys(emails, exc)
-        return {
-            key: answer
-            if isinstance(answer, DeliveryError)
-            else users_with_email(answer, emails[key])
-            for key, answer in answers.items()
-        }
 
     async def scopes(self) -> list[str]:
         """The scopes the webhook was given (REST method `scope`, which needs none)."""

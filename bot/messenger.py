@@ -8,11 +8,13 @@ class, as can a sandbox's fake).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bot.batching.shared import SharedCalls
 from bot.client import BitrixClient
 from bot.texts.visible import visible_keyboard, visible_text
 from bot.users import BitrixUser
@@ -35,7 +37,11 @@ class ChatMessage:
 
 
 class Messenger(Protocol):
-    """Sends and edits the bot's messages, and knows the portal's people."""
+    """Sends and edits the bot's messages, and knows the portal's people.
+
+    Calls made at about the same time share `batch` requests (`bot.batching.shared`), each
+    with its own outcome: a caller never learns of another's failure.
+    """
 
     async def send(self, dialog_id: str, message: ChatMessage) -> int:
         """Post `message` to a dialog and return its message id."""
@@ -82,8 +88,10 @@ class ImbotMessenger:
 
     def __init__(self, client: BitrixClient, bot_code: str, bot_id: int | None = None) -> None:
         self._client = client
+        self._shared = SharedCalls(client)
         self._bot_code = bot_code
         self._bot_id = bot_id
+        self._looking_up = asyncio.Lock()
 
     def known_bot_id(self) -> int | None:
         """The bot's id when known without asking Bitrix24 (configured, or found already)."""
@@ -93,7 +101,7 @@ class ImbotMessenger:
         self, emails: Mapping[str, str]
     ) -> dict[str, list[BitrixUser] | DeliveryError]:
         """The active users with each e-mail, in as few requests as possible."""
-        return await self._client.find_users_by_emails(emails)
+        return await self._shared.find_users_by_emails(emails)
 
     async def token_owner(self, access_token: str) -> int | None:
         """Whose OAuth access token this is, asked of our own portal."""
@@ -115,12 +123,16 @@ class ImbotMessenger:
         return self._bot_id
 
     async def _found_again(self, gone: int) -> bool:
-        """After BOT_ID_ERROR: look the bot up by CODE; True when it has a new id."""
-        self._bot_id = None
-        try:
-            found = await self.bot_id()
-        except TransientError:
-            return False
+        """After BOT_ID_ERROR: look the bot up by CODE (once for the calls that failed
+        together); True when it has a new id."""
+        async with self._looking_up:
+            if self._bot_id is not None and self._bot_id != gone:
+                return True
+            self._bot_id = None
+            try:
+                found = await self.bot_id()
+            except TransientError:
+                return False
         if found == gone:
             return False
         log.warning("bitrix.bot_found_again old_id=%s new_id=%s", gone, found)
@@ -131,7 +143,7 @@ class ImbotMessenger:
         result = await self._call(
             "imbot.message.add", lambda bot: self._add(bot, dialog_id, message)
         )
-        return int(result)
+        return _message_id(result)
 
     async def edit(self, message_id: int, message: ChatMessage) -> None:
         """Replace a message's text; a message without keyboard loses its buttons."""
@@ -140,61 +152,19 @@ class ImbotMessenger:
     async def _call(self, method: str, params: Callable[[int], dict[str, Any]]) -> Any:
         bot = await self.bot_id()
         try:
-            return await self._client.call(method, params(bot))
+            return await self._shared.call(method, params(bot))
         except RejectedError as exc:
             if not bot_gone(exc):
                 raise
             if not await self._found_again(bot):
                 raise _waiting(self._bot_code) from None
-            return await self._client.call(method, params(await self.bot_id()))
+            return await self._shared.call(method, params(await self.bot_id()))
 
     async def send_many(
         self, messages: Mapping[str, tuple[str, ChatMessage]]
     ) -> dict[str, int | DeliveryError]:
-        """Post several messages, in `batch` requests when there is more than one.
-
-        Each message gets its own outcome; a request that carried them all fails each one.
-        """
-        try:
-            return await self._send_many(messages)
-        except DeliveryError as exc:
-            return dict.fromkeys(messages, exc)
-
-    async def _send_many(
-        self, messages: Mapping[str, tuple[str, ChatMessage]]
-    ) -> dict[str, int | DeliveryError]:
-        if not messages:
-            return {}
-        if len(messages) == 1:
-            ((key, (dialog_id, message)),) = messages.items()
-            return {key: await self.send(dialog_id, message)}
-        bot = await self.bot_id()
-        answers = await self._add_many(bot, messages)
-        gone = [
-            key
-            for key, answer in answers.items()
-            if isinstance(answer, RejectedError) and bot_gone(answer)
-        ]
-        if gone:
-            if await self._found_again(bot):
-                again = {key: messages[key] for key in gone}
-                answers.update(await self._add_many(await self.bot_id(), again))
-            else:
-                answers.update(dict.fromkeys(gone, _waiting(self._bot_code)))
-        return answers
-
-    async def _add_many(
-        self, bot: int, messages: Mapping[str, tuple[str, ChatMessage]]
-    ) -> dict[str, int | DeliveryError]:
-        calls = {
-            key: ("imbot.message.add", self._add(bot, dialog_id, message))
-            for key, (dialog_id, message) in messages.items()
-        }
-        answers = await self._client.batch(calls)
-        return {
-            key: answer if isinstance(answer, DeliveryError) else _message_id(answer)
-            for key, answer in answers.items()
-        }
+        """Post several messages, sharing requests; each gets its own outcome."""
+        return await send_each(self, messages)
 
     def _add(self, bot: int, dialog_id: str, message: ChatMessage) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -218,6 +188,21 @@ class ImbotMessenger:
         }
 
 
+async def send_each(
+    messenger: Messenger, messages: Mapping[str, tuple[str, ChatMessage]]
+) -> dict[str, int | DeliveryError]:
+    """Send every message at once (so they share requests); each its message id or error."""
+
+    async def one(dialog_id: str, message: ChatMessage) -> int | DeliveryError:
+        try:
+            return await messenger.send(dialog_id, message)
+        except DeliveryError as exc:
+            return exc
+
+    sent = await asyncio.gather(*(one(*pair) for pair in messages.values()))
+    return dict(zip(messages, sent, strict=True))
+
+
 def bot_gone(error: DeliveryError) -> bool:
     """Whether Bitrix24 says the bot id we used does not exist (BOT_ID_ERROR)."""
     return isinstance(error, RejectedError) and error.code == "BOT_ID_ERROR"
@@ -229,8 +214,7 @@ def _waiting(code: str) -> TransientError:
     )
 
 
-def _message_id(answer: Any) -> int | DeliveryError:
-    try:
-        return int(answer)
-    except (TypeError, ValueError):
-        return RejectedError("Bitrix24 imbot.message.add: no message id in the answer")
+def _message_id(answer: Any) -> int:
+    if not str(answer).isdecimal():
+        raise RejectedError("Bitrix24 imbot.message.add: no message id in the answer")
+    return int(str(answer))

@@ -63,6 +63,9 @@ class BotSettings(BaseSettings):
     # The v2 bot has a code of its own: reusing the v1 code would return the v1 bot (§1).
     bitrix_v2_bot_code: str = Field(default="okdesk_rating_v2", pattern=r"^[A-Za-z0-9_]{1,50}$")
     bitrix_v2_bot_id: int | None = Field(default=None, gt=0)
+    # Whether the portal runs imbot.v2's chat calls inside `batch` (undocumented): off, each
+    # message is a request of its own; on, they share requests as v1's do.
+    bitrix_v2_in_batch: bool = False
     # The portal installation events must come from (`auth[member_id]`: python -m bridge.admin
     # check shows what the events carry). Unset: not checked, reported as not configured.
     bitrix_member_id: str | None = Field(default=None, max_length=64)

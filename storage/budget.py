@@ -42,3 +42,11 @@ def tokens_left(session: Session, *, name: str, now: float, burst: int, per_seco
 
 def _refilled(budget: RequestBudget, *, now: float, burst: int, per_second: float) -> float:
     return min(float(burst), budget.tokens + max(0.0, now - budget.refilled_at) * per_second)
+
+
+def empty(session: Session, *, name: str, now: float) -> None:
+    """The portal refused a request for its limit: nothing more is granted until it refills."""
+    budget = session.get(RequestBudget, name)
+    if budget is not None:
+        budget.tokens, budget.refilled_at = min(budget.tokens, 0.0), now
+        session.flush()

@@ -10,18 +10,22 @@ What behaves as in v1:
   new message, as with v1). An invitation sent by the v1 bot lands here too after a switch;
 - a deleted bot: BOT_NOT_FOUND, the id is looked up again by code (`Bot.get`); while none has
   it, sending raises `TransientError` and invitations wait.
-Sending several messages is one request each: `batch` with imbot.v2 is not documented.
+Calls share `batch` requests as v1's do (`bot.batching.shared`), except the v2 chat methods:
+whether the portal runs them inside a batch is not documented (their pages speak of JSON bodies
+only), so each goes in a request of its own unless BITRIX_V2_IN_BATCH says the portal does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bot.batching.shared import SharedCalls
 from bot.client import BitrixClient
 from bot.errors import MessageNotEditableError
-from bot.messenger import ChatMessage
+from bot.messenger import ChatMessage, send_each
 from bot.users import BitrixUser
 from bot.v2.events_v2 import FetchedEvent, fetched_events
 from bot.v2.vouchers import vouch, vouched_user
@@ -39,12 +43,20 @@ class ImbotV2Messenger:
     """Sends and edits the v2 bot's messages; people are found as with v1 (`user.get`)."""
 
     def __init__(
-        self, client: BitrixClient, bot_code: str, bot_token: str, bot_id: int | None = None
+        self,
+        client: BitrixClient,
+        bot_code: str,
+        bot_token: str,
+        bot_id: int | None = None,
+        *,
+        in_batch: bool = False,
     ) -> None:
         self._client = client
+        self._shared = SharedCalls(client, alone=() if in_batch else (SEND, UPDATE))
         self._bot_code = bot_code
         self._token = bot_token
         self._bot_id = bot_id
+        self._looking_up = asyncio.Lock()
 
     def known_bot_id(self) -> int | None:
         """The bot's id when known without asking Bitrix24 (configured, or found already)."""
@@ -54,7 +66,7 @@ class ImbotV2Messenger:
         self, emails: Mapping[str, str]
     ) -> dict[str, list[BitrixUser] | DeliveryError]:
         """The active users with each e-mail, in as few requests as possible."""
-        return await self._client.find_users_by_emails(emails)
+        return await self._shared.find_users_by_emails(emails)
 
     async def token_owner(self, access_token: str) -> int | None:
         """Whose token this is: a fetched reply's voucher is read here, without a request;
@@ -134,28 +146,30 @@ class ImbotV2Messenger:
     async def send_many(
         self, messages: Mapping[str, tuple[str, ChatMessage]]
     ) -> dict[str, int | DeliveryError]:
-        """Post several messages, one request each; each gets its own outcome."""
-        outcomes: dict[str, int | DeliveryError] = {}
-        for key, (dialog_id, message) in messages.items():
-            try:
-                outcomes[key] = await self.send(dialog_id, message)
-            except DeliveryError as exc:
-                outcomes[key] = exc
-        return outcomes
+        """Post several messages at once; each gets its own outcome."""
+        return await send_each(self, messages)
 
     async def _call(self, method: str, params: Callable[[int], dict[str, Any]]) -> Any:
         bot = await self.bot_id()
         try:
-            return await self._client.call(method, params(bot))
+            return await self._shared.call(method, params(bot))
         except RejectedError as exc:
             if exc.code != BOT_NOT_FOUND:
                 raise
-            self._bot_id = None
-            again = await self.bot_id()
-            if again == bot:
-                raise _waiting(self._bot_code) from None
-            log.warning("bitrix.bot_found_again old_id=%s new_id=%s", bot, again)
-            return await self._client.call(method, params(again))
+            again = await self._found_again(bot)
+            return await self._shared.call(method, params(again))
+
+    async def _found_again(self, gone: int) -> int:
+        """After BOT_NOT_FOUND: the bot's new id, looked up once for the calls that failed
+        together; TransientError while no bot has our code."""
+        async with self._looking_up:
+            if self._bot_id is None or self._bot_id == gone:
+                self._bot_id = None
+                again = await self.bot_id()
+                if again == gone:
+                    raise _waiting(self._bot_code)
+                log.warning("bitrix.bot_found_again old_id=%s new_id=%s", gone, again)
+            return self._bot_id if self._bot_id is not None else await self.bot_id()
 
     def _send_params(self, bot: int, dialog_id: str, message: ChatMessage) -> dict[str, Any]:
         fields: dict[str, Any] = {"message": message.text}

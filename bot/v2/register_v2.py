@@ -36,6 +36,10 @@ class Paced:
         if wait > 0:
             await asyncio.sleep(wait)
 
+    async def refused(self) -> None:
+        """Registration's few calls are paced already: a refusal is retried by the caller."""
+        return None
+
 
 def v2_handler_url(settings: BotSettings) -> str:
     """Where Bitrix24 posts the v2 bot's events in webhook mode (a secret in the URL, §5)."""

@@ -1,4 +1,5 @@
-"""Okdesk, the helpdesk: its data as we read it (`data`, `context`), its REST API (`client`),
+"""Okdesk, the helpdesk: its data as we read it (`data`, `context`), its REST API (`client`)
+with contacts' e-mails kept for a minute (`contacts`),
 the marks our comments carry (`marks`), and the helpdesk the rest of the bridge talks to
 (`helpdesk`).
 

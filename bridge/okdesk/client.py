@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from bridge.okdesk.contacts import RecentEmails
 from bridge.okdesk.data import (
     Ticket,
     TicketPage,
@@ -53,6 +54,7 @@ class OkdeskClient:
         self._base = base_url.rstrip("/") + "/api/v1/"
         self._token = api_token
         self._observer = observer
+        self._emails = RecentEmails()
 
     async def _request(
         self,
@@ -98,7 +100,11 @@ class OkdeskClient:
         return read_name(await self._contact(contact_id))
 
     async def contact_email(self, contact_id: int) -> str | None:
-        """The contact's e-mail (or first additional one), None when it has none or is gone."""
+        """The contact's e-mail (or first additional one), None when it has none or is gone;
+        read again after a minute at most (`bridge.okdesk.contacts`)."""
+        return await self._emails.email(contact_id, lambda: self._read_email(contact_id))
+
+    async def _read_email(self, contact_id: int) -> str | None:
         contact = await self._contact(contact_id)
         fields = ("email", "additional_emails", "cc_email")
         found = [address for field in fields for address in read_emails(contact.get(field))]

@@ -9,6 +9,8 @@ and until none has been for `settle` (10 ms: the gap between two webhooks of a b
 more than `max_wait` at a time, and then one step every `spacing`: under a flood of
 webhooks the worker slows to a trickle (at most 50 steps a second), it does not stop, and it
 does not wake all at once either (thirty vendor calls at one moment stall the answers too).
+Bitrix24 calls pass the gate (`bridge.outside.vendors`): the portal's budget paces them, and
+a request the budget granted that then waited here would be a request lost from the budget.
 
 Measured with `python -m bench` (README, "Measured figures"): with the worker inviting 500
 tickets, the webhook answers' p99 was several times their p99 with the worker off.

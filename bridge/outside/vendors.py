@@ -1,5 +1,6 @@
-"""Building the outside world: Okdesk and Bitrix24 clients around one HTTP client, and the
-Bitrix24 request budget every replica shares through the database.
+"""Building the outside world: Okdesk and Bitrix24 clients, each around an HTTP client of its
+own with a cap on requests in flight, and the Bitrix24 request budget every replica shares
+through the database.
 
 Bitrix24 counts requests per portal (a leaky bucket: burst 50, drained 2 a second; reference
 bitrix24.md §7), so a limit kept in one process's memory would be exceeded by two replicas.
@@ -23,6 +24,7 @@ from bridge.config.metrics import PrometheusObserver
 from bridge.config.settings import Settings
 from bridge.okdesk.client import OkdeskClient
 from bridge.okdesk.helpdesk import Helpdesk
+from bridge.outside.in_flight import InFlightCap
 from bridge.outside.portals import ensure_default
 from bridge.outside.priority import IntakeFirst, YieldingTransport
 from storage import budget
@@ -48,10 +50,14 @@ class BudgetShape:
 
 
 def budget_shape(settings: Settings, portal: int = 0) -> BudgetShape:
-    """A portal's bucket, a little below the portal's own limit (each portal has its own:
-    bitrix24-portals.md §2); the settings' portal keeps the name it had before."""
-    # A request is counted when it leaves, but reaches the portal a little later: keep
-    # a 10% margin below the portal's limit so that jitter on the way never exceeds it.
+    """A portal's bucket (each portal has its own: bitrix24-portals.md §2; the settings'
+    portal keeps the name it had before): the portal's own documented limit (bitrix24.md §7),
+    all of it.
+
+    A request is counted when it leaves; should the portal still refuse one for its limit
+    (another application on the portal, a request late on the way), the bucket is emptied
+    (`SharedRequestBudget.refused`), so every replica waits for the portal to drain.
+    """
     burst = settings.bitrix_burst
     if settings.bitrix_api == "v2":
         # imbot.v2's pages say "2 requests per second per application" with 429, the general
@@ -59,8 +65,8 @@ def budget_shape(settings: Settings, portal: int = 0) -> BudgetShape:
         burst = min(burst, 2)
     return BudgetShape(
         name=f"bitrix:{settings.portal_domain}" if portal == 0 else f"bitrix:portal:{portal}",
-        burst=max(1, int(burst * 0.9)),
-        per_second=settings.bitrix_requests_per_second * 0.9,
+        burst=max(1, burst),
+        per_second=settings.bitrix_requests_per_second,
     )
 
 
@@ -91,6 +97,14 @@ class SharedRequestBudget:
                 return
             await asyncio.sleep(wait)
 
+    async def refused(self) -> None:
+        """The portal refused a request for its limit: empty the bucket for every replica."""
+        await asyncio.to_thread(self._empty)
+
+    def _empty(self) -> None:
+        with transaction(self._engine) as session:
+            budget.empty(session, name=self._name, now=time.time())
+
 
 @asynccontextmanager
 async def open_vendors(
@@ -99,35 +113,46 @@ async def open_vendors(
     transport: httpx.AsyncBaseTransport | None = None,
     priority: IntakeFirst | None = None,
 ) -> AsyncIterator[Vendors]:
-    """Clients for Okdesk and Bitrix24 around one long-lived HTTP client; with `priority`,
-    each call waits while the service answers intake requests (`bridge.outside.priority`)."""
+    """Clients for Okdesk and Bitrix24, each around a long-lived HTTP client whose requests in
+    flight are capped to its pool (`bridge.outside.in_flight`). With `priority`, each Okdesk
+    call waits while the service answers intake requests (`bridge.outside.priority`); Bitrix24
+    calls do not, their budget paces them (a granted request that waited would be lost)."""
     # The settings' portal is the stored portal `default` (the first start after an upgrade
     # stores it), wherever vendors are opened: the service, or a worker run alone.
     await asyncio.to_thread(ensure_default, engine, settings, utcnow())
-    timeout = settings.http_timeout.total_seconds()
+    okdesk_cap, bitrix_cap = settings.okdesk_max_in_flight, settings.bitrix_max_in_flight
+    okdesk_way = InFlightCap(transport or _pool(okdesk_cap), okdesk_cap)
+    bitrix_way = InFlightCap(transport or _pool(bitrix_cap), bitrix_cap)
+    okdesk: httpx.AsyncBaseTransport = okdesk_way
     if priority is not None:
-        transport = YieldingTransport(transport or httpx.AsyncHTTPTransport(), priority)
-    async with httpx.AsyncClient(
-        timeout=timeout, follow_redirects=False, transport=transport
-    ) as http:
+        okdesk = YieldingTransport(okdesk_way, priority)
+    async with _http(settings, okdesk) as okdesk_http, _http(settings, bitrix_way) as bitrix:
         shape = budget_shape(settings)
         shared = SharedRequestBudget(
             engine, name=shape.name, burst=shape.burst, per_second=shape.per_second
         )
         observer = PrometheusObserver()
-        bitrix = BitrixClient(
-            http,
-            settings.bitrix_webhook_url,
-            settings.bitrix_client_id.get_secret_value(),
-            shared,
-            observer=observer,
+        secret = settings.bitrix_client_id.get_secret_value()
+        client = BitrixClient(
+            bitrix, settings.bitrix_webhook_url, secret, shared, observer=observer
         )
         yield Vendors(
             helpdesk=OkdeskClient(
-                http,
+                okdesk_http,
                 settings.okdesk_url,
                 settings.okdesk_api_token.get_secret_value(),
                 observer=observer,
             ),
-            messenger=messenger_for(settings, bitrix),
+            messenger=messenger_for(settings, client),
         )
+
+
+def _pool(cap: int) -> httpx.AsyncHTTPTransport:
+    """A connection pool of `cap` connections, all kept alive."""
+    limits = httpx.Limits(max_connections=cap, max_keepalive_connections=cap)
+    return httpx.AsyncHTTPTransport(limits=limits)
+
+
+def _http(settings: Settings, transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
+    timeout = settings.http_timeout.total_seconds()
+    return httpx.AsyncClient(timeout=timeout, follow_redirects=False, transport=transport)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlmodel import Session
 
@@ -38,9 +38,6 @@ from storage.tables import Survey, SurveyState
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Requesters looked up in Okdesk at once (each: read the ticket, then its contact).
-OKDESK_LOOKUPS_AT_ONCE = 20
-
 
 @dataclass
 class Invitations:
@@ -64,7 +61,8 @@ async def find_recipients(
 
     A ticket that is no longer done, or not in Okdesk at all, is asked nothing: the webhook
     said it closed, Okdesk decides. Bitrix24 allows 2 requests a second, so the user lookups
-    go out as `batch` requests of up to 50 calls; Okdesk's reads go a few at a time.
+    share `batch` requests of up to 50 calls; Okdesk's reads go as its cap on requests in
+    flight allows (`bridge.outside.in_flight`).
     """
     batch = Invitations(
         surveys={
@@ -77,7 +75,8 @@ async def find_recipients(
     asking = [
         _requester(s, vendors, settings, ours.get(s.issue_id)) for s in batch.surveys.values()
     ]
-    looked_up = await _bounded(asking)
+    # All at once: the process-wide cap on Okdesk requests in flight paces them.
+    looked_up = await asyncio.gather(*asking)
     for (i, survey), found in zip(list(batch.surveys.items()), looked_up, strict=True):
         assert survey.id is not None
         if isinstance(found, Requester):
@@ -172,16 +171,6 @@ async def _requester(
     if email is None:
         return _undeliverable(survey, "the contact has no e-mail address in Okdesk", ticket)
     return Requester(email, ticket)
-
-
-async def _bounded(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
-    limit = asyncio.Semaphore(OKDESK_LOOKUPS_AT_ONCE)
-
-    async def one(call: Coroutine[Any, Any, T]) -> T:
-        async with limit:
-            return await call
-
-    return list(await asyncio.gather(*(one(c) for c in calls)))
 
 
 def _nobody(users: list[BitrixUser]) -> str:

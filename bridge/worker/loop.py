@@ -32,7 +32,7 @@ from bridge.outside.vendors import Vendors, open_vendors
 from bridge.worker.housekeeping import Chores
 from bridge.worker.reconcile import reconcile
 from bridge.worker.running import Checkpoint, JobRunner, no_checkpoint
-from bridge.worker.scheduling import CHAT_LANE, LANES, Scheduler
+from bridge.worker.scheduling import INVITATIONS, Scheduler, lane_sizes
 from bridge.worker.settle import Settler, pass_backoff
 from outbound.errors import DeliveryError
 from storage.db import create_db_engine
@@ -73,6 +73,7 @@ class Worker:
         self.last_error: str | None = None
         self._chores = Chores(engine, settings)
         self._scheduler = Scheduler(engine, settings)
+        self._sizes = lane_sizes(settings)
         settler = Settler(engine, settings, clock, checkpoint)
         self._runner = JobRunner(engine, settings, vendors, settler)
         self.done = settler.done
@@ -88,7 +89,7 @@ class Worker:
         No single error ends it: a failed pass (the database restarting, a lock held past
         the busy timeout, a pool timeout) is logged, and the next one follows after a backoff.
         """
-        log.info("worker.started concurrency=%s", self._settings.worker_concurrency)
+        log.info("worker.started lanes=%s", self._sizes)
         failures = 0
         try:
             while not stop.is_set():
@@ -138,12 +139,12 @@ class Worker:
         await asyncio.to_thread(self._scheduler.extend, now, list(self._leases))
         if self._reconciling is None or (self._reconciling.done() and not self._draining):
             self._reconciling = asyncio.create_task(self._reconcile(now))
-        room = {lane: self._free(lane) for lane in LANES}
+        room = {lane: self._free(lane) for lane in self._sizes}
         claimed = await asyncio.to_thread(self._scheduler.claim, now, room)
         if len(claimed):
             self._checkpoint("after_claim")
         if claimed.invites:
-            self._start(CHAT_LANE, self._runner.invites(claimed.invites), claimed.invites)
+            self._start(INVITATIONS, self._runner.invites(claimed.invites), claimed.invites)
         for lane, lane_jobs in claimed.lanes.items():
             for job in lane_jobs:
                 self._start(lane, self._runner.one(job), [job])
@@ -151,7 +152,7 @@ class Worker:
 
     def _free(self, lane: str) -> int:
         busy = sum(1 for name in self._tasks.values() if name == lane)
-        return max(0, self._settings.worker_concurrency - busy)
+        return max(0, self._sizes[lane] - busy)
 
     def _start(self, lane: str, work: Coroutine[Any, Any, None], claimed: list[Job]) -> None:
         task = asyncio.create_task(work)

@@ -1,5 +1,7 @@
 """Which due jobs a worker takes, in lanes: Okdesk and Bitrix24 jobs never wait behind each
 other, invitations go as one batch, and a blocked portal gets nothing but a probe now and then.
+Each lane runs as many jobs at once as its vendor's rate × the time a job holds its place
+(`lane_sizes`).
 
 Several workers on one PostgreSQL never run the same job at once: jobs are leased
 (`FOR UPDATE SKIP LOCKED`), and a lease that runs out frees the job for others. A live worker
@@ -8,6 +10,7 @@ extends its leases; only a dead or frozen one lets them run out.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +25,9 @@ from storage.status import StatusKey
 from storage.tables import Job, JobKind
 
 CHAT_LANE = "bitrix24"
+INVITATIONS = "invitations"
+# Invitation batches at once: one finding its people in Okdesk while another sends.
+INVITATION_BATCHES = 2
 LANES: dict[str, list[JobKind]] = {
     "okdesk": [JobKind.SEND_RATING, JobKind.AUTO_COMMENT, JobKind.POST_FOLLOWUP],
     CHAT_LANE: [
@@ -36,9 +42,26 @@ LANES: dict[str, list[JobKind]] = {
 }
 
 
+def lane_sizes(settings: Settings) -> dict[str, int]:
+    """Jobs each lane runs at once.
+
+    Okdesk documents no rate: a job has at most one request on its way, so its lane runs as
+    many jobs as requests may be in flight (OKDESK_MAX_IN_FLIGHT). Bitrix24's chat calls share
+    requests of up to 50 (`bot.batching.shared`); the portal grants BITRIX_REQUESTS_PER_SECOND
+    requests a second and a call waits about a second (the budget, the round trip, the
+    database), so its lane holds 50 calls for each request a second.
+    """
+    per_second = max(2, math.ceil(settings.bitrix_requests_per_second))
+    return {
+        "okdesk": settings.okdesk_max_in_flight,
+        CHAT_LANE: BATCH_LIMIT * per_second,
+        INVITATIONS: INVITATION_BATCHES,
+    }
+
+
 @dataclass(frozen=True)
 class Claimed:
-    """What one pass took: a batch of invitations (one chat slot) and each lane's jobs."""
+    """What one pass took: a batch of invitations and each lane's jobs."""
 
     invites: list[Job]
     lanes: dict[str, list[Job]]
@@ -56,21 +79,19 @@ class Scheduler:
         self._last_extension: datetime | None = None
 
     def claim(self, now: datetime, room: dict[str, int]) -> Claimed:
-        """In one transaction: a batch of invitations (one chat slot), then each lane's jobs."""
+        """In one transaction: a batch of invitations, then each lane's jobs."""
         lease = self._settings.job_lease
         with transaction(self._engine) as session:
             room = {**room, CHAT_LANE: _chat_room(session, now, room[CHAT_LANE])}
             invites: list[Job] = []
-            if room[CHAT_LANE] > 0:
+            if min(room[CHAT_LANE], room.get(INVITATIONS, 0)) > 0:
                 invites = queue.claim_jobs(
                     session, now=now, lease=lease, limit=BATCH_LIMIT, kinds=[JobKind.INVITE]
                 )
-            if invites:
-                room[CHAT_LANE] -= 1
             lanes = {
                 lane: queue.claim_jobs(session, now=now, lease=lease, limit=free, kinds=LANES[lane])
                 for lane, free in room.items()
-                if free > 0
+                if free > 0 and lane in LANES
             }
         return Claimed(invites, lanes)
 

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.batching.shared import SharedCalls
 from bot.client import BitrixClient
 from bot.errors import PortalBlockedError
 from bot.events import RatingClick, addressed_to, parse_event
@@ -183,7 +184,7 @@ async def test_two_hundred_lookups_find_each_user_by_the_callers_key(
         {"ID": str(100 + i), "ACTIVE": True, "EMAIL": f"u{i}@romashka.example"} for i in range(200)
     ]
 
-    found = await client.find_users_by_emails(
+    found = await SharedCalls(client).find_users_by_emails(
         {str(i): f"U{i}@romashka.example" for i in range(200)}
     )
 
@@ -224,7 +225,7 @@ async def test_fake_reads_admin_mode_in_a_query_string_as_php_truthiness(
 
 async def test_extranet_users_are_found_alone_and_in_a_batch(client: BitrixClient) -> None:
     alone = await client.find_users_by_email("N.Stavrogin@transport.example")
-    batched = await client.find_users_by_emails(
+    batched = await SharedCalls(client).find_users_by_emails(
         {"0": "i.petrov@romashka.example", "1": "n.stavrogin@transport.example"}
     )
 
@@ -428,7 +429,7 @@ async def test_sub_call_errors_of_a_batch_keep_their_kind(
     fake.fail("user.get", "OVERLOAD_LIMIT", "OPERATION_TIME_LIMIT", "QUERY_LIMIT_EXCEEDED")
     emails = {"0": "a@x.ru", "1": "b@x.ru", "2": "c@x.ru", "3": "i.petrov@romashka.example"}
 
-    found = await client.find_users_by_emails(emails)
+    found = await SharedCalls(client).find_users_by_emails(emails)
 
     kinds = {key: type(value).__name__ for key, value in found.items()}
     assert kinds == {

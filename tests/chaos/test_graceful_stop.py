@@ -36,7 +36,7 @@ def test_sigterm_finishes_jobs_in_flight_and_leaves_none_leased(
     tickets = list(range(601, 609))
     with fakes_process("--latency", "1") as fakes, opened(database_url) as engine:
         fakes.seed_tickets(tickets)
-        env = environment(fakes, database_url, free_port(), WORKER_CONCURRENCY="4")
+        env = environment(fakes, database_url, free_port(), OKDESK_MAX_IN_FLIGHT="4")
         svc = Service(env, tmp_path / "service.log")
         svc.start()
         try:

@@ -11,10 +11,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.engine import Engine
 
+from bridge.outside.vendors import BudgetShape, budget_shape
 from harness.app import running_app
 from harness.payloads import closed_webhook, rest_issue
 from harness.vendors import Vendors, make_settings
 from harness.waiting import eventually
+from storage import budget
+from storage.db import transaction
 from storage.tables import JobKind, SurveyState, utcnow
 from tests.databases import jobs, surveys
 
@@ -67,3 +70,33 @@ async def test_operation_time_limit_waits_until_the_portal_resets(
     assert invite.last_error is not None and "OPERATION_TIME_LIMIT" in invite.last_error
     wait = invite.available_at - utcnow()
     assert timedelta(seconds=100) < wait <= timedelta(seconds=125), wait
+
+
+async def test_the_portals_own_refusal_empties_the_shared_budget_for_every_replica(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    """The budget spends the portal's whole documented limit; when the portal still answers
+    QUERY_LIMIT_EXCEEDED (another application on it), nothing more is granted until it drains."""
+    settings = make_settings(database_url)
+    shape = budget_shape(settings)
+    left = budget_left(engine, shape)
+    assert left == settings.bitrix_burst == 50
+    vendors.okdesk.issues[9701] = rest_issue(9701)
+    vendors.bitrix.fail("user.get", "QUERY_LIMIT_EXCEEDED")
+    async with running_app(settings, vendors) as app:
+        await app.webhook(closed_webhook(9701))
+        await eventually(lambda: vendors.bitrix.rejected_for_limit == 1)
+        await eventually(lambda: budget_left(engine, shape) < 1.5)
+        await eventually(lambda: surveys(engine)[0].state == SurveyState.AWAITING, within=30)
+
+
+def budget_left(engine: Engine, shape: BudgetShape) -> float:
+    """Requests the shared budget would grant now."""
+    with transaction(engine) as session:
+        return budget.tokens_left(
+            session,
+            name=shape.name,
+            now=time.time(),
+            burst=shape.burst,
+            per_second=shape.per_second,
+        )

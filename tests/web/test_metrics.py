@@ -81,14 +81,20 @@ async def test_a_webhook_a_click_and_a_timeout_move_the_counters(
     assert _moved(before, after, "answers_total", source="automatic", outcome="rated") == 1
     assert _moved(before, after, "answers_total", source="text", outcome="rated") == 0
     okdesk = {"vendor": "okdesk", "outcome": "ok"}
-    assert _moved(before, after, "vendor_calls_total", method="contacts.show", **okdesk) == 2
+    # Both tickets are one contact's: its e-mail is read once and kept for a minute.
+    assert _moved(before, after, "vendor_calls_total", method="contacts.show", **okdesk) == 1
     assert _moved(before, after, "vendor_calls_total", method="issues.rates.create", **okdesk) == 2
+    # The two invitations went alone or shared a `batch` request, as they happened to meet.
     bitrix = {"vendor": "bitrix24", "outcome": "ok"}
-    assert _moved(before, after, "vendor_calls_total", method="imbot.message.add", **bitrix) == 2
+    requests = {
+        method: _moved(before, after, "vendor_calls_total", method=method, **bitrix)
+        for method in ("imbot.message.add", "batch")
+    }
+    assert requests["imbot.message.add"] + 2 * requests["batch"] >= 2
     timed = {"vendor": "bitrix24", "method": "imbot.message.add"}
-    assert _moved(before, after, "vendor_call_seconds_count", **timed) == 2
+    assert _moved(before, after, "vendor_call_seconds_count", **timed) == requests[timed["method"]]
     assert _value(after, "worker_heartbeat_age_seconds") >= 0
-    assert 0 <= _value(after, "bitrix_request_budget_left") <= 45
+    assert 0 <= _value(after, "bitrix_request_budget_left") <= 50
 
 
 async def test_refusals_are_counted_by_status(
@@ -126,7 +132,7 @@ async def test_gauges_show_the_waiting_jobs(
     assert _value(waiting, "oldest_due_job_age_seconds") == 90
     # No worker ever ran: no heartbeat to report; the budget is untouched.
     assert (P + "worker_heartbeat_age_seconds", ()) not in waiting
-    assert _value(waiting, "bitrix_request_budget_left") == 45
+    assert _value(waiting, "bitrix_request_budget_left") == 50
 
 
 async def test_the_budget_gauge_shows_what_the_bucket_would_grant(
@@ -145,7 +151,7 @@ async def test_the_budget_gauge_shows_what_the_bucket_would_grant(
             )
     async with running_app(settings, vendors) as app:
         left = _value(await _scrape(app), "bitrix_request_budget_left")
-    assert 35 <= left < 35.1  # 45 less 10, and a trickle refilled since
+    assert 40 <= left < 40.1  # 50 less 10, and a trickle refilled since
 
 
 async def test_vendor_failures_are_counted_by_outcome(

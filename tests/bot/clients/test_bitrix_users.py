@@ -8,6 +8,7 @@ import httpx
 import pytest
 import respx
 
+from bot.batching.shared import SharedCalls
 from bot.client import BitrixClient
 from bot.users import BitrixUser
 from harness.payloads import fixture_json
@@ -124,7 +125,7 @@ async def test_user_lookups_in_a_batch_ask_for_extranet_users_the_way_php_reads_
         )
     )
 
-    found = await bitrix.find_users_by_emails({"0": "a@x.ru", "1": "B@x.ru"})
+    found = await SharedCalls(bitrix).find_users_by_emails({"0": "a@x.ru", "1": "B@x.ru"})
 
     ids = {key: [u.id for u in users] for key, users in found.items() if isinstance(users, list)}
     assert ids == {"0": [27], "1": [28]}

@@ -93,3 +93,26 @@ async def test_a_deleted_bot_is_found_again_by_code_or_waited_for() -> None:
         await register_v2(client, v2_settings("sqlite://"))
         await chat.send("27", ChatMessage("Rate"))
         assert chat.known_bot_id() not in (None, old)
+
+
+@pytest.mark.parametrize("in_batch", [False, True])
+async def test_messages_sent_together_share_a_batch_only_where_the_portal_runs_v2_in_one(
+    in_batch: bool,
+) -> None:
+    """Undocumented (bitrix24-v2.md says nothing of batch): by default each v2 message is a
+    request of its own, and the fake refuses v2 calls inside a batch; BITRIX_V2_IN_BATCH (here
+    `in_batch`) lets them share requests where the portal runs them."""
+    fake = FakeBitrixV2(WEBHOOK_PATH, v2_rate_limit=False, v2_in_batch=in_batch)
+    async with _http(fake) as http:
+        client = BitrixClient(http, BITRIX_BASE + WEBHOOK_PATH, CLIENT_ID)
+        await register_v2(client, v2_settings("sqlite://"))
+        chat = ImbotV2Messenger(client, "okdesk_rating_v2", BOT_TOKEN, in_batch=in_batch)
+        await chat.bot_id()
+        before = fake.http_requests
+        messages = {str(n): ("27", ChatMessage(f"Message {n}")) for n in range(6)}
+        sent = await chat.send_many(messages)
+    assert sorted(fake.messages[i]["MESSAGE"] for i in sent.values() if isinstance(i, int)) == [
+        f"Message {n}" for n in range(6)
+    ]
+    requests = fake.http_requests - before
+    assert requests < 6 if in_batch else requests == 6
