@@ -50,11 +50,11 @@ class RatingClick:
     dialog_id: str
     message_id: int | None
     chat_type: str
-    # `data[PARAMS][LANGUAGE]` (bitrix24.md §5), "" when absent.
-    language: str = ""
+    language: str = ""  # `data[PARAMS][LANGUAGE]` (bitrix24.md §5), "" when absent
     # What identifies this very click if it is delivered again (an imbot.v2 eventId); None
     # when the transport has no id for it (v1: a replayed click changes nothing anyway).
     replay_key: str | None = None
+    user_name: str = ""  # who clicked, as the event names them (`data[USER][NAME]`)
 
     @property
     def button(self) -> tuple[str, int] | None:
@@ -228,6 +228,7 @@ def _click(command: Tree, params: Tree, user: Tree) -> RatingClick:
         message_id=_int_or_none(command.get("MESSAGE_ID") or params.get("MESSAGE_ID")),
         chat_type=_text(params.get("CHAT_TYPE") or params.get("MESSAGE_TYPE")).upper(),
         language=_language(params),
+        user_name=_text(user.get("NAME"))[:100],
     )
 
 

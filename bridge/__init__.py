@@ -8,8 +8,9 @@ Its rooms, lowest first; each may import only the rooms before it (and `bot`, `s
     rules     the rating workflow: states, transitions, decisions. Pure: no I/O
     outside   both vendors as the service reaches them: clients, lanes, the shared budget
     survey    asking people and taking their answers (`survey.replies`)
-    worker    the job queue's loop: claiming, running, settling; reconciling, housekeeping
     report    the operator's report page and exports (`report.html` draws the page)
+    team      the team's chat: an alert for each low rating, «Беру», the weekly digest
+    worker    the job queue's loop: claiming, running, settling; reconciling, housekeeping
     web       the HTTP app: intake routes, limits, health, metrics, the report's routes
     admin     the administrator's command line
 

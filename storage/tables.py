@@ -15,6 +15,7 @@ from sqlmodel import Column, Field, SQLModel
 
 from storage.columns import ROW_ID, where
 from storage.columns import UTCDateTime as UTCDateTime  # re-exported: migrations use it
+from storage.team.tables import TeamMessage as TeamMessage  # registered with the others
 
 
 def utcnow() -> datetime:
@@ -53,8 +54,7 @@ class JobKind(StrEnum):
     SEND_RATING = "send_rating"
     CLOSE_INVITATION = "close_invitation"
     REPLY = "reply"
-    # A typed score waiting for the check that its sender is who the event says.
-    VERIFY_REPLY = "verify_reply"
+    VERIFY_REPLY = "verify_reply"  # a typed score whose sender is being checked
     # The one reminder, its buttons taken when it lost a race, the automatic rating's comment.
     REMIND = "remind"
     CLOSE_REMINDER = "close_reminder"
@@ -62,8 +62,9 @@ class JobKind(StrEnum):
     # A follow-up (the answer to "what went wrong?"): its sender checked, then the comment.
     VERIFY_FOLLOWUP = "verify_followup"
     POST_FOLLOWUP = "post_followup"
-    # An ONIMBOTDELETE for our bot, believed only when the portal no longer lists the bot.
-    CHECK_BOT_DELETED = "check_bot_deleted"
+    CHECK_BOT_DELETED = "check_bot_deleted"  # an ONIMBOTDELETE, believed once the portal agrees
+    ALERT = "alert"  # the team's chat (bridge.team): a low rating's alert; the week's digest
+    DIGEST = "digest"
 
 
 class JobState(StrEnum):

@@ -31,6 +31,7 @@ _TABLES = (
     "survey_day",
     "portal",
     "portal_company",
+    "team_message",
 )
 _postgres_checked: list[bool] = []
 _databases = itertools.count(1)

@@ -22,10 +22,11 @@ MAY_IMPORT = {
     "rules": {"okdesk"},
     "outside": {"config", "okdesk"},
     "survey": {"config", "okdesk", "rules", "outside"},
-    "worker": {"config", "okdesk", "rules", "outside", "survey"},
     "report": {"config"},
-    "web": {"config", "okdesk", "rules", "outside", "survey", "worker", "report"},
-    "admin": {"config", "okdesk", "rules", "outside", "survey", "worker", "report", "web"},
+    "team": {"config", "okdesk", "rules", "outside", "survey", "report"},
+    "worker": {"config", "okdesk", "rules", "outside", "survey", "report", "team"},
+    "web": {"config", "okdesk", "rules", "outside", "survey", "worker", "report", "team"},
+    "admin": {"config", "okdesk", "rules", "outside", "survey", "worker", "report", "team", "web"},
 }
 # The pure core decides; it never reaches the network, a database session or the web framework.
 IO = ("httpx", "sqlalchemy", "sqlmodel", "fastapi", "starlette", "uvicorn", "storage.db", "asyncio")

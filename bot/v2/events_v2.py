@@ -137,6 +137,7 @@ def _click(
         message_id=_int(message.get("id")),
         chat_type=chat_type.upper(),
         replay_key=key,
+        user_name=_text(_group(data, "user").get("name"))[:100],
     )
 
 

@@ -27,6 +27,7 @@ from bot.texts.messages import RATE_COMMAND
 from bot.users import owner_is_admin
 from bot.v2.register_v2 import Paced
 from bridge.admin.check_events import events_carry, set_aside_said
+from bridge.admin.check_team import team_chat
 from bridge.admin.check_v2 import v2_bot, v2_command
 from bridge.admin.context import Context, Exit
 from bridge.config.durations import spoken
@@ -75,6 +76,8 @@ async def run_checks(ctx: Context) -> Exit:
             await _guarded("public url", lambda: _public_url(ctx, http)),
             await _guarded("bitrix24 events", lambda: events_carry(ctx)),
         ]
+        if settings.alert_dialog_id:
+            findings.append(await _guarded("team chat", lambda: team_chat(settings, bitrix)))
     for finding in findings:
         ctx.say(f"{'ok  ' if finding.ok else 'FAIL'}  {finding.name}: {finding.detail}")
     ctx.say(f"info  default rating: {default_rating_said(settings)}")

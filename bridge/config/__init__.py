@@ -8,4 +8,12 @@ holds the Prometheus counters; `sealed` seals the portals' secrets at rest under
 May import: `bot` (its settings and texts), `storage`, `outbound`. No other room.
 """
 
-__all__ = ["command_help", "durations", "logs", "metrics", "sealed", "settings"]
+__all__ = [
+    "attention_settings",
+    "command_help",
+    "durations",
+    "logs",
+    "metrics",
+    "sealed",
+    "settings",
+]

@@ -5,4 +5,14 @@ attention and who handled it (`attention`, `handling`), people's words (`words`)
 May import: `bridge.config`, `bot`, `storage`.
 """
 
-__all__ = ["export", "filters", "handling", "html", "period", "read", "survey_csv"]
+__all__ = [
+    "export",
+    "figures",
+    "filters",
+    "handling",
+    "html",
+    "period",
+    "read",
+    "survey_csv",
+    "words",
+]

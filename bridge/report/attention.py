@@ -41,7 +41,8 @@ def _said(item: Unhandled) -> str:
 
 def _button(item: Unhandled, form: Form, query: str, t: dict[str, str]) -> str:
     nonce, csrf = form()
-    return (
+    taken = f'<p class="taken">{escape(t["taken_by"].format(name=item.taken_by))}</p>'
+    return (taken if item.taken_by else "") + (
         f'<form method="post" action="/admin/handled?{escape(query)}" class="handled">'
         f'<input type="hidden" name="nonce" value="{escape(nonce)}">'
         f'<input type="hidden" name="csrf" value="{escape(csrf)}">'

@@ -1,5 +1,6 @@
 """The worker's chores besides jobs: timeouts, the heartbeat readiness reads, the purge, and
-folding the report's per-day counts (`storage.reading.daily`)."""
+folding the report's per-day counts (`storage.reading.daily`), and the week's digest when it
+is due (`bridge.team.digest`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bridge.rules import workflow
 from bridge.rules.decisions import default_applies
 from bridge.survey import reminders
 from bridge.survey.replies import changes
+from bridge.team.digest import DigestChore
 from storage import purge, status
 from storage.db import give_back_space, transaction
 from storage.reading import daily
@@ -63,6 +65,7 @@ class Chores:
         self._last_heartbeat: datetime | None = None
         self._last_purge: datetime | None = None
         self._last_fold: datetime | None = None
+        self._digest = DigestChore(engine, settings)
 
     def run(self, now: datetime) -> int:
         """Apply all due timeouts, beat the heart, purge when due; how many timeouts were due."""
@@ -77,6 +80,8 @@ class Chores:
         # Change-of-mind windows that passed lose their button (bridge.survey.replies.changes).
         while changes.close_windows(self._engine, now) >= changes.WINDOW_BATCH:
             pass
+        # The week's digest to the team's chat, once it is due (bridge.team.digest).
+        self._digest.run(now)
         if self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY:
             with transaction(self._engine) as session:
                 status.set_status(

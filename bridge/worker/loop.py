@@ -75,7 +75,7 @@ class Worker:
         self._scheduler = Scheduler(engine, settings)
         self._sizes = lane_sizes(settings)
         settler = Settler(engine, settings, clock, checkpoint)
-        self._runner = JobRunner(engine, settings, vendors, settler)
+        self._runner = JobRunner(engine, settings, vendors, settler, clock)
         self.done = settler.done
         self._draining = False
 

@@ -9,19 +9,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
 from bridge.config.settings import Settings
 from bridge.outside.vendors import Vendors
 from bridge.survey import asking, invitations, jobs
+from bridge.team import posting
 from bridge.worker import survey_jobs
 from bridge.worker.settle import Settler, pass_backoff
 from outbound.errors import DeliveryError, TransientError
 from storage.db import transaction
 from storage.survey import messages as survey_messages
 from storage.survey import surveys
-from storage.tables import Job, JobKind, Survey
+from storage.tables import Job, JobKind, Survey, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -35,28 +37,35 @@ class JobRunner:
         settings: Settings,
         vendors: Vendors,
         settler: Settler,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._engine = engine
         self._settings = settings
         self._vendors = vendors
         self._settler = settler
+        self._clock = clock
 
     async def one(self, job: Job) -> None:
         """Run a job of any lane but invitations."""
         try:
-            survey = await asyncio.to_thread(self._load_survey, job)
-            if job.kind in survey_jobs.KINDS:
-                outcome: jobs.Outcome = await survey_jobs.run(
-                    job, survey, self._vendors, self._settings
-                )
-            else:
-                carrying = await asyncio.to_thread(self._carrying, job)
-                outcome = await jobs.run(job, survey, self._vendors, self._settings, carrying)
+            outcome = await self._run(job)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             outcome = _as_delivery_error(exc, [job])
         await self._record([(job, outcome)])
+
+    async def _run(self, job: Job) -> jobs.Outcome:
+        if job.kind in posting.KINDS:
+            # The team's chat: posted once, with the engine to mark the send (bridge.team).
+            return await posting.run(
+                job, self._engine, self._vendors, self._settings, self._clock()
+            )
+        survey = await asyncio.to_thread(self._load_survey, job)
+        if job.kind in survey_jobs.KINDS:
+            return await survey_jobs.run(job, survey, self._vendors, self._settings)
+        carrying = await asyncio.to_thread(self._carrying, job)
+        return await jobs.run(job, survey, self._vendors, self._settings, carrying)
 
     async def invites(self, claimed: list[Job]) -> None:
         """Run a batch of invitations: find the people, record them, send."""

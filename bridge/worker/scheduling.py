@@ -38,6 +38,8 @@ LANES: dict[str, list[JobKind]] = {
         JobKind.CLOSE_REMINDER,
         JobKind.VERIFY_FOLLOWUP,
         JobKind.CHECK_BOT_DELETED,
+        JobKind.ALERT,
+        JobKind.DIGEST,
     ],
 }
 

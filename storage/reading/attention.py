@@ -10,11 +10,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlmodel import Session, col
 
 from storage.sql import rowcount
 from storage.tables import Survey
+from storage.team.tables import TeamMessage
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Unhandled:
     followup: str | None
     engineer: str | None
     answered_at: datetime | None
+    # Who pressed «Беру» under its alert in the team's chat (storage.team), if anyone.
+    taken_by: str | None = None
 
 
 def _low(max_score: int) -> tuple[ColumnElement[bool], ...]:
@@ -62,7 +65,9 @@ def unhandled(
             col(Survey.followup_text),
             col(Survey.engineer),
             col(Survey.answered_at),
+            col(TeamMessage.taken_by),
         )
+        .outerjoin(TeamMessage, col(TeamMessage.survey_id) == col(Survey.id))
         .where(col(Survey.created_at) >= start, col(Survey.created_at) < end, *_low(max_score))
         .where(*where)
         .order_by(col(Survey.created_at), col(Survey.id))
@@ -81,3 +86,9 @@ def mark_handled(
         .values(handled_at=now, handled_by=by)
     )
     return rowcount(result) == 1
+
+
+def count_unhandled(session: Session, *, max_score: int) -> int:
+    """People's ratings at or below `max_score` not yet handled, of any period."""
+    statement = select(func.count()).select_from(Survey).where(*_low(max_score))
+    return int(session.execute(statement).scalar_one())

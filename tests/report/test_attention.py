@@ -14,10 +14,13 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from pydantic import ValidationError
+from sqlalchemy.engine import Engine
 
 from harness.app import Running, running_app
 from harness.clock import ManualClock
 from harness.vendors import make_settings, seeded_vendors
+from storage.db import transaction
+from storage.team import posts
 from tests.report import dataset
 from tests.report.conftest import ADMIN_TOKEN, BEARER
 
@@ -135,3 +138,20 @@ async def test_a_rating_already_handled_or_not_low_is_not_marked(admin: Running)
 def test_alert_max_score_outside_1_to_5_is_refused(score: int) -> None:
     with pytest.raises(ValidationError, match="alert_max_score"):
         make_settings("sqlite://", alert_max_score=score)
+
+
+async def test_a_rating_taken_in_the_team_chat_says_who_took_it(
+    admin: Running, engine: Engine
+) -> None:
+    survey = int(next(iter(_forms(await _page(admin)))))  # ticket 1003's
+    now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    with transaction(engine) as session:
+        assert posts.open_message(session, key=posts.alert_key(survey), survey_id=survey, now=now)
+        taken = posts.take(
+            session, survey_id=survey, user_id=52, name="Мария", message_id=9001, now=now
+        )
+        assert taken
+
+    rows = _rows(await _page(admin))
+    assert "Взял(а) в чате: Мария" in rows[0] and "Взял(а)" not in rows[1]
+    assert str(survey) in _forms(await _page(admin))  # taken is not handled: it stays listed

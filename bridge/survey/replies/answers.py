@@ -21,7 +21,7 @@ from bridge.config.settings import Settings
 from bridge.okdesk.data import clean_text
 from bridge.rules import workflow
 from bridge.rules.decisions import AnswerFacts, AnswerOutcome, decide_answer, may_answer
-from bridge.survey import buttons
+from bridge.survey import alerting, buttons
 from bridge.survey.chat import say, say_to
 from bridge.survey.replies import changes, checks, followup, typed, unanswerable
 from storage import queue, seen
@@ -202,6 +202,7 @@ def _rate(
             return AnswerOutcome.ALREADY_DONE
         _confirm(session, settings, survey, score, now)
         followup.ask(session, settings, survey, score=score, now=now)
+        alerting.rated(session, settings, survey, score, now)
         return AnswerOutcome.CHANGED
     change = workflow.answered(
         survey.id,
@@ -216,6 +217,7 @@ def _rate(
     if answer.survey_token is None:
         _confirm(session, settings, survey, score, now)
     followup.ask(session, settings, survey, score=score, now=now)
+    alerting.rated(session, settings, survey, score, now)
     return AnswerOutcome.RATED
 
 

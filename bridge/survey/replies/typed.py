@@ -19,6 +19,7 @@ from bot.texts import messages
 from bot.texts.buttons import ticket_keyboard
 from bridge.config.settings import Settings
 from bridge.rules.decisions import AnswerOutcome
+from bridge.survey import alerting
 from bridge.survey.chat import say_to, survey_language
 from bridge.survey.replies import followup
 from storage.survey import changes, surveys
@@ -73,7 +74,8 @@ def route(session: Session, settings: Settings, answer: TypedReply, now: datetim
             is_score=answer.score is not None,
             now=now,
         )
-        if taken is not None:
+        if taken is not None and taken.id is not None:
+            alerting.said_more(session, settings, taken.id, now)
             return Routed(taken, AnswerOutcome.FOLLOWED_UP)
     if answer.score is not None and answer.ticket is not None:
         chosen = [survey for survey in waiting if survey.issue_id == answer.ticket]

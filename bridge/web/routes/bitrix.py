@@ -25,11 +25,14 @@ from bot.events import (
 )
 from bot.origin import Refusal, refusal
 from bot.texts.form import EventFormatError
+from bot.texts.messages import RATE_COMMAND
+from bot.texts.team import parse_take_params
 from bridge.config.settings import Settings
 from bridge.outside import bot_removal
 from bridge.outside.priority import intake_accepted
 from bridge.survey import languages
 from bridge.survey.replies import answers, changes
+from bridge.team import taking as team_taking
 from bridge.web.intake import (
     BITRIX_MAX_BODY,
     BITRIX_OPENAPI,
@@ -139,6 +142,8 @@ def _speaks_for_someone_else(event: Event) -> bool:
 
 
 def _handle_click(state: App, click: RatingClick, now: datetime) -> None:
+    if _handle_take(state, click, now):
+        return
     button = click.button
     press = click.change_request
     if press is not None:
@@ -164,6 +169,24 @@ def _handle_click(state: App, click: RatingClick, now: datetime) -> None:
     )
     outcome = answers.record_answer(state.engine, state.settings, answer, now)
     log.info("bitrix.click user_id=%s score=%s result=%s", click.user_id, score, outcome)
+
+
+def _handle_take(state: App, click: RatingClick, now: datetime) -> bool:
+    """«Беру» under an alert in the team's chat (`bridge.team.taking`); False for any other."""
+    survey_id = parse_take_params(click.params) if click.command == RATE_COMMAND else None
+    if survey_id is None:
+        return False
+    team_taking.take(
+        state.engine,
+        state.settings,
+        survey_id=survey_id,
+        user_id=click.user_id,
+        name=click.user_name,
+        dialog_id=click.dialog_id,
+        message_id=click.message_id,
+        now=now,
+    )
+    return True
 
 
 def _handle_reply(state: App, reply: ChatReply, access_token: str, now: datetime) -> None:

@@ -6,13 +6,14 @@ import itertools
 from typing import Any
 
 from sandbox.fakes.bitrix.bots import BotMethods
+from sandbox.fakes.bitrix.chats import ChatMethods
 from sandbox.fakes.bitrix.php import Answer, BitrixError, as_int, as_str, upper_keys
 
 PORTAL_DOMAIN = "acme.bitrix24.ru"
 MEMBER_ID = "bac1cd5c8f1a4e0b9d2f6a7c3e4b5d61"
 
 
-class MessageMethods(BotMethods):
+class MessageMethods(ChatMethods, BotMethods):
     """The message methods and button clicks, mixed into `FakeBitrix`, which creates this state."""
 
     users: list[dict[str, Any]]
@@ -37,6 +38,7 @@ class MessageMethods(BotMethods):
         dialog_id = as_str(params.get("DIALOG_ID")).strip()
         if not dialog_id:
             raise BitrixError("DIALOG_ID_EMPTY", "Dialog ID can't be empty")
+        self.check_may_post(bot, dialog_id)
         text = as_str(params.get("MESSAGE")).strip()
         if not text and not params.get("ATTACH"):
             raise BitrixError("MESSAGE_EMPTY", "Message can't be empty")

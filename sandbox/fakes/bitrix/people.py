@@ -138,14 +138,16 @@ class PeopleMethods(MessageMethods):
 
     def click(self, message_id: int, user_id: int, button: int = 0) -> bytes | None:
         """The ONIMCOMMANDADD body Bitrix24 would post when this user presses a button of a
-        bot message; None when no event is raised: no such button or command, or an extranet
-        user pressing a command without EXTRANET_SUPPORT=Y (core im/lib/command.php)."""
+        bot message; None when no event is raised: no such button or command, an extranet
+        user pressing a command without EXTRANET_SUPPORT=Y (core im/lib/command.php), or a
+        group chat's message pressed by someone not in the chat (`chats`)."""
         found = self._pressed(message_id, button)
         if found is None:
             return None
         command, params = found
         person, extranet = self._person(user_id)
-        if extranet and command["EXTRANET_SUPPORT"] != "Y":
+        dialog_id = as_str(self.messages[message_id]["DIALOG_ID"])
+        if (extranet and command["EXTRANET_SUPPORT"] != "Y") or not self.sees(dialog_id, user_id):
             return None
         bot = self.bots[command["BOT_ID"]]
         head = f"data[COMMAND][{command['ID']}]"
@@ -154,8 +156,7 @@ class PeopleMethods(MessageMethods):
         values = {"COMMAND": command["COMMAND"], "COMMAND_ID": command["ID"]}
         values.update(COMMAND_PARAMS=params, COMMAND_CONTEXT="KEYBOARD", MESSAGE_ID=message_id)
         pairs += [(f"{head}[{key}]", value) for key, value in values.items()]
-        chat = {"DIALOG_ID": user_id, "MESSAGE_TYPE": "P", "CHAT_TYPE": "P"}
-        chat.update(FROM_USER_ID=user_id, TO_USER_ID=bot["ID"], TO_CHAT_ID=1000 + user_id)
+        chat = self.click_place(dialog_id, user_id, bot["ID"])
         chat.update(MESSAGE_ID=message_id, LANGUAGE=self.language)
         pairs += [(f"data[PARAMS][{key}]", value) for key, value in chat.items()]
         return urlencode(pairs + person + self._tail(user_id, command["CLIENT_ID"])).encode()

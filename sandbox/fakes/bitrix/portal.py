@@ -116,6 +116,7 @@ class FakeBitrix(PeopleMethods, UserMethods, BatchMethods):
         self.bots = {}
         self.commands = {}
         self.messages = {}
+        self.chats = {}
         self.user_messages = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.rejected_for_limit = 0
@@ -237,6 +238,7 @@ class FakeBitrix(PeopleMethods, UserMethods, BatchMethods):
             "bots": str_keys(self.bots),
             "commands": str_keys(self.commands),
             "messages": str_keys(self.messages),
+            "chats": str_keys(self.chats),
             "user_messages": str_keys(self.user_messages),
             "calls": len(self.calls),
             "calls_by_method": dict(Counter(method for method, _ in self.calls)),
@@ -262,13 +264,14 @@ class FakeBitrix(PeopleMethods, UserMethods, BatchMethods):
         return JSONResponse(self.control_state()["rate_limit"])
 
     def control_seed(self, data: dict[str, Any]) -> None:
-        """Merge `{"users": [...], "uneditable": [ids], "overloaded": bool}`; users with a known
-        ID are replaced."""
+        """Merge `{"users": [...], "uneditable": [ids], "overloaded": bool, "chats": [...]}`;
+        users (and chats) with a known ID are replaced."""
         seeded = int_keys(data.get("users", []))
         self.users = [u for u in self.users if as_int(u.get("ID")) not in seeded]
         self.users += seeded.values()
         self.uneditable.update(int(i) for i in data.get("uneditable", []))
         self.overloaded = bool(data.get("overloaded", self.overloaded))
+        self.seed_chats(list(data.get("chats", [])))
         self.user_tokens.update({str(k): int(v) for k, v in data.get("user_tokens", {}).items()})
 
     def control_fail(self, name: str, entries: list[Any]) -> None:

@@ -9,6 +9,7 @@ import itertools
 import re
 from typing import Any
 
+from sandbox.fakes.bitrix.chats import ChatMethods
 from sandbox.fakes.bitrix.php import Answer, BitrixError, as_int, as_str, php_json_array
 from sandbox.fakes.bitrix_v2.queue import EventQueue, bot_object
 
@@ -37,7 +38,7 @@ def token_of(params: dict[str, Any], *, in_fields: bool = False) -> str:
     return token
 
 
-class V2Methods:
+class V2Methods(ChatMethods):
     """The v2 methods, mixed into `FakeBitrixV2`, which creates this state."""
 
     users: list[dict[str, Any]]
@@ -189,6 +190,7 @@ class V2Methods:
         dialog_id = as_str(params.get("dialogId")).strip()
         if not dialog_id:
             raise BitrixError("DIALOG_ID_EMPTY", "dialogId is required")
+        self.check_may_post(bot, dialog_id)
         fields = _fields(params)
         text = as_str(fields.get("message")).strip()
         if not text and not fields.get("attach"):

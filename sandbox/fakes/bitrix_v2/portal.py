@@ -188,10 +188,14 @@ class FakeBitrixV2(V2Methods, FakeBitrix):
             command is None
             or not isinstance(keyboard, dict)
             or as_int(keyboard.get("BOT_ID")) != bot["ID"]
+            or not self.sees(as_str(message["DIALOG_ID"]), user_id)
         ):
             return None
         now = self.now()
         data = self._event_data(bot, user_id, message_id, message["MESSAGE"], now)
+        group = self.chat_object(as_str(message["DIALOG_ID"]))
+        if group is not None:
+            data["chat"], data["message"]["chatId"] = group, group["id"]
         data["command"] = {"id": command["ID"], "command": f"/{name}", "context": "keyboard"}
         data["command"]["params"] = as_str(pressed.get("COMMAND_PARAMS"))
         return self._deliver(bot, "ONIMBOTV2COMMANDADD", data, now)

@@ -69,6 +69,7 @@ def _only(parsed: ParsedEvent) -> Event:
                 message_id=84400,
                 chat_type="P",
                 language="ru",
+                user_name="Светлана Иванова",
             ),
         ),
         (
