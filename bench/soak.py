@@ -111,16 +111,25 @@ async def _click(
             fresh = [(i, t) for i, t in invitations(messages).items() if i not in clicked]
             for n, (issue_id, token) in enumerate(fresh[: int(rate * LOOK_EVERY)]):
                 await asyncio.sleep(max(0.0, look + n / rate - time.perf_counter()))
-                body = click_body(f"{token}:4").replace(b"acme.bitrix24.ru", b"127.0.0.1")
-                answer = await client.post(
-                    f"{service.url}/api/v1/bitrix/events",
-                    params={"token": EVENTS_TOKEN, "CLIENT_ID": CLIENT_ID},
-                    content=body,
-                    headers={"content-type": "application/x-www-form-urlencoded"},
-                )
-                if answer.status_code == 200:
+                if await _press(client, service, token):
                     clicked.add(issue_id)
             await asyncio.sleep(max(0.0, look + LOOK_EVERY - time.perf_counter()))
+
+
+async def _press(client: httpx.AsyncClient, service: Service, token: str) -> bool:
+    """One click's event, as Bitrix24 posts it; a connection the server closed is tried anew
+    at the next look (Bitrix24 repeats an event that got no answer too)."""
+    body = click_body(f"{token}:4").replace(b"acme.bitrix24.ru", b"127.0.0.1")
+    try:
+        answer = await client.post(
+            f"{service.url}/api/v1/bitrix/events",
+            params={"token": EVENTS_TOKEN, "CLIENT_ID": CLIENT_ID},
+            content=body,
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+    except httpx.TransportError:
+        return False
+    return answer.status_code == 200
 
 
 async def _watch(pid: int, engine: Engine, origin: float, until: float) -> list[Sample]:
