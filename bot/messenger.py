@@ -112,15 +112,20 @@ class ImbotMessenger:
         return await self._client.bot_id_by_code(self._bot_code) is not None
 
     async def bot_id(self) -> int:
-        """The bot's id: configured, or found by its CODE."""
+        """The bot's id: configured, or found by its CODE (once for the calls that wait)."""
         if self._bot_id is None:
-            found = await self._client.bot_id_by_code(self._bot_code)
-            if found is None:
-                raise TransientError(
-                    f"no Bitrix24 bot with code {self._bot_code!r}: run python -m bot.register"
-                )
-            self._bot_id = found
+            async with self._looking_up:
+                if self._bot_id is None:
+                    self._bot_id = await self._by_code()
         return self._bot_id
+
+    async def _by_code(self) -> int:
+        found = await self._client.bot_id_by_code(self._bot_code)
+        if found is None:
+            raise TransientError(
+                f"no Bitrix24 bot with code {self._bot_code!r}: run python -m bot.register"
+            )
+        return found
 
     async def _found_again(self, gone: int) -> bool:
         """After BOT_ID_ERROR: look the bot up by CODE (once for the calls that failed
@@ -130,7 +135,7 @@ class ImbotMessenger:
                 return True
             self._bot_id = None
             try:
-                found = await self.bot_id()
+                self._bot_id = found = await self._by_code()
             except TransientError:
                 return False
         if found == gone:

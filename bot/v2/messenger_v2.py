@@ -77,21 +77,27 @@ class ImbotV2Messenger:
         return await self._client.token_owner(access_token)
 
     async def bot_id(self) -> int:
-        """The bot's id: configured, or found by its code (`imbot.v2.Bot.get`)."""
+        """The bot's id: configured, or found by its code (`imbot.v2.Bot.get`), once for the
+        calls that wait."""
         if self._bot_id is None:
-            try:
-                found = await self._client.call(
-                    "imbot.v2.Bot.get", {"code": self._bot_code, "botToken": self._token}
-                )
-            except RejectedError as exc:
-                if exc.code != BOT_NOT_FOUND:
-                    raise
-                raise _waiting(self._bot_code) from None
-            bot = found.get("bot") if isinstance(found, dict) else None
-            if not isinstance(bot, dict) or not str(bot.get("id", "")).isdecimal():
-                raise _waiting(self._bot_code)
-            self._bot_id = int(bot["id"])
+            async with self._looking_up:
+                if self._bot_id is None:
+                    self._bot_id = await self._by_code()
         return self._bot_id
+
+    async def _by_code(self) -> int:
+        try:
+            found = await self._client.call(
+                "imbot.v2.Bot.get", {"code": self._bot_code, "botToken": self._token}
+            )
+        except RejectedError as exc:
+            if exc.code != BOT_NOT_FOUND:
+                raise
+            raise _waiting(self._bot_code) from None
+        bot = found.get("bot") if isinstance(found, dict) else None
+        if not isinstance(bot, dict) or not str(bot.get("id", "")).isdecimal():
+            raise _waiting(self._bot_code)
+        return int(bot["id"])
 
     async def bot_listed(self) -> bool:
         """Whether the portal still has our v2 bot: `Bot.get` by code, the one-bot form of
@@ -165,11 +171,11 @@ class ImbotV2Messenger:
         async with self._looking_up:
             if self._bot_id is None or self._bot_id == gone:
                 self._bot_id = None
-                again = await self.bot_id()
+                self._bot_id = again = await self._by_code()
                 if again == gone:
                     raise _waiting(self._bot_code)
                 log.warning("bitrix.bot_found_again old_id=%s new_id=%s", gone, again)
-            return self._bot_id if self._bot_id is not None else await self.bot_id()
+            return self._bot_id
 
     def _send_params(self, bot: int, dialog_id: str, message: ChatMessage) -> dict[str, Any]:
         fields: dict[str, Any] = {"message": message.text}
