@@ -26,6 +26,7 @@ from bench.acknowledgement import bench_acknowledgement
 from bench.baseline import bench_naive
 from bench.clicks import bench_clicks
 from bench.load import bench_rate_limited, bench_sustained
+from bench.pace import bench_closures, bench_wave
 from bench.report import Report
 from bench.running.service import DUE
 from bench.sweep import bench_sweep
@@ -38,6 +39,8 @@ TERMS = """terms:
   K   button clicks whose way from the click to Okdesk's rating is timed (100; --quick 30)
   P   surveys waiting when the timeout sweep is timed (1,000 to 100,000; --quick to 10,000)
   D   surveys falling due at once in each sweep (100)
+  W   clicks of the wave under the portal's limit, timed until all are thanked (300; --quick 60)
+  C   closures at realistic latency, timed until all are invited (1,000; --quick 200)
   p50/p99  the median and the 99th percentile of the times measured
   ack  the time from sending a webhook to receiving its answer (16 senders, kept-alive)
 
@@ -60,6 +63,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(default: SQLite files in a temp dir)",
     )
     parser.add_argument("--quick", action="store_true", help="N=200, K=30, P up to 10,000")
+    parser.add_argument(
+        "--pace",
+        action="store_true",
+        help="only the pace figures: a wave of W clicks and C closures at realistic latency",
+    )
     return parser.parse_args(argv)
 
 
@@ -86,13 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-") as directory:
         tmp = Path(directory)
-        bench_acknowledgement(postgres_url, tmp, n, report)
-        bench_naive(tmp, n, report)
-        bench_clicks(postgres_url, tmp, k, report)
-        bench_sweep(postgres_url, tmp, sizes, report)
-        rate, seconds = (20.0, 10) if args.quick else (40.0, 30)
-        bench_sustained(postgres_url, tmp, rate, seconds, report)
-        bench_rate_limited(postgres_url, tmp, 300 if args.quick else 1000, report)
+        if not args.pace:
+            _figures(args, postgres_url, tmp, report)
+        wave, closures = (60, 200) if args.quick else (300, 1_000)
+        bench_wave(postgres_url, tmp, wave, report)
+        bench_closures(postgres_url, tmp, closures, report)
     total = time.perf_counter() - began
 
     report.add("total run time", f"{total:.1f} s")
@@ -100,6 +106,19 @@ def main(argv: list[str] | None = None) -> int:
     report.put("problems", len(report.problems))
     _print_summary(report, f"{kind}, {'quick' if args.quick else 'full'}")
     return 1 if report.problems else 0
+
+
+def _figures(args: argparse.Namespace, postgres_url: str | None, tmp: Path, report: Report) -> None:
+    """Every figure but the pace ones."""
+    n, k = (200, 30) if args.quick else (500, 100)
+    sizes = (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000)
+    bench_acknowledgement(postgres_url, tmp, n, report)
+    bench_naive(tmp, n, report)
+    bench_clicks(postgres_url, tmp, k, report)
+    bench_sweep(postgres_url, tmp, sizes, report)
+    rate, seconds = (20.0, 10) if args.quick else (40.0, 30)
+    bench_sustained(postgres_url, tmp, rate, seconds, report)
+    bench_rate_limited(postgres_url, tmp, 300 if args.quick else 1000, report)
 
 
 def _print_summary(report: Report, title: str) -> None:
