@@ -29,6 +29,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from bridge.config.durations import parse_duration
+from sandbox.admin_proxy import admin_page
 from sandbox.render import Knobs, chat_log, log_panel, people_tabs, person_of, tickets_panel
 from sandbox.run import Sandbox
 from sandbox.skeleton import page_html
@@ -252,6 +253,8 @@ ROUTES = [
     Route("/press", press, methods=["POST"]),
     Route("/write", write, methods=["POST"]),
     Route("/knobs", knobs, methods=["POST"]),
+    Route("/admin", admin_page, methods=["GET", "POST"]),
+    Route("/admin/{path:path}", admin_page, methods=["GET", "POST"]),
 ]
 
 

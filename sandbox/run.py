@@ -54,6 +54,7 @@ class Sandbox:
             raise ValueError(f"unknown Bitrix24 API {api!r}: v1 or v2")
         self.directory = directory
         self.keys = Secrets.fresh()
+        self.admin_token = secrets.token_urlsafe(24)
         self.rating_timeout = rating_timeout
         self.api = api
         self.database_url = f"sqlite:///{directory / 'sandbox.db'}"
@@ -65,15 +66,19 @@ class Sandbox:
         """Start the fakes with the little world in them, register the bot, start the service
         and point Okdesk's status webhook at it."""
         self.fakes = start_fakes(self.keys, "--bitrix-api", self.api)
-        world.seed(self.fakes)
         env = service_env(
             self.fakes,
             self.keys,
             self.database_url,
             free_port(),
             RATING_TIMEOUT=self.rating_timeout,
+            # The team's chat gets the alerts; the report page opens with ADMIN_TOKEN.
+            ALERT_DIALOG_ID=world.TEAM_CHAT,
+            ADMIN_TOKEN=self.admin_token,
             **api_settings(self.api),
         )
+        codes = [env.get("BITRIX_BOT_CODE", "okdesk_rating")]
+        world.seed(self.fakes, [*codes, env.get("BITRIX_V2_BOT_CODE", "okdesk_rating_v2")])
         if self.api == "v2":
             # Fetch mode: nothing reaches the service from outside but Okdesk's webhook.
             del env["PUBLIC_URL"]

@@ -7,6 +7,7 @@ from html import escape
 
 from sandbox.render import Knobs, person_of
 from sandbox.texts import Lang, text
+from sandbox.world import LEAD
 
 
 def _number(name: str, value: object, step: str = "1", low: str = "0", high: str = "") -> str:
@@ -69,6 +70,9 @@ def page_html(
     """The whole page."""
     other = "en" if lang == "ru" else "ru"
     person = escape(person_of(who).name)
+    reply = reply_form(who, lang)
+    if who == LEAD.user_id:  # the team's chat: the lead presses «Беру», writes nothing here
+        person, reply = escape(text("team_head", lang, name=LEAD.name)), ""
     return f"""<!doctype html>
 <html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -77,14 +81,16 @@ def page_html(
 <body data-who="{who}" data-lang="{lang}">
 <header><h1>{text("title", lang)}</h1>
 <a class="switch" href="/?who={who}&amp;lang={other}">{text("switch", lang)}</a>
-<p class="lead">{text("lead", lang)}</p>{api_note(api, lang)}</header>
+<p class="lead">{text("lead", lang)}</p>{api_note(api, lang)}
+<a id="admin-link" class="admin" href="/admin" target="_blank">{text("admin_link", lang)}</a>
+</header>
 <p id="note" role="status"></p>
 <main>
 <section class="okdesk"><h2>{text("okdesk", lang)}</h2>
 <div id="tickets">{panels["tickets"]}</div></section>
 <section class="bitrix"><h2>{text("bitrix", lang)}</h2>{tabs}
 <div class="dialog"><div class="dialog-head">{person}</div>
-<div id="chat-log">{panels["chat-log"]}</div>{reply_form(who, lang)}</div></section>
+<div id="chat-log">{panels["chat-log"]}</div>{reply}</div></section>
 </main>
 <section class="knobs"><h2>{text("knobs", lang)}</h2>{knobs_form(knobs, who, lang)}</section>
 <section class="service"><h2>{text("log", lang)}</h2><div id="log">{panels["log"]}</div></section>

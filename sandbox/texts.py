@@ -85,6 +85,24 @@ TEXTS: dict[str, dict[Lang, str]] = {
     },
     "bad_knob": {"ru": "Неверное значение: {name}", "en": "Invalid value: {name}"},
     "bot": {"ru": "Бот", "en": "Bot"},
+    "team_chat": {"ru": "Чат поддержки", "en": "Support team's chat"},
+    "team_head": {
+        "ru": "Поддержка: низкие оценки — групповой чат; вы {name}",
+        "en": "Support: low ratings — a group chat; you are {name}",
+    },
+    "empty_team_chat": {
+        "ru": "Сообщений пока нет. Сюда бот пишет о каждой оценке 1 или 2 (ALERT_DIALOG_ID).",
+        "en": "No messages yet. The bot posts here about each rating of 1 or 2 (ALERT_DIALOG_ID).",
+    },
+    "admin_link": {
+        "ru": "Отчёт /admin (открывается с ADMIN_TOKEN сервиса)",
+        "en": "The report /admin (opened with the service's ADMIN_TOKEN)",
+    },
+    "author_employee": {"ru": "сотрудник", "en": "employee"},
+    "author_contact": {"ru": "контакт", "en": "contact"},
+    "author_None": {"ru": "автор неизвестен", "en": "unknown author"},
+    "public": {"ru": "публичный", "en": "public"},
+    "private": {"ru": "приватный", "en": "private"},
 }
 # The service's survey states as the page names them.
 STATES: dict[str, dict[Lang, str]] = {

@@ -35,6 +35,11 @@ PEOPLE = (
     Person(11772, 31, "Светлана", "Иванова", "s.ivanova@romashka.example", "Кассир"),
     Person(11790, 44, "Олег", "Смирнов", "o.smirnov@romashka.example", "Кладовщик"),
 )
+# The support team's lead: a Bitrix24 user (no Okdesk contact) in the team's chat, where the bot
+# posts an alert for each low rating (ALERT_DIALOG_ID) and she can press «Беру».
+LEAD = Person(0, 52, "Мария", "Лебедева", "m.lebedeva@support.example", "Руководитель поддержки")
+TEAM_CHAT_ID = 1157
+TEAM_CHAT = f"chat{TEAM_CHAT_ID}"
 # (ticket number, title, the contact who asked)
 TICKETS = (
     (314599, "Касса не печатает чек", 11771),
@@ -106,11 +111,18 @@ def _okdesk_time(moment: datetime) -> str:
     return moment.astimezone(ACCOUNT_ZONE).isoformat(timespec="milliseconds")
 
 
-def seed(fakes: Fakes) -> None:
-    """Put the people and their tickets into the fakes."""
+def team_chat(bot_codes: list[str]) -> dict[str, Any]:
+    """The team's group chat as the fake portal seeds it: the lead and the bot in it."""
+    title = "Поддержка: низкие оценки"
+    return {"ID": TEAM_CHAT_ID, "TITLE": title, "USERS": [LEAD.user_id], "BOT_CODES": bot_codes}
+
+
+def seed(fakes: Fakes, bot_codes: list[str]) -> None:
+    """Put the people, their tickets and the team's chat (with the bot) into the fakes."""
     by_contact = {person.contact_id: person for person in PEOPLE}
     contacts = {str(p.contact_id): contact(p) for p in PEOPLE}
     now = datetime.now(UTC)
     issues = {str(n): issue(n, title, by_contact[c], now) for n, title, c in TICKETS}
     fakes.seed("okdesk", {"contacts": contacts, "issues": issues})
-    fakes.seed("bitrix", {"users": [user(person) for person in PEOPLE]})
+    users = [user(person) for person in (*PEOPLE, LEAD)]
+    fakes.seed("bitrix", {"users": users, "chats": [team_chat(bot_codes)]})
