@@ -1,15 +1,22 @@
-"""One cap per vendor on the requests in flight, process-wide, sized to its connection pool.
+"""One cap per vendor on the requests in flight, process-wide, sized to its connection pools.
 
-httpx's pool does bookkeeping for every request it holds on each request and each answer, so
-its cost grows with the square of the requests waiting in it (a profile of 160 Okdesk lookups
-at once into a pool of 100 spent 30 % of the process's CPU there). The cap lets a request into
-the pool only when a connection is free for it: the rest wait on a semaphore, which costs
-nothing per waiter. A request holds its place until its answer's body is read or closed.
+httpx's pool (httpcore) does bookkeeping for every request and every connection it holds on each
+request and each answer, asking each idle connection's socket whether the server closed it: its
+cost grows with the square of what it holds (a profile of 160 Okdesk lookups at once into a
+pool of 100 spent 30 % of the process's CPU there, and one pool of 32 still 20 %). So:
+
+- the cap lets a request in only when a connection is free for it; the rest wait on a
+  semaphore, which costs nothing per waiter;
+- the connections are kept in small pools side by side (`SmallPools`, 8 each), and a request
+  goes to the least busy one: each request and answer costs 8 checks, not one per connection.
+
+A request holds its place until its answer's body is read or closed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -28,16 +35,7 @@ class InFlightCap(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await self._places.acquire()
         self._taken()
-        try:
-            response = await self._inner.handle_async_request(request)
-        except BaseException:
-            self._release()
-            raise
-        if isinstance(response.stream, httpx.AsyncByteStream):
-            response.stream = _Releasing(response.stream, self._release)
-        else:
-            self._release()
-        return response
+        return await _holding(self._inner, request, self._release)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -49,6 +47,48 @@ class InFlightCap(httpx.AsyncBaseTransport):
     def _release(self) -> None:
         self.in_flight -= 1
         self._places.release()
+
+
+POOL_CONNECTIONS = 8
+
+
+class SmallPools(httpx.AsyncBaseTransport):
+    """`connections` connections in pools of `POOL_CONNECTIONS`, all kept alive."""
+
+    def __init__(self, connections: int, per_pool: int = POOL_CONNECTIONS) -> None:
+        count = max(1, math.ceil(connections / per_pool))
+        limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
+        self._pools = [httpx.AsyncHTTPTransport(limits=limits) for _ in range(count)]
+        self._busy = [0] * count
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        chosen = min(range(len(self._pools)), key=self._busy.__getitem__)
+        self._busy[chosen] += 1
+
+        def release() -> None:
+            self._busy[chosen] -= 1
+
+        return await _holding(self._pools[chosen], request, release)
+
+    async def aclose(self) -> None:
+        for pool in self._pools:
+            await pool.aclose()
+
+
+async def _holding(
+    inner: httpx.AsyncBaseTransport, request: httpx.Request, release: Callable[[], None]
+) -> httpx.Response:
+    """`inner`'s answer, calling `release` once its body is read or closed (or it failed)."""
+    try:
+        response = await inner.handle_async_request(request)
+    except BaseException:
+        release()
+        raise
+    if isinstance(response.stream, httpx.AsyncByteStream):
+        response.stream = _Releasing(response.stream, release)
+    else:
+        release()
+    return response
 
 
 class _Releasing(httpx.AsyncByteStream):

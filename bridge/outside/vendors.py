@@ -24,7 +24,7 @@ from bridge.config.metrics import PrometheusObserver
 from bridge.config.settings import Settings
 from bridge.okdesk.client import OkdeskClient
 from bridge.okdesk.helpdesk import Helpdesk
-from bridge.outside.in_flight import InFlightCap
+from bridge.outside.in_flight import InFlightCap, SmallPools
 from bridge.outside.portals import ensure_default
 from bridge.outside.priority import IntakeFirst, YieldingTransport
 from storage import budget
@@ -121,8 +121,8 @@ async def open_vendors(
     # stores it), wherever vendors are opened: the service, or a worker run alone.
     await asyncio.to_thread(ensure_default, engine, settings, utcnow())
     okdesk_cap, bitrix_cap = settings.okdesk_max_in_flight, settings.bitrix_max_in_flight
-    okdesk_way = InFlightCap(transport or _pool(okdesk_cap), okdesk_cap)
-    bitrix_way = InFlightCap(transport or _pool(bitrix_cap), bitrix_cap)
+    okdesk_way = InFlightCap(transport or SmallPools(okdesk_cap), okdesk_cap)
+    bitrix_way = InFlightCap(transport or SmallPools(bitrix_cap), bitrix_cap)
     okdesk: httpx.AsyncBaseTransport = okdesk_way
     if priority is not None:
         okdesk = YieldingTransport(okdesk_way, priority)
@@ -145,12 +145,6 @@ async def open_vendors(
             ),
             messenger=messenger_for(settings, client),
         )
-
-
-def _pool(cap: int) -> httpx.AsyncHTTPTransport:
-    """A connection pool of `cap` connections, all kept alive."""
-    limits = httpx.Limits(max_connections=cap, max_keepalive_connections=cap)
-    return httpx.AsyncHTTPTransport(limits=limits)
 
 
 def _http(settings: Settings, transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
