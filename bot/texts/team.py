@@ -19,10 +19,16 @@ _TAKE = re.compile(r"alert:([0-9]{1,18}):take")
 
 _TEXTS: dict[str, dict[Language, str]] = {
     "alert": {
-        "ru": "[b]Низкая оценка: {score} из 5[/b][br]Заявка [url={link}]№{number}[/url]{title}"
+        "ru": "[b]{head}[/b][br]Заявка [url={link}]№{number}[/url]{title}"
         "[br]Клиент: {person}[br]Исполнитель: {engineer}",
-        "en": "[b]Low rating: {score} out of 5[/b][br]Ticket [url={link}]#{number}[/url]{title}"
+        "en": "[b]{head}[/b][br]Ticket [url={link}]#{number}[/url]{title}"
         "[br]Client: {person}[br]Engineer: {engineer}",
+    },
+    "alert_low": {"ru": "Низкая оценка: {score} из 5", "en": "Low rating: {score} out of 5"},
+    # The person changed their mind to a score that is not low: the alert says so.
+    "alert_raised": {
+        "ru": "Оценка изменена: теперь {score} из 5",
+        "en": "Rating changed: now {score} out of 5",
     },
     "alert_words": {
         "ru": "[br]Что пошло не так: «{words}»",
@@ -84,6 +90,7 @@ class Alert:
     words: str | None = None
     taken_by: str | None = None
     taken_when: str = ""
+    low: bool = True  # False once the person changed their mind to a higher score
 
 
 def alert_text(alert: Alert, language: Language) -> str:
@@ -91,10 +98,11 @@ def alert_text(alert: Alert, language: Language) -> str:
     read as markup."""
     worker = " · ".join(plain(x, 100) for x in (alert.engineer, alert.group) if x)
     title = f" — {plain(alert.title, 200)}" if alert.title else ""
+    head = team_text("alert_low" if alert.low else "alert_raised", language, score=alert.score)
     said = team_text(
         "alert",
         language,
-        score=alert.score,
+        head=head,
         link=alert.link,
         number=alert.number,
         title=title,

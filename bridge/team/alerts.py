@@ -44,6 +44,7 @@ def alert_message(session: Session, settings: Settings, row: TeamMessage) -> Cha
         words="\n".join(said) or None,
         taken_by=row.taken_by,
         taken_when=when,
+        low=survey.score <= settings.alert_max_score,
     )
     keyboard = None if row.taken_at else take_keyboard(survey.id, language)
     return ChatMessage(alert_text(alert, language), keyboard)

@@ -16,6 +16,7 @@ from storage.tables import JobKind, Survey, SurveyState
 from storage.team import posts
 from storage.team.tables import TeamMessage
 from tests.fast.harness import USER_ID, Service
+from tests.survey.steps import press_change_button
 from tests.team.steps import LEAD, LEAD_ID, close_with_context, press_take, team_chat
 
 pytestmark = pytest.mark.anyio
@@ -202,3 +203,45 @@ async def test_a_poster_that_died_after_sending_is_never_followed_by_a_second_po
     assert row.unsure_at is not None and row.message_id is None
     jobs = [job for job in service.jobs() if job.kind == JobKind.ALERT]
     assert [job.state for job in jobs] == ["done"]
+
+
+async def test_a_change_of_mind_to_a_higher_score_is_shown_on_the_alert(
+    service: Service,
+) -> None:
+    service.configure(alert_dialog_id="chat77", change_window="1h")
+    await rated_low(service)
+
+    assert press_change_button(service) == "change_offered"
+    await service.drain()
+    assert service.click(4) == "changed"
+    await service.drain()
+
+    (alert,) = team_chat(service)
+    changed = ALERT.replace("Низкая оценка: 2 из 5", "Оценка изменена: теперь 4 из 5")
+    assert alert.message.text == changed
+
+
+async def test_the_alert_speaks_english_when_the_service_does(service: Service) -> None:
+    service.configure(alert_dialog_id="chat77", language="en")
+    await rated_low(service, 1)
+
+    (alert,) = team_chat(service)
+    assert alert.message.text.startswith(
+        "[b]Low rating: 1 out of 5[/b][br]Ticket [url=https://acme.okdesk.ru/issues/314599]#314599"
+    )
+    assert "[br]Client: [USER=27][/USER], ООО Ромашка[br]Engineer: " in alert.message.text
+    assert [b["TEXT"] for b in alert.buttons] == ["I'll take it"]
+
+
+async def test_a_change_of_mind_to_a_low_score_posts_the_alert(service: Service) -> None:
+    service.configure(alert_dialog_id="chat77", change_window="1h")
+    await rated_low(service, 4)
+    assert team_chat(service) == []
+
+    assert press_change_button(service) == "change_offered"
+    await service.drain()
+    assert service.click(2) == "changed"
+    await service.drain()
+
+    (alert,) = team_chat(service)
+    assert alert.message.text == ALERT
