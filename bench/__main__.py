@@ -44,7 +44,9 @@ TERMS = """terms:
   p50/p99  the median and the 99th percentile of the times measured
   ack  the time from sending a webhook to receiving its answer (16 senders, kept-alive)
 
---report-page [--surveys S] [--requests R] times GET /admin instead (bench.report_page).
+--report-page [--surveys S] [--requests R] [--database-url URL] times GET /admin and GET
+/metrics with S surveys (a million) beside the release before, and bytes per survey, instead
+(bench.report_page).
 --soak [--minutes M] [--rate R] runs closures and clicks at R a second each for M minutes and
   prints the job queue, memory and CPU (bench.soak)."""
 

@@ -105,6 +105,14 @@ def least_seconds(requests: int, burst: int, drain_per_second: float) -> float:
     return max(0.0, (requests - burst) / drain_per_second)
 
 
+def least_label(least: float, requests: int, burst: int) -> str:
+    """The least time, saying why it is 0 when it is: fewer requests than the burst wait for
+    nothing (a run of 41 requests printed a bare "0.0 s", read as a broken figure)."""
+    if requests <= burst:
+        return f"{least:.1f} s ({requests} requests fit in the burst of {burst}: none waits)"
+    return f"{least:.1f} s"
+
+
 def _admitted(state: dict[str, Any]) -> int:
     """Requests the fake Bitrix24 let through its bucket so far."""
     return int(state["http_requests"]) - int(state.get("rejected_for_limit") or 0)
@@ -152,7 +160,7 @@ def _report_rate_limited(
             ("invited", f"{watched.invited} of {n}"),
             ("first webhook → all invited", took),
             ("Bitrix24 requests admitted (batch + single)", f"{requests} ({batches} batch)"),
-            ("least time the bucket allows for them", f"{least:.1f} s"),
+            ("least time the bucket allows for them", least_label(least, requests, burst)),
             (
                 "least time without batch (2 calls each)",
                 f"{least_seconds(2 * n, burst, drain):.0f} s",

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from bench.baseline import bench_naive, naive_on
-from bench.load import least_seconds
+from bench.load import least_label, least_seconds
 from bench.report import Report
 from harness.constants import ROOT, WEBHOOK_TOKEN
 from harness.payloads import closed_webhook
@@ -91,8 +91,15 @@ def test_the_report_page_benchmark_runs_as_the_readme_says() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "GET /admin p95" in done.stdout
-    assert "GET /admin, engineer and group filters, p95" in done.stdout
+    for figure in (
+        "GET /admin p50 / p95",
+        "GET /admin, engineer and group filters, p50 / p95",
+        "GET /metrics p50 / p95, no ANALYZE",
+        "GET /metrics p50 / p95, after ANALYZE",
+    ):
+        # Each beside the release before's: "p50 / p95  →  p50 / p95".
+        assert re.search(rf"{re.escape(figure)}.* ms  →  .* ms\n", done.stdout), figure
+    assert re.search(r"bytes per survey.* +[\d,]+  →  [\d,]+\n", done.stdout)
     assert re.search(r"surveys \(all in the last 30 days\) +30\n", done.stdout)
 
 
@@ -108,3 +115,8 @@ def test_the_benchmark_help_defines_its_terms() -> None:
     for term in ("N   ", "K   ", "P   ", "D   ", "p50/p99  ", "ack  "):
         assert f"\n  {term}" in done.stdout, term
     assert "\n--report-page" in done.stdout
+
+
+def test_the_least_time_says_why_it_is_zero() -> None:
+    assert least_label(0.0, 41, 50) == "0.0 s (41 requests fit in the burst of 50: none waits)"
+    assert least_label(500.0, 1050, 50) == "500.0 s"
