@@ -7,7 +7,7 @@ survey costs in bytes:
 (also `python -m bench --report-page …`). One database (a SQLite file in a temp dir, or a
 PostgreSQL database of its own beside --database-url) gets the schema of the release before
 (migration 0013) and `--surveys` surveys of the last 29 days with their jobs, written in bulk
-SQL (`bench/bulk.py`). The release before (commit BEFORE, taken from git) serves GET /admin
+SQL (`bench/running/bulk.py`). The release before (commit BEFORE, taken from git) serves GET /admin
 and GET /metrics from it; then the database is upgraded as a start of this release upgrades
 it (the per-day counts built, the indexes changed, SQLite converted to incremental
 auto-vacuum), and this release serves them. Each is timed in a process of its own through the
@@ -39,7 +39,7 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from bench.bulk import fill
+from bench.running.bulk import fill
 from bench.report import ms, percentile, table
 from bench.running.databases import fresh_database
 from harness.constants import ROOT
@@ -180,7 +180,7 @@ def database_bytes(engine: Engine) -> int:
 
 
 def seed(url: str, count: int) -> None:
-    """A database of this release with `count` surveys of the last 29 days (`bench.bulk`)."""
+    """A database of this release with `count` surveys of the last 29 days (`bench.running.bulk`)."""
     upgrade(url)
     engine = create_db_engine(url, pool_size=1)
     try:
