@@ -39,8 +39,8 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from bench.running.bulk import fill
 from bench.report import ms, percentile, table
+from bench.running.bulk import fill
 from bench.running.databases import fresh_database
 from harness.constants import ROOT
 from storage.db import create_db_engine
@@ -180,7 +180,7 @@ def database_bytes(engine: Engine) -> int:
 
 
 def seed(url: str, count: int) -> None:
-    """A database of this release with `count` surveys of the last 29 days (`bench.running.bulk`)."""
+    """A database of this release with `count` surveys of the last 29 days (`running.bulk`)."""
     upgrade(url)
     engine = create_db_engine(url, pool_size=1)
     try:
