@@ -9,6 +9,7 @@ is answered once with what happened to it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -91,12 +92,16 @@ async def take_away(
     others = [message_id for message_id in carrying if message_id != survey.message_id]
     if closing is None or not others:
         return _nothing
-    for message_id in others:
+
+    async def close(message_id: int) -> None:
         try:
             await vendors.messenger.edit(message_id, ChatMessage(closing))
         except MessageNotEditableError:
             # Too old to edit (a portal setting): a press on it is answered instead.
             log.info("survey.buttons_kept survey_id=%s message_id=%s", survey.id, message_id)
+
+    # All at once, so that they share a request (`bot.batching.shared`).
+    await asyncio.gather(*(close(message_id) for message_id in others))
 
     def forget(session: Session, _now: datetime) -> None:
         survey_messages.forget(session, message_ids=others)

@@ -8,6 +8,7 @@ same transaction that marks the job done, under the job's lease. A worker that l
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -223,8 +224,12 @@ async def close_invitation(
     outcome = buttons.outcome(survey)
     if outcome is None:
         return nothing
-    await _redraw(survey, vendors, outcome.message)
-    return await buttons.take_away(survey, vendors, outcome.closing, carrying)
+    # The invitation and the survey's other messages at once, so that they share a request.
+    _, forget = await asyncio.gather(
+        _redraw(survey, vendors, outcome.message),
+        buttons.take_away(survey, vendors, outcome.closing, carrying),
+    )
+    return forget
 
 
 async def _redraw(survey: Survey, vendors: Vendors, message: ChatMessage) -> None:
