@@ -109,6 +109,7 @@ class Redactor:
         # A secret may also appear URL-encoded (Bitrix24 appends CLIENT_ID to our URL).
         forms = {form for s in secrets if s for form in (s, quote(s, safe=""), quote_plus(s))}
         self._secrets = sorted(forms, key=len, reverse=True)
+        self.known = frozenset(s for s in secrets if s)
         # How far from a cut a secret (or an address) cut in two may reach.
         self.reach = max([_REACH, *map(len, forms)])
 
@@ -249,6 +250,12 @@ def install_redaction(secrets: Iterable[str]) -> None:
     global _redact
     _redact = Redactor(secrets)
     logging.setLogRecordFactory(_SafeRecord)
+
+
+def also_mask(secrets: Iterable[str]) -> None:
+    """Mask these secrets too (a portal's, opened after the start)."""
+    if not set(secrets) <= _redact.known:
+        install_redaction(_redact.known | set(secrets))
 
 
 def setup_logging(settings: Settings, **_: Any) -> None:

@@ -10,19 +10,25 @@ so the code that spoke to the one portal speaks to each.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
+from bridge.config.logs import also_mask
 from bridge.config.sealed import SealedSecretError
 from bridge.config.settings import Settings
 from storage import portals
 from storage.db import transaction
-from storage.portals import DEFAULT, Portal, PortalState
+from storage.portals import DEFAULT, DEFAULT_NUMBER, Portal, PortalState
 
 log = logging.getLogger(__name__)
+# A company (None: the closure named none) → its portal's number, or why it has none.
+Routes = dict[int | None, int | str]
 
 # What an unrouted closure's survey says, in the operator's list of undeliverable ones.
 NOT_CONNECTED = "company not connected to a portal"
@@ -30,6 +36,7 @@ PORTAL_REMOVED = "the company's portal was removed"
 # How long a portal read from the database is believed (an added or removed portal is seen
 # by a running service within this time).
 REFRESH_SECONDS = 10.0
+MISS_REREAD_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -107,3 +114,75 @@ def opened(portal: Portal, settings: Settings) -> PortalView:
 def context(name: str, column: str) -> str:
     """What a sealed value is bound to: its portal and its column."""
     return f"portal:{name}:{column}"
+
+
+class PortalDirectory:
+    """The portals, read from the database and believed for a few seconds."""
+
+    def __init__(
+        self, engine: Engine, settings: Settings, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._clock = clock
+        self._read_at: float | None = None
+        self._views: dict[int, PortalView] = {}
+
+    def _fresh(self) -> dict[int, PortalView]:
+        now = self._clock()
+        if self._read_at is None or now - self._read_at > REFRESH_SECONDS:
+            with transaction(self._engine) as session:
+                rows = portals.all_portals(session)
+            self._views = {}
+            for row in rows:
+                try:
+                    self._views[row.id] = view = opened(row, self._settings)
+                    also_mask(view.settings.secrets())
+                except SealedSecretError as exc:
+                    log.error("portal.unreadable portal=%s error=%s", row.name, exc)
+            self._read_at = now
+        return self._views
+
+    def numbered(self, number: int) -> PortalView | None:
+        """The portal with this number, unless removed or unknown."""
+        view = self._fresh().get(number)
+        return None if view is None or view.state == PortalState.REMOVED else view
+
+    def by_route(self, route_key: str) -> PortalView | None:
+        """The active portal whose event route has this key (a portal added a moment ago is
+        found: an unknown key reads the portals again, at most once a second)."""
+        found = self._routed(route_key)
+        read_at = self._read_at or 0.0
+        if found is None and self._clock() - read_at > MISS_REREAD_SECONDS:
+            self._read_at = None
+            found = self._routed(route_key)
+        return found
+
+    def _routed(self, route_key: str) -> PortalView | None:
+        for view in self._fresh().values():
+            if view.route_key == route_key and view.state != PortalState.REMOVED:
+                return view
+        return None
+
+    def views(self) -> list[PortalView]:
+        """Every portal that is not removed."""
+        return [v for v in self._fresh().values() if v.state != PortalState.REMOVED]
+
+
+def route_companies(session: Session, company_ids: Sequence[int | None]) -> Routes:
+    """Company id → the portal its closures go to, or why none: the company's own portal, else
+    `default`, else (once `default` is removed) "company not connected to a portal"."""
+    mapped = portals.company_portals(session, company_ids=[c for c in company_ids if c])
+    stored = portals.all_portals(session)
+    live = {p.id for p in stored if p.state != PortalState.REMOVED}
+    # The settings' portal is there until it is removed (before its row is stored, too).
+    removed = {p.id for p in stored} - live
+    fallback: int | str = NOT_CONNECTED if DEFAULT_NUMBER in removed else DEFAULT_NUMBER
+    routes: Routes = {}
+    for company in company_ids:
+        number = None if company is None else mapped.get(company)
+        if number is None:
+            routes[company] = fallback
+        else:
+            routes[company] = number if number in live else PORTAL_REMOVED
+    return routes

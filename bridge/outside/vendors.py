@@ -20,12 +20,13 @@ from sqlalchemy.engine import Engine
 from bot.choice import messenger_for
 from bot.client import BitrixClient
 from bot.messenger import Messenger
+from bot.portals.messengers import PortalMessengers
 from bridge.config.metrics import PrometheusObserver
 from bridge.config.settings import Settings
 from bridge.okdesk.client import OkdeskClient
 from bridge.okdesk.helpdesk import Helpdesk
 from bridge.outside.in_flight import InFlightCap, SmallPools
-from bridge.outside.portals import ensure_default
+from bridge.outside.portals import PortalDirectory, ensure_default
 from bridge.outside.priority import IntakeFirst, YieldingTransport
 from storage import budget
 from storage.db import transaction
@@ -37,7 +38,10 @@ class Vendors:
     """The outside world, as the jobs see it."""
 
     helpdesk: Helpdesk
+    # Every portal behind one Messenger: a message goes through the portal its ids name.
     messenger: Messenger
+    # The settings' own portal's messenger, as it is (the imbot.v2 poller fetches through it).
+    home: Messenger | None = None
 
 
 @dataclass(frozen=True)
@@ -113,10 +117,11 @@ async def open_vendors(
     transport: httpx.AsyncBaseTransport | None = None,
     priority: IntakeFirst | None = None,
 ) -> AsyncIterator[Vendors]:
-    """Clients for Okdesk and Bitrix24, each around a long-lived HTTP client whose requests in
-    flight are capped to its pool (`bridge.outside.in_flight`). With `priority`, each Okdesk
-    call waits while the service answers intake requests (`bridge.outside.priority`); Bitrix24
-    calls do not, their budget paces them (a granted request that waited would be lost)."""
+    """Clients for Okdesk and every Bitrix24 portal, each vendor around a long-lived HTTP
+    client whose requests in flight are capped to its pool (`bridge.outside.in_flight`). With
+    `priority`, each Okdesk call waits while the service answers intake requests
+    (`bridge.outside.priority`); Bitrix24 calls do not, their budget paces them (a granted
+    request that waited would be lost)."""
     # The settings' portal is the stored portal `default` (the first start after an upgrade
     # stores it), wherever vendors are opened: the service, or a worker run alone.
     await asyncio.to_thread(ensure_default, engine, settings, utcnow())
@@ -127,15 +132,16 @@ async def open_vendors(
     if priority is not None:
         okdesk = YieldingTransport(okdesk_way, priority)
     async with _http(settings, okdesk) as okdesk_http, _http(settings, bitrix_way) as bitrix:
-        shape = budget_shape(settings)
-        shared = SharedRequestBudget(
-            engine, name=shape.name, burst=shape.burst, per_second=shape.per_second
-        )
         observer = PrometheusObserver()
-        secret = settings.bitrix_client_id.get_secret_value()
-        client = BitrixClient(
-            bitrix, settings.bitrix_webhook_url, secret, shared, observer=observer
-        )
+        home = portal_messenger(bitrix, engine, settings, 0, observer)
+        directory = PortalDirectory(engine, settings)
+
+        async def load(number: int) -> Messenger | None:
+            view = await asyncio.to_thread(directory.numbered, number)
+            if view is None:
+                return None
+            return portal_messenger(bitrix, engine, view.settings, number, observer)
+
         yield Vendors(
             helpdesk=OkdeskClient(
                 okdesk_http,
@@ -143,8 +149,26 @@ async def open_vendors(
                 settings.okdesk_api_token.get_secret_value(),
                 observer=observer,
             ),
-            messenger=messenger_for(settings, client),
+            messenger=PortalMessengers(home, load),
+            home=home,
         )
+
+
+def portal_messenger(
+    http: httpx.AsyncClient,
+    engine: Engine,
+    settings: Settings,
+    number: int,
+    observer: PrometheusObserver,
+) -> Messenger:
+    """One portal's messenger: its own client, within its own shared request budget."""
+    shape = budget_shape(settings, number)
+    shared = SharedRequestBudget(
+        engine, name=shape.name, burst=shape.burst, per_second=shape.per_second
+    )
+    secret = settings.bitrix_client_id.get_secret_value()
+    client = BitrixClient(http, settings.bitrix_webhook_url, secret, shared, observer=observer)
+    return messenger_for(settings, client)
 
 
 def _http(settings: Settings, transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:

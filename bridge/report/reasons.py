@@ -24,6 +24,16 @@ _KNOWN: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
         ),
         (r"the ticket has no contact", "У заявки нет контакта", "The ticket has no contact"),
         (
+            r"company not connected to a portal",
+            "Компания не подключена ни к одному порталу Битрикс24",
+            "Company not connected to a portal",
+        ),
+        (
+            r"the company's portal was removed",
+            "Портал Битрикс24 компании удалён",
+            "The company's portal was removed",
+        ),
+        (
             r"the contact has no e-mail address in Okdesk",
             "У контакта нет e-mail в Okdesk",
             "The contact has no e-mail address in Okdesk",

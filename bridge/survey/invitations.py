@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -18,6 +18,7 @@ from typing import TypeVar
 from sqlmodel import Session
 
 from bot.messenger import ChatMessage
+from bot.portals.messengers import messenger_of
 from bot.texts import messages
 from bot.users import BitrixUser
 from bridge.config import metrics
@@ -49,6 +50,8 @@ class Invitations:
     recipients: dict[int, int] = field(default_factory=dict)
     # Batch index → the ticket as Okdesk showed it (None: a test invitation).
     tickets: dict[int, Ticket | None] = field(default_factory=dict)
+    # Batch index → the portal the person is looked up in (none: the settings' own).
+    portals: dict[int, int] = field(default_factory=dict)
 
 
 async def find_recipients(
@@ -56,13 +59,14 @@ async def find_recipients(
     vendors: Vendors,
     settings: Settings,
     written: dict[int, str] | None = None,
+    portals: Mapping[int, int | str] | None = None,
 ) -> Invitations:
     """Read each ticket as Okdesk shows it now, then find who to ask (one outcome per survey).
 
-    A ticket that is no longer done, or not in Okdesk at all, is asked nothing: the webhook
-    said it closed, Okdesk decides. Bitrix24 allows 2 requests a second, so the user lookups
-    share `batch` requests of up to 50 calls; Okdesk's reads go as its cap on requests in
-    flight allows (`bridge.outside.in_flight`).
+    A ticket no longer done, or not in Okdesk, is asked nothing: Okdesk decides. `portals`:
+    survey id → the portal its company's people are asked in (looked up by e-mail there only),
+    or why none; none given: the settings' own. User lookups share `batch` requests; Okdesk's
+    reads go as its cap on requests in flight allows (`bridge.outside.in_flight`).
     """
     batch = Invitations(
         surveys={
@@ -70,7 +74,8 @@ async def find_recipients(
         },
         outcomes=[nothing] * len(claimed),
     )
-    emails: dict[str, str] = {}
+    _route(batch, portals or {})
+    emails: dict[int, dict[str, str]] = {}
     ours = written or {}
     asking = [
         _requester(s, vendors, settings, ours.get(s.issue_id)) for s in batch.surveys.values()
@@ -84,16 +89,36 @@ async def find_recipients(
             if survey.bitrix_user_id is not None:
                 batch.recipients[survey.id] = survey.bitrix_user_id
             else:
-                emails[str(i)] = found.email
+                emails.setdefault(batch.portals.get(i, 0), {})[str(i)] = found.email
             continue
         batch.outcomes[i] = found
         del batch.surveys[i]
-    await _find_users(batch, emails, vendors)
+    for portal, some in emails.items():
+        await _find_users(batch, some, vendors, portal)
     return batch
 
 
-async def _find_users(batch: Invitations, emails: dict[str, str], vendors: Vendors) -> None:
-    for key, users in (await vendors.messenger.find_users_by_emails(emails)).items():
+def _route(batch: Invitations, portals: Mapping[int, int | str]) -> None:
+    """Each survey's portal; a survey whose company has none is undeliverable, saying why."""
+    for i, survey in list(batch.surveys.items()):
+        assert survey.id is not None
+        portal = portals.get(survey.id, 0)
+        if isinstance(portal, str) and survey.bitrix_user_id is None and not survey.is_test:
+            batch.outcomes[i] = _undeliverable(survey, portal)
+            del batch.surveys[i]
+        elif isinstance(portal, int):
+            batch.portals[i] = portal
+
+
+async def _find_users(
+    batch: Invitations, emails: dict[str, str], vendors: Vendors, portal: int
+) -> None:
+    try:
+        people = await messenger_of(vendors.messenger, portal)
+        found = await people.find_users_by_emails(emails)
+    except DeliveryError as exc:
+        found = dict.fromkeys(emails, exc)
+    for key, users in found.items():
         i = int(key)
         survey = batch.surveys[i]
         assert survey.id is not None

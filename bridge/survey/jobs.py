@@ -18,6 +18,8 @@ from sqlmodel import Session
 
 from bot.errors import MessageNotEditableError
 from bot.messenger import ChatMessage
+from bot.portals.ids import portal_of
+from bot.portals.messengers import messenger_of
 from bot.texts import messages
 from bridge.config.settings import Settings
 from bridge.outside import bot_removal
@@ -113,7 +115,8 @@ async def verify_reply(job: Job, vendors: Vendors, settings: Settings) -> Effect
         reply_text=payload.get("reply_text"),
     )
     survey_id = int(payload["survey_id"])
-    owner = await vendors.messenger.token_owner(str(payload["access_token"]))
+    people = await messenger_of(vendors.messenger, portal_of(answer.user_id))
+    owner = await people.token_owner(str(payload["access_token"]))
     if owner == answer.user_id:
 
         def rate(session: Session, now: datetime) -> None:

@@ -25,7 +25,7 @@ from bridge.outside.vendors import open_vendors
 from bridge.survey import closures
 from bridge.web.limits import install_limits
 from bridge.web.polling import start_polling
-from bridge.web.routes import admin, bitrix, bitrix_v2, health, metrics, okdesk
+from bridge.web.routes import admin, bitrix, bitrix_v2, health, metrics, okdesk, portal_events
 from bridge.web.routes.state import App
 from bridge.web.server import limits_of
 from bridge.worker.loop import Worker
@@ -57,7 +57,7 @@ def create_app(
         # A redirect would repeat the secret ?token= in its Location and echo the Host header.
         redirect_slashes=False,
     )
-    for routes in (okdesk, bitrix, bitrix_v2, health, metrics):
+    for routes in (okdesk, bitrix, bitrix_v2, portal_events, health, metrics):
         app.include_router(routes.router)
     if settings.admin_token is not None:
         # Without ADMIN_TOKEN the report does not exist (404), rather than refuse everyone.
@@ -95,7 +95,7 @@ def _lifespan(
                 if not settings.placeholders():
                     # Fetching events is the web side's intake, not the worker's: every
                     # replica may poll (one at a time, by lease), WORKER_ENABLED or not.
-                    tasks += start_polling(state, vendors.messenger, stop)
+                    tasks += start_polling(state, vendors.home or vendors.messenger, stop)
                 yield
                 stop.set()
                 for task in tasks:

@@ -76,6 +76,13 @@ class MemberCheck:
             change(session, self.clock())
 
 
+def pinned_member(auth: EventAuth, member_id: str | None) -> bool:
+    """Whether an added portal's event carries the `member_id` pinned for it (not pinned:
+    any, as for the settings' portal; the route key, URL secret and application token are what
+    authenticate)."""
+    return member_id is None or (bool(auth.member_id) and same_secret(auth.member_id, member_id))
+
+
 MISMATCH = StatusKey.BITRIX_MEMBER_MISMATCH
 AUTH_KEYS = StatusKey.BITRIX_EVENT_AUTH
 

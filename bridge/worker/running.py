@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from bridge.config.settings import Settings
+from bridge.outside.portals import route_companies
 from bridge.outside.vendors import Vendors
 from bridge.survey import asking, invitations, jobs
 from bridge.team import posting
@@ -71,9 +72,9 @@ class JobRunner:
         """Run a batch of invitations: find the people, record them, send."""
         try:
             loaded = await asyncio.to_thread(self._load_surveys, claimed)
-            written = await asyncio.to_thread(self._rates_written, loaded)
+            written, routes = await asyncio.to_thread(self._before_asking, loaded)
             batch = await invitations.find_recipients(
-                loaded, self._vendors, self._settings, written
+                loaded, self._vendors, self._settings, written, routes
             )
             # Issue 10: the cooldown (the person is known now) and their language; the
             # recipients are recorded in the same transaction, before sending.
@@ -101,11 +102,16 @@ class JobRunner:
     def _load_surveys(self, claimed: list[Job]) -> list[Survey | None]:
         return [self._load_survey(job) for job in claimed]
 
-    def _rates_written(self, loaded: list[Survey | None]) -> dict[int, str]:
-        """What our earlier surveys of these tickets left in Okdesk (a reopened ticket)."""
-        issue_ids = [survey.issue_id for survey in loaded if survey is not None]
+    def _before_asking(
+        self, loaded: list[Survey | None]
+    ) -> tuple[dict[int, str], dict[int, int | str]]:
+        """What our earlier surveys of these tickets left in Okdesk (a reopened ticket), and
+        the portal each survey's company goes to (or why none), read in one transaction."""
+        some = [survey for survey in loaded if survey is not None and survey.id is not None]
         with transaction(self._engine) as session:
-            return surveys.rates_written(session, issue_ids=issue_ids)
+            written = surveys.rates_written(session, issue_ids=[s.issue_id for s in some])
+            routes = route_companies(session, [s.company_id for s in some])
+        return written, {s.id: routes[s.company_id] for s in some if s.id is not None}
 
     async def _record(self, results: list[tuple[Job, jobs.Outcome]]) -> None:
         """Record outcomes; what the database refuses is recorded again, never redone."""

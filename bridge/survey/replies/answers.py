@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bot.portals.ids import same_portal
 from bot.reading.replies import ReplyKind, read_reply
 from bot.texts import messages
 from bot.texts.messages import Language
@@ -112,6 +113,8 @@ def _record(session: Session, settings: Settings, answer: Answer, now: datetime)
         return AnswerOutcome.REPLAYED
     if answer.survey_token is not None:
         survey = surveys.survey_by_token(session, token=answer.survey_token)
+        if survey is not None and not same_portal(survey.bitrix_user_id, answer.user_id):
+            survey = None  # another portal's button is no survey here (bot.portals.ids)
     else:
         routed = typed.route(session, settings, answer, now)
         if routed.outcome is not None:

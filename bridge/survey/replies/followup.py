@@ -18,6 +18,8 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from bot.portals.ids import portal_of
+from bot.portals.messengers import messenger_of
 from bot.texts import messages
 from bridge.config.settings import Settings
 from bridge.outside.vendors import Vendors
@@ -112,7 +114,11 @@ async def _verify(job: Job, survey: Survey, vendors: Vendors) -> Effect:
     payload = json.loads(job.payload)
     token = str(payload.get("access_token") or "") if isinstance(payload, dict) else ""
     user_id = payload.get("user_id") if isinstance(payload, dict) else None
-    owner = await vendors.messenger.token_owner(token) if token else None
+    owner = None
+    if token and isinstance(user_id, int):
+        # Asked of the person's own portal only (bot.portals.ids): ids repeat across portals.
+        people = await messenger_of(vendors.messenger, portal_of(user_id))
+        owner = await people.token_owner(token)
     survey_id = survey.id
     assert survey_id is not None
     if owner is not None and owner == user_id == survey.bitrix_user_id:

@@ -24,15 +24,18 @@ from bot.events import (
     parse_event,
 )
 from bot.origin import Refusal, refusal
+from bot.portals.ids import ForeignIdError, scoped_event
 from bot.texts.form import EventFormatError
 from bot.texts.messages import RATE_COMMAND
 from bot.texts.team import parse_take_params
 from bridge.config.settings import Settings
 from bridge.outside import bot_removal
+from bridge.outside.portals import PortalView
 from bridge.outside.priority import intake_accepted
 from bridge.survey import languages
 from bridge.survey.replies import answers, changes
 from bridge.team import taking as team_taking
+from bridge.web.installation import pinned_member
 from bridge.web.intake import (
     BITRIX_MAX_BODY,
     BITRIX_OPENAPI,
@@ -67,14 +70,14 @@ async def bitrix_events(request: Request, state: State) -> dict[str, str]:
         parsed = parse_event(body)
     except EventFormatError as exc:
         raise HTTPException(400, str(exc)) from None
-    _refuse_another_portal(parsed, state.settings)
+    refuse_another_portal(parsed, state.settings)
     intake_accepted(request)  # from now on the worker waits (bridge.outside.priority)
     await asyncio.to_thread(handle_events, state, parsed)
     state.wake_worker()
     return {"result": "ok"}
 
 
-def _refuse_another_portal(parsed: ParsedEvent, settings: Settings) -> None:
+def refuse_another_portal(parsed: ParsedEvent, settings: Settings) -> None:
     why = refusal(
         parsed.auth,
         application_token=settings.expected_application_token,
@@ -93,26 +96,47 @@ def _refuse_another_portal(parsed: ParsedEvent, settings: Settings) -> None:
         raise HTTPException(403, _REFUSED[why])
 
 
-def handle_events(state: App, parsed: ParsedEvent, *, may_lack_member: bool = False) -> None:
-    """An authenticated request's events, from our portal's installation, stored."""
+def handle_events(
+    state: App,
+    parsed: ParsedEvent,
+    *,
+    may_lack_member: bool = False,
+    portal: PortalView | None = None,
+) -> None:
+    """An authenticated request's events, from our portal's installation (`portal`: an added
+    portal's, through its own route), stored."""
     if any(_speaks_for_someone_else(event) for event in parsed.events):
         log.warning("bitrix.event_refused reason=dialog event=%s", parsed.name)
         raise HTTPException(403, "a private chat's DIALOG_ID must be the person who wrote in it")
     # In the request's one worker thread: the installation check may write the database.
-    if not state.installation.admits(parsed.auth, may_lack=may_lack_member):
+    admitted = (
+        state.installation.admits(parsed.auth, may_lack=may_lack_member)
+        if portal is None
+        else pinned_member(parsed.auth, portal.settings.bitrix_member_id)
+    )
+    if not admitted:
         log.warning("bitrix.event_refused reason=member_id event=%s", parsed.name)
         raise HTTPException(403, "the event comes from another portal installation")
     now = state.clock()
     for event in parsed.events:
-        handle_event(state, event, parsed.auth.access_token, now)
+        handle_event(state, event, parsed.auth.access_token, now, portal)
 
 
-def handle_event(state: App, event: Event, access_token: str, now: datetime) -> None:
-    """What one authentic event means, stored (posted to us, or fetched: imbot.v2)."""
+def handle_event(
+    state: App, event: Event, access_token: str, now: datetime, portal: PortalView | None = None
+) -> None:
+    """What one authentic event means, stored (posted to us, or fetched: imbot.v2); an added
+    portal's ids are scoped by it first (`bot.portals.ids`)."""
     settings = state.settings
-    if not state.ours(event):
+    if not state.ours(event, portal):
         log.warning("bitrix.event_ignored reason=another_bot event=%s", type(event).__name__)
         return
+    if portal is not None:
+        try:
+            event = scoped_event(event, portal.number)
+        except ForeignIdError:
+            log.warning("bitrix.event_ignored reason=id_range event=%s", type(event).__name__)
+            return
     if _speaks_for_someone_else(event):
         log.warning("bitrix.event_ignored reason=dialog event=%s", type(event).__name__)
         return

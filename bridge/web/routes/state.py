@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from bot.events import Event, addressed_to
 from bot.messenger import Messenger
 from bridge.config.settings import Settings
+from bridge.outside.portals import PortalDirectory, PortalView
 from bridge.report.html import guard
 from bridge.rules.decisions import ClosureDecision
 from bridge.survey import closures
@@ -45,6 +46,7 @@ class App:
         # /admin: wrong tokens per address, and the forms already posted (issue 23, p11).
         self.admin_guesses = SenderLimit(guard.GUESSES_PER_MINUTE)
         self.installation = MemberCheck(engine, clock, settings.bitrix_member_id)
+        self.portals = PortalDirectory(engine, settings)
         self.status_changes: GroupCommit[tuple[closures.StatusChange, datetime], ClosureDecision]
         self.status_changes = GroupCommit(
             partial(closures.record_status_changes, engine, settings),
@@ -55,8 +57,12 @@ class App:
         # Settings do not change while the app runs: checked once, not on every request.
         self.placeholders = frozenset(settings.placeholders())
 
-    def ours(self, event: Event) -> bool:
-        """Whether an event is for our bot (by id once known, else by code)."""
+    def ours(self, event: Event, portal: PortalView | None = None) -> bool:
+        """Whether an event is for our bot (by id once known, else by code); an added portal's
+        event, for that portal's bot."""
+        if portal is not None and portal.number != 0:
+            mine = portal.settings
+            return addressed_to(event, mine.bitrix_bot_id, mine.bitrix_bot_code)
         known = self.chat.known_bot_id() if self.chat is not None else None
         settings = self.settings
         v1_bot = settings.bitrix_bot_id
