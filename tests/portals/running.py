@@ -11,10 +11,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from harness.payloads import closed_webhook
 from harness.processes import Fakes, fakes_process, free_port, process_env, service_env
 
 KEY = base64.b64encode(os.urandom(32)).decode()
+ACME = 4242  # the client company the tests connect to the portal `acme`
+HOME = 2058  # the fixture's company: connected to none, so the settings' portal asks
+
+
+def closed(issue_id: int, company: int) -> dict[str, Any]:
+    """The closure webhook of a ticket of `company`."""
+    payload = closed_webhook(issue_id)
+    payload["issue"]["client"]["company"]["id"] = company
+    return payload
 
 
 @dataclass

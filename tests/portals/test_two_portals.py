@@ -12,23 +12,15 @@ from typing import Any
 
 import httpx
 
-from harness.payloads import closed_webhook, event_body
+from harness.payloads import event_body
 from harness.processes import Service, register_bot
 from harness.waiting import wait_for
 from storage.db import create_db_engine
 from storage.tables import Survey
 from tests.databases import surveys
-from tests.portals.running import Portals, two_portals
+from tests.portals.running import ACME, HOME, Portals, closed, two_portals
 
-ACME = 4242  # the client company connected to the portal `acme`
 ADMIN = "admin-token-0123456789abcdef0123"
-HOME = 2058  # the fixture's company: connected to none, so the settings' portal asks
-
-
-def _closed(issue_id: int, company: int) -> dict[str, Any]:
-    payload = closed_webhook(issue_id)
-    payload["issue"]["client"]["company"]["id"] = company
-    return payload
 
 
 def _invitation(portals: Portals, which: str, issue_id: int) -> dict[str, Any] | None:
@@ -98,8 +90,8 @@ def test_each_company_is_asked_in_its_own_portal_and_answers_stay_there(
         _serving(portals, tmp_path, [101, 102]) as service,
     ):
         send = service.senders()
-        assert send.webhook(_closed(101, ACME)).status_code == 200
-        assert send.webhook(_closed(102, HOME)).status_code == 200
+        assert send.webhook(closed(101, ACME)).status_code == 200
+        assert send.webhook(closed(102, HOME)).status_code == 200
         wait_for(lambda: _invitation(portals, "bitrix:1", 101) is not None)
         wait_for(lambda: _invitation(portals, "bitrix", 102) is not None)
         acme, home = _invitation(portals, "bitrix:1", 101), _invitation(portals, "bitrix", 102)
@@ -131,8 +123,8 @@ def test_without_a_default_portal_an_unconnected_company_is_undeliverable(
     ):
         assert portals.admin("portal", "remove", "default").code == 0
         send = service.senders()
-        assert send.webhook(_closed(103, HOME)).status_code == 200
-        assert send.webhook(_closed(104, ACME)).status_code == 200
+        assert send.webhook(closed(103, HOME)).status_code == 200
+        assert send.webhook(closed(104, ACME)).status_code == 200
         wait_for(lambda: _invitation(portals, "bitrix:1", 104) is not None)
         wait_for(lambda: _survey(database_url, 103).state == "undeliverable")
         page = httpx.get(service.url + "/admin", headers={"Authorization": f"Bearer {ADMIN}"})
