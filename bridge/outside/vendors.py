@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -134,14 +134,7 @@ async def open_vendors(
     async with _http(settings, okdesk) as okdesk_http, _http(settings, bitrix_way) as bitrix:
         observer = PrometheusObserver()
         home = portal_messenger(bitrix, engine, settings, 0, observer)
-        directory = PortalDirectory(engine, settings)
-
-        async def load(number: int) -> Messenger | None:
-            view = await asyncio.to_thread(directory.numbered, number)
-            if view is None:
-                return None
-            return portal_messenger(bitrix, engine, view.settings, number, observer)
-
+        load = _loader(bitrix, engine, PortalDirectory(engine, settings), observer)
         yield Vendors(
             helpdesk=OkdeskClient(
                 okdesk_http,
@@ -169,6 +162,23 @@ def portal_messenger(
     secret = settings.bitrix_client_id.get_secret_value()
     client = BitrixClient(http, settings.bitrix_webhook_url, secret, shared, observer=observer)
     return messenger_for(settings, client)
+
+
+def _loader(
+    http: httpx.AsyncClient,
+    engine: Engine,
+    directory: PortalDirectory,
+    observer: PrometheusObserver,
+) -> Callable[[int], Awaitable[Messenger | None]]:
+    """Builds an added portal's messenger from its stored row (None: removed or unknown)."""
+
+    async def load(number: int) -> Messenger | None:
+        view = await asyncio.to_thread(directory.numbered, number)
+        if view is None:
+            return None
+        return portal_messenger(http, engine, view.settings, number, observer)
+
+    return load
 
 
 def _http(settings: Settings, transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:

@@ -63,10 +63,8 @@ async def find_recipients(
 ) -> Invitations:
     """Read each ticket as Okdesk shows it now, then find who to ask (one outcome per survey).
 
-    A ticket no longer done, or not in Okdesk, is asked nothing: Okdesk decides. `portals`:
-    survey id → the portal its company's people are asked in (looked up by e-mail there only),
-    or why none; none given: the settings' own. User lookups share `batch` requests; Okdesk's
-    reads go as its cap on requests in flight allows (`bridge.outside.in_flight`).
+    A ticket no longer done, or not in Okdesk, is asked nothing. `portals`: survey id → the
+    portal its people are looked up in by e-mail (none given: the settings' own), or why none.
     """
     batch = Invitations(
         surveys={

@@ -112,9 +112,8 @@ def _record(session: Session, settings: Settings, answer: Answer, now: datetime)
     ):
         return AnswerOutcome.REPLAYED
     if answer.survey_token is not None:
-        survey = surveys.survey_by_token(session, token=answer.survey_token)
-        if survey is not None and not same_portal(survey.bitrix_user_id, answer.user_id):
-            survey = None  # another portal's button is no survey here (bot.portals.ids)
+        found = surveys.survey_by_token(session, token=answer.survey_token)
+        survey = found if found and same_portal(found.bitrix_user_id, answer.user_id) else None
     else:
         routed = typed.route(session, settings, answer, now)
         if routed.outcome is not None:
