@@ -5,6 +5,7 @@ through one portal touches the other's survey. A company connected to no portal,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,6 +63,16 @@ def _serving(portals: Portals, tmp_path: Path, issue_ids: list[int]) -> Iterator
         service.stop()
     log = (tmp_path / "service.log").read_text()
     assert "Traceback" not in log, log[-3000:]
+    # The client's secrets, opened by the service, never reach its log.
+    (bot,) = portals.fakes.state("bitrix:1")["bots"].values()
+    code = portals.client_webhook.rstrip("/").rsplit("/", 1)[-1]
+    token = bot["EVENT_HANDLER"].split("token=")[-1].split("&")[0]
+    assert not {code, bot["CLIENT_ID"], token} & {w for w in _words(log)}
+
+
+def _words(log: str) -> set[str]:
+    """Every run of URL-safe characters in the log (where a secret would show whole)."""
+    return set(re.findall(r"[A-Za-z0-9_-]+", log))
 
 
 def _forged_click(portals: Portals, params: str) -> httpx.Response:
