@@ -15,12 +15,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.config.settings import Settings
-from storage import polling, status
+from storage import polling, portals, status
 from storage.db import ping, transaction
+from storage.portals import Portal
 from storage.status import StatusKey
 from storage.tables import utcnow
 
 POLL_LAG = "poll_lag"
+PORTALS = "portals"
 
 
 class PollerPulse(Protocol):
@@ -86,6 +88,8 @@ async def readiness(
         "checks": checks,
         "worker_last_run": facts.get(StatusKey.WORKER_HEARTBEAT),
         "bitrix_webhook_owner": _owner_said(facts.get(StatusKey.WEBHOOK_OWNER)),
+        # Each portal's state, shown (one portal's trouble is never the service's).
+        "portals": facts.get(PORTALS, {}),
     }
     if settings.fetches_events:
         body["bitrix_poll_lag_seconds"] = lag
@@ -129,9 +133,17 @@ def _stored_facts(engine: Engine) -> dict[str, Any]:
         )
         found = {key: status.get_status(session, key=key) for key in keys}
         lag = polling.poll_lag(session, now=utcnow())
+        stored = portals.all_portals(session)
     facts: dict[str, Any] = {key: fact.value if fact else None for key, fact in found.items()}
     facts[POLL_LAG] = None if lag is None else round(lag, 1)
+    facts[PORTALS] = {p.name: _portal_state(p) for p in stored}
     return facts
+
+
+def _portal_state(portal: Portal) -> str:
+    """A portal's state as /readyz shows it (`blocked until …` with its time)."""
+    until = portal.blocked_until
+    return str(portal.state) if until is None else f"{portal.state} until {until.isoformat()}"
 
 
 def _member_check(settings: Settings, mismatch: str | None) -> str:

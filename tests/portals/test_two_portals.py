@@ -121,6 +121,8 @@ def test_each_company_is_asked_in_its_own_portal_and_answers_stay_there(
         pressed = {"message_id": home["ID"], "user_id": 27, "button": 1}
         assert portals.fakes.control("bitrix", "press", pressed)["status"] == 200
         wait_for(lambda: _rates(portals, 102) == ["bad"])
+        ready = httpx.get(service.url + "/readyz").json()
+    assert ready["portals"] == {"default": "active", "acme": "active"}
     assert _survey(database_url, 101).score == 4
     assert _survey(database_url, 102).score == 2
 
@@ -140,6 +142,8 @@ def test_without_a_default_portal_an_unconnected_company_is_undeliverable(
         wait_for(lambda: _survey(database_url, 103).state == "undeliverable")
         page = httpx.get(service.url + "/admin", headers={"Authorization": f"Bearer {ADMIN}"})
         home = portals.fakes.state("bitrix")
+        ready = httpx.get(service.url + "/readyz").json()
+    assert ready["portals"] == {"default": "removed", "acme": "active"}
     assert home["bots"] == {} and not any("№103" in m["MESSAGE"] for m in home["messages"].values())
     unconnected = _survey(database_url, 103)
     assert unconnected.reason == "company not connected to a portal"
