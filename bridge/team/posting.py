@@ -4,7 +4,7 @@ A team message is posted by one job attempt at a time. Before the message goes t
 the attempt records that it is sending (its lease); when Bitrix24 answers, the message id is
 recorded with the job's end. An attempt that finds another's mark left behind knows that one
 died between sending and recording: Bitrix24 has no way to ask what a bot posted, so the
-message may be in the chat or not, and it is never sent again (`unsure_at`, shown on /admin).
+message may be in the chat or not, and it is never sent again (`unsure_at` on its row).
 A failure before Bitrix24 took it frees the mark, and the job is retried like any other.
 
 An alert already posted is edited: it shows what is known now (the person's words, who took
