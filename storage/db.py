@@ -78,10 +78,11 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite would defer it).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    # Takes effect on a new file only (before its first table); `use_incremental_vacuum`
+    # converts an older one once. Not asked of a file in use: it would want the write lock.
+    if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
     for pragma in (
-        # Takes effect on a new file only (before its first table); `use_incremental_vacuum`
-        # converts an older one once.
-        "auto_vacuum=INCREMENTAL",
         "journal_mode=WAL",
         f"busy_timeout={BUSY_TIMEOUT_MS}",
         "synchronous=NORMAL",
