@@ -3,9 +3,9 @@
 A sealed value reads `aesgcm:<key id>:<base64 of nonce + ciphertext>`. The key id (the first 8
 hex digits of the key's SHA-256) names the key that sealed it, so a key can be rotated: the new
 key goes to `SECRETS_KEY`, the old one to `SECRETS_KEY_PREVIOUS` (still opens, never seals),
-and `python -m bridge.admin portal rekey` seals everything again under the new one. Each value
-is bound to what it is (`context`, e.g. `portal:acme:webhook_url`), so a sealed value copied
-into another portal's row or column does not open.
+and `python -m bridge.admin portal add` run again for each portal reseals it under the new
+one. Each value is bound to what it is (`context`, e.g. `portal:acme:webhook_url`), so a
+sealed value copied into another portal's row or column does not open.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class SecretBox:
         return plain.decode()
 
     def sealed_with_current(self, sealed: str) -> bool:
-        """Whether the value is sealed with the current key (else `rekey` reseals it)."""
+        """Whether the value is sealed with the current key (else `portal add` again reseals it)."""
         return sealed.split(":")[1:2] == [self.current_id]
 
 
