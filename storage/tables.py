@@ -31,6 +31,7 @@ def _when() -> Any:
 WORDS = "(reply_text <> '' OR followup_text <> '')"
 # Set only while due: the sweeps read due rows, and the index holds no row as NULL.
 _WHILE_DUE = ("deadline_at", "remind_at", "change_until")
+COMPANY = "company_name IS NOT NULL"  # the report filtered by a company, counted directly
 
 
 class SurveyState(StrEnum):
@@ -84,6 +85,7 @@ class Survey(SQLModel, table=True):
         Index("ix_survey_state_updated", "state", "updated_at"),
         # The report page's period when a filter is not counted by day (storage.reading.report).
         Index("ix_survey_report", "created_at", "is_test", "automatic", "score"),
+        Index("ix_survey_company", "company_name", "created_at", **where(COMPANY)),
         # People's words, newest first per score (storage.reading.report_words.written).
         Index("ix_survey_comments", "score", "id", **where(WORDS)),
         Index("ix_survey_state_test", "state", "is_test"),
@@ -93,8 +95,7 @@ class Survey(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     token: str = Field(max_length=32, unique=True)
     issue_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
-    # Equal to issue_id while this is the ticket's current survey, NULL once the ticket is
-    # reopened: the unique index makes "one survey per closure" hold across replicas.
+    # issue_id while this is the ticket's current survey, NULL once it is reopened: unique.
     current_issue_id: int | None = Field(
         default=None, sa_column=Column(BigInteger, nullable=True, unique=True)
     )
@@ -135,8 +136,7 @@ class Survey(SQLModel, table=True):
     # was queued: a survey is reminded at most once.
     remind_at: datetime | None = _when()
     reminded_at: datetime | None = _when()
-    # The engineer's Okdesk employee id from the closure webhook (the automatic comment's
-    # author unless OKDESK_COMMENT_AUTHOR_ID is set).
+    # The engineer's Okdesk id (the automatic comment's author, or OKDESK_COMMENT_AUTHOR_ID).
     engineer_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     # --- follow-up and change of mind (bridge.survey.replies: followup, changes) ---
     # The question after a rating ("what went wrong?") was asked, and is open until then.

@@ -12,7 +12,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -46,27 +48,30 @@ def opened(database_url: str) -> Iterator[Engine]:
         engine.dispose()
 
 
+def rated_survey(issue_id: int, now: datetime, score: int = 4, **fields: Any) -> Survey:
+    """A survey the person rated `score` (its rating not yet in Okdesk unless `fields` say)."""
+    return Survey(
+        token=surveys.new_survey_token(),
+        issue_id=issue_id,
+        current_issue_id=issue_id,
+        state=SurveyState.RATED,
+        language="ru",
+        contact_id=CONTACT_ID,
+        bitrix_user_id=USER_ID,
+        score=score,
+        rated_by=USER_ID,
+        created_at=now,
+        updated_at=now,
+        answered_at=now,
+        **fields,
+    )
+
+
 def seed_rated(engine: Engine, issue_ids: Iterable[int], score: int = 4) -> None:
     """Rated surveys, each with its send_rating job due now (in one transaction)."""
     now = utcnow()
     with transaction(engine) as session:
-        rated = [
-            Survey(
-                token=surveys.new_survey_token(),
-                issue_id=issue_id,
-                current_issue_id=issue_id,
-                state=SurveyState.RATED,
-                language="ru",
-                contact_id=CONTACT_ID,
-                bitrix_user_id=USER_ID,
-                score=score,
-                rated_by=USER_ID,
-                created_at=now,
-                updated_at=now,
-                answered_at=now,
-            )
-            for issue_id in issue_ids
-        ]
+        rated = [rated_survey(issue_id, now, score) for issue_id in issue_ids]
         session.add_all(rated)
         session.flush()
         for survey in rated:

@@ -12,15 +12,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from harness.constants import CONTACT_ID, USER_ID
 from harness.processes import Fakes, fakes_process, free_port
 from harness.waiting import wait_for
 from storage import queue
 from storage.db import transaction
-from storage.survey import surveys
-from storage.tables import JobKind, JobState, Survey, SurveyState, utcnow
+from storage.tables import JobKind, JobState, utcnow
 from storage.team import posts
-from tests.chaos.processes import GENTLY, environment, opened, register_bot, settled, worker
+from tests.chaos.processes import (
+    GENTLY,
+    environment,
+    opened,
+    rated_survey,
+    register_bot,
+    settled,
+    worker,
+)
 from tests.chaos.test_crash_points import lease_ran_out, run_once
 from tests.databases import jobs
 
@@ -35,22 +41,7 @@ def seed_low_ratings(engine: Engine, issue_ids: Iterable[int], jobs_each: int = 
     now = utcnow()
     with transaction(engine) as session:
         rated = [
-            Survey(
-                token=surveys.new_survey_token(),
-                issue_id=issue_id,
-                current_issue_id=issue_id,
-                state=SurveyState.RATED,
-                language="ru",
-                contact_id=CONTACT_ID,
-                bitrix_user_id=USER_ID,
-                score=2,
-                rated_by=USER_ID,
-                engineer="Алексей Карпенко",
-                created_at=now,
-                updated_at=now,
-                answered_at=now,
-                rating_sent_at=now,
-            )
+            rated_survey(issue_id, now, 2, engineer="Алексей Карпенко", rating_sent_at=now)
             for issue_id in issue_ids
         ]
         session.add_all(rated)

@@ -12,27 +12,13 @@ from typing import Any
 
 import pytest
 
-from tests.browsers import chromium, playwright_or_skip
-from tests.sandbox.running import RunningSandbox, sandbox_process
+from tests.browsers import playwright_or_skip
+from tests.sandbox.running import RunningSandbox
 
 SHOTS = Path(__file__).parent / "screenshots"
 WAIT_MS = 20_000
 
 sync_api = playwright_or_skip()
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory, api: str) -> Iterator[RunningSandbox]:
-    """One `python -m sandbox --bitrix-api API` for the module."""
-    with sandbox_process(tmp_path_factory.mktemp("sandbox"), "--bitrix-api", api) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Headless Chromium, the system's (Playwright never downloads a browser here)."""
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

@@ -8,15 +8,13 @@ imbot.v2; screenshots in tests/sandbox/screenshots/ (git-ignored) for a person t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.browsers import chromium, playwright_or_skip
-from tests.sandbox.running import RunningSandbox, sandbox_process
+from tests.browsers import playwright_or_skip
+from tests.sandbox.running import RunningSandbox
 
 SHOTS = Path(__file__).parent / "screenshots"
 WAIT_MS = 20_000
@@ -25,19 +23,6 @@ DESKTOP = {"width": 1360, "height": 1000}
 TICKET = 314601  # Иван Петров's: «Принтер в бухгалтерии замял бумагу»
 
 sync_api = playwright_or_skip()
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory, api: str) -> Iterator[RunningSandbox]:
-    """One `python -m sandbox --bitrix-api API` for the module."""
-    with sandbox_process(tmp_path_factory.mktemp("sandbox"), "--bitrix-api", api) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as browser:
-        yield browser
 
 
 def _shoot(page: Any, name: str, api: str) -> None:

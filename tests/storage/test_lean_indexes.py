@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import ClauseElement
+from sqlmodel import col
 
 from storage import queue
 from storage.db import reading, transaction
+from storage.reading import report
 from storage.survey import surveys
 from storage.tables import Job, JobKind, JobState, Survey, SurveyState
 
@@ -104,3 +106,31 @@ def test_the_timeout_sweep_reads_only_surveys_that_wait(engine: Engine) -> None:
         sweep = surveys.due_statement(Survey.deadline_at, now=NOW, limit=10)
         assert "ix_survey_deadline_at" in _plan(connection, sweep)
         connection.rollback()
+
+
+def test_the_report_filtered_by_a_company_reads_only_that_companys_surveys(engine: Engine) -> None:
+    companies = [f"ООО Компания {n % 50}" for n in range(1, 400)]
+    with transaction(engine) as session:
+        for n, company in enumerate(companies, start=1):
+            survey = _waiting(n)
+            survey.company_name = company
+            session.add(survey)
+    _analyze(engine)
+    where = report.matching(company="ООО Компания 7")
+    statement = (
+        select(func.count())
+        .select_from(Survey)
+        .where(
+            col(Survey.created_at) >= NOW - timedelta(days=30),
+            col(Survey.created_at) <= NOW,
+            *where,
+        )
+    )
+    with engine.connect() as connection:
+        assert "ix_survey_company" in _plan(connection, statement)
+        connection.rollback()
+    with reading(engine) as session:
+        counted = report.cells(
+            session, start=NOW - timedelta(days=1), end=NOW + timedelta(1), where=where
+        )
+    assert sum(cell.count for cell in counted) == companies.count("ООО Компания 7")
