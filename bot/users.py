@@ -13,6 +13,9 @@ from bot.wire import Answer, php_map
 from outbound.errors import DeliveryError, RejectedError
 
 USER_FIELDS = ("ID", "EMAIL", "ACTIVE", "USER_TYPE")
+# The scopes a webhook needs, each served by any of those named: `imbot` for the bot, and
+# `user` or `user_basic` to find people by e-mail (§6). `profile` needs none.
+NEEDED_SCOPES = {"imbot": ("imbot",), "user": ("user", "user_basic")}
 
 
 @dataclass(frozen=True)

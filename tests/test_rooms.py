@@ -23,10 +23,13 @@ MAY_IMPORT = {
     "outside": {"config", "okdesk"},
     "survey": {"config", "okdesk", "rules", "outside"},
     "report": {"config"},
+    "portals": {"config", "rules", "outside"},
     "team": {"config", "okdesk", "rules", "outside", "survey", "report"},
     "worker": {"config", "okdesk", "rules", "outside", "survey", "report", "team"},
-    "web": {"config", "okdesk", "rules", "outside", "survey", "worker", "report", "team"},
-    "admin": {"config", "okdesk", "rules", "outside", "survey", "worker", "report", "team", "web"},
+    "web": {"config", "okdesk", "rules", "outside", "survey", "worker", "report", "team"}
+    | {"portals"},
+    "admin": {"config", "okdesk", "rules", "outside", "survey", "worker", "report", "team"}
+    | {"portals", "web"},
 }
 # The pure core decides; it never reaches the network, a database session or the web framework.
 IO = ("httpx", "sqlalchemy", "sqlmodel", "fastapi", "starlette", "uvicorn", "storage.db", "asyncio")

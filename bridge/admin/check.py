@@ -24,7 +24,7 @@ from bot.client import BitrixClient
 from bot.register import handler_url, register_command
 from bot.settings import SettingsError
 from bot.texts.messages import RATE_COMMAND
-from bot.users import owner_is_admin
+from bot.users import NEEDED_SCOPES, owner_is_admin
 from bot.v2.register_v2 import Paced
 from bridge.admin.check_events import events_carry, set_aside_said
 from bridge.admin.check_team import team_chat
@@ -37,8 +37,6 @@ from outbound.errors import DeliveryError
 from storage import status
 from storage.db import transaction
 from storage.status import StatusKey
-
-NEEDED_SCOPES = {"imbot": ("imbot",), "user": ("user", "user_basic")}
 
 
 @dataclass(frozen=True)

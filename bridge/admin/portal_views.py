@@ -1,25 +1,18 @@
 """`python -m bridge.admin portal …`: connect portals, say which company goes where, list them.
 
-`add` and `remove` talk to Bitrix24 (`bridge.admin.portal_add`); `map`, `unmap` and `list`
-read and write the database only.
+The work is `bridge.portals` (the /admin page does the same through it); this module reads
+the arguments and prints the answer, or the one line that says why not.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 
-from sqlmodel import Session
-
-from bridge.admin import portal_add
 from bridge.admin.context import Context, Exit
-from bridge.config.settings import Settings
 from bridge.outside.portals import ensure_default
-from bridge.outside.vendors import budget_shape
-from storage import budget, portals
-from storage.db import transaction
-from storage.portals import PortalState
+from bridge.portals import connect, directory
+from bridge.portals.texts import PortalError
 
 HELP = {
     "add": "connect a portal by its incoming webhook: check it, register the bot, store it",
@@ -45,71 +38,67 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(ctx: Context, args: argparse.Namespace) -> Exit:
-    """Run one `portal` subcommand."""
+    """Run one `portal` subcommand; a refusal is one line (exit 2 for bad usage, else 1)."""
     command = args.portal_command
     # The settings' portal is `default` here too, before the service's first start.
     ensure_default(ctx.engine, ctx.settings, ctx.clock())
-    if command == "add":
-        return asyncio.run(portal_add.add(ctx, args.name, args.webhook_url, args.api))
-    if command == "remove":
-        return asyncio.run(portal_add.remove(ctx, args.name))
-    if command == "map":
-        return map_company(ctx, args.company_id, args.name)
-    if command == "unmap":
-        return unmap_company(ctx, args.company_id)
-    return list_portals(ctx)
-
-
-def map_company(ctx: Context, company_id: int, name: str) -> Exit:
-    """Send the company's closures to the portal named `name`."""
-    with transaction(ctx.engine) as session:
-        portal = portals.portal_named(session, name=name)
-        if portal is None or portal.state == PortalState.REMOVED:
-            ctx.out.write(f"portal map: no portal named {name!r} (see portal list)\n")
-            return Exit.FAILED
-        portals.map_company(session, company_id=company_id, portal_id=portal.id)
-    ctx.say(f"company {company_id}: its closures go to portal {name}")
+    try:
+        if command == "add":
+            return asyncio.run(_add(ctx, args.name, args.webhook_url, args.api))
+        if command == "remove":
+            return asyncio.run(_remove(ctx, args.name))
+        if command == "map":
+            directory.map_company(ctx.engine, company_id=args.company_id, name=args.name)
+            ctx.say(f"company {args.company_id}: its closures go to portal {args.name}")
+        elif command == "unmap":
+            directory.unmap_company(ctx.engine, company_id=args.company_id)
+            ctx.say(f"company {args.company_id}: no portal of its own now")
+        else:
+            _list(ctx)
+    except PortalError as exc:
+        ctx.out.write(f"portal {command}: {exc.said('en')}\n")
+        return Exit.USAGE if exc.usage else Exit.FAILED
     return Exit.OK
 
 
-def unmap_company(ctx: Context, company_id: int) -> Exit:
-    """Forget the company's portal."""
-    with transaction(ctx.engine) as session:
-        had = portals.unmap_company(session, company_id=company_id)
-    if not had:
-        ctx.out.write(f"portal unmap: company {company_id} is not mapped to a portal\n")
-        return Exit.FAILED
-    ctx.say(f"company {company_id}: no portal of its own now")
+async def _add(ctx: Context, name: str, url: str, api: str) -> Exit:
+    async with ctx.http() as http:
+        done = await connect.add(
+            ctx.engine, ctx.settings, http, name=name, url=url, api=api, clock=ctx.clock
+        )
+    portal = done.portal
+    ctx.say(f"portal {name}: number {portal.id}, domain {portal.domain}, API v1")
+    ctx.say(f"bot {done.bot_id} with code {portal.bot_code!r}, CLIENT_ID {done.client_id}")
+    ctx.say(f"events: {done.events_url}")
+    ctx.say(f"secrets sealed with key {done.key_id}; map companies: portal map ID {name}")
     return Exit.OK
 
 
-def list_portals(ctx: Context) -> Exit:
+async def _remove(ctx: Context, name: str) -> Exit:
+    async with ctx.http() as http:
+        done = await connect.remove(ctx.engine, ctx.settings, http, name=name, clock=ctx.clock)
+    if done.unregister_failed is not None:
+        failed = done.unregister_failed
+        said = f"the bot could not be unregistered ({failed}): remove it in Bitrix24"
+    else:
+        said = f"bot {done.bot_id} unregistered" if done.bot_id is not None else "it had no bot"
+    ctx.say(f"portal {name} removed: {said}; {done.cancelled} waiting survey(s) cancelled")
+    return Exit.OK
+
+
+def _list(ctx: Context) -> None:
     """One line per portal."""
-    with transaction(ctx.engine) as session:
-        rows = portals.all_portals(session)
-        companies = portals.companies_per_portal(session)
-        waiting = portals.waiting_per_portal(session, numbers=[r.id for r in rows])
-        left = {r.id: _requests_left(session, ctx.settings, r.id) for r in rows}
-    if not rows:
+    lines = directory.portal_lines(ctx.engine, ctx.settings)
+    if not lines:
         ctx.say("no portal yet: the service stores `default` when it starts")
     ctx.say("name\tdomain\tstate\tcompanies\twaiting\trequests left")
-    for row in rows:
+    for line in lines:
         state = (
-            row.state
-            if row.blocked_until is None
-            else f"{row.state} until {row.blocked_until:%Y-%m-%d %H:%M}Z"
+            line.state
+            if line.blocked_until is None
+            else f"{line.state} until {line.blocked_until:%Y-%m-%d %H:%M}Z"
         )
         ctx.say(
-            f"{row.name}\t{row.domain}\t{state}\t{companies.get(row.id, 0)}\t"
-            f"{waiting.get(row.id, 0)}\t{left[row.id]}"
+            f"{line.name}\t{line.domain}\t{state}\t{line.companies}\t"
+            f"{line.waiting}\t{line.requests_left}"
         )
-    return Exit.OK
-
-
-def _requests_left(session: Session, settings: Settings, number: int) -> int:
-    """Requests the portal's shared budget would grant now (`bridge.outside.vendors`)."""
-    shape = budget_shape(settings, number)
-    left = budget.tokens_left(
-        session, name=shape.name, now=time.time(), burst=shape.burst, per_second=shape.per_second
-    )
-    return int(left)

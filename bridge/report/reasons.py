@@ -34,6 +34,11 @@ _KNOWN: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
             "The company's portal was removed",
         ),
         (
+            r"the portal was removed",
+            "Портал Битрикс24 отключён",
+            "The portal was removed",
+        ),
+        (
             r"the contact has no e-mail address in Okdesk",
             "У контакта нет e-mail в Okdesk",
             "The contact has no e-mail address in Okdesk",
