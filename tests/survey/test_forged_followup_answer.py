@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from outbound.errors import TransientError
 from tests.fast.harness import ISSUE_ID, Service
 from tests.survey.steps import rated
 
@@ -74,3 +75,55 @@ async def test_a_forged_answer_with_another_persons_token_leaves_the_persons_own
     assert survey.followup_answers == 1
     assert all(forged not in comment for comment in _comments(service))
     assert any(own in comment for comment in _comments(service))
+
+
+async def test_an_answer_waiting_for_its_check_never_rides_on_an_earlier_answers_post(
+    service: Service,
+) -> None:
+    """The person's answer is proven and its post waits for a retry (Okdesk was down); a
+    forged answer kept meanwhile must not go to Okdesk with it when the retry runs before
+    the forged answer's check."""
+    await rated(service, 2)
+    own = "Мастер опоздал на два часа"
+    assert service.type_reply(own, message_id=1) == "followed_up"
+    service.helpdesk.fail("comment_issue", TransientError("Okdesk 503"))
+    await service.drain()
+    assert not _comments(service)
+
+    service.messenger.token_owners["colleague-token"] = 45
+    forged = "Всё отлично, претензий нет"
+    service.type_reply(forged, message_id=2, access_token="colleague-token")
+    await service.later(timedelta(minutes=30))
+
+    assert [c for c in _comments(service) if forged in c] == []
+    assert [c for c in _comments(service) if own in c] != []
+    assert service.survey().followup_text == own
+
+
+async def test_an_answer_whose_token_the_portal_refuses_is_not_kept(service: Service) -> None:
+    """A token the portal does not accept (expired, invented) vouches for nobody: the words
+    are not kept as the person's and never reach Okdesk."""
+    await rated(service, 2)
+    invented = "Всё отлично, претензий нет"
+    service.type_reply(invented, message_id=1, access_token="invented-token")
+    await service.drain()
+    assert service.survey().followup_text is None
+    assert all(invented not in comment for comment in _comments(service))
+
+
+async def test_a_forged_answer_after_the_persons_posted_one_says_nothing_twice(
+    service: Service,
+) -> None:
+    await rated(service, 2)
+    own = "Мастер опоздал на два часа"
+    service.type_reply(own, message_id=1)
+    await service.drain()
+    told = len(service.chat())
+    service.messenger.token_owners["colleague-token"] = 45
+    forged = "Претензий к мастеру нет"
+    assert service.type_reply(forged, message_id=2, access_token="colleague-token") == (
+        "followed_up"
+    )
+    await service.drain()
+    assert len(_comments(service)) == 1
+    assert len(service.chat()) == told

@@ -7,6 +7,11 @@ portal's `profile` when it carries the person's access token), it goes to the Ok
 ticket as the contact's comment (HTML escaped, private unless FOLLOWUP_COMMENT_PUBLIC), a
 queued job retried like the rating, posted once (`bridge.survey.replies.followup_comment`), and
 the bot says it was passed on. A message after the window is an ordinary message.
+
+What goes to Okdesk is only what was proven: while any answer of the survey waits for its
+sender to be checked, nothing is posted, and the post job carries the text as it stood when
+the last check ended (an answer kept after that waits for its own check). An answer whose
+sender cannot be checked (the portal does not accept its token) is not kept, as a forged one.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from bridge.survey.chat import say_to, survey_language
 from bridge.survey.replies.followup_comment import as_html as as_html  # re-exported
 from bridge.survey.replies.followup_comment import post_answer
 from storage import queue
-from storage.survey import followups
+from storage.survey import followups, surveys
 from storage.tables import Job, JobKind, Survey
 
 log = logging.getLogger(__name__)
@@ -93,8 +98,7 @@ def take(
     if not followups.take_answer(session, survey=survey, text=kept, now=now):
         return None
     if channel_proven and not access_token:
-        if not queue.has_pending(session, survey_id=survey.id, kind=JobKind.POST_FOLLOWUP):
-            queue.enqueue(session, kind=JobKind.POST_FOLLOWUP, now=now, survey_id=survey.id)
+        post_when_proven(session, survey_id=survey.id, now=now)
         return survey
     payload = {"user_id": user_id, "access_token": access_token or "", "answer": text.strip()}
     queue.enqueue(
@@ -107,7 +111,7 @@ async def run(job: Job, survey: Survey, vendors: Vendors, settings: Settings) ->
     """Check the answer's sender, or post the answer to Okdesk."""
     if job.kind == JobKind.VERIFY_FOLLOWUP:
         return await _verify(job, survey, vendors)
-    return await _post(survey, vendors, settings)
+    return await _post(job, survey, vendors, settings)
 
 
 async def _verify(job: Job, survey: Survey, vendors: Vendors) -> Effect:
@@ -124,28 +128,45 @@ async def _verify(job: Job, survey: Survey, vendors: Vendors) -> Effect:
     if owner is not None and owner == user_id == survey.bitrix_user_id:
 
         def post(session: Session, now: datetime) -> None:
-            queue.enqueue(session, kind=JobKind.POST_FOLLOWUP, now=now, survey_id=survey_id)
+            post_when_proven(session, survey_id=survey_id, now=now)
 
         return post
-    if owner is None:
-        # Kept with the survey, but nobody can vouch for it as the contact's words.
-        log.warning("followup.unverified survey_id=%s", survey_id)
-        return _nothing
-    log.warning("followup.forged survey_id=%s claimed_user=%s", survey_id, user_id)
-
+    # Nobody vouches for it as the contact's words: a token the portal does not accept, or
+    # another person's.
+    proof = "unverified" if owner is None else "forged"
+    log.warning("followup.%s survey_id=%s claimed_user=%s", proof, survey_id, user_id)
     answer = str(payload.get("answer") or "") if isinstance(payload, dict) else ""
 
-    def forget(session: Session, _now: datetime) -> None:
+    def forget(session: Session, now: datetime) -> None:
+        surveys.get_survey(session, survey_id=survey_id, lock=True)
         followups.forget_answer(session, survey_id=survey_id, answer=answer)
+        # The answers proven beside it were waiting for this check.
+        post_when_proven(session, survey_id=survey_id, now=now)
 
     return forget
 
 
-async def _post(survey: Survey, vendors: Vendors, settings: Settings) -> Effect:
+def post_when_proven(session: Session, *, survey_id: int, now: datetime) -> None:
+    """Queue the post of the answers kept so far, unless one still waits for its sender to be
+    checked (that check's end posts them). One decision at a time per survey (its row lock),
+    so two checks ending together do not each leave the posting to the other."""
+    survey = surveys.get_survey(session, survey_id=survey_id, lock=True)
+    if survey is None or not survey.followup_text:
+        return
+    if queue.has_pending(session, survey_id=survey_id, kind=JobKind.VERIFY_FOLLOWUP):
+        return
+    proven = {"text": survey.followup_text, "part": max(survey.followup_answers, 1)}
+    queue.enqueue(session, kind=JobKind.POST_FOLLOWUP, now=now, survey_id=survey_id, payload=proven)
+
+
+async def _post(job: Job, survey: Survey, vendors: Vendors, settings: Settings) -> Effect:
     survey_id = survey.id
-    if survey_id is None or survey.followup_text is None:
+    proven = _proven(job, survey)
+    if survey_id is None or proven is None:
         return _nothing
-    await post_answer(survey, vendors, settings)
+    if not await post_answer(survey, vendors, settings, *proven) and survey.followup_posted_at:
+        # Posted and passed on before (queued again when a forged answer beside it went).
+        return _nothing
     log.info("followup.posted survey_id=%s issue_id=%s", survey_id, survey.issue_id)
     text = messages.text("followup_passed", survey_language(survey), number=survey.issue_id)
 
@@ -154,6 +175,17 @@ async def _post(survey: Survey, vendors: Vendors, settings: Settings) -> Effect:
         say_to(session, settings, survey, text, now)
 
     return record
+
+
+def _proven(job: Job, survey: Survey) -> tuple[str, int] | None:
+    """The text to post and its part: as the job carries it (a job queued by an earlier
+    release carries none, and posts what the survey keeps)."""
+    payload = json.loads(job.payload or "{}")
+    if isinstance(payload, dict) and isinstance(payload.get("text"), str):
+        return payload["text"], int(payload.get("part") or 1)
+    if survey.followup_text is None:
+        return None
+    return survey.followup_text, max(survey.followup_answers, 1)
 
 
 def _nothing(_session: Session, _now: datetime) -> None:

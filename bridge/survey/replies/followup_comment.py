@@ -28,18 +28,20 @@ def as_html(text: str) -> str:
     return "<br>".join(html.escape(line) for line in text.splitlines())
 
 
-async def post_answer(survey: Survey, vendors: Vendors, settings: Settings) -> None:
-    """Put the answer on the ticket once: as the contact, or quoted by an employee."""
-    assert survey.id is not None and survey.followup_text is not None
+async def post_answer(
+    survey: Survey, vendors: Vendors, settings: Settings, text: str, part: int
+) -> bool:
+    """Put the answer on the ticket once: as the contact, or quoted by an employee. Each
+    answer kept is one comment, its `part` (the later ones quote all kept, appended). False
+    when the ticket has it already."""
+    assert survey.id is not None
     if survey.contact_id is None:
         raise RejectedError("the ticket's contact is not known: the comment has no author")
     helpdesk = vendors.helpdesk
-    # Each answer kept so far is one comment (the later ones quote all kept, appended).
-    part = max(survey.followup_answers, 1)
     if already_posted(await helpdesk.comment_texts(survey.issue_id), survey.id, _KIND, part):
         log.info("followup.present survey_id=%s", survey.id)
-        return
-    content = with_mark(as_html(survey.followup_text), survey.id, _KIND, part)
+        return False
+    content = with_mark(as_html(text), survey.id, _KIND, part)
     try:
         await helpdesk.comment_issue(
             survey.issue_id,
@@ -48,25 +50,28 @@ async def post_answer(survey: Survey, vendors: Vendors, settings: Settings) -> N
             author_type="contact",
             public=settings.followup_comment_public,
         )
-        return
+        return True
     except RejectedError as refused:
         employee = settings.okdesk_comment_author_id or survey.engineer_id
         if employee is None:
             raise
         log.warning("followup.contact_refused survey_id=%s error=%s", survey.id, refused)
-    await _post_quoted(survey, vendors, settings, employee)
+    await _post_quoted(survey, vendors, settings, employee, (text, part))
+    return True
 
 
-async def _post_quoted(survey: Survey, vendors: Vendors, settings: Settings, employee: int) -> None:
+async def _post_quoted(
+    survey: Survey, vendors: Vendors, settings: Settings, employee: int, answer: tuple[str, int]
+) -> None:
     """The employee's private comment quoting the contact (their name, or their Okdesk id)."""
-    assert survey.id is not None and survey.followup_text is not None
-    assert survey.contact_id is not None
+    assert survey.id is not None and survey.contact_id is not None
+    text, part = answer
     name = await vendors.helpdesk.contact_name(survey.contact_id) or str(survey.contact_id)
     heading = messages.text("followup_quoted", settings.language, name=name)
-    quoted = f"{html.escape(heading)}<blockquote>{as_html(survey.followup_text)}</blockquote>"
+    quoted = f"{html.escape(heading)}<blockquote>{as_html(text)}</blockquote>"
     await vendors.helpdesk.comment_issue(
         survey.issue_id,
-        content=with_mark(quoted, survey.id, _KIND, max(survey.followup_answers, 1)),
+        content=with_mark(quoted, survey.id, _KIND, part),
         author_id=employee,
         author_type="employee",
         public=False,
