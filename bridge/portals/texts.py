@@ -19,6 +19,7 @@ EN: dict[str, str] = {
     "no_portal": "no portal named {name!r} (see portal list)",
     "not_mapped": "company {company} is not mapped to a portal",
     "bad_company": "the Okdesk company's id must be a whole number above 0",
+    "not_confirmed": "to remove the portal {name!r}, type its name again",
 }
 
 RU: dict[str, str] = {
@@ -37,6 +38,7 @@ RU: dict[str, str] = {
     "no_portal": "Портала с именем {name!r} нет",
     "not_mapped": "Компания {company} не привязана к порталу",
     "bad_company": "Номер компании в Okdesk — целое число больше 0",
+    "not_confirmed": "Чтобы отключить портал {name!r}, введите его имя ещё раз",
 }
 
 
@@ -50,3 +52,86 @@ class PortalError(Exception):
     def said(self, language: str) -> str:
         """The one line, in `language` ("ru" or "en")."""
         return (RU if language == "ru" else EN)[self.key].format(**self.values)
+
+
+# The portals' part of the /admin page.
+PAGE_EN: dict[str, str] = {
+    "portals": "Bitrix24 portals",
+    "name": "Portal",
+    "domain": "Domain",
+    "state": "State",
+    "companies": "Companies",
+    "waiting": "Waiting for an answer",
+    "left": "Requests left",
+    "none": "No portal yet: the service stores `default` when it starts.",
+    "active": "active",
+    "blocked": "blocked",
+    "bot_deleted": "bot deleted",
+    "removed": "removed",
+    "until": "until {when} UTC",
+    "add": "Connect a portal",
+    "add_hint": "The client's administrator makes an incoming webhook (imbot, user) and hands "
+    "over its URL; it is stored sealed and never shown again.",
+    "new_name": "Name (a-z 0-9 - _)",
+    "webhook": "Webhook URL",
+    "connect": "Connect",
+    "map": "Ask a company's people in a portal",
+    "company": "Okdesk company id",
+    "portal": "Portal",
+    "do_map": "Map",
+    "unmap": "Forget a company's portal",
+    "do_unmap": "Unmap",
+    "remove": "Remove a portal",
+    "remove_hint": "Its bot is unregistered and its waiting surveys are cancelled; its history "
+    "stays. Type its name again to confirm.",
+    "confirm": "Its name again",
+    "do_remove": "Remove",
+    "added": "Portal {name} connected: bot {bot}. Map its companies below.",
+    "mapped": "Company {company}: its closures go to portal {name}.",
+    "unmapped": "Company {company} has no portal of its own now.",
+    "removed_notice": "Portal {name} removed: {cancelled} waiting survey(s) cancelled.",
+    "not_unregistered": "Its bot could not be unregistered: remove it in Bitrix24.",
+}
+
+PAGE_RU: dict[str, str] = {
+    "portals": "Порталы Битрикс24",
+    "name": "Портал",
+    "domain": "Домен",
+    "state": "Состояние",
+    "companies": "Компаний",
+    "waiting": "Ждут ответа",
+    "left": "Запросов в запасе",
+    "none": "Порталов пока нет: сервис сохранит `default` при запуске.",
+    "active": "работает",
+    "blocked": "заблокирован",
+    "bot_deleted": "бот удалён",
+    "removed": "отключён",
+    "until": "до {when} UTC",
+    "add": "Подключить портал",
+    "add_hint": "Администратор клиента создаёт входящий вебхук (права imbot, user) и передаёт "
+    "его адрес; адрес хранится зашифрованным и больше не показывается.",
+    "new_name": "Имя (a-z 0-9 - _)",
+    "webhook": "Адрес вебхука",
+    "connect": "Подключить",
+    "map": "Спрашивать людей компании в портале",
+    "company": "Номер компании в Okdesk",
+    "portal": "Портал",
+    "do_map": "Привязать",
+    "unmap": "Отвязать компанию от портала",
+    "do_unmap": "Отвязать",
+    "remove": "Отключить портал",
+    "remove_hint": "Его бот удаляется, ждущие ответа опросы отменяются, история остаётся. "
+    "Для подтверждения введите имя портала ещё раз.",
+    "confirm": "Имя ещё раз",
+    "do_remove": "Отключить",
+    "added": "Портал {name} подключён: бот {bot}. Привяжите к нему компании ниже.",
+    "mapped": "Компания {company}: её заявки теперь опрашиваются в портале {name}.",
+    "unmapped": "Компания {company} больше не привязана к порталу.",
+    "removed_notice": "Портал {name} отключён: отменено ждущих ответа опросов: {cancelled}.",
+    "not_unregistered": "Бота удалить не удалось: удалите его в Битрикс24.",
+}
+
+
+def page_texts(language: str) -> dict[str, str]:
+    """The page's portal texts in `language` (Russian unless "en")."""
+    return PAGE_EN if language == "en" else PAGE_RU

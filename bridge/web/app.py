@@ -25,7 +25,16 @@ from bridge.outside.vendors import open_vendors
 from bridge.survey import closures
 from bridge.web.limits import install_limits
 from bridge.web.polling import start_polling
-from bridge.web.routes import admin, bitrix, bitrix_v2, health, metrics, okdesk, portal_events
+from bridge.web.routes import (
+    admin,
+    admin_portals,
+    bitrix,
+    bitrix_v2,
+    health,
+    metrics,
+    okdesk,
+    portal_events,
+)
 from bridge.web.routes.state import App
 from bridge.web.server import limits_of
 from bridge.worker.loop import Worker
@@ -62,6 +71,7 @@ def create_app(
     if settings.admin_token is not None:
         # Without ADMIN_TOKEN the report does not exist (404), rather than refuse everyone.
         app.include_router(admin.router)
+        app.include_router(admin_portals.router)
     app.add_exception_handler(SQLAlchemyError, _storage_unavailable)
     app.add_middleware(IntakeMiddleware, priority=priority)
     app.state.intake_first = priority

@@ -106,6 +106,23 @@ tr.s1 td:nth-child(3),tr.s2 td:nth-child(3){color:#c0392b;font-weight:700}
 [data-table=attention] tr{display:block;padding:6px 0;border-bottom:1px solid #e6eaef}
 [data-table=attention] td{display:inline-block;border:0;padding:2px 10px}
 [data-table=attention] td:nth-child(4),[data-table=attention] td:last-child{display:block}}
+.portal-forms{display:grid;grid-template-columns:repeat(auto-fit,minmax(240px,1fr));gap:10px;
+margin-top:10px}
+.portal-form{display:flex;flex-direction:column;gap:6px}
+.portal-form .title{font-weight:600}
+.portal-form small{color:#5a6478}
+.portal-form label{display:flex;flex-direction:column;font-size:13px;color:#5a6478}
+.portal-form input,.portal-form select{font:inherit;padding:4px 8px;border:1px solid #9fb3c8;
+border-radius:4px;color:#1d2330;background:#fff}
+.portal-form button{font:inherit;padding:6px 12px;border:0;border-radius:6px;background:#1f6fb2;
+color:#fff;align-self:flex-start}
+.portal-form[data-form=remove] button{background:#c0392b}
+tr.removed td{color:#8a93a3}
+@media(max-width:640px){[data-table=portals] thead{display:none}
+[data-table=portals] tr{display:block;padding:6px 0;border-bottom:1px solid #e6eaef}
+[data-table=portals] td{display:block;border:0;padding:1px 10px}
+[data-table=portals] td:first-child{font-weight:700}
+[data-table=portals] td:not(:first-child)::before{content:attr(data-label) ": ";color:#5a6478}}
 .retry button{font:inherit;padding:8px 14px;border:0;border-radius:6px;background:#1f6fb2;
 color:#fff;margin-top:10px}
 """
@@ -185,8 +202,9 @@ def render(
     now: datetime,
     notice: Notice | None = None,
     problem: str | None = None,
+    portals: str = "",
 ) -> str:
-    """The whole page; `form()` makes each form's single-use token."""
+    """The whole page; `form()` makes each form's token; `portals` is `bridge.portals.section`."""
     t = texts(language)
     overview = report.overview
     query = report.query()
@@ -201,13 +219,11 @@ def render(
             report.attention, okdesk=okdesk, now=now, form=form, query=query, t=t, lang=language
         )
         + sections.charts(overview, report.weeks, t, language)
-        + '<div class="tables">'
-        + sections.teams(report.engineers, "engineer", t, language)
-        + sections.teams(report.groups, "group", t, language)
-        + "</div>"
+        + sections.tables(report.engineers, report.groups, t, language)
         + sections.comments(report.comments, okdesk, t)
         + sections.changes(report.changes, okdesk, t)
         + _machine(report, okdesk, form, t, language)
+        + portals
         + "</main>"
     )
     return (

@@ -178,6 +178,14 @@ def machine(
     return f'<section class="cards">{tiles}</section>{listing}'
 
 
+def tables(engineers: Sequence[Row], groups: Sequence[Row], t: dict[str, str], lang: str) -> str:
+    """The engineers' and the groups' tables, side by side where there is room."""
+    return (
+        f'<div class="tables">{teams(engineers, "engineer", t, lang)}'
+        f"{teams(groups, 'group', t, lang)}</div>"
+    )
+
+
 def retry_form(nonce: str, csrf: str, query: str, t: dict[str, str]) -> str:
     """The button that queues the failed jobs again (a POST with the page's CSRF token)."""
     return (

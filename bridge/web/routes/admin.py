@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -20,6 +21,7 @@ from fastapi.responses import (
 )
 from starlette.datastructures import QueryParams
 
+from bridge.portals import directory, section
 from bridge.report import export
 from bridge.report.filters import Filters
 from bridge.report.handling import handler_name, mark_handled
@@ -96,6 +98,21 @@ def _count(value: str | None) -> int:
 @router.get("")
 async def page(request: Request, state: Admin) -> HTMLResponse:
     """The report for `?from=&to=` (the last 30 days by default)."""
+    notice = section.notice_of(request.query_params, state.settings.language)
+    return await page_response(request, state, Said(notice=notice))
+
+
+@dataclass(frozen=True)
+class Said:
+    """What the portals' section says after a form: done, or why not (what was typed kept)."""
+
+    notice: str | None = None
+    problem: str | None = None
+    kept: dict[str, str] = field(default_factory=dict)
+
+
+async def page_response(request: Request, state: App, said: Said) -> HTMLResponse:
+    """The page, with the portals' section saying `said` (400 when either part refused)."""
     query = request.query_params
     period, problem = _period(state, query.get("from"), query.get("to"))
     max_score = state.settings.alert_max_score
@@ -103,18 +120,31 @@ async def page(request: Request, state: Admin) -> HTMLResponse:
     report = await asyncio.to_thread(
         read_report, state.engine, period, filters=filters, max_score=max_score
     )
+    lines = await asyncio.to_thread(directory.portal_lines, state.engine, state.settings)
     token = _token(state)
+    language = state.settings.language
+    portals = section.section(
+        lines,
+        form=lambda: guard.form_token(token),
+        language=language,
+        query=report.query(),
+        notice=said.notice,
+        problem=said.problem,
+        kept=said.kept,
+    )
     html = render(
         report,
-        language=state.settings.language,
+        language=language,
         okdesk=state.settings.okdesk_url,
         form=lambda: guard.form_token(token),
         now=state.clock(),
         notice=_notice(query),
         problem=problem,
+        portals=portals,
     )
     headers = {**_NO_STORE, "Content-Security-Policy": _CSP}
-    return HTMLResponse(html, status_code=400 if problem else 200, headers=headers)
+    refused = problem is not None or said.problem is not None
+    return HTMLResponse(html, status_code=400 if refused else 200, headers=headers)
 
 
 def _notice(query: QueryParams) -> Notice | None:
@@ -125,7 +155,7 @@ def _notice(query: QueryParams) -> Notice | None:
     return None
 
 
-async def _form(request: Request, state: App) -> dict[str, str] | PlainTextResponse:
+async def posted_form(request: Request, state: App) -> dict[str, str] | PlainTextResponse:
     """The posted form's fields once it is proven ours, fresh and unused; else the refusal."""
     headers = request.headers
     ours = f"{request.url.scheme}://{headers.get('host', '')}"
@@ -153,7 +183,7 @@ def _spend(state: App, nonce: str) -> bool:
 @router.post("/retry")
 async def retry(request: Request, state: Admin) -> Response:
     """Queue the failed jobs again, then back to the page (303) with how many were queued."""
-    form = await _form(request, state)
+    form = await posted_form(request, state)
     if isinstance(form, Response):
         return form
     period, _ = _period(state, request.query_params.get("from"), request.query_params.get("to"))
@@ -170,7 +200,7 @@ async def retry(request: Request, state: Admin) -> Response:
 @router.post("/handled")
 async def handled(request: Request, state: Admin) -> Response:
     """«Разобрано»: record who handled a low rating and when, then back to the page (303)."""
-    form = await _form(request, state)
+    form = await posted_form(request, state)
     if isinstance(form, Response):
         return form
     period, _ = _period(state, request.query_params.get("from"), request.query_params.get("to"))
