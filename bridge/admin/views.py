@@ -13,6 +13,7 @@ from storage import queue
 from storage.db import transaction
 from storage.survey import changes, listing, surveys
 from storage.tables import Survey, SurveyState
+from storage.team import posts
 
 # What `show` prints of a survey: every field that names no person (no user ids, no texts of
 # theirs, no contact). The comment is the person's own words about the ticket: shown, as in
@@ -94,6 +95,9 @@ def show_ticket(ctx: Context, issue_id: int) -> Exit:
                 f"  score changed: {c.from_score} -> {c.to_score} at {_when(c.changed_at)}"
                 for c in changes.history(session, survey_id=survey.id)
             ]
+            alert = posts.alert_of(session, survey_id=survey.id)
+            if alert is not None and alert.taken_at is not None:
+                lines.append(f"  taken in the chat by: {alert.taken_by} at {_when(alert.taken_at)}")
             for job in listing.survey_jobs(session, survey_id=survey.id):
                 error = f", last error: {job.last_error}" if job.last_error else ""
                 lines.append(

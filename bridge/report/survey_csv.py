@@ -21,6 +21,8 @@ from storage.db import reading
 from storage.reading.report_words import Change, changes_of
 from storage.survey import listing
 from storage.tables import Survey
+from storage.team import posts
+from storage.team.tables import TeamMessage
 
 HEADER = [
     "ticket",
@@ -39,6 +41,8 @@ HEADER = [
     "comment",
     "followup",
     "score_changes",
+    "taken_in_chat_by",
+    "taken_in_chat_at",
 ]
 PAGE = 1000
 
@@ -54,17 +58,25 @@ def rows(engine: Engine, since: datetime | None, until: datetime | None) -> Iter
             page = listing.survey_page(
                 session, after_id=after, since=since, until=until, limit=PAGE
             )
-            changes = changes_of(session, (survey.id or 0 for survey in page))
-            found = [row(survey, changes.get(survey.id or 0, [])) for survey in page]
+            ids = [survey.id or 0 for survey in page]
+            changes = changes_of(session, ids)
+            taken = posts.takers(session, survey_ids=ids)
+            found = [
+                row(survey, changes.get(survey.id or 0, []), taken.get(survey.id or 0))
+                for survey in page
+            ]
             after = max((survey.id or 0 for survey in page), default=after)
         yield from found
         if len(found) < PAGE:
             return
 
 
-def row(survey: Survey, changes: Sequence[Change] = ()) -> list[str]:
+def row(
+    survey: Survey, changes: Sequence[Change] = (), alert: TeamMessage | None = None
+) -> list[str]:
     """One survey as a row of `HEADER`'s columns, safe to open in a spreadsheet: the typed
-    reply only when it carried words, the follow-up answer, the changes of mind."""
+    reply only when it carried words, the follow-up answer, the changes of mind, who took its
+    alert in the team's chat («Беру») and when."""
     values = [
         str(survey.issue_id),
         str(survey.state),
@@ -82,6 +94,8 @@ def row(survey: Survey, changes: Sequence[Change] = ()) -> list[str]:
         words(survey.reply_text) or "",
         survey.followup_text or "",
         history(changes),
+        (alert.taken_by or "") if alert else "",
+        _when(alert.taken_at) if alert else "",
     ]
     return [cell(value) for value in values]
 

@@ -6,6 +6,7 @@ None of these commits: the caller owns the transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 
@@ -126,3 +127,14 @@ def take(
         .values(**values)
     )
     return rowcount(result) == 1
+
+
+def takers(session: Session, *, survey_ids: Iterable[int]) -> dict[int, TeamMessage]:
+    """The taken alerts of these surveys, by survey id (an alert nobody took is left out)."""
+    ids = list(survey_ids)
+    if not ids:
+        return {}
+    statement = select(TeamMessage).where(
+        col(TeamMessage.survey_id).in_(ids), col(TeamMessage.taken_at).is_not(None)
+    )
+    return {m.survey_id: m for m in session.scalars(statement) if m.survey_id is not None}

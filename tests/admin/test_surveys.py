@@ -165,7 +165,7 @@ def test_export_writes_one_row_per_real_survey_within_the_dates(
     assert table[0] == survey_csv.HEADER
     assert table[1] == [
         "501", "rated", "2", "bad", "no", "Иван", "L1", "Ромашка",
-        "2026-11-30T12:00:00+00:00", "", "", "", "", "долго", "", "",
+        "2026-11-30T12:00:00+00:00", "", "", "", "", "долго", "", "", "", "",
     ]  # fmt: skip
     assert [row[0] for row in table[1:]] == ["501", "502"]
     assert "11771" not in ran.out and "@" not in ran.out

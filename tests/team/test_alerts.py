@@ -4,6 +4,8 @@ for a high, automatic or test rating; retried when Bitrix24 fails, never posted 
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 
 import pytest
@@ -15,6 +17,7 @@ from storage.survey import surveys
 from storage.tables import JobKind, Survey, SurveyState
 from storage.team import posts
 from storage.team.tables import TeamMessage
+from tests.admin.cli import admin
 from tests.fast.harness import USER_ID, Service
 from tests.survey.steps import press_change_button
 from tests.team.steps import LEAD, LEAD_ID, close_with_context, press_take, team_chat
@@ -245,3 +248,18 @@ async def test_a_change_of_mind_to_a_low_score_posts_the_alert(service: Service)
 
     (alert,) = team_chat(service)
     assert alert.message.text == ALERT
+
+
+async def test_who_took_the_alert_is_in_the_export_and_in_admin_show(service: Service) -> None:
+    await rated_low(service)
+    assert press_take(service) is True
+
+    ran = admin(service.settings, "export")
+    assert ran.code == 0
+    header, row = list(csv.reader(io.StringIO(ran.out)))
+    taken = dict(zip(header, row, strict=True))
+    moment = service.clock.now().isoformat(timespec="seconds")
+    assert (taken["taken_in_chat_by"], taken["taken_in_chat_at"]) == (LEAD, moment)
+
+    shown = admin(service.settings, "show", str(service.survey().issue_id))
+    assert f"  taken in the chat by: {LEAD} at {moment}" in shown.out.splitlines()
