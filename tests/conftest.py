@@ -19,8 +19,7 @@ from bot.register import register
 from harness.constants import BITRIX_BASE, CLIENT_ID, WEBHOOK_PATH
 from harness.vendors import Vendors, make_settings, seeded_vendors
 from storage.db import create_db_engine
-from storage.migrate import upgrade
-from tests.databases import empty_postgres, private_postgres, require_postgres
+from tests.databases import empty_postgres, migrated_sqlite, private_postgres, require_postgres
 
 
 @pytest.fixture
@@ -39,9 +38,7 @@ def run_postgres_url() -> Iterator[str]:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database: a fresh SQLite file, or this run's PostgreSQL database."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'rating.db'}"
-        upgrade(url)
-        return url
+        return migrated_sqlite(tmp_path / "rating.db")
     require_postgres()
     shared: str = request.getfixturevalue("run_postgres_url")
     empty_postgres(shared)

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.migrate import upgrade
-from tests.databases import private_postgres
+from tests.databases import migrated_sqlite, private_postgres
 
 # --- databases -----------------------------------------------------------------------------
 
@@ -23,18 +22,14 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """A fresh, migrated SQLite file."""
-    url = f"sqlite:///{tmp_path / 'rating.db'}"
-    upgrade(url)
-    return url
+    return migrated_sqlite(tmp_path / "rating.db")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Like conftest's `database_url` (SQLite, then PostgreSQL), on a private database."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'rating.db'}"
-        upgrade(url)
-        yield url
+        yield migrated_sqlite(tmp_path / "rating.db")
         return
     with private_postgres("chaos") as url:
         yield url

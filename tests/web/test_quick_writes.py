@@ -29,19 +29,16 @@ from storage.db import (
     transaction,
     transaction_at_once,
 )
-from storage.migrate import upgrade
 from storage.survey.surveys import new_survey, open_surveys
 from storage.tables import SurveyState, utcnow
-from tests.databases import surveys
+from tests.databases import migrated_sqlite, surveys
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'rating.db'}"
-    upgrade(url)
-    return url
+    return migrated_sqlite(tmp_path / "rating.db")
 
 
 @pytest.fixture
