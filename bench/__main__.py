@@ -27,6 +27,7 @@ from bench.baseline import bench_naive
 from bench.clicks import bench_clicks
 from bench.load import bench_rate_limited, bench_sustained
 from bench.pace import bench_closures, bench_wave
+from bench.portals import bench_portals
 from bench.report import Report
 from bench.running.service import DUE
 from bench.sweep import bench_sweep
@@ -41,6 +42,7 @@ TERMS = """terms:
   D   surveys falling due at once in each sweep (100)
   W   clicks of the wave under the portal's limit, timed until all are thanked (300; --quick 60)
   C   closures at realistic latency, timed until all are invited (1,000; --quick 200)
+  M   closures per portal, 3 portals side by side beside one alone (200; --quick 50)
   p50/p99  the median and the 99th percentile of the times measured
   ack  the time from sending a webhook to receiving its answer (16 senders, kept-alive)
 
@@ -70,6 +72,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="only the pace figures: a wave of W clicks and C closures at realistic latency",
     )
+    parser.add_argument(
+        "--portals",
+        action="store_true",
+        help="only the portals figure: 3 portals × M closures beside one portal's M alone",
+    )
     return parser.parse_args(argv)
 
 
@@ -96,11 +103,14 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-") as directory:
         tmp = Path(directory)
-        if not args.pace:
+        if not (args.pace or args.portals):
             _figures(args, postgres_url, tmp, report)
-        wave, closures = (60, 200) if args.quick else (300, 1_000)
-        bench_wave(postgres_url, tmp, wave, report)
-        bench_closures(postgres_url, tmp, closures, report)
+        if not args.pace:
+            bench_portals(postgres_url, tmp, 50 if args.quick else 200, report)
+        if not args.portals:
+            wave, closures = (60, 200) if args.quick else (300, 1_000)
+            bench_wave(postgres_url, tmp, wave, report)
+            bench_closures(postgres_url, tmp, closures, report)
     total = time.perf_counter() - began
 
     report.add("total run time", f"{total:.1f} s")

@@ -65,7 +65,7 @@ def _count(engine: Engine, query: object) -> int:
         return int(session.exec(query).one())  # type: ignore[call-overload]
 
 
-def _invited(engine: Engine) -> int:
+def invited(engine: Engine) -> int:
     query = select(func.count()).where(col(Survey.state) == SurveyState.AWAITING)
     return _count(engine, query)
 
@@ -78,7 +78,7 @@ def _rated_and_thanked(engine: Engine) -> int:
     return min(_count(engine, rated), _count(engine, thanked))
 
 
-def _until(done: Callable[[], bool], began: float) -> float | None:
+def until(done: Callable[[], bool], began: float) -> float | None:
     """Seconds from `began` until `done()`, or None past the bound."""
     while not done():
         if time.perf_counter() - began > BOUND:
@@ -87,7 +87,7 @@ def _until(done: Callable[[], bool], began: float) -> float | None:
     return time.perf_counter() - began
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """The process's user and system CPU time so far (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -123,7 +123,7 @@ async def _click_all(service: Service, tokens: list[str]) -> None:
         await asyncio.gather(*(click(token) for token in tokens))
 
 
-def _load() -> str:
+def load_average() -> str:
     """The machine's load average (1 min), printed beside each figure: the cores are shared."""
     return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
 
@@ -131,7 +131,7 @@ def _load() -> str:
 def bench_wave(postgres_url: str | None, tmp: Path, n: int, report: Report) -> None:
     """N invitations clicked at once under the portal's limit; time until all are thanked."""
     print(f"\n[pace 1] a wave of {n} clicks, portal limit 50 + 2/s, Okdesk {OKDESK_LATENCY}s")
-    print(f"    {_load()}")
+    print(f"    {load_average()}")
     with (
         fresh_database(postgres_url, tmp, "wave") as database_url,
         fakes_process("--rate-limit") as fakes,
@@ -140,12 +140,12 @@ def bench_wave(postgres_url: str | None, tmp: Path, n: int, report: Report) -> N
         engine = create_db_engine(database_url)
         try:
             asyncio.run(fire_webhooks(service, webhook_bodies(list(fakes_ids(n))), CONCURRENCY))
-            _until(lambda: _invited(engine) >= n, time.perf_counter())
+            until(lambda: invited(engine) >= n, time.perf_counter())
             with reading(engine) as session:
                 tokens = list(session.exec(select(Survey.token)).all())
             began = time.perf_counter()
             asyncio.run(_click_all(service, tokens))
-            took = _until(lambda: _rated_and_thanked(engine) >= n, began)
+            took = until(lambda: _rated_and_thanked(engine) >= n, began)
         finally:
             service.stop()
             engine.dispose()
@@ -171,7 +171,7 @@ def bench_closures(postgres_url: str | None, tmp: Path, n: int, report: Report) 
     database = "postgresql" if postgres_url else "sqlite"
     floor = 2 * OKDESK_LATENCY + 2 * BITRIX_LATENCY
     print(f"\n[pace 2] {n} closures at once, Okdesk {OKDESK_LATENCY}s, Bitrix24 {BITRIX_LATENCY}s")
-    print(f"    {_load()}")
+    print(f"    {load_average()}")
     with (
         fresh_database(postgres_url, tmp, "closures") as database_url,
         fakes_process("--rate-limit") as fakes,
@@ -181,12 +181,12 @@ def bench_closures(postgres_url: str | None, tmp: Path, n: int, report: Report) 
         engine = create_db_engine(database_url)
         try:
             pid = service_pid(service)
-            cpu = _cpu_seconds(pid)
+            cpu = cpu_seconds(pid)
             fired = asyncio.run(
                 fire_webhooks(service, webhook_bodies(list(fakes_ids(n))), CONCURRENCY)
             )
-            took = _until(lambda: _invited(engine) >= n, fired.started)
-            cpu = _cpu_seconds(pid) - cpu
+            took = until(lambda: invited(engine) >= n, fired.started)
+            cpu = cpu_seconds(pid) - cpu
         finally:
             service.stop()
             engine.dispose()

@@ -33,7 +33,7 @@ WEBHOOK_ROUTE = "/api/v1/okdesk/webhook"
 INVITE_BOUND = 600.0
 DUE = 100
 FIRST_ISSUE = 500_001
-_ISSUE_IN_TEXT = re.compile(r"№(\d+)")
+ISSUE_IN_TEXT = re.compile(r"№(\d+)")
 
 
 # --- talking to the service and the fakes --------------------------------------------------
@@ -124,7 +124,7 @@ def invitations(messages: dict[str, Any]) -> dict[int, str]:
     found: dict[int, str] = {}
     for message in messages.values():
         keyboard = message.get("KEYBOARD")
-        match = _ISSUE_IN_TEXT.search(str(message.get("MESSAGE", "")))
+        match = ISSUE_IN_TEXT.search(str(message.get("MESSAGE", "")))
         if not keyboard or match is None:
             continue
         params = str(keyboard["BUTTONS"][0]["COMMAND_PARAMS"])

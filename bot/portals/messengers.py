@@ -9,6 +9,7 @@ credentials live with the caller), and picks one by the ids it is given; what na
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -30,6 +31,7 @@ from outbound.errors import DeliveryError, RejectedError
 REFRESH_SECONDS = 30.0
 
 Loader = Callable[[int], Awaitable[Messenger | None]]
+SentMany = dict[str, int | DeliveryError]
 
 
 class ScopedMessenger:
@@ -138,16 +140,21 @@ class PortalMessengers:
     async def send_many(
         self, messages: Mapping[str, tuple[str, ChatMessage]]
     ) -> dict[str, int | DeliveryError]:
-        """Post each message through the portal of its dialog, one batch per portal."""
+        """Post each message through the portal of its dialog, one batch per portal, the
+        portals side by side (one portal's limit or trouble never delays another's)."""
         per_portal: dict[int, dict[str, tuple[str, ChatMessage]]] = {}
         for key, (dialog, message) in messages.items():
             per_portal.setdefault(dialog_portal(dialog), {})[key] = (dialog, message)
-        outcomes: dict[str, int | DeliveryError] = {}
-        for number, some in per_portal.items():
+
+        async def through(number: int, some: Mapping[str, tuple[str, ChatMessage]]) -> SentMany:
             try:
-                outcomes.update(await (await self.portal(number)).send_many(some))
+                return await (await self.portal(number)).send_many(some)
             except DeliveryError as exc:
-                outcomes.update(dict.fromkeys(some, exc))
+                return dict.fromkeys(some, exc)
+
+        outcomes: SentMany = {}
+        for sent in await asyncio.gather(*(through(n, s) for n, s in per_portal.items())):
+            outcomes.update(sent)
         return outcomes
 
     async def find_users_by_emails(

@@ -91,8 +91,8 @@ async def find_recipients(
             continue
         batch.outcomes[i] = found
         del batch.surveys[i]
-    for portal, some in emails.items():
-        await _find_users(batch, some, vendors, portal)
+    # Each portal's people at once: one portal's limit never delays another's lookups.
+    await asyncio.gather(*(_find_users(batch, some, vendors, p) for p, some in emails.items()))
     return batch
 
 

@@ -9,6 +9,7 @@ same transaction that marks the job done, under the job's lease. A worker that l
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -139,7 +140,8 @@ async def verify_reply(job: Job, vendors: Vendors, settings: Settings) -> Effect
 
 
 async def send_rating(survey: Survey, vendors: Vendors, settings: Settings) -> Effect:
-    """Give the ticket its rating in Okdesk, reading it first and confirming it after."""
+    """Give the ticket its rating in Okdesk and confirm it by reading the ticket after (a
+    default rating reads it first too)."""
     assert survey.id is not None and survey.score is not None
     survey_id = survey.id
     if survey.rating_sent_at is not None:
@@ -153,15 +155,22 @@ async def send_rating(survey: Survey, vendors: Vendors, settings: Settings) -> E
         log.info("survey.rating_not_sent survey_id=%s reason=%s", survey_id, note)
         return applying(lambda now: rating_not_written(survey_id, note=note, now=now))
     written, wanted = survey.score, settings.rating_map[survey.score]
-    shown = await vendors.helpdesk.issue_rate(survey.issue_id)
-    write = decide_rating_write(wanted, shown, automatic=survey.automatic)
-    if write.post:
-        before = shown
+    # A person's rating is posted whatever the ticket shows, then read back (two calls); a
+    # default never overrides a real rating, so the ticket is read before it is written.
+    reason: str | None = None
+    before: str | Unread | None = UNREAD
+    if survey.automatic:
+        before = await vendors.helpdesk.issue_rate(survey.issue_id)
+        write = decide_rating_write(wanted, before, automatic=True)
+        reason = write.note
+    shown: str | None
+    if before is UNREAD or write.post:
         shown = await _post_rating(survey, vendors, wanted, before)
         if shown != wanted:
             return kept_earlier(survey, settings, wanted=wanted, shown=shown)
+    else:
+        shown = before
     log.info("survey.rating_sent survey_id=%s issue_id=%s", survey_id, survey.issue_id)
-    reason = write.note
     # Issue 10: the ticket shows the default we set; a comment says it was automatic.
     comment = survey.automatic and reason is None and settings.auto_rating_comment
 
@@ -183,19 +192,40 @@ def score_moved_on(session: Session, survey_id: int, written: int, now: datetime
     return True
 
 
-async def _post_rating(survey: Survey, vendors: Vendors, wanted: str, before: str | None) -> str:
+async def _post_rating(
+    survey: Survey, vendors: Vendors, wanted: str, before: str | Unread | None
+) -> str:
     """Post the rating and read back what the ticket shows; raise unless it shows `wanted`
-    or still shows the rating it had (Okdesk may refuse or ignore a second one: §12)."""
+    or still shows the rating it had (Okdesk may refuse or ignore a second one: §12).
+
+    `before` is what the ticket showed (None: unrated), or `UNREAD`: then a refusal or a
+    rating left as it was is told by the read after (a repeated write showing `wanted` is done).
+    """
     try:
         await vendors.helpdesk.rate_issue(survey.issue_id, wanted)
     except RejectedError as refused:
         if before is None:
             raise
+        shown = await vendors.helpdesk.issue_rate(survey.issue_id)
+        if shown is None:
+            raise
         log.warning("survey.second_rating_refused survey_id=%s error=%s", survey.id, refused)
+        if before is UNREAD or shown in (wanted, before):
+            return shown
+        raise RejectedError(f"Okdesk refused the rating {wanted!r} and shows {shown!r}") from None
     shown = await vendors.helpdesk.issue_rate(survey.issue_id)
-    if shown != wanted and (before is None or shown != before):
+    if shown is None or (shown != wanted and before is not UNREAD and shown != before):
         raise RejectedError(f"Okdesk accepted the rating {wanted!r} but shows {shown!r}")
     return shown
+
+
+class Unread(enum.Enum):
+    """The ticket was not read before the rating was posted."""
+
+    UNREAD = "unread"
+
+
+UNREAD = Unread.UNREAD
 
 
 def kept_earlier(survey: Survey, settings: Settings, *, wanted: str, shown: str) -> Effect:

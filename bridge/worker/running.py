@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
+from sqlmodel import col, select
 
 from bridge.config.settings import Settings
 from bridge.outside.portals import route_companies
@@ -100,7 +101,11 @@ class JobRunner:
             return survey_messages.with_buttons(session, survey_id=job.survey_id)
 
     def _load_surveys(self, claimed: list[Job]) -> list[Survey | None]:
-        return [self._load_survey(job) for job in claimed]
+        """The batch's surveys, read in one query."""
+        ids = [job.survey_id for job in claimed if job.survey_id is not None]
+        with transaction(self._engine) as session:
+            found = {s.id: s for s in session.exec(select(Survey).where(col(Survey.id).in_(ids)))}
+        return [None if job.survey_id is None else found.get(job.survey_id) for job in claimed]
 
     def _before_asking(
         self, loaded: list[Survey | None]

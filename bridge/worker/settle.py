@@ -1,8 +1,9 @@
 """Settling a job's outcome: record what it did, try it again later, or give it up.
 
-Each outcome is recorded in a transaction of its own, under the job's lease. A database error
-while recording one outcome leaves the others recorded and is handed back to the caller to
-record again: a call that reached a vendor is never made twice because a neighbour failed.
+A batch's outcomes are recorded in one transaction, under each job's lease; if the database
+refuses it, each is recorded in a transaction of its own. A database error while recording one
+outcome leaves the others recorded and is handed back to the caller to record again: a call
+that reached a vendor is never made twice because a neighbour failed.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import random
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
 from bot.errors import PortalBlockedError
 from bridge.config.settings import Settings
@@ -55,11 +58,25 @@ class Settler:
         self.done: Counter[str] = Counter()
 
     def settle(self, results: list[Result]) -> list[Result]:
-        """Record each outcome; returns those the database could not take (to retry)."""
+        """Record each outcome; returns those the database could not take (to retry).
+
+        A batch is recorded in one transaction; if the database refuses it, each outcome is
+        recorded in a transaction of its own, so one refusal never holds up the others.
+        """
+        if len(results) > 1:
+            try:
+                self._record(results)
+                return []
+            except SQLAlchemyError as exc:
+                log.warning(
+                    "job.record_batch_failed jobs=%s error=%s: recorded one by one",
+                    len(results),
+                    type(exc).__name__,
+                )
         unsettled = []
         for job, outcome in results:
             try:
-                self._settle_one(job, outcome)
+                self._record([(job, outcome)])
             except SQLAlchemyError as exc:
                 log.error(
                     "job.record_failed job_id=%s kind=%s error=%s",
@@ -70,40 +87,50 @@ class Settler:
                 unsettled.append((job, outcome))
         return unsettled
 
-    def _settle_one(self, job: Job, outcome: jobs.Outcome) -> None:
-        if isinstance(outcome, TransientError):
-            self._retry(job, outcome)
-        elif isinstance(outcome, DeliveryError):
-            self._fail(job, str(outcome))
-        else:
-            self._finish(job, outcome)
-
-    def _finish(self, job: Job, effect: jobs.Effect) -> None:
-        assert job.id is not None and job.lease_token is not None
-        self._checkpoint("after_vendor_call")
+    def _record(self, results: list[Result]) -> None:
+        """Record outcomes in one transaction; what each did is told once it is committed."""
         now = self._clock()
+        for _, outcome in results:
+            if not isinstance(outcome, TransientError | DeliveryError):
+                self._checkpoint("after_vendor_call")
         with transaction(self._engine) as session:
-            if queue.finish_job(session, job_id=job.id, lease_token=job.lease_token, now=now):
-                if job.kind in SECRET_PAYLOADS:
-                    queue.erase_payload(session, job_id=job.id)
-                effect(session, now)
-                if job.kind in BITRIX_KINDS:
-                    # Bitrix24 answered: whatever blocked the portal has lifted.
-                    status.clear_status(session, key=StatusKey.PORTAL_BLOCKED)
-                finished = True
-            else:
-                finished = False
-        if finished:  # counted once committed: a refused commit is settled again
-            self.done[f"{job.kind} done"] += 1
-        else:
-            log.warning("job.lease_lost job_id=%s kind=%s", job.id, job.kind)
+            told = [self._settle_one(session, job, outcome, now) for job, outcome in results]
+        for tell in told:
+            tell()
 
-    def _retry(self, job: Job, error: TransientError) -> None:
+    def _settle_one(
+        self, session: Session, job: Job, outcome: jobs.Outcome, now: datetime
+    ) -> Callable[[], None]:
+        if isinstance(outcome, TransientError):
+            return self._retry(session, job, outcome, now)
+        if isinstance(outcome, DeliveryError):
+            return self._fail(session, job, str(outcome), now)
+        return self._finish(session, job, outcome, now)
+
+    def _finish(
+        self, session: Session, job: Job, effect: jobs.Effect, now: datetime
+    ) -> Callable[[], None]:
         assert job.id is not None and job.lease_token is not None
-        now = self._clock()
+        if not queue.finish_job(session, job_id=job.id, lease_token=job.lease_token, now=now):
+            return partial(log.warning, "job.lease_lost job_id=%s kind=%s", job.id, job.kind)
+        if job.kind in SECRET_PAYLOADS:
+            queue.erase_payload(session, job_id=job.id)
+        effect(session, now)
+        if job.kind in BITRIX_KINDS:
+            # Bitrix24 answered: whatever blocked the portal has lifted.
+            status.clear_status(session, key=StatusKey.PORTAL_BLOCKED)
+        # Counted once committed: a refused commit is settled again.
+        return partial(self._count, f"{job.kind} done")
+
+    def _count(self, what: str) -> None:
+        self.done[what] += 1
+
+    def _retry(
+        self, session: Session, job: Job, error: TransientError, now: datetime
+    ) -> Callable[[], None]:
+        assert job.id is not None and job.lease_token is not None
         if isinstance(error, PortalBlockedError):
-            self._wait_for_unblock(job, error, now)
-            return
+            return self._wait_for_unblock(session, job, error, now)
         delay = backoff_seconds(
             job.attempts,
             self._settings.retry_base.total_seconds(),
@@ -113,80 +140,89 @@ class Settler:
         run_at = now + timedelta(seconds=delay)
         failing_since = job.failing_since or now
         if run_at - failing_since > self._settings.retry_give_up_after:
-            self._fail(job, f"gave up after {job.attempts} tries: {error}")
-            return
-        with transaction(self._engine) as session:
-            queue.retry_job(
-                session,
-                job_id=job.id,
-                lease_token=job.lease_token,
-                run_at=run_at,
-                error=str(error),
-                now=now,
-            )
-        self.done[f"{job.kind} retried"] += 1
-        log.info(
-            "job.retry job_id=%s kind=%s attempt=%s in=%.1fs error=%s",
-            job.id,
-            job.kind,
-            job.attempts,
-            delay,
-            error,
+            return self._fail(session, job, f"gave up after {job.attempts} tries: {error}", now)
+        queue.retry_job(
+            session,
+            job_id=job.id,
+            lease_token=job.lease_token,
+            run_at=run_at,
+            error=str(error),
+            now=now,
         )
 
-    def _wait_for_unblock(self, job: Job, error: TransientError, now: datetime) -> None:
+        def tell() -> None:
+            self._count(f"{job.kind} retried")
+            log.info(
+                "job.retry job_id=%s kind=%s attempt=%s in=%.1fs error=%s",
+                job.id,
+                job.kind,
+                job.attempts,
+                delay,
+                error,
+            )
+
+        return tell
+
+    def _wait_for_unblock(
+        self, session: Session, job: Job, error: TransientError, now: datetime
+    ) -> Callable[[], None]:
         """Bitrix24 blocked the portal by hand: no give-up time runs, one probe at a time."""
         assert job.id is not None and job.lease_token is not None
         probe_at = now + self._settings.bitrix_block_probe_interval
-        with transaction(self._engine) as session:
-            first = status.get_status(session, key=StatusKey.PORTAL_BLOCKED) is None
-            status.set_status(
-                session, key=StatusKey.PORTAL_BLOCKED, value=probe_at.isoformat(), now=now
-            )
-            queue.retry_job(
-                session,
-                job_id=job.id,
-                lease_token=job.lease_token,
-                run_at=probe_at,
-                error=str(error),
-                now=now,
-            )
-        level = logging.ERROR if first else logging.INFO
-        log.log(
-            level,
+        first = status.get_status(session, key=StatusKey.PORTAL_BLOCKED) is None
+        status.set_status(
+            session, key=StatusKey.PORTAL_BLOCKED, value=probe_at.isoformat(), now=now
+        )
+        queue.retry_job(
+            session,
+            job_id=job.id,
+            lease_token=job.lease_token,
+            run_at=probe_at,
+            error=str(error),
+            now=now,
+        )
+        return partial(
+            log.log,
+            logging.ERROR if first else logging.INFO,
             "bitrix.portal_blocked error=%s: Bitrix24 blocked the portal (OVERLOAD_LIMIT); "
             "nothing is sent until it lifts, next probe at %s",
             error,
             probe_at.isoformat(),
         )
 
-    def _fail(self, job: Job, error: str) -> None:
+    def _fail(self, session: Session, job: Job, error: str, now: datetime) -> Callable[[], None]:
         assert job.id is not None and job.lease_token is not None
-        now = self._clock()
-        with transaction(self._engine) as session:
-            if not queue.fail_job(
-                session, job_id=job.id, lease_token=job.lease_token, now=now, error=error
-            ):
-                return
-            if job.kind in SECRET_PAYLOADS:
-                queue.erase_payload(session, job_id=job.id)
-            change = (
-                None
-                if job.survey_id is None
-                else workflow.given_up(job.survey_id, job=job.kind, error=error, now=now)
-            )
-            if change is not None:
-                # Only the state the job served: a defaulted survey whose invitation failed
-                # stays defaulted.
-                surveys.apply_change(session, change, now=now)
-        self.done[f"{job.kind} failed"] += 1
-        log.error(
-            "job.failed job_id=%s kind=%s survey_id=%s error=%s",
-            job.id,
-            job.kind,
-            job.survey_id,
-            error,
+        if not queue.fail_job(
+            session, job_id=job.id, lease_token=job.lease_token, now=now, error=error
+        ):
+            return _nothing
+        if job.kind in SECRET_PAYLOADS:
+            queue.erase_payload(session, job_id=job.id)
+        change = (
+            None
+            if job.survey_id is None
+            else workflow.given_up(job.survey_id, job=job.kind, error=error, now=now)
         )
+        if change is not None:
+            # Only the state the job served: a defaulted survey whose invitation failed
+            # stays defaulted.
+            surveys.apply_change(session, change, now=now)
+
+        def tell() -> None:
+            self._count(f"{job.kind} failed")
+            log.error(
+                "job.failed job_id=%s kind=%s survey_id=%s error=%s",
+                job.id,
+                job.kind,
+                job.survey_id,
+                error,
+            )
+
+        return tell
+
+
+def _nothing() -> None:
+    return None
 
 
 def backoff_seconds(

@@ -343,3 +343,34 @@ async def test_okdesk_refusing_the_rating_fails_the_survey_with_reason(
         await eventually(lambda: _survey(engine).state == SurveyState.FAILED)
     done = _survey(engine)
     assert done.score == 4 and "Okdesk rating: HTTP 422" in (done.reason or "")
+
+
+async def test_a_persons_rating_is_posted_then_read_back_two_calls(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    async with running_app(make_settings(database_url), vendors) as app:
+        survey = await _invite(app, engine)
+        before = len(vendors.okdesk.requests)
+        await app.event(click_body(f"{survey.token}:4"))
+        await eventually(lambda: _finished(engine))
+    # No read before the write: the person's rating is posted whatever the ticket shows.
+    assert vendors.okdesk.requests[before:] == [
+        ("POST", f"/api/v1/issues/{ISSUE_ID}/rates"),
+        ("GET", f"/api/v1/issues/{ISSUE_ID}"),
+    ]
+    assert _survey(engine).okdesk_rate == "good"
+
+
+async def test_a_rating_okdesk_already_shows_is_done_when_a_second_one_is_refused(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    # A write repeated after a crash: the ticket already shows it, and Okdesk refuses again.
+    vendors.okdesk.readings.second_rating = "refused"
+    async with running_app(make_settings(database_url), vendors) as app:
+        survey = await _invite(app, engine)
+        vendors.okdesk.issues[ISSUE_ID]["rate"] = {"id": 1, "value": "good"}
+        await app.event(click_body(f"{survey.token}:5"))
+        await eventually(lambda: _finished(engine))
+    done = _survey(engine)
+    assert (done.state, done.okdesk_rate, done.reason) == ("rated", "good", None)
+    assert vendors.okdesk.rate_posts == []  # refused: nothing stored by the fake
