@@ -79,7 +79,7 @@ async def run(
         log.warning("job.orphaned job_id=%s kind=%s", job.id, job.kind)
         return nothing
     if job.kind == JobKind.SEND_RATING:
-        return await send_rating(survey, vendors, settings)
+        return await send_rating(survey, vendors, settings, retry=job.attempts > 1)
     if job.kind == JobKind.CLOSE_INVITATION:
         return await close_invitation(survey, vendors, carrying)
     if job.kind in followup.JOB_KINDS:
@@ -139,9 +139,13 @@ async def verify_reply(job: Job, vendors: Vendors, settings: Settings) -> Effect
     return nothing
 
 
-async def send_rating(survey: Survey, vendors: Vendors, settings: Settings) -> Effect:
-    """Give the ticket its rating in Okdesk and confirm it by reading the ticket after (a
-    default rating reads it first too)."""
+async def send_rating(
+    survey: Survey, vendors: Vendors, settings: Settings, *, retry: bool = False
+) -> Effect:
+    """Give the ticket its rating in Okdesk and confirm it by reading the ticket after.
+
+    A default rating, and any `retry` (an earlier try may have posted), read the ticket first.
+    """
     assert survey.id is not None and survey.score is not None
     survey_id = survey.id
     if survey.rating_sent_at is not None:
@@ -155,13 +159,14 @@ async def send_rating(survey: Survey, vendors: Vendors, settings: Settings) -> E
         log.info("survey.rating_not_sent survey_id=%s reason=%s", survey_id, note)
         return applying(lambda now: rating_not_written(survey_id, note=note, now=now))
     written, wanted = survey.score, settings.rating_map[survey.score]
-    # A person's rating is posted whatever the ticket shows, then read back (two calls); a
-    # default never overrides a real rating, so the ticket is read before it is written.
+    # A person's rating, on its first try, is posted whatever the ticket shows and then read
+    # back: two calls. A default never overrides a real rating, and a retry never posts twice
+    # what an earlier try may have posted: both read the ticket before writing.
     reason: str | None = None
     before: str | Unread | None = UNREAD
-    if survey.automatic:
+    if survey.automatic or retry:
         before = await vendors.helpdesk.issue_rate(survey.issue_id)
-        write = decide_rating_write(wanted, before, automatic=True)
+        write = decide_rating_write(wanted, before, automatic=survey.automatic)
         reason = write.note
     shown: str | None
     if before is UNREAD or write.post:

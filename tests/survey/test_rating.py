@@ -374,3 +374,22 @@ async def test_a_rating_okdesk_already_shows_is_done_when_a_second_one_is_refuse
     done = _survey(engine)
     assert (done.state, done.okdesk_rate, done.reason) == ("rated", "good", None)
     assert vendors.okdesk.rate_posts == []  # refused: nothing stored by the fake
+
+
+async def test_a_retried_rating_reads_the_ticket_before_posting(
+    database_url: str, engine: Engine, vendors: Vendors
+) -> None:
+    # The first try may have reached Okdesk: a retry reads first and never posts twice.
+    async with running_app(make_settings(database_url), vendors) as app:
+        survey = await _invite(app, engine)
+        vendors.okdesk.fail("rate", 503)
+        before = len(vendors.okdesk.requests)
+        await app.event(click_body(f"{survey.token}:4"))
+        await eventually(lambda: _finished(engine))
+    rates, issue = f"/api/v1/issues/{ISSUE_ID}/rates", f"/api/v1/issues/{ISSUE_ID}"
+    assert vendors.okdesk.requests[before:] == [
+        ("POST", rates),
+        ("GET", issue),
+        ("POST", rates),
+        ("GET", issue),
+    ]
