@@ -159,22 +159,9 @@ async def send_rating(
         log.info("survey.rating_not_sent survey_id=%s reason=%s", survey_id, note)
         return applying(lambda now: rating_not_written(survey_id, note=note, now=now))
     written, wanted = survey.score, settings.rating_map[survey.score]
-    # A person's rating, on its first try, is posted whatever the ticket shows and then read
-    # back: two calls. A default never overrides a real rating, and a retry never posts twice
-    # what an earlier try may have posted: both read the ticket before writing.
-    reason: str | None = None
-    before: str | Unread | None = UNREAD
-    if survey.automatic or retry:
-        before = await vendors.helpdesk.issue_rate(survey.issue_id)
-        write = decide_rating_write(wanted, before, automatic=survey.automatic)
-        reason = write.note
-    shown: str | None
-    if before is UNREAD or write.post:
-        shown = await _post_rating(survey, vendors, wanted, before)
-        if shown != wanted:
-            return kept_earlier(survey, settings, wanted=wanted, shown=shown)
-    else:
-        shown = before
+    shown, reason = await _write_rating(survey, vendors, wanted, retry=retry)
+    if shown != wanted and reason is None:
+        return kept_earlier(survey, settings, wanted=wanted, shown=str(shown))
     log.info("survey.rating_sent survey_id=%s issue_id=%s", survey_id, survey.issue_id)
     # Issue 10: the ticket shows the default we set; a comment says it was automatic.
     comment = survey.automatic and reason is None and settings.auto_rating_comment
@@ -185,6 +172,25 @@ async def send_rating(
             surveys.apply_change(session, change, now=now)
 
     return record
+
+
+async def _write_rating(
+    survey: Survey, vendors: Vendors, wanted: str, *, retry: bool
+) -> tuple[str | None, str | None]:
+    """What the ticket shows once the rating is written, and why it was not posted (None when
+    it was, or when it showed `wanted` already).
+
+    A person's rating, on its first try, is posted whatever the ticket shows and then read
+    back: two calls. A default never overrides a real rating, and a retry never posts twice
+    what an earlier try may have posted: both read the ticket before writing.
+    """
+    if not (survey.automatic or retry):
+        return await _post_rating(survey, vendors, wanted, UNREAD), None
+    before = await vendors.helpdesk.issue_rate(survey.issue_id)
+    write = decide_rating_write(wanted, before, automatic=survey.automatic)
+    if not write.post:
+        return before, write.note
+    return await _post_rating(survey, vendors, wanted, before), None
 
 
 def score_moved_on(session: Session, survey_id: int, written: int, now: datetime) -> bool:
