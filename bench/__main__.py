@@ -26,8 +26,8 @@ from bench.acknowledgement import bench_acknowledgement
 from bench.baseline import bench_naive
 from bench.clicks import bench_clicks
 from bench.load import bench_rate_limited, bench_sustained
-from bench.pace import bench_closures, bench_wave
-from bench.portals import bench_portals
+from bench.pace.figures import bench_closures, bench_wave
+from bench.pace.portals import bench_portals
 from bench.report import Report
 from bench.running.service import DUE
 from bench.sweep import bench_sweep

@@ -1,4 +1,4 @@
-"""The pace figures (bench/pace.py) on a tiny run: what they print and put in the JSON line.
+"""The pace figures (bench/pace/) on a tiny run: what they print and put in the JSON line.
 No timing is asserted: the benchmark prints figures, this only checks that they are made."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.pace import bench_closures, bench_wave
+from bench.pace.figures import bench_closures, bench_wave
+from bench.pace.portals import bench_portals
 from bench.report import Report
 
 pytestmark = pytest.mark.slow
@@ -38,3 +39,16 @@ def test_tiny_closures_are_invited_and_printed_as_a_multiple_of_the_floor(
     assert figures["closures_cpu_ms"] > 0
     printed = capsys.readouterr().out
     assert "the floor of 0.7 s" in printed and "15.7×" in printed
+
+
+def test_tiny_closures_of_three_portals_are_each_invited_once_in_their_own_portal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = Report()
+    bench_portals(None, tmp_path, 3, report)
+    figures = json.loads(report.json_line())
+    assert report.problems == []
+    assert figures["portals_invited_once"] is True
+    assert figures["portals_ratio"] > 0
+    printed = capsys.readouterr().out
+    assert "3, 3, 3 (yes)" in printed and "side by side / alone" in printed
