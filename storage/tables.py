@@ -86,6 +86,7 @@ class Survey(SQLModel, table=True):
         # The report page's period when a filter is not counted by day (storage.reading.report).
         Index("ix_survey_report", "created_at", "is_test", "automatic", "score"),
         Index("ix_survey_company", "company_name", "created_at", **where(COMPANY)),
+        Index("ix_survey_portal", "portal", "created_at", **where("portal IS NOT NULL")),
         # People's words, newest first per score (storage.reading.report_words.written).
         Index("ix_survey_comments", "score", "id", **where(WORDS)),
         Index("ix_survey_state_test", "state", "is_test"),
@@ -104,15 +105,15 @@ class Survey(SQLModel, table=True):
     language: str = Field(max_length=2)
     issue_title: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     engineer: str | None = Field(default=None, max_length=300)
-    # What reports group by, as the closure webhook named them (kept after the purge: they
-    # describe the support team and the client company, not the person).
+    # What reports group by, as the closure webhook named them, and the portal the person was
+    # asked in (kept after the purge: the support team, the client company, not the person).
     engineer_group: str | None = Field(default=None, max_length=300)
+    portal: int | None = None
     company_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     company_name: str | None = Field(default=None, max_length=300)
     type_code: str | None = Field(default=None, max_length=64)
     priority_code: str | None = Field(default=None, max_length=64)
-    # A test invitation sent by the administrator (`bridge.admin send-test`): its answer is
-    # thanked, never written to Okdesk, and reports leave it out.
+    # A test invitation (`bridge.admin send-test`): thanked, never written to Okdesk, unreported.
     is_test: bool = False
     contact_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     bitrix_user_id: int | None = Field(
@@ -132,8 +133,7 @@ class Survey(SQLModel, table=True):
     rating_sent_at: datetime | None = _when()
     finished_at: datetime | None = _when()
     personal_data_purged: bool = False
-    # When the one reminder is due (set only until the sweep has looked at it) and when it
-    # was queued: a survey is reminded at most once.
+    # When the one reminder is due (until the sweep looked at it), when queued: at most once.
     remind_at: datetime | None = _when()
     reminded_at: datetime | None = _when()
     # The engineer's Okdesk id (the automatic comment's author, or OKDESK_COMMENT_AUTHOR_ID).

@@ -1,5 +1,6 @@
 """The report's filters: `?engineer=&group=&company=&type=&priority=`, each an exact value as
-the closure webhook stored it (empty: any)."""
+the closure webhook stored it, and `&portal=`, the name of the portal people were asked in
+(empty: any)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from urllib.parse import urlencode
 
 from storage.reading.report import matching
 
+# Typed into the page's boxes; the portal is chosen from a list (`PORTAL`).
 NAMES = ("engineer", "group", "company", "type", "priority")
+PORTAL = "portal"
 # The longest value the table holds (engineer, group and company are 300 characters).
 LONGEST = 300
 
@@ -24,11 +27,14 @@ class Filters:
     company: str | None = None
     type: str | None = None
     priority: str | None = None
+    portal: str | None = None
 
     @classmethod
     def of(cls, query: Mapping[str, str]) -> Filters:
         """The filters a query string names; blank values mean any."""
-        values = {name: (query.get(name) or "").strip()[:LONGEST] or None for name in NAMES}
+        values = {
+            name: (query.get(name) or "").strip()[:LONGEST] or None for name in (*NAMES, PORTAL)
+        }
         return cls(**values)
 
     def query(self) -> str:
@@ -38,8 +44,8 @@ class Filters:
 
     def counted_by_day(self) -> bool:
         """Whether the per-day counts serve these filters: they are kept by engineer and group,
-        not by company, type or priority."""
-        return self.company is None and self.type is None and self.priority is None
+        not by company, type, priority or portal."""
+        return all(v is None for v in (self.company, self.type, self.priority, self.portal))
 
     def conditions(self) -> list[Any]:
         """The database conditions that keep the surveys these filters name."""

@@ -2,8 +2,8 @@
 into figures by `bridge.report.figures`.
 
 The totals, the tables and the trend come from the per-day counts (`storage.reading.daily`)
-unless a company, type or priority is chosen: the counts are kept by engineer and group only,
-so those filters read the surveys themselves."""
+unless a company, type, priority or portal is chosen: the counts are kept by engineer and
+group only, so those filters read the surveys themselves."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from bridge.report import figures, unused, words
 from bridge.report.filters import Filters
 from bridge.report.html.page import Report
 from bridge.report.period import Period
+from storage import portals
 from storage.db import reading
 from storage.reading import attention, daily, report_words
 from storage.reading import report as queries
@@ -63,6 +64,7 @@ def read_report(
             session, start=start, end=end, max_score=max_score, where=where, limit=ATTENTION
         )
         unused_texts = unused.read(session, start=start, end=end)
+        names = [portal.name for portal in portals.all_portals(session)]
     return Report(
         period,
         figures.overview(queries.totals(cells)),
@@ -78,4 +80,5 @@ def read_report(
         figures.overview(queries.totals(earlier)),
         kept,
         unused_texts,
+        names,
     )

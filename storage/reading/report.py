@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, tuple_
 from sqlmodel import Session, col
 
+from storage.portals import Portal
 from storage.tables import Job, JobState, Survey, SurveyState
 
 _WAITING = (SurveyState.INVITING, SurveyState.AWAITING)
@@ -63,8 +64,8 @@ class Trouble:
 
 
 def matching(**wanted: str | None) -> list[ColumnElement[bool]]:
-    """Conditions keeping the surveys of one engineer, group, company, type and priority
-    (those given): `matching(engineer="Иван", company=None)`."""
+    """Conditions keeping the surveys of one engineer, group, company, type, priority and
+    portal (by its name; those given): `matching(engineer="Иван", company=None)`."""
     columns = {
         "engineer": col(Survey.engineer),
         "group": col(Survey.engineer_group),
@@ -72,7 +73,9 @@ def matching(**wanted: str | None) -> list[ColumnElement[bool]]:
         "type": col(Survey.type_code),
         "priority": col(Survey.priority_code),
     }
-    return [columns[name] == value for name, value in wanted.items() if value]
+    named = select(col(Portal.id)).where(col(Portal.name) == wanted.get("portal"))
+    portal = [col(Survey.portal) == named.scalar_subquery()] if wanted.get("portal") else []
+    return [columns[n] == value for n, value in wanted.items() if value and n != "portal"] + portal
 
 
 def _in_period(start: datetime, end: datetime) -> ColumnElement[bool]:

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from storage import queue
+from storage.portals import SPAN
 from storage.sql import rowcount
 from storage.survey.bulk import ManyRows
 from storage.tables import JobKind, Survey, SurveyState
@@ -97,13 +98,19 @@ def apply_change(
             col(Survey.state).in_(list(change.from_states)),
             *guard,
         )
-        .values(**change.fields, updated_at=now)
+        .values(**change.fields, **_portal(change.fields), updated_at=now)
     )
     if rowcount(result) != 1:
         return False
     for kind in change.jobs:
         queue.enqueue(session, kind=kind, now=now, survey_id=change.survey_id)
     return True
+
+
+def _portal(fields: SurveyFields) -> dict[str, int]:
+    """The portal a person's id names, set with it (`storage.tables.Survey.portal`)."""
+    user = fields.get("bitrix_user_id")
+    return {} if user is None else {"portal": user // SPAN}
 
 
 def new_survey_token() -> str:
@@ -243,7 +250,7 @@ def set_recipients(session: Session, *, recipients: dict[int, int]) -> None:
         session.execute(
             update(Survey)
             .where(col(Survey.id) == survey_id, col(Survey.bitrix_user_id).is_(None))
-            .values(bitrix_user_id=user_id)
+            .values(bitrix_user_id=user_id, portal=user_id // SPAN)
         )
 
 

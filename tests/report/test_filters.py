@@ -8,14 +8,17 @@ Ivan (engineer): people's 5, 4, 2 → CSAT 2/3 = 67%; delivered to his tickets: 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from html import escape
 from urllib.parse import quote, urlencode
 
 import pytest
 from sqlalchemy import update
+from sqlmodel import col
 
 from harness.app import Running
 from storage.db import create_db_engine, transaction
+from storage.portals import Portal, PortalState
 from storage.tables import Survey
 from tests.report import dataset
 from tests.report.conftest import BEARER
@@ -87,3 +90,53 @@ async def test_the_export_and_the_buttons_keep_the_filters(admin: Running) -> No
         headers={**BEARER, "origin": "http://rating.test"},
     )
     assert pressed.headers["location"] == f"/admin?{dataset.QUERY}{ivan}&handled=1"
+
+
+def _portal_acme(admin: Running, issue_ids: list[int]) -> None:
+    """A second portal, `acme` (number 1), whose people were asked these tickets."""
+    engine = create_db_engine(admin.settings.database_url, pool_size=1)
+    with transaction(engine) as session:
+        now = datetime.now(UTC)
+        session.add(
+            Portal(
+                id=1,
+                name="acme",
+                domain="acme.bitrix24.ru",
+                api="v1",
+                bot_code="b",
+                state=PortalState.ACTIVE,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        # Everyone else was asked in the settings' portal, number 0.
+        session.execute(update(Survey).where(col(Survey.message_id).is_not(None)).values(portal=0))
+        session.execute(update(Survey).where(col(Survey.issue_id).in_(issue_ids)).values(portal=1))
+    engine.dispose()
+
+
+async def test_a_portal_filter_keeps_its_portal_s_surveys_in_the_page_and_the_export(
+    admin: Running,
+) -> None:
+    alone = await _page(admin)
+    _portal_acme(admin, [1001, 1005])
+    both = await _page(admin)
+    acme = await _page(admin, "&portal=acme")
+    home = await _page(admin, "&portal=default")
+    answer = await admin.client.get(
+        f"/admin/export.csv?{dataset.QUERY}&portal=acme", headers=BEARER
+    )
+    tickets = {line.split(",")[0] for line in answer.text.lstrip("\ufeff").splitlines()[1:]}
+    # One portal: nothing to choose. Two: a list of both, the chosen one kept.
+    assert 'name="portal"' not in alone
+    assert re.findall(r'<option value="(\w*)"', both.split("</header>")[0]) == [
+        "",
+        "default",
+        "acme",
+    ]
+    assert '<option value="acme" selected>' in acme
+    # Ticket 1001's 5 and 1005's 1: CSAT 1/2, both delivered; the export holds just those two.
+    assert (_figure(acme, "csat"), _figure(acme, "response")) == ("50%", "100%")
+    assert _figure(acme, "human") == "2" and "/issues/1003" not in acme
+    assert tickets == {"1001", "1005"}
+    assert _figure(home, "human") == str(int(_figure(both, "human")) - 2)

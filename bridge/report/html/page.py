@@ -36,6 +36,8 @@ class Report:
     previous: Overview
     filters: Filters
     unused: list[unused.Unused] = field(default_factory=list)
+    # Every portal's name, removed ones too (their surveys stay); one: no portal filter.
+    portals: list[str] = field(default_factory=list)
 
     def query(self) -> str:
         """The page's query string: the period and the filters."""
@@ -59,7 +61,8 @@ header{background:#1f3a5f;color:#fff;padding:12px 16px;display:flex;flex-wrap:wr
 gap:8px 16px;align-items:center;justify-content:space-between}
 header h1{font-size:20px;margin:0}
 header form{display:flex;flex-wrap:wrap;gap:6px;align-items:center}
-header input,header button{font:inherit;padding:4px 8px;border-radius:4px;border:1px solid #9fb3c8}
+header input,header button,header select{font:inherit;padding:4px 8px;border-radius:4px;
+border:1px solid #9fb3c8}
 header a{color:#fff}
 header .filter{width:10em}
 main{max-width:1100px;margin:0 auto;padding:12px}
@@ -160,7 +163,23 @@ def _filters(report: Report, t: dict[str, str]) -> str:
         + ' class="filter">'
         for name in NAMES
     )
-    return lists + inputs
+    return lists + inputs + _portal(report, t)
+
+
+def _portal(report: Report, t: dict[str, str]) -> str:
+    """The portal to show, chosen from the list; with one portal there is nothing to choose."""
+    if len(report.portals) < 2:
+        return ""
+    chosen = report.filters.portal
+    options = "".join(
+        f'<option value="{escape(n)}"{" selected" if n == chosen else ""}>{escape(n)}</option>'
+        for n in report.portals
+    )
+    label = escape(t["filter_portal"])
+    return (
+        f'<select name="portal" aria-label="{label}" title="{label}">'
+        f'<option value="">{escape(t["any_portal"])}</option>{options}</select>'
+    )
 
 
 def _notice(notice: Notice | None, t: dict[str, str]) -> str:
