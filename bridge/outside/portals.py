@@ -107,6 +107,8 @@ def opened(portal: Portal, settings: Settings) -> PortalView:
         "bitrix_v2_bot_code" if v2 else "bitrix_bot_code": portal.bot_code,
         "bitrix_v2_bot_id" if v2 else "bitrix_bot_id": portal.bot_id,
         "bitrix_switching_from_v1": False,
+        # An added portal's v2 bot fetches its events (`portal add`): no handler URL to guard.
+        "bitrix_event_mode": "fetch",
     }
     return PortalView(portal.id, portal.name, state, key, settings.model_copy(update=update))
 

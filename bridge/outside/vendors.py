@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -42,6 +43,8 @@ class Vendors:
     messenger: Messenger
     # The settings' own portal's messenger, as it is (the imbot.v2 poller fetches through it).
     home: Messenger | None = None
+    # An added portal's messenger as it is, from its settings and number (its poller's).
+    build: Callable[[Settings, int], Messenger] | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,7 @@ async def open_vendors(
             ),
             messenger=PortalMessengers(home, load),
             home=home,
+            build=partial(portal_messenger, bitrix, engine, observer=observer),
         )
 
 

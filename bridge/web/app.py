@@ -24,7 +24,7 @@ from bridge.outside.priority import IntakeFirst, IntakeMiddleware
 from bridge.outside.vendors import open_vendors
 from bridge.survey import closures
 from bridge.web.limits import install_limits
-from bridge.web.polling import start_polling
+from bridge.web.pollers import start_polling
 from bridge.web.routes import (
     admin,
     admin_portals,
@@ -105,7 +105,8 @@ def _lifespan(
                 if not settings.placeholders():
                     # Fetching events is the web side's intake, not the worker's: every
                     # replica may poll (one at a time, by lease), WORKER_ENABLED or not.
-                    tasks += start_polling(state, vendors.home or vendors.messenger, stop)
+                    home = vendors.home or vendors.messenger
+                    tasks += start_polling(state, home, vendors.build, stop)
                 yield
                 stop.set()
                 for task in tasks:

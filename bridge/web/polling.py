@@ -1,8 +1,12 @@
 """Fetching the imbot.v2 bot's events (`BITRIX_EVENT_MODE=fetch`): no public address needed,
 and a click made while every replica is down waits on the portal (about 24 h) until we ask.
 
-One replica polls a bot at a time (a lease in the database: two pollers would acknowledge each
-other's events away, bitrix24-v2.md §4). Each event is handled and committed on its own; only
+Each portal whose bot's events are fetched has a poller of its own (`bridge.web.pollers` starts
+and stops them as portals come and go), with its own lease and offset, stored under the bot's id
+scoped by the portal (`bot.portals.ids`): one portal's failing fetch never stops another's, and
+a portal's events are read against that portal only. One replica polls a bot at a time (a
+lease in the database: two pollers would acknowledge each other's events away,
+bitrix24-v2.md §4). Each event is handled and committed on its own; only
 then is the offset that covers it stored, and only a stored offset is ever passed to Bitrix24.
 A crash in between replays the events, and a replay changes nothing: a fetched event is
 remembered by its `eventId` (a click in the same transaction as its rating; a reply by its
@@ -31,9 +35,10 @@ from datetime import timedelta
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from bot.events import BotDeleted, ChatReply
-from bot.messenger import Messenger
+from bot.portals.ids import scoped
 from bot.v2.events_v2 import FetchedEvent, replay_key
 from bot.v2.messenger_v2 import BOT_NOT_FOUND, ImbotV2Messenger
+from bridge.outside.portals import PortalView
 from bridge.web import set_aside
 from bridge.web.routes.bitrix import handle_event
 from bridge.web.routes.state import App
@@ -47,22 +52,13 @@ log = logging.getLogger(__name__)
 MORE_PAUSE = 2.0
 
 
-def start_polling(
-    state: App, messenger: Messenger, stop: asyncio.Event
-) -> list[asyncio.Task[None]]:
-    """The poller's task when events are fetched (imbot.v2 fetch mode), else none."""
-    if not state.settings.fetches_events or not isinstance(messenger, ImbotV2Messenger):
-        return []
-    state.poller = EventPoller(state, messenger)
-    return [asyncio.create_task(state.poller.run(stop))]
-
-
 def no_checkpoint(_point: str) -> None:
     """Production: nothing happens between the steps (tests crash here)."""
 
 
 class EventPoller:
-    """Polls imbot.v2.Event.get for our bot and hands each event to the events route's path."""
+    """Polls imbot.v2.Event.get for one portal's bot and hands each event to the events
+    route's path, as that portal's (`portal`: an added one; None: the settings' own)."""
 
     def __init__(
         self,
@@ -70,9 +66,13 @@ class EventPoller:
         messenger: ImbotV2Messenger,
         *,
         checkpoint: Callable[[str], None] = no_checkpoint,
+        portal: PortalView | None = None,
     ) -> None:
         self.state = state
         self.messenger = messenger
+        self.portal = portal if portal is not None and portal.number != 0 else None
+        self.number = self.portal.number if self.portal is not None else 0
+        self.name = self.portal.name if self.portal is not None else "default"
         self.holder = secrets.token_hex(8)
         self.checkpoint = checkpoint
         self.failures = 0
@@ -124,7 +124,8 @@ class EventPoller:
         ceiling = min(cap, settings.retry_base.total_seconds() * 2 ** min(self.failures, 20))
         delay = max(random.uniform(ceiling / 2, ceiling), at_least or 0.0)
         log.warning(
-            "bitrix.poll_failed failures=%s retry_in=%.1fs error=%s",
+            "bitrix.poll_failed portal=%s failures=%s retry_in=%.1fs error=%s",
+            self.name,
             self.failures,
             delay,
             self.last_error,
@@ -133,7 +134,10 @@ class EventPoller:
 
     async def poll_once(self) -> bool:
         """Fetch once, handle what came, store the offset; whether more events wait."""
-        self._bot = bot = await self.messenger.bot_id()
+        # The lease, offset and replay keys are the bot's id scoped by its portal: bot 567 of
+        # one portal and bot 567 of another are two queues.
+        self._bot = await self.messenger.bot_id()
+        bot = scoped(self.number, self._bot)
         offset = await asyncio.to_thread(self._lease_and_offset, bot)
         if offset is False:
             return False
@@ -143,7 +147,12 @@ class EventPoller:
         self.checkpoint("before_offset_saved")
         held = await asyncio.to_thread(self._save, bot, next_offset)
         if events:
-            log.info("bitrix.events_fetched count=%s next_offset=%s", len(events), next_offset)
+            log.info(
+                "bitrix.events_fetched portal=%s count=%s next_offset=%s",
+                self.name,
+                len(events),
+                next_offset,
+            )
             self.state.wake_worker()
         return more and held
 
@@ -168,12 +177,12 @@ class EventPoller:
             if not self.strikes.struck(key, type(exc).__name__):
                 raise
             with transaction(self.state.engine) as session:
-                set_aside.remember(
-                    session, fetched, error=type(exc).__name__, now=self.state.clock()
-                )
+                error, now = type(exc).__name__, self.state.clock()
+                set_aside.remember(session, fetched, error=error, now=now, portal=self.name)
                 seen.first_sighting(session, key=key, now=self.state.clock())
             log.error(
-                "bitrix.event_set_aside event_id=%s error=%s: it failed %s times alike",
+                "bitrix.event_set_aside portal=%s event_id=%s error=%s: it failed %s times alike",
+                self.name,
                 fetched.event_id,
                 type(exc).__name__,
                 set_aside.SET_ASIDE_AFTER,
@@ -191,7 +200,7 @@ class EventPoller:
         for event in fetched.events:
             # Fetched over our own authenticated call: the sender is vouched for.
             access = self.messenger.vouch(event.user_id) if isinstance(event, ChatReply) else ""
-            handle_event(self.state, event, access, now)
+            handle_event(self.state, event, access, now, self.portal)
         with transaction(self.state.engine) as session:
             seen.first_sighting(session, key=key, now=now)
         self.checkpoint("event_handled")
@@ -204,7 +213,14 @@ class EventPoller:
 
     def _bot_deleted(self) -> None:
         # Fetch mode may never read ONIMBOTV2DELETE (open point 6): BOT_NOT_FOUND is the news.
-        handle_event(self.state, BotDeleted(bot_id=self._bot, bot_code=""), "", self.state.clock())
+        if self.portal is None:
+            # While the bot is still known, so the event is recognised as our bot's.
+            deleted = BotDeleted(bot_id=self._bot, bot_code="")
+            handle_event(self.state, deleted, "", self.state.clock())
+        else:
+            # The check the worker queues asks the settings' portal; an added portal's bot
+            # is registered again by `portal add`, and until then its poll backs off.
+            log.warning("bitrix.bot_not_found portal=%s: run portal add again", self.name)
         self.messenger.forget_bot()
 
     def _release(self) -> None:
@@ -212,6 +228,7 @@ class EventPoller:
             return
         try:
             with transaction(self.state.engine) as session:
-                polling.release_lease(session, bot_id=self._bot, holder=self.holder)
+                bot = scoped(self.number, self._bot)
+                polling.release_lease(session, bot_id=bot, holder=self.holder)
         except SQLAlchemyError:
             log.warning("bitrix.poll_lease_not_released: it runs out by itself")

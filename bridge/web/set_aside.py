@@ -43,9 +43,12 @@ class Strikes:
         self._failed.pop(key, None)
 
 
-def remember(session: Session, fetched: FetchedEvent, *, error: str, now: datetime) -> None:
-    """List an event set aside for the operator (the newest `KEPT`)."""
+def remember(
+    session: Session, fetched: FetchedEvent, *, error: str, now: datetime, portal: str = "default"
+) -> None:
+    """List an event set aside for the operator (the newest `KEPT`), with its portal's name."""
     entry = {
+        "portal": portal,
         "event_id": fetched.event_id,
         "kinds": [type(event).__name__ for event in fetched.events],
         "error": error,
@@ -72,6 +75,7 @@ def said(entries: list[dict[str, object]]) -> str:
     kinds = kinds or "no event"
     return (
         f"{len(entries)} fetched event(s) set aside after failing {SET_ASIDE_AFTER} times alike; "
-        f"latest: event {latest.get('event_id')} ({kinds}), {latest.get('error')}, "
+        f"latest: event {latest.get('event_id')} of portal {latest.get('portal', 'default')} "
+        f"({kinds}), {latest.get('error')}, "
         f"at {latest.get('at')}"
     )

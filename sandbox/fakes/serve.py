@@ -12,6 +12,7 @@ import contextlib
 import json
 import signal
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -58,8 +59,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--portals",
         type=int,
         default=1,
-        help="how many Bitrix24 portals (v1), each on a port of its own with its own state, "
-        "limits and member_id (ids repeat across them: user 27 on each)",
+        help="how many Bitrix24 portals (each of --bitrix-api), each on a port of its own with "
+        "its own state, limits and member_id (ids repeat across them: user 27 on each)",
     )
     parser.add_argument(
         "--v2-in-batch",
@@ -101,35 +102,32 @@ def member_id(number: int) -> str:
     return MEMBER_ID if number == 0 else f"{MEMBER_ID[:-4]}{number:04d}"
 
 
-async def run(args: argparse.Namespace) -> None:
-    """Run both fakes until SIGINT/SIGTERM."""
-    okdesk = FakeOkdesk(api_token=args.api_token, latency=args.latency)
-    limits = {"rate_limit": args.rate_limit, "burst": args.burst}
-    limits["drain_per_second"] = args.drain_per_second
+def _portal(args: argparse.Namespace, member: str, limits: dict[str, Any]) -> FakeBitrix:
+    """One fake portal, speaking imbot.v2 too with `--bitrix-api v2` (every portal alike)."""
     # Events name the portal by the host its REST API is reached at (bitrix24.md §5).
-    bitrix = (
-        FakeBitrixV2(
+    if args.bitrix_api == "v2":
+        return FakeBitrixV2(
             args.webhook_path,
             latency=args.latency,
             v2_rate_limit=not args.no_v2_limit,
             v2_throttle_status=args.v2_throttle_status,
             v2_in_batch=args.v2_in_batch,
             domain="127.0.0.1",
+            member_id=member,
             **limits,
         )
-        if args.bitrix_api == "v2"
-        else FakeBitrix(args.webhook_path, latency=args.latency, domain="127.0.0.1", **limits)
+    return FakeBitrix(
+        args.webhook_path, latency=args.latency, domain="127.0.0.1", member_id=member, **limits
     )
-    others = [
-        FakeBitrix(
-            args.webhook_path,
-            latency=args.latency,
-            domain="127.0.0.1",
-            member_id=member_id(n),
-            **limits,
-        )
-        for n in range(1, args.portals)
-    ]
+
+
+async def run(args: argparse.Namespace) -> None:
+    """Run both fakes until SIGINT/SIGTERM."""
+    okdesk = FakeOkdesk(api_token=args.api_token, latency=args.latency)
+    limits = {"rate_limit": args.rate_limit, "burst": args.burst}
+    limits["drain_per_second"] = args.drain_per_second
+    bitrix = _portal(args, member_id(0), limits)
+    others = [_portal(args, member_id(n), limits) for n in range(1, args.portals)]
     servers = [_server(okdesk.app, args.okdesk_port), _server(bitrix.app, args.bitrix_port)]
     servers += [_server(portal.app, 0) for portal in others]
     loop = asyncio.get_running_loop()

@@ -25,10 +25,17 @@ from storage.db import quick_writes
 
 
 class PollerPulse(Protocol):
-    """What readiness asks of the imbot.v2 event poller."""
+    """What readiness asks of the imbot.v2 event pollers."""
 
-    failures: int
-    last_error: str | None
+    @property
+    def failures(self) -> int:
+        """Failed polls in a row."""
+        ...
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the last poll failed, when it did."""
+        ...
 
 
 class App:
@@ -40,7 +47,7 @@ class App:
         self.clock = clock
         self.worker: Worker | None = None
         self.chat: Messenger | None = None
-        # The imbot.v2 event poller of this replica (fetch mode only), for readiness.
+        # The imbot.v2 event pollers of this replica, one per fetching portal, for readiness.
         self.poller: PollerPulse | None = None
         self.senders = SenderLimit(settings.webhook_surveys_per_minute)
         # /admin: wrong tokens per address, and the forms already posted (issue 23, p11).
@@ -62,6 +69,8 @@ class App:
         event, for that portal's bot."""
         if portal is not None and portal.number != 0:
             mine = portal.settings
+            if mine.bitrix_api == "v2":
+                return addressed_to(event, mine.bitrix_v2_bot_id, mine.bitrix_v2_bot_code)
             return addressed_to(event, mine.bitrix_bot_id, mine.bitrix_bot_code)
         known = self.chat.known_bot_id() if self.chat is not None else None
         settings = self.settings

@@ -27,7 +27,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.fakes.bitrix import FakeBitrix
-from sandbox.fakes.bitrix.messages import MEMBER_ID, PORTAL_DOMAIN
 from sandbox.fakes.bitrix.php import Answer, BitrixError, as_int, as_str, method_key
 from sandbox.fakes.bitrix_v2.methods import V2Methods
 from sandbox.fakes.bitrix_v2.queue import (
@@ -238,14 +237,13 @@ class FakeBitrixV2(V2Methods, FakeBitrix):
         pairs += php_pairs(self._auth(bot), "auth")
         return urlencode(pairs).encode()
 
-    @staticmethod
-    def _auth(bot: dict[str, Any]) -> dict[str, Any]:
+    def _auth(self, bot: dict[str, Any]) -> dict[str, Any]:
         # SRV's "synthetic APPLICATION_TOKEN" of a botToken bot (open point 7, unverified).
         return {
-            "domain": PORTAL_DOMAIN,
-            "member_id": MEMBER_ID,
+            "domain": self.domain,
+            "member_id": self.member_id,
             "application_token": "custom" + bot["CLIENT_ID"],
-            "client_endpoint": f"https://{PORTAL_DOMAIN}/rest/",
+            "client_endpoint": f"https://{self.domain}/rest/",
             "user_id": bot["ID"],
         }
 
