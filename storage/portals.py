@@ -197,3 +197,15 @@ def set_state(
         .where(col(Portal.id) == number, col(Portal.state) != PortalState.REMOVED)
         .values(state=state, blocked_until=until, updated_at=now)
     )
+
+
+def pin_member(session: Session, *, number: int, member_id: str, now: datetime) -> str | None:
+    """Pin `member_id` as the portal's installation unless one is pinned already; the one
+    pinned now (this one, or the one pinned before)."""
+    session.execute(
+        update(Portal)
+        .where(col(Portal.id) == number, col(Portal.member_id).is_(None))
+        .values(member_id=member_id, updated_at=now)
+    )
+    pinned = session.execute(select(col(Portal.member_id)).where(col(Portal.id) == number))
+    return pinned.scalar()

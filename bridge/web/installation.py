@@ -11,6 +11,12 @@ It is a consistency check, not a secret (it travels in every event body). Not co
 would lose every event until someone configured it. A configured one that an event does not
 carry is recorded, so `/readyz` and `admin check` show the mismatch; the next event accepted
 clears it (a forged one cannot hold readiness down while genuine events arrive).
+
+An added portal's installation is pinned by `portal add --member-id`, or else by the first
+event that passed every other check of that portal: its own route key and events secret, and
+its bot's CLIENT_ID as the application token, which only Bitrix24 and we hold (the settings'
+portal may run with none of them configured, hence no learning there). A later event naming
+another installation is refused for that portal.
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from bot.events import EventAuth
+from bridge.outside.portals import PortalView
 from bridge.web.intake import same_secret
-from storage import status
+from storage import portals, status
 from storage.db import transaction
 from storage.status import StatusKey
 
@@ -83,6 +90,28 @@ def pinned_member(auth: EventAuth, member_id: str | None) -> bool:
     return member_id is None or (bool(auth.member_id) and same_secret(auth.member_id, member_id))
 
 
+def admits_for_portal(engine: Engine, auth: EventAuth, portal: PortalView, now: datetime) -> bool:
+    """Whether an added portal's event is of the installation pinned for it; the first event
+    that passed every other check (its route key, events secret, application token and
+    domain: what only Bitrix24 and we hold) pins its `member_id` when `portal add` was given
+    none, so a later event naming another installation is refused."""
+    pinned = portal.settings.bitrix_member_id
+    if pinned is None and auth.member_id and len(auth.member_id) <= MEMBER_ID_LIMIT:
+        with transaction(engine) as session:
+            pinned = portals.pin_member(
+                session, number=portal.number, member_id=auth.member_id, now=now
+            )
+        if pinned == auth.member_id:
+            log.info("portal.member_id_pinned portal=%s member_id=%s", portal.name, pinned)
+    admitted = pinned_member(auth, pinned)
+    if not admitted:
+        seen = auth.member_id[:64] or "(none)"
+        log.warning("portal.member_id_mismatch portal=%s member_id=%s", portal.name, seen)
+    return admitted
+
+
+# The longest `member_id` pinned (the column's size; Bitrix24's are 32 hex digits).
+MEMBER_ID_LIMIT = 64
 MISMATCH = StatusKey.BITRIX_MEMBER_MISMATCH
 AUTH_KEYS = StatusKey.BITRIX_EVENT_AUTH
 

@@ -35,7 +35,7 @@ from bridge.outside.priority import intake_accepted
 from bridge.survey import languages
 from bridge.survey.replies import answers, changes
 from bridge.team import taking as team_taking
-from bridge.web.installation import pinned_member
+from bridge.web.installation import admits_for_portal
 from bridge.web.intake import (
     BITRIX_MAX_BODY,
     BITRIX_OPENAPI,
@@ -112,7 +112,7 @@ def handle_events(
     admitted = (
         state.installation.admits(parsed.auth, may_lack=may_lack_member)
         if portal is None
-        else pinned_member(parsed.auth, portal.settings.bitrix_member_id)
+        else admits_for_portal(state.engine, parsed.auth, portal, state.clock())
     )
     if not admitted:
         log.warning("bitrix.event_refused reason=member_id event=%s", parsed.name)
