@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
@@ -111,6 +112,26 @@ def opened(portal: Portal, settings: Settings) -> PortalView:
         "bitrix_event_mode": "fetch",
     }
     return PortalView(portal.id, portal.name, state, key, settings.model_copy(update=update))
+
+
+def renamed(engine: Engine, settings: Settings, old: str, new: str, now: datetime) -> None:
+    """A portal answered from a new domain (`bridge.outside.renamed`): an added portal's stored
+    domain and webhook follow it; the settings' own portal's webhook is the operator's to
+    change (BITRIX_WEBHOOK_URL), until then each process is redirected once."""
+    box = settings.secret_box()
+    with transaction(engine) as session:
+        for row in portals.all_portals(session):
+            if row.domain != old or row.state == PortalState.REMOVED:
+                continue
+            if row.webhook_url is None or box is None:
+                log.warning("portal.renamed portal=%s to=%s: set BITRIX_WEBHOOK_URL", row.name, new)
+                continue
+            where = context(row.name, "webhook_url")
+            url = urlsplit(box.open(row.webhook_url, context=where))._replace(netloc=new)
+            row.webhook_url = box.seal(url.geturl(), context=where)
+            row.domain = new
+            portals.save_portal(session, row, now=now)
+            log.warning("portal.renamed portal=%s to=%s: its webhook follows", row.name, new)
 
 
 def context(name: str, column: str) -> str:

@@ -27,8 +27,9 @@ from bridge.config.settings import Settings
 from bridge.okdesk.client import OkdeskClient
 from bridge.okdesk.helpdesk import Helpdesk
 from bridge.outside.in_flight import InFlightCap, SmallPools
-from bridge.outside.portals import PortalDirectory, ensure_default
+from bridge.outside.portals import PortalDirectory, ensure_default, renamed
 from bridge.outside.priority import IntakeFirst, YieldingTransport
+from bridge.outside.renamed import RenamedPortals
 from storage import budget
 from storage.db import transaction
 from storage.tables import utcnow
@@ -131,10 +132,12 @@ async def open_vendors(
     okdesk_cap, bitrix_cap = settings.okdesk_max_in_flight, settings.bitrix_max_in_flight
     okdesk_way = InFlightCap(transport or SmallPools(okdesk_cap), okdesk_cap)
     bitrix_way = InFlightCap(transport or SmallPools(bitrix_cap), bitrix_cap)
+    # A renamed portal's one redirect is followed, and its stored webhook moved with it.
+    renaming = RenamedPortals(bitrix_way, partial(_renamed, engine, settings))
     okdesk: httpx.AsyncBaseTransport = okdesk_way
     if priority is not None:
         okdesk = YieldingTransport(okdesk_way, priority)
-    async with _http(settings, okdesk) as okdesk_http, _http(settings, bitrix_way) as bitrix:
+    async with _http(settings, okdesk) as okdesk_http, _http(settings, renaming) as bitrix:
         observer = PrometheusObserver()
         home = portal_messenger(bitrix, engine, settings, 0, observer)
         load = _loader(bitrix, engine, PortalDirectory(engine, settings), observer)
@@ -183,6 +186,10 @@ def _loader(
         return portal_messenger(http, engine, view.settings, number, observer)
 
     return load
+
+
+async def _renamed(engine: Engine, settings: Settings, old: str, new: str) -> None:
+    await asyncio.to_thread(renamed, engine, settings, old, new, utcnow())
 
 
 def _http(settings: Settings, transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
