@@ -30,7 +30,17 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parsers = {name: sub.add_parser(name, help=h, description=h) for name, h in HELP.items()}
     parsers["add"].add_argument("name", help="a short name: a-z 0-9 - _ (e.g. acme)")
     parsers["add"].add_argument("webhook_url", help="https://<portal>/rest/<user>/<code>/")
-    parsers["add"].add_argument("--api", choices=("v1", "v2"), default="v1")
+    parsers["add"].add_argument(
+        "--api",
+        choices=("v1", "v2"),
+        default="v1",
+        help="the bot's API: v1 (events posted to PUBLIC_URL) or v2 (events fetched)",
+    )
+    parsers["add"].add_argument(
+        "--member-id",
+        help="pin the portal's installation (auth[member_id] of its events); "
+        "without it, the first genuine event pins it",
+    )
     for name in ("map", "unmap"):
         parsers[name].add_argument("company_id", type=int, help="the Okdesk company's id")
     parsers["map"].add_argument("name", help="the portal's name (portal list)")
@@ -44,7 +54,7 @@ def run(ctx: Context, args: argparse.Namespace) -> Exit:
     ensure_default(ctx.engine, ctx.settings, ctx.clock())
     try:
         if command == "add":
-            return asyncio.run(_add(ctx, args.name, args.webhook_url, args.api))
+            return asyncio.run(_add(ctx, args))
         if command == "remove":
             return asyncio.run(_remove(ctx, args.name))
         if command == "map":
@@ -61,15 +71,29 @@ def run(ctx: Context, args: argparse.Namespace) -> Exit:
     return Exit.OK
 
 
-async def _add(ctx: Context, name: str, url: str, api: str) -> Exit:
+async def _add(ctx: Context, args: argparse.Namespace) -> Exit:
+    name = args.name
     async with ctx.http() as http:
         done = await connect.add(
-            ctx.engine, ctx.settings, http, name=name, url=url, api=api, clock=ctx.clock
+            ctx.engine,
+            ctx.settings,
+            http,
+            name=name,
+            url=args.webhook_url,
+            api=args.api,
+            member_id=args.member_id,
+            clock=ctx.clock,
         )
     portal = done.portal
-    ctx.say(f"portal {name}: number {portal.id}, domain {portal.domain}, API v1")
-    ctx.say(f"bot {done.bot_id} with code {portal.bot_code!r}, CLIENT_ID {done.client_id}")
-    ctx.say(f"events: {done.events_url}")
+    ctx.say(f"portal {name}: number {portal.id}, domain {portal.domain}, API {portal.api}")
+    if done.bot_token:
+        ctx.say(f"bot {done.bot_id} with code {portal.bot_code!r}, bot token {done.bot_token}")
+        ctx.say("events: fetched by the service (imbot.v2.Event.get; no PUBLIC_URL needed)")
+    else:
+        ctx.say(f"bot {done.bot_id} with code {portal.bot_code!r}, CLIENT_ID {done.client_id}")
+        ctx.say(f"events: {done.events_url}")
+    pinned = portal.member_id or "not pinned yet: its first genuine event pins it"
+    ctx.say(f"member_id: {pinned}")
     ctx.say(f"secrets sealed with key {done.key_id}; map companies: portal map ID {name}")
     return Exit.OK
 

@@ -1,10 +1,13 @@
 """Adding and removing a portal: connect a client's Bitrix24 portal through the incoming
 webhook its administrator made, or disconnect it.
 
-Adding checks the webhook (its scopes, an administrator owner), registers the bot there with a
-handler URL of the portal's own (`/api/v1/bitrix/portals/<route key>/events`), and stores the
-portal with its secrets sealed under SECRETS_KEY. Adding it again keeps its CLIENT_ID, events
-secret and route key, so the same bot is updated in place, and reseals under the current key.
+Adding checks the webhook (its scopes, an administrator owner), registers the bot there and
+stores the portal with its secrets sealed under SECRETS_KEY. An imbot v1 bot gets a handler URL
+of the portal's own (`/api/v1/bitrix/portals/<route key>/events`); an imbot.v2 bot fetches its
+events (fetch mode: no handler URL, no PUBLIC_URL needed), with a bot token of its own. Adding
+it again keeps its CLIENT_ID or bot token, events secret and route key, so the same bot is
+updated in place, and reseals under the current key. `member_id` pins the portal's
+installation (else its first genuine event does: `bridge.web.installation`).
 
 Both answer what was done, or raise `PortalError` with the one line that says why not; the
 command and the /admin page each say it their way.
@@ -26,6 +29,7 @@ from bot.client import BitrixClient
 from bot.register import register, unregister
 from bot.settings import SettingsError, check_base_url
 from bot.users import NEEDED_SCOPES, owner_is_admin
+from bot.v2.register_v2 import Paced, register_v2, unregister_v2
 from bridge.config.sealed import SealedSecretError, SecretBox, mask
 from bridge.config.settings import Settings
 from bridge.outside.portals import context, opened
@@ -38,6 +42,8 @@ from storage.portals import DEFAULT, Portal, PortalState
 from storage.survey import surveys
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+# A portal's member_id: Bitrix24's are 32 hex digits; the column holds 64.
+MEMBER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 PORTAL_EVENTS = "api/v1/bitrix/portals/{key}/events"
 REMOVED_REASON = "the portal was removed"
 
@@ -49,8 +55,9 @@ class Added:
     portal: Portal
     bot_id: int
     client_id: str  # masked
-    events_url: str  # without its secret
+    events_url: str  # without its secret ("" when the bot fetches its events: imbot.v2)
     key_id: str
+    bot_token: str = ""  # masked (imbot.v2 only)
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,9 @@ class Removed:
     cancelled: int
 
 
-def _checked(settings: Settings, name: str, url: str) -> tuple[SecretBox, str]:
+def _checked(
+    settings: Settings, name: str, url: str, api: str, member_id: str | None
+) -> tuple[SecretBox, str]:
     box = settings.secret_box()
     if box is None:
         raise PortalError("no_secrets_key", usage=True)
@@ -76,7 +85,12 @@ def _checked(settings: Settings, name: str, url: str) -> tuple[SecretBox, str]:
         raise PortalError("bad_url", usage=True) from None
     if "/rest/" not in urlsplit(url).path:
         raise PortalError("not_rest", usage=True)
-    if not settings.public_url:
+    if api not in ("v1", "v2"):
+        raise PortalError("bad_api", usage=True)
+    if member_id is not None and not MEMBER_ID.fullmatch(member_id):
+        raise PortalError("bad_member_id", usage=True)
+    if api == "v1" and not settings.public_url:
+        # imbot.v2's bot fetches its events: nothing needs to reach us.
         raise PortalError("no_public_url", usage=True)
     return box, url
 
@@ -90,13 +104,14 @@ async def add(
     url: str,
     api: str,
     clock: Callable[[], datetime],
+    member_id: str | None = None,
 ) -> Added:
     """Check the webhook, register the bot, store the portal; what was registered."""
     try:
-        if api != "v1":
-            raise PortalError("no_v2", usage=True)
-        box, url = _checked(settings, name, url)
-        portal = _prepared(engine, settings, box, name=name, url=url, now=clock())
+        box, url = _checked(settings, name, url, api, member_id)
+        portal = _prepared(engine, settings, box, name=name, url=url, api=api, now=clock())
+        if member_id is not None:
+            portal.member_id = member_id
         view = opened(portal, settings)
         bot_id = await _registered(http, view.settings, portal.route_key or "")
     except SealedSecretError as exc:
@@ -108,22 +123,35 @@ async def add(
     portal.bot_id, portal.state = bot_id, PortalState.ACTIVE
     with transaction(engine) as session:
         portals.save_portal(session, portal, now=clock())
+    v2 = api == "v2"
+    events = "" if v2 else f"{settings.public_url}{PORTAL_EVENTS.format(key=portal.route_key)}"
     return Added(
         portal=portal,
         bot_id=bot_id,
         client_id=mask(view.settings.bitrix_client_id.get_secret_value()),
-        events_url=f"{settings.public_url}{PORTAL_EVENTS.format(key=portal.route_key)}",
+        events_url=events,
         key_id=box.current_id,
+        bot_token=mask(view.settings.bot_token) if v2 else "",
     )
 
 
 def _prepared(
-    engine: Engine, settings: Settings, box: SecretBox, *, name: str, url: str, now: datetime
+    engine: Engine,
+    settings: Settings,
+    box: SecretBox,
+    *,
+    name: str,
+    url: str,
+    api: str,
+    now: datetime,
 ) -> Portal:
     """The portal's row: the stored one (its secrets kept) or a new one, with this webhook."""
     with transaction(engine) as session:
         row = portals.portal_named(session, name=name)
         number = row.id if row is not None else portals.next_number(session)
+    if row is not None and row.state != PortalState.REMOVED and row.api != api:
+        # Its bot of the other API would stay registered, answering nobody.
+        raise PortalError("other_api", usage=True, name=name, api=row.api)
     if row is None:
         row = Portal(
             id=number,
@@ -143,14 +171,26 @@ def _prepared(
     row.webhook_url = box.seal(url, context=context(name, "webhook_url"))
     row.client_id = box.seal(client_id, context=context(name, "client_id"))
     row.events_token = box.seal(events, context=context(name, "events_token"))
+    row.api = api
     row.bot_code = settings.bitrix_bot_code
+    if api == "v2":
+        # The v2 bot's token: 40 characters at most (BOT_TOKEN_INVALID_LENGTH, v2 §1).
+        token = kept.bot_token if kept and kept.bot_token else secrets.token_hex(20)
+        row.bot_token = box.seal(token, context=context(name, "bot_token"))
+        row.bot_code = settings.bitrix_v2_bot_code
     return row
 
 
 async def _registered(http: httpx.AsyncClient, settings: Settings, route_key: str) -> int:
-    """The webhook checked, then the bot registered (or updated) with the portal's handler."""
+    """The webhook checked, then the bot registered (or updated): v1's with the portal's
+    handler, v2's fetching its events."""
+    v2 = settings.bitrix_api == "v2"
     client = BitrixClient(
-        http, settings.bitrix_webhook_url, settings.bitrix_client_id.get_secret_value()
+        http,
+        settings.bitrix_webhook_url,
+        settings.bitrix_client_id.get_secret_value(),
+        # imbot.v2's 2 requests a second (v2 §6): registration's calls are paced.
+        Paced() if v2 else None,
     )
     given = set(await client.scopes())
     missing = [n for n, serve in NEEDED_SCOPES.items() if not given & set(serve)]
@@ -158,6 +198,8 @@ async def _registered(http: httpx.AsyncClient, settings: Settings, route_key: st
         raise PortalError("lacks_scope", scopes=", ".join(missing))
     if not owner_is_admin(await client.call("profile", {})):
         raise PortalError("not_admin")
+    if v2:
+        return (await register_v2(client, settings))[0]
     token = settings.bitrix_events_token.get_secret_value()
     url = f"{settings.public_url}{PORTAL_EVENTS.format(key=route_key)}?token={token}"
     return (await register(client, settings, url=url)).bot_id
@@ -194,7 +236,11 @@ async def remove(
 
 async def _unregistered(http: httpx.AsyncClient, settings: Settings) -> int | None:
     """The portal's bot removed from it (with its chats); its id, if it had one."""
+    v2 = settings.bitrix_api == "v2"
     client = BitrixClient(
-        http, settings.bitrix_webhook_url, settings.bitrix_client_id.get_secret_value()
+        http,
+        settings.bitrix_webhook_url,
+        settings.bitrix_client_id.get_secret_value(),
+        Paced() if v2 else None,
     )
-    return await unregister(client, settings)
+    return await (unregister_v2 if v2 else unregister)(client, settings)

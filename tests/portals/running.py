@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.payloads import closed_webhook
 from harness.processes import Fakes, fakes_process, free_port, process_env, service_env
+from harness.v2 import BOT_TOKEN
 
 KEY = base64.b64encode(os.urandom(32)).decode()
 ACME = 4242  # the client company the tests connect to the portal `acme`
@@ -64,11 +65,20 @@ class Portals:
         return Ran(done.returncode, done.stdout + done.stderr)
 
 
+# The settings' portal on imbot.v2, its events fetched every second.
+V2 = {"BITRIX_API": "v2", "BITRIX_BOT_TOKEN": BOT_TOKEN, "BITRIX_POLL_INTERVAL": "1s"}
+
+
 @contextmanager
-def two_portals(database_url: str, cwd: Path, **extra: str) -> Iterator[Portals]:
+def two_portals(
+    database_url: str, cwd: Path, *, api: str = "v1", **extra: str
+) -> Iterator[Portals]:
     """Fakes of two portals, each with user 27 and its own limits, and the service's settings
-    (SECRETS_KEY set) on `database_url`."""
-    with fakes_process("--portals", "2") as fakes:
+    (SECRETS_KEY set) on `database_url`; `api="v2"`: both portals speak imbot.v2 too, and the
+    settings' portal's bot is a v2 one."""
+    if api == "v2":
+        extra = {**V2, **extra}
+    with fakes_process("--portals", "2", "--bitrix-api", api) as fakes:
         fakes.seed_tickets([])
         fakes.seed_tickets([], portal="bitrix:1")
         env = service_env(fakes, database_url, free_port(), SECRETS_KEY=KEY, **extra)
