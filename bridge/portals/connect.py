@@ -164,6 +164,12 @@ def _prepared(
             updated_at=now,
         )
         row.route_key = secrets.token_hex(8)
+    return _sealed(row, settings, box, url=url, api=api)
+
+
+def _sealed(row: Portal, settings: Settings, box: SecretBox, *, url: str, api: str) -> Portal:
+    """The row with this webhook and the bot's secrets (kept when stored), sealed."""
+    name = row.name
     kept = opened(row, settings).settings if row.client_id else None
     client_id = kept.bitrix_client_id.get_secret_value() if kept else f"okr-{secrets.token_hex(8)}"
     events = kept.bitrix_events_token.get_secret_value() if kept else secrets.token_urlsafe(24)

@@ -76,3 +76,20 @@ def test_the_first_genuine_event_pins_the_portals_installation(
     assert other.status_code == 403, other.text
     assert same.status_code == 200, same.text
     assert _member(database_url, "default") is None
+
+
+def test_a_member_id_given_to_portal_add_refuses_another_installations_events(
+    database_url: str, tmp_path: Path
+) -> None:
+    with two_portals(database_url, tmp_path) as portals:
+        service = _running(portals, tmp_path, "--member-id", OTHER_INSTALLATION)
+        try:
+            typed = portals.fakes.control("bitrix:1", "write", {"user_id": 27, "text": "привет"})
+            bad = portals.admin(
+                "portal", "add", "acme", portals.client_webhook, "--member-id", "a b"
+            )
+        finally:
+            service.stop()
+    assert typed == {"delivered": True, "status": 403}
+    assert _member(database_url, "acme") == OTHER_INSTALLATION
+    assert bad.code == 2 and "MEMBER_ID must be" in bad.out

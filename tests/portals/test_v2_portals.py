@@ -87,6 +87,19 @@ def _serving(portals: Portals, tmp_path: Path, issue_ids: list[int]) -> Iterator
     assert bot["CLIENT_ID"] not in log and code not in log
 
 
+def _one_portal_failing(portals: Portals, service: Service) -> tuple[int, list[str]]:
+    """While the settings' portal's Event.get answers 503, a click in acme rates its survey;
+    what waits unread on the failing portal, and what its own click rated."""
+    portals.fakes.fail("bitrix", "imbot.v2.Event.get", [503] * 1000)
+    send = service.senders()
+    assert send.webhook(closed(105, ACME)).status_code == 200
+    assert send.webhook(closed(106, HOME)).status_code == 200
+    _press(portals, "bitrix", _invited(portals, "bitrix", 106), 4)
+    _press(portals, CLIENT, _invited(portals, CLIENT, 105), 4)
+    wait_for(lambda: _rates(portals, 105) == ["good"], within=60)
+    return portals.fakes.state("bitrix")["events_pending"], _rates(portals, 106)
+
+
 def test_v2_fetch_on_two_portals_each_answer_reaches_its_own_survey(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -118,15 +131,7 @@ def test_v2_fetch_on_two_portals_each_answer_reaches_its_own_survey(
         wait_for(lambda: portals.fakes.state(CLIENT)["events_pending"] == 0, within=30)
         wait_for(lambda: portals.fakes.state("bitrix")["events_pending"] == 0, within=30)
         polls, stored = _rows(database_url)
-        # The settings' portal's Event.get fails (503) from now on; acme's is still read.
-        portals.fakes.fail("bitrix", "imbot.v2.Event.get", [503] * 1000)
-        assert send.webhook(closed(105, ACME)).status_code == 200
-        assert send.webhook(closed(106, HOME)).status_code == 200
-        _press(portals, "bitrix", _invited(portals, "bitrix", 106), 4)
-        _press(portals, CLIENT, _invited(portals, CLIENT, 105), 4)
-        wait_for(lambda: _rates(portals, 105) == ["good"], within=60)
-        waiting = portals.fakes.state("bitrix")["events_pending"]
-        unrated = _rates(portals, 106)
+        waiting, unrated = _one_portal_failing(portals, service)
     bots = {int(acme["BOT_ID"]), int(home["BOT_ID"])}
     assert bots == {567}  # bot 567 on each portal: two queues, two rows
     assert set(polls) == {567, SPAN + 567}
@@ -134,3 +139,22 @@ def test_v2_fetch_on_two_portals_each_answer_reaches_its_own_survey(
     assert stored["acme"].api == "v2" and stored["acme"].bot_id == 567
     assert stored["acme"].route_key and stored["acme"].bot_token
     assert waiting == 1 and unrated == []
+
+
+def test_adding_a_v2_portal_twice_keeps_one_bot_and_its_token_and_removing_it_unregisters(
+    database_url: str, tmp_path: Path
+) -> None:
+    with two_portals(database_url, tmp_path, api="v2") as portals:
+        add = ("portal", "add", "acme", portals.client_webhook, "--api", "v2")
+        first, again = portals.admin(*add), portals.admin(*add)
+        bots = portals.fakes.state(CLIENT)["bots"]
+        switch = portals.admin("portal", "add", "acme", portals.client_webhook, "--api", "v1")
+        removed = portals.admin("portal", "remove", "acme")
+        after = portals.fakes.state(CLIENT)["bots"]
+    assert first.code == 0 and again.code == 0, first.out + again.out
+    (bot,) = bots.values()
+    assert bot["API"] == "v2" and f"bot {bot['ID']}" in again.out
+    assert bot["CLIENT_ID"] not in first.out + again.out  # the bot token, only masked
+    assert switch.code == 2 and "runs API v2" in switch.out
+    assert removed.code == 0 and f"bot {bot['ID']} unregistered" in removed.out
+    assert after == {}
