@@ -4,6 +4,8 @@ Starts, in one process tree, a fake Okdesk and a fake Bitrix24, the service on a
 database with its worker and its bot registered in the fake portal, and one page to drive them.
 It prints the page's address and opens it in a browser (unless --no-browser); Ctrl-C stops it all.
 `--bitrix-api v2` runs the bot on imbot.v2 in fetch mode instead of imbot v1 (the default).
+`--portals 2` adds a second client company whose people are asked in a Bitrix24 portal of its
+own, and the page looks into the chats of either portal's people.
 """
 
 from __future__ import annotations
@@ -51,7 +53,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="the bot's Bitrix24 API: v1 (imbot, events posted to the service) or v2 "
         "(imbot.v2, events fetched by the service: no PUBLIC_URL)",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--portals",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: a second client company with a Bitrix24 portal of its own, connected with "
+        "`portal add` (imbot v1)",
+    )
+    args = parser.parse_args(argv)
+    if args.portals == 2 and args.bitrix_api != "v1":
+        parser.error("--portals 2 runs on imbot v1 (an added portal's bot is v1)")
+    return args
 
 
 class PageServer(uvicorn.Server):
@@ -113,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     signal.signal(signal.SIGTERM, _stop_as_ctrl_c)
     with tempfile.TemporaryDirectory(prefix="rating-sandbox-") as directory:
-        sandbox = Sandbox(Path(directory), args.rating_timeout, args.bitrix_api)
+        sandbox = Sandbox(Path(directory), args.rating_timeout, args.bitrix_api, args.portals)
         api = "imbot.v2" if args.bitrix_api == "v2" else "imbot v1"
         print(f"Запускаю поддельные Okdesk и Битрикс24 ({api}) и сервис…", flush=True)
         try:

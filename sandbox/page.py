@@ -73,18 +73,22 @@ class Console:
         answer.raise_for_status()
         return dict(answer.json())
 
-    async def press(self, body: dict[str, Any], lang: Lang) -> str:
-        """The person presses a button (`message_id`, `user_id`, `button`); a note."""
+    async def press(self, who: int, body: dict[str, Any], lang: Lang) -> str:
+        """The person `who` presses a button (`message_id`, `button`) in their portal; a note."""
+        person = person_of(who)
+        body = {**body, "user_id": person.user_id}
         if self.api == "v2":
             await self.act("bitrix", "v2/click", body)
             return text("event_queued", lang, event="ONIMBOTV2COMMANDADD")
-        return _sent(await self.act("bitrix", "press", body), lang, "ONIMCOMMANDADD")
+        return _sent(await self.act(person.fake, "press", body), lang, "ONIMCOMMANDADD")
 
-    async def write(self, user_id: int, message: str, lang: Lang) -> str:
-        """The person writes to the bot; a note."""
+    async def write(self, who: int, message: str, lang: Lang) -> str:
+        """The person `who` writes to the bot in their portal; a note."""
+        person = person_of(who)
+        user_id = person.user_id
         if self.api == "v1":
-            answer = await self.act("bitrix", "write", {"user_id": user_id, "text": message})
-            return _sent(answer, lang, "ONIMBOTMESSAGEADD")
+            body = {"user_id": user_id, "text": message}
+            return _sent(await self.act(person.fake, "write", body), lang, "ONIMBOTMESSAGEADD")
         bots = (await self.state("bitrix")).get("bots", {}).values()
         bot_id = next((bot["ID"] for bot in bots if bot.get("API") == "v2"), None)
         if bot_id is None:
@@ -105,7 +109,8 @@ class Console:
 
     async def panels(self, who: int, lang: Lang) -> dict[str, str]:
         """The parts of the page that change: tickets, the chat and the service's log."""
-        okdesk, bitrix = await asyncio.gather(self.state("okdesk"), self.state("bitrix"))
+        portal = person_of(who).fake
+        okdesk, bitrix = await asyncio.gather(self.state("okdesk"), self.state(portal))
         surveys = await asyncio.to_thread(survey_states, self.engine)
         return {
             "tickets": tickets_panel(okdesk, surveys, lang),
@@ -158,7 +163,7 @@ async def _form(request: Request) -> Form:
 
 def _who(value: str | None) -> int:
     """The person whose chat is shown."""
-    return person_of(int(value) if value and value.isdigit() else 0).user_id
+    return person_of(int(value) if value and value.isdigit() else 0).key
 
 
 def _done(request: Request, form: Form, note: str, who: int | None = None) -> Response:
@@ -184,7 +189,7 @@ async def home(request: Request) -> Response:
     who = _who(request.query_params.get("who"))
     await console.speak(lang)
     panels = await console.panels(who, lang)
-    tabs = people_tabs(who, lang)
+    tabs = people_tabs(who, lang, console.sandbox.portals)
     css, script = request.app.state.assets
     page = page_html(panels, tabs, console.knobs, who, lang, css, script, console.api)
     return HTMLResponse(page)
@@ -212,7 +217,7 @@ async def close(request: Request) -> Response:
     if person is None or not answer.get("delivered"):
         return _done(request, form, _sent(answer, lang))
     note = text("invited_in", lang, status=answer.get("status") or "—", name=person.name)
-    return _done(request, form, note, person.user_id)
+    return _done(request, form, note, person.key)
 
 
 async def reopen(request: Request) -> Response:
@@ -225,8 +230,9 @@ async def press(request: Request) -> Response:
     """The person presses a button under a bot message."""
     form = await _form(request)
     body = {"message_id": int(form.get("message_id", "0") or 0)}
-    body.update(user_id=_who(form.get("who")), button=int(form.get("button", "0") or 0))
-    return _done(request, form, await _console(request).press(body, language(form.get("lang"))))
+    body.update(button=int(form.get("button", "0") or 0))
+    pressed = _console(request).press(_who(form.get("who")), body, language(form.get("lang")))
+    return _done(request, form, await pressed)
 
 
 async def write(request: Request) -> Response:

@@ -12,7 +12,7 @@ from html import escape, unescape
 from typing import Any
 
 from sandbox.texts import RATES, STATES, STATUSES, Lang, named, text
-from sandbox.world import LEAD, PEOPLE, TEAM_CHAT, Person
+from sandbox.world import CLIENT_PORTAL, LEAD, PEOPLE, TEAM_CHAT, Person, people
 
 _SIMPLE_TAGS = re.compile(r"\[(/?)(b|i|u|s)\]", re.IGNORECASE)
 _BREAK = re.compile(r"\[br\]", re.IGNORECASE)
@@ -141,17 +141,20 @@ def tickets_panel(okdesk: dict[str, Any], surveys: dict[int, str], lang: Lang) -
 
 
 def person_of(who: int) -> Person:
-    """The person signed in to the chat (the first one for an unknown id); the team's lead
-    looks into the team's chat."""
-    return next((p for p in (*PEOPLE, LEAD) if p.user_id == who), PEOPLE[0])
+    """The person signed in to the chat by their key (the first one for an unknown key); the
+    team's lead looks into the team's chat."""
+    return next((p for p in (*people(2), LEAD) if p.key == who), PEOPLE[0])
 
 
-def people_tabs(who: int, lang: Lang) -> str:
-    """Whose chat is shown: one link per person."""
+def people_tabs(who: int, lang: Lang, portals: int = 1) -> str:
+    """Whose chat is shown: one link per person (by portal, when there are two)."""
     links = []
-    for person in PEOPLE:
-        current = ' aria-current="page" class="current"' if person.user_id == who else ""
-        href = f"/?who={person.user_id}&amp;lang={lang}"
+    for person in people(portals):
+        if portals > 1 and person in (PEOPLE[0], people(portals)[len(PEOPLE)]):
+            name = CLIENT_PORTAL if person.portal else "default"
+            links.append(f'<span class="portal">{text("portal", lang, name=name)}</span>')
+        current = ' aria-current="page" class="current"' if person.key == who else ""
+        href = f"/?who={person.key}&amp;lang={lang}"
         links.append(f'<a href="{href}"{current}>{escape(person.name)}</a>')
     current = (
         ' aria-current="page" class="current team"' if who == LEAD.user_id else ' class="team"'
@@ -197,20 +200,21 @@ def _bubble(
 
 
 def chat_log(bitrix: dict[str, Any], who: int, lang: Lang) -> str:
-    """The person's private chat with the bot, oldest first (the person's own messages are
-    kept apart on the v1 portal, beside the bot's on the v2 portal)."""
+    """The person's private chat with the bot in their portal (`bitrix`), oldest first (the
+    person's own messages are kept apart on the v1 portal, beside the bot's on the v2 portal)."""
+    user_id = person_of(who).user_id
     bots = list(bitrix.get("bots", {}).values())
     bot_name = str(bots[0]["NAME"]) if bots else text("bot", lang)
     posted = list(bitrix.get("messages", {}).values())
     # The team's lead looks into the team's group chat; everyone else into their own chat.
-    dialog = TEAM_CHAT if who == LEAD.user_id else str(who)
+    dialog = TEAM_CHAT if who == LEAD.key else str(user_id)
     from_bot = [
         m
         for m in posted
         if "AUTHOR_ID" not in m and str(m.get("DIALOG_ID")) == dialog and not m.get("deleted")
     ]
     everyones = posted + list(bitrix.get("user_messages", {}).values())
-    typed = [m for m in everyones if m.get("AUTHOR_ID") == who]
+    typed = [m for m in everyones if m.get("AUTHOR_ID") == user_id]
     messages = sorted(from_bot + typed, key=lambda m: int(m["ID"]))
     if not messages:
         empty = "empty_team_chat" if who == LEAD.user_id else "empty_chat"

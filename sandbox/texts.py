@@ -39,6 +39,7 @@ TEXTS: dict[str, dict[Lang, str]] = {
     "no_rating": {"ru": "нет", "en": "none"},
     "bitrix": {"ru": "Битрикс24 — чат", "en": "Bitrix24 — chat"},
     "as_whom": {"ru": "Вы вошли как", "en": "Signed in as"},
+    "portal": {"ru": "портал {name}:", "en": "portal {name}:"},
     "empty_chat": {
         "ru": "Сообщений пока нет. Закройте заявку этого человека в Okdesk.",
         "en": "No messages yet. Close one of this person's tickets in Okdesk.",

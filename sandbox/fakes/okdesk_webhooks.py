@@ -31,6 +31,7 @@ class Helpdesk(Protocol):
 
     issues: dict[int, dict[str, Any]]
     contacts: dict[int, dict[str, Any]]
+    companies: dict[int, str]
     webhook_url: str
 
 
@@ -39,22 +40,29 @@ def _okdesk_time(moment: datetime) -> str:
     return moment.astimezone(ACCOUNT_ZONE).isoformat(timespec="milliseconds")
 
 
-def _client(issue: dict[str, Any], contacts: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    """`issue.client`: the company and the contact, without an e-mail."""
+def _client(
+    issue: dict[str, Any], contacts: dict[int, dict[str, Any]], companies: dict[int, str]
+) -> dict[str, Any]:
+    """`issue.client`: the company (named as seeded, else the reference's) and the contact,
+    without an e-mail."""
     contact_id = (issue.get("contact") or {}).get("id")
     contact = contacts.get(int(contact_id)) if contact_id is not None else None
     if contact is None:
         return {"company": None, "contact": None}
     names = {key: contact.get(key, "") for key in ("first_name", "last_name", "patronymic")}
-    company = {"id": contact.get("company_id"), "name": "ООО Ромашка"}
+    number = contact.get("company_id")
+    company = {"id": number, "name": companies.get(int(number or 0), "ООО Ромашка")}
     return {"company": company, "contact": {"id": contact["id"], **names}}
 
 
 def status_webhook(
-    issue: dict[str, Any], old_status: dict[str, Any], contacts: dict[int, dict[str, Any]]
+    issue: dict[str, Any],
+    old_status: dict[str, Any],
+    contacts: dict[int, dict[str, Any]],
+    companies: dict[int, str] | None = None,
 ) -> dict[str, Any]:
     """The `new_ticket_status` webhook for a ticket (in its REST shape) that just moved."""
-    client = _client(issue, contacts)
+    client = _client(issue, contacts, companies or {})
     author = {**client["contact"], "type": "contact"} if client["contact"] else None
     event: dict[str, Any] = {"event_type": "new_ticket_status"}
     event["author"] = {**ENGINEER, "type": "employee"}
@@ -118,7 +126,9 @@ def webhook_routes(fake: Helpdesk) -> list[BaseRoute]:
         old = change_status(issue, str(data.get("code", "closed")), datetime.now(ACCOUNT_ZONE))
         if not fake.webhook_url:
             return JSONResponse({"delivered": False, "status": None})
-        sent = await post_webhook(fake.webhook_url, status_webhook(issue, old, fake.contacts))
+        sent = await post_webhook(
+            fake.webhook_url, status_webhook(issue, old, fake.contacts, fake.companies)
+        )
         return JSONResponse({"delivered": True, "status": sent})
 
     return [

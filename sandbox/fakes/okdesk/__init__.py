@@ -53,6 +53,8 @@ class FakeOkdesk:
         self.webhook_url = ""
         self.readings = Readings()
         self.contacts: dict[int, dict[str, Any]] = {}
+        # Company id → its name, as the webhook's `issue.client.company` names it.
+        self.companies: dict[int, str] = {}
         self.issues: dict[int, dict[str, Any]] = {}
         self.rate_posts: list[tuple[int, dict[str, Any]]] = []
         # Issue id → its comments, oldest first, in the shape GET .../comments lists them.
@@ -207,6 +209,7 @@ class FakeOkdesk:
         """Return the public state as JSON-ready data."""
         return {
             "contacts": str_keys(self.contacts),
+            "companies": str_keys(self.companies),
             "issues": str_keys(self.issues),
             "rate_posts": [[issue_id, body] for issue_id, body in self.rate_posts],
             "comments": str_keys(self.comments),
@@ -217,6 +220,7 @@ class FakeOkdesk:
     def control_seed(self, data: dict[str, Any]) -> None:
         """Merge `{"contacts": {...}, "issues": {...}}` (str-keyed or lists) into the state."""
         self.contacts.update(int_keys(data.get("contacts", {})))
+        self.companies.update(int_keys(data.get("companies", {})))
         self.issues.update(int_keys(data.get("issues", {})))
         self.readings.update(data.get("readings", {}))
 
