@@ -132,6 +132,16 @@ def _add(form: _Forms, t: dict[str, str], kept: Mapping[str, str]) -> str:
     fields = _input("name", t["new_name"], kept.get("name", "")) + _input(
         "webhook_url", t["webhook"], kind="password", extra=' spellcheck="false"'
     )
+    api = kept.get("api", "v1")
+    options = "".join(
+        f'<option value="{v}"{" selected" if v == api else ""}>{v}</option>' for v in ("v1", "v2")
+    )
+    fields += f'<label>{escape(t["api"])} <select name="api">{options}</select></label>'
+    fields += (
+        f'<label>{escape(t["member_id"])} <input type="text" name="member_id" '
+        f'value="{escape(kept.get("member_id", ""))}" autocomplete="off" spellcheck="false">'
+        "</label>"
+    )
     return _form("add", form, t["add"], fields, t["connect"], t["add_hint"])
 
 

@@ -21,8 +21,10 @@ AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
 
 @contextmanager
-def _serving(database_url: str, tmp_path: Path) -> Iterator[tuple[Portals, Service]]:
-    with two_portals(database_url, tmp_path, ADMIN_TOKEN=ADMIN) as portals:
+def _serving(
+    database_url: str, tmp_path: Path, api: str = "v1"
+) -> Iterator[tuple[Portals, Service]]:
+    with two_portals(database_url, tmp_path, api=api, ADMIN_TOKEN=ADMIN) as portals:
         register_bot(portals.env, tmp_path)
         service = Service(portals.env, tmp_path / "service.log")
         service.start()
@@ -140,3 +142,21 @@ def test_companies_are_mapped_and_a_portal_is_removed_only_when_its_name_is_type
     assert "acme\t127.0.0.1\tremoved" in listed.out
     # A removed portal is offered to no form any more.
     assert '<option value="acme"' not in removed.text
+
+
+def test_a_v2_portal_connected_on_the_page_gets_a_v2_bot_and_a_bad_member_id_is_refused(
+    database_url: str, tmp_path: Path
+) -> None:
+    with _serving(database_url, tmp_path, api="v2") as (portals, service):
+        url = portals.client_webhook
+        bad = _send(service, "add", name="acme", webhook_url=url, api="v2", member_id="a b")
+        added = _send(service, "add", name="acme", webhook_url=url, api="v2", member_id="")
+        page = _followed(service, added)
+        bots = portals.fakes.state("bitrix:1")["bots"]
+    assert bad.status_code == 400 and _said(bad).startswith("member_id: 1–64 знака")
+    assert 'name="member_id" value="a b"' in bad.text
+    assert '<option value="v2" selected>' in bad.text
+    (bot,) = bots.values()
+    assert bot["API"] == "v2" and bot["EVENT_MODE"] == "fetch"
+    assert _said(page) == f"Портал acme подключён: бот {bot['ID']}. Привяжите к нему компании ниже."
+    assert bot["CLIENT_ID"] not in page.text  # the bot's token

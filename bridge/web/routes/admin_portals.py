@@ -78,17 +78,26 @@ async def add(request: Request, state: Admin) -> Response:
     if isinstance(form, Response):
         return form
     name, url = form.get("name", "").strip(), form.get("webhook_url", "").strip()
+    api, member = form.get("api", "").strip() or "v1", form.get("member_id", "").strip()
 
     async def adding() -> connect.Added:
         async with _http(state) as http:
             return await connect.add(
-                state.engine, state.settings, http, name=name, url=url, api="v1", clock=state.clock
+                state.engine,
+                state.settings,
+                http,
+                name=name,
+                url=url,
+                api=api,
+                member_id=member or None,
+                clock=state.clock,
             )
 
     try:
         done = await _apart(adding)
     except PortalError as exc:
-        return await _refused(request, state, exc, {"form": "add", "name": name}, secret=url)
+        kept = {"form": "add", "name": name, "api": api, "member_id": member}
+        return await _refused(request, state, exc, kept, secret=url)
     log.info("admin.portal_added portal=%d bot_id=%d", done.portal.id, done.bot_id)
     return _back(request, state, done="added", name=name, bot=done.bot_id)
 
