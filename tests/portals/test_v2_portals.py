@@ -1,8 +1,8 @@
 """imbot.v2 fetch mode on two portals, through real processes: the settings' portal and a client
-portal added with `portal add --api v2` while the service runs, each bot's events fetched by a
-poller of its own. A click and a typed reply in each portal reach only that portal's survey,
-each poller keeps its own offset, and while one portal's Event.get answers 503 the other's
-events are still read."""
+portal added with `portal add --api v2` while the service runs (and removed while it runs), each
+bot's events fetched by a poller of its own. A click and a typed reply in each portal reach only
+that portal's survey, each poller keeps its own offset, and while one portal's Event.get answers
+503 the other's events are still read."""
 
 from __future__ import annotations
 
@@ -65,7 +65,8 @@ def _rows(url: str) -> tuple[dict[int, EventPoll], dict[str, Portal]]:
 
 @contextmanager
 def _serving(portals: Portals, tmp_path: Path, issue_ids: list[int]) -> Iterator[Service]:
-    """The settings' v2 bot registered and the service running; then `acme` added on v2."""
+    """The settings' v2 bot registered and the service running; then `acme` added on v2, and
+    removed again at the end."""
     portals.fakes.seed_tickets(issue_ids)
     register_bot(portals.env, tmp_path)
     service = Service(portals.env, tmp_path / "service.log")
@@ -75,14 +76,19 @@ def _serving(portals: Portals, tmp_path: Path, issue_ids: list[int]) -> Iterator
         assert added.code == 0, added.out
         assert "API v2" in added.out and "fetched by the service" in added.out
         assert portals.admin("portal", "map", str(ACME), "acme").code == 0
+        (bot,) = portals.fakes.state(CLIENT)["bots"].values()
         yield service
+        # acme removed while the service runs: its poller stops and gives its lease up.
+        assert portals.admin("portal", "remove", "acme").code == 0
+        stopped = "bitrix.poller_stopped portal=acme"
+        wait_for(lambda: stopped in (tmp_path / "service.log").read_text(), within=60)
+        assert _rows(portals.env["DATABASE_URL"])[0][SPAN + 567].holder is None
     finally:
         service.stop()
     log = (tmp_path / "service.log").read_text()
     assert "Traceback" not in log, log[-3000:]
     assert "bitrix.poller_started portal=acme" in log
     # The client's bot token and webhook code, opened by the service, never reach its log.
-    (bot,) = portals.fakes.state(CLIENT)["bots"].values()
     code = portals.client_webhook.rstrip("/").rsplit("/", 1)[-1]
     assert bot["CLIENT_ID"] not in log and code not in log
 
