@@ -244,14 +244,22 @@ def awaiting_surveys(session: Session, *, bitrix_user_id: int) -> list[Survey]:
     return list(session.exec(statement).all())
 
 
+_SET_RECIPIENT = (
+    update(_SURVEYS)
+    .where(_SURVEYS.c.id == bindparam("survey"), _SURVEYS.c.bitrix_user_id.is_(None))
+    .values(bitrix_user_id=bindparam("user"), portal=bindparam("portal"))
+)
+
+
 def set_recipients(session: Session, *, recipients: dict[int, int]) -> None:
-    """Record who each survey is about to be sent to (survey id → Bitrix24 user id)."""
-    for survey_id, user_id in recipients.items():
-        session.execute(
-            update(Survey)
-            .where(col(Survey.id) == survey_id, col(Survey.bitrix_user_id).is_(None))
-            .values(bitrix_user_id=user_id, portal=user_id // SPAN)
-        )
+    """Record who each survey is about to be sent to (survey id → Bitrix24 user id, whose
+    portal it names), in one statement executed for every row."""
+    if recipients:
+        rows = [
+            {"survey": survey, "user": user, "portal": user // SPAN}
+            for survey, user in recipients.items()
+        ]
+        session.execute(_SET_RECIPIENT, rows)
 
 
 def due_for_timeout(session: Session, *, now: datetime, limit: int) -> Sequence[Survey]:
