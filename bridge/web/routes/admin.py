@@ -180,19 +180,25 @@ def _spend(state: App, nonce: str) -> bool:
         return seen.first_sighting(session, key=f"admin-form:{nonce}", now=state.clock())
 
 
+def page_query(request: Request, state: App) -> str:
+    """The page's period and filters, to go back to once a form is done."""
+    query = request.query_params
+    period, _ = _period(state, query.get("from"), query.get("to"))
+    return period.query() + Filters.of(query).query()
+
+
 @router.post("/retry")
 async def retry(request: Request, state: Admin) -> Response:
     """Queue the failed jobs again, then back to the page (303) with how many were queued."""
     form = await posted_form(request, state)
     if isinstance(form, Response):
         return form
-    period, _ = _period(state, request.query_params.get("from"), request.query_params.get("to"))
     queued, refused = await asyncio.to_thread(
         retry_failed, state.engine, state.settings, state.clock()
     )
     state.wake_worker()
     log.info("admin.retry_failed queued=%d refused=%d", queued, len(refused))
-    back = period.query() + Filters.of(request.query_params).query()
+    back = page_query(request, state)
     target = f"/admin?{back}&queued={queued}&refused={len(refused)}"
     return RedirectResponse(target, status_code=303)
 
@@ -203,14 +209,13 @@ async def handled(request: Request, state: Admin) -> Response:
     form = await posted_form(request, state)
     if isinstance(form, Response):
         return form
-    period, _ = _period(state, request.query_params.get("from"), request.query_params.get("to"))
     survey_id = _count(form.get("survey"))
     by = handler_name(form.get("by"))
     marked = await asyncio.to_thread(
         mark_handled, state.engine, state.settings, survey_id, by, state.clock()
     )
     log.info("admin.rating_handled survey_id=%d marked=%s", survey_id, marked)
-    back = period.query() + Filters.of(request.query_params).query()
+    back = page_query(request, state)
     return RedirectResponse(f"/admin?{back}&handled={int(marked)}", status_code=303)
 
 

@@ -21,8 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from bridge.portals import connect, directory
 from bridge.portals.texts import PortalError
-from bridge.report.filters import Filters
-from bridge.web.routes.admin import Admin, Said, _period, page_response, posted_form
+from bridge.web.routes.admin import Admin, Said, page_query, page_response, posted_form
 from bridge.web.routes.state import App
 
 log = logging.getLogger(__name__)
@@ -53,10 +52,8 @@ def _company(value: str | None) -> int:
 
 
 def _back(request: Request, state: App, **done: object) -> RedirectResponse:
-    query = request.query_params
-    period, _ = _period(state, query.get("from"), query.get("to"))
     said = urlencode({k: str(v) for k, v in done.items()})
-    target = f"/admin?{period.query()}{Filters.of(query).query()}&{said}#portals"
+    target = f"/admin?{page_query(request, state)}&{said}#portals"
     return RedirectResponse(target, status_code=303)
 
 
