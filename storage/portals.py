@@ -9,16 +9,32 @@ and its number is 0, so the ids stored before several portals existed stay its o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, String, Text, and_, delete, func, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Text,
+    and_,
+    case,
+    delete,
+    func,
+    update,
+)
 from sqlmodel import Column, Field, Session, SQLModel, col, select
 
 from storage.columns import UTCDateTime
 from storage.sql import insert
-from storage.tables import Survey, SurveyState
+from storage.tables import Job, Survey, SurveyState
+
+Query = TypeVar("Query", bound=Select[Any])
 
 DEFAULT = "default"
 DEFAULT_NUMBER = 0
@@ -27,8 +43,8 @@ SPAN = 1 << 40
 
 
 class PortalState(StrEnum):
-    """Whether a portal is asked: active, blocked by Bitrix24 until a time, its bot deleted,
-    or removed by the operator (its history stays)."""
+    """Whether a portal is asked: active, blocked by Bitrix24 (`blocked_until`: its next
+    probe), its bot deleted, or removed by the operator (its history stays)."""
 
     ACTIVE = "active"
     BLOCKED = "blocked"
@@ -209,3 +225,29 @@ def pin_member(session: Session, *, number: int, member_id: str, now: datetime) 
     )
     pinned = session.execute(select(col(Portal.member_id)).where(col(Portal.id) == number))
     return pinned.scalar()
+
+
+def job_portal() -> ColumnElement[int]:
+    """The portal a job speaks to (its rows joined by `with_job_portal`): its survey's
+    person's, else the portal its company is mapped to, else `default` (a job of no survey)."""
+    user = col(Survey.bitrix_user_id)
+    mapped = func.coalesce(col(PortalCompany.portal_id), DEFAULT_NUMBER)
+    return case((user.is_not(None), user // SPAN), else_=mapped)
+
+
+def with_job_portal(statement: Query) -> Query:
+    """A query on jobs, joined to what `job_portal` reads."""
+    return statement.outerjoin(Survey, col(Survey.id) == col(Job.survey_id)).outerjoin(
+        PortalCompany, col(PortalCompany.company_id) == col(Survey.company_id)
+    )
+
+
+def portal_of_job(session: Session, *, job: Job) -> int:
+    """The portal a job speaks to (a job of no survey may name one in its payload)."""
+    named = json.loads(job.payload or "{}").get("portal")
+    if isinstance(named, int):
+        return named
+    if job.survey_id is None:
+        return DEFAULT_NUMBER
+    query = with_job_portal(select(job_portal()).select_from(Job)).where(col(Job.id) == job.id)
+    return int(session.execute(query).scalar() or DEFAULT_NUMBER)

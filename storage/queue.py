@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, bindparam, func, text, update
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
+from storage.portals import job_portal, with_job_portal
 from storage.sql import rowcount
 from storage.survey.bulk import ManyRows
 from storage.tables import Job, JobKind, JobState, Survey
@@ -38,14 +39,18 @@ def enqueue(
     _insert_jobs(session, [_job_row(kind, now, survey_id, payload)])
 
 
-def enqueue_unless_pending(session: Session, *, kind: JobKind, now: datetime) -> bool:
-    """Queue a job of `kind` with no survey unless one is pending already; whether queued."""
+def enqueue_unless_pending(
+    session: Session, *, kind: JobKind, now: datetime, payload: dict[str, Any] | None = None
+) -> bool:
+    """Queue a job of `kind` with no survey unless one with this payload is pending already;
+    whether queued."""
+    carried = json.dumps(payload or {}, ensure_ascii=False)
     statement = select_columns(col(Job.id)).where(
-        col(Job.kind) == kind, col(Job.state) == JobState.PENDING
+        col(Job.kind) == kind, col(Job.state) == JobState.PENDING, col(Job.payload) == carried
     )
     if session.execute(statement.limit(1)).first() is not None:
         return False
-    enqueue(session, kind=kind, now=now)
+    enqueue(session, kind=kind, now=now, payload=payload)
     return True
 
 
@@ -83,8 +88,10 @@ def claim_jobs(
     lease: timedelta,
     limit: int,
     kinds: Sequence[JobKind],
+    portal: int | None = None,
 ) -> list[Job]:
-    """Lease up to `limit` due jobs (queued ones, or leased ones whose lease expired).
+    """Lease up to `limit` due jobs (queued ones, or leased ones whose lease expired), of one
+    portal's when `portal` is given (`storage.portals.job_portal`).
 
     PostgreSQL skips rows another replica has locked; SQLite serialises writers with
     BEGIN IMMEDIATE, so a plain select-then-update is safe there.
@@ -96,8 +103,10 @@ def claim_jobs(
         .order_by(col(Job.available_at), col(Job.id))
         .limit(limit)
     )
+    if portal is not None:
+        statement = with_job_portal(statement).where(job_portal() == portal)
     if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update(skip_locked=True)
+        statement = statement.with_for_update(skip_locked=True, of=Job)
     jobs: list[Job] = list(session.exec(statement).all())
     for job in jobs:
         job.lease_token = secrets.token_hex(16)

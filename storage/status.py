@@ -1,14 +1,17 @@
-"""Small named facts about the running service, shared by every replica."""
+"""Small named facts about the running service, shared by every replica, and each portal's
+trouble: blocked by Bitrix24 (OVERLOAD_LIMIT) or its bot deleted, kept on its `portal` row so
+that one portal's trouble is never another's."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import delete
+from sqlalchemy import case, delete, select, update
 from sqlmodel import Session, col
 
-from storage.sql import insert
+from storage.portals import DEFAULT_NUMBER, Portal, PortalState, portal_numbered
+from storage.sql import insert, rowcount
 from storage.tables import ServiceStatus
 
 
@@ -17,9 +20,9 @@ class StatusKey(StrEnum):
 
     # When the worker last completed a pass (readiness reads it).
     WORKER_HEARTBEAT = "worker_heartbeat"
-    # Bitrix24 told us the bot was deleted; cleared when the bot can post again.
+    # Older releases' "bot deleted" and "portal blocked" (its next probe time) of the one
+    # portal: now each portal's state (`storage.portals`); read once, at the first start.
     BOT_DELETED = "bot_deleted"
-    # Bitrix24 blocked the portal (OVERLOAD_LIMIT); the value is the next probe time.
     PORTAL_BLOCKED = "portal_blocked"
     # Our portal installation's member_id as older releases learned it (no longer read).
     BITRIX_MEMBER_ID = "bitrix_member_id"
@@ -67,3 +70,90 @@ def get_status(
 ) -> ServiceStatus | None:
     """A named fact about the service, if recorded (locked for this transaction if asked)."""
     return session.get(ServiceStatus, str(key), with_for_update=for_update or None)
+
+
+def blocked(session: Session, *, number: int, probe_at: datetime, now: datetime) -> bool:
+    """Bitrix24 blocked this portal (OVERLOAD_LIMIT): nothing but a probe at `probe_at`;
+    whether it was not blocked before. A portal whose bot is deleted keeps saying so."""
+    was = portal_numbered(session, number=number)
+    first = was is None or was.blocked_until is None
+    session.execute(
+        update(Portal)
+        .where(col(Portal.id) == number, col(Portal.state) != PortalState.REMOVED)
+        .values(
+            state=case(
+                (col(Portal.state) == PortalState.BOT_DELETED, col(Portal.state)),
+                else_=PortalState.BLOCKED.value,
+            ),
+            blocked_until=probe_at,
+            updated_at=now,
+        )
+    )
+    return first
+
+
+def blocked_portals(session: Session) -> set[int]:
+    """The portals Bitrix24 has blocked (their block not yet seen lifted)."""
+    found = session.execute(
+        select(col(Portal.id)).where(col(Portal.blocked_until).is_not(None))
+    ).scalars()
+    return {int(number) for number in found}
+
+
+def unblocked(session: Session, *, number: int, now: datetime) -> bool:
+    """Bitrix24 answered this portal again: its block has lifted; whether it was blocked."""
+    lifted = session.execute(
+        update(Portal)
+        .where(col(Portal.id) == number, col(Portal.blocked_until).is_not(None))
+        .values(
+            state=case(
+                (col(Portal.state) == PortalState.BLOCKED, PortalState.ACTIVE.value),
+                else_=col(Portal.state),
+            ),
+            blocked_until=None,
+            updated_at=now,
+        )
+    )
+    return rowcount(lifted) > 0
+
+
+def bot_deleted(session: Session, *, number: int, now: datetime) -> None:
+    """The portal confirmed our bot is gone (a removed portal stays removed)."""
+    session.execute(
+        update(Portal)
+        .where(col(Portal.id) == number, col(Portal.state) != PortalState.REMOVED)
+        .values(state=PortalState.BOT_DELETED, updated_at=now)
+    )
+
+
+def bot_back(session: Session, *, number: int, now: datetime) -> None:
+    """The bot posted on this portal: it exists again (blocked, if a block is still noted)."""
+    session.execute(
+        update(Portal)
+        .where(col(Portal.id) == number, col(Portal.state) == PortalState.BOT_DELETED)
+        .values(
+            state=case(
+                (col(Portal.blocked_until).is_not(None), PortalState.BLOCKED.value),
+                else_=PortalState.ACTIVE.value,
+            ),
+            updated_at=now,
+        )
+    )
+
+
+def adopt_service_flags(session: Session, *, now: datetime) -> list[str]:
+    """Older releases kept "bot deleted" and "portal blocked" for the one portal as service
+    facts: they become the `default` portal's state (once its row exists); which were."""
+    adopted = []
+    deleted = get_status(session, key=StatusKey.BOT_DELETED, for_update=True)
+    block = get_status(session, key=StatusKey.PORTAL_BLOCKED, for_update=True)
+    if block is not None:
+        probe_at = datetime.fromisoformat(block.value)
+        blocked(session, number=DEFAULT_NUMBER, probe_at=probe_at, now=now)
+        clear_status(session, key=StatusKey.PORTAL_BLOCKED)
+        adopted.append(str(StatusKey.PORTAL_BLOCKED))
+    if deleted is not None:
+        bot_deleted(session, number=DEFAULT_NUMBER, now=now)
+        clear_status(session, key=StatusKey.BOT_DELETED)
+        adopted.append(str(StatusKey.BOT_DELETED))
+    return adopted

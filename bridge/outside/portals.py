@@ -23,7 +23,7 @@ from sqlmodel import Session
 from bridge.config.logs import also_mask
 from bridge.config.sealed import SealedSecretError
 from bridge.config.settings import Settings
-from storage import portals
+from storage import portals, status
 from storage.db import transaction
 from storage.portals import DEFAULT, DEFAULT_NUMBER, Portal, PortalState
 
@@ -65,19 +65,22 @@ def default_values(settings: Settings) -> dict[str, object]:
 
 def ensure_default(engine: Engine, settings: Settings, now: datetime) -> None:
     """The settings' portal is the row `default` (added at the first start of this release;
-    kept in step with the settings; never brought back once removed)."""
+    kept in step with the settings; never brought back once removed), and an older release's
+    "bot deleted" or "portal blocked" becomes its state."""
     with transaction(engine) as session:
         values = default_values(settings)
         if portals.add_default(session, values=values, now=now):
             log.info("portal.default_stored domain=%s", settings.portal_domain)
-            return
-        row = portals.portal_named(session, name=DEFAULT, lock=True)
-        if row is not None and row.webhook_url is None and row.state != PortalState.REMOVED:
-            changed = {k: v for k, v in values.items() if getattr(row, k) != v}
-            if changed:
-                for key, value in changed.items():
-                    setattr(row, key, value)
-                portals.save_portal(session, row, now=now)
+        else:
+            row = portals.portal_named(session, name=DEFAULT, lock=True)
+            if row is not None and row.webhook_url is None and row.state != PortalState.REMOVED:
+                changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+                if changed:
+                    for key, value in changed.items():
+                        setattr(row, key, value)
+                    portals.save_portal(session, row, now=now)
+        for flag in status.adopt_service_flags(session, now=now):
+            log.info("portal.default_state_adopted flag=%s", flag)
 
 
 def opened(portal: Portal, settings: Settings) -> PortalView:

@@ -18,6 +18,7 @@ from typing import TypeVar
 from sqlmodel import Session
 
 from bot.messenger import ChatMessage
+from bot.portals.ids import portal_of
 from bot.portals.messengers import messenger_of
 from bot.texts import messages
 from bot.users import BitrixUser
@@ -31,7 +32,6 @@ from bridge.survey.jobs import Effect, Outcome, applying, nothing
 from bridge.survey.replies.answers import language_of
 from outbound.errors import DeliveryError, TransientError
 from storage import status
-from storage.status import StatusKey
 from storage.survey import messages as survey_messages
 from storage.survey import surveys
 from storage.tables import Survey, SurveyState
@@ -226,7 +226,7 @@ def _invited(survey: Survey, user_id: int, message_id: int, ticket: Ticket | Non
 
     def record(session: Session, now: datetime) -> None:
         # The bot could post, so it exists again (after ONIMBOTDELETE and a new registration).
-        status.clear_status(session, key=StatusKey.BOT_DELETED)
+        status.bot_back(session, number=portal_of(user_id), now=now)
         survey_messages.remember(session, survey_ids=[survey_id], message_id=message_id, now=now)
         if not surveys.apply_change(session, sent, now=now):
             # Reopened or timed out while we were sending: take the buttons away again.

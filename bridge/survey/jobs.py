@@ -73,8 +73,9 @@ async def run(
     if job.kind == JobKind.VERIFY_REPLY:
         return await verify_reply(job, vendors, settings)
     if job.kind == JobKind.CHECK_BOT_DELETED:
-        gone = await bot_removal.check(vendors.messenger)
-        return bot_removal.record_deleted if gone else nothing
+        portal = int(json.loads(job.payload or "{}").get("portal", 0))
+        gone = await bot_removal.check(vendors.messenger, portal)
+        return bot_removal.recording_deleted(portal) if gone else nothing
     if survey is None:
         log.warning("job.orphaned job_id=%s kind=%s", job.id, job.kind)
         return nothing

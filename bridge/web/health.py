@@ -7,7 +7,7 @@ ratings: a stalled worker, a deleted bot, a portal Bitrix24 has blocked, example
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from fastapi.responses import JSONResponse
@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bridge.config.settings import Settings
 from storage import polling, portals, status
 from storage.db import ping, transaction
-from storage.portals import Portal
+from storage.portals import DEFAULT_NUMBER, Portal, PortalState
 from storage.status import StatusKey
 from storage.tables import utcnow
 
@@ -63,7 +63,8 @@ async def readiness(
     worker: WorkerPulse | None,
     poller: PollerPulse | None = None,
 ) -> JSONResponse:
-    """200 when every check passes; 503 naming each one that does not."""
+    """200 when every check passes (`degraded` naming an added portal in trouble); 503 naming
+    each check that does not pass."""
     checks: dict[str, str] = {}
     facts: dict[str, Any] = {}
     try:
@@ -72,9 +73,8 @@ async def readiness(
     except SQLAlchemyError as exc:
         checks["database"] = f"unreachable ({type(exc).__name__})"
     checks["worker"] = _worker_check(settings, worker)
-    deleted = facts.get(StatusKey.BOT_DELETED)
-    checks["bot"] = f"deleted at {deleted}: run python -m bot.register" if deleted else "ok"
-    checks["portal"] = _portal_check(facts.get(StatusKey.PORTAL_BLOCKED))
+    stored: list[Portal] = facts.get(PORTALS, [])
+    checks["bot"], checks["portal"] = _home_checks(stored)
     checks["member_id"] = _member_check(settings, facts.get(StatusKey.BITRIX_MEMBER_MISMATCH))
     lag = facts.get(POLL_LAG)
     if settings.fetches_events:
@@ -82,14 +82,17 @@ async def readiness(
     placeholders = ", ".join(settings.placeholders())
     checks["settings"] = f"{placeholders} still hold example values" if placeholders else "ok"
     reasons = [f"{name}: {value}" for name, value in checks.items() if value not in ("ok", "off")]
+    degraded = [_trouble(p) for p in stored if p.id != DEFAULT_NUMBER and _in_trouble(p)]
     body = {
-        "status": "not_ready" if reasons else "ready",
+        "status": "not_ready" if reasons else "degraded" if degraded else "ready",
         "reasons": reasons,
+        # An added portal in trouble: only its own people wait (the service is still ready).
+        "degraded": degraded,
         "checks": checks,
         "worker_last_run": facts.get(StatusKey.WORKER_HEARTBEAT),
         "bitrix_webhook_owner": _owner_said(facts.get(StatusKey.WEBHOOK_OWNER)),
-        # Each portal's state, shown (one portal's trouble is never the service's).
-        "portals": facts.get(PORTALS, {}),
+        # Each portal's state, shown.
+        "portals": {p.name: _portal_state(p) for p in stored},
     }
     if settings.fetches_events:
         body["bitrix_poll_lag_seconds"] = lag
@@ -100,14 +103,42 @@ async def readiness(
 _UNKNOWN = "not checked yet: python -m bridge.admin check tells"
 
 
-def _portal_check(blocked: str | None) -> str:
-    """Whether Bitrix24 blocked the portal by hand (OVERLOAD_LIMIT)."""
-    if not blocked:
+def _home_checks(stored: list[Portal]) -> tuple[str, str]:
+    """The settings' portal's bot and block: its trouble is the service's (503)."""
+    home = next((p for p in stored if p.id == DEFAULT_NUMBER), None)
+    if home is None:
+        return "ok", "ok"
+    bot = "ok"
+    if home.state == PortalState.BOT_DELETED:
+        bot = f"deleted at {home.updated_at.isoformat()}: run python -m bot.register"
+    return bot, _portal_check(home.blocked_until)
+
+
+def _portal_check(probe_at: datetime | None) -> str:
+    """Whether Bitrix24 blocked the settings' portal by hand (OVERLOAD_LIMIT)."""
+    if probe_at is None:
         return "ok"
     return (
-        f"blocked by Bitrix24 (OVERLOAD_LIMIT) since {blocked}: nothing is sent "
-        "until it lifts; ask Bitrix24 support"
+        f"blocked by Bitrix24 (OVERLOAD_LIMIT), next probe at {probe_at.isoformat()}: nothing "
+        "is sent until it lifts; ask Bitrix24 support"
     )
+
+
+def _in_trouble(portal: Portal) -> bool:
+    """Whether an added portal's people cannot be asked now (removed is no trouble)."""
+    return portal.state == PortalState.BOT_DELETED or (
+        portal.state != PortalState.REMOVED and portal.blocked_until is not None
+    )
+
+
+def _trouble(portal: Portal) -> str:
+    """What is wrong with an added portal, and what the operator does about it."""
+    if portal.state == PortalState.BOT_DELETED:
+        return (
+            f"portal {portal.name}: its bot was deleted: run python -m bridge.admin portal add "
+            f"{portal.name} again with its webhook"
+        )
+    return f"portal {portal.name}: {_portal_check(portal.blocked_until)}"
 
 
 def _owner_said(found: object) -> str:
@@ -126,8 +157,6 @@ def _stored_facts(engine: Engine) -> dict[str, Any]:
     with transaction(engine) as session:
         keys = (
             StatusKey.WORKER_HEARTBEAT,
-            StatusKey.BOT_DELETED,
-            StatusKey.PORTAL_BLOCKED,
             StatusKey.BITRIX_MEMBER_MISMATCH,
             StatusKey.WEBHOOK_OWNER,
         )
@@ -136,7 +165,7 @@ def _stored_facts(engine: Engine) -> dict[str, Any]:
         stored = portals.all_portals(session)
     facts: dict[str, Any] = {key: fact.value if fact else None for key, fact in found.items()}
     facts[POLL_LAG] = None if lag is None else round(lag, 1)
-    facts[PORTALS] = {p.name: _portal_state(p) for p in stored}
+    facts[PORTALS] = stored
     return facts
 
 

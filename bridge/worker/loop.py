@@ -32,7 +32,7 @@ from bridge.outside.vendors import Vendors, open_vendors
 from bridge.worker.housekeeping import Chores
 from bridge.worker.reconcile import reconcile
 from bridge.worker.running import Checkpoint, JobRunner, no_checkpoint
-from bridge.worker.scheduling import INVITATIONS, Scheduler, lane_sizes
+from bridge.worker.scheduling import INVITATIONS, Scheduler, Slot, lane_sizes
 from bridge.worker.settle import Settler, pass_backoff
 from outbound.errors import DeliveryError
 from storage.db import create_db_engine
@@ -66,7 +66,7 @@ class Worker:
         messages.use_texts(settings.chosen_texts())
         self._checkpoint = checkpoint
         self._wake = asyncio.Event()
-        self._tasks: dict[asyncio.Task[None], str] = {}
+        self._tasks: dict[asyncio.Task[None], Slot] = {}
         self._leases: dict[str, asyncio.Task[None]] = {}
         self._reconciling: asyncio.Task[None] | None = None
         self._last_pass = time.monotonic()
@@ -139,24 +139,21 @@ class Worker:
         await asyncio.to_thread(self._scheduler.extend, now, list(self._leases))
         if self._reconciling is None or (self._reconciling.done() and not self._draining):
             self._reconciling = asyncio.create_task(self._reconcile(now))
-        room = {lane: self._free(lane) for lane in self._sizes}
-        claimed = await asyncio.to_thread(self._scheduler.claim, now, room)
+        busy = Counter(self._tasks.values())
+        claimed = await asyncio.to_thread(self._scheduler.claim, now, busy)
         if len(claimed):
             self._checkpoint("after_claim")
-        if claimed.invites:
-            self._start(INVITATIONS, self._runner.invites(claimed.invites), claimed.invites)
-        for lane, lane_jobs in claimed.lanes.items():
-            for job in lane_jobs:
-                self._start(lane, self._runner.one(job), [job])
+        for slot, slot_jobs in claimed.groups:
+            if slot.lane == INVITATIONS:
+                self._start(slot, self._runner.invites(slot_jobs), slot_jobs)
+                continue
+            for job in slot_jobs:
+                self._start(slot, self._runner.one(job), [job])
         return len(claimed)
 
-    def _free(self, lane: str) -> int:
-        busy = sum(1 for name in self._tasks.values() if name == lane)
-        return max(0, self._sizes[lane] - busy)
-
-    def _start(self, lane: str, work: Coroutine[Any, Any, None], claimed: list[Job]) -> None:
+    def _start(self, slot: Slot, work: Coroutine[Any, Any, None], claimed: list[Job]) -> None:
         task = asyncio.create_task(work)
-        self._tasks[task] = lane
+        self._tasks[task] = slot
         leases = [job.lease_token for job in claimed if job.lease_token is not None]
         for lease in leases:
             self._leases[lease] = task

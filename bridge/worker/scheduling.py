@@ -1,7 +1,9 @@
 """Which due jobs a worker takes, in lanes: Okdesk and Bitrix24 jobs never wait behind each
 other, invitations go as one batch, and a blocked portal gets nothing but a probe now and then.
 Each lane runs as many jobs at once as its vendor's rate × the time a job holds its place
-(`lane_sizes`).
+(`lane_sizes`); Bitrix24's lanes are each portal's own, as each portal has its own request
+budget, so a portal that is throttled, blocked or unreachable holds only its own places and
+never delays another portal's invitations or answers.
 
 Several workers on one PostgreSQL never run the same job at once: jobs are leased
 (`FOR UPDATE SKIP LOCKED`), and a lease that runs out frees the job for others. A live worker
@@ -11,17 +13,20 @@ extends its leases; only a dead or frozen one lets them run out.
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.client import BATCH_LIMIT
 from bridge.config.settings import Settings
-from storage import queue, status
+from storage import portals, queue
 from storage.db import transaction
-from storage.status import StatusKey
+from storage.portals import DEFAULT_NUMBER
 from storage.tables import Job, JobKind
 
 CHAT_LANE = "bitrix24"
@@ -61,15 +66,28 @@ def lane_sizes(settings: Settings) -> dict[str, int]:
     }
 
 
+class Slot(NamedTuple):
+    """Where a running job holds its place: a lane, and for Bitrix24's lanes its portal (each
+    portal has its own request budget, so one portal's waiting jobs never fill another's)."""
+
+    lane: str
+    portal: int | None = None
+
+
+# A reported deletion of a bot is checked in a place of its own: it names its portal in its
+# payload, and it must run while that portal's other jobs wait.
+CHECKS = Slot(CHAT_LANE)
+PORTAL_KINDS = [kind for kind in LANES[CHAT_LANE] if kind != JobKind.CHECK_BOT_DELETED]
+
+
 @dataclass(frozen=True)
 class Claimed:
-    """What one pass took: a batch of invitations and each lane's jobs."""
+    """What one pass took, by place: a batch of invitations per portal, and lanes' jobs."""
 
-    invites: list[Job]
-    lanes: dict[str, list[Job]]
+    groups: list[tuple[Slot, list[Job]]]
 
     def __len__(self) -> int:
-        return len(self.invites) + sum(len(jobs) for jobs in self.lanes.values())
+        return sum(len(jobs) for _, jobs in self.groups)
 
 
 class Scheduler:
@@ -78,24 +96,52 @@ class Scheduler:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self._engine = engine
         self._settings = settings
+        self._sizes = lane_sizes(settings)
         self._last_extension: datetime | None = None
 
-    def claim(self, now: datetime, room: dict[str, int]) -> Claimed:
-        """In one transaction: a batch of invitations, then each lane's jobs."""
-        lease = self._settings.job_lease
+    def claim(self, now: datetime, busy: Counter[Slot]) -> Claimed:
+        """In one transaction: each portal's invitations and chat jobs within its own places
+        (a blocked portal's only a probe when it is due), then Okdesk's jobs."""
+        groups: list[tuple[Slot, list[Job]]] = []
         with transaction(self._engine) as session:
-            room = {**room, CHAT_LANE: _chat_room(session, now, room[CHAT_LANE])}
-            invites: list[Job] = []
-            if min(room[CHAT_LANE], room.get(INVITATIONS, 0)) > 0:
-                invites = queue.claim_jobs(
-                    session, now=now, lease=lease, limit=BATCH_LIMIT, kinds=[JobKind.INVITE]
-                )
-            lanes = {
-                lane: queue.claim_jobs(session, now=now, lease=lease, limit=free, kinds=LANES[lane])
-                for lane, free in room.items()
-                if free > 0 and lane in LANES
-            }
-        return Claimed(invites, lanes)
+            for number, allowance in _allowances(session, now).items():
+                groups += self._claim_portal(session, now, number, allowance, busy)
+            for slot, kinds, size in (
+                (Slot("okdesk"), LANES["okdesk"], self._sizes["okdesk"]),
+                (CHECKS, [JobKind.CHECK_BOT_DELETED], 1),
+            ):
+                free = size - busy[slot]
+                if free > 0:
+                    groups.append((slot, self._take(session, now, free, kinds)))
+        return Claimed([(slot, jobs) for slot, jobs in groups if jobs])
+
+    def _claim_portal(
+        self, session: Session, now: datetime, number: int, allowance: int, busy: Counter[Slot]
+    ) -> list[tuple[Slot, list[Job]]]:
+        chat, invites = Slot(CHAT_LANE, number), Slot(INVITATIONS, number)
+        free = min(self._sizes[CHAT_LANE] - busy[chat], allowance - busy[chat] - busy[invites])
+        groups: list[tuple[Slot, list[Job]]] = []
+        if free > 0 and self._sizes[INVITATIONS] - busy[invites] > 0:
+            batch = self._take(session, now, min(free, BATCH_LIMIT), [JobKind.INVITE], number)
+            groups.append((invites, batch))
+            if allowance < BATCH_LIMIT:
+                free -= len(batch)  # a blocked portal's probe may be an invitation
+        if free > 0:
+            groups.append((chat, self._take(session, now, free, PORTAL_KINDS, number)))
+        return groups
+
+    def _take(
+        self,
+        session: Session,
+        now: datetime,
+        limit: int,
+        kinds: Sequence[JobKind],
+        portal: int | None = None,
+    ) -> list[Job]:
+        lease = self._settings.job_lease
+        return queue.claim_jobs(
+            session, now=now, lease=lease, limit=limit, kinds=kinds, portal=portal
+        )
 
     def extend(self, now: datetime, leases: list[str]) -> None:
         """Keep running jobs' leases alive (every third of a lease, not every pass)."""
@@ -114,10 +160,15 @@ class Scheduler:
             return queue.release_jobs(session, lease_tokens=leases, now=now)
 
 
-def _chat_room(session: Session, now: datetime, free: int) -> int:
-    """Bitrix24 blocks the portal: nothing goes out but one probe when it is due."""
-    blocked = status.get_status(session, key=StatusKey.PORTAL_BLOCKED)
-    if blocked is None:
-        return free
-    due = now >= datetime.fromisoformat(blocked.value)
-    return min(free, 1 if due else 0)
+# A portal's allowance when nothing holds it back (more than any lane's places).
+UNLIMITED = 1 << 30
+
+
+def _allowances(session: Session, now: datetime) -> dict[int, int]:
+    """How many jobs each portal may have running: a portal Bitrix24 blocked (or whose block
+    is still noted) gets one probe when it is due and none before; `default` is always there."""
+    found = {DEFAULT_NUMBER: UNLIMITED}
+    for portal in portals.all_portals(session):
+        until = portal.blocked_until
+        found[portal.id] = UNLIMITED if until is None else (1 if now >= until else 0)
+    return found

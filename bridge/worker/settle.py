@@ -25,9 +25,8 @@ from bridge.rules import workflow
 from bridge.survey import jobs
 from bridge.worker.scheduling import CHAT_LANE, LANES
 from outbound.errors import DeliveryError, TransientError
-from storage import queue, status
+from storage import portals, queue, status
 from storage.db import transaction
-from storage.status import StatusKey
 from storage.survey import surveys
 from storage.tables import Job, JobKind
 
@@ -94,21 +93,25 @@ class Settler:
             if not isinstance(outcome, TransientError | DeliveryError):
                 self._checkpoint("after_vendor_call")
         with transaction(self._engine) as session:
-            told = [self._settle_one(session, job, outcome, now) for job, outcome in results]
+            # Read once a batch: a job's portal is looked up only while some portal is blocked.
+            blocked = status.blocked_portals(session)
+            told = [
+                self._settle_one(session, job, outcome, now, blocked) for job, outcome in results
+            ]
         for tell in told:
             tell()
 
     def _settle_one(
-        self, session: Session, job: Job, outcome: jobs.Outcome, now: datetime
+        self, session: Session, job: Job, outcome: jobs.Outcome, now: datetime, blocked: set[int]
     ) -> Callable[[], None]:
         if isinstance(outcome, TransientError):
             return self._retry(session, job, outcome, now)
         if isinstance(outcome, DeliveryError):
             return self._fail(session, job, str(outcome), now)
-        return self._finish(session, job, outcome, now)
+        return self._finish(session, job, outcome, now, blocked)
 
     def _finish(
-        self, session: Session, job: Job, effect: jobs.Effect, now: datetime
+        self, session: Session, job: Job, effect: jobs.Effect, now: datetime, blocked: set[int]
     ) -> Callable[[], None]:
         assert job.id is not None and job.lease_token is not None
         if not queue.finish_job(session, job_id=job.id, lease_token=job.lease_token, now=now):
@@ -116,9 +119,12 @@ class Settler:
         if job.kind in SECRET_PAYLOADS:
             queue.erase_payload(session, job_id=job.id)
         effect(session, now)
-        if job.kind in BITRIX_KINDS:
-            # Bitrix24 answered: whatever blocked the portal has lifted.
-            status.clear_status(session, key=StatusKey.PORTAL_BLOCKED)
+        if job.kind in BITRIX_KINDS and blocked:
+            # Bitrix24 answered: whatever blocked this portal has lifted.
+            number = portals.portal_of_job(session, job=job)
+            if number in blocked and status.unblocked(session, number=number, now=now):
+                blocked.discard(number)
+                log.warning("bitrix.portal_unblocked portal=%s", number)
         # Counted once committed: a refused commit is settled again.
         return partial(self._count, f"{job.kind} done")
 
@@ -169,10 +175,8 @@ class Settler:
         """Bitrix24 blocked the portal by hand: no give-up time runs, one probe at a time."""
         assert job.id is not None and job.lease_token is not None
         probe_at = now + self._settings.bitrix_block_probe_interval
-        first = status.get_status(session, key=StatusKey.PORTAL_BLOCKED) is None
-        status.set_status(
-            session, key=StatusKey.PORTAL_BLOCKED, value=probe_at.isoformat(), now=now
-        )
+        number = portals.portal_of_job(session, job=job)
+        first = status.blocked(session, number=number, probe_at=probe_at, now=now)
         queue.retry_job(
             session,
             job_id=job.id,
@@ -184,8 +188,9 @@ class Settler:
         return partial(
             log.log,
             logging.ERROR if first else logging.INFO,
-            "bitrix.portal_blocked error=%s: Bitrix24 blocked the portal (OVERLOAD_LIMIT); "
-            "nothing is sent until it lifts, next probe at %s",
+            "bitrix.portal_blocked portal=%s error=%s: Bitrix24 blocked the portal "
+            "(OVERLOAD_LIMIT); nothing is sent there until it lifts, next probe at %s",
+            number,
             error,
             probe_at.isoformat(),
         )

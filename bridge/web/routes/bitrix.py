@@ -155,7 +155,8 @@ def handle_event(
         answers.welcome(state.engine, settings, int(event.dialog_id), language, now)
     elif isinstance(event, BotDeleted):
         # Issue 23.10: anyone with the handler URL can say so; the worker asks the portal.
-        bot_removal.queue_check(state.engine, event.bot_id, now)
+        number = 0 if portal is None else portal.number
+        bot_removal.queue_check(state.engine, event.bot_id, now, number)
 
 
 def _speaks_for_someone_else(event: Event) -> bool:

@@ -13,13 +13,14 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from bridge.config import metrics
+from bridge.outside.portals import ensure_default
 from bridge.rules import workflow
 from bridge.survey import reminders
 from outbound.errors import RejectedError
-from storage import status
+from storage import portals, status
 from storage.db import transaction
+from storage.portals import DEFAULT_NUMBER
 from storage.purge import purge_personal_data
-from storage.status import StatusKey
 from storage.survey import surveys
 from tests.fast.harness import CONTACT_ID, USER_ID, Service
 
@@ -104,15 +105,15 @@ async def test_a_successful_reminder_lifts_a_portal_block(service: Service) -> N
     service.close()
     await service.drain()
     service.clock.advance(12 * HOUR)
+    ensure_default(service.engine, service.settings, service.clock.now())
     with transaction(service.engine) as session:
-        probe = service.clock.now().isoformat()  # a probe is due now
-        status.set_status(
-            session, key=StatusKey.PORTAL_BLOCKED, value=probe, now=service.clock.now()
-        )
+        now = service.clock.now()  # a probe is due now
+        assert status.blocked(session, number=DEFAULT_NUMBER, probe_at=now, now=now)
     await service.drain()
     assert len(service.chat()) == 2  # the reminder went as the probe
     with transaction(service.engine) as session:
-        assert status.get_status(session, key=StatusKey.PORTAL_BLOCKED) is None
+        home = portals.portal_numbered(session, number=DEFAULT_NUMBER)
+        assert home is not None and home.blocked_until is None and home.state == "active"
 
 
 @pytest.fixture
