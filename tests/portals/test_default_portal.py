@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 from alembic import command
 from sqlalchemy import text
 from sqlmodel import select
@@ -94,3 +95,44 @@ def _all(url: str) -> list[Survey]:
         return list(surveys(engine))
     finally:
         engine.dispose()
+
+
+def test_a_blocked_portal_and_a_deleted_bot_of_one_portal_become_defaults_state(
+    database_url: str, tmp_path: Path
+) -> None:
+    # An older release kept both as facts of the one service: they are default's now.
+    _one_portal_database(database_url)
+    probe_at = datetime(2099, 1, 1, tzinfo=UTC)
+    engine = create_db_engine(database_url, pool_size=1)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO service_status (key, value, updated_at) VALUES "
+                    "('portal_blocked', :probe, :now), ('bot_deleted', :now_text, :now)"
+                ),
+                {"probe": probe_at.isoformat(), "now": probe_at, "now_text": "2026-12-01"},
+            )
+    finally:
+        engine.dispose()
+    with fakes_process() as fakes:
+        env = service_env(fakes, database_url, free_port())
+        service = Service(env, tmp_path / "service.log")
+        service.start()
+        try:
+            ready = httpx.get(service.url + "/readyz")
+        finally:
+            service.stop()
+    (default,) = _portals(database_url)
+    assert (default.state, default.blocked_until) == ("bot_deleted", probe_at)
+    assert ready.status_code == 503
+    checks = ready.json()["checks"]
+    assert checks["bot"].startswith("deleted at") and "OVERLOAD_LIMIT" in checks["portal"]
+    assert ready.json()["portals"] == {"default": f"bot_deleted until {probe_at.isoformat()}"}
+    engine = create_db_engine(database_url, pool_size=1)
+    try:
+        with engine.begin() as connection:
+            keys = connection.execute(text("SELECT key FROM service_status")).scalars().all()
+    finally:
+        engine.dispose()
+    assert not {"portal_blocked", "bot_deleted"} & set(keys)
