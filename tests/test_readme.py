@@ -14,6 +14,7 @@ from bridge.config.settings import Settings
 from bridge.rules.decisions import AnswerOutcome, ClosureDecision
 from harness.constants import ROOT
 from outbound.observe import CallOutcome
+from storage.portals import PortalState
 from storage.tables import JobKind
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -43,12 +44,34 @@ def test_every_metric_series_the_service_serves_is_in_the_readme() -> None:
         _metrics_row(f"okdesk_rating_{name}")
 
 
+def _declared_labels() -> list[tuple[str, list[str]]]:
+    """Each labelled series the service declares, with its label names."""
+    sources = [ROOT / "bridge" / "config" / "metrics.py", ROOT / "bridge" / "web" / "gauges.py"]
+    found = []
+    for path in sources:
+        for name, labels in re.findall(
+            r'PREFIX \+ "(\w+)",\s*"[^"]*",\s*(?:labels=)?\[([^\]]*)\]', path.read_text()
+        ):
+            found.append((f"okdesk_rating_{name}", re.findall(r'"(\w+)"', labels)))
+    return found
+
+
+def test_every_metric_row_lists_the_labels_its_series_carries() -> None:
+    declared = _declared_labels()
+    assert ("okdesk_rating_portal_state", ["portal", "state"]) in declared
+    for series, labels in declared:
+        listed = _metrics_row(series).split("|")[3]
+        assert re.findall(r"`(\w+)`", listed) == labels, series
+
+
 LABEL_VALUES: list[tuple[str, type[StrEnum] | tuple[str, ...]]] = [
     ("okdesk_rating_webhooks_total", ClosureDecision),
     ("okdesk_rating_answers_total", AnswerOutcome),
     ("okdesk_rating_answers_total", ("click", "text", "automatic")),
     ("okdesk_rating_vendor_calls_total", CallOutcome),
     ("okdesk_rating_jobs_pending", JobKind),
+    ("okdesk_rating_bitrix_requests_total", CallOutcome),
+    ("okdesk_rating_portal_state", PortalState),
 ]
 
 

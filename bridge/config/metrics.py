@@ -43,6 +43,12 @@ VENDOR_CALLS = Counter(
     ["vendor", "method", "outcome"],
     registry=REGISTRY,
 )
+BITRIX_REQUESTS = Counter(
+    PREFIX + "bitrix_requests",
+    "Requests to Bitrix24 by portal (its name) and outcome.",
+    ["portal", "outcome"],
+    registry=REGISTRY,
+)
 VENDOR_SECONDS = Histogram(
     PREFIX + "vendor_call_seconds",
     "How long requests to Okdesk and Bitrix24 took, by vendor and method.",
@@ -69,8 +75,14 @@ def answered(source: str, outcome: str, count: int = 1) -> None:
 
 
 class PrometheusObserver:
-    """An `outbound.observe.CallObserver` feeding the vendor-call metrics."""
+    """An `outbound.observe.CallObserver` feeding the vendor-call metrics; `portal`: the name
+    of the Bitrix24 portal whose client it watches (its requests are counted by portal too)."""
+
+    def __init__(self, portal: str | None = None) -> None:
+        self._portal = portal
 
     def called(self, vendor: str, method: str, outcome: CallOutcome, seconds: float) -> None:
         VENDOR_CALLS.labels(vendor=vendor, method=method, outcome=outcome.value).inc()
         VENDOR_SECONDS.labels(vendor=vendor, method=method).observe(seconds)
+        if self._portal is not None:
+            BITRIX_REQUESTS.labels(portal=self._portal, outcome=outcome.value).inc()

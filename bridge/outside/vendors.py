@@ -32,6 +32,7 @@ from bridge.outside.priority import IntakeFirst, YieldingTransport
 from bridge.outside.renamed import RenamedPortals
 from storage import budget
 from storage.db import transaction
+from storage.portals import DEFAULT
 from storage.tables import utcnow
 
 
@@ -138,19 +139,19 @@ async def open_vendors(
     if priority is not None:
         okdesk = YieldingTransport(okdesk_way, priority)
     async with _http(settings, okdesk) as okdesk_http, _http(settings, renaming) as bitrix:
-        observer = PrometheusObserver()
-        home = portal_messenger(bitrix, engine, settings, 0, observer)
-        load = _loader(bitrix, engine, PortalDirectory(engine, settings), observer)
+        home = portal_messenger(bitrix, engine, settings, 0, PrometheusObserver(DEFAULT))
+        directory = PortalDirectory(engine, settings)
+        load = _loader(bitrix, engine, directory)
         yield Vendors(
             helpdesk=OkdeskClient(
                 okdesk_http,
                 settings.okdesk_url,
                 settings.okdesk_api_token.get_secret_value(),
-                observer=observer,
+                observer=PrometheusObserver(),
             ),
             messenger=PortalMessengers(home, load),
             home=home,
-            build=partial(portal_messenger, bitrix, engine, observer=observer),
+            build=partial(_built, bitrix, engine, directory),
         )
 
 
@@ -171,11 +172,23 @@ def portal_messenger(
     return messenger_for(settings, client)
 
 
+def _built(
+    http: httpx.AsyncClient,
+    engine: Engine,
+    directory: PortalDirectory,
+    settings: Settings,
+    number: int,
+) -> Messenger:
+    """An added portal's messenger as it is (its requests counted under the portal's name)."""
+    view = directory.numbered(number)
+    observer = PrometheusObserver(None if view is None else view.name)
+    return portal_messenger(http, engine, settings, number, observer)
+
+
 def _loader(
     http: httpx.AsyncClient,
     engine: Engine,
     directory: PortalDirectory,
-    observer: PrometheusObserver,
 ) -> Callable[[int], Awaitable[Messenger | None]]:
     """Builds an added portal's messenger from its stored row (None: removed or unknown)."""
 
@@ -183,6 +196,7 @@ def _loader(
         view = await asyncio.to_thread(directory.numbered, number)
         if view is None:
             return None
+        observer = PrometheusObserver(view.name)
         return portal_messenger(http, engine, view.settings, number, observer)
 
     return load

@@ -1,5 +1,7 @@
 """What the database knows, read when `/metrics` is scraped: jobs waiting, the age of the
-oldest due job, how long ago the worker last beat, the Bitrix24 request budget left.
+oldest due job, how long ago the worker last beat, and by portal (its name: the values are
+bounded by the portals defined) the Bitrix24 request budget left, its state and its surveys
+waiting for an answer.
 
 Read at scrape time in one short transaction, so every replica reports the shared truth
 and nothing has to keep these numbers up to date between scrapes.
@@ -11,16 +13,20 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from bridge.config.metrics import PREFIX
 from bridge.config.settings import Settings
+from bridge.outside.portals import default_values
 from bridge.outside.vendors import budget_shape
-from storage import budget, polling, queue, status
+from storage import budget, polling, portals, queue, status
 from storage.db import reading
+from storage.portals import DEFAULT, DEFAULT_NUMBER, Portal, PortalState
 from storage.status import StatusKey
 from storage.tables import JobKind
 
@@ -32,26 +38,25 @@ class StoredFacts:
     pending: dict[JobKind, int]
     oldest_due_seconds: float
     heartbeat_seconds: float | None
-    budget_left: float
+    # By portal name: each portal's requests its budget would grant now, its state, and the
+    # surveys waiting for an answer there (a removed portal shows its state only).
+    budget_left: dict[str, float]
+    states: dict[str, PortalState]
+    waiting: dict[str, int]
     # Seconds since imbot.v2's Event.get last answered (None: events are not fetched).
     poll_lag_seconds: float | None = None
 
 
 def read_facts(engine: Engine, settings: Settings, now: datetime) -> StoredFacts:
     """Everything the gauges show, in one transaction."""
-    shape = budget_shape(settings)
     with reading(engine) as session:
         pending = queue.pending_by_kind(session)
         due = queue.oldest_due(session, now=now)
         beat = status.get_status(session, key=StatusKey.WORKER_HEARTBEAT)
-        left = budget.tokens_left(
-            session,
-            name=shape.name,
-            # The bucket runs on the wall clock, as `bridge.outside.vendors.SharedRequestBudget`.
-            now=time.time(),
-            burst=shape.burst,
-            per_second=shape.per_second,
-        )
+        stored = portals.all_portals(session) or [_settings_portal(settings, now)]
+        live = [p for p in stored if p.state != PortalState.REMOVED]
+        left = {p.name: _budget_left(session, settings, p) for p in live}
+        waiting = portals.waiting_per_portal(session, numbers=[p.id for p in live])
         lag = polling.poll_lag(session, now=now) if settings.fetches_events else None
     heartbeat = (now - datetime.fromisoformat(beat.value)).total_seconds() if beat else None
     return StoredFacts(
@@ -59,7 +64,28 @@ def read_facts(engine: Engine, settings: Settings, now: datetime) -> StoredFacts
         oldest_due_seconds=max(0.0, (now - due).total_seconds()) if due else 0.0,
         heartbeat_seconds=heartbeat,
         budget_left=left,
+        states={p.name: PortalState(p.state) for p in stored},
+        waiting={p.name: waiting[p.id] for p in live},
         poll_lag_seconds=lag,
+    )
+
+
+def _settings_portal(settings: Settings, now: datetime) -> Portal:
+    """The settings' portal before its row is stored (the first start stores it)."""
+    values: dict[str, Any] = {**default_values(settings), "created_at": now, "updated_at": now}
+    return Portal(id=DEFAULT_NUMBER, name=DEFAULT, state=PortalState.ACTIVE, **values)
+
+
+def _budget_left(session: Session, settings: Settings, portal: Portal) -> float:
+    """Requests the portal's shared bucket would grant now (`bridge.outside.vendors`)."""
+    shape = budget_shape(settings.model_copy(update={"bitrix_api": portal.api}), portal.id)
+    return budget.tokens_left(
+        session,
+        name=shape.name,
+        # The bucket runs on the wall clock, as `bridge.outside.vendors.SharedRequestBudget`.
+        now=time.time(),
+        burst=shape.burst,
+        per_second=shape.per_second,
     )
 
 
@@ -91,11 +117,7 @@ class StoredGauges(Collector):
         if facts.heartbeat_seconds is not None:
             beat.add_metric([], max(0.0, facts.heartbeat_seconds))
         yield beat
-        yield GaugeMetricFamily(
-            PREFIX + "bitrix_request_budget_left",
-            "Bitrix24 requests the shared budget would grant now without waiting.",
-            value=facts.budget_left,
-        )
+        yield from _portal_gauges(facts)
         lag = GaugeMetricFamily(
             PREFIX + "bitrix_poll_lag_seconds",
             "Seconds since imbot.v2 Event.get last answered (absent unless events are fetched).",
@@ -103,3 +125,32 @@ class StoredGauges(Collector):
         if facts.poll_lag_seconds is not None:
             lag.add_metric([], facts.poll_lag_seconds)
         yield lag
+
+
+def _portal_gauges(facts: StoredFacts) -> Iterator[Metric]:
+    """Each portal's request budget, state and waiting surveys, labelled by its name."""
+    left = GaugeMetricFamily(
+        PREFIX + "bitrix_request_budget_left",
+        "Bitrix24 requests each portal's shared budget would grant now without waiting.",
+        labels=["portal"],
+    )
+    for name, value in facts.budget_left.items():
+        left.add_metric([name], value)
+    yield left
+    states = GaugeMetricFamily(
+        PREFIX + "portal_state",
+        "1 for each portal's current state (active, blocked, bot_deleted, removed), else 0.",
+        labels=["portal", "state"],
+    )
+    for name, current in facts.states.items():
+        for state in PortalState:
+            states.add_metric([name, state.value], 1.0 if state == current else 0.0)
+    yield states
+    waiting = GaugeMetricFamily(
+        PREFIX + "surveys_waiting",
+        "Surveys waiting for a person's answer, by portal.",
+        labels=["portal"],
+    )
+    for name, count in facts.waiting.items():
+        waiting.add_metric([name], count)
+    yield waiting

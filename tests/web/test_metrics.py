@@ -94,7 +94,7 @@ async def test_a_webhook_a_click_and_a_timeout_move_the_counters(
     timed = {"vendor": "bitrix24", "method": "imbot.message.add"}
     assert _moved(before, after, "vendor_call_seconds_count", **timed) == requests[timed["method"]]
     assert _value(after, "worker_heartbeat_age_seconds") >= 0
-    assert 0 <= _value(after, "bitrix_request_budget_left") <= 50
+    assert 0 <= _value(after, "bitrix_request_budget_left", portal="default") <= 50
 
 
 async def test_refusals_are_counted_by_status(
@@ -132,7 +132,7 @@ async def test_gauges_show_the_waiting_jobs(
     assert _value(waiting, "oldest_due_job_age_seconds") == 90
     # No worker ever ran: no heartbeat to report; the budget is untouched.
     assert (P + "worker_heartbeat_age_seconds", ()) not in waiting
-    assert _value(waiting, "bitrix_request_budget_left") == 50
+    assert _value(waiting, "bitrix_request_budget_left", portal="default") == 50
 
 
 async def test_the_budget_gauge_shows_what_the_bucket_would_grant(
@@ -150,7 +150,7 @@ async def test_the_budget_gauge_shows_what_the_bucket_would_grant(
                 per_second=shape.per_second,
             )
     async with running_app(settings, vendors) as app:
-        left = _value(await _scrape(app), "bitrix_request_budget_left")
+        left = _value(await _scrape(app), "bitrix_request_budget_left", portal="default")
     assert 40 <= left < 40.1  # 50 less 10, and a trickle refilled since
 
 
