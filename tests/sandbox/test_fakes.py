@@ -9,12 +9,14 @@ import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 
 from harness.constants import FIXTURES
 from sandbox.fakes.bitrix import FakeBitrix
+from sandbox.fakes.bitrix.removal import deleted_by_hand
 from sandbox.fakes.okdesk import FakeOkdesk
 
 HOOK = "/rest/1/hooktoken/"
@@ -117,6 +119,26 @@ async def test_register_is_idempotent_and_bot_list(bx: httpx.AsyncClient) -> Non
     assert listed == {
         "567": {"ID": 567, "NAME": "Оценка", "CODE": "okdesk_rating", "OPENLINE": "N"}
     }
+
+
+@pytest.mark.anyio
+async def test_a_bot_deleted_by_hand_is_gone_and_its_deletion_event_names_it(
+    bx: httpx.AsyncClient, bitrix: FakeBitrix
+) -> None:
+    """The portal's administrator deletes the bot: bot.list no longer shows it, and the
+    ONIMBOTDELETE Bitrix24 posts goes to the bot's handler with its id, code and the portal."""
+    bot_id = await _register_bot(bx)
+    found = deleted_by_hand(bitrix, None)
+    assert found is not None
+    url, body = found
+    event = dict(parse_qsl(body.decode()))
+    assert url == "https://svc/events?CLIENT_ID=cid"
+    assert event["event"] == "ONIMBOTDELETE" and event["data[BOT_ID]"] == str(bot_id)
+    assert event["data[BOT_CODE]"] == "okdesk_rating"
+    assert event["auth[application_token]"] == "cid"
+    assert event["auth[member_id]"] == bitrix.member_id
+    assert (await bx.post("imbot.bot.list")).json()["result"] == []
+    assert deleted_by_hand(bitrix, None) is None
 
 
 @pytest.mark.anyio

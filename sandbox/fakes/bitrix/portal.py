@@ -39,6 +39,7 @@ from sandbox.fakes.bitrix.php import (
     time_info,
     upper_keys,
 )
+from sandbox.fakes.bitrix.removal import removal_route
 from sandbox.fakes.bitrix.scopes import DEFAULT_SCOPES
 from sandbox.fakes.bitrix.users import UserMethods
 
@@ -103,6 +104,7 @@ class FakeBitrix(PeopleMethods, UserMethods, BatchMethods):
         routes = [
             *control_routes(self),
             *people_routes(self),
+            removal_route(self),
             Route("/_fake/rate_limit", self._set_rate_limit, methods=["POST"]),
             Route("/{path:path}", self._endpoint, methods=["GET", "POST"]),
         ]
