@@ -94,14 +94,21 @@ async def http(router: respx.MockRouter) -> AsyncIterator[httpx.AsyncClient]:
 
 
 # The fast unit layer (pure code, in-memory vendors, no processes) runs first, so that a broken
-# rule fails in seconds, before the suites that start servers. Whole folders move, so a module's
-# tests stay together and its fixtures are set up once.
+# rule fails in seconds, before the suites that start servers. Then the modules marked `slow`
+# (they wait on processes and real time): CI runs the suite in two pytest-xdist workers, a whole
+# module to one worker (`--dist loadfile --no-loadscope-reorder` keeps this order), and a long
+# module started early leaves the short ones to fill the other worker, instead of running alone
+# at the end. Whole modules move, so a module's tests stay together and its fixtures are set up
+# once.
 UNIT_LAYER = ("tests/fast/", "tests/rules/", "tests/bot/reading/")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    root = Path(__file__).resolve().parent.parent
+
     def layer(item: pytest.Item) -> int:
-        path = Path(item.path).resolve().relative_to(Path(__file__).resolve().parent.parent)
-        return 0 if str(path).startswith(UNIT_LAYER) else 1
+        if str(Path(item.path).resolve().relative_to(root)).startswith(UNIT_LAYER):
+            return 0
+        return 1 if item.get_closest_marker("slow") else 2
 
     items.sort(key=layer)
