@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -78,17 +79,16 @@ class Messenger(Protocol):
         ...
 
 
-class ImbotMessenger:
-    """`Messenger` over `imbot.message.add` / `imbot.message.update` (v1).
+class BotMessenger(ABC):
+    """What the v1 and the imbot.v2 messengers share: people found by e-mail in shared `batch`
+    requests, and the bot's id, configured or found by its code (`_by_code`, each API its own
+    way) once for all the calls that wait for it."""
 
-    The bot's id is configured or found by its CODE. When Bitrix24 says the id is gone (the
-    bot was deleted and registered anew), the id is looked up again; while no bot has the
-    code, sending raises `TransientError`, so invitations wait instead of failing.
-    """
-
-    def __init__(self, client: BitrixClient, bot_code: str, bot_id: int | None = None) -> None:
+    def __init__(
+        self, client: BitrixClient, shared: SharedCalls, bot_code: str, bot_id: int | None
+    ) -> None:
         self._client = client
-        self._shared = SharedCalls(client)
+        self._shared = shared
         self._bot_code = bot_code
         self._bot_id = bot_id
         self._looking_up = asyncio.Lock()
@@ -103,6 +103,30 @@ class ImbotMessenger:
         """The active users with each e-mail, in as few requests as possible."""
         return await self._shared.find_users_by_emails(emails)
 
+    async def bot_id(self) -> int:
+        """The bot's id: configured, or found by its code (once for the calls that wait)."""
+        if self._bot_id is None:
+            async with self._looking_up:
+                if self._bot_id is None:
+                    self._bot_id = await self._by_code()
+        return self._bot_id
+
+    @abstractmethod
+    async def _by_code(self) -> int:
+        """The id of the portal's bot with our code; TransientError while none has it."""
+
+
+class ImbotMessenger(BotMessenger):
+    """`Messenger` over `imbot.message.add` / `imbot.message.update` (v1).
+
+    The bot's id is configured or found by its CODE. When Bitrix24 says the id is gone (the
+    bot was deleted and registered anew), the id is looked up again; while no bot has the
+    code, sending raises `TransientError`, so invitations wait instead of failing.
+    """
+
+    def __init__(self, client: BitrixClient, bot_code: str, bot_id: int | None = None) -> None:
+        super().__init__(client, SharedCalls(client), bot_code, bot_id)
+
     async def token_owner(self, access_token: str) -> int | None:
         """Whose OAuth access token this is, asked of our own portal."""
         return await self._client.token_owner(access_token)
@@ -110,14 +134,6 @@ class ImbotMessenger:
     async def bot_listed(self) -> bool:
         """Whether imbot.bot.list still shows a bot with our CODE."""
         return await self._client.bot_id_by_code(self._bot_code) is not None
-
-    async def bot_id(self) -> int:
-        """The bot's id: configured, or found by its CODE (once for the calls that wait)."""
-        if self._bot_id is None:
-            async with self._looking_up:
-                if self._bot_id is None:
-                    self._bot_id = await self._by_code()
-        return self._bot_id
 
     async def _by_code(self) -> int:
         found = await self._client.bot_id_by_code(self._bot_code)

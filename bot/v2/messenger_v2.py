@@ -17,7 +17,6 @@ only), so each goes in a request of its own unless BITRIX_V2_IN_BATCH says the p
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -25,8 +24,7 @@ from typing import Any
 from bot.batching.shared import SharedCalls
 from bot.client import BitrixClient
 from bot.errors import MessageNotEditableError
-from bot.messenger import ChatMessage, send_each
-from bot.users import BitrixUser
+from bot.messenger import BotMessenger, ChatMessage, send_each
 from bot.v2.events_v2 import FetchedEvent, fetched_events
 from bot.v2.vouchers import vouch, vouched_user
 from outbound.errors import DeliveryError, RejectedError, TransientError
@@ -39,7 +37,7 @@ NOT_EDITABLE = frozenset({"ACCESS_DENIED", "CANT_EDIT_MESSAGE", "MESSAGE_NOT_FOU
 BOT_NOT_FOUND = "BOT_NOT_FOUND"
 
 
-class ImbotV2Messenger:
+class ImbotV2Messenger(BotMessenger):
     """Sends and edits the v2 bot's messages; people are found as with v1 (`user.get`)."""
 
     def __init__(
@@ -51,22 +49,9 @@ class ImbotV2Messenger:
         *,
         in_batch: bool = False,
     ) -> None:
-        self._client = client
-        self._shared = SharedCalls(client, alone=() if in_batch else (SEND, UPDATE))
-        self._bot_code = bot_code
+        shared = SharedCalls(client, alone=() if in_batch else (SEND, UPDATE))
+        super().__init__(client, shared, bot_code, bot_id)
         self._token = bot_token
-        self._bot_id = bot_id
-        self._looking_up = asyncio.Lock()
-
-    def known_bot_id(self) -> int | None:
-        """The bot's id when known without asking Bitrix24 (configured, or found already)."""
-        return self._bot_id
-
-    async def find_users_by_emails(
-        self, emails: Mapping[str, str]
-    ) -> dict[str, list[BitrixUser] | DeliveryError]:
-        """The active users with each e-mail, in as few requests as possible."""
-        return await self._shared.find_users_by_emails(emails)
 
     async def token_owner(self, access_token: str) -> int | None:
         """Whose token this is: a fetched reply's voucher is read here, without a request;
@@ -76,16 +61,8 @@ class ImbotV2Messenger:
             return vouched
         return await self._client.token_owner(access_token)
 
-    async def bot_id(self) -> int:
-        """The bot's id: configured, or found by its code (`imbot.v2.Bot.get`), once for the
-        calls that wait."""
-        if self._bot_id is None:
-            async with self._looking_up:
-                if self._bot_id is None:
-                    self._bot_id = await self._by_code()
-        return self._bot_id
-
     async def _by_code(self) -> int:
+        """The bot found by its code with `imbot.v2.Bot.get`."""
         try:
             found = await self._client.call(
                 "imbot.v2.Bot.get", {"code": self._bot_code, "botToken": self._token}

@@ -62,7 +62,17 @@ async def bitrix_events(request: Request, state: State) -> dict[str, str]:
         # Issue 23.3: with imbot.v2 the v1 route is a door nobody needs, unless configured.
         raise HTTPException(404, "imbot v1 is not in use (BITRIX_API=v2)")
     refuse_while_placeholder(state, "BITRIX_EVENTS_TOKEN")
-    if not known_secret(request.query_params.get("token"), state.settings.events_tokens):
+    parsed = await read_event(request, state.settings)
+    await asyncio.to_thread(handle_events, state, parsed)
+    state.wake_worker()
+    return {"result": "ok"}
+
+
+async def read_event(request: Request, settings: Settings) -> ParsedEvent:
+    """The event a portal's bot was sent, read as the route of the portal of `settings` reads
+    it: its events secret (403), a bounded form body (415, 413, 400), its application token
+    and domain (403). From then on the request counts as intake (the worker waits)."""
+    if not known_secret(request.query_params.get("token"), settings.events_tokens):
         raise HTTPException(403, "missing or wrong events token")
     require_type(request, FORM_TYPES)
     body = await read_body(request, BITRIX_MAX_BODY)
@@ -70,14 +80,12 @@ async def bitrix_events(request: Request, state: State) -> dict[str, str]:
         parsed = parse_event(body)
     except EventFormatError as exc:
         raise HTTPException(400, str(exc)) from None
-    refuse_another_portal(parsed, state.settings)
+    _refuse_another_portal(parsed, settings)
     intake_accepted(request)  # from now on the worker waits (bridge.outside.priority)
-    await asyncio.to_thread(handle_events, state, parsed)
-    state.wake_worker()
-    return {"result": "ok"}
+    return parsed
 
 
-def refuse_another_portal(parsed: ParsedEvent, settings: Settings) -> None:
+def _refuse_another_portal(parsed: ParsedEvent, settings: Settings) -> None:
     why = refusal(
         parsed.auth,
         application_token=settings.expected_application_token,

@@ -15,18 +15,8 @@ from functools import partial
 
 from fastapi import APIRouter, HTTPException, Request
 
-from bot.events import parse_event
-from bot.texts.form import EventFormatError
-from bridge.outside.priority import intake_accepted
-from bridge.web.intake import (
-    BITRIX_MAX_BODY,
-    BITRIX_OPENAPI,
-    FORM_TYPES,
-    known_secret,
-    read_body,
-    require_type,
-)
-from bridge.web.routes.bitrix import handle_events, refuse_another_portal
+from bridge.web.intake import BITRIX_OPENAPI
+from bridge.web.routes.bitrix import handle_events, read_event
 from bridge.web.routes.state import State
 
 router = APIRouter()
@@ -42,16 +32,7 @@ async def portal_events(route_key: str, request: Request, state: State) -> dict[
         portal = await asyncio.to_thread(state.portals.by_route, route_key)
     if portal is None or portal.settings.bitrix_api != "v1":
         raise HTTPException(404, "no portal has this event route")
-    if not known_secret(request.query_params.get("token"), portal.settings.events_tokens):
-        raise HTTPException(403, "missing or wrong events token")
-    require_type(request, FORM_TYPES)
-    body = await read_body(request, BITRIX_MAX_BODY)
-    try:
-        parsed = parse_event(body)
-    except EventFormatError as exc:
-        raise HTTPException(400, str(exc)) from None
-    refuse_another_portal(parsed, portal.settings)
-    intake_accepted(request)  # from now on the worker waits (bridge.outside.priority)
+    parsed = await read_event(request, portal.settings)
     await asyncio.to_thread(partial(handle_events, state, parsed, portal=portal))
     state.wake_worker()
     return {"result": "ok"}
