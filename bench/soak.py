@@ -78,13 +78,7 @@ def due_by_kind(engine: Engine) -> dict[str, int]:
 
 def due_jobs(engine: Engine) -> int:
     """Jobs due and not yet done: the backlog (a reminder or a timeout set for later is not)."""
-    statement = (
-        select(func.count())
-        .select_from(Job)
-        .where(col(Job.state) == JobState.PENDING, col(Job.available_at) <= datetime.now(UTC))
-    )
-    with engine.connect() as connection:
-        return int(connection.execute(statement).scalar_one())
+    return sum(due_by_kind(engine).values())
 
 
 async def _close(service: Service, bodies: list[bytes], rate: float, origin: float) -> int:
