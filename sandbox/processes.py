@@ -197,8 +197,10 @@ class Service:
         except httpx.TransportError:
             return False
 
-    def wait_healthy(self, within: float = 20.0) -> None:
-        """Wait until /healthz answers 200 (failing at once if the process exits)."""
+    def wait_healthy(self, within: float = 90.0) -> None:
+        """Wait until /healthz answers 200 (failing at once if the process exits). The bound
+        is one only a stall reaches: on a busy machine a service's start (imports, migrations)
+        took over 20 s."""
         deadline = time.monotonic() + within
         while not self.healthy():
             if time.monotonic() > deadline:
