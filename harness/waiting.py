@@ -1,7 +1,9 @@
 """The one wait loop: look again and again until a condition holds or the time is up.
 
 The worker (in-process or a process of its own) works in the background, so a test waits for
-the state it expects instead of sleeping a guessed time.
+the state it expects instead of sleeping a guessed time. The default bounds are ones only a
+stall reaches: a test that passes waits no longer for them, and CI shares its two cores between
+two pytest-xdist workers (and, on a developer's machine, with other runs).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ def _looks(within: float, every: float) -> Iterator[float]:
             raise AssertionError(f"condition not met within {within}s")
 
 
-def wait_for(check: Callable[[], object], within: float = 15.0, every: float = 0.05) -> None:
+def wait_for(check: Callable[[], object], within: float = 45.0, every: float = 0.05) -> None:
     """Wait until `check()` is true (for code outside an event loop)."""
     for pause in _looks(within, every):
         if check():
@@ -31,7 +33,7 @@ def wait_for(check: Callable[[], object], within: float = 15.0, every: float = 0
 
 async def eventually(
     check: Callable[[], Awaitable[object]] | Callable[[], object],
-    within: float = 10.0,
+    within: float = 30.0,
     every: float = 0.02,
 ) -> None:
     """Wait until `check()` (a function or a coroutine function) holds, inside an event loop."""

@@ -57,6 +57,13 @@ def interrupt(process: subprocess.Popen[str], within: float = 40.0) -> int:
         raise
 
 
+def _serving(running: RunningSandbox) -> bool:
+    """Whether the sandbox serves its page yet; an exited sandbox fails the wait at once."""
+    if running.process.poll() is not None:
+        raise AssertionError(f"the sandbox exited: {running.output.read_text()[-3000:]}")
+    return serves(running.url)
+
+
 @contextmanager
 def sandbox_process(directory: Path, *args: str) -> Iterator[RunningSandbox]:
     """`python -m sandbox --no-browser --port P`, serving its page; stopped with Ctrl-C."""
@@ -73,7 +80,7 @@ def sandbox_process(directory: Path, *args: str) -> Iterator[RunningSandbox]:
         )
     running = RunningSandbox(process, f"http://127.0.0.1:{port}/", output)
     try:
-        wait_for(lambda: process.poll() is None and serves(running.url), within=60, every=0.2)
+        wait_for(lambda: _serving(running), within=150, every=0.2)
         yield running
     finally:
         if process.poll() is None:
