@@ -104,8 +104,11 @@ class Scheduler:
         (a blocked portal's only a probe when it is due), then Okdesk's jobs."""
         groups: list[tuple[Slot, list[Job]]] = []
         with transaction(self._engine) as session:
-            for number, allowance in _allowances(session, now).items():
-                groups += self._claim_portal(session, now, number, allowance, busy)
+            allowances = _allowances(session, now)
+            for number, allowance in allowances.items():
+                # One portal: every job is its own, claimed without asking whose it is.
+                only = len(allowances) == 1
+                groups += self._claim_portal(session, now, number, allowance, busy, only)
             for slot, kinds, size in (
                 (Slot("okdesk"), LANES["okdesk"], self._sizes["okdesk"]),
                 (CHECKS, [JobKind.CHECK_BOT_DELETED], 1),
@@ -116,18 +119,25 @@ class Scheduler:
         return Claimed([(slot, jobs) for slot, jobs in groups if jobs])
 
     def _claim_portal(
-        self, session: Session, now: datetime, number: int, allowance: int, busy: Counter[Slot]
+        self,
+        session: Session,
+        now: datetime,
+        number: int,
+        allowance: int,
+        busy: Counter[Slot],
+        only: bool,
     ) -> list[tuple[Slot, list[Job]]]:
         chat, invites = Slot(CHAT_LANE, number), Slot(INVITATIONS, number)
+        whose = None if only else number
         free = min(self._sizes[CHAT_LANE] - busy[chat], allowance - busy[chat] - busy[invites])
         groups: list[tuple[Slot, list[Job]]] = []
         if free > 0 and self._sizes[INVITATIONS] - busy[invites] > 0:
-            batch = self._take(session, now, min(free, BATCH_LIMIT), [JobKind.INVITE], number)
+            batch = self._take(session, now, min(free, BATCH_LIMIT), [JobKind.INVITE], whose)
             groups.append((invites, batch))
             if allowance < BATCH_LIMIT:
                 free -= len(batch)  # a blocked portal's probe may be an invitation
         if free > 0:
-            groups.append((chat, self._take(session, now, free, PORTAL_KINDS, number)))
+            groups.append((chat, self._take(session, now, free, PORTAL_KINDS, whose)))
         return groups
 
     def _take(
