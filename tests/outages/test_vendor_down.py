@@ -176,7 +176,14 @@ BITRIX_DOWN = Outage(
     # The thank-you edits that meet share a batch request, which fails as a whole.
     r"Bitrix24 (imbot\.message\.update|batch)",
 )
-OKDESK_DOWN = Outage("okdesk", "Okdesk ticket read", JobKind.SEND_RATING, "Okdesk ticket read")
+OKDESK_DOWN = Outage(
+    "okdesk",
+    "Okdesk ticket read",
+    JobKind.SEND_RATING,
+    # A person's first try writes first; a retry reads the ticket first (it may have been
+    # written by a try whose answer was lost).
+    "Okdesk (rating|ticket read)",
+)
 
 
 def _retried(stack: Stack, issue_ids: list[int], kind: JobKind) -> bool:
