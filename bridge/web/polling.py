@@ -212,15 +212,11 @@ class EventPoller:
             )
 
     def _bot_deleted(self) -> None:
-        # Fetch mode may never read ONIMBOTV2DELETE (open point 6): BOT_NOT_FOUND is the news.
-        if self.portal is None:
-            # While the bot is still known, so the event is recognised as our bot's.
-            deleted = BotDeleted(bot_id=self._bot, bot_code="")
-            handle_event(self.state, deleted, "", self.state.clock())
-        else:
-            # The check the worker queues asks the settings' portal; an added portal's bot
-            # is registered again by `portal add`, and until then its poll backs off.
-            log.warning("bitrix.bot_not_found portal=%s: run portal add again", self.name)
+        # Fetch mode may never read ONIMBOTV2DELETE (open point 6): BOT_NOT_FOUND is the news,
+        # told while the bot is still known (so it is recognised as this portal's bot); the
+        # worker then asks this portal whether the bot is gone (`bridge.outside.bot_removal`).
+        deleted = BotDeleted(bot_id=self._bot, bot_code="")
+        handle_event(self.state, deleted, "", self.state.clock(), self.portal)
         self.messenger.forget_bot()
 
     def _release(self) -> None:

@@ -164,3 +164,21 @@ def test_adding_a_v2_portal_twice_keeps_one_bot_and_its_token_and_removing_it_un
     assert switch.code == 2 and "runs API v2" in switch.out
     assert removed.code == 0 and f"bot {bot['ID']} unregistered" in removed.out
     assert after == {}
+
+
+def test_a_v2_portals_bot_deleted_by_hand_is_that_portals_state_alone(
+    database_url: str, tmp_path: Path
+) -> None:
+    with two_portals(database_url, tmp_path, api="v2") as portals:
+        register_bot(portals.env, tmp_path)
+        added = portals.admin("portal", "add", "acme", portals.client_webhook, "--api", "v2")
+        assert added.code == 0, added.out
+        service = Service(portals.env, tmp_path / "service.log")
+        service.start()
+        try:
+            wait_for(lambda: len(_rows(database_url)[0]) == 2, within=60)  # both polled
+            portals.fakes.control(CLIENT, "delete_bot", {})
+            wait_for(lambda: _rows(database_url)[1]["acme"].state == "bot_deleted", within=60)
+        finally:
+            service.stop()
+    assert _rows(database_url)[1]["default"].state == "active"
