@@ -63,7 +63,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.portals == 2 and args.bitrix_api != "v1":
-        parser.error("--portals 2 runs on imbot v1 only (its second portal is connected on v1)")
+        parser.error("--portals 2 runs on imbot v1 only (its second portal is a v1 one)")
     return args
 
 

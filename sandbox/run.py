@@ -63,7 +63,7 @@ class Sandbox:
         if api not in APIS:
             raise ValueError(f"unknown Bitrix24 API {api!r}: v1 or v2")
         if portals not in (1, 2) or (portals == 2 and api != "v1"):
-            raise ValueError("--portals 2 runs on imbot v1 only (its second portal is connected on v1)")
+            raise ValueError("--portals 2 runs on imbot v1 only (its second portal is a v1 one)")
         self.portals = portals
         self.directory = directory
         self.keys = Secrets.fresh()
