@@ -53,6 +53,13 @@ async def test_okdesk_timeout_is_retried_then_invited_once(
     assert len(vendors.bitrix.messages) == 1
 
 
+# The one slowed call answers after the timeout; every other call has a second, so a busy
+# machine cannot time out a call the test did not slow (on a manual clock its retry would
+# never come due).
+TIMEOUT = "1s"
+LATE = 2.0
+
+
 @dataclass
 class SlowOnce:
     """Answers one request on `path` late (after the caller timed out), but still carries it out."""
@@ -106,11 +113,11 @@ async def _retry_after_the_late_call_landed(
 async def test_rating_that_timed_out_but_took_is_not_posted_again(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
-    slow = SlowOnce(vendors.okdesk.app, RATES, 0.5)
+    slow = SlowOnce(vendors.okdesk.app, RATES, LATE)
     clock = ManualClock()
     with served(slow) as port:
         settings = make_settings(
-            database_url, okdesk_url=f"http://127.0.0.1:{port}", http_timeout="0.2s"
+            database_url, okdesk_url=f"http://127.0.0.1:{port}", http_timeout=TIMEOUT
         )
         async with _over_sockets(settings, vendors, clock) as app:
             token = await invited(app, engine)
@@ -135,13 +142,13 @@ async def test_rating_that_timed_out_but_took_is_not_posted_again(
 async def test_invitation_that_timed_out_but_was_posted_is_not_posted_again(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
-    slow = SlowOnce(vendors.bitrix.app, WEBHOOK_PATH + "imbot.message.add", 0.5)
+    slow = SlowOnce(vendors.bitrix.app, WEBHOOK_PATH + "imbot.message.add", LATE)
     clock = ManualClock()
     with served(slow) as port:
         settings = make_settings(
             database_url,
             bitrix_webhook_url=f"http://127.0.0.1:{port}{WEBHOOK_PATH}",
-            http_timeout="0.2s",
+            http_timeout=TIMEOUT,
         )
         async with _over_sockets(settings, vendors, clock) as app:
             await app.webhook(closed_webhook())
