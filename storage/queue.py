@@ -125,18 +125,29 @@ def _leased(job_id: int, lease_token: str) -> tuple[ColumnElement[bool], ...]:
     )
 
 
+# Built once (see `storage.survey.surveys._CURRENT`): a batch's outcomes finish a job each.
+_JOBS = Job.__table__  # type: ignore[attr-defined]
+_FINISH = (
+    update(_JOBS)
+    .where(
+        _JOBS.c.id == bindparam("job"),
+        _JOBS.c.lease_token == bindparam("lease"),
+        _JOBS.c.state == JobState.PENDING,
+    )
+    .values(
+        state=JobState.DONE,
+        lease_token=None,
+        finished_at=bindparam("now"),
+        last_error=None,
+        failing_since=None,
+    )
+)
+
+
 def finish_job(session: Session, *, job_id: int, lease_token: str, now: datetime) -> bool:
     """Mark a leased job done; False when the lease was lost (another worker took over)."""
-    result = session.execute(
-        update(Job)
-        .where(*_leased(job_id, lease_token))
-        .values(
-            state=JobState.DONE,
-            lease_token=None,
-            finished_at=now,
-            last_error=None,
-            failing_since=None,
-        )
+    result = session.connection().execute(
+        _FINISH, {"job": job_id, "lease": lease_token, "now": now}
     )
     return rowcount(result) == 1
 

@@ -127,7 +127,14 @@ def bot_deleted(session: Session, *, number: int, now: datetime) -> None:
 
 
 def bot_back(session: Session, *, number: int, now: datetime) -> None:
-    """The bot posted on this portal: it exists again (blocked, if a block is still noted)."""
+    """The bot posted on this portal: it exists again (blocked, if a block is still noted).
+
+    Once a transaction per portal: a batch's fifty invitations tell it fifty times."""
+    told = session.info.setdefault("bot_back", {})
+    current = session.get_transaction()
+    if told.get(number) is current:
+        return
+    told[number] = current
     session.execute(
         update(Portal)
         .where(col(Portal.id) == number, col(Portal.state) == PortalState.BOT_DELETED)

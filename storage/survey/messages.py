@@ -10,20 +10,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col
 
 from storage.tables import SurveyMessage
+
+_INSERT = insert(SurveyMessage.__table__)  # type: ignore[attr-defined]
 
 
 def remember(
     session: Session, *, survey_ids: Iterable[int], message_id: int, now: datetime
 ) -> None:
     """Message `message_id` carries the buttons of each of these surveys."""
-    for survey_id in sorted(set(survey_ids)):
-        session.add(SurveyMessage(survey_id=survey_id, message_id=message_id, sent_at=now))
-    session.flush()
+    rows = [
+        {"survey_id": survey_id, "message_id": message_id, "sent_at": now}
+        for survey_id in sorted(set(survey_ids))
+    ]
+    if rows:
+        # One cached statement, no ORM object (each cost a flush); what the session holds is
+        # flushed first, so a survey added to it exists for the foreign key.
+        session.flush()
+        session.connection().execute(_INSERT, rows)
 
 
 def with_buttons(session: Session, *, survey_id: int) -> Sequence[int]:
