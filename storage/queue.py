@@ -129,18 +129,10 @@ def _leased(job_id: int, lease_token: str) -> tuple[ColumnElement[bool], ...]:
 _JOBS = Job.__table__  # type: ignore[attr-defined]
 _FINISH = (
     update(_JOBS)
-    .where(
-        _JOBS.c.id == bindparam("job"),
-        _JOBS.c.lease_token == bindparam("lease"),
-        _JOBS.c.state == JobState.PENDING,
-    )
-    .values(
-        state=JobState.DONE,
-        lease_token=None,
-        finished_at=bindparam("now"),
-        last_error=None,
-        failing_since=None,
-    )
+    .where(_JOBS.c.id == bindparam("job"), _JOBS.c.lease_token == bindparam("lease"))
+    .where(_JOBS.c.state == JobState.PENDING)
+    .values(state=JobState.DONE, lease_token=None, finished_at=bindparam("now"))
+    .values(last_error=None, failing_since=None)
 )
 
 

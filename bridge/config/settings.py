@@ -118,7 +118,8 @@ class Settings(PortalSettings):
     openapi_enabled: bool = False
 
     worker_enabled: bool = True
-    # Requests in flight at once per vendor (one process); each lane is sized from them.
+    # Requests in flight at once to Okdesk, and to each Bitrix24 portal (one process); each
+    # lane is sized from them.
     okdesk_max_in_flight: int = Field(default=32, ge=1, le=256)
     bitrix_max_in_flight: int = Field(default=8, ge=1, le=64)
     worker_poll_interval: Duration = timedelta(seconds=0.5)

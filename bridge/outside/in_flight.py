@@ -10,7 +10,8 @@ pool of 100 spent 30 % of the process's CPU there, and one pool of 32 still 20 %
 - the connections are kept in small pools side by side (`SmallPools`, 8 each), and a request
   goes to the least busy one: each request and answer costs 8 checks, not one per connection.
 
-A request holds its place until its answer's body is read or closed.
+A request holds its place until its answer's body is read or closed. Bitrix24's cap is each
+portal's own (`PerPortal`): a portal that is slow or unreachable holds only its own places.
 """
 
 from __future__ import annotations
@@ -73,6 +74,27 @@ class SmallPools(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         for pool in self._pools:
             await pool.aclose()
+
+
+class PerPortal(httpx.AsyncBaseTransport):
+    """A way of its own (`way()`: a cap and its pools) for each server asked: each Bitrix24
+    portal is a server of its own, with its own limits. The servers are the portals defined,
+    so the ways are bounded by them."""
+
+    def __init__(self, way: Callable[[], httpx.AsyncBaseTransport]) -> None:
+        self._way = way
+        self._ways: dict[tuple[str, str, int | None], httpx.AsyncBaseTransport] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        server = (request.url.scheme, request.url.host, request.url.port)
+        way = self._ways.get(server)
+        if way is None:
+            way = self._ways[server] = self._way()
+        return await way.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for way in self._ways.values():
+            await way.aclose()
 
 
 async def _holding(

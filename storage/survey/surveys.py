@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any, Protocol, TypedDict
+from typing import Any
 
 from pydantic_core import PydanticUndefined
 from sqlalchemy import ColumnElement, bindparam, func, update
@@ -22,60 +22,8 @@ from storage import queue
 from storage.portals import SPAN
 from storage.sql import rowcount
 from storage.survey.bulk import ManyRows
-from storage.tables import JobKind, Survey, SurveyState
-
-
-class SurveyFields(TypedDict, total=False):
-    """The fields of a survey a change may set (a change never rewrites which ticket it is)."""
-
-    state: SurveyState
-    reason: str | None
-    # The ticket as Okdesk showed it at the invitation (over what its webhook said).
-    issue_title: str | None
-    engineer: str | None
-    engineer_id: int | None
-    contact_id: int | None
-    bitrix_user_id: int | None
-    message_id: int | None
-    score: int | None
-    automatic: bool
-    rated_by: int | None
-    reply_text: str | None
-    okdesk_rate: str | None
-    deadline_at: datetime | None
-    answered_at: datetime | None
-    rating_sent_at: datetime | None
-    finished_at: datetime | None
-    current_issue_id: int | None
-    # --- issue 10 ---
-    remind_at: datetime | None
-    reminded_at: datetime | None
-    # Follow-up and change of mind (bridge.survey.replies.followup, bridge.survey.replies.changes).
-    followup_asked_at: datetime | None
-    followup_until: datetime | None
-    followup_text: str | None
-    followup_at: datetime | None
-    followup_posted_at: datetime | None
-    change_until: datetime | None
-    changing: bool
-    # Issue 22: a survey sent again after the purge holds personal data again.
-    personal_data_purged: bool
-
-
-class SurveyChange(Protocol):
-    """What storage needs to apply a change the workflow decided (see `bridge.rules.workflow`)."""
-
-    @property
-    def survey_id(self) -> int: ...
-
-    @property
-    def from_states(self) -> frozenset[SurveyState]: ...
-
-    @property
-    def fields(self) -> SurveyFields: ...
-
-    @property
-    def jobs(self) -> tuple[JobKind, ...]: ...
+from storage.survey.change import SurveyChange, SurveyFields
+from storage.tables import Survey, SurveyState
 
 
 def apply_change(
@@ -92,24 +40,13 @@ def apply_change(
     row. True when it applied.
     """
     fields = {**change.fields, **_portal(change.fields), "updated_at": now}
+    statement = _changing(tuple(sorted(fields)))
     if guard:
-        statement = (
-            update(Survey)
-            .where(
-                col(Survey.id) == change.survey_id,
-                col(Survey.state).in_(list(change.from_states)),
-                *guard,
-            )
-            .values(**fields)
-        )
-        result = session.execute(statement)
-    else:
-        values = {f"set_{name}": value for name, value in fields.items()}
-        states = sorted(change.from_states)
-        result = session.connection().execute(
-            _changing(tuple(sorted(fields))),
-            {"survey": change.survey_id, "from_states": states, **values},
-        )
+        statement = statement.where(*guard)
+    values = {f"set_{name}": value for name, value in fields.items()}
+    result = session.connection().execute(
+        statement, {"survey": change.survey_id, "from_states": sorted(change.from_states), **values}
+    )
     if rowcount(result) != 1:
         return False
     for kind in change.jobs:
@@ -119,8 +56,7 @@ def apply_change(
 
 @cache
 def _changing(names: tuple[str, ...]) -> Any:
-    """The UPDATE of a change that sets these fields, built once per set of fields (as
-    `_CURRENT`): a batch's changes then cost no statement building."""
+    """The UPDATE of a change setting these fields, built once (as `_CURRENT` is)."""
     return (
         update(_SURVEYS)
         .where(
