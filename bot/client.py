@@ -20,8 +20,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.errors import MessageNotEditableError, PortalBlockedError
+from bot.settings import BotSettings
 from bot.users import BitrixUser, user_query, users_with_email
-from bot.wire import Answer, BatchParts, count, php_map, php_query, unix_time
+from bot.v2.pacing import Paced
+from bot.wire import Answer, BatchParts, count, json_or_none, php_map, php_query, unix_time
 from outbound.errors import DeliveryError, RejectedError, TransientError
 from outbound.observe import CallObserver, observed
 from outbound.transient import no_answer_is_transient, retry_after_seconds, transient_status
@@ -58,6 +60,14 @@ class Unlimited:
 
     async def refused(self) -> None:
         return None
+
+
+def webhook_client(http: httpx.AsyncClient, settings: BotSettings) -> BitrixClient:
+    """A portal's client for a command's few calls (register, check, add, remove): outside the
+    shared budget (its burst of 50 is room enough), paced on imbot.v2."""
+    secret = settings.bitrix_client_id.get_secret_value()
+    paced = Paced() if settings.bitrix_api == "v2" else None
+    return BitrixClient(http, settings.bitrix_webhook_url, secret, paced)
 
 
 # Answers that say "this is not a token we accept" (bitrix24.md §5, §7).
@@ -106,7 +116,7 @@ class BitrixClient:
         await self._budget.acquire()
 
     def _read(self, method: str, response: httpx.Response) -> Answer:
-        answer = _json(response)
+        answer = json_or_none(response)
         readable = isinstance(answer, dict) and "result" in answer and not answer.get("error")
         if not (response.is_success and readable):
             raise self._failure(method, response, answer)
@@ -254,7 +264,7 @@ class BitrixClient:
         return await self._post("profile", url, {"auth": access_token}, self._read_owner)
 
     def _read_owner(self, method: str, response: httpx.Response) -> int | None:
-        answer = _json(response)
+        answer = json_or_none(response)
         error = str(answer.get("error") or "") if isinstance(answer, dict) else ""
         result = answer.get("result") if isinstance(answer, dict) else None
         if response.status_code == 401 or error in _NOT_A_TOKEN or result == []:
@@ -287,11 +297,4 @@ class BitrixClient:
         for bot in php_map(bots).values():
             if isinstance(bot, dict) and str(bot.get("CODE")) == code:
                 return int(bot["ID"])
-        return None
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
         return None

@@ -26,10 +26,10 @@ from tenacity import (
 )
 
 from bot import rotation
-from bot.client import BitrixClient
+from bot.client import BitrixClient, webhook_client
 from bot.settings import BotSettings, SettingsError, load_settings
 from bot.texts.messages import RATE_COMMAND
-from bot.v2.register_v2 import Paced, run_v2
+from bot.v2.register_v2 import run_v2
 from outbound.errors import DeliveryError, TransientError
 
 log = logging.getLogger(__name__)
@@ -163,12 +163,7 @@ async def _with_retries(action: Any) -> Any:
 
 async def run(settings: BotSettings, *, remove: bool, http: httpx.AsyncClient) -> str:
     """Register or remove the bot and say what happened, for the administrator."""
-    client = BitrixClient(
-        http,
-        settings.bitrix_webhook_url,
-        settings.bitrix_client_id.get_secret_value(),
-        Paced() if settings.bitrix_api == "v2" else None,
-    )
+    client = webhook_client(http, settings)
     if settings.bitrix_api == "v2":
         done_v2: str = await _with_retries(lambda: run_v2(client, settings, remove=remove))
         return done_v2

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -90,3 +92,11 @@ def unix_time(value: Any) -> float | None:
     except ValueError:
         return None
     return number if math.isfinite(number) else None
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    """The answer's JSON body; None when it is not JSON (a proxy's page, an empty body)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None

@@ -20,12 +20,11 @@ from dataclasses import dataclass
 
 import httpx
 
-from bot.client import BitrixClient
+from bot.client import BitrixClient, webhook_client
 from bot.register import handler_url, register_command
 from bot.settings import SettingsError
 from bot.texts.messages import RATE_COMMAND
 from bot.users import NEEDED_SCOPES, owner_is_admin
-from bot.v2.register_v2 import Paced
 from bridge.admin.check_events import events_carry, set_aside_said
 from bridge.admin.check_team import team_chat
 from bridge.admin.check_v2 import v2_bot, v2_command
@@ -57,12 +56,7 @@ async def run_checks(ctx: Context) -> Exit:
         )
         # A handful of calls: the portal's shared budget (burst 50) needs no accounting here.
         v2 = settings.bitrix_api == "v2"
-        bitrix = BitrixClient(
-            http,
-            settings.bitrix_webhook_url,
-            settings.bitrix_client_id.get_secret_value(),
-            Paced() if v2 else None,
-        )
+        bitrix = webhook_client(http, settings)
         bot = (lambda: v2_bot(settings, bitrix)) if v2 else (lambda: _bot(ctx, bitrix))
         command = (lambda: v2_command(settings, bitrix)) if v2 else (lambda: _command(ctx, bitrix))
         findings = [

@@ -25,11 +25,11 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy.engine import Engine
 
-from bot.client import BitrixClient
+from bot.client import webhook_client
 from bot.register import register, unregister
 from bot.settings import SettingsError, check_base_url
 from bot.users import NEEDED_SCOPES, owner_is_admin
-from bot.v2.register_v2 import Paced, register_v2, unregister_v2
+from bot.v2.register_v2 import register_v2, unregister_v2
 from bridge.config.sealed import SealedSecretError, SecretBox, mask
 from bridge.config.settings import Settings
 from bridge.outside.portals import context, opened
@@ -191,13 +191,8 @@ async def _registered(http: httpx.AsyncClient, settings: Settings, route_key: st
     """The webhook checked, then the bot registered (or updated): v1's with the portal's
     handler, v2's fetching its events."""
     v2 = settings.bitrix_api == "v2"
-    client = BitrixClient(
-        http,
-        settings.bitrix_webhook_url,
-        settings.bitrix_client_id.get_secret_value(),
-        # imbot.v2's 2 requests a second (v2 §6): registration's calls are paced.
-        Paced() if v2 else None,
-    )
+    # imbot.v2's 2 requests a second (v2 §6): registration's calls are paced.
+    client = webhook_client(http, settings)
     given = set(await client.scopes())
     missing = [n for n, serve in NEEDED_SCOPES.items() if not given & set(serve)]
     if missing:
@@ -243,10 +238,5 @@ async def remove(
 async def _unregistered(http: httpx.AsyncClient, settings: Settings) -> int | None:
     """The portal's bot removed from it (with its chats); its id, if it had one."""
     v2 = settings.bitrix_api == "v2"
-    client = BitrixClient(
-        http,
-        settings.bitrix_webhook_url,
-        settings.bitrix_client_id.get_secret_value(),
-        Paced() if v2 else None,
-    )
+    client = webhook_client(http, settings)
     return await (unregister_v2 if v2 else unregister)(client, settings)
