@@ -22,6 +22,18 @@ from bot.users import BitrixUser
 from outbound.errors import DeliveryError, RejectedError, TransientError
 
 log = logging.getLogger(__name__)
+# What re-registers the settings' own portal's bot.
+REGISTER = "python -m bot.register"
+
+
+def register_step(portal: str | None = None, api: str = "v1") -> str:
+    """What the operator runs to bring a portal's bot back: `bot.register` for the settings'
+    own portal (None), `portal add` again for an added one (its name, a webhook, its API: a
+    portal added again on another API is refused)."""
+    if portal is None:
+        return REGISTER
+    on_v2 = " --api v2" if api == "v2" else ""
+    return f"python -m bridge.admin portal add {portal} <its webhook URL>{on_v2}"
 
 
 @dataclass(frozen=True)
@@ -85,12 +97,19 @@ class BotMessenger(ABC):
     way) once for all the calls that wait for it."""
 
     def __init__(
-        self, client: BitrixClient, shared: SharedCalls, bot_code: str, bot_id: int | None
+        self,
+        client: BitrixClient,
+        shared: SharedCalls,
+        bot_code: str,
+        bot_id: int | None,
+        repair: str,
     ) -> None:
         self._client = client
         self._shared = shared
         self._bot_code = bot_code
         self._bot_id = bot_id
+        # What brings this portal's bot back (`register_step`), said while no bot has our code.
+        self._repair = repair
         self._looking_up = asyncio.Lock()
 
     def known_bot_id(self) -> int | None:
@@ -124,8 +143,15 @@ class ImbotMessenger(BotMessenger):
     code, sending raises `TransientError`, so invitations wait instead of failing.
     """
 
-    def __init__(self, client: BitrixClient, bot_code: str, bot_id: int | None = None) -> None:
-        super().__init__(client, SharedCalls(client), bot_code, bot_id)
+    def __init__(
+        self,
+        client: BitrixClient,
+        bot_code: str,
+        bot_id: int | None = None,
+        *,
+        repair: str = REGISTER,
+    ) -> None:
+        super().__init__(client, SharedCalls(client), bot_code, bot_id, repair)
 
     async def token_owner(self, access_token: str) -> int | None:
         """Whose OAuth access token this is, asked of our own portal."""
@@ -138,9 +164,8 @@ class ImbotMessenger(BotMessenger):
     async def _by_code(self) -> int:
         found = await self._client.bot_id_by_code(self._bot_code)
         if found is None:
-            raise TransientError(
-                f"no Bitrix24 bot with code {self._bot_code!r}: run python -m bot.register"
-            )
+            code = self._bot_code
+            raise TransientError(f"no Bitrix24 bot with code {code!r}: run {self._repair}")
         return found
 
     async def _found_again(self, gone: int) -> bool:
@@ -178,7 +203,7 @@ class ImbotMessenger(BotMessenger):
             if not bot_gone(exc):
                 raise
             if not await self._found_again(bot):
-                raise _waiting(self._bot_code) from None
+                raise _waiting(self._bot_code, self._repair) from None
             return await self._shared.call(method, params(await self.bot_id()))
 
     async def send_many(
@@ -229,10 +254,8 @@ def bot_gone(error: DeliveryError) -> bool:
     return isinstance(error, RejectedError) and error.code == "BOT_ID_ERROR"
 
 
-def _waiting(code: str) -> TransientError:
-    return TransientError(
-        f"the Bitrix24 bot {code!r} is gone: run python -m bot.register; invitations wait"
-    )
+def _waiting(code: str, repair: str) -> TransientError:
+    return TransientError(f"the Bitrix24 bot {code!r} is gone: run {repair}; invitations wait")
 
 
 def _message_id(answer: Any) -> int:

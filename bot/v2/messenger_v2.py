@@ -24,7 +24,7 @@ from typing import Any
 from bot.batching.shared import SharedCalls
 from bot.client import BitrixClient
 from bot.errors import MessageNotEditableError
-from bot.messenger import BotMessenger, ChatMessage, send_each
+from bot.messenger import REGISTER, BotMessenger, ChatMessage, send_each
 from bot.v2.events_v2 import FetchedEvent, fetched_events
 from bot.v2.vouchers import vouch, vouched_user
 from outbound.errors import DeliveryError, RejectedError, TransientError
@@ -48,9 +48,10 @@ class ImbotV2Messenger(BotMessenger):
         bot_id: int | None = None,
         *,
         in_batch: bool = False,
+        repair: str = REGISTER,
     ) -> None:
         shared = SharedCalls(client, alone=() if in_batch else (SEND, UPDATE))
-        super().__init__(client, shared, bot_code, bot_id)
+        super().__init__(client, shared, bot_code, bot_id, repair)
         self._token = bot_token
 
     async def token_owner(self, access_token: str) -> int | None:
@@ -70,10 +71,10 @@ class ImbotV2Messenger(BotMessenger):
         except RejectedError as exc:
             if exc.code != BOT_NOT_FOUND:
                 raise
-            raise _waiting(self._bot_code) from None
+            raise _waiting(self._bot_code, self._repair) from None
         bot = found.get("bot") if isinstance(found, dict) else None
         if not isinstance(bot, dict) or not str(bot.get("id", "")).isdecimal():
-            raise _waiting(self._bot_code)
+            raise _waiting(self._bot_code, self._repair)
         return int(bot["id"])
 
     async def bot_listed(self) -> bool:
@@ -150,7 +151,7 @@ class ImbotV2Messenger(BotMessenger):
                 self._bot_id = None
                 self._bot_id = again = await self._by_code()
                 if again == gone:
-                    raise _waiting(self._bot_code)
+                    raise _waiting(self._bot_code, self._repair)
                 log.warning("bitrix.bot_found_again old_id=%s new_id=%s", gone, again)
             return self._bot_id
 
@@ -172,8 +173,7 @@ def keyboard_of(bot: int, keyboard: dict[str, Any]) -> dict[str, Any]:
     return {**keyboard, "BOT_ID": bot}
 
 
-def _waiting(code: str) -> TransientError:
+def _waiting(code: str, repair: str) -> TransientError:
     return TransientError(
-        f"no imbot.v2 bot with code {code!r}: run python -m bot.register; invitations wait",
-        code=BOT_NOT_FOUND,
+        f"no imbot.v2 bot with code {code!r}: run {repair}; invitations wait", code=BOT_NOT_FOUND
     )

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import httpx
 
 from bot.client import BitrixClient, webhook_client
+from bot.messenger import register_step
 from bot.register import handler_url, register_command
 from bot.settings import SettingsError
 from bot.texts.messages import RATE_COMMAND
@@ -139,7 +140,7 @@ async def _bot(ctx: Context, bitrix: BitrixClient) -> tuple[bool, str]:
     code = ctx.settings.bitrix_bot_code
     found = await bitrix.bot_id_by_code(code)
     if found is None:
-        return False, f"no bot with code {code!r}: run python -m bot.register"
+        return False, f"no bot with code {code!r}: run {register_step()}"
     configured = ctx.settings.bitrix_bot_id
     if configured is not None and configured != found:
         return False, f"BITRIX_BOT_ID is {configured} but the portal's bot is {found}: fix .env"
@@ -149,7 +150,7 @@ async def _bot(ctx: Context, bitrix: BitrixClient) -> tuple[bool, str]:
 async def _command(ctx: Context, bitrix: BitrixClient) -> tuple[bool, str]:
     bot_id = await bitrix.bot_id_by_code(ctx.settings.bitrix_bot_code)
     if bot_id is None:
-        return False, "no bot, so no command: run python -m bot.register"
+        return False, f"no bot, so no command: run {register_step()}"
     url = handler_url(ctx.settings)
     command_id = await register_command(bitrix, bot_id, url, new_bot=False)
     return True, f"command id {command_id} (registered again, idempotently)"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from bot.client import BitrixClient
+from bot.messenger import register_step
 from bot.settings import BotSettings
 from bot.texts.messages import RATE_COMMAND
 from bot.v2.register_v2 import find_v2_bot
@@ -14,7 +15,7 @@ async def v2_bot(settings: BotSettings, bitrix: BitrixClient) -> tuple[bool, str
     code = settings.bitrix_v2_bot_code
     found = await find_v2_bot(bitrix, settings)
     if found is None:
-        return False, f"no imbot.v2 bot with code {code!r}: run python -m bot.register"
+        return False, f"no imbot.v2 bot with code {code!r}: run {register_step()}"
     configured = settings.bitrix_v2_bot_id
     if configured is not None and configured != found:
         return False, f"BITRIX_V2_BOT_ID is {configured} but the portal's bot is {found}: fix .env"
@@ -25,7 +26,7 @@ async def v2_command(settings: BotSettings, bitrix: BitrixClient) -> tuple[bool,
     """The hidden `rate` command of the v2 bot, registered again idempotently."""
     bot_id = await find_v2_bot(bitrix, settings)
     if bot_id is None:
-        return False, "no bot, so no command: run python -m bot.register"
+        return False, f"no bot, so no command: run {register_step()}"
     fields = {"command": RATE_COMMAND, "hidden": True, "extranetSupport": True}
     body = {"botId": bot_id, "botToken": settings.bot_token, "fields": fields}
     answer = await bitrix.call("imbot.v2.Command.register", body)

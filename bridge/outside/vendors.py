@@ -162,15 +162,17 @@ def portal_messenger(
     settings: Settings,
     number: int,
     observer: PrometheusObserver,
+    name: str | None = None,
 ) -> Messenger:
-    """One portal's messenger: its own client, within its own shared request budget."""
+    """One portal's messenger: its own client, within its own shared request budget; `name`:
+    an added portal's (what brings its bot back names it), None for the settings' own."""
     shape = budget_shape(settings, number)
     shared = SharedRequestBudget(
         engine, name=shape.name, burst=shape.burst, per_second=shape.per_second
     )
     secret = settings.bitrix_client_id.get_secret_value()
     client = BitrixClient(http, settings.bitrix_webhook_url, secret, shared, observer=observer)
-    return messenger_for(settings, client)
+    return messenger_for(settings, client, name)
 
 
 def _built(
@@ -182,8 +184,10 @@ def _built(
 ) -> Messenger:
     """An added portal's messenger as it is (its requests counted under the portal's name)."""
     view = directory.numbered(number)
-    observer = PrometheusObserver(None if view is None else view.name)
-    return portal_messenger(http, engine, settings, number, observer)
+    name = None if view is None else view.name
+    # A portal removed meanwhile: its poller stops at the next look.
+    said = name or f"<portal {number}>"
+    return portal_messenger(http, engine, settings, number, PrometheusObserver(name), said)
 
 
 def _loader(
@@ -198,7 +202,7 @@ def _loader(
         if view is None:
             return None
         observer = PrometheusObserver(view.name)
-        return portal_messenger(http, engine, view.settings, number, observer)
+        return portal_messenger(http, engine, view.settings, number, observer, view.name)
 
     return load
 

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.messenger import register_step
 from bridge.config.settings import Settings
 from storage import polling, portals, status
 from storage.db import ping, transaction
@@ -110,7 +111,7 @@ def _home_checks(stored: list[Portal]) -> tuple[str, str]:
         return "ok", "ok"
     bot = "ok"
     if home.state == PortalState.BOT_DELETED:
-        bot = f"deleted at {home.updated_at.isoformat()}: run python -m bot.register"
+        bot = f"deleted at {home.updated_at.isoformat()}: run {register_step()}"
     return bot, _portal_check(home.blocked_until)
 
 
@@ -134,10 +135,8 @@ def _in_trouble(portal: Portal) -> bool:
 def _trouble(portal: Portal) -> str:
     """What is wrong with an added portal, and what the operator does about it."""
     if portal.state == PortalState.BOT_DELETED:
-        return (
-            f"portal {portal.name}: its bot was deleted: run python -m bridge.admin portal add "
-            f"{portal.name} again with its webhook"
-        )
+        step = register_step(portal.name, portal.api)
+        return f"portal {portal.name}: its bot was deleted: run {step} again"
     return f"portal {portal.name}: {_portal_check(portal.blocked_until)}"
 
 
