@@ -1,5 +1,5 @@
 """Fetching imbot.v2 events: which replica polls a bot (a lease), the offset that acknowledges
-what is committed here, and when Bitrix24 last answered (the poll lag).
+what is committed here, and when Bitrix24 last answered each bot (its poll lag).
 
 Two pollers of one bot would acknowledge each other's events away (bitrix24-v2.md §4), so one
 replica holds the lease at a time; the offset only ever grows, and is written only by the
@@ -74,8 +74,12 @@ def save_offset(
     return True
 
 
-def poll_lag(session: Session, *, now: datetime) -> float | None:
-    """Seconds since Bitrix24 last answered Event.get for any bot (None before the first)."""
-    found = session.execute(select(col(EventPoll.polled_at))).scalars().all()
-    latest = max((moment for moment in found if moment is not None), default=None)
-    return None if latest is None else max(0.0, (now - latest).total_seconds())
+def last_answers(session: Session) -> dict[int, datetime]:
+    """When Bitrix24 last answered Event.get, by bot (its id as stored; a bot never answered
+    is left out)."""
+    found = session.execute(
+        select(col(EventPoll.bot_id), col(EventPoll.polled_at)).where(
+            col(EventPoll.polled_at).is_not(None)
+        )
+    ).all()
+    return {bot: moment for bot, moment in found}

@@ -1,7 +1,7 @@
 """What the database knows, read when `/metrics` is scraped: jobs waiting, the age of the
 oldest due job, how long ago the worker last beat, and by portal (its name: the values are
-bounded by the portals defined) the Bitrix24 request budget left, its state and its surveys
-waiting for an answer.
+bounded by the portals defined) the Bitrix24 request budget left, its state, its surveys
+waiting for an answer and, for a portal whose bot's events are fetched (imbot.v2), its poll lag.
 
 Read at scrape time in one short transaction, so every replica reports the shared truth
 and nothing has to keep these numbers up to date between scrapes.
@@ -10,8 +10,8 @@ and nothing has to keep these numbers up to date between scrapes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bot.portals.ids import portal_of
 from bridge.config.metrics import PREFIX
 from bridge.config.settings import Settings
 from bridge.outside.portals import default_values
@@ -43,8 +44,9 @@ class StoredFacts:
     budget_left: dict[str, float]
     states: dict[str, PortalState]
     waiting: dict[str, int]
-    # Seconds since imbot.v2's Event.get last answered (None: events are not fetched).
-    poll_lag_seconds: float | None = None
+    # By the name of each portal whose events are fetched: seconds since imbot.v2's Event.get
+    # last answered there (None before the first answer).
+    poll_lags: dict[str, float | None] = field(default_factory=dict)
 
 
 def read_facts(engine: Engine, settings: Settings, now: datetime) -> StoredFacts:
@@ -57,7 +59,7 @@ def read_facts(engine: Engine, settings: Settings, now: datetime) -> StoredFacts
         live = [p for p in stored if p.state != PortalState.REMOVED]
         left = {p.name: _budget_left(session, settings, p) for p in live}
         waiting = portals.waiting_per_portal(session, numbers=[p.id for p in live])
-        lag = polling.poll_lag(session, now=now) if settings.fetches_events else None
+        lags = poll_lags(session, settings, stored, now)
     heartbeat = (now - datetime.fromisoformat(beat.value)).total_seconds() if beat else None
     return StoredFacts(
         pending=pending,
@@ -66,8 +68,33 @@ def read_facts(engine: Engine, settings: Settings, now: datetime) -> StoredFacts
         budget_left=left,
         states={p.name: PortalState(p.state) for p in stored},
         waiting={p.name: waiting[p.id] for p in live},
-        poll_lag_seconds=lag,
+        poll_lags=lags,
     )
+
+
+def fetching(settings: Settings, portal: Portal) -> bool:
+    """Whether the portal's bot's events are fetched (imbot.v2 fetch mode): the settings' own
+    portal's as its settings say, an added portal's whenever it is on v2 (`portal add`)."""
+    if portal.state == PortalState.REMOVED:
+        return False
+    return settings.fetches_events if portal.id == DEFAULT_NUMBER else portal.api == "v2"
+
+
+def poll_lags(
+    session: Session, settings: Settings, stored: Sequence[Portal], now: datetime
+) -> dict[str, float | None]:
+    """Each fetching portal's poll lag by its name: seconds since Event.get last answered for
+    its bot (the freshest of its bots' rows, their ids scoped by the portal; None before the
+    first answer)."""
+    latest: dict[int, datetime] = {}
+    for bot, moment in polling.last_answers(session).items():
+        number = portal_of(bot)
+        latest[number] = max(moment, latest.get(number, moment))
+    return {
+        p.name: round(max(0.0, (now - latest[p.id]).total_seconds()), 1) if p.id in latest else None
+        for p in stored
+        if fetching(settings, p)
+    }
 
 
 def _settings_portal(settings: Settings, now: datetime) -> Portal:
@@ -118,39 +145,51 @@ class StoredGauges(Collector):
             beat.add_metric([], max(0.0, facts.heartbeat_seconds))
         yield beat
         yield from _portal_gauges(facts)
-        lag = GaugeMetricFamily(
-            PREFIX + "bitrix_poll_lag_seconds",
-            "Seconds since imbot.v2 Event.get last answered (absent unless events are fetched).",
-        )
-        if facts.poll_lag_seconds is not None:
-            lag.add_metric([], facts.poll_lag_seconds)
-        yield lag
 
 
 def _portal_gauges(facts: StoredFacts) -> Iterator[Metric]:
-    """Each portal's request budget, state and waiting surveys, labelled by its name."""
-    left = GaugeMetricFamily(
+    """Each portal's request budget, state, waiting surveys and poll lag, labelled by its name."""
+    yield _gauge(
         PREFIX + "bitrix_request_budget_left",
         "Bitrix24 requests each portal's shared budget would grant now without waiting.",
-        labels=["portal"],
+        ["portal"],
+        _each(facts.budget_left),
     )
-    for name, value in facts.budget_left.items():
-        left.add_metric([name], value)
-    yield left
-    states = GaugeMetricFamily(
+    yield _gauge(
         PREFIX + "portal_state",
         "1 for each portal's current state (active, blocked, bot_deleted, removed), else 0.",
-        labels=["portal", "state"],
+        ["portal", "state"],
+        (
+            ((name, state.value), 1.0 if state == current else 0.0)
+            for name, current in facts.states.items()
+            for state in PortalState
+        ),
     )
-    for name, current in facts.states.items():
-        for state in PortalState:
-            states.add_metric([name, state.value], 1.0 if state == current else 0.0)
-    yield states
-    waiting = GaugeMetricFamily(
+    yield _gauge(
         PREFIX + "surveys_waiting",
         "Surveys waiting for a person's answer, by portal.",
-        labels=["portal"],
+        ["portal"],
+        _each(facts.waiting),
     )
-    for name, count in facts.waiting.items():
-        waiting.add_metric([name], count)
-    yield waiting
+    yield _gauge(
+        PREFIX + "bitrix_poll_lag_seconds",
+        "Seconds since imbot.v2 Event.get last answered, by portal (fetched events only).",
+        ["portal"],
+        _each({name: lag for name, lag in facts.poll_lags.items() if lag is not None}),
+    )
+
+
+Samples = Iterable[tuple[Sequence[str], float]]
+
+
+def _each(values: Mapping[str, float]) -> Samples:
+    """One sample per portal: its name as the label's value."""
+    return (((name,), value) for name, value in values.items())
+
+
+def _gauge(name: str, documentation: str, labels: list[str], samples: Samples) -> Metric:
+    """A gauge family of these samples (each its label values and its value)."""
+    family = GaugeMetricFamily(name, documentation, labels=labels)
+    for values, value in samples:
+        family.add_metric(list(values), value)
+    return family

@@ -1,7 +1,9 @@
 """Health (`/healthz`: alive, database reachable) and readiness (`/readyz`: doing its job).
 
 Readiness tells the truth about what an administrator would otherwise learn from missing
-ratings: a stalled worker, a deleted bot, a portal Bitrix24 has blocked, example settings.
+ratings: a stalled worker, a deleted bot, a portal Bitrix24 has blocked, a portal whose events
+are no longer fetched (imbot.v2), example settings. The settings' own portal's trouble is the
+service's (503); an added portal's makes it `degraded` (200), naming the portal.
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.messenger import register_step
 from bridge.config.settings import Settings
-from storage import polling, portals, status
+from bridge.web.gauges import poll_lags
+from storage import portals, status
 from storage.db import ping, transaction
-from storage.portals import DEFAULT_NUMBER, Portal, PortalState
+from storage.portals import DEFAULT, DEFAULT_NUMBER, Portal, PortalState
 from storage.status import StatusKey
 from storage.tables import utcnow
 
-POLL_LAG = "poll_lag"
+POLL_LAGS = "poll_lags"
 PORTALS = "portals"
+NOW = "now"
 
 
 class PollerPulse(Protocol):
@@ -69,7 +73,7 @@ async def readiness(
     checks: dict[str, str] = {}
     facts: dict[str, Any] = {}
     try:
-        facts = await asyncio.to_thread(_stored_facts, engine)
+        facts = await asyncio.to_thread(_stored_facts, engine, settings)
         checks["database"] = "ok"
     except SQLAlchemyError as exc:
         checks["database"] = f"unreachable ({type(exc).__name__})"
@@ -77,13 +81,12 @@ async def readiness(
     stored: list[Portal] = facts.get(PORTALS, [])
     checks["bot"], checks["portal"] = _home_checks(stored)
     checks["member_id"] = _member_check(settings, facts.get(StatusKey.BITRIX_MEMBER_MISMATCH))
-    lag = facts.get(POLL_LAG)
-    if settings.fetches_events:
-        checks["events"] = _events_check(settings, poller, lag)
-    placeholders = ", ".join(settings.placeholders())
-    checks["settings"] = f"{placeholders} still hold example values" if placeholders else "ok"
+    lags: dict[str, float | None] = facts.get(POLL_LAGS, {})
+    if settings.fetches_events and (DEFAULT in lags or not stored):  # unless it was removed
+        checks["events"] = _events_check(settings, poller, lags.get(DEFAULT))
+    checks["settings"] = _settings_check(settings)
     reasons = [f"{name}: {value}" for name, value in checks.items() if value not in ("ok", "off")]
-    degraded = [_trouble(p) for p in stored if p.id != DEFAULT_NUMBER and _in_trouble(p)]
+    degraded = _degraded(settings, stored, lags, facts.get(NOW))
     body = {
         "status": "not_ready" if reasons else "degraded" if degraded else "ready",
         "reasons": reasons,
@@ -94,9 +97,10 @@ async def readiness(
         "bitrix_webhook_owner": _owner_said(facts.get(StatusKey.WEBHOOK_OWNER)),
         # Each portal's state, shown.
         "portals": {p.name: _portal_state(p) for p in stored},
+        "bitrix_poll_lags": lags,  # of each portal whose events are fetched
     }
     if settings.fetches_events:
-        body["bitrix_poll_lag_seconds"] = lag
+        body["bitrix_poll_lag_seconds"] = lags.get(DEFAULT)
     return JSONResponse(body, status_code=503 if reasons else 200)
 
 
@@ -125,6 +129,44 @@ def _portal_check(probe_at: datetime | None) -> str:
     )
 
 
+def _degraded(
+    settings: Settings,
+    stored: list[Portal],
+    lags: dict[str, float | None],
+    now: datetime | None,
+) -> list[str]:
+    """A line for each added portal in trouble: blocked, its bot deleted, or its events (v2)
+    not fetched lately."""
+    lines = []
+    for portal in stored:
+        if portal.id == DEFAULT_NUMBER:
+            continue
+        if _in_trouble(portal):
+            lines.append(_trouble(portal))
+        elif portal.name in lags and now is not None:
+            stalled = _stalled(settings, portal, lags[portal.name], now)
+            lines += [f"portal {portal.name}: {stalled}"] if stalled else []
+    return lines
+
+
+def _stalled(settings: Settings, portal: Portal, lag: float | None, now: datetime) -> str | None:
+    """Why an added portal's events are late (None while they are fetched): no answer to its
+    Event.get for too long, or none since it was added (a moment's grace for its poller)."""
+    if lag is None:
+        waited = (now - portal.updated_at).total_seconds()
+        if waited <= _late(settings):
+            return None
+        return f"its events not fetched yet ({waited:.0f} s since it was added or last changed)"
+    if lag <= _late(settings):
+        return None
+    return f"its events not fetched for {lag:.0f} s (they wait on the portal, about 24 h)"
+
+
+def _late(settings: Settings) -> float:
+    """Seconds without an answer to Event.get that make a portal's events late."""
+    return max(60.0, settings.bitrix_poll_interval.total_seconds() * 10)
+
+
 def _in_trouble(portal: Portal) -> bool:
     """Whether an added portal's people cannot be asked now (removed is no trouble)."""
     return portal.state == PortalState.BOT_DELETED or (
@@ -140,6 +182,11 @@ def _trouble(portal: Portal) -> str:
     return f"portal {portal.name}: {_portal_check(portal.blocked_until)}"
 
 
+def _settings_check(settings: Settings) -> str:
+    placeholders = ", ".join(settings.placeholders())
+    return f"{placeholders} still hold example values" if placeholders else "ok"
+
+
 def _owner_said(found: object) -> str:
     """What the last `admin check` found of the incoming webhook's owner."""
     return _OWNER_SAID.get(str(found or ""), _UNKNOWN)
@@ -152,7 +199,8 @@ _OWNER_SAID = {
 }
 
 
-def _stored_facts(engine: Engine) -> dict[str, Any]:
+def _stored_facts(engine: Engine, settings: Settings) -> dict[str, Any]:
+    now = utcnow()
     with transaction(engine) as session:
         keys = (
             StatusKey.WORKER_HEARTBEAT,
@@ -160,11 +208,12 @@ def _stored_facts(engine: Engine) -> dict[str, Any]:
             StatusKey.WEBHOOK_OWNER,
         )
         found = {key: status.get_status(session, key=key) for key in keys}
-        lag = polling.poll_lag(session, now=utcnow())
         stored = portals.all_portals(session)
+        lags = poll_lags(session, settings, stored, now)
     facts: dict[str, Any] = {key: fact.value if fact else None for key, fact in found.items()}
-    facts[POLL_LAG] = None if lag is None else round(lag, 1)
+    facts[POLL_LAGS] = lags
     facts[PORTALS] = stored
+    facts[NOW] = now
     return facts
 
 
@@ -187,8 +236,8 @@ def _member_check(settings: Settings, mismatch: str | None) -> str:
 
 
 def _events_check(settings: Settings, poller: PollerPulse | None, lag: float | None) -> str:
-    """imbot.v2 fetch mode: is some replica fetching the bot's events?"""
-    late = max(60.0, settings.bitrix_poll_interval.total_seconds() * 10)
+    """imbot.v2 fetch mode: is some replica fetching the settings' own portal's events?"""
+    late = _late(settings)
     if lag is not None and lag <= late:
         return "ok"
     why = f": {poller.last_error}" if poller is not None and poller.last_error else ""
