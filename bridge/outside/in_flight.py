@@ -17,29 +17,65 @@ portal's own (`PerPortal`): a portal that is slow or unreachable holds only its 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import httpx
 
+# Where a request waits for its place: the smallest first, in the order they came among
+# equals. A request made outside any `in_line` waits with 0: ahead of every invitation batch.
+_PLACE_IN_LINE: ContextVar[float] = ContextVar("place_in_line", default=0.0)
+
+
+@contextmanager
+def in_line(place: float) -> Iterator[None]:
+    """Requests made inside (and in tasks started inside) wait with `place`: an invitation
+    batch waits with the time it began, so an older batch's second read (a contact's e-mail)
+    goes before a newer batch's first, and batches finish one after another, not together."""
+    token = _PLACE_IN_LINE.set(place)
+    try:
+        yield
+    finally:
+        _PLACE_IN_LINE.reset(token)
+
 
 class InFlightCap(httpx.AsyncBaseTransport):
-    """At most `cap` requests at once through `inner` (whose pool has `cap` connections)."""
+    """At most `cap` requests at once through `inner` (whose pool has `cap` connections); the
+    others wait for a place in the order of `in_line`."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport, cap: int) -> None:
         self._inner = inner
         self.cap = cap
-        self._places = asyncio.Semaphore(cap)
+        self._free = cap
+        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
         self.in_flight = 0
         self.most_in_flight = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await self._places.acquire()
+        await self._place()
         self._taken()
         return await _holding(self._inner, request, self._release)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+    async def _place(self) -> None:
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+            return
+        given: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (_PLACE_IN_LINE.get(), next(self._arrivals), given))
+        try:
+            await given
+        except asyncio.CancelledError:
+            if given.done() and not given.cancelled():
+                self._hand_on()  # the place came as the request was cancelled: pass it on
+            raise
 
     def _taken(self) -> None:
         self.in_flight += 1
@@ -47,7 +83,16 @@ class InFlightCap(httpx.AsyncBaseTransport):
 
     def _release(self) -> None:
         self.in_flight -= 1
-        self._places.release()
+        self._hand_on()
+
+    def _hand_on(self) -> None:
+        """A place is free: to the first request waiting (cancelled ones are skipped)."""
+        while self._waiting:
+            _, _, waiter = heapq.heappop(self._waiting)
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
 
 
 POOL_CONNECTIONS = 8

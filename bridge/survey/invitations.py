@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,7 @@ from bot.users import BitrixUser
 from bridge.config import metrics
 from bridge.config.settings import Settings
 from bridge.okdesk.data import Ticket
+from bridge.outside.in_flight import in_line
 from bridge.outside.vendors import Vendors
 from bridge.rules import workflow
 from bridge.rules.decisions import NO_CONTACT, why_not_asked
@@ -73,13 +75,23 @@ async def find_recipients(
         outcomes=[nothing] * len(claimed),
     )
     _route(batch, portals or {})
-    emails: dict[int, dict[str, str]] = {}
     ours = written or {}
     asking = [
         _requester(s, vendors, settings, ours.get(s.issue_id)) for s in batch.surveys.values()
     ]
-    # All at once: the process-wide cap on Okdesk requests in flight paces them.
-    looked_up = await asyncio.gather(*asking)
+    # All at once: the process-wide cap on Okdesk requests in flight paces them, an older
+    # batch's before this one's.
+    with in_line(time.monotonic()):
+        looked_up = await asyncio.gather(*asking)
+        await _find_all(batch, looked_up, vendors)
+    return batch
+
+
+async def _find_all(
+    batch: Invitations, looked_up: list[Requester | Outcome], vendors: Vendors
+) -> None:
+    """Each survey's recipient: known already, or looked up by e-mail in its portal."""
+    emails: dict[int, dict[str, str]] = {}
     for (i, survey), found in zip(list(batch.surveys.items()), looked_up, strict=True):
         assert survey.id is not None
         if isinstance(found, Requester):
@@ -93,7 +105,6 @@ async def find_recipients(
         del batch.surveys[i]
     # Each portal's people at once: one portal's limit never delays another's lookups.
     await asyncio.gather(*(_find_users(batch, some, vendors, p) for p, some in emails.items()))
-    return batch
 
 
 def _route(batch: Invitations, portals: Mapping[int, int | str]) -> None:
