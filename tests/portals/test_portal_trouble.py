@@ -1,12 +1,14 @@
 """One portal's trouble stays its own: while the client's portal answers 503 to everything,
 the 200 closures of the settings' portal are all invited, each once, and the client's surveys
-wait for their portal (retried, never failed or sent elsewhere). The same while Bitrix24 has
-blocked the client's portal (OVERLOAD_LIMIT) or its administrator deleted our bot: /readyz
-says `degraded` (200) naming that portal, /metrics shows it by portal, and people of the
-other portal are invited and answer."""
+wait for their portal (retried, never failed or sent elsewhere); while its server hangs, the
+settings' portal's people are invited at once. The same while Bitrix24 has blocked the
+client's portal (OVERLOAD_LIMIT) or its administrator deleted our bot: /readyz says
+`degraded` (200) naming that portal, /metrics shows it by portal, and people of the other
+portal are invited and answer."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -40,13 +42,9 @@ def test_a_portal_down_never_delays_the_other_portals_invitations(
     database_url: str, tmp_path: Path
 ) -> None:
     with two_portals(database_url, tmp_path) as portals:
-        portals.fakes.seed_tickets(HOME_TICKETS + ACME_TICKETS)
-        register_bot(portals.env, tmp_path)
-        assert portals.admin("portal", "add", "acme", portals.client_webhook).code == 0
-        assert portals.admin("portal", "map", str(ACME), "acme").code == 0
+        service = _serving(portals, tmp_path, HOME_TICKETS + ACME_TICKETS)
         for method in ASKED:
             portals.fakes.fail("bitrix:1", method, list(DOWN))
-        service = Service(portals.env, tmp_path / "service.log")
         service.start()
         try:
             send = service.senders()
@@ -60,6 +58,37 @@ def test_a_portal_down_never_delays_the_other_portals_invitations(
             service.stop()
     assert set(home.values()) == {1} and acme == Counter()
     assert _states(database_url, ACME_TICKETS) == {"inviting": len(ACME_TICKETS)}
+
+
+SLOW_HOME = list(range(5401, 5421))
+SLOW_ACME = list(range(6401, 6421))
+
+
+def test_a_hanging_portal_never_holds_the_other_portals_requests(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Every request to the client's portal hangs (its server answers after a minute, past
+    the HTTP timeout): the settings' portal's people are invited at once. Before, the portals
+    shared one cap on Bitrix24 requests in flight, and the client's held every place of it."""
+    # Two places per portal: the client's two invitation batches would fill a shared cap.
+    settings = {"BITRIX_MAX_IN_FLIGHT": "2", "HTTP_TIMEOUT": "10s"}
+    with two_portals(database_url, tmp_path, **settings) as portals:
+        service = _serving(portals, tmp_path, SLOW_HOME + SLOW_ACME)
+        portals.fakes.control("bitrix:1", "latency", {"latency": 60.0})
+        service.start()
+        try:
+            send = service.senders()
+            for issue_id in SLOW_ACME:
+                assert send.webhook(closed(issue_id, ACME)).status_code == 200
+            time.sleep(2.0)  # the client's lookups are on their way, and hang
+            for issue_id in SLOW_HOME:
+                assert send.webhook(closed(issue_id, HOME)).status_code == 200
+            # Within the 10 s HTTP timeout that would free a shared place.
+            wait_for(lambda: set(_invited(portals, "bitrix")) == set(SLOW_HOME), within=8)
+            acme = _invited(portals, "bitrix:1")
+        finally:
+            service.stop()
+    assert not acme
 
 
 def _states(database_url: str, issue_ids: list[int]) -> Counter[str]:
