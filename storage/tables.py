@@ -44,8 +44,7 @@ class SurveyState(StrEnum):
     DEFAULTED = "defaulted"
     CANCELLED = "cancelled"
     FAILED = "failed"
-    # --- issue 10, who is asked: a closure nobody is asked about (`reason` says why) ---
-    SKIPPED = "skipped"
+    SKIPPED = "skipped"  # a closure nobody is asked about (`reason` says why)
 
 
 class JobKind(StrEnum):
@@ -87,6 +86,7 @@ class Survey(SQLModel, table=True):
         Index("ix_survey_report", "created_at", "is_test", "automatic", "score"),
         Index("ix_survey_company", "company_name", "created_at", **where(COMPANY)),
         Index("ix_survey_portal", "portal", "created_at", **where("portal IS NOT NULL")),
+        Index("ix_survey_awaiting", "portal", **where("state = 'awaiting'")),  # for /metrics
         # People's words, newest first per score (storage.reading.report_words.written).
         Index("ix_survey_comments", "score", "id", **where(WORDS)),
         Index("ix_survey_state_test", "state", "is_test"),

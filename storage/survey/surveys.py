@@ -141,6 +141,11 @@ def open_surveys(session: Session, rows: Sequence[NewSurvey]) -> dict[int, int]:
     and its ticket is missing from the answer."""
     if not rows:
         return {}
+    # A survey opened with its person known (a test invitation) is of that person's portal.
+    rows = [
+        {**row, "portal": row["bitrix_user_id"] // SPAN} if row.get("bitrix_user_id") else row
+        for row in rows
+    ]
     found = _OPEN.execute(session.connection(), rows).all()
     return {int(issue_id): int(survey_id) for issue_id, survey_id in found}
 

@@ -5,16 +5,18 @@ ANALYZE it used to scan every job ever kept), and the sweeps read indexes of due
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import Executable
 from sqlmodel import col
 
-from storage import queue
+from storage import portals, queue
 from storage.db import reading, transaction
 from storage.reading import report
 from storage.survey import surveys
+from storage.survey.surveys import new_survey
 from storage.tables import Job, JobKind, JobState, Survey, SurveyState
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -47,15 +49,23 @@ def _jobs(engine: Engine, *, done: int, pending: dict[JobKind, int]) -> None:
         session.execute(insert(Job), rows)
 
 
-def _plan(connection: Connection, statement: ClauseElement) -> str:
-    """SQLite's plan; PostgreSQL's with sequential scans off (it may read a small table
-    whole), which shows which indexes the query can use."""
-    compiled = statement.compile(connection, compile_kwargs={"literal_binds": True})
-    if connection.dialect.name == "sqlite":
-        rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
-        return " ".join(str(row[-1]) for row in rows)
-    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-    return " ".join(str(row[0]) for row in connection.exec_driver_sql(f"EXPLAIN {compiled}"))
+def _plan(connection: Connection, statement: Executable) -> str:
+    """The plan of the statement as it runs, its values bound (SQLite uses a partial index
+    only for a condition written in the statement): SQLite's; PostgreSQL's with sequential
+    scans off (it may read a small table whole), which shows which indexes the query can use."""
+    explain = "EXPLAIN QUERY PLAN " if connection.dialect.name == "sqlite" else "EXPLAIN "
+    if connection.dialect.name != "sqlite":
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+
+    def explained(*args: Any) -> tuple[str, Any]:
+        return explain + args[2], args[3]
+
+    event.listen(connection, "before_cursor_execute", explained, retval=True)
+    try:
+        rows = connection.execute(statement).cursor.fetchall()
+    finally:
+        event.remove(connection, "before_cursor_execute", explained)
+    return " ".join(str(row[-1]) for row in rows)
 
 
 def _analyze(engine: Engine) -> None:
@@ -134,3 +144,44 @@ def test_the_report_filtered_by_a_company_reads_only_that_companys_surveys(engin
             session, start=NOW - timedelta(days=1), end=NOW + timedelta(1), where=where
         )
     assert sum(cell.count for cell in counted) == companies.count("ООО Компания 7")
+
+
+def test_surveys_waiting_are_counted_by_portal_from_their_partial_index(engine: Engine) -> None:
+    """/metrics counts each portal's waiting surveys at every scrape: from `ix_survey_awaiting`
+    alone, with or without statistics (it read every waiting survey's row for its person's
+    id). A test invitation's survey, opened with its person known, counts in that portal."""
+    span = 1 << 40
+    rows = [
+        new_survey(
+            token=f"p{n}",
+            issue_id=n,
+            state=SurveyState.AWAITING if n % 3 else SurveyState.RATED,
+            language="ru",
+            bitrix_user_id=(n % 2) * span + 27,
+            portal=n % 2,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+        for n in range(1, 301)
+    ]
+    test_invitation = new_survey(
+        token="t1",
+        issue_id=1_000,
+        state=SurveyState.AWAITING,
+        language="ru",
+        is_test=True,
+        bitrix_user_id=span + 27,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    with transaction(engine) as session:
+        surveys.open_surveys(session, [*rows, test_invitation])
+    for analyzed in (False, True):
+        if analyzed:
+            _analyze(engine)
+        with engine.connect() as connection:
+            plan = _plan(connection, portals.waiting_in(1))
+            connection.rollback()
+        assert "ix_survey_awaiting" in plan, plan
+        with reading(engine) as session:
+            assert portals.waiting_per_portal(session, numbers=[0, 1, 2]) == {0: 100, 1: 101, 2: 0}

@@ -197,6 +197,7 @@ def _every_column_set(now: datetime) -> dict[str, Any]:
         is_test=True,
         contact_id=11771,
         bitrix_user_id=2**33,
+        portal=0,  # the portal the person's id names (set with it)
         message_id=77,
         score=4,
         automatic=True,
