@@ -47,7 +47,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from bridge.okdesk.data import Ticket
-from storage.survey.change import SurveyFields
+from storage.survey.fields import SurveyFields
 from storage.tables import JobKind, SurveyState
 
 S = SurveyState

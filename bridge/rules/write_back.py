@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bridge.rules.workflow import ANY, Change
-from storage.survey.change import SurveyFields
+from storage.survey.fields import SurveyFields
 from storage.tables import JobKind
 
 

@@ -23,7 +23,7 @@ from bridge.survey.invitations import Invitations
 from bridge.survey.jobs import Effect, applying
 from storage.db import transaction
 from storage.survey import asking, surveys
-from storage.survey.change import SurveyFields
+from storage.survey.fields import SurveyFields
 from storage.tables import Survey, SurveyState
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from storage import queue
 from storage.db import transaction
 from storage.survey import messages as survey_messages
 from storage.survey import reminders, surveys
-from storage.survey.change import SurveyFields
+from storage.survey.fields import SurveyFields
 from storage.tables import Job, JobKind, Survey, SurveyState
 
 log = logging.getLogger(__name__)

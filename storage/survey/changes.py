@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from storage import queue
 from storage.sql import rowcount
-from storage.survey.change import SurveyChange
+from storage.survey.fields import SurveyChange
 from storage.survey.surveys import apply_change
 from storage.tables import JobKind, RatingChange, Survey, SurveyState
 

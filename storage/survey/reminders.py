@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from storage.survey.change import SurveyChange
+from storage.survey.fields import SurveyChange
 from storage.survey.surveys import apply_change, due_by
 from storage.tables import Survey
 

@@ -22,7 +22,7 @@ from storage import queue
 from storage.portals import SPAN
 from storage.sql import rowcount
 from storage.survey.bulk import ManyRows
-from storage.survey.change import SurveyChange, SurveyFields
+from storage.survey.fields import SurveyChange, SurveyFields
 from storage.tables import Survey, SurveyState
 
 
