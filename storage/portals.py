@@ -34,7 +34,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.columns import UTCDateTime
 from storage.sql import insert
-from storage.tables import Job, Survey, SurveyState
+from storage.tables import Job, Survey
 
 Query = TypeVar("Query", bound=Select[Any])
 
@@ -173,10 +173,14 @@ def companies_per_portal(session: Session) -> dict[int, int]:
     return {int(portal): int(count) for portal, count in rows}
 
 
-def _of_portal(number: int) -> ColumnElement[bool]:
-    """Surveys whose person is of this portal (their stored user id is in its span)."""
-    user = col(Survey.bitrix_user_id)
-    return and_(user >= number * SPAN, user < (number + 1) * SPAN)
+# A portal's surveys waiting for an answer (its person's portal, set with the person's id), as
+# `ix_survey_awaiting` holds them. Written out, not bound: SQLite uses a partial index only for
+# a condition it can read when the statement is prepared (as `storage.queue.PENDING`).
+AWAITING = text("survey.state = 'awaiting'")
+
+
+def _waiting_in_portal(number: int) -> ColumnElement[bool]:
+    return and_(AWAITING, col(Survey.portal) == number)
 
 
 def waiting_per_portal(session: Session, *, numbers: Sequence[int]) -> dict[int, int]:
@@ -187,19 +191,12 @@ def waiting_per_portal(session: Session, *, numbers: Sequence[int]) -> dict[int,
 def waiting_in(number: int) -> SelectOfScalar[int]:
     """The count of a portal's surveys waiting for an answer: read from `ix_survey_awaiting`
     alone (a scrape of /metrics reads it for each portal)."""
-    return select(func.count()).select_from(Survey).where(AWAITING, col(Survey.portal) == number)
-
-
-# Written out, not bound: SQLite uses a partial index only for a condition it can read when the
-# statement is prepared (as `storage.queue.PENDING`).
-AWAITING = text("survey.state = 'awaiting'")
+    return select(func.count()).select_from(Survey).where(_waiting_in_portal(number))
 
 
 def waiting_survey_ids(session: Session, *, number: int) -> list[int]:
     """The surveys waiting for an answer in this portal."""
-    rows = session.execute(
-        select(col(Survey.id)).where(col(Survey.state) == SurveyState.AWAITING, _of_portal(number))
-    ).all()
+    rows = session.execute(select(col(Survey.id)).where(_waiting_in_portal(number))).all()
     return [int(survey_id) for (survey_id,) in rows]
 
 
