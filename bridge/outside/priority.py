@@ -7,8 +7,10 @@ retries; an invitation sent half a second later is the same invitation. So the w
 step (its next claim, its next vendor call) waits while any intake request is being served,
 and until none has been for `settle` (10 ms: the gap between two webhooks of a burst), but never
 more than `max_wait` at a time, and then one step every `spacing`: under a flood of
-webhooks the worker slows to a trickle (at most 50 steps a second), it does not stop, and it
-does not wake all at once either (thirty vendor calls at one moment stall the answers too).
+webhooks the worker slows to a trickle (at most 100 steps a second: one batch of invitations,
+its 100 Okdesk reads, a second, so the portal's budget of 2 requests a second is spent while the
+webhooks come in), it does not stop, and it does not wake all at once either (thirty vendor
+calls at one moment stall the answers too).
 Bitrix24 calls pass the gate (`bridge.outside.vendors`): the portal's budget paces them, and
 a request the budget granted that then waited here would be a request lost from the budget.
 
@@ -36,7 +38,7 @@ from bridge.config.logs import INTAKE_PREFIX
 
 _ACCEPTED = "intake_first.accepted"
 MAX_WAIT = 0.5
-SPACING = 0.02
+SPACING = 0.01
 SETTLE = 0.01
 
 

@@ -49,6 +49,10 @@ class Vendors:
     build: Callable[[Settings, int], Messenger] | None = None
 
 
+# Requests of room the bucket keeps below the portal's burst (`budget_shape`).
+HEADROOM = 1
+
+
 @dataclass(frozen=True)
 class BudgetShape:
     """The shared bucket of our portal: its stored name, its burst and its refill rate."""
@@ -63,11 +67,14 @@ def budget_shape(settings: Settings, portal: int = 0) -> BudgetShape:
     portal keeps the name it had before): the portal's own documented limit (bitrix24.md §7),
     all of it.
 
-    A request is counted when it leaves; should the portal still refuse one for its limit
-    (another application on the portal, a request late on the way), the bucket is emptied
-    (`SharedRequestBudget.refused`), so every replica waits for the portal to drain.
+    A request is counted when it leaves, the portal counts it when it arrives: two requests
+    granted half a second apart arrive closer when the first is slower on its way, so the
+    bucket keeps one request of room (`HEADROOM`; it costs half a second once, at the start of
+    a burst). Should the portal still refuse one for its limit (another application on the
+    portal), the bucket is emptied (`SharedRequestBudget.refused`), so every replica waits for
+    the portal to drain.
     """
-    burst = settings.bitrix_burst
+    burst = settings.bitrix_burst - HEADROOM
     if settings.bitrix_api == "v2":
         # imbot.v2's pages say "2 requests per second per application" with 429, the general
         # rules a burst of 50 (bitrix24-v2.md §6, open point 3): keep to the stricter one.

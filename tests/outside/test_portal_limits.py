@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.engine import Engine
 
-from bridge.outside.vendors import BudgetShape, budget_shape
+from bridge.outside.vendors import HEADROOM, BudgetShape, budget_shape
 from harness.app import running_app
 from harness.payloads import closed_webhook, rest_issue
 from harness.vendors import Vendors, make_settings
@@ -75,12 +75,14 @@ async def test_operation_time_limit_waits_until_the_portal_resets(
 async def test_the_portals_own_refusal_empties_the_shared_budget_for_every_replica(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
-    """The budget spends the portal's whole documented limit; when the portal still answers
+    """The budget spends the portal's documented rate in full and its burst but one request
+    (room for a request slower on its way than the next); when the portal still answers
     QUERY_LIMIT_EXCEEDED (another application on it), nothing more is granted until it drains."""
     settings = make_settings(database_url)
     shape = budget_shape(settings)
     left = budget_left(engine, shape)
-    assert left == settings.bitrix_burst == 50
+    assert left == settings.bitrix_burst - HEADROOM == 49
+    assert shape.per_second == settings.bitrix_requests_per_second
     vendors.okdesk.issues[9701] = rest_issue(9701)
     vendors.bitrix.fail("user.get", "QUERY_LIMIT_EXCEEDED")
     async with running_app(settings, vendors) as app:
