@@ -1,14 +1,7 @@
-"""One cap per vendor on the requests in flight, process-wide, sized to its connection pools.
+"""One cap per vendor on the requests in flight, process-wide, sized to its connections.
 
-httpx's pool (httpcore) does bookkeeping for every request and every connection it holds on each
-request and each answer, asking each idle connection's socket whether the server closed it: its
-cost grows with the square of what it holds (a profile of 160 Okdesk lookups at once into a
-pool of 100 spent 30 % of the process's CPU there, and one pool of 32 still 20 %). So:
-
-- the cap lets a request in only when a connection is free for it; the rest wait on a
-  semaphore, which costs nothing per waiter;
-- the connections are kept in small pools side by side (`SmallPools`, 8 each), and a request
-  goes to the least busy one: each request and answer costs 8 checks, not one per connection.
+The cap lets a request in only when a connection is free for it (`bridge.outside.connections`);
+the rest wait in line, which costs nothing per waiter.
 
 A request holds its place until its answer's body is read or closed. Bitrix24's cap is each
 portal's own (`PerPortal`): a portal that is slow or unreachable holds only its own places.
@@ -19,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import math
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -93,32 +85,6 @@ class InFlightCap(httpx.AsyncBaseTransport):
                 waiter.set_result(None)
                 return
         self._free += 1
-
-
-POOL_CONNECTIONS = 8
-
-
-class SmallPools(httpx.AsyncBaseTransport):
-    """`connections` connections in pools of `POOL_CONNECTIONS`, all kept alive."""
-
-    def __init__(self, connections: int, per_pool: int = POOL_CONNECTIONS) -> None:
-        count = max(1, math.ceil(connections / per_pool))
-        limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
-        self._pools = [httpx.AsyncHTTPTransport(limits=limits) for _ in range(count)]
-        self._busy = [0] * count
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        chosen = min(range(len(self._pools)), key=self._busy.__getitem__)
-        self._busy[chosen] += 1
-
-        def release() -> None:
-            self._busy[chosen] -= 1
-
-        return await _holding(self._pools[chosen], request, release)
-
-    async def aclose(self) -> None:
-        for pool in self._pools:
-            await pool.aclose()
 
 
 class PerPortal(httpx.AsyncBaseTransport):

@@ -26,7 +26,8 @@ from bridge.config.metrics import PrometheusObserver
 from bridge.config.settings import Settings
 from bridge.okdesk.client import OkdeskClient
 from bridge.okdesk.helpdesk import Helpdesk
-from bridge.outside.in_flight import InFlightCap, PerPortal, SmallPools
+from bridge.outside.connections import KeptConnections
+from bridge.outside.in_flight import InFlightCap, PerPortal
 from bridge.outside.portals import PortalDirectory, ensure_default, renamed
 from bridge.outside.priority import IntakeFirst, YieldingTransport
 from bridge.outside.renamed import RenamedPortals
@@ -138,9 +139,11 @@ async def open_vendors(
     # stores it), wherever vendors are opened: the service, or a worker run alone.
     await asyncio.to_thread(ensure_default, engine, settings, utcnow())
     okdesk_cap, bitrix_cap = settings.okdesk_max_in_flight, settings.bitrix_max_in_flight
-    okdesk_way = InFlightCap(transport or SmallPools(okdesk_cap), okdesk_cap)
+    okdesk_way = InFlightCap(transport or KeptConnections(okdesk_cap), okdesk_cap)
     # Each portal its own places: one portal's slow server never delays another's requests.
-    bitrix_way = PerPortal(lambda: InFlightCap(transport or SmallPools(bitrix_cap), bitrix_cap))
+    bitrix_way = PerPortal(
+        lambda: InFlightCap(transport or KeptConnections(bitrix_cap), bitrix_cap)
+    )
     # A renamed portal's one redirect is followed, and its stored webhook moved with it.
     renaming = RenamedPortals(bitrix_way, partial(_renamed, engine, settings))
     okdesk: httpx.AsyncBaseTransport = okdesk_way
