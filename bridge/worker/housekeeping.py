@@ -65,23 +65,18 @@ class Chores:
         self._last_heartbeat: datetime | None = None
         self._last_purge: datetime | None = None
         self._last_fold: datetime | None = None
+        self._last_sweep: datetime | None = None
         self._digest = DigestChore(engine, settings)
 
     def run(self, now: datetime) -> int:
-        """Apply all due timeouts, beat the heart, purge when due; how many timeouts were due."""
+        """Sweep once a poll interval (the worker passes on every wake, dozens of times a
+        second under load, and what the sweeps look for comes due by the minute), beat the
+        heart, purge when due; how many timeouts were due."""
         applied = 0
-        while True:
-            due = apply_timeouts(self._engine, self._settings, now)
-            applied += due
-            if due < TIMEOUT_BATCH:
-                break
-        # Issue 10: after the timeouts, so that a survey timed out now is never reminded.
-        reminders.sweep(self._engine, self._settings, now)
-        # Change-of-mind windows that passed lose their button (bridge.survey.replies.changes).
-        while changes.close_windows(self._engine, now) >= changes.WINDOW_BATCH:
-            pass
-        # The week's digest to the team's chat, once it is due (bridge.team.digest).
-        self._digest.run(now)
+        last = self._last_sweep
+        if last is None or not last <= now < last + self._settings.worker_poll_interval:
+            applied = self._sweep(now)
+            self._last_sweep = now
         if self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY:
             with transaction(self._engine) as session:
                 status.set_status(
@@ -95,6 +90,23 @@ class Chores:
             with transaction(self._engine) as session:
                 daily.fold(session)
             self._last_fold = now
+        return applied
+
+    def _sweep(self, now: datetime) -> int:
+        """Apply all due timeouts, then remind, close passed windows, post a due digest."""
+        applied = 0
+        while True:
+            due = apply_timeouts(self._engine, self._settings, now)
+            applied += due
+            if due < TIMEOUT_BATCH:
+                break
+        # Issue 10: after the timeouts, so that a survey timed out now is never reminded.
+        reminders.sweep(self._engine, self._settings, now)
+        # Change-of-mind windows that passed lose their button (bridge.survey.replies.changes).
+        while changes.close_windows(self._engine, now) >= changes.WINDOW_BATCH:
+            pass
+        # The week's digest to the team's chat, once it is due (bridge.team.digest).
+        self._digest.run(now)
         return applied
 
     def _purge(self, now: datetime) -> None:

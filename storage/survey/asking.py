@@ -38,6 +38,16 @@ def asked_since(session: Session, *, bitrix_user_id: int, since: datetime, other
     return session.execute(statement).first() is not None
 
 
+def language_kept(session: Session, *, bitrix_user_id: int, language: str, since: datetime) -> bool:
+    """Whether the person's language is stored as `language`, seen at `since` or later."""
+    statement = select_columns(col(ChatPerson.bitrix_user_id)).where(
+        col(ChatPerson.bitrix_user_id) == bitrix_user_id,
+        col(ChatPerson.language) == language,
+        col(ChatPerson.seen_at) >= since,
+    )
+    return session.execute(statement).first() is not None
+
+
 def remember_language(
     session: Session, *, bitrix_user_id: int, language: str, now: datetime
 ) -> None:

@@ -14,6 +14,7 @@ from bot.settings import SettingsError, load_settings
 from bot.texts import messages
 from bot.texts.texts_file import load_texts, placeholders
 from bridge.config.settings import Settings
+from bridge.survey import languages
 from harness.app import running_app
 from harness.constants import ISSUE_ID
 from harness.payloads import click_body, closed_webhook, fixture_bytes, rest_issue
@@ -21,7 +22,7 @@ from harness.vendors import Vendors, make_settings
 from harness.waiting import eventually
 from storage.db import transaction
 from storage.survey import asking
-from storage.tables import SurveyState, utcnow
+from storage.tables import ChatPerson, SurveyState, utcnow
 from tests.databases import surveys
 from tests.fast.harness import Service, fast_settings
 
@@ -175,3 +176,23 @@ def test_what_events_showed_about_a_person_is_forgotten_after_the_retention(
         assert asking.known_languages(session, bitrix_user_ids=[27, 28, 29]) == {27: "en", 28: "ru"}
         assert asking.forget_people(session, seen_before=now - timedelta(days=30)) == 1
         assert asking.known_languages(session, bitrix_user_ids=[27, 28]) == {27: "en"}
+
+
+def test_a_language_seen_again_is_only_read_a_changed_one_is_written_at_once(
+    engine: Engine,
+) -> None:
+    """Every click carries the person's language: one stored already, and seen within the
+    hour, needs no write; a new language is kept at once, and their waiting surveys speak it."""
+    now = utcnow()
+    languages.remember(engine, 27, "en", now - timedelta(minutes=30))
+    languages.remember(engine, 27, "en", now)
+    with transaction(engine) as session:
+        person = session.get(ChatPerson, 27)
+        assert person is not None and person.language == "en"
+        assert person.seen_at == now - timedelta(minutes=30)  # read, not written again
+    languages.remember(engine, 27, "en", now + languages.SEEN_AGAIN)
+    languages.remember(engine, 27, "ru", now + languages.SEEN_AGAIN)
+    with transaction(engine) as session:
+        person = session.get(ChatPerson, 27)
+        assert person is not None and person.language == "ru"
+        assert person.seen_at == now + languages.SEEN_AGAIN
