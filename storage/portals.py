@@ -22,7 +22,6 @@ from sqlalchemy import (
     Select,
     String,
     Text,
-    and_,
     case,
     delete,
     func,
@@ -33,6 +32,7 @@ from sqlmodel import Column, Field, Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.columns import UTCDateTime
+from storage.reading import waiting
 from storage.sql import insert
 from storage.tables import Job, Survey
 
@@ -179,24 +179,21 @@ def companies_per_portal(session: Session) -> dict[int, int]:
 AWAITING = text("survey.state = 'awaiting'")
 
 
-def _waiting_in_portal(number: int) -> ColumnElement[bool]:
-    return and_(AWAITING, col(Survey.portal) == number)
-
-
 def waiting_per_portal(session: Session, *, numbers: Sequence[int]) -> dict[int, int]:
-    """Portal number → surveys waiting for an answer there."""
-    return {number: int(session.execute(waiting_in(number)).scalar() or 0) for number in numbers}
+    """Portal number → surveys waiting for an answer there: the counts triggers keep
+    (`storage.reading.waiting`), not a count of the surveys (a scrape of /metrics reads them)."""
+    counts = waiting.per_portal(session)
+    return {number: counts.get(number, 0) for number in numbers}
 
 
-def waiting_in(number: int) -> SelectOfScalar[int]:
-    """The count of a portal's surveys waiting for an answer: read from `ix_survey_awaiting`
-    alone (a scrape of /metrics reads it for each portal)."""
-    return select(func.count()).select_from(Survey).where(_waiting_in_portal(number))
+def waiting_in(number: int) -> SelectOfScalar[int | None]:
+    """The ids of a portal's surveys waiting for an answer, from `ix_survey_awaiting`."""
+    return select(col(Survey.id)).where(AWAITING, col(Survey.portal) == number)
 
 
 def waiting_survey_ids(session: Session, *, number: int) -> list[int]:
     """The surveys waiting for an answer in this portal."""
-    rows = session.execute(select(col(Survey.id)).where(_waiting_in_portal(number))).all()
+    rows = session.execute(waiting_in(number)).all()
     return [int(survey_id) for (survey_id,) in rows]
 
 

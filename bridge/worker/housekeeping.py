@@ -1,6 +1,6 @@
-"""The worker's chores besides jobs: timeouts, the heartbeat readiness reads, the purge, and
-folding the report's per-day counts (`storage.reading.daily`), and the week's digest when it
-is due (`bridge.team.digest`)."""
+"""The worker's chores besides jobs: timeouts, the heartbeat readiness reads, the purge,
+folding the report's per-day counts and the waiting surveys' (`storage.reading.daily` and
+`waiting`), and the week's digest when it is due (`bridge.team.digest`)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from bridge.survey.replies import changes
 from bridge.team.digest import DigestChore
 from storage import purge, status
 from storage.db import give_back_space, transaction
-from storage.reading import daily
+from storage.reading import daily, waiting
 from storage.status import StatusKey
 from storage.survey import asking, surveys
 
@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = timedelta(seconds=5)
 PURGE_EVERY = timedelta(hours=1)
-# The report reads the rows appended since the last fold too: a minute's worth is nothing.
+# The report and /metrics read the rows appended since the last fold too: a minute's worth
+# is nothing.
 FOLD_EVERY = timedelta(minutes=1)
 TIMEOUT_BATCH = 500
 
@@ -89,6 +90,7 @@ class Chores:
         if self._last_fold is None or now - self._last_fold >= FOLD_EVERY:
             with transaction(self._engine) as session:
                 daily.fold(session)
+                waiting.fold(session)
             self._last_fold = now
         return applied
 

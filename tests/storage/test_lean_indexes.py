@@ -146,10 +146,11 @@ def test_the_report_filtered_by_a_company_reads_only_that_companys_surveys(engin
     assert sum(cell.count for cell in counted) == companies.count("ООО Компания 7")
 
 
-def test_surveys_waiting_are_counted_by_portal_from_their_partial_index(engine: Engine) -> None:
-    """/metrics counts each portal's waiting surveys at every scrape: from `ix_survey_awaiting`
-    alone, with or without statistics (it read every waiting survey's row for its person's
-    id). A test invitation's survey, opened with its person known, counts in that portal."""
+def test_surveys_waiting_are_found_by_portal_from_their_partial_index(engine: Engine) -> None:
+    """A portal's waiting surveys (cancelled when it is removed) are found from
+    `ix_survey_awaiting`, with or without statistics; /metrics reads their number, kept by
+    triggers (`test_survey_waiting`). A test invitation's survey, opened with its person known,
+    counts in that portal."""
     span = 1 << 40
     rows = [
         new_survey(
