@@ -46,7 +46,7 @@ async def running_app(
     `peer`; `as_served`: through what uvicorn wraps around the app (`ServerConfig.load`)."""
     # What `python -m bridge` sets up once per process.
     install_redaction(settings.secrets())
-    asyncio.get_running_loop().set_default_executor(database_threads())
+    asyncio.get_running_loop().set_default_executor(database_threads(settings.database_url))
     app = create_app(settings, transport=fakes.transport, clock=clock)
     async with app.router.lifespan_context(app):
         served: ASGIApp = app

@@ -17,7 +17,10 @@
   (`http.request`: client, method, path, status; never the query, where tokens travel), except
   an accepted webhook or event: its route logs what became of it.
 - Database work runs in threads (`asyncio.to_thread`): the event loop gets a pool of
-  `DATABASE_THREADS` when it is made, as asyncio's default (cores + 4) would queue requests.
+  `DATABASE_THREADS` when it is made. PostgreSQL's transactions wait on the network and
+  overlap: 32, as asyncio's default (cores + 4) would queue requests. SQLite's writers take
+  turns on one lock: 8, as more only wait their turn and contend for the interpreter (a
+  soak at 20 closures and 20 clicks a second took 0.62 cores with 32, 0.53 with 8).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from uvicorn.server import ServerState
 
 from bridge.config.settings import Settings
 from bridge.web.connections import ConnectionBook, Trusted
+from storage.db import normalize_url
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +62,7 @@ class Limits:
 
 
 LIMITS = Limits()
-DATABASE_THREADS = 32
+DATABASE_THREADS = {"sqlite": 8, "postgresql": 32}
 
 
 def limits_of(settings: Settings) -> Limits:
@@ -77,6 +81,7 @@ class ServerConfig(uvicorn.Config):
     """uvicorn's configuration for this service, with its limits."""
 
     def __init__(self, app: ASGIApp, settings: Settings, limits: Limits = LIMITS) -> None:
+        self.database_url = settings.database_url
         super().__init__(
             app,
             host=settings.host,
@@ -107,15 +112,16 @@ class ServerConfig(uvicorn.Config):
 
         def loop_with_database_threads() -> asyncio.AbstractEventLoop:
             loop = new_loop()
-            loop.set_default_executor(database_threads())
+            loop.set_default_executor(database_threads(self.database_url))
             return loop
 
         return loop_with_database_threads
 
 
-def database_threads() -> ThreadPoolExecutor:
+def database_threads(database_url: str) -> ThreadPoolExecutor:
     """The pool an event loop of the service runs its database work on (`to_thread`)."""
-    return ThreadPoolExecutor(max_workers=DATABASE_THREADS, thread_name_prefix="db")
+    threads = DATABASE_THREADS[normalize_url(database_url).get_backend_name()]
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="db")
 
 
 def serve(app: ASGIApp, settings: Settings, limits: Limits = LIMITS) -> int:
