@@ -40,7 +40,12 @@ class KeptConnections(httpx.AsyncBaseTransport):
                 keepalive_timeout=KEEP_ALIVE,
                 ssl=httpx.create_ssl_context(),
             )
-            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+            # httpx keeps the cookies and decodes the bodies, as it did over its own pool.
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                auto_decompress=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
