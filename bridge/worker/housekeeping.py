@@ -69,13 +69,15 @@ class Chores:
         self._last_sweep: datetime | None = None
         self._digest = DigestChore(engine, settings)
 
-    def run(self, now: datetime) -> int:
+    def run(self, now: datetime, every_pass: bool = False) -> int:
         """Sweep once a poll interval (the worker passes on every wake, dozens of times a
-        second under load, and what the sweeps look for comes due by the minute), beat the
-        heart, purge when due; how many timeouts were due."""
+        second under load, and what the sweeps look for comes due by the minute; with
+        `every_pass`, as `--once` drains at one moment, on every pass), beat the heart, purge
+        when due; how many timeouts were due."""
         applied = 0
         last = self._last_sweep
-        if last is None or not last <= now < last + self._settings.worker_poll_interval:
+        interval = self._settings.worker_poll_interval
+        if every_pass or last is None or not last <= now < last + interval:
             applied = self._sweep(now)
             self._last_sweep = now
         if self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY:

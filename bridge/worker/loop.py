@@ -142,7 +142,8 @@ class Worker:
         if self._priority is not None:
             await self._priority.wait_turn()
         now = self._clock()
-        self.done["timeouts applied"] += await asyncio.to_thread(self._chores.run, now)
+        chores = partial(self._chores.run, now, every_pass=self._draining)
+        self.done["timeouts applied"] += await asyncio.to_thread(chores)
         await asyncio.to_thread(self._scheduler.extend, now, list(self._leases))
         if self._reconciling is None or (self._reconciling.done() and not self._draining):
             self._reconciling = asyncio.create_task(self._reconcile(now))
