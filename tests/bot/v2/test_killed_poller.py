@@ -22,8 +22,9 @@ def test_a_click_handled_but_not_acknowledged_when_killed_is_rated_once(
 ) -> None:
     with fakes_process("--bitrix-api", "v2") as fakes:
         fakes.seed_tickets([401])
-        # The dead poller's lease (2 x HTTP_TIMEOUT) must run out before another may poll.
-        env = {**_v2_env(fakes, database_url), "HTTP_TIMEOUT": "2s"}
+        # The dead poller's lease (2 x HTTP_TIMEOUT) must run out before another may poll, and
+        # so must the lease of the click's rating job, should the dead worker have taken it.
+        env = {**_v2_env(fakes, database_url), "HTTP_TIMEOUT": "2s", "JOB_LEASE": "3s"}
         register_bot(env, tmp_path)
         dying = Service(env, tmp_path / "dying.log", module="tests.chaos.faulty_service")
         dying.start()
