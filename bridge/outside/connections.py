@@ -3,9 +3,8 @@
 The clients keep httpx (its requests, answers, timeouts and errors, and the tests' transports);
 only the wire beneath changes. httpx's own transport (httpcore on anyio) took ~2.4 ms of CPU for
 a small JSON answer on loopback, with its pool's bookkeeping and a check of each kept socket
-on every request; aiohttp, with its HTTP parser in C, ~0.6 ms (`python -m bench --soak` prints
-what it saves the service). At 2 Okdesk reads and a share of 2 Bitrix24 requests a closure,
-that was most of the service's CPU.
+on every request; aiohttp, with its HTTP parser in C, ~0.6 ms. In a soak's profile Okdesk's
+requests went from 36 % of the service's CPU to 6 % (docs/benchmark.md, the second round).
 
 Every failure on the way becomes the httpx error the retry rules read
 (`outbound.transient`): a timeout `httpx.TimeoutException`, anything else
