@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+from uvicorn.loops.auto import auto_loop_factory
 
 from bot.texts import messages
 from bridge.config.command_help import settings_help
@@ -274,5 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     upgrade_or_exit(settings.database_url)
-    asyncio.run(work(settings, once=args.once))
+    # The service's event loop (uvicorn's choice: uvloop where it is installed).
+    with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
+        runner.run(work(settings, once=args.once))
     return 0
