@@ -131,11 +131,19 @@ class Scheduler:
         whose = None if only else number
         free = min(self._sizes[CHAT_LANE] - busy[chat], allowance - busy[chat] - busy[invites])
         groups: list[tuple[Slot, list[Job]]] = []
-        if free > 0 and self._sizes[INVITATIONS] - busy[invites] > 0:
-            batch = self._take(session, now, min(free, BATCH_LIMIT), [JobKind.INVITE], whose)
-            groups.append((invites, batch))
+        places = self._sizes[INVITATIONS] - busy[invites]
+        if free > 0 and places > 0:
+            # Every free place's batch in this one pass: a pass comes on a wake (a webhook
+            # stored, a job finished), and after a burst of closures the only wakes are the
+            # batches finishing, one pass each (one batch a pass left places empty).
+            taken = self._take(
+                session, now, min(free, BATCH_LIMIT * places), [JobKind.INVITE], whose
+            )
+            groups += [
+                (invites, taken[i : i + BATCH_LIMIT]) for i in range(0, len(taken), BATCH_LIMIT)
+            ]
             if allowance < BATCH_LIMIT:
-                free -= len(batch)  # a blocked portal's probe may be an invitation
+                free -= len(taken)  # a blocked portal's probe may be an invitation
         if free > 0:
             groups.append((chat, self._take(session, now, free, PORTAL_KINDS, whose)))
         return groups
