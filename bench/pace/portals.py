@@ -31,7 +31,13 @@ from bench.pace.figures import (
 )
 from bench.report import Report, table
 from bench.running.databases import fresh_database
-from bench.running.service import CONCURRENCY, ISSUE_IN_TEXT, fire_webhooks, service_pid
+from bench.running.service import (
+    AS_DEPLOYED,
+    CONCURRENCY,
+    ISSUE_IN_TEXT,
+    fire_webhooks,
+    service_pid,
+)
 from harness.payloads import closed_webhook
 from harness.processes import (
     Fakes,
@@ -102,7 +108,7 @@ def _start(fakes: Fakes, database_url: str, tmp: Path, portals: int, closures: i
     fakes.seed_tickets(list(range(FIRST_TICKET, FIRST_TICKET + portals * closures)))
     fakes.control("okdesk", "latency", {"latency": OKDESK_LATENCY})
     key = base64.b64encode(os.urandom(32)).decode()
-    env = service_env(fakes, database_url, free_port(), SECRETS_KEY=key)
+    env = service_env(fakes, database_url, free_port(), SECRETS_KEY=key, **AS_DEPLOYED)
     register_bot(env, tmp)
     for number in range(1, portals):
         fakes.seed_tickets([], portal=_which(number))
