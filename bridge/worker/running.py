@@ -63,10 +63,9 @@ class JobRunner:
             return await posting.run(
                 job, self._engine, self._vendors, self._settings, self._clock()
             )
-        survey = await asyncio.to_thread(self._load_survey, job)
+        survey, carrying = await asyncio.to_thread(self._load_survey, job)
         if job.kind in survey_jobs.KINDS:
             return await survey_jobs.run(job, survey, self._vendors, self._settings)
-        carrying = await asyncio.to_thread(self._carrying, job)
         return await jobs.run(job, survey, self._vendors, self._settings, carrying)
 
     async def invites(self, claimed: list[Job]) -> None:
@@ -87,18 +86,16 @@ class JobRunner:
             outcomes = [_as_delivery_error(exc, claimed)] * len(claimed)
         await self._record(list(zip(claimed, outcomes, strict=True)))
 
-    def _load_survey(self, job: Job) -> Survey | None:
+    def _load_survey(self, job: Job) -> tuple[Survey | None, Sequence[int]]:
+        """The job's survey and, for a job closing its invitation, the messages that carry
+        its buttons: read in one transaction."""
         if job.survey_id is None:
-            return None
+            return None, ()
         with transaction(self._engine) as session:
-            return surveys.get_survey(session, survey_id=job.survey_id)
-
-    def _carrying(self, job: Job) -> Sequence[int]:
-        """The messages with the buttons of the survey whose invitation a job closes."""
-        if job.kind != JobKind.CLOSE_INVITATION or job.survey_id is None:
-            return ()
-        with transaction(self._engine) as session:
-            return survey_messages.with_buttons(session, survey_id=job.survey_id)
+            survey = surveys.get_survey(session, survey_id=job.survey_id)
+            if job.kind != JobKind.CLOSE_INVITATION:
+                return survey, ()
+            return survey, survey_messages.with_buttons(session, survey_id=job.survey_id)
 
     def _load_surveys(self, claimed: list[Job]) -> list[Survey | None]:
         """The batch's surveys, read in one query."""

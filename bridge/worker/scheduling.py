@@ -25,7 +25,7 @@ from sqlmodel import Session
 from bot.client import BATCH_LIMIT
 from bridge.config.settings import Settings
 from storage import portals, queue
-from storage.db import transaction
+from storage.db import reading, transaction
 from storage.portals import DEFAULT_NUMBER
 from storage.tables import Job, JobKind
 
@@ -103,6 +103,11 @@ class Scheduler:
         """In one transaction: each portal's invitations and chat jobs within its own places
         (a blocked portal's only a probe when it is due), then Okdesk's jobs."""
         groups: list[tuple[Slot, list[Job]]] = []
+        # Most passes of a quiet moment find nothing due: one read says so, without the
+        # writer's lock and five queries (~0.2 ms of CPU, not ~2 ms).
+        with reading(self._engine) as session:
+            if queue.oldest_due(session, now=now) is None:
+                return Claimed([])
         with transaction(self._engine) as session:
             allowances = _allowances(session, now)
             for number, allowance in allowances.items():
@@ -186,7 +191,6 @@ def _allowances(session: Session, now: datetime) -> dict[int, int]:
     """How many jobs each portal may have running: a portal Bitrix24 blocked (or whose block
     is still noted) gets one probe when it is due and none before; `default` is always there."""
     found = {DEFAULT_NUMBER: UNLIMITED}
-    for portal in portals.all_portals(session):
-        until = portal.blocked_until
-        found[portal.id] = UNLIMITED if until is None else (1 if now >= until else 0)
+    for number, until in portals.block_ends(session).items():
+        found[number] = UNLIMITED if until is None else (1 if now >= until else 0)
     return found
