@@ -92,12 +92,13 @@ def blocked(session: Session, *, number: int, probe_at: datetime, now: datetime)
     return first
 
 
+# Built once: every settled outcome reads it.
+_BLOCKED = select(col(Portal.id)).where(col(Portal.blocked_until).is_not(None))
+
+
 def blocked_portals(session: Session) -> set[int]:
     """The portals Bitrix24 has blocked (their block not yet seen lifted)."""
-    found = session.execute(
-        select(col(Portal.id)).where(col(Portal.blocked_until).is_not(None))
-    ).scalars()
-    return {int(number) for number in found}
+    return {int(number) for number in session.execute(_BLOCKED).scalars()}
 
 
 def unblocked(session: Session, *, number: int, now: datetime) -> bool:

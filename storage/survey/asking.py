@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import bindparam, delete, func, or_, update
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col
 
@@ -38,14 +38,18 @@ def asked_since(session: Session, *, bitrix_user_id: int, since: datetime, other
     return session.execute(statement).first() is not None
 
 
+# Built once: every click and reply asks it.
+_KEPT = select_columns(col(ChatPerson.bitrix_user_id)).where(
+    col(ChatPerson.bitrix_user_id) == bindparam("user"),
+    col(ChatPerson.language) == bindparam("language"),
+    col(ChatPerson.seen_at) >= bindparam("since"),
+)
+
+
 def language_kept(session: Session, *, bitrix_user_id: int, language: str, since: datetime) -> bool:
     """Whether the person's language is stored as `language`, seen at `since` or later."""
-    statement = select_columns(col(ChatPerson.bitrix_user_id)).where(
-        col(ChatPerson.bitrix_user_id) == bitrix_user_id,
-        col(ChatPerson.language) == language,
-        col(ChatPerson.seen_at) >= since,
-    )
-    return session.execute(statement).first() is not None
+    values = {"user": bitrix_user_id, "language": language, "since": since}
+    return session.execute(_KEPT, values).first() is not None
 
 
 def remember_language(
