@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col
 
 from storage.sql import insert
@@ -74,12 +75,13 @@ def save_offset(
     return True
 
 
-def last_answers(session: Session) -> dict[int, datetime]:
+ANSWERED = select(col(EventPoll.bot_id), col(EventPoll.polled_at)).where(
+    col(EventPoll.polled_at).is_not(None)
+)
+
+
+def last_answers(reader: Session | Connection) -> dict[int, datetime]:
     """When Bitrix24 last answered Event.get, by bot (its id as stored; a bot never answered
     is left out)."""
-    found = session.execute(
-        select(col(EventPoll.bot_id), col(EventPoll.polled_at)).where(
-            col(EventPoll.polled_at).is_not(None)
-        )
-    ).all()
-    return {bot: moment for bot, moment in found}
+    found = reader.execute(ANSWERED).all()
+    return {bot: moment for bot, moment in found if moment is not None}

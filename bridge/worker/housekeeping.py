@@ -1,6 +1,7 @@
 """The worker's chores besides jobs: timeouts, the heartbeat readiness reads, the purge,
-folding the report's per-day counts and the waiting surveys' (`storage.reading.daily` and
-`waiting`), and the week's digest when it is due (`bridge.team.digest`)."""
+folding the report's per-day counts, the waiting surveys' and the pending jobs'
+(`storage.reading.daily`, `waiting` and `pending`), and the week's digest when it is due
+(`bridge.team.digest`)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from bridge.survey.replies import changes
 from bridge.team.digest import DigestChore
 from storage import purge, status
 from storage.db import give_back_space, transaction
-from storage.reading import daily, waiting
+from storage.reading import daily, pending, waiting
 from storage.status import StatusKey
 from storage.survey import asking, surveys
 
@@ -93,6 +94,7 @@ class Chores:
             with transaction(self._engine) as session:
                 daily.fold(session)
                 waiting.fold(session)
+                pending.fold(session)
             self._last_fold = now
         return applied
 

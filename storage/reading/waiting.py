@@ -16,6 +16,7 @@ None of these commits: the caller owns the transaction.
 from __future__ import annotations
 
 from sqlalchemy import Integer, func, select, text
+from sqlalchemy.engine import Connection
 from sqlmodel import Column, Field, Session, SQLModel, col
 
 from storage.columns import ROW_ID
@@ -31,42 +32,45 @@ class SurveyWaiting(SQLModel, table=True):
     surveys: int
 
 
-def per_portal(session: Session) -> dict[int, int]:
+PER_PORTAL = select(col(SurveyWaiting.portal), func.sum(col(SurveyWaiting.surveys))).group_by(
+    col(SurveyWaiting.portal)
+)
+
+
+def per_portal(reader: Session | Connection) -> dict[int, int]:
     """Portal number → surveys waiting there (portals with none are absent)."""
-    rows = session.execute(
-        select(col(SurveyWaiting.portal), func.sum(col(SurveyWaiting.surveys))).group_by(
-            col(SurveyWaiting.portal)
-        )
-    ).all()
+    rows = reader.execute(PER_PORTAL).all()
     return {int(portal): int(count) for portal, count in rows if count}
-
-
-_COLUMNS = "portal, surveys"
-_SUM = "SELECT portal, sum(surveys) FROM {rows} GROUP BY portal HAVING sum(surveys) <> 0"
-# One statement, one snapshot: what it deletes is exactly what it sums, and a row appended by
-# a transaction it cannot see stays for the next fold.
-_FOLD_POSTGRES = (
-    f"WITH gone AS (DELETE FROM survey_waiting RETURNING {_COLUMNS}) "
-    f"INSERT INTO survey_waiting ({_COLUMNS}) {_SUM.format(rows='gone')}"
-)
-# SQLite's transaction holds the write lock: nothing is appended between the two statements.
-_FOLD_SQLITE = (
-    f"INSERT INTO survey_waiting ({_COLUMNS}) "
-    + _SUM.format(rows="(SELECT * FROM survey_waiting WHERE id <= :last)"),
-    "DELETE FROM survey_waiting WHERE id <= :last",
-)
 
 
 def fold(session: Session) -> None:
     """Sum the rows into one per portal (a portal with none waiting keeps no row); nothing is
     written while each portal has one row."""
+    fold_counts(session, table="survey_waiting", key="portal", amount="surveys")
+
+
+def fold_counts(session: Session, *, table: str, key: str, amount: str) -> None:
+    """Sum the +1/-1 rows of a table of counts kept by triggers (`survey_waiting`,
+    `storage.reading.pending`'s `job_pending`) into one per key (a key summing to nothing keeps
+    no row); nothing is written while each key has one row."""
     last, extra = session.execute(
-        text("SELECT max(id), count(*) - count(DISTINCT portal) FROM survey_waiting")
+        text(f"SELECT max(id), count(*) - count(DISTINCT {key}) FROM {table}")
     ).one()
     if not extra:
         return
+    columns = f"{key}, {amount}"
+    total = f"SELECT {key}, sum({amount}) FROM {{rows}} GROUP BY {key} HAVING sum({amount}) <> 0"
     if session.get_bind().dialect.name != "sqlite":
-        session.execute(text(_FOLD_POSTGRES))
+        # One statement, one snapshot: what it deletes is exactly what it sums, and a row
+        # appended by a transaction it cannot see stays for the next fold.
+        gone = f"WITH gone AS (DELETE FROM {table} RETURNING {columns}) "
+        session.execute(
+            text(gone + f"INSERT INTO {table} ({columns}) " + total.format(rows="gone"))
+        )
         return
-    for statement in _FOLD_SQLITE:
-        session.execute(text(statement), {"last": last})
+    # SQLite's transaction holds the write lock: nothing is appended between the two statements.
+    upto = f"(SELECT * FROM {table} WHERE id <= :last)"
+    session.execute(
+        text(f"INSERT INTO {table} ({columns}) " + total.format(rows=upto)), {"last": last}
+    )
+    session.execute(text(f"DELETE FROM {table} WHERE id <= :last"), {"last": last})
