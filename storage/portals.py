@@ -94,13 +94,21 @@ def all_portals(session: Session) -> list[Portal]:
     return list(session.exec(select(Portal).order_by(col(Portal.id))).all())
 
 
-_BLOCKS = select(col(Portal.id), col(Portal.blocked_until))
+class Limits(NamedTuple):
+    """What the worker's claim reads of a portal: when its noted block ends (None: none is
+    noted) and its API (which says how its request budget is shaped)."""
+
+    blocked_until: datetime | None
+    api: str
 
 
-def block_ends(session: Session) -> dict[int, datetime | None]:
-    """Every portal's number, removed ones too, and when its noted block ends (None: none is
-    noted): two columns, not `Portal` objects, which cost the worker's every pass a millisecond."""
-    return {int(number): until for number, until in session.exec(_BLOCKS)}
+_LIMITS = select(col(Portal.id), col(Portal.blocked_until), col(Portal.api))
+
+
+def portal_limits(session: Session) -> dict[int, Limits]:
+    """Every portal's `Limits` by number, removed ones too: columns, not `Portal` objects, which
+    cost the worker's every pass a millisecond."""
+    return {int(number): Limits(until, api) for number, until, api in session.exec(_LIMITS)}
 
 
 class PortalFacts(NamedTuple):

@@ -6,6 +6,7 @@ a blocked portal gets one probe once it is due, and its block is its own."""
 from __future__ import annotations
 
 import secrets
+import time
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -13,10 +14,11 @@ from sqlalchemy.engine import Engine
 
 from bot.errors import PortalBlockedError
 from bridge.outside.portals import ensure_default
+from bridge.outside.vendors import budget_shape
 from bridge.worker.scheduling import CHAT_LANE, INVITATIONS, Claimed, Scheduler, Slot, lane_sizes
 from bridge.worker.settle import Settler
 from harness.vendors import make_settings
-from storage import portals, queue, status
+from storage import budget, portals, queue, status
 from storage.db import transaction
 from storage.portals import SPAN, Portal, PortalState
 from storage.tables import JobKind, Survey, SurveyState, utcnow
@@ -121,6 +123,31 @@ def test_a_portal_with_many_older_jobs_never_holds_back_anothers(
     _jobs(engine, JobKind.INVITE, 1, company=HOME + 1, user=None, start=later)
     again = _by_place(scheduler.claim(now, _busy(database_url, 1)))
     assert again == {Slot(INVITATIONS, 0): 1}
+
+
+def test_a_portal_starts_more_batches_only_while_its_budget_has_requests_in_hand(
+    database_url: str, engine: Engine
+) -> None:
+    _portal_acme(engine, database_url)
+    _jobs(engine, JobKind.INVITE, 300, company=ACME, user=None)
+    # A portal whose budget refills so slowly that a slow machine sees no request come back.
+    settings = make_settings(database_url, bitrix_requests_per_second="0.0001")
+    scheduler = Scheduler(engine, settings)
+    now = T0 + timedelta(minutes=10)
+    running = Counter({Slot(INVITATIONS, 1): 2})
+    # A full budget (a burst of closures): more batches beside the two running.
+    assert _of_acme(scheduler.claim(now, running)) == {Slot(INVITATIONS, 1): 100}
+    # acme's budget spent (its rate paces it): two batches at once, no more.
+    shape = budget_shape(settings.model_copy(update={"bitrix_api": "v1"}), 1)
+    with transaction(engine) as session:
+        for _ in range(shape.burst):
+            budget.take_request(
+                session, name=shape.name, now=time.time(), burst=shape.burst, per_second=0.0001
+            )
+    assert _of_acme(scheduler.claim(now, running)) == {}
+    assert _of_acme(scheduler.claim(now, Counter({Slot(INVITATIONS, 1): 1}))) == {
+        Slot(INVITATIONS, 1): 50
+    }
 
 
 def test_a_blocked_portal_gets_nothing_until_its_probe_is_due_then_one_job(
