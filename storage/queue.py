@@ -1,8 +1,6 @@
 """The queue of outgoing work (an outbox): jobs are queued in the transaction that decided
-them, leased by one worker at a time, and finished, retried or failed under their lease.
-
-None of these commits: the caller owns the transaction.
-"""
+them, leased by one worker at a time, and finished, retried or failed under their lease. None
+of these commits: the caller owns the transaction."""
 
 from __future__ import annotations
 
@@ -103,7 +101,7 @@ def claim_jobs(
     another replica has locked; SQLite serialises writers (BEGIN IMMEDIATE)."""
     skip_locked = session.get_bind().dialect.name == "postgresql"
     statement = _due(tuple(sorted(set(kinds))), portal is not None, skip_locked)
-    params = {"now": now, "limit": limit, "portal": portal}
+    params = {"now": now, "limit": limit, "portal": portal, "skip": 0}
     jobs = [Job(**row._mapping) for row in session.connection().execute(statement, params)]
     for job in jobs:
         job.lease_token, job.available_at = secrets.token_hex(16), now + lease
@@ -116,18 +114,27 @@ def claim_jobs(
 
 @cache
 def _due(kinds: tuple[JobKind, ...], by_portal: bool, skip_locked: bool) -> Any:
-    """The claim's SELECT of one shape, built once: building it cost more than running it (a
-    worker claims several times a second; a pass that found nothing took ~5 ms of CPU)."""
+    """The claim's SELECT of one shape, built once: building it cost more than running it."""
     statement = (
         select_columns(_JOBS)
         .where(_JOBS.c.state == JobState.PENDING, _JOBS.c.available_at <= bindparam("now"))
         .where(_JOBS.c.kind.in_(kinds))
         .order_by(_JOBS.c.available_at, _JOBS.c.id)
         .limit(bindparam("limit"))
+        .offset(bindparam("skip"))
     )
     if by_portal:
         statement = with_job_portal(statement).where(job_portal() == bindparam("portal"))
     return statement.with_for_update(skip_locked=True, of=_JOBS) if skip_locked else statement
+
+
+def due_beyond(
+    session: Session, *, now: datetime, kinds: Sequence[JobKind], portal: int | None, skip: int
+) -> bool:
+    """Whether more than `skip` jobs of these kinds (of one portal's, when given) are due."""
+    due = _due(tuple(sorted(set(kinds))), portal is not None, False)
+    params = {"now": now, "limit": 1, "portal": portal, "skip": skip}
+    return session.connection().execute(due, params).first() is not None
 
 
 def _leased(job_id: int, lease: str) -> tuple[ColumnElement[bool], ...]:
@@ -239,18 +246,11 @@ def count_jobs_by_state(session: Session) -> dict[str, int]:
     return {str(state): int(count) for state, count in rows}
 
 
-def pending_work(session: Session) -> bool:
-    """Whether any job is still pending."""
-    statement = select_columns(col(Job.id)).where(col(Job.state) == JobState.PENDING).limit(1)
-    return session.execute(statement).first() is not None
-
-
-# The condition of `ix_job_pending` in its own words: SQLite reads a partial index only for a
-# query that says what its condition says (a bound parameter would not), and PostgreSQL's
-# generic plan of a prepared statement likewise. Read from that index alone, whatever the
-# planner's statistics say: after ANALYZE SQLite scanned every job ever kept instead (166 ms
-# with a million surveys). /metrics reads the counts triggers keep (`pending_by_kind`): even
-# from the index alone, 10,000 pending jobs took 2.3 ms; this count is theirs to agree with.
+# The condition of `ix_job_pending` in its own words: SQLite (and PostgreSQL's generic plan)
+# reads a partial index only for a query that says what its condition says. Read from that
+# index alone: after ANALYZE SQLite scanned every job ever kept instead (166 ms with a million
+# surveys). /metrics reads the counts triggers keep (`pending_by_kind`); this count is theirs
+# to agree with (from the index alone, 10,000 pending jobs took 2.3 ms).
 PENDING = text("job.state = 'pending'")
 PENDING_BY_KIND = select_columns(col(Job.kind), func.count()).where(PENDING).group_by(col(Job.kind))
 

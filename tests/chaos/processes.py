@@ -94,7 +94,7 @@ def is_final(survey: Survey) -> bool:
 def settled(engine: Engine) -> bool:
     """No job is pending any more."""
     with transaction(engine) as session:
-        return not queue.pending_work(session)
+        return not queue.pending_by_kind(session)
 
 
 def only_job(engine: Engine) -> Job:

@@ -150,6 +150,18 @@ def test_a_portal_starts_more_batches_only_while_its_budget_has_requests_in_hand
     }
 
 
+def test_a_backlog_larger_than_the_budget_carries_goes_two_batches_at_a_time(
+    database_url: str, engine: Engine
+) -> None:
+    _portal_acme(engine, database_url)
+    # 49 requests in hand carry 24 batches of 50 (a lookup and a message each): 1,200 people.
+    _jobs(engine, JobKind.INVITE, 1_201, company=ACME, user=None)
+    scheduler = Scheduler(engine, make_settings(database_url))
+    now = T0 + timedelta(hours=1)
+    assert _of_acme(scheduler.claim(now, Counter({Slot(INVITATIONS, 1): 2}))) == {}
+    assert _of_acme(scheduler.claim(now, Counter())) == {Slot(INVITATIONS, 1): 100}
+
+
 def test_a_blocked_portal_gets_nothing_until_its_probe_is_due_then_one_job(
     database_url: str, engine: Engine
 ) -> None:
