@@ -273,6 +273,11 @@ def setup_logging(settings: Settings, **_: Any) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Said at DEBUG, so that a DEBUG log shows it took effect (asyncio's own line at start,
+    # "Using selector", is not there on uvloop's loop).
+    logging.getLogger(__name__).debug(
+        "logging.configured level=%s format=%s", settings.log_level, settings.log_format
+    )
 
 
 def access_line(scope: Scope, status: int) -> None:

@@ -201,8 +201,9 @@ def test_no_secret_or_e_mail_reaches_logs_output_or_storage(
             service.stop()
 
     log = service.log_path.read_text(encoding="utf-8", errors="replace")
-    # The log is the real thing: debug lines, and an access line for each refused request
-    # (its path, never its query, where the tokens travel).
+    # The log is the real thing: at DEBUG (the service says so at start, in a DEBUG line), and
+    # an access line for each refused request (its path, never its query, where the tokens
+    # travel).
     assert " DEBUG " in log
     assert "method=POST path=/api/v1/bitrix/events status=403" in log
     assert "method=POST path=/api/v1/okdesk/webhook status=401" in log
