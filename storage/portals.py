@@ -94,40 +94,25 @@ def all_portals(session: Session) -> list[Portal]:
     return list(session.exec(select(Portal).order_by(col(Portal.id))).all())
 
 
-class Limits(NamedTuple):
-    """What the worker's claim reads of a portal: when its noted block ends (None: none is
-    noted) and its API (which says how its request budget is shaped)."""
-
-    blocked_until: datetime | None
-    api: str
-
-
-_LIMITS = select(col(Portal.id), col(Portal.blocked_until), col(Portal.api))
-
-
-def portal_limits(session: Session) -> dict[int, Limits]:
-    """Every portal's `Limits` by number, removed ones too: columns, not `Portal` objects, which
-    cost the worker's every pass a millisecond."""
-    return {int(number): Limits(until, api) for number, until, api in session.exec(_LIMITS)}
-
-
 class PortalFacts(NamedTuple):
-    """What /metrics reports of a portal (`portal_facts`)."""
+    """What /metrics reports of a portal, and the worker's claim reads (`portal_facts`): its API
+    says how its request budget is shaped; `blocked_until`, when its noted block ends."""
 
     id: int
     name: str
     state: str
     api: str
+    blocked_until: datetime | None = None
 
 
 FACTS = select_columns(
-    col(Portal.id), col(Portal.name), col(Portal.state), col(Portal.api)
+    col(Portal.id), col(Portal.name), col(Portal.state), col(Portal.api), col(Portal.blocked_until)
 ).order_by(col(Portal.id))
 
 
 def portal_facts(reader: Session | Connection) -> list[PortalFacts]:
-    """Every portal's number, name, state and API, removed ones too, by number: columns, not
-    `Portal` objects, which cost /metrics ten times the read itself."""
+    """Every portal's `PortalFacts`, removed ones too, by number: columns, not `Portal` objects,
+    which cost /metrics ten times the read itself, and the worker's every pass a millisecond."""
     return [PortalFacts(*row) for row in reader.execute(FACTS)]
 
 

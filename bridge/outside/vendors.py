@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 
 import httpx
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
 
 from bot.choice import messenger_for
 from bot.client import BitrixClient
@@ -85,6 +86,24 @@ def budget_shape(settings: Settings, portal: int = 0) -> BudgetShape:
         burst=max(1, burst),
         per_second=settings.bitrix_requests_per_second,
     )
+
+
+def budgets_left(
+    reader: Session | Connection, settings: Settings, apis: Mapping[int, str]
+) -> dict[int, float]:
+    """Requests each portal's shared bucket would grant now, by portal number (`apis`: each
+    portal's API, which shapes its bucket), read in one statement."""
+    shapes = {
+        number: budget_shape(settings.model_copy(update={"bitrix_api": api}), number)
+        for number, api in apis.items()
+    }
+    left = budget.tokens_left_in(
+        reader,
+        buckets={shape.name: (shape.burst, shape.per_second) for shape in shapes.values()},
+        # The bucket runs on the wall clock, as `SharedRequestBudget` does.
+        now=time.time(),
+    )
+    return {number: left[shape.name] for number, shape in shapes.items()}
 
 
 class SharedRequestBudget:

@@ -12,7 +12,6 @@ there on SQLite its read took 4.9 ms p50 (2.3 of it counting 10,000 pending jobs
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,8 +25,8 @@ from sqlmodel import Session
 from bot.portals.ids import portal_of
 from bridge.config.metrics import PREFIX
 from bridge.config.settings import Settings
-from bridge.outside.vendors import budget_shape
-from storage import budget, polling, portals, queue, status
+from bridge.outside.vendors import budgets_left
+from storage import polling, portals, queue, status
 from storage.db import reading
 from storage.portals import DEFAULT, DEFAULT_NUMBER, PortalFacts, PortalState
 from storage.status import StatusKey
@@ -122,18 +121,9 @@ def _settings_portal(settings: Settings) -> PortalFacts:
 def _budgets_left(
     db: Connection, settings: Settings, live: Sequence[PortalLike]
 ) -> dict[str, float]:
-    """Requests each portal's shared bucket would grant now (`bridge.outside.vendors`), by the
-    portal's name, read in one statement."""
-    shapes = {
-        p.name: budget_shape(settings.model_copy(update={"bitrix_api": p.api}), p.id) for p in live
-    }
-    left = budget.tokens_left_in(
-        db,
-        buckets={shape.name: (shape.burst, shape.per_second) for shape in shapes.values()},
-        # The bucket runs on the wall clock, as `bridge.outside.vendors.SharedRequestBudget`.
-        now=time.time(),
-    )
-    return {name: left[shape.name] for name, shape in shapes.items()}
+    """Requests each portal's shared bucket would grant now, by the portal's name."""
+    left = budgets_left(db, settings, {p.id: p.api for p in live})
+    return {p.name: left[p.id] for p in live}
 
 
 class StoredGauges(Collector):

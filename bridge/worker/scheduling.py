@@ -13,7 +13,6 @@ extends its leases; only a dead or frozen one lets them run out.
 from __future__ import annotations
 
 import math
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,16 +24,16 @@ from sqlmodel import Session
 
 from bot.client import BATCH_LIMIT
 from bridge.config.settings import Settings
-from bridge.outside.vendors import BudgetShape, budget_shape
-from storage import budget, portals, queue
+from bridge.outside.vendors import budgets_left
+from storage import portals, queue
 from storage.db import reading, transaction
 from storage.portals import DEFAULT_NUMBER
 from storage.tables import Job, JobKind
 
 CHAT_LANE = "bitrix24"
 INVITATIONS = "invitations"
-# Invitation batches of a portal at once (`_places`): up to four while the portal's budget has
-# requests in hand for the whole backlog, two once its rate paces them.
+# Invitation batches of a portal at once (`Scheduler._places`): up to four while the portal's
+# budget has requests in hand for the whole backlog, two once its rate paces them.
 INVITATION_BATCHES = 4
 PACED_BATCHES = 2
 # Requests a batch of invitations spends: the people looked up, then the message.
@@ -104,7 +103,6 @@ class Scheduler:
         self._settings = settings
         self._sizes = lane_sizes(settings)
         self._last_extension: datetime | None = None
-        self._shapes: dict[tuple[int, str], BudgetShape] = {}
 
     def claim(self, now: datetime, busy: Counter[Slot]) -> Claimed:
         """In one transaction: each portal's invitations and chat jobs within its own places
@@ -116,9 +114,10 @@ class Scheduler:
             if queue.oldest_due(session, now=now) is None:
                 return Claimed([])
         with transaction(self._engine) as session:
-            limits = portals.portal_limits(session)
-            allowances = _allowances(limits, now)
-            in_hand = self._in_hand(session, limits)
+            stored = portals.portal_facts(session)
+            allowances = _allowances(stored, now)
+            apis = {DEFAULT_NUMBER: self._settings.bitrix_api} | {p.id: p.api for p in stored}
+            in_hand = budgets_left(session, self._settings, apis)
             for number, allowance in allowances.items():
                 # One portal: every job is its own, claimed without asking whose it is.
                 only = len(allowances) == 1
@@ -185,14 +184,14 @@ class Scheduler:
         number: int,
         only: bool,
     ) -> int:
-        """Invitation batches the portal may start now (`_places`): more than PACED_BATCHES at
+        """Invitation batches the portal may start now (`_budget_places`): more than two at
         once only for a backlog the requests in hand carry whole (a burst of closures). A
         larger one is paced by the portal's rate: more batches then only read Okdesk while the
         webhooks still come in and the budget waits (10,000 closures took 1.07-1.09× the least
         time the limit allows with eight at any time, 1.05× with two; with this rule and four,
         1.048×, and 1,000 closures 10.3× the floor; with eight, 1.066× and 7.8-8.7×)."""
         running = busy[Slot(INVITATIONS, number)]
-        places = _places(in_hand, running)
+        places = _budget_places(in_hand, running)
         if running + places <= PACED_BATCHES:
             return places
         carried = BATCH_LIMIT * int(in_hand // BATCH_REQUESTS)
@@ -200,25 +199,6 @@ class Scheduler:
         if queue.due_beyond(session, now=now, kinds=[JobKind.INVITE], portal=whose, skip=carried):
             return PACED_BATCHES - running
         return places
-
-    def _in_hand(self, session: Session, limits: dict[int, portals.Limits]) -> dict[int, float]:
-        """Requests each portal's budget would grant now (`bridge.outside.vendors`)."""
-        apis: dict[int, str] = {DEFAULT_NUMBER: self._settings.bitrix_api}
-        apis |= {number: limit.api for number, limit in limits.items()}
-        shapes = {number: self._shape(number, api) for number, api in apis.items()}
-        left = budget.tokens_left_in(
-            session,
-            buckets={s.name: (s.burst, s.per_second) for s in shapes.values()},
-            # The bucket runs on the wall clock, as `SharedRequestBudget` does.
-            now=time.time(),
-        )
-        return {number: left[shape.name] for number, shape in shapes.items()}
-
-    def _shape(self, number: int, api: str) -> BudgetShape:
-        if (number, api) not in self._shapes:
-            settings = self._settings.model_copy(update={"bitrix_api": api})
-            self._shapes[number, api] = budget_shape(settings, number)
-        return self._shapes[number, api]
 
     def extend(self, now: datetime, leases: list[str]) -> None:
         """Keep running jobs' leases alive (every third of a lease, not every pass)."""
@@ -241,16 +221,17 @@ class Scheduler:
 UNLIMITED = 1 << 30
 
 
-def _allowances(limits: dict[int, portals.Limits], now: datetime) -> dict[int, int]:
+def _allowances(stored: Sequence[portals.PortalFacts], now: datetime) -> dict[int, int]:
     """How many jobs each portal may have running: a portal Bitrix24 blocked (or whose block
     is still noted) gets one probe when it is due and none before; `default` is always there."""
     found = {DEFAULT_NUMBER: UNLIMITED}
-    for number, (until, _api) in limits.items():
-        found[number] = UNLIMITED if until is None else (1 if now >= until else 0)
+    for portal in stored:
+        until = portal.blocked_until
+        found[portal.id] = UNLIMITED if until is None else (1 if now >= until else 0)
     return found
 
 
-def _places(in_hand: float, running: int) -> int:
+def _budget_places(in_hand: float, running: int) -> int:
     """Invitation batches a portal may start now. While its budget holds requests in hand (a
     burst of closures), up to INVITATION_BATCHES at once: each batch then waits on its Okdesk
     reads, not on the portal (1,000 closures: 10.3× the floor with four, 17× with two, which
