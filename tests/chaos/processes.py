@@ -138,11 +138,13 @@ def set_latency(fakes: Fakes, which: str, seconds: float) -> None:
 
 
 def invitations(fakes: Fakes) -> Counter[int]:
-    """Messages posted per ticket number (an edited invitation keeps its number)."""
+    """Invitations posted per ticket number: messages posted with buttons (an edited invitation
+    keeps its number). A reply that names the ticket is not one: a press that came after the
+    survey ended is answered with a message of its own («Время для оценки заявки №N истекло»)."""
     found: Counter[int] = Counter()
     for message in fakes.state("bitrix")["messages"].values():
         match = _NUMBER.search(str(message["MESSAGE"]))
-        if match:
+        if match and message["posted_with_buttons"]:
             found[int(match.group(1))] += 1
     return found
 

@@ -54,6 +54,9 @@ class MessageMethods(ChatMethods, BotMethods):
             "KEYBOARD": keyboard or None,
             "CLIENT_ID": as_str(params.get("CLIENT_ID")),
             "deleted": False,
+            # The fake's own record (as "deleted" is): posted with buttons, as an invitation is;
+            # an edit may take them away later.
+            "posted_with_buttons": bool(keyboard),
         }
         return Answer(message_id)
 
