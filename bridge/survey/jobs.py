@@ -12,7 +12,7 @@ import asyncio
 import enum
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from sqlmodel import Session
@@ -40,6 +40,8 @@ from storage.tables import Job, JobKind, Survey
 log = logging.getLogger(__name__)
 
 Effect = Callable[[Session, datetime], None]
+# Asks the database whether the worker still holds the job's lease, and keeps it if so.
+StillOurs = Callable[[], Awaitable[bool]] | None
 # What a test survey's rating "write" records instead of writing to Okdesk.
 TEST_NOTE = "test: not written"
 Outcome = Effect | DeliveryError
@@ -65,9 +67,11 @@ async def run(
     vendors: Vendors,
     settings: Settings,
     carrying: Sequence[int] = (),
+    still_ours: StillOurs = None,
 ) -> Effect:
     """Do the job's vendor calls and say what to record (invitations: `bridge.survey.invitations`);
-    `carrying`: the messages with the survey's buttons (`bridge.survey.buttons`)."""
+    `carrying`: the messages with the survey's buttons (`bridge.survey.buttons`); `still_ours`:
+    whether the worker still holds the job's lease (asked before a write that a read preceded)."""
     if job.kind == JobKind.REPLY:
         return await send_reply(job, vendors)
     if job.kind == JobKind.VERIFY_REPLY:
@@ -80,7 +84,8 @@ async def run(
         log.warning("job.orphaned job_id=%s kind=%s", job.id, job.kind)
         return nothing
     if job.kind == JobKind.SEND_RATING:
-        return await send_rating(survey, vendors, settings, retry=job.attempts > 1)
+        retry = job.attempts > 1
+        return await send_rating(survey, vendors, settings, retry=retry, still_ours=still_ours)
     if job.kind == JobKind.CLOSE_INVITATION:
         return await close_invitation(survey, vendors, carrying)
     if job.kind in followup.JOB_KINDS:
@@ -141,11 +146,12 @@ async def verify_reply(job: Job, vendors: Vendors, settings: Settings) -> Effect
 
 
 async def send_rating(
-    survey: Survey, vendors: Vendors, settings: Settings, *, retry: bool = False
+    survey: Survey, vendors: Vendors, settings: Settings, *, retry: bool, still_ours: StillOurs
 ) -> Effect:
     """Give the ticket its rating in Okdesk and confirm it by reading the ticket after.
 
-    A default rating, and any `retry` (an earlier try may have posted), read the ticket first.
+    A default rating, and any `retry` (an earlier try may have posted), read the ticket first;
+    a worker that lost the job's lease meanwhile (`still_ours`) writes nothing.
     """
     assert survey.id is not None and survey.score is not None
     survey_id = survey.id
@@ -160,7 +166,10 @@ async def send_rating(
         log.info("survey.rating_not_sent survey_id=%s reason=%s", survey_id, note)
         return applying(lambda now: rating_not_written(survey_id, note=note, now=now))
     written, wanted = survey.score, settings.rating_map[survey.score]
-    shown, reason = await _write_rating(survey, vendors, wanted, retry=retry)
+    written_back = await _write_rating(survey, vendors, wanted, retry, still_ours)
+    if written_back is None:
+        return nothing  # another worker has the job now
+    shown, reason = written_back
     if shown != wanted and reason is None:
         return kept_earlier(survey, settings, wanted=wanted, shown=str(shown))
     log.info("survey.rating_sent survey_id=%s issue_id=%s", survey_id, survey.issue_id)
@@ -176,14 +185,16 @@ async def send_rating(
 
 
 async def _write_rating(
-    survey: Survey, vendors: Vendors, wanted: str, *, retry: bool
-) -> tuple[str | None, str | None]:
+    survey: Survey, vendors: Vendors, wanted: str, retry: bool, still_ours: StillOurs
+) -> tuple[str | None, str | None] | None:
     """What the ticket shows once the rating is written, and why it was not posted (None when
-    it was, or when it showed `wanted` already).
+    it was, or when it showed `wanted` already); None when the lease was lost.
 
     A person's rating, on its first try, is posted whatever the ticket shows and then read
     back: two calls. A default never overrides a real rating, and a retry never posts twice
-    what an earlier try may have posted: both read the ticket before writing.
+    what an earlier try may have posted: both read the ticket before writing. A worker frozen
+    while its read was on its way, past the lease, finds on waking that another worker has the
+    job: what the ticket showed may be out of date, and it writes nothing.
     """
     if not (survey.automatic or retry):
         return await _post_rating(survey, vendors, wanted, UNREAD), None
@@ -191,6 +202,9 @@ async def _write_rating(
     write = decide_rating_write(wanted, before, automatic=survey.automatic)
     if not write.post:
         return before, write.note
+    if still_ours is not None and not await still_ours():
+        log.warning("survey.rating_not_sent survey_id=%s reason=lease_lost", survey.id)
+        return None
     return await _post_rating(survey, vendors, wanted, before), None
 
 

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
@@ -22,6 +23,7 @@ from bridge.team import posting
 from bridge.worker import survey_jobs
 from bridge.worker.settle import Settler, pass_backoff
 from outbound.errors import DeliveryError, TransientError
+from storage import queue
 from storage.db import transaction
 from storage.survey import messages as survey_messages
 from storage.survey import surveys
@@ -66,7 +68,8 @@ class JobRunner:
         survey, carrying = await asyncio.to_thread(self._load_survey, job)
         if job.kind in survey_jobs.KINDS:
             return await survey_jobs.run(job, survey, self._vendors, self._settings)
-        return await jobs.run(job, survey, self._vendors, self._settings, carrying)
+        still_ours = partial(asyncio.to_thread, self._keep_lease, job)
+        return await jobs.run(job, survey, self._vendors, self._settings, carrying, still_ours)
 
     async def invites(self, claimed: list[Job]) -> None:
         """Run a batch of invitations: find the people, record them, send."""
@@ -96,6 +99,14 @@ class JobRunner:
             if job.kind != JobKind.CLOSE_INVITATION:
                 return survey, ()
             return survey, survey_messages.with_buttons(session, survey_id=job.survey_id)
+
+    def _keep_lease(self, job: Job) -> bool:
+        """Whether this worker still holds the job's lease (no other has claimed it since),
+        kept for another lease if so: asked before a write that time may have passed before."""
+        assert job.lease_token is not None
+        until = self._clock() + self._settings.job_lease
+        with transaction(self._engine) as session:
+            return queue.extend_leases(session, lease_tokens=[job.lease_token], until=until) == 1
 
     def _load_surveys(self, claimed: list[Job]) -> list[Survey | None]:
         """The batch's surveys, read in one query."""
