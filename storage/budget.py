@@ -45,9 +45,11 @@ def tokens_left(session: Session, *, name: str, now: float, burst: int, per_seco
     return _refilled(budget, now=now, burst=burst, per_second=per_second)
 
 
-STORED = select_columns(
+# Every bucket: a few rows, one per portal (/metrics reads them all, `storage.reading.gauges`).
+BUCKETS = select_columns(
     col(RequestBudget.name), col(RequestBudget.tokens), col(RequestBudget.refilled_at)
-).where(col(RequestBudget.name).in_(bindparam("names", expanding=True)))
+)
+STORED = BUCKETS.where(col(RequestBudget.name).in_(bindparam("names", expanding=True)))
 
 
 def tokens_left_in(
@@ -60,6 +62,17 @@ def tokens_left_in(
     found = {
         name: (tokens, at) for name, tokens, at in reader.execute(STORED, {"names": [*buckets]})
     }
+    return left_of(found, buckets=buckets, now=now)
+
+
+def left_of(
+    found: Mapping[str, tuple[float, float]],
+    *,
+    buckets: Mapping[str, tuple[int, float]],
+    now: float,
+) -> dict[str, float]:
+    """`tokens_left_in` of buckets already read (name → tokens, refilled at): a bucket not
+    among them was never used, and is full."""
     return {
         name: _left(*found[name], now=now, burst=burst, per_second=rate)
         if name in found

@@ -8,7 +8,6 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import bindparam, case, delete, select, update
-from sqlalchemy.engine import Connection
 from sqlmodel import Session, col
 
 from storage.portals import DEFAULT_NUMBER, Portal, PortalState, portal_numbered
@@ -73,13 +72,9 @@ def get_status(
     return session.get(ServiceStatus, str(key), with_for_update=for_update or None)
 
 
+# A named fact's value, as a column (no object for a session to keep): /metrics reads the
+# heartbeat's (`storage.reading.gauges`).
 VALUE = select(col(ServiceStatus.value)).where(col(ServiceStatus.key) == bindparam("key"))
-
-
-def value_of(reader: Session | Connection, *, key: StatusKey) -> str | None:
-    """A named fact's value, if recorded (a column: no object for the session to keep)."""
-    found: str | None = reader.execute(VALUE, {"key": str(key)}).scalar_one_or_none()
-    return found
 
 
 def blocked(session: Session, *, number: int, probe_at: datetime, now: datetime) -> bool:

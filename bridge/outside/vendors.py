@@ -93,17 +93,31 @@ def budgets_left(
 ) -> dict[int, float]:
     """Requests each portal's shared bucket would grant now, by portal number (`apis`: each
     portal's API, which shapes its bucket), read in one statement."""
-    shapes = {
+    shapes = _budget_shapes(settings, apis)
+    # The bucket runs on the wall clock, as `SharedRequestBudget` does.
+    left = budget.tokens_left_in(reader, buckets=_buckets(shapes), now=time.time())
+    return {number: left[shape.name] for number, shape in shapes.items()}
+
+
+def budgets_left_of(
+    stored: Mapping[str, tuple[float, float]], settings: Settings, apis: Mapping[int, str]
+) -> dict[int, float]:
+    """`budgets_left` of buckets already read (name → tokens, refilled at): /metrics reads
+    them all in its one statement (`storage.reading.gauges`)."""
+    shapes = _budget_shapes(settings, apis)
+    left = budget.left_of(stored, buckets=_buckets(shapes), now=time.time())
+    return {number: left[shape.name] for number, shape in shapes.items()}
+
+
+def _budget_shapes(settings: Settings, apis: Mapping[int, str]) -> dict[int, BudgetShape]:
+    return {
         number: budget_shape(settings.model_copy(update={"bitrix_api": api}), number)
         for number, api in apis.items()
     }
-    left = budget.tokens_left_in(
-        reader,
-        buckets={shape.name: (shape.burst, shape.per_second) for shape in shapes.values()},
-        # The bucket runs on the wall clock, as `SharedRequestBudget` does.
-        now=time.time(),
-    )
-    return {number: left[shape.name] for number, shape in shapes.items()}
+
+
+def _buckets(shapes: Mapping[int, BudgetShape]) -> dict[str, tuple[int, float]]:
+    return {shape.name: (shape.burst, shape.per_second) for shape in shapes.values()}
 
 
 class SharedRequestBudget:
