@@ -71,9 +71,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def _server(app: ASGIApp, port: int) -> _Server:
-    """Build a quiet uvicorn server for one app."""
+    """Build a quiet uvicorn server for one app. Stopped, it waits at most a second for the
+    requests it is still answering: a fake keeps nothing, and a request made slow on purpose
+    (a latency of a minute) held every test's stop for the fakes' ten seconds of grace."""
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
     )
     return _Server(config)
 

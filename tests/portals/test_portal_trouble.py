@@ -67,14 +67,18 @@ SLOW_ACME = list(range(6401, 6421))
 def test_a_hanging_portal_never_holds_the_other_portals_requests(
     database_url: str, tmp_path: Path
 ) -> None:
-    """Every request to the client's portal hangs (its server answers after a minute, past
-    the HTTP timeout): the settings' portal's people are invited at once. Before, the portals
-    shared one cap on Bitrix24 requests in flight, and the client's held every place of it."""
+    """Every request to the client's portal hangs (its server answers after 15 s, past the
+    HTTP timeout and the test's window): the settings' portal's people are invited at once.
+    Before, the portals shared one cap on Bitrix24 requests in flight, and the client's held
+    every place of it."""
     # Two places per portal: the client's two invitation batches would fill a shared cap.
-    settings = {"BITRIX_MAX_IN_FLIGHT": "2", "HTTP_TIMEOUT": "10s"}
+    # SHUTDOWN_GRACE: the client's requests still hang when the test stops the service.
+    settings = {"BITRIX_MAX_IN_FLIGHT": "2", "HTTP_TIMEOUT": "10s", "SHUTDOWN_GRACE": "1s"}
     with two_portals(database_url, tmp_path, **settings) as portals:
         service = _serving(portals, tmp_path, SLOW_HOME + SLOW_ACME)
-        portals.fakes.control("bitrix:1", "latency", {"latency": 60.0})
+        # Past the HTTP timeout and the test's window, and over soon after (the fakes' own
+        # stop waits for the requests it is still answering).
+        portals.fakes.control("bitrix:1", "latency", {"latency": 15.0})
         service.start()
         try:
             send = service.senders()
