@@ -246,8 +246,13 @@ async def test_uneditable_invitation_gets_a_new_message(
 async def test_silence_gets_the_default_rating_marked_automatic(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
-    async with running_app(make_settings(database_url, rating_timeout="1s"), vendors) as app:
+    # The service's clock moves only when told: with a real timeout of a second, a busy machine
+    # looked for the waiting survey only after its default had come, and never saw it waiting.
+    clock = ManualClock()
+    settings = make_settings(database_url, rating_timeout="1h")
+    async with running_app(settings, vendors, clock=clock) as app:
         await _invite(app, engine)
+        clock.now += timedelta(hours=2)  # past the timeout
         await eventually(lambda: _finished(engine), within=10)
         await eventually(lambda: len(vendors.calls("imbot.message.update")) == 1)
     done = _survey(engine)
