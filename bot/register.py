@@ -14,8 +14,9 @@ import asyncio
 import logging
 import sys
 import textwrap
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 import httpx
 from tenacity import (
@@ -33,6 +34,7 @@ from bot.v2.register_v2 import run_v2
 from outbound.errors import DeliveryError, TransientError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EVENTS_PATH = "api/v1/bitrix/events"
 
@@ -148,8 +150,10 @@ async def unregister(client: BitrixClient, settings: BotSettings) -> int | None:
     return bot_id
 
 
-async def _with_retries(action: Any) -> Any:
-    # Bitrix24 answers 503 when the portal is busy: a short retry beats asking the admin to.
+async def with_retries(action: Callable[[], Awaitable[T]]) -> T:
+    """`action()`, tried again on a TransientError (a busy portal, 503 QUERY_LIMIT_EXCEEDED,
+    an answer that never came) up to five times in all, waiting at random up to 10 s between:
+    a short retry beats asking the administrator to. `action` must be safe to repeat."""
     async for attempt in AsyncRetrying(
         retry=retry_if_exception_type(TransientError),
         wait=wait_random_exponential(multiplier=1, max=10),
@@ -158,23 +162,23 @@ async def _with_retries(action: Any) -> Any:
     ):
         with attempt:
             return await action()
-    return None
+    raise AssertionError("unreachable: tenacity reraises the last attempt's error")
 
 
 async def run(settings: BotSettings, *, remove: bool, http: httpx.AsyncClient) -> str:
     """Register or remove the bot and say what happened, for the administrator."""
     client = webhook_client(http, settings)
     if settings.bitrix_api == "v2":
-        done_v2: str = await _with_retries(lambda: run_v2(client, settings, remove=remove))
+        done_v2: str = await with_retries(lambda: run_v2(client, settings, remove=remove))
         return done_v2
     if remove:
-        removed = await _with_retries(lambda: unregister(client, settings))
+        removed = await with_retries(lambda: unregister(client, settings))
         if removed is None:
             return (
                 f"No bot with code {settings.bitrix_bot_code!r} in the portal: nothing to remove."
             )
         return f"Bot {removed} removed. Delete BITRIX_BOT_ID from .env."
-    done: Registration = await _with_retries(lambda: register(client, settings))
+    done: Registration = await with_retries(lambda: register(client, settings))
     verb = "registered" if done.created else "already registered, updated"
     return (
         f"Bot {verb}: BOT_ID={done.bot_id}, command '{RATE_COMMAND}' id {done.command_id}.\n"

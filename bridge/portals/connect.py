@@ -26,7 +26,7 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from bot.client import webhook_client
-from bot.register import register, unregister
+from bot.register import register, unregister, with_retries
 from bot.settings import SettingsError, check_base_url
 from bot.users import NEEDED_SCOPES, owner_is_admin
 from bot.v2.register_v2 import register_v2, unregister_v2
@@ -109,11 +109,11 @@ async def add(
     """Check the webhook, register the bot, store the portal; what was registered."""
     try:
         box, url = _checked(settings, name, url, api, member_id)
-        portal = _prepared(engine, settings, box, name=name, url=url, api=api, now=clock())
+        portal, stored = _prepared(engine, settings, box, name=name, url=url, api=api, now=clock())
         if member_id is not None:
             portal.member_id = member_id
         view = opened(portal, settings)
-        bot_id = await _registered(http, view.settings, portal.route_key or "")
+        bot_id = await _bot_of(engine, http, view.settings, portal, stored=stored, now=clock)
     except SealedSecretError as exc:
         raise PortalError("unreadable", detail=str(exc)) from None
     except SettingsError as exc:
@@ -144,8 +144,9 @@ def _prepared(
     url: str,
     api: str,
     now: datetime,
-) -> Portal:
-    """The portal's row: the stored one (its secrets kept) or a new one, with this webhook."""
+) -> tuple[Portal, bool]:
+    """The portal's row, with this webhook: the stored one (its secrets kept) or a new one; and
+    whether it was stored."""
     with transaction(engine) as session:
         row = portals.portal_named(session, name=name)
         number = row.id if row is not None else portals.next_number(session)
@@ -164,7 +165,36 @@ def _prepared(
             updated_at=now,
         )
         row.route_key = secrets.token_hex(8)
-    return _sealed(row, settings, box, url=url, api=api)
+        return _sealed(row, settings, box, url=url, api=api), False
+    return _sealed(row, settings, box, url=url, api=api), True
+
+
+async def _bot_of(
+    engine: Engine,
+    http: httpx.AsyncClient,
+    settings: Settings,
+    portal: Portal,
+    *,
+    stored: bool,
+    now: Callable[[], datetime],
+) -> int:
+    """The portal's bot, registered with a busy portal asked again; a new portal refused on
+    the way is kept with its keys (`_keep_keys`)."""
+    try:
+        return await with_retries(lambda: _registered(http, settings, portal.route_key or ""))
+    except DeliveryError:
+        if not stored:
+            _keep_keys(engine, portal, now=now())
+        raise
+
+
+def _keep_keys(engine: Engine, portal: Portal, *, now: datetime) -> None:
+    """A new portal whose bot Bitrix24 refused, kept with its keys but not connected (removed):
+    the bot may be registered already under its CLIENT_ID or bot token, which the same command
+    again reuses to update that bot; a fresh token would meet BOT_OWNERSHIP_ERROR."""
+    portal.state, portal.bot_id = PortalState.REMOVED, None
+    with transaction(engine) as session:
+        portals.save_portal(session, portal, now=now)
 
 
 def _sealed(row: Portal, settings: Settings, box: SecretBox, *, url: str, api: str) -> Portal:
@@ -221,7 +251,7 @@ async def remove(
         raise PortalError("no_portal", name=name)
     bot_id, failed = None, None
     try:
-        bot_id = await _unregistered(http, opened(row, settings).settings)
+        bot_id = await with_retries(lambda: _unregistered(http, opened(row, settings).settings))
     except (SealedSecretError, DeliveryError) as exc:
         failed = str(exc)
     now = clock()

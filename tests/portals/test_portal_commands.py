@@ -1,5 +1,6 @@
 """`python -m bridge.admin portal …` as the operator runs it, against two fake portals: adding
-a portal checks its webhook and registers its bot (twice is harmless), the secrets are stored
+a portal checks its webhook and registers its bot (twice is harmless; a busy portal is retried,
+and after a refusal the same command again finishes it), the secrets are stored
 sealed and never printed, companies are mapped, the list says what each portal is doing, and a
 removed portal loses its bot and its waiting surveys while its history stays."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlmodel import select
 
 from storage.db import create_db_engine, transaction
@@ -79,3 +81,45 @@ def test_companies_are_mapped_listed_and_a_removed_portal_keeps_its_row(
     assert removed.code == 0 and "removed" in removed.out and bots == {}
     assert "acme\t127.0.0.1\tremoved" in after.out
     assert next(row for row in after.out.splitlines() if row.startswith("default\t"))
+
+
+COMMAND_REGISTER = {"v1": "imbot.command.register", "v2": "imbot.v2.Command.register"}
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_after_a_refusal_midway_the_same_command_again_connects_the_portal(
+    database_url: str, tmp_path: Path, api: str
+) -> None:
+    """The bot is registered, then its command refused: the bot stays in the portal under the
+    portal's CLIENT_ID (v1) or bot token (v2). Before, the keys were made anew on the next try,
+    and the portal refused them the bot (APP_ID_ERROR, BOT_OWNERSHIP_ERROR) for good."""
+    with two_portals(database_url, tmp_path, api=api) as portals:
+        portals.fakes.fail("bitrix:1", COMMAND_REGISTER[api], ["ACCESS_DENIED"])
+        add = ("portal", "add", "acme", portals.client_webhook, "--api", api)
+        refused = portals.admin(*add)
+        kept = _rows(database_url)["acme"]
+        listed = portals.admin("portal", "list")
+        again = portals.admin(*add)
+        bots = portals.fakes.state("bitrix:1")["bots"]
+        acme = _rows(database_url)["acme"]
+    assert refused.code == 1 and "ACCESS_DENIED" in refused.out
+    assert "keys are kept: try it again" in refused.out
+    assert kept.state == "removed" and kept.bot_id is None and kept.client_id
+    assert "acme\t127.0.0.1\tremoved" in listed.out
+    assert again.code == 0, again.out
+    (bot,) = bots.values()
+    assert acme.state == "active" and acme.bot_id == int(bot["ID"])
+
+
+def test_a_busy_portal_is_asked_again_and_a_busy_removal_too(
+    database_url: str, tmp_path: Path
+) -> None:
+    with two_portals(database_url, tmp_path) as portals:
+        portals.fakes.fail("bitrix:1", "imbot.command.register", [503, 503])
+        added = portals.admin("portal", "add", "acme", portals.client_webhook)
+        portals.fakes.fail("bitrix:1", "imbot.bot.unregister", [503])
+        removed = portals.admin("portal", "remove", "acme")
+        bots = portals.fakes.state("bitrix:1")["bots"]
+    assert added.code == 0, added.out
+    assert removed.code == 0 and "unregistered" in removed.out, removed.out
+    assert bots == {}
