@@ -26,9 +26,10 @@ sync_api = playwright_or_skip()
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory, api: str) -> Iterator[RunningSandbox]:
-    """The sandbox with a short timeout: the reminder at half of it (REMINDER_AFTER's default)."""
+    """The sandbox with a short timeout: the reminder at half of it (REMINDER_AFTER's default),
+    six seconds before the end, room for a page on a busy machine to see it."""
     directory = tmp_path_factory.mktemp("sandbox")
-    with sandbox_process(directory, "--bitrix-api", api, "--rating-timeout", "20s") as running:
+    with sandbox_process(directory, "--bitrix-api", api, "--rating-timeout", "12s") as running:
         yield running
 
 
