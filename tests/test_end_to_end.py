@@ -113,7 +113,9 @@ def test_the_whole_loop_through_real_processes(
 def test_silence_gets_the_default_through_real_processes(database_url: str, tmp_path: Path) -> None:
     with fakes_process() as fakes:
         fakes.seed_tickets([201])
-        env = service_env(fakes, database_url, free_port(), RATING_TIMEOUT="2s")
+        # Room for a busy machine to send the invitation first: a survey whose time runs out
+        # uninvited gets its default with no invitation to close.
+        env = service_env(fakes, database_url, free_port(), RATING_TIMEOUT="5s")
         register_bot(env, tmp_path)
         service = Service(env, tmp_path / "service.log")
         service.start()

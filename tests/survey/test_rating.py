@@ -283,11 +283,17 @@ async def test_undeliverable_survey_gets_the_default_when_switched_on(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
     vendors.bitrix.users = []
+    # The clock moves only when told (as in the tests above): with a real timeout of a second,
+    # a busy machine's survey ran out of time before its invitation found no one, and was
+    # defaulted as any survey whose time runs out uninvited is.
+    clock = ManualClock()
     settings = make_settings(
-        database_url, rating_timeout="1s", default_rating_when_undeliverable=True
+        database_url, rating_timeout="1h", default_rating_when_undeliverable=True
     )
-    async with running_app(settings, vendors) as app:
+    async with running_app(settings, vendors, clock=clock) as app:
         await app.webhook(closed_webhook())
+        await eventually(lambda: _survey(engine).state == SurveyState.UNDELIVERABLE)
+        clock.now += timedelta(hours=2)  # past the timeout
         await eventually(lambda: _finished(engine))
     assert _survey(engine).state == SurveyState.DEFAULTED
     assert _rated_in_okdesk(vendors) == ["good"]
@@ -297,10 +303,12 @@ async def test_an_undeliverable_survey_stays_unrated_by_default(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
     vendors.bitrix.users = []
-    settings = make_settings(database_url, rating_timeout="1s")
-    async with running_app(settings, vendors) as app:
+    clock = ManualClock()
+    settings = make_settings(database_url, rating_timeout="1h")
+    async with running_app(settings, vendors, clock=clock) as app:
         await app.webhook(closed_webhook())
         await eventually(lambda: _survey(engine).state == SurveyState.UNDELIVERABLE)
+        clock.now += timedelta(hours=2)  # past the timeout: the sweeps that follow leave it
         await asyncio.sleep(1.5)
     assert _survey(engine).state == SurveyState.UNDELIVERABLE
     assert vendors.okdesk.rate_posts == []
@@ -320,12 +328,12 @@ async def test_default_rating_off_leaves_the_survey_waiting(
 async def test_deadline_survives_a_restart(
     database_url: str, engine: Engine, vendors: Vendors
 ) -> None:
-    # Long enough that a busy machine still sees the survey waiting before its deadline.
-    settings = make_settings(database_url, rating_timeout="4s")
-    async with running_app(settings, vendors) as app:
+    clock = ManualClock()
+    settings = make_settings(database_url, rating_timeout="1h")
+    async with running_app(settings, vendors, clock=clock) as app:
         await _invite(app, engine)
-    await asyncio.sleep(4.2)
-    async with running_app(settings, vendors):
+    clock.now += timedelta(hours=2)  # the deadline passes while the service is stopped
+    async with running_app(settings, vendors, clock=clock):
         await eventually(lambda: _finished(engine), within=15)
     assert _survey(engine).state == SurveyState.DEFAULTED
 
