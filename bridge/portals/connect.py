@@ -113,7 +113,7 @@ async def add(
         if member_id is not None:
             portal.member_id = member_id
         view = opened(portal, settings)
-        bot_id = await _bot_of(engine, http, view.settings, portal, stored=stored, now=clock)
+        bot_id = await _bot_of(engine, http, view.settings, portal, stored=stored, clock=clock)
     except SealedSecretError as exc:
         raise PortalError("unreadable", detail=str(exc)) from None
     except SettingsError as exc:
@@ -153,6 +153,7 @@ def _prepared(
     if row is not None and row.state != PortalState.REMOVED and row.api != api:
         # Its bot of the other API would stay registered, answering nobody.
         raise PortalError("other_api", usage=True, name=name, api=row.api)
+    stored = row is not None
     if row is None:
         row = Portal(
             id=number,
@@ -165,8 +166,7 @@ def _prepared(
             updated_at=now,
         )
         row.route_key = secrets.token_hex(8)
-        return _sealed(row, settings, box, url=url, api=api), False
-    return _sealed(row, settings, box, url=url, api=api), True
+    return _sealed(row, settings, box, url=url, api=api), stored
 
 
 async def _bot_of(
@@ -176,7 +176,7 @@ async def _bot_of(
     portal: Portal,
     *,
     stored: bool,
-    now: Callable[[], datetime],
+    clock: Callable[[], datetime],
 ) -> int:
     """The portal's bot, registered with a busy portal asked again; a new portal refused on
     the way is kept with its keys (`_keep_keys`)."""
@@ -184,15 +184,16 @@ async def _bot_of(
         return await with_retries(lambda: _registered(http, settings, portal.route_key or ""))
     except DeliveryError:
         if not stored:
-            _keep_keys(engine, portal, now=now())
+            _keep_keys(engine, portal, now=clock())
         raise
 
 
 def _keep_keys(engine: Engine, portal: Portal, *, now: datetime) -> None:
-    """A new portal whose bot Bitrix24 refused, kept with its keys but not connected (removed):
-    the bot may be registered already under its CLIENT_ID or bot token, which the same command
-    again reuses to update that bot; a fresh token would meet BOT_OWNERSHIP_ERROR."""
-    portal.state, portal.bot_id = PortalState.REMOVED, None
+    """A new portal (no bot id yet) whose bot Bitrix24 refused, kept with its keys but not
+    connected (removed): the bot may be registered already under its CLIENT_ID or bot token,
+    which the same command again reuses to update that bot; a fresh token would meet
+    BOT_OWNERSHIP_ERROR."""
+    portal.state = PortalState.REMOVED
     with transaction(engine) as session:
         portals.save_portal(session, portal, now=now)
 
