@@ -150,6 +150,26 @@ def test_a_portal_starts_more_batches_only_while_its_budget_has_requests_in_hand
     }
 
 
+def test_a_burst_the_budget_carries_starts_as_many_batches_as_the_burst_carries(
+    database_url: str, engine: Engine
+) -> None:
+    _portal_acme(engine, database_url)
+    # 1,000 people: 20 batches, 40 requests, within the 49 in hand.
+    _jobs(engine, JobKind.INVITE, 1_000, company=ACME, user=None)
+    scheduler = Scheduler(engine, make_settings(database_url))
+    now = T0 + timedelta(hours=1)
+    # Twenty batches already out, each waiting on Okdesk: the next pass still starts more
+    # (with four places at most, the burst waited behind its first four batches).
+    assert _of_acme(scheduler.claim(now, Counter({Slot(INVITATIONS, 1): 20}))) == {
+        Slot(INVITATIONS, 1): 100
+    }
+    # As many as 49 requests carry, and no more.
+    assert _of_acme(scheduler.claim(now, Counter({Slot(INVITATIONS, 1): 23}))) == {
+        Slot(INVITATIONS, 1): 50
+    }
+    assert _of_acme(scheduler.claim(now, Counter({Slot(INVITATIONS, 1): 24}))) == {}
+
+
 def test_a_backlog_larger_than_the_budget_carries_goes_two_batches_at_a_time(
     database_url: str, engine: Engine
 ) -> None:
