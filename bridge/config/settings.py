@@ -120,7 +120,7 @@ class Settings(PortalSettings):
     worker_enabled: bool = True
     # Requests in flight at once to Okdesk, and to each Bitrix24 portal (one process); each
     # lane is sized from them.
-    okdesk_max_in_flight: int = Field(default=128, ge=1, le=256)
+    okdesk_max_in_flight: int = Field(default=256, ge=1, le=256)
     bitrix_max_in_flight: int = Field(default=8, ge=1, le=64)
     worker_poll_interval: Duration = timedelta(seconds=0.5)
     job_lease: Duration = timedelta(minutes=2)

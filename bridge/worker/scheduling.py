@@ -147,14 +147,17 @@ class Scheduler:
     ) -> list[tuple[Slot, list[Job]]]:
         chat, invites = Slot(CHAT_LANE, number), Slot(INVITATIONS, number)
         whose = None if only else number
-        free = min(self._sizes[CHAT_LANE] - busy[chat], allowance - busy[chat] - busy[invites])
+        allowed = allowance - busy[chat] - busy[invites]
+        free = min(self._sizes[CHAT_LANE] - busy[chat], allowed)
         groups: list[tuple[Slot, list[Job]]] = []
-        if free > 0 and places > 0:
+        if allowed > 0 and places > 0:
             # Every free place's batch in this one pass: a pass comes on a wake (a webhook
             # stored, a job finished), and after a burst of closures the only wakes are the
-            # batches finishing, one pass each (one batch a pass left places empty).
+            # batches finishing, one pass each (one batch a pass left places empty). The places
+            # bound them, not the chat lane's size: its 100 let two batches start a pass, and a
+            # burst's last batches waited for passes half a second apart.
             taken = self._take(
-                session, now, min(free, BATCH_LIMIT * places), [JobKind.INVITE], whose
+                session, now, min(allowed, BATCH_LIMIT * places), [JobKind.INVITE], whose
             )
             groups += [
                 (invites, taken[i : i + BATCH_LIMIT]) for i in range(0, len(taken), BATCH_LIMIT)

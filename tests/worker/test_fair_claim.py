@@ -112,12 +112,10 @@ def test_a_portal_with_many_older_jobs_never_holds_back_anothers(
     chat = sizes[CHAT_LANE]
     # Each portal's invitations in batches of its own portal's surveys only: as many batches
     # in one pass as the portal has places free (one a pass left places empty until the
-    # next wake), each of at most 50.
+    # next wake; the chat lane's size, two a pass), each of at most 50.
     assert claimed[Slot(INVITATIONS, 0)] == 3
     batches = [len(batch) for slot, batch in taken.groups if slot == Slot(INVITATIONS, 1)]
-    most = min(120, chat, 50 * sizes[INVITATIONS])
-    assert most >= 100
-    assert batches == [min(50, most - start) for start in range(0, most, 50)]
+    assert batches == [50, 50, 20]
     assert claimed[Slot(CHAT_LANE, 1)] == min(150, chat)
     # acme's places all taken: the settings' portal's new closure is still claimed at once.
     _jobs(engine, JobKind.INVITE, 1, company=HOME + 1, user=None, start=later)
@@ -135,8 +133,9 @@ def test_a_portal_starts_more_batches_only_while_its_budget_has_requests_in_hand
     scheduler = Scheduler(engine, settings)
     now = T0 + timedelta(minutes=10)
     running = Counter({Slot(INVITATIONS, 1): 2})
-    # A full budget (a burst of closures): more batches beside the two running.
-    assert _of_acme(scheduler.claim(now, running)) == {Slot(INVITATIONS, 1): 100}
+    # A full budget (a burst of closures): more batches beside the two running, all due.
+    assert _of_acme(scheduler.claim(now, running)) == {Slot(INVITATIONS, 1): 300}
+    _jobs(engine, JobKind.INVITE, 300, company=ACME, user=None)
     # acme's budget spent (its rate paces it): two batches at once, no more.
     shape = budget_shape(settings.model_copy(update={"bitrix_api": "v1"}), 1)
     with transaction(engine) as session:
@@ -158,12 +157,17 @@ def test_a_burst_the_budget_carries_starts_as_many_batches_as_the_burst_carries(
     _jobs(engine, JobKind.INVITE, 1_000, company=ACME, user=None)
     scheduler = Scheduler(engine, make_settings(database_url))
     now = T0 + timedelta(hours=1)
-    # Twenty batches already out, each waiting on Okdesk: the next pass still starts more
-    # (with four places at most, the burst waited behind its first four batches).
+    # All of them in one pass: with four places at most, the burst waited behind its first
+    # four batches; with two a pass, behind passes half a second apart.
+    taken = scheduler.claim(now, Counter())
+    assert [len(batch) for _, batch in taken.groups] == [50] * 20
+    # Twenty batches already out, each waiting on Okdesk: the next pass still starts more.
+    _jobs(engine, JobKind.INVITE, 200, company=ACME, user=None)
     assert _of_acme(scheduler.claim(now, Counter({Slot(INVITATIONS, 1): 20}))) == {
-        Slot(INVITATIONS, 1): 100
+        Slot(INVITATIONS, 1): 200
     }
     # As many as 49 requests carry, and no more.
+    _jobs(engine, JobKind.INVITE, 100, company=ACME, user=None)
     assert _of_acme(scheduler.claim(now, Counter({Slot(INVITATIONS, 1): 23}))) == {
         Slot(INVITATIONS, 1): 50
     }
