@@ -149,13 +149,18 @@ def test_a_portal_starts_more_batches_only_while_its_budget_has_requests_in_hand
     }
 
 
+def _acme_invitations(engine: Engine, database_url: str, count: int) -> Scheduler:
+    """`count` of acme's invitations due, and a scheduler with the default settings."""
+    _portal_acme(engine, database_url)
+    _jobs(engine, JobKind.INVITE, count, company=ACME, user=None)
+    return Scheduler(engine, make_settings(database_url))
+
+
 def test_a_burst_the_budget_carries_starts_as_many_batches_as_the_burst_carries(
     database_url: str, engine: Engine
 ) -> None:
-    _portal_acme(engine, database_url)
     # 1,000 people: 20 batches, 40 requests, within the 49 in hand.
-    _jobs(engine, JobKind.INVITE, 1_000, company=ACME, user=None)
-    scheduler = Scheduler(engine, make_settings(database_url))
+    scheduler = _acme_invitations(engine, database_url, 1_000)
     now = T0 + timedelta(hours=1)
     # All of them in one pass: with four places at most, the burst waited behind its first
     # four batches; with two a pass, behind passes half a second apart.
@@ -177,10 +182,8 @@ def test_a_burst_the_budget_carries_starts_as_many_batches_as_the_burst_carries(
 def test_a_backlog_larger_than_the_budget_carries_goes_two_batches_at_a_time(
     database_url: str, engine: Engine
 ) -> None:
-    _portal_acme(engine, database_url)
     # 49 requests in hand carry 24 batches of 50 (a lookup and a message each): 1,200 people.
-    _jobs(engine, JobKind.INVITE, 1_201, company=ACME, user=None)
-    scheduler = Scheduler(engine, make_settings(database_url))
+    scheduler = _acme_invitations(engine, database_url, 1_201)
     now = T0 + timedelta(hours=1)
     assert _of_acme(scheduler.claim(now, Counter({Slot(INVITATIONS, 1): 2}))) == {}
     assert _of_acme(scheduler.claim(now, Counter())) == {Slot(INVITATIONS, 1): 100}
