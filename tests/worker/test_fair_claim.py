@@ -111,8 +111,8 @@ def test_a_portal_with_many_older_jobs_never_holds_back_anothers(
     sizes = lane_sizes(make_settings(database_url))
     chat = sizes[CHAT_LANE]
     # Each portal's invitations in batches of its own portal's surveys only: as many batches
-    # in one pass as the portal has places free (one a pass left places empty until the
-    # next wake; the chat lane's size, two a pass), each of at most 50.
+    # in one pass as the portal has places free (one a pass, then two, the chat lane's size,
+    # left places empty until the next wake), each of at most 50.
     assert claimed[Slot(INVITATIONS, 0)] == 3
     batches = [len(batch) for slot, batch in taken.groups if slot == Slot(INVITATIONS, 1)]
     assert batches == [50, 50, 20]
@@ -135,7 +135,7 @@ def test_a_portal_starts_more_batches_only_while_its_budget_has_requests_in_hand
     running = Counter({Slot(INVITATIONS, 1): 2})
     # A full budget (a burst of closures): more batches beside the two running, all due.
     assert _of_acme(scheduler.claim(now, running)) == {Slot(INVITATIONS, 1): 300}
-    _jobs(engine, JobKind.INVITE, 300, company=ACME, user=None)
+    _jobs(engine, JobKind.INVITE, 300, company=ACME, user=None)  # due again, for what follows
     # acme's budget spent (its rate paces it): two batches at once, no more.
     shape = budget_shape(settings.model_copy(update={"bitrix_api": "v1"}), 1)
     with transaction(engine) as session:
