@@ -50,10 +50,13 @@ class Finding:
 
 async def run_checks(ctx: Context) -> Exit:
     """Run every check, print one line each; FAILED when any failed."""
-    async with ctx.http() as http:
+    async with ctx.http() as http, ctx.wire() as wire:
         settings = ctx.settings
         okdesk = OkdeskClient(
-            http, settings.okdesk_url, settings.okdesk_api_token.get_secret_value()
+            wire,
+            settings.okdesk_url,
+            settings.okdesk_api_token.get_secret_value(),
+            timeout=settings.http_timeout.total_seconds(),
         )
         # A handful of calls: the portal's shared budget (burst 50) needs no accounting here.
         v2 = settings.bitrix_api == "v2"

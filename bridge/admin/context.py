@@ -46,3 +46,8 @@ class Context:
         """An HTTP client for the vendors (redirects never followed: `bridge.outside.vendors`)."""
         timeout = self.settings.http_timeout.total_seconds()
         return httpx.AsyncClient(timeout=timeout, follow_redirects=False, transport=self.transport)
+
+    def wire(self) -> httpx.AsyncBaseTransport:
+        """The way out for a client that hands its requests to the transport itself (Okdesk's:
+        `bridge.okdesk.client`); closed with `async with`, as `http()` is."""
+        return self.transport or httpx.AsyncHTTPTransport()

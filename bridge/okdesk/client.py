@@ -1,5 +1,11 @@
 """Okdesk's REST API, as this service calls it (reference okdesk.md).
 
+Each call is one request handed straight to the transport (the wire: the process-wide cap on
+requests in flight and the kept connections, `bridge.outside`): with two reads a closure,
+httpx's client machinery (merging the request with the client's defaults, cookies, the auth and
+redirect loops) cost a third of a read's CPU, and Okdesk needs none of it (docs/benchmark.md,
+the fifth round).
+
 `OkdeskClient` turns failures into `outbound.errors`: timeouts, connection errors, 408, 425,
 429 and every 5xx are `TransientError` (retried later from the queue; Okdesk documents no
 server errors, so none is taken as final); other 4xx are `RejectedError`. The API token travels
@@ -14,6 +20,7 @@ import logging
 import re
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -33,6 +40,8 @@ from outbound.transient import no_answer_is_transient, retry_after_seconds, tran
 log = logging.getLogger(__name__)
 
 _URL = re.compile(r"\S*(?:https?://|api_token=)\S*")
+# What every request says of itself (httpx's client sent its own name).
+HEADERS = {"Accept": "application/json", "User-Agent": "okdesk-bitrix24-rating"}
 
 
 class TokenRefusedError(RejectedError):
@@ -44,15 +53,17 @@ class OkdeskClient:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        wire: httpx.AsyncBaseTransport,
         base_url: str,
         api_token: str,
         *,
+        timeout: float,
         observer: CallObserver | None = None,
     ) -> None:
-        self._http = http
+        self._wire = wire
         self._base = base_url.rstrip("/") + "/api/v1/"
         self._token = api_token
+        self._timeouts = {"timeout": httpx.Timeout(timeout).as_dict()}
         self._observer = observer
         self._emails = RecentEmails()
 
@@ -65,9 +76,21 @@ class OkdeskClient:
         params: dict[str, Any] | None = None,
         json: Any = None,
     ) -> httpx.Response:
-        query = {**(params or {}), "api_token": self._token}
+        query = urlencode({**(params or {}), "api_token": self._token}, doseq=True)
+        request = httpx.Request(
+            method,
+            f"{self._base}{path}?{query}",
+            headers=HEADERS,
+            json=json,
+            extensions=self._timeouts,
+        )
         with no_answer_is_transient(f"Okdesk {what}"):
-            response = await self._http.request(method, self._base + path, params=query, json=json)
+            response = await self._wire.handle_async_request(request)
+            response.request = request
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
         status = response.status_code
         if transient_status(status, every_server_error=True):
             retry_after = retry_after_seconds(response.headers.get("Retry-After"))

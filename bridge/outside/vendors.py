@@ -182,15 +182,16 @@ async def open_vendors(
     okdesk: httpx.AsyncBaseTransport = okdesk_way
     if priority is not None:
         okdesk = YieldingTransport(okdesk_way, priority)
-    async with _http(settings, okdesk) as okdesk_http, _http(settings, renaming) as bitrix:
+    async with okdesk, _http(settings, renaming) as bitrix:
         home = portal_messenger(bitrix, engine, settings, 0, PrometheusObserver(DEFAULT))
         directory = PortalDirectory(engine, settings)
         load = _loader(bitrix, engine, directory)
         yield Vendors(
             helpdesk=OkdeskClient(
-                okdesk_http,
+                okdesk,
                 settings.okdesk_url,
                 settings.okdesk_api_token.get_secret_value(),
+                timeout=settings.http_timeout.total_seconds(),
                 observer=PrometheusObserver(),
             ),
             messenger=PortalMessengers(home, load),

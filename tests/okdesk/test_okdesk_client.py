@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -18,8 +19,15 @@ OKDESK = "https://acme.okdesk.ru"
 
 
 @pytest.fixture
-def okdesk(http: httpx.AsyncClient) -> OkdeskClient:
-    return OkdeskClient(http, OKDESK, TOKEN)
+def okdesk(wire: httpx.AsyncBaseTransport) -> OkdeskClient:
+    return OkdeskClient(wire, OKDESK, TOKEN, timeout=5)
+
+
+@pytest.fixture
+async def wire(router: respx.MockRouter) -> AsyncIterator[httpx.AsyncBaseTransport]:
+    """httpx's own transport, its requests answered by `router`."""
+    async with httpx.AsyncHTTPTransport() as transport:
+        yield transport
 
 
 # --- Okdesk: contacts ------------------------------------------------------------------------
@@ -33,18 +41,19 @@ def _contact(**changes: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("base", [OKDESK, OKDESK + "/", OKDESK + "//"])
 async def test_contact_lookup_reads_the_email_by_id(
-    router: respx.MockRouter, http: httpx.AsyncClient, base: str
+    router: respx.MockRouter, wire: httpx.AsyncBaseTransport, base: str
 ) -> None:
     route = router.get(f"{OKDESK}/api/v1/contacts/").mock(
         return_value=httpx.Response(200, json=fixture_json("okdesk/contact_11771.json"))
     )
 
-    email = await OkdeskClient(http, base, TOKEN).contact_email(11771)
+    email = await OkdeskClient(wire, base, TOKEN, timeout=5).contact_email(11771)
 
     assert email == "i.petrov@romashka.example"
-    assert str(route.calls.last.request.url) == (
-        f"https://acme.okdesk.ru/api/v1/contacts/?id=11771&api_token={TOKEN}"
-    )
+    sent = route.calls.last.request
+    assert str(sent.url) == f"https://acme.okdesk.ru/api/v1/contacts/?id=11771&api_token={TOKEN}"
+    assert sent.headers["user-agent"] == "okdesk-bitrix24-rating"
+    assert sent.headers["accept"] == "application/json"
 
 
 @pytest.mark.parametrize(

@@ -78,8 +78,8 @@ async def test_the_client_posts_the_documented_body_as_the_contact(okdesk: FakeO
         return await okdesk_transport.handle_async_request(request)
 
     okdesk_transport = httpx.ASGITransport(app=okdesk.app)
-    async with httpx.AsyncClient(transport=httpx.MockTransport(record)) as http:
-        client = OkdeskClient(http, BASE, "okdesk-test-token")
+    async with httpx.MockTransport(record) as wire:
+        client = OkdeskClient(wire, BASE, "okdesk-test-token", timeout=5)
         await client.comment_issue(
             5,
             content=as_html("<b>плохо</b>\nсовсем"),
@@ -105,8 +105,8 @@ async def test_a_failed_comment_is_retried_or_refused(
     okdesk: FakeOkdesk, status: int, error: type[Exception]
 ) -> None:
     okdesk.fail("comment", status)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=okdesk.app)) as http:
-        client = OkdeskClient(http, BASE, "okdesk-test-token")
+    async with httpx.ASGITransport(app=okdesk.app) as wire:
+        client = OkdeskClient(wire, BASE, "okdesk-test-token", timeout=5)
         with pytest.raises(error):
             await client.comment_issue(
                 5, content="x", author_id=11771, author_type="contact", public=False

@@ -99,8 +99,8 @@ async def raw(fake: FakeOkdesk) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def okdesk(fake: FakeOkdesk) -> AsyncIterator[OkdeskClient]:
     """Our client, talking to the fake."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=fake.app)) as http:
-        yield OkdeskClient(http, BASE, TOKEN)
+    async with httpx.ASGITransport(app=fake.app) as wire:
+        yield OkdeskClient(wire, BASE, TOKEN, timeout=5)
 
 
 # --- the fake answers as Okdesk does ---------------------------------------------------------
@@ -269,8 +269,8 @@ async def test_completed_tickets_asks_by_date_with_the_zone_margin_and_a_day_of_
         return httpx.Response(200, json=[_rest_issue(1)])
 
     since = datetime(2024, 8, 24, 10, 0, tzinfo=UTC)
-    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
-        page = await OkdeskClient(http, BASE, TOKEN).completed_tickets(
+    async with httpx.MockTransport(answer) as wire:
+        page = await OkdeskClient(wire, BASE, TOKEN, timeout=5).completed_tickets(
             ["closed", "completed"], since, page=2
         )
 
@@ -294,10 +294,8 @@ async def test_items_that_are_no_tickets_are_logged_and_left_out(
 ) -> None:
     items = [_rest_issue(1), "junk", None, {"id": "abc", "title": "x"}, _rest_issue(2, id="2")]
 
-    async with httpx.AsyncClient(
-        transport=httpx.MockTransport(lambda _: httpx.Response(200, json=items))
-    ) as http:
-        okdesk = OkdeskClient(http, BASE, TOKEN)
+    async with httpx.MockTransport(lambda _: httpx.Response(200, json=items)) as wire:
+        okdesk = OkdeskClient(wire, BASE, TOKEN, timeout=5)
         with caplog.at_level(logging.WARNING, logger="bridge.okdesk"):
             page = await okdesk.completed_tickets(["closed"], datetime.now(UTC), page=3)
 
@@ -312,9 +310,9 @@ async def test_items_that_are_no_tickets_are_logged_and_left_out(
 @pytest.mark.parametrize("body", [b"{}", b'{"issues": []}', b"null", b'"[]"'])
 async def test_a_list_answer_that_is_no_array_is_transient(body: bytes) -> None:
     answer = httpx.Response(200, content=body, headers={"content-type": "application/json"})
-    async with httpx.AsyncClient(transport=httpx.MockTransport(lambda _: answer)) as http:
+    async with httpx.MockTransport(lambda _: answer) as wire:
         with pytest.raises(TransientError, match="ticket list"):
-            await OkdeskClient(http, BASE, TOKEN).completed_tickets(
+            await OkdeskClient(wire, BASE, TOKEN, timeout=5).completed_tickets(
                 ["closed"], datetime.now(UTC), page=1
             )
 

@@ -65,8 +65,8 @@ async def test_reconciliation_runs_once_per_interval_and_can_be_off(
     _closed_today(vendors, 601)
     settings = make_settings(database_url, reconcile_interval="1h")
     now = utcnow()
-    async with httpx.AsyncClient(transport=vendors.transport) as http:
-        okdesk = OkdeskClient(http, OKDESK_BASE, OKDESK_TOKEN)
+    async with vendors.transport as wire:
+        okdesk = OkdeskClient(wire, OKDESK_BASE, OKDESK_TOKEN, timeout=5)
         assert await reconcile(engine, settings, okdesk, now) == 1
         assert await reconcile(engine, settings, okdesk, now + timedelta(minutes=5)) is None
         assert await reconcile(engine, settings, okdesk, now + timedelta(hours=2)) == 0
@@ -82,8 +82,8 @@ async def test_okdesk_down_during_reconciliation_keeps_the_watermark(
     vendors.okdesk.fail("list", 503)
     settings = make_settings(database_url, reconcile_interval="1m")
     now = utcnow()
-    async with httpx.AsyncClient(transport=vendors.transport) as http:
-        okdesk = OkdeskClient(http, OKDESK_BASE, OKDESK_TOKEN)
+    async with vendors.transport as wire:
+        okdesk = OkdeskClient(wire, OKDESK_BASE, OKDESK_TOKEN, timeout=5)
         with pytest.raises(TransientError):
             await reconcile(engine, settings, okdesk, now)
         assert await reconcile(engine, settings, okdesk, now + timedelta(minutes=2)) == 1
@@ -128,8 +128,9 @@ class ListTap(httpx.AsyncBaseTransport):
 async def _reconcile_once(
     engine: Engine, settings: Settings, transport: httpx.AsyncBaseTransport, now: datetime
 ) -> int | None:
-    async with httpx.AsyncClient(transport=transport) as http:
-        return await reconcile(engine, settings, OkdeskClient(http, OKDESK_BASE, OKDESK_TOKEN), now)
+    okdesk = OkdeskClient(transport, OKDESK_BASE, OKDESK_TOKEN, timeout=5)
+    async with transport:
+        return await reconcile(engine, settings, okdesk, now)
 
 
 def _watermark(engine: Engine) -> str | None:

@@ -212,8 +212,8 @@ async def test_the_fake_refuses_a_comment_without_author_or_content(ok: FakeOkde
 
 async def test_the_client_posts_the_documented_body_and_maps_a_refusal(ok: FakeOkdesk) -> None:
     transport = httpx.ASGITransport(app=ok.app)
-    async with httpx.AsyncClient(transport=transport) as http:
-        client = OkdeskClient(http, "https://acme.okdesk.ru", OKDESK_TOKEN)
+    async with transport:
+        client = OkdeskClient(transport, "https://acme.okdesk.ru", OKDESK_TOKEN, timeout=5)
         await client.comment_issue(
             1, content="<b>x</b>", author_id=52, author_type="employee", public=False
         )
