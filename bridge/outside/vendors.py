@@ -171,17 +171,14 @@ async def open_vendors(
     # The settings' portal is the stored portal `default` (the first start after an upgrade
     # stores it), wherever vendors are opened: the service, or a worker run alone.
     await asyncio.to_thread(ensure_default, engine, settings, utcnow())
-    okdesk_cap, bitrix_cap = settings.okdesk_max_in_flight, settings.bitrix_max_in_flight
-    okdesk_way = InFlightCap(transport or KeptConnections(okdesk_cap), okdesk_cap)
+    bitrix_cap = settings.bitrix_max_in_flight
     # Each portal its own places: one portal's slow server never delays another's requests.
     bitrix_way = PerPortal(
         lambda: InFlightCap(transport or KeptConnections(bitrix_cap), bitrix_cap)
     )
     # A renamed portal's one redirect is followed, and its stored webhook moved with it.
     renaming = RenamedPortals(bitrix_way, partial(_renamed, engine, settings))
-    okdesk: httpx.AsyncBaseTransport = okdesk_way
-    if priority is not None:
-        okdesk = YieldingTransport(okdesk_way, priority)
+    okdesk = _okdesk_wire(settings, transport, priority)
     async with okdesk, _http(settings, renaming) as bitrix:
         home = portal_messenger(bitrix, engine, settings, 0, PrometheusObserver(DEFAULT))
         directory = PortalDirectory(engine, settings)
@@ -198,6 +195,15 @@ async def open_vendors(
             home=home,
             build=partial(_built, bitrix, engine, directory),
         )
+
+
+def _okdesk_wire(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None, priority: IntakeFirst | None
+) -> httpx.AsyncBaseTransport:
+    """Okdesk's requests capped in flight to its pool; with `priority`, each waits its turn."""
+    cap = settings.okdesk_max_in_flight
+    way = InFlightCap(transport or KeptConnections(cap), cap)
+    return way if priority is None else YieldingTransport(way, priority)
 
 
 def portal_messenger(
