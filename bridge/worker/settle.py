@@ -12,6 +12,7 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -93,32 +94,30 @@ class Settler:
             if not isinstance(outcome, TransientError | DeliveryError):
                 self._checkpoint("after_vendor_call")
         with transaction(self._engine) as session:
-            # Read once a batch: a job's portal is looked up only while some portal is blocked.
-            blocked = status.blocked_portals(session)
-            told = [
-                self._settle_one(session, job, outcome, now, blocked) for job, outcome in results
-            ]
+            batch = Batch.begin(session, results, now)
+            told = [self._settle_one(session, job, outcome, now, batch) for job, outcome in results]
         for tell in told:
             tell()
 
     def _settle_one(
-        self, session: Session, job: Job, outcome: jobs.Outcome, now: datetime, blocked: set[int]
+        self, session: Session, job: Job, outcome: jobs.Outcome, now: datetime, batch: Batch
     ) -> Callable[[], None]:
         if isinstance(outcome, TransientError):
             return self._retry(session, job, outcome, now)
         if isinstance(outcome, DeliveryError):
             return self._fail(session, job, str(outcome), now)
-        return self._finish(session, job, outcome, now, blocked)
+        return self._finish(session, job, outcome, now, batch)
 
     def _finish(
-        self, session: Session, job: Job, effect: jobs.Effect, now: datetime, blocked: set[int]
+        self, session: Session, job: Job, effect: jobs.Effect, now: datetime, batch: Batch
     ) -> Callable[[], None]:
         assert job.id is not None and job.lease_token is not None
-        if not queue.finish_job(session, job_id=job.id, lease_token=job.lease_token, now=now):
+        if not batch.finish(session, job, now):
             return partial(log.warning, "job.lease_lost job_id=%s kind=%s", job.id, job.kind)
         if job.kind in SECRET_PAYLOADS:
             queue.erase_payload(session, job_id=job.id)
         effect(session, now)
+        blocked = batch.blocked
         if job.kind in BITRIX_KINDS and blocked:
             # Bitrix24 answered: whatever blocked this portal has lifted.
             number = portals.portal_of_job(session, job=job)
@@ -228,6 +227,42 @@ class Settler:
 
 def _nothing() -> None:
     return None
+
+
+@dataclass
+class Batch:
+    """What recording a batch knows: the portals blocked (read once: a job's portal is looked
+    up only while some portal is), and the jobs finished so far. Those of a survey no other job
+    of the batch is of are finished together, before any effect is applied: an effect looks at
+    its own survey's jobs only (`queue.has_pending`), so it sees the same. Two jobs of one
+    survey, or a job of none, are finished each right before its effect, as they ran."""
+
+    blocked: set[int]
+    together: set[int]
+    finished: set[int]
+
+    @classmethod
+    def begin(cls, session: Session, results: list[Result], now: datetime) -> Batch:
+        apart = Counter(job.survey_id for job, _ in results)
+        leases = {
+            job.id: job.lease_token
+            for job, outcome in results
+            if not isinstance(outcome, TransientError | DeliveryError)
+            and job.survey_id is not None
+            and apart[job.survey_id] == 1
+            and job.id is not None
+            and job.lease_token is not None
+        }
+        finished = queue.finish_jobs(session, leases=leases, now=now)
+        return cls(status.blocked_portals(session), set(leases), finished)
+
+    def finish(self, session: Session, job: Job, now: datetime) -> bool:
+        """Whether the job is finished under its lease (False: the lease was lost)."""
+        assert job.id is not None and job.lease_token is not None
+        if job.id not in self.together:
+            leases = {job.id: job.lease_token}
+            self.finished |= queue.finish_jobs(session, leases=leases, now=now)
+        return job.id in self.finished
 
 
 def backoff_seconds(

@@ -56,7 +56,7 @@ def test_the_count_follows_each_job_through_its_life(engine: Engine) -> None:
     with transaction(engine) as session:
         assert queue.extend_leases(session, lease_tokens=[done[1]], until=NOW + LEASE) == 1
         assert queue.release_jobs(session, lease_tokens=[released[1]], now=NOW) == 1
-        assert queue.finish_job(session, job_id=done[0], lease_token=done[1], now=NOW)
+        assert queue.finish_jobs(session, leases={done[0]: done[1]}, now=NOW) == {done[0]}
         assert queue.retry_job(
             session, job_id=retried[0], lease_token=retried[1], run_at=NOW, error="x", now=NOW
         )
