@@ -34,8 +34,8 @@ from bridge.survey.jobs import Effect, Outcome, applying, nothing
 from bridge.survey.replies.answers import language_of
 from outbound.errors import DeliveryError, TransientError
 from storage import status
+from storage.survey import many, surveys
 from storage.survey import messages as survey_messages
-from storage.survey import surveys
 from storage.tables import Survey, SurveyState
 
 log = logging.getLogger(__name__)
@@ -225,25 +225,50 @@ def _invitation(survey: Survey, ticket: Ticket | None) -> ChatMessage:
     return ChatMessage(text, messages.rating_keyboard(survey.token))
 
 
-def _invited(survey: Survey, user_id: int, message_id: int, ticket: Ticket | None) -> Effect:
+def _invited(survey: Survey, user_id: int, message_id: int, ticket: Ticket | None) -> Invited:
     assert survey.id is not None
     survey_id = survey.id
     log.info("survey.invited survey_id=%s issue_id=%s", survey_id, survey.issue_id)
     metrics.invitation_sent()
-    sent = workflow.invited(survey_id, user_id=user_id, message_id=message_id, shown=ticket)
-    late = workflow.invited_too_late(
-        survey_id, user_id=user_id, message_id=message_id, shown=ticket
+    return Invited(
+        survey_id,
+        user_id,
+        message_id,
+        sent=workflow.invited(survey_id, user_id=user_id, message_id=message_id, shown=ticket),
+        late=workflow.invited_too_late(
+            survey_id, user_id=user_id, message_id=message_id, shown=ticket
+        ),
     )
 
-    def record(session: Session, now: datetime) -> None:
-        # The bot could post, so it exists again (after ONIMBOTDELETE and a new registration).
-        status.bot_back(session, number=portal_of(user_id), now=now)
-        survey_messages.remember(session, survey_ids=[survey_id], message_id=message_id, now=now)
-        if not surveys.apply_change(session, sent, now=now):
-            # Reopened or timed out while we were sending: take the buttons away again.
-            surveys.apply_change(session, late, now=now)
 
-    return record
+@dataclass(frozen=True)
+class Invited:
+    """The effect of an invitation posted: recorded alone (an `Effect`), or with the others of
+    its batch (`record_all`: one statement of each kind for all, where one each an invitation
+    was a round trip each on PostgreSQL)."""
+
+    survey_id: int
+    user_id: int
+    message_id: int
+    sent: workflow.Change
+    # Reopened or timed out while we were sending: take the buttons away again.
+    late: workflow.Change
+
+    def __call__(self, session: Session, now: datetime) -> None:
+        Invited.record_all(session, now, [self])
+
+    @staticmethod
+    def record_all(session: Session, now: datetime, invited: Sequence[Invited]) -> None:
+        """Record these invitations: the bot could post, so it exists again (after
+        ONIMBOTDELETE and a new registration); each message carries its survey's buttons."""
+        for portal in sorted({portal_of(each.user_id) for each in invited}):
+            status.bot_back(session, number=portal, now=now)
+        messages_of = {each.survey_id: each.message_id for each in invited}
+        survey_messages.remember_each(session, messages_of, now=now)
+        applied = many.apply_changes(session, [each.sent for each in invited], now=now)
+        for each in invited:
+            if each.survey_id not in applied:
+                surveys.apply_change(session, each.late, now=now)
 
 
 def _not_surveyed(survey: Survey, reason: str) -> Effect:

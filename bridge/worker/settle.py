@@ -12,7 +12,7 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -24,6 +24,7 @@ from bot.errors import PortalBlockedError
 from bridge.config.settings import Settings
 from bridge.rules import workflow
 from bridge.survey import jobs
+from bridge.survey.invitations import Invited
 from bridge.worker.scheduling import CHAT_LANE, LANES
 from outbound.errors import DeliveryError, TransientError
 from storage import portals, queue, status
@@ -96,6 +97,7 @@ class Settler:
         with transaction(self._engine) as session:
             batch = Batch.begin(session, results, now)
             told = [self._settle_one(session, job, outcome, now, batch) for job, outcome in results]
+            Invited.record_all(session, now, batch.invited)
         for tell in told:
             tell()
 
@@ -116,7 +118,10 @@ class Settler:
             return partial(log.warning, "job.lease_lost job_id=%s kind=%s", job.id, job.kind)
         if job.kind in SECRET_PAYLOADS:
             queue.erase_payload(session, job_id=job.id)
-        effect(session, now)
+        if isinstance(effect, Invited) and job.id in batch.together:
+            batch.invited.append(effect)  # recorded together once all are finished
+        else:
+            effect(session, now)
         blocked = batch.blocked
         if job.kind in BITRIX_KINDS and blocked:
             # Bitrix24 answered: whatever blocked this portal has lifted.
@@ -240,6 +245,8 @@ class Batch:
     blocked: set[int]
     together: set[int]
     finished: set[int]
+    # The invitations of the jobs finished together, recorded together (`Invited.record_all`).
+    invited: list[Invited] = field(default_factory=list)
 
     @classmethod
     def begin(cls, session: Session, results: list[Result], now: datetime) -> Batch:

@@ -7,7 +7,7 @@ and is forgotten here. None of these commits: the caller owns the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, insert
@@ -23,9 +23,14 @@ def remember(
     session: Session, *, survey_ids: Iterable[int], message_id: int, now: datetime
 ) -> None:
     """Message `message_id` carries the buttons of each of these surveys."""
+    remember_each(session, dict.fromkeys(survey_ids, message_id), now=now)
+
+
+def remember_each(session: Session, messages: Mapping[int, int], *, now: datetime) -> None:
+    """Each message carries the buttons of its survey (survey id → message id)."""
     rows = [
         {"survey_id": survey_id, "message_id": message_id, "sent_at": now}
-        for survey_id in sorted(set(survey_ids))
+        for survey_id, message_id in sorted(messages.items())
     ]
     if rows:
         # One cached statement, no ORM object (each cost a flush); what the session holds is

@@ -39,7 +39,7 @@ def apply_change(
     Every change of a survey goes through here: of two racing changes exactly one matches the
     row. True when it applied.
     """
-    fields = {**change.fields, **_portal(change.fields), "updated_at": now}
+    fields = fields_written(change, now)
     statement = _changing(tuple(sorted(fields)))
     if guard:
         statement = statement.where(*guard)
@@ -52,6 +52,11 @@ def apply_change(
     for kind in change.jobs:
         queue.enqueue(session, kind=kind, now=now, survey_id=change.survey_id)
     return True
+
+
+def fields_written(change: SurveyChange, now: datetime) -> dict[str, Any]:
+    """The columns a change writes: its fields, the portal its person's id names, the time."""
+    return {**change.fields, **_portal(change.fields), "updated_at": now}
 
 
 @cache

@@ -14,6 +14,8 @@ from sqlalchemy import event, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from bridge.rules import workflow
+from bridge.survey.invitations import Invited
 from bridge.survey.jobs import Effect
 from bridge.worker.settle import Result, Settler
 from harness.app import running_app
@@ -21,8 +23,10 @@ from harness.payloads import closed_webhook
 from harness.vendors import Vendors, make_settings
 from storage import queue
 from storage.db import transaction
-from storage.tables import Job, JobKind, JobState, utcnow
+from storage.survey import messages, surveys
+from storage.tables import Job, JobKind, JobState, SurveyState, utcnow
 from tests.databases import jobs
+from tests.databases import surveys as all_surveys
 
 pytestmark = pytest.mark.anyio
 LEASE = timedelta(minutes=2)
@@ -54,12 +58,16 @@ def _seen(seen: list[tuple[int, bool]], job: Job) -> Effect:
 
 @pytest.fixture
 def job_updates(engine: Engine) -> Iterator[list[str]]:
-    """The UPDATE statements of the job table the engine's connections send."""
+    """The writes to the job, survey and survey_message tables the engine's connections send
+    (an executemany is one)."""
     sent: list[str] = []
 
     def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("UPDATE JOB "):
-            sent.append(statement)
+        words = statement.split()[:3]
+        if words[:1] == ["UPDATE"] and words[1] in ("job", "survey"):
+            sent.append(f"UPDATE {words[1]}")
+        elif words[:2] == ["INSERT", "INTO"] and words[2] in ("job", "survey", "survey_message"):
+            sent.append(f"INSERT INTO {words[2]}")
 
     event.listen(engine, "before_cursor_execute", note)
     yield sent
@@ -76,7 +84,7 @@ async def test_a_batch_of_different_surveys_is_finished_in_one_statement(
 
     assert settler.settle([(job, _seen(seen, job)) for job in claimed]) == []
 
-    assert len(job_updates) == 1
+    assert job_updates == ["UPDATE job"]
     assert {j.state for j in jobs(engine)} == {JobState.DONE}
     # Each effect saw its own job done, as when each job was finished before its effect.
     assert seen == [(job.id, False) for job in claimed]
@@ -121,3 +129,52 @@ async def test_two_jobs_of_one_survey_are_finished_each_before_its_effect(
     # The first effect saw the second job still pending, as it was when they ran one by one.
     assert seen == [(invite.id, True), (second.id, False)]
     assert {j.state for j in jobs(engine)} == {JobState.DONE}
+
+
+def _invited(job: Job, message_id: int) -> Invited:
+    assert job.survey_id is not None
+    user, survey_id = 1, job.survey_id
+    return Invited(
+        survey_id,
+        user,
+        message_id,
+        sent=workflow.invited(survey_id, user_id=user, message_id=message_id, shown=None),
+        late=workflow.invited_too_late(survey_id, user_id=user, message_id=message_id, shown=None),
+    )
+
+
+@pytest.mark.parametrize("reopen", [False, True])
+async def test_a_batch_of_invitations_is_recorded_in_one_statement_of_each_kind(
+    database_url: str, engine: Engine, vendors: Vendors, job_updates: list[str], reopen: bool
+) -> None:
+    claimed = await _claimed(database_url, engine, vendors, 30)
+    reopened = claimed[7] if reopen else None
+    if reopened is not None:
+        # Reopened while its invitation was being sent.
+        assert reopened.survey_id is not None
+        change = workflow.reopened(reopened.survey_id, now=utcnow())
+        with transaction(engine) as session:
+            surveys.apply_change(session, change, now=utcnow())
+    settler = Settler(engine, make_settings(database_url), utcnow, lambda point: None)
+    job_updates.clear()
+
+    results: list[Result] = [(job, _invited(job, 700 + i)) for i, job in enumerate(claimed)]
+    assert settler.settle(results) == []
+
+    # The batch's jobs, its messages and its surveys: one statement each. When one survey no
+    # longer matched, the surveys' statement is undone and each is changed alone, the late
+    # one twice (it failed, then the buttons it got are taken away: a job queued).
+    undone = ["UPDATE survey"] * (30 + 1) + ["INSERT INTO job"] if reopen else []
+    changed = ["UPDATE survey", *undone]
+    assert job_updates == ["UPDATE job", "INSERT INTO survey_message", *changed]
+    states = {s.id: (s.state, s.message_id) for s in all_surveys(engine)}
+    for i, job in enumerate(claimed):
+        expected = SurveyState.CANCELLED if job is reopened else SurveyState.AWAITING
+        assert states[job.survey_id] == (expected, 700 + i)
+    with transaction(engine) as session:
+        for i, job in enumerate(claimed):
+            assert job.survey_id is not None
+            assert messages.with_buttons(session, survey_id=job.survey_id) == [700 + i]
+    closing = [j.survey_id for j in jobs(engine) if j.kind == JobKind.CLOSE_INVITATION]
+    # The reopening queued one, the late invitation another: its message has buttons again.
+    assert closing == ([] if reopened is None else [reopened.survey_id] * 2)
