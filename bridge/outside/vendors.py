@@ -1,6 +1,7 @@
-"""Building the outside world: Okdesk and Bitrix24 clients, each around an HTTP client of its
-own with a cap on requests in flight, and the Bitrix24 request budget every replica shares
-through the database.
+"""Building the outside world: Okdesk and Bitrix24 clients, each on a wire of its own with a
+cap on requests in flight (Okdesk's client hands its requests straight to it, Bitrix24's goes
+through an httpx client), and the Bitrix24 request budget every replica shares through the
+database.
 
 Bitrix24 counts requests per portal (a leaky bucket: burst 50, drained 2 a second; reference
 bitrix24.md §7), so a limit kept in one process's memory would be exceeded by two replicas.
@@ -163,8 +164,8 @@ async def open_vendors(
     transport: httpx.AsyncBaseTransport | None = None,
     priority: IntakeFirst | None = None,
 ) -> AsyncIterator[Vendors]:
-    """Clients for Okdesk and every Bitrix24 portal, each vendor around a long-lived HTTP
-    client whose requests in flight are capped to its pool (`bridge.outside.in_flight`). With
+    """Clients for Okdesk and every Bitrix24 portal, each vendor on a long-lived wire whose
+    requests in flight are capped to its pool (`bridge.outside.in_flight`). With
     `priority`, each Okdesk call waits while the service answers intake requests
     (`bridge.outside.priority`); Bitrix24 calls do not, their budget paces them (a granted
     request that waited would be lost)."""
