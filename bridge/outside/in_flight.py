@@ -23,6 +23,11 @@ import httpx
 _PLACE_IN_LINE: ContextVar[float] = ContextVar("place_in_line", default=0.0)
 
 
+def place_in_line() -> float:
+    """Where a request made here waits for its place (`in_line`)."""
+    return _PLACE_IN_LINE.get()
+
+
 @contextmanager
 def in_line(place: float) -> Iterator[None]:
     """Requests made inside (and in tasks started inside) wait with `place`: an invitation
@@ -61,7 +66,7 @@ class InFlightCap(httpx.AsyncBaseTransport):
             self._free -= 1
             return
         given: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (_PLACE_IN_LINE.get(), next(self._arrivals), given))
+        heapq.heappush(self._waiting, (place_in_line(), next(self._arrivals), given))
         try:
             await given
         except asyncio.CancelledError:

@@ -10,7 +10,10 @@ more than `max_wait` at a time, and then one step every `spacing`: under a flood
 webhooks the worker slows to a trickle (at most 100 steps a second: one batch of invitations,
 its 100 Okdesk reads, a second, so the portal's budget of 2 requests a second is spent while the
 webhooks come in), it does not stop, and it does not wake all at once either (thirty vendor
-calls at one moment stall the answers too).
+calls at one moment stall the answers too). The steps wait in line, an older invitation batch's
+first (`bridge.outside.in_flight.in_line`): taken in any order, the trickle spread over every
+batch started before the flood, and none finished until nearly all had (10,000 closures: the
+first ~1,100 surveys invited only after the 16 s of webhooks, the portal's budget idle).
 Bitrix24 calls pass the gate (`bridge.outside.vendors`): the portal's budget paces them, and
 a request the budget granted that then waited here would be a request lost from the budget.
 
@@ -27,6 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import time
 from collections.abc import Iterator
 
@@ -35,6 +40,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bridge.config.logs import INTAKE_PREFIX
+from bridge.outside.in_flight import place_in_line
 
 _ACCEPTED = "intake_first.accepted"
 MAX_WAIT = 0.5
@@ -56,6 +62,11 @@ class IntakeFirst:
         self._serving = 0
         self._quiet = asyncio.Event()
         self._quiet.set()
+        # The steps waiting their turn: (place in line, arrival, turn); since when one has.
+        self._line: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._line_since = 0.0
+        self._arrivals = itertools.count()
+        self._keeper: asyncio.Task[None] | None = None
 
     @contextlib.contextmanager
     def serving(self) -> Iterator[None]:
@@ -85,20 +96,47 @@ class IntakeFirst:
 
     async def wait_turn(self) -> None:
         """Return once no intake request has been served for `settle` (a gap between two
-        webhooks of a burst is not a pause); or, while they go on, after `max_wait`, and
-        `spacing` after the last step that went ahead while they did."""
-        began = now = time.monotonic()
-        while self._serving or now - self._last_served < self._settle:
-            turn = max(began + self._max_wait, self._last_pass + self._spacing)
+        webhooks of a burst is not a pause); or, while they go on, in line: the first step
+        after `max_wait`, then one every `spacing`, an older batch's before a newer's (the
+        place `bridge.outside.in_flight.in_line` gives), so that batches finish one after
+        another under a flood instead of all at its end."""
+        if not self._line and not self._held(time.monotonic()):
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not self._line:
+            self._line_since = time.monotonic()
+        heapq.heappush(self._line, (place_in_line(), next(self._arrivals), turn))
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.create_task(self._keep_line())
+        await turn
+
+    def _held(self, now: float) -> bool:
+        return self._serving > 0 or now - self._last_served < self._settle
+
+    async def _keep_line(self) -> None:
+        """Give the steps waiting their turns, first in line first, until none waits."""
+        while self._line:
+            now = time.monotonic()
+            if not self._held(now):
+                self._give(len(self._line))
+                return
+            turn = max(self._line_since + self._max_wait, self._last_pass + self._spacing)
             if now >= turn:
                 self._last_pass = now
-                break
-            if self._serving:
+                self._give(1)
+            elif self._serving:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._quiet.wait(), turn - now)
             else:
                 await asyncio.sleep(min(turn, self._last_served + self._settle) - now)
-            now = time.monotonic()
+
+    def _give(self, steps: int) -> None:
+        """The first `steps` in line that still wait go ahead (a cancelled one is skipped)."""
+        while steps and self._line:
+            _, _, turn = heapq.heappop(self._line)
+            if not turn.done():
+                turn.set_result(None)
+                steps -= 1
 
 
 class _Accepted:

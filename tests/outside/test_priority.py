@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from starlette.types import Message
 
+from bridge.outside.in_flight import in_line
 from bridge.outside.priority import IntakeFirst, YieldingTransport
 from harness.app import Running, running_app
 from harness.constants import WEBHOOK_TOKEN
@@ -52,6 +53,34 @@ async def test_under_a_flood_steps_still_go_one_at_a_time() -> None:
         assert len(passed) == 1
         await asyncio.wait_for(asyncio.gather(*steps), 5)
     assert sorted(passed) == [0, 1, 2]
+
+
+async def test_under_a_flood_an_older_batchs_steps_go_first() -> None:
+    priority = IntakeFirst(max_wait=0.05, spacing=0.05)
+    passed: list[float] = []
+
+    async def step(place: float) -> None:
+        await priority.wait_turn()
+        passed.append(place)
+
+    with priority.serving():  # requests never stop coming
+        steps = []
+        for place in (3.0, 1.0, 2.0, 1.0):  # the batches began at 1.0, 2.0 and 3.0
+            with in_line(place):
+                steps.append(asyncio.create_task(step(place)))
+        await asyncio.wait_for(asyncio.gather(*steps), 5)
+    assert passed == [1.0, 1.0, 2.0, 3.0]
+
+
+async def test_a_step_given_up_while_waiting_takes_no_turn() -> None:
+    priority = IntakeFirst(max_wait=0.05, spacing=0.3)
+    with priority.serving():
+        gone = asyncio.create_task(priority.wait_turn())
+        kept = asyncio.create_task(priority.wait_turn())
+        await asyncio.sleep(0.01)
+        gone.cancel()
+        # The first turn comes after `max_wait` and is the kept step's, not a lost one.
+        await asyncio.wait_for(kept, 0.25)
 
 
 async def test_the_worker_transport_waits_for_its_turn_before_sending() -> None:
