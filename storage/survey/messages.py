@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col
 
+from storage.survey.bulk import ManyRows
 from storage.tables import SurveyMessage
 
-_INSERT = insert(SurveyMessage.__table__)  # type: ignore[attr-defined]
+# Many rows in one INSERT (a batch of invitations: one statement, not one a message).
+_MESSAGES = SurveyMessage.__table__  # type: ignore[attr-defined]
+_INSERT = ManyRows(_MESSAGES, ["survey_id", "message_id", "sent_at"])
 
 
 def remember(
@@ -36,7 +39,7 @@ def remember_each(session: Session, messages: Mapping[int, int], *, now: datetim
         # One cached statement, no ORM object (each cost a flush); what the session holds is
         # flushed first, so a survey added to it exists for the foreign key.
         session.flush()
-        session.connection().execute(_INSERT, rows)
+        _INSERT.execute(session.connection(), rows)
 
 
 def with_buttons(session: Session, *, survey_id: int) -> Sequence[int]:
