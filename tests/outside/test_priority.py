@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import httpx
 import pytest
@@ -39,13 +41,22 @@ async def test_a_step_waits_until_the_requests_being_answered_are_done() -> None
     await asyncio.wait_for(step, 1)
 
 
+def _noting(
+    priority: IntakeFirst, passed: list[float]
+) -> Callable[[float], Coroutine[Any, Any, None]]:
+    """A worker's step: it waits its turn, then notes its mark in `passed`."""
+
+    async def step(mark: float) -> None:
+        await priority.wait_turn()
+        passed.append(mark)
+
+    return step
+
+
 async def test_under_a_flood_steps_still_go_one_at_a_time() -> None:
     priority = IntakeFirst(max_wait=0.05, spacing=0.4)
-    passed: list[int] = []
-
-    async def step(number: int) -> None:
-        await priority.wait_turn()
-        passed.append(number)
+    passed: list[float] = []
+    step = _noting(priority, passed)
 
     with priority.serving():  # requests never stop coming
         steps = [asyncio.create_task(step(number)) for number in range(3)]
@@ -58,10 +69,7 @@ async def test_under_a_flood_steps_still_go_one_at_a_time() -> None:
 async def test_under_a_flood_an_older_batchs_steps_go_first() -> None:
     priority = IntakeFirst(max_wait=0.05, spacing=0.05)
     passed: list[float] = []
-
-    async def step(place: float) -> None:
-        await priority.wait_turn()
-        passed.append(place)
+    step = _noting(priority, passed)
 
     with priority.serving():  # requests never stop coming
         steps = []
