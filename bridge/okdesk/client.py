@@ -3,7 +3,7 @@
 Each call is one request handed straight to the transport (the wire: the process-wide cap on
 requests in flight and the kept connections, `bridge.outside`): with two reads a closure,
 httpx's client machinery (merging the request with the client's defaults, cookies, the auth and
-redirect loops) cost a third of a read's CPU, and Okdesk needs none of it (docs/benchmark.md,
+redirect loops) cost a quarter of a read's CPU, and Okdesk needs none of it (docs/benchmark.md,
 the fifth round).
 
 `OkdeskClient` turns failures into `outbound.errors`: timeouts, connection errors, 408, 425,

@@ -106,7 +106,8 @@ class IntakeFirst:
         if not self._line:
             self._line_since = time.monotonic()
         heapq.heappush(self._line, (place_in_line(), next(self._arrivals), turn))
-        if self._keeper is None or self._keeper.done():
+        keeper = self._keeper
+        if keeper is None or keeper.done() or keeper.get_loop() is not turn.get_loop():
             self._keeper = asyncio.create_task(self._keep_line())
         await turn
 
@@ -131,10 +132,11 @@ class IntakeFirst:
                 await asyncio.sleep(min(turn, self._last_served + self._settle) - now)
 
     def _give(self, steps: int) -> None:
-        """The first `steps` in line that still wait go ahead (a cancelled one is skipped)."""
+        """The first `steps` in line that still wait go ahead (a cancelled one, or one left
+        by an event loop that has ended, is skipped)."""
         while steps and self._line:
             _, _, turn = heapq.heappop(self._line)
-            if not turn.done():
+            if not turn.done() and not turn.get_loop().is_closed():
                 turn.set_result(None)
                 steps -= 1
 
