@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 from pydantic_core import PydanticUndefined
-from sqlalchemy import ColumnElement, bindparam, func, update
+from sqlalchemy import ColumnElement, bindparam, func, or_, update
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -39,13 +39,12 @@ def apply_change(
     Every change of a survey goes through here: of two racing changes exactly one matches the
     row. True when it applied.
     """
-    fields = fields_written(change, now)
-    statement = _changing(tuple(sorted(fields)))
+    names, row = change_row(change, now)
+    statement = _changing(names)
     if guard:
         statement = statement.where(*guard)
-    values = {f"set_{name}": value for name, value in fields.items()}
     result = session.connection().execute(
-        statement, {"survey": change.survey_id, "from_states": sorted(change.from_states), **values}
+        statement, {**row, "from_states": sorted(change.from_states)}
     )
     if rowcount(result) != 1:
         return False
@@ -54,20 +53,33 @@ def apply_change(
     return True
 
 
-def fields_written(change: SurveyChange, now: datetime) -> dict[str, Any]:
-    """The columns a change writes: its fields, the portal its person's id names, the time."""
-    return {**change.fields, **_portal(change.fields), "updated_at": now}
+def change_row(change: SurveyChange, now: datetime) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """A change as a row of its UPDATE: the columns it writes (its fields, the portal its
+    person's id names, the time; sorted, they are the statement's shape), and the row's
+    parameters."""
+    fields = {**change.fields, **_portal(change.fields), "updated_at": now}
+    values = {f"set_{name}": value for name, value in fields.items()}
+    return tuple(sorted(fields)), {"survey": change.survey_id, **values}
 
 
 @cache
 def _changing(names: tuple[str, ...]) -> Any:
     """The UPDATE of a change setting these fields, built once (as `_CURRENT` is)."""
+    return _setting(names).where(_SURVEYS.c.state.in_(bindparam("from_states", expanding=True)))
+
+
+@cache
+def changing_each(names: tuple[str, ...], from_states: tuple[SurveyState, ...]) -> Any:
+    """`_changing` for an executemany of changes from these states (`storage.survey.many`):
+    the states written out, as an executemany takes no expanding list."""
+    return _setting(names).where(or_(*(_SURVEYS.c.state == state for state in from_states)))
+
+
+def _setting(names: tuple[str, ...]) -> Any:
+    """The UPDATE of one survey (`survey`) setting these fields (`set_<name>`)."""
     return (
         update(_SURVEYS)
-        .where(
-            _SURVEYS.c.id == bindparam("survey"),
-            _SURVEYS.c.state.in_(bindparam("from_states", expanding=True)),
-        )
+        .where(_SURVEYS.c.id == bindparam("survey"))
         .values({name: bindparam(f"set_{name}") for name in names})
     )
 
