@@ -19,14 +19,17 @@ from sqlmodel import Session, col, select
 from storage.portals import job_portal, with_job_portal
 from storage.reading import pending
 from storage.sql import rowcount
-from storage.survey.bulk import ManyRows
+from storage.survey.bulk import ManyRows, ManyUpdates
 from storage.tables import Job, JobKind, JobState, Survey
 
 _JOBS = Job.__table__  # type: ignore[attr-defined]
-# A claimed job's lease, one row of an executemany.
-_LEASE = update(_JOBS).where(_JOBS.c.id == bindparam("job"))
-_LEASE = _LEASE.values(lease_token=bindparam("lease"), available_at=bindparam("until"))
-_LEASE = _LEASE.values(attempts=_JOBS.c.attempts + 1)
+# The claimed jobs' leases, each its own token, in one statement (`ManyUpdates`).
+_LEASES = ManyUpdates(
+    _JOBS,
+    "id",
+    ["lease_token"],
+    values={"available_at": bindparam("until"), "attempts": _JOBS.c.attempts + 1},
+)
 _INSERT_JOBS = ManyRows(
     Job.__table__,  # type: ignore[attr-defined]
     ["kind", "survey_id", "payload", "state", "available_at", "attempts", "created_at"],
@@ -106,9 +109,8 @@ def claim_jobs(
     for job in jobs:
         job.lease_token, job.available_at = secrets.token_hex(16), now + lease
         job.attempts += 1
-    if jobs:
-        leases = [{"job": j.id, "lease": j.lease_token, "until": j.available_at} for j in jobs]
-        session.connection().execute(_LEASE, leases)
+    leases = [{"id": job.id, "lease_token": job.lease_token} for job in jobs]
+    _LEASES.execute(session.connection(), leases, until=now + lease)
     return jobs
 
 

@@ -21,7 +21,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from storage import queue
 from storage.portals import SPAN
 from storage.sql import rowcount
-from storage.survey.bulk import ManyRows
+from storage.survey.bulk import ManyRows, ManyUpdates
 from storage.survey.fields import SurveyChange, SurveyFields
 from storage.tables import Survey, SurveyState
 
@@ -39,7 +39,9 @@ def apply_change(
     Every change of a survey goes through here: of two racing changes exactly one matches the
     row. True when it applied.
     """
-    names, row = change_row(change, now)
+    fields = change_fields(change, now)
+    names = tuple(sorted(fields))
+    row = {"survey": change.survey_id, **{f"set_{name}": fields[name] for name in names}}
     statement = _changing(names)
     if guard:
         statement = statement.where(*guard)
@@ -53,13 +55,10 @@ def apply_change(
     return True
 
 
-def change_row(change: SurveyChange, now: datetime) -> tuple[tuple[str, ...], dict[str, Any]]:
-    """A change as a row of its UPDATE: the columns it writes (its fields, the portal its
-    person's id names, the time; sorted, they are the statement's shape), and the row's
-    parameters."""
-    fields = {**change.fields, **_portal(change.fields), "updated_at": now}
-    values = {f"set_{name}": value for name, value in fields.items()}
-    return tuple(sorted(fields)), {"survey": change.survey_id, **values}
+def change_fields(change: SurveyChange, now: datetime) -> dict[str, Any]:
+    """The columns a change writes: its fields, the portal its person's id names, the time
+    (their names, sorted, are its UPDATE's shape)."""
+    return {**change.fields, **_portal(change.fields), "updated_at": now}
 
 
 @cache
@@ -69,10 +68,11 @@ def _changing(names: tuple[str, ...]) -> Any:
 
 
 @cache
-def changing_each(names: tuple[str, ...], from_states: tuple[SurveyState, ...]) -> Any:
-    """`_changing` for an executemany of changes from these states (`storage.survey.many`):
-    the states written out, as an executemany takes no expanding list."""
-    return _setting(names).where(or_(*(_SURVEYS.c.state == state for state in from_states)))
+def changing_many(names: tuple[str, ...], from_states: tuple[SurveyState, ...]) -> ManyUpdates:
+    """`_changing` for many changes from these states at once (`storage.survey.many`): the
+    states written out, as SQLite's executemany takes no expanding list."""
+    where = [or_(*(_SURVEYS.c.state == state for state in from_states))]
+    return ManyUpdates(_SURVEYS, "id", names, where=where)
 
 
 def _setting(names: tuple[str, ...]) -> Any:
@@ -226,23 +226,19 @@ def awaiting_surveys(session: Session, *, bitrix_user_id: int) -> list[Survey]:
     return list(session.exec(statement).all())
 
 
-_SET_RECIPIENT = (
-    update(_SURVEYS)
-    .where(_SURVEYS.c.id == bindparam("survey"), _SURVEYS.c.bitrix_user_id.is_(None))
-    .values(bitrix_user_id=bindparam("user"), portal=bindparam("portal"))
+_SET_RECIPIENTS = ManyUpdates(
+    _SURVEYS, "id", ["bitrix_user_id", "portal"], where=[_SURVEYS.c.bitrix_user_id.is_(None)]
 )
 
 
 def set_recipients(session: Session, *, recipients: dict[int, int]) -> None:
     """Record who each survey is about to be sent to (survey id → Bitrix24 user id, whose
-    portal it names), in one statement executed for every row."""
-    if recipients:
-        rows = [
-            {"survey": survey, "user": user, "portal": user // SPAN}
-            for survey, user in recipients.items()
-        ]
-        # The connection's own executemany: the session's ORM layer cost more than the rows.
-        session.connection().execute(_SET_RECIPIENT, rows)
+    portal it names), in one statement."""
+    rows = [
+        {"id": survey, "bitrix_user_id": user, "portal": user // SPAN}
+        for survey, user in recipients.items()
+    ]
+    _SET_RECIPIENTS.execute(session.connection(), rows)
 
 
 def due_for_timeout(session: Session, *, now: datetime, limit: int) -> Sequence[Survey]:
