@@ -86,10 +86,10 @@ class ManyUpdates:
     (plus `values` shared by all: a parameter or an expression), where `where` also holds.
 
     On PostgreSQL the rows travel as one JSON parameter (`jsonb_to_recordset`, as `ManyRows`):
-    one statement and one round trip for the batch, its text the same for any number of rows.
-    An executemany ran the UPDATE once per row on the server (50 statements for a batch of 50
-    invitations, each parsed, planned and answered apart). SQLite runs the same UPDATE for each
-    row: its driver is in process.
+    one statement for the batch, its text the same for any number of rows. An executemany ran
+    the UPDATE once a row on the server (50 executions for a batch of 50 invitations, each
+    planned and answered apart, each answer read by psycopg). SQLite runs the same UPDATE for
+    each row: its driver is in process.
     """
 
     def __init__(
@@ -101,7 +101,6 @@ class ManyUpdates:
         where: Sequence[Any] = (),
         values: Mapping[str, Any] | None = None,
     ) -> None:
-        self.key = key
         self.columns = [key, *columns]
         shared = dict(values or {})
         each = table.update().where(table.c[key] == bindparam(f"row_{key}"), *where)

@@ -15,23 +15,16 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from storage.db import normalize_url, ping_when_idle, transaction
-from tests.databases import empty_postgres, require_postgres
 
 IDLE = 0.3
+# PostgreSQL's only: SQLite's connections are files in this process, with nothing to ping.
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
 @pytest.fixture
-def postgres_url(request: pytest.FixtureRequest) -> str:
-    require_postgres()
-    shared: str = request.getfixturevalue("run_postgres_url")
-    empty_postgres(shared)
-    return shared
-
-
-@pytest.fixture
-def engine(postgres_url: str) -> Iterator[Engine]:
+def engine(database_url: str) -> Iterator[Engine]:
     """One pooled connection, pinged after `IDLE` seconds idle."""
-    engine = create_engine(normalize_url(postgres_url), pool_size=1)
+    engine = create_engine(normalize_url(database_url), pool_size=1)
     ping_when_idle(engine, after=IDLE)
     yield engine
     engine.dispose()
@@ -56,8 +49,8 @@ def _backend(engine: Engine) -> int:
         return int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
 
-def _terminate(postgres_url: str, pid: int) -> None:
-    url = make_url(postgres_url).set(drivername="postgresql")
+def _terminate(database_url: str, pid: int) -> None:
+    url = make_url(database_url).set(drivername="postgresql")
     with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as db:
         db.execute("SELECT pg_terminate_backend(%s)", (pid,))
 
@@ -73,22 +66,22 @@ def test_only_a_connection_that_sat_idle_is_pinged(engine: Engine, pings: list[o
 
 
 def test_a_connection_closed_while_idle_is_replaced_before_use(
-    engine: Engine, postgres_url: str, pings: list[object]
+    engine: Engine, database_url: str, pings: list[object]
 ) -> None:
     first = _backend(engine)
-    _terminate(postgres_url, first)
+    _terminate(database_url, first)
     time.sleep(IDLE * 1.5)
     assert _backend(engine) != first
     assert len(pings) == 1
 
 
 def test_a_connection_closed_within_the_idle_time_fails_one_transaction(
-    engine: Engine, postgres_url: str
+    engine: Engine, database_url: str
 ) -> None:
     """The trade made: a restart between two uses less than `IDLE` apart fails the second
     (as a restart during it would); the connection is dropped, and the next one works."""
     first = _backend(engine)
-    _terminate(postgres_url, first)
+    _terminate(database_url, first)
     with pytest.raises(OperationalError):
         _backend(engine)
     assert _backend(engine) != first
