@@ -37,8 +37,10 @@ def test_tiny_closures_are_invited_and_printed_as_a_multiple_of_the_floor(
     # At least the floor: two Okdesk reads and two Bitrix24 requests, one after the other.
     assert figures["closures_floor_multiple"] >= 1.0
     assert figures["closures_cpu_ms"] > 0
+    assert 0 < figures["closures_webhooks_s"] <= figures["closures_floor_multiple"] * 0.7
     printed = capsys.readouterr().out
     assert "the floor of 0.7 s" in printed and "15.7×" in printed
+    assert "webhooks answered in" in printed
 
 
 def test_tiny_closures_of_three_portals_are_each_invited_once_in_their_own_portal(
