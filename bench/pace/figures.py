@@ -169,7 +169,6 @@ def fakes_ids(n: int) -> range:
 def bench_closures(postgres_url: str | None, tmp: Path, n: int, report: Report) -> None:
     """N closures at once at realistic latency; time until all are invited, beside the floor."""
     database = "postgresql" if postgres_url else "sqlite"
-    floor = 2 * OKDESK_LATENCY + 2 * BITRIX_LATENCY
     print(f"\n[pace 2] {n} closures at once, Okdesk {OKDESK_LATENCY}s, Bitrix24 {BITRIX_LATENCY}s")
     print(f"    {load_average()}")
     with (
@@ -190,22 +189,30 @@ def bench_closures(postgres_url: str | None, tmp: Path, n: int, report: Report) 
         finally:
             service.stop()
             engine.dispose()
+    _report_closures(report, database, n, took, cpu / n * 1000, fired.elapsed)
+
+
+def _report_closures(
+    report: Report, database: str, n: int, took: float | None, cpu_ms: float, webhooks_s: float
+) -> None:
+    """Print the burst's figures, and record them for the final block and the JSON line."""
+    floor = 2 * OKDESK_LATENCY + 2 * BITRIX_LATENCY
     times = "not all within the bound" if took is None else f"{took:.1f} s = {took / floor:.1f}×"
     before = CLOSURES_BASELINE[database]
     rows = [
         ("all invited", f"{times} the floor of {floor:.1f} s"),
-        ("CPU per closure", f"{cpu / n * 1000:.1f} ms"),
+        ("CPU per closure", f"{cpu_ms:.1f} ms"),
         # The only stretch that is the service's CPU alone (docs/benchmark.md, the sixth round):
         # on a machine whose pace drifts, it tells a slow minute from a slow release.
-        ("webhooks answered in", f"{fired.elapsed:.1f} s"),
+        ("webhooks answered in", f"{webhooks_s:.1f} s"),
         ("before (baseline)", f"{before}× the floor"),
     ]
     table(f"Pace 2. {n} closures at once, Okdesk 150 ms, Bitrix24 200 ms ({database})", rows)
     report.add(f"{n} closures: all invited", f"{times} the floor (before: {before}×)")
-    report.add(f"{n} closures: CPU per closure", f"{cpu / n * 1000:.1f} ms")
-    report.add(f"{n} closures: webhooks answered in", f"{fired.elapsed:.1f} s")
+    report.add(f"{n} closures: CPU per closure", f"{cpu_ms:.1f} ms")
+    report.add(f"{n} closures: webhooks answered in", f"{webhooks_s:.1f} s")
     report.put("closures_floor_multiple", None if took is None else round(took / floor, 1))
-    report.put("closures_cpu_ms", round(cpu / n * 1000, 1))
-    report.put("closures_webhooks_s", round(fired.elapsed, 2))
+    report.put("closures_cpu_ms", round(cpu_ms, 1))
+    report.put("closures_webhooks_s", round(webhooks_s, 2))
     if took is None:
         report.problems.append(f"{n} closures were not all invited in {BOUND:.0f} s")
