@@ -116,13 +116,14 @@ class PerPortal(httpx.AsyncBaseTransport):
 async def _holding(
     inner: httpx.AsyncBaseTransport, request: httpx.Request, release: Callable[[], None]
 ) -> httpx.Response:
-    """`inner`'s answer, calling `release` once its body is read or closed (or it failed)."""
+    """`inner`'s answer, calling `release` once its body is read or closed (or it failed):
+    at once for an answer that comes read (`connections.KeptConnections`)."""
     try:
         response = await inner.handle_async_request(request)
     except BaseException:
         release()
         raise
-    if isinstance(response.stream, httpx.AsyncByteStream):
+    if not response.is_closed and isinstance(response.stream, httpx.AsyncByteStream):
         response.stream = _Releasing(response.stream, release)
     else:
         release()

@@ -1,7 +1,8 @@
 """The vendors' connections (aiohttp under httpx's API), against a real server on loopback: a
 request goes out as httpx built it (its query exactly as encoded, its headers and body), the
-answer comes back as httpx reads it (a compressed body decoded, a redirect not followed), one
-connection carries many requests, and every failure on the way is the httpx error the retry
+answer comes back as httpx reads it (a compressed body decoded, a redirect not followed), read
+before it is handed back, one connection carries many requests, every pool of the process
+shares the certificates loaded once, and every failure on the way is the httpx error the retry
 rules read, its message free of the URL and its secrets."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from bridge.outside import connections
 from bridge.outside.connections import KeptConnections
 from outbound.errors import TransientError
 from outbound.transient import no_answer_is_transient
@@ -110,6 +112,52 @@ async def test_one_connection_carries_many_requests() -> None:
         for _ in range(20):
             assert (await http.get(f"http://127.0.0.1:{server.port}/x")).status_code == 200
     assert server.connections == 1 and len(server.heads) == 20
+
+
+async def test_an_answer_comes_back_read_and_its_connection_serves_the_next() -> None:
+    async def answer(head: bytes, body: bytes) -> bytes:
+        return ok(b'{"id": 7}')
+
+    wire = KeptConnections(1)
+    async with serving(answer) as server:
+        try:
+            for _ in range(2):
+                request = httpx.Request("GET", f"http://127.0.0.1:{server.port}/issues/7")
+                got = await wire.handle_async_request(request)
+                # Nothing left to read, and nothing to close: its place is free at once.
+                assert got.is_closed and got.content == b'{"id": 7}'
+        finally:
+            await wire.aclose()
+    assert server.connections == 1
+
+
+async def test_the_certificates_are_loaded_once_for_every_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loaded: list[object] = []
+    create = httpx.create_ssl_context
+
+    def load() -> object:
+        loaded.append(object())
+        return create()
+
+    monkeypatch.setattr(httpx, "create_ssl_context", load)
+    connections.certificates.cache_clear()
+    try:
+        okdesk, portal = KeptConnections(4), KeptConnections(8)
+        assert len(loaded) == 1  # when the pools are built, before any request
+        async with serving(lambda head, body: _ok()) as server:
+            for wire in (okdesk, portal):
+                request = httpx.Request("GET", f"http://127.0.0.1:{server.port}/")
+                assert (await wire.handle_async_request(request)).status_code == 200
+                await wire.aclose()
+        assert len(loaded) == 1
+    finally:
+        connections.certificates.cache_clear()
+
+
+async def _ok() -> bytes:
+    return ok(b"{}")
 
 
 async def test_a_compressed_answer_is_read_decoded() -> None:

@@ -1,7 +1,8 @@
 """The cap on requests in flight lets the waiting requests in by their place in line: a
 request made outside any invitation batch first, then the older batch's before the newer's
 (so a batch's second read, a contact's e-mail, never queues behind every newer batch's
-tickets). A waiter cancelled while waiting, or just as its place came, loses no place."""
+tickets). A waiter cancelled while waiting, or just as its place came, loses no place. An
+answer that comes read frees its place at once; one still streaming, once read."""
 
 from __future__ import annotations
 
@@ -89,4 +90,16 @@ async def test_a_cancelled_waiter_loses_no_place() -> None:
         with pytest.raises(asyncio.CancelledError):
             await unlucky
     assert held.came == ["first", "last", "again", "after"]
+    assert cap.in_flight == 0
+
+
+async def test_an_answer_read_already_frees_its_place_at_once_a_streamed_one_once_read() -> None:
+    answers = iter([httpx.Response(200, content=b"{}"), httpx.Response(200, stream=_Body())])
+    cap = InFlightCap(httpx.MockTransport(lambda request: next(answers)), 1)
+    request = httpx.Request("GET", "http://okdesk.test/ticket")
+    await cap.handle_async_request(request)
+    assert cap.in_flight == 0
+    streamed = await cap.handle_async_request(request)
+    assert cap.in_flight == 1
+    assert await streamed.aread() == b"{}"
     assert cap.in_flight == 0
