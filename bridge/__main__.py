@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import signal
 import sys
 
+from bridge.config.collection import keep_out_of_collection
 from bridge.config.command_help import settings_help
 from bridge.config.logs import setup_logging
 from bridge.config.settings import settings_or_exit
@@ -49,18 +49,6 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(settings)
     keep_out_of_collection()
     return serve(app, settings, limits_of(settings))
-
-
-def keep_out_of_collection() -> None:
-    """Move what is imported and built before serving (modules, models, SQL and schema caches:
-    most of the process's objects) out of the garbage collector's sight, for good.
-
-    They live as long as the process, yet every full collection walked them all: the event
-    loop stopped for ~80 ms every few hundred webhooks, and those stops were the webhook
-    answers' p99 (`python -m bench`, table 1). Refcounting still frees them if they go.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 if __name__ == "__main__":

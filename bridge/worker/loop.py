@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from uvicorn.loops.auto import auto_loop_factory
 
 from bot.texts import messages
+from bridge.config.collection import keep_out_of_collection
 from bridge.config.command_help import settings_help
 from bridge.config.logs import setup_logging
 from bridge.config.settings import Settings, settings_or_exit
@@ -275,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     upgrade_or_exit(settings.database_url)
+    keep_out_of_collection()
     # The service's event loop (uvicorn's choice: uvloop where it is installed).
     with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
         runner.run(work(settings, once=args.once))
