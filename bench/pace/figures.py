@@ -17,7 +17,6 @@ import asyncio
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -46,7 +45,6 @@ WAVE_BASELINE_S = 148.0
 CLOSURES_BASELINE = {"sqlite": 15.7, "postgresql": 20.8}
 POLL, BOUND = 0.05, 900.0
 CONTACTS = 3_000_000
-PACE_ADDITIONS = 2_000_000
 
 
 def _seed(fakes: Fakes, issue_ids: list[int]) -> None:
@@ -125,18 +123,6 @@ async def _click_all(service: Service, tokens: list[str]) -> None:
         await asyncio.gather(*(click(token) for token in tokens))
 
 
-def machine_pace() -> float:
-    """Seconds this machine takes for `PACE_ADDITIONS` additions in Python, right now. Its
-    cores are shared and their pace drifts: the same code printed 4.5× to 8.8× the floor for
-    the burst of closures as a loop like this one took from 0.10 to 0.26 s (docs/benchmark.md,
-    the seventh round), so the burst prints it beside its figures."""
-    began = time.perf_counter()
-    total = 0
-    for number in range(PACE_ADDITIONS):
-        total += number
-    return time.perf_counter() - began
-
-
 def load_average() -> str:
     """The machine's load average (1 min), printed beside each figure: the cores are shared."""
     return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
@@ -185,7 +171,6 @@ def bench_closures(postgres_url: str | None, tmp: Path, n: int, report: Report) 
     database = "postgresql" if postgres_url else "sqlite"
     print(f"\n[pace 2] {n} closures at once, Okdesk {OKDESK_LATENCY}s, Bitrix24 {BITRIX_LATENCY}s")
     print(f"    {load_average()}")
-    pace = machine_pace()
     with (
         fresh_database(postgres_url, tmp, "closures") as database_url,
         fakes_process("--rate-limit") as fakes,
@@ -204,23 +189,13 @@ def bench_closures(postgres_url: str | None, tmp: Path, n: int, report: Report) 
         finally:
             service.stop()
             engine.dispose()
-    _report_closures(report, database, n, Burst(took, cpu / n * 1000, fired.elapsed, pace))
+    _report_closures(report, database, n, took, cpu / n * 1000, fired.elapsed)
 
 
-@dataclass(frozen=True)
-class Burst:
-    """What one burst of closures measured."""
-
-    took: float | None  # seconds until every person was invited (None: not within the bound)
-    cpu_ms: float  # the service's CPU per closure
-    webhooks_s: float  # seconds until every webhook was answered
-    pace_s: float  # `machine_pace()` just before
-
-
-def _report_closures(report: Report, database: str, n: int, burst: Burst) -> None:
+def _report_closures(
+    report: Report, database: str, n: int, took: float | None, cpu_ms: float, webhooks_s: float
+) -> None:
     """Print the burst's figures, and record them for the final block and the JSON line."""
-    took, cpu_ms, webhooks_s, pace_s = burst.took, burst.cpu_ms, burst.webhooks_s, burst.pace_s
-    pace = f"{PACE_ADDITIONS:,} additions in {pace_s:.2f} s"
     floor = 2 * OKDESK_LATENCY + 2 * BITRIX_LATENCY
     times = "not all within the bound" if took is None else f"{took:.1f} s = {took / floor:.1f}×"
     before = CLOSURES_BASELINE[database]
@@ -230,17 +205,14 @@ def _report_closures(report: Report, database: str, n: int, burst: Burst) -> Non
         # The only stretch that is the service's CPU alone (docs/benchmark.md, the sixth round):
         # on a machine whose pace drifts, it tells a slow minute from a slow release.
         ("webhooks answered in", f"{webhooks_s:.1f} s"),
-        ("this machine's pace", pace),
         ("before (baseline)", f"{before}× the floor"),
     ]
     table(f"Pace 2. {n} closures at once, Okdesk 150 ms, Bitrix24 200 ms ({database})", rows)
     report.add(f"{n} closures: all invited", f"{times} the floor (before: {before}×)")
     report.add(f"{n} closures: CPU per closure", f"{cpu_ms:.1f} ms")
     report.add(f"{n} closures: webhooks answered in", f"{webhooks_s:.1f} s")
-    report.add(f"{n} closures: this machine's pace", pace)
     report.put("closures_floor_multiple", None if took is None else round(took / floor, 1))
     report.put("closures_cpu_ms", round(cpu_ms, 1))
     report.put("closures_webhooks_s", round(webhooks_s, 2))
-    report.put("closures_machine_pace_s", round(pace_s, 3))
     if took is None:
         report.problems.append(f"{n} closures were not all invited in {BOUND:.0f} s")
