@@ -26,7 +26,7 @@ def keep_out_of_collection() -> None:
     - The young rounds: with CPython's 700, a burst of 1,000 closures on PostgreSQL made
       ~350 young collections, 31 of the middle generation and 2 full ones after the start,
       280–290 ms of the service's CPU (~6 %). With 10,000: 9–10 young ones and none else,
-      35–65 ms. Each young round then walks up to 10,000 objects, a pause of ~5 ms.
+      34–63 ms. Each young round then walks up to 10,000 objects, a pause of 4–6 ms.
     """
     gc.collect()
     gc.freeze()
