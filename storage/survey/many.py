@@ -29,8 +29,8 @@ def apply_changes(session: Session, changes: Sequence[SurveyChange], *, now: dat
     that shape is undone (a savepoint) and applied a change at a time, to know which did."""
     shapes: dict[tuple[tuple[str, ...], tuple[SurveyState, ...]], Rows] = {}
     for change in changes:
-        row = {"id": change.survey_id, **surveys.change_fields(change, now)}
-        names = tuple(sorted(row.keys() - {"id"}))
+        fields = surveys.change_fields(change, now)
+        names, row = tuple(sorted(fields)), {"id": change.survey_id, **fields}
         shapes.setdefault((names, tuple(sorted(change.from_states))), []).append((change, row))
     applied: set[int] = set()
     for (names, from_states), alike in shapes.items():
